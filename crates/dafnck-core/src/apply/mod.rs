@@ -1,0 +1,220 @@
+//! The executor: carries out a [`Plan`] through providers.
+//!
+//! A plan's changes become steps (a replacement is two) in a step graph
+//! ([`steps`]). A step starts as soon as every step it waits for is done —
+//! not level by level — with at most `parallelism` provider calls at once.
+//! Each provider call is preceded by a durable intent record and followed by
+//! its result in the [`Journal`]. A failed step stops the steps that depend
+//! on it while independent ones finish; a panic or timeout inside a provider
+//! call is contained, and the object it may have touched is read back.
+
+mod report;
+mod step;
+mod steps;
+
+pub use report::{ApplyReport, StepKind, StepReport, StepStatus};
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+
+use crate::plan::Plan;
+use crate::provider::{Providers, RetryPolicy};
+use crate::state::{Entry, Journal, State};
+use crate::value::Value;
+
+use step::{StepContext, StepOutput};
+
+/// How to apply.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// At most this many provider calls at once (default 10).
+    pub parallelism: usize,
+    /// Retries of retryable provider errors.
+    pub retry: RetryPolicy,
+    /// Mixed into idempotency tokens: unique per run.
+    pub run_id: String,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            parallelism: 10,
+            retry: RetryPolicy::default(),
+            run_id: crate::state::new_id(),
+        }
+    }
+}
+
+/// Carries out `plan` on top of `state` (the state the plan was made from,
+/// as the journal's writer holds it), journaling every step.
+///
+/// Never returns early: every step ends done, failed or skipped, and the
+/// report says which. Outputs of finished steps are substituted into the
+/// inputs of their dependents as those start.
+pub async fn execute(
+    plan: &Plan,
+    state: &State,
+    providers: &Providers,
+    journal: &Journal,
+    options: &ApplyOptions,
+) -> ApplyReport {
+    let started = Instant::now();
+    let graph = steps::build(plan, state);
+    let n = graph.steps.len();
+    let ctx = Arc::new(StepContext {
+        stack: plan.stack.clone(),
+        providers: providers.clone(),
+        journal: journal.clone(),
+        retry: options.retry,
+        run_id: options.run_id.clone(),
+    });
+
+    // Outputs as known now; finished steps overwrite them.
+    let mut live: HashMap<String, Value> = state
+        .resources
+        .iter()
+        .map(|(k, r)| (k.clone(), r.outputs.clone()))
+        .collect();
+    for c in &plan.changes {
+        if let Some(from) = &c.renamed_from {
+            if let Some(o) = live.get(from).cloned() {
+                live.insert(c.name.clone(), o);
+            }
+        }
+    }
+
+    let mut waiting: Vec<usize> = (0..n).map(|i| graph.deps.predecessors(i).count()).collect();
+    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut status: Vec<Option<StepStatus>> = vec![None; n];
+    let mut elapsed = vec![std::time::Duration::ZERO; n];
+    let mut running: JoinSet<(usize, StepOutput)> = JoinSet::new();
+    let parallelism = options.parallelism.max(1);
+
+    loop {
+        while running.len() < parallelism {
+            let Some(i) = ready.pop_front() else { break };
+            let step = &graph.steps[i];
+            let change = &plan.changes[step.change];
+            match step::prepare(step, change, &live) {
+                Ok(prepared) => {
+                    let ctx = ctx.clone();
+                    let t0 = Instant::now();
+                    running.spawn(async move {
+                        let out = step::run(ctx, prepared).await;
+                        (
+                            i,
+                            StepOutput {
+                                elapsed: t0.elapsed(),
+                                ..out
+                            },
+                        )
+                    });
+                }
+                Err(message) => {
+                    status[i] = Some(StepStatus::Failed {
+                        error: message,
+                        retryable: false,
+                    });
+                    skip_dependents(&graph, i, &mut status);
+                }
+            }
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        // Step tasks catch panics themselves; a JoinError here means the
+        // runtime is shutting down.
+        let Ok((i, out)) = joined else { break };
+        elapsed[i] = out.elapsed;
+        match out.result {
+            Ok(outputs) => {
+                if let Some(outputs) = outputs {
+                    live.insert(plan.changes[graph.steps[i].change].name.clone(), outputs);
+                }
+                status[i] = Some(StepStatus::Done);
+                for s in graph.deps.successors(i) {
+                    waiting[s] -= 1;
+                    if waiting[s] == 0 && status[s].is_none() {
+                        ready.push_back(s);
+                    }
+                }
+            }
+            Err(e) => {
+                status[i] = Some(StepStatus::Failed {
+                    error: e.message,
+                    retryable: e.retryable,
+                });
+                skip_dependents(&graph, i, &mut status);
+            }
+        }
+    }
+
+    // Exports: resolved from what is known now; a reference to an output
+    // that is not known (its resource failed) leaves that export out.
+    let mut outputs = BTreeMap::new();
+    for (name, value) in &plan.exports {
+        let resolved = value.resolve_refs(&mut |r| {
+            live.get(&r.resource)
+                .and_then(|o| o.get(&r.field))
+                .cloned()
+                .ok_or(())
+        });
+        if let Ok(v) = resolved {
+            outputs.insert(name.clone(), v);
+        }
+    }
+    if outputs != state.outputs && !plan.destroy {
+        journal.record(Entry::Outputs {
+            outputs: outputs.clone(),
+        });
+    }
+    if plan.destroy && !state.outputs.is_empty() {
+        journal.record(Entry::Outputs {
+            outputs: BTreeMap::new(),
+        });
+        outputs.clear();
+    }
+
+    let steps = graph
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let c = &plan.changes[s.change];
+            StepReport {
+                name: c.name.clone(),
+                type_name: c.type_name.clone(),
+                kind: s.kind,
+                status: status[i].clone().unwrap_or(StepStatus::Skipped {
+                    because: "not started".into(),
+                }),
+                elapsed: elapsed[i],
+                location: c.location.clone(),
+            }
+        })
+        .collect();
+    ApplyReport {
+        stack: plan.stack.clone(),
+        steps,
+        outputs,
+        elapsed: started.elapsed(),
+        pending_resolved: Vec::new(),
+    }
+}
+
+fn skip_dependents(graph: &steps::StepGraph, failed: usize, status: &mut [Option<StepStatus>]) {
+    let because = graph.steps[failed].label.clone();
+    let mut stack: Vec<usize> = graph.deps.successors(failed).collect();
+    while let Some(s) = stack.pop() {
+        if status[s].is_some() {
+            continue;
+        }
+        status[s] = Some(StepStatus::Skipped {
+            because: because.clone(),
+        });
+        stack.extend(graph.deps.successors(s));
+    }
+}

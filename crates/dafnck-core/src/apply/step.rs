@@ -1,0 +1,474 @@
+//! Running one step: resolve its inputs, journal the intent, call the
+//! provider (with retries, a time limit, and panics contained), journal the
+//! result.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+
+use crate::plan::{Change, ReplaceOrder};
+use crate::provider::{
+    CreateRequest, DeleteRequest, DiffRequest, Provider, ProviderError, Providers, ReadRequest,
+    RetryPolicy, UpdateRequest,
+};
+use crate::recover;
+use crate::state::{Entry, Intent, Journal, OpKind, Outcome, ResourceState};
+use crate::value::{OutputRef, Value};
+
+use super::report::StepKind;
+use super::steps::Step;
+
+/// What every step task shares.
+pub(crate) struct StepContext {
+    pub stack: String,
+    pub providers: Providers,
+    pub journal: Journal,
+    pub retry: RetryPolicy,
+    pub run_id: String,
+}
+
+/// A step ready to run: its inputs resolved.
+pub(crate) struct Prepared {
+    kind: StepKind,
+    first: bool,
+    change: Change,
+    resolved: Option<Value>,
+}
+
+/// What a step task returns: new outputs of its resource, if any.
+pub(crate) struct StepOutput {
+    pub result: Result<Option<Value>, ProviderError>,
+    pub elapsed: Duration,
+}
+
+/// Resolves the step's inputs from the outputs known now.
+pub(crate) fn prepare(
+    step: &Step,
+    change: &Change,
+    live: &HashMap<String, Value>,
+) -> Result<Prepared, String> {
+    let needs_inputs = matches!(
+        step.kind,
+        StepKind::Create | StepKind::Import | StepKind::Update | StepKind::CreateReplacement
+    );
+    let resolved = match (&change.inputs, needs_inputs) {
+        (Some(inputs), true) => Some(inputs.resolve_refs(&mut |r: &OutputRef| {
+            live.get(&r.resource)
+                .and_then(|o| o.get(&r.field))
+                .cloned()
+                .ok_or_else(|| {
+                    format!(
+                        "input refers to output {:?} of {:?}, which that resource did not report",
+                        r.field, r.resource
+                    )
+                })
+        })?),
+        _ => None,
+    };
+    Ok(Prepared {
+        kind: step.kind,
+        first: step.first,
+        change: change.clone(),
+        resolved,
+    })
+}
+
+/// Runs a prepared step to its end.
+pub(crate) async fn run(ctx: Arc<StepContext>, p: Prepared) -> StepOutput {
+    let result = run_inner(&ctx, p).await;
+    StepOutput {
+        result,
+        elapsed: Duration::ZERO,
+    }
+}
+
+async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, ProviderError> {
+    let c = &p.change;
+    if p.first {
+        if let Some(from) = &c.renamed_from {
+            ctx.journal.record(Entry::Rename {
+                from: from.clone(),
+                to: c.name.clone(),
+            });
+        }
+    }
+    let provider = ctx
+        .providers
+        .for_type(&c.name, &c.type_name, c.location.as_ref())
+        .map_err(|e| ProviderError::new(e.to_string()))?
+        .clone();
+    let before = c.before.as_ref();
+    match p.kind {
+        StepKind::Record => {
+            let b = before.ok_or_else(|| ProviderError::new("nothing recorded to update"))?;
+            ctx.journal.record(Entry::Put {
+                resource: desired_state(c, b.inputs.clone(), b.id.clone(), b.outputs.clone()),
+            });
+            Ok(Some(b.outputs.clone()))
+        }
+        StepKind::Forget => {
+            ctx.journal.record(Entry::Remove {
+                name: c.name.clone(),
+            });
+            Ok(None)
+        }
+        StepKind::Create | StepKind::CreateReplacement => {
+            let inputs = p.resolved.unwrap_or(Value::Null);
+            let kind = if p.kind == StepKind::Create
+                || c.replace_order == ReplaceOrder::DeleteBeforeCreate
+            {
+                OpKind::Create
+            } else {
+                OpKind::CreateReplacement
+            };
+            let outputs = create(ctx, &*provider, c, inputs, kind).await?;
+            Ok(Some(outputs))
+        }
+        StepKind::Update => {
+            let b = before.ok_or_else(|| ProviderError::new("nothing recorded to update"))?;
+            let inputs = p.resolved.unwrap_or(Value::Null);
+            update(ctx, &*provider, c, b, inputs).await.map(Some)
+        }
+        StepKind::Import => {
+            let inputs = p.resolved.unwrap_or(Value::Null);
+            import(ctx, &*provider, c, inputs).await.map(Some)
+        }
+        StepKind::Delete | StepKind::DeleteReplaced | StepKind::DeleteDeposed => {
+            let b = before.ok_or_else(|| ProviderError::new("nothing recorded to delete"))?;
+            let deposed = p.kind == StepKind::DeleteDeposed
+                || (p.kind == StepKind::DeleteReplaced
+                    && c.replace_order == ReplaceOrder::CreateBeforeDelete);
+            if c.flags.retain_on_delete {
+                ctx.journal.record(if deposed {
+                    Entry::RemoveDeposed { id: b.id.clone() }
+                } else {
+                    Entry::Remove {
+                        name: c.name.clone(),
+                    }
+                });
+                return Ok(None);
+            }
+            let kind = if deposed {
+                OpKind::DeleteDeposed
+            } else {
+                OpKind::Delete
+            };
+            delete(ctx, &*provider, c, b, kind).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// The object as the state will record it once the step succeeds.
+fn desired_state(c: &Change, inputs: Value, id: String, outputs: Value) -> ResourceState {
+    ResourceState {
+        name: c.name.clone(),
+        type_name: c.type_name.clone(),
+        id,
+        inputs,
+        outputs,
+        dependencies: c.dependencies.clone(),
+        protect: c.flags.protect,
+        retain_on_delete: c.flags.retain_on_delete,
+        location: c.location.clone(),
+    }
+}
+
+/// How a provider call can end besides success.
+enum CallError {
+    /// The provider said no: nothing changed.
+    Failed(ProviderError),
+    /// We do not know what happened (panic, time limit): read it back.
+    Unknown(String),
+}
+
+async fn call<T, F, Fut>(
+    retry: &RetryPolicy,
+    seed: u64,
+    limit: Option<Duration>,
+    f: F,
+) -> Result<T, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let attempt = AssertUnwindSafe(retry.run(seed, f)).catch_unwind();
+    let outcome = match limit {
+        Some(limit) => match tokio::time::timeout(limit, attempt).await {
+            Ok(r) => r,
+            Err(_) => return Err(CallError::Unknown(format!("timed out after {limit:?}"))),
+        },
+        None => attempt.await,
+    };
+    match outcome {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(CallError::Failed(e)),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(CallError::Unknown(format!("the provider panicked: {msg}")))
+        }
+    }
+}
+
+async fn intent(
+    ctx: &StepContext,
+    kind: OpKind,
+    resource: ResourceState,
+    token: String,
+) -> Result<(u64, Intent), ProviderError> {
+    let intent = Intent {
+        kind,
+        resource,
+        token,
+    };
+    let op = ctx
+        .journal
+        .write(Entry::Intent(intent.clone()))
+        .await
+        .map_err(|e| ProviderError::new(format!("cannot journal the intent: {e}")))?;
+    Ok((op, intent))
+}
+
+/// Settles an intent after a call that failed or whose outcome is unknown.
+async fn settle(ctx: &StepContext, op: u64, intent: &Intent, err: CallError) -> ProviderError {
+    match err {
+        CallError::Failed(e) => {
+            ctx.journal.record(Entry::Failed {
+                op,
+                error: e.message.clone(),
+            });
+            e
+        }
+        CallError::Unknown(why) => {
+            match recover::resolve_one(&ctx.stack, op, intent, &ctx.providers, &ctx.retry).await {
+                Ok(res) => {
+                    for e in res.entries {
+                        ctx.journal.record(e);
+                    }
+                    ProviderError::new(format!("{why}; read back: {}", res.outcome))
+                }
+                Err(e) => ProviderError::new(format!(
+                    "{why}; reading it back failed too ({e}); the operation stays pending and the next run resolves it"
+                )),
+            }
+        }
+    }
+}
+
+async fn create(
+    ctx: &StepContext,
+    provider: &dyn Provider,
+    c: &Change,
+    inputs: Value,
+    kind: OpKind,
+) -> Result<Value, ProviderError> {
+    let token = format!("{}-{}", ctx.run_id, c.name);
+    let (op, intent) = intent(
+        ctx,
+        kind,
+        desired_state(c, inputs.clone(), String::new(), Value::Null),
+        token.clone(),
+    )
+    .await?;
+    let req = CreateRequest {
+        name: c.name.clone(),
+        stack: ctx.stack.clone(),
+        type_name: c.type_name.clone(),
+        inputs,
+        token,
+    };
+    match call(&ctx.retry, op, c.flags.timeouts.create, || {
+        provider.create(req.clone())
+    })
+    .await
+    {
+        Ok(created) => {
+            ctx.journal.record(Entry::Done {
+                op,
+                outcome: Outcome::Created {
+                    id: created.id,
+                    outputs: created.outputs.clone(),
+                    inputs: None,
+                },
+            });
+            Ok(created.outputs)
+        }
+        Err(e) => Err(settle(ctx, op, &intent, e).await),
+    }
+}
+
+async fn update(
+    ctx: &StepContext,
+    provider: &dyn Provider,
+    c: &Change,
+    before: &ResourceState,
+    inputs: Value,
+) -> Result<Value, ProviderError> {
+    // Outputs are known now: the diff may have narrowed since planning.
+    let diff = provider.diff(&DiffRequest {
+        name: &c.name,
+        type_name: &c.type_name,
+        old_inputs: &before.inputs,
+        new_inputs: &inputs,
+        force_new: &c.flags.force_new,
+        ignore_changes: &c.flags.ignore_changes,
+    });
+    if !diff.replace_because.is_empty() {
+        return Err(ProviderError::new(format!(
+            "at apply time {} changed, which forces a replacement the plan did not show; preview again",
+            diff.replace_because.join(", ")
+        )));
+    }
+    if diff.is_empty() {
+        ctx.journal.record(Entry::Put {
+            resource: desired_state(
+                c,
+                before.inputs.clone(),
+                before.id.clone(),
+                before.outputs.clone(),
+            ),
+        });
+        return Ok(before.outputs.clone());
+    }
+    let (op, intent) = intent(
+        ctx,
+        OpKind::Update,
+        desired_state(c, inputs.clone(), before.id.clone(), before.outputs.clone()),
+        String::new(),
+    )
+    .await?;
+    let req = UpdateRequest {
+        name: c.name.clone(),
+        stack: ctx.stack.clone(),
+        type_name: c.type_name.clone(),
+        id: before.id.clone(),
+        old_inputs: before.inputs.clone(),
+        new_inputs: inputs,
+        old_outputs: before.outputs.clone(),
+        changed: diff.changed,
+    };
+    match call(&ctx.retry, op, c.flags.timeouts.update, || {
+        provider.update(req.clone())
+    })
+    .await
+    {
+        Ok(outputs) => {
+            ctx.journal.record(Entry::Done {
+                op,
+                outcome: Outcome::Updated {
+                    outputs: outputs.clone(),
+                },
+            });
+            Ok(outputs)
+        }
+        Err(e) => Err(settle(ctx, op, &intent, e).await),
+    }
+}
+
+async fn import(
+    ctx: &StepContext,
+    provider: &dyn Provider,
+    c: &Change,
+    inputs: Value,
+) -> Result<Value, ProviderError> {
+    let id = c.import_id.clone().unwrap_or_default();
+    let (op, intent) = intent(
+        ctx,
+        OpKind::Import,
+        desired_state(c, inputs.clone(), id.clone(), Value::Null),
+        String::new(),
+    )
+    .await?;
+    let req = ReadRequest {
+        name: c.name.clone(),
+        stack: ctx.stack.clone(),
+        type_name: c.type_name.clone(),
+        id: Some(id.clone()),
+        token: None,
+        inputs: inputs.clone(),
+    };
+    let found = match call(&ctx.retry, op, None, || provider.read(req.clone())).await {
+        Ok(found) => found,
+        Err(e) => return Err(settle(ctx, op, &intent, e).await),
+    };
+    let Some(observed) = found else {
+        let e = ProviderError::new(format!(
+            "there is no {} with id {id:?} to import",
+            c.type_name
+        ));
+        return Err(settle(ctx, op, &intent, CallError::Failed(e)).await);
+    };
+    ctx.journal.record(Entry::Done {
+        op,
+        outcome: Outcome::Created {
+            id: observed.id.clone(),
+            outputs: observed.outputs.clone(),
+            inputs: Some(observed.inputs.clone()),
+        },
+    });
+    let adopted = desired_state(
+        c,
+        observed.inputs.clone(),
+        observed.id.clone(),
+        observed.outputs.clone(),
+    );
+    let diff = provider.diff(&DiffRequest {
+        name: &c.name,
+        type_name: &c.type_name,
+        old_inputs: &observed.inputs,
+        new_inputs: &inputs,
+        force_new: &c.flags.force_new,
+        ignore_changes: &c.flags.ignore_changes,
+    });
+    if !diff.replace_because.is_empty() {
+        return Err(ProviderError::new(format!(
+            "imported {}, but it differs from the program in {}, which would force a replacement; \
+             the object is recorded as found — change the program to match it",
+            observed.id,
+            diff.replace_because.join(", ")
+        )));
+    }
+    if diff.is_empty() {
+        return Ok(observed.outputs);
+    }
+    update(ctx, provider, c, &adopted, inputs).await
+}
+
+async fn delete(
+    ctx: &StepContext,
+    provider: &dyn Provider,
+    c: &Change,
+    before: &ResourceState,
+    kind: OpKind,
+) -> Result<(), ProviderError> {
+    let (op, intent) = intent(ctx, kind, before.clone(), String::new()).await?;
+    let req = DeleteRequest {
+        name: before.name.clone(),
+        stack: ctx.stack.clone(),
+        type_name: before.type_name.clone(),
+        id: before.id.clone(),
+        inputs: before.inputs.clone(),
+        outputs: before.outputs.clone(),
+    };
+    match call(&ctx.retry, op, c.flags.timeouts.delete, || {
+        provider.delete(req.clone())
+    })
+    .await
+    {
+        Ok(()) => {
+            ctx.journal.record(Entry::Done {
+                op,
+                outcome: Outcome::Deleted,
+            });
+            Ok(())
+        }
+        Err(e) => Err(settle(ctx, op, &intent, e).await),
+    }
+}

@@ -1,0 +1,170 @@
+//! From a plan to a graph of steps: which provider calls happen, and which
+//! must finish before which.
+//!
+//! Ordering rules (an edge `a → b`: `b` waits for `a`):
+//! 1. A resource is created/updated after the resources it depends on in
+//!    the program are created/updated.
+//! 2. An old object (deleted, or the old half of a replacement) is deleted
+//!    after every object that recorded a dependency on it is deleted, and —
+//!    unless it is deleted first to make room (delete-before-replace) —
+//!    after those that stay have been moved off it (created/updated).
+//! 3. Create-before-delete: the new half first; delete-before-replace: the
+//!    old half first.
+
+use std::collections::HashMap;
+
+use crate::graph::DepGraph;
+use crate::plan::{Action, Change, Plan, ReplaceOrder};
+use crate::state::State;
+
+use super::report::StepKind;
+
+/// One step: a provider call (or a state-only record) for one change.
+#[derive(Clone, Debug)]
+pub(crate) struct Step {
+    /// Index into the plan's changes.
+    pub change: usize,
+    /// What it does.
+    pub kind: StepKind,
+    /// Whether it is the first step of its change (it records a rename).
+    pub first: bool,
+    /// `kind name`, for messages.
+    pub label: String,
+}
+
+pub(crate) struct StepGraph {
+    pub steps: Vec<Step>,
+    pub deps: DepGraph,
+}
+
+/// Whether a no-op change still has something to record (a rename, or
+/// options kept in the state that changed).
+pub(crate) fn needs_record(c: &Change) -> bool {
+    if c.renamed_from.is_some() {
+        return true;
+    }
+    match &c.before {
+        Some(b) => {
+            b.protect != c.flags.protect
+                || b.retain_on_delete != c.flags.retain_on_delete
+                || b.dependencies != c.dependencies
+                || b.location != c.location
+        }
+        None => false,
+    }
+}
+
+pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
+    let mut steps: Vec<Step> = Vec::with_capacity(plan.changes.len());
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    let mut make: HashMap<&str, usize> = HashMap::new();
+    // Recorded name → (step deleting its current object, deleted first?).
+    let mut old_delete: HashMap<&str, (usize, bool)> = HashMap::new();
+
+    let push = |steps: &mut Vec<Step>, change: usize, kind: StepKind, first: bool| {
+        let c = &plan.changes[change];
+        steps.push(Step {
+            change,
+            kind,
+            first,
+            label: format!("{} {}", kind.as_str(), c.name),
+        });
+        steps.len() - 1
+    };
+
+    for (ci, c) in plan.changes.iter().enumerate() {
+        match c.action {
+            Action::Create => {
+                let s = push(&mut steps, ci, StepKind::Create, true);
+                make.insert(&c.name, s);
+            }
+            Action::Import => {
+                let s = push(&mut steps, ci, StepKind::Import, true);
+                make.insert(&c.name, s);
+            }
+            Action::Update => {
+                let s = push(&mut steps, ci, StepKind::Update, true);
+                make.insert(&c.name, s);
+            }
+            Action::NoOp => {
+                if needs_record(c) {
+                    push(&mut steps, ci, StepKind::Record, true);
+                }
+            }
+            Action::Replace => match c.replace_order {
+                ReplaceOrder::CreateBeforeDelete => {
+                    let a = push(&mut steps, ci, StepKind::CreateReplacement, true);
+                    let d = push(&mut steps, ci, StepKind::DeleteReplaced, false);
+                    edges.push((a, d));
+                    make.insert(&c.name, a);
+                    old_delete.insert(&c.name, (d, false));
+                }
+                ReplaceOrder::DeleteBeforeCreate => {
+                    let d = push(&mut steps, ci, StepKind::DeleteReplaced, true);
+                    let a = push(&mut steps, ci, StepKind::CreateReplacement, false);
+                    edges.push((d, a));
+                    make.insert(&c.name, a);
+                    old_delete.insert(&c.name, (d, true));
+                }
+            },
+            Action::Delete if c.deposed => {
+                push(&mut steps, ci, StepKind::DeleteDeposed, true);
+            }
+            Action::Delete => {
+                let kind = if c.flags.retain_on_delete {
+                    StepKind::Forget
+                } else {
+                    StepKind::Delete
+                };
+                let d = push(&mut steps, ci, kind, true);
+                old_delete.insert(&c.name, (d, false));
+            }
+        }
+    }
+
+    // Rule 1.
+    for (s, step) in steps.iter().enumerate() {
+        if make.get(plan.changes[step.change].name.as_str()) != Some(&s) {
+            continue;
+        }
+        for dep in &plan.changes[step.change].dependencies {
+            if let Some(&m) = make.get(dep.as_str()) {
+                edges.push((m, s));
+            }
+        }
+    }
+
+    // Rule 2: recorded users of each recorded name.
+    let mut users: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (ci, c) in plan.changes.iter().enumerate() {
+        if c.deposed {
+            continue;
+        }
+        if let Some(b) = &c.before {
+            for dep in &b.dependencies {
+                users.entry(dep.as_str()).or_default().push(ci);
+            }
+        }
+    }
+    for (name, &(d, deleted_first)) in &old_delete {
+        for &u in users.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+            let user = plan.changes[u].name.as_str();
+            if let Some(&(du, _)) = old_delete.get(user) {
+                if du != d {
+                    edges.push((du, d));
+                }
+            }
+            if !deleted_first {
+                if let Some(&mu) = make.get(user) {
+                    edges.push((mu, d));
+                }
+            }
+        }
+    }
+
+    let mut deps = DepGraph::new(steps.len());
+    for (a, b) in edges {
+        deps.add_edge(a, b);
+    }
+    StepGraph { steps, deps }
+}

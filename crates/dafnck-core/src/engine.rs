@@ -1,0 +1,488 @@
+//! [`Engine`]: the operations a program's command line offers — preview,
+//! up, destroy, refresh, drift, saved plans — each a short composition of
+//! the planner, the executor, recovery and the state store.
+//!
+//! Every operation that writes takes the stack's lock first (renewing its
+//! lease while it runs), resolves pending operations left by a crashed run
+//! before anything else, and compacts the journal at the end.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::apply::{self, ApplyOptions, ApplyReport};
+use crate::drift::{self, DriftReport};
+use crate::error::Error;
+use crate::plan::{Plan, StateBinding};
+use crate::planner;
+use crate::provider::{Providers, RetryPolicy};
+use crate::recover::{self, Resolution};
+use crate::stack::{Desired, Stack};
+use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, StateStore};
+
+/// Tunables of an [`Engine`].
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// At most this many provider calls at once (default 10).
+    pub parallelism: usize,
+    /// Retries of retryable provider errors.
+    pub retry: RetryPolicy,
+    /// The lock's lease; renewed every third of it while a run lives.
+    pub lease: Duration,
+    /// Compact the journal every this many records (and at the end of a run).
+    pub compact_every: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            parallelism: 10,
+            retry: RetryPolicy::default(),
+            lease: Duration::from_secs(60),
+            compact_every: state::DEFAULT_COMPACT_EVERY,
+        }
+    }
+}
+
+/// What a preview found.
+#[derive(Clone, Debug)]
+pub struct Preview {
+    /// The plan.
+    pub plan: Plan,
+    /// With `refresh`: what drifted.
+    pub drift: Option<DriftReport>,
+    /// Pending operations of a crashed run, resolved (in memory only) to plan.
+    pub pending: Vec<Resolution>,
+}
+
+/// Runs a program's operations on one stack.
+///
+/// ```
+/// use dafnck_core::engine::Engine;
+/// use dafnck_core::state::MemoryStore;
+/// use dafnck_core::testing::{resources::Network, FakeCloud};
+/// use dafnck_core::{Providers, Stack};
+///
+/// fn infra(stack: &mut Stack) -> dafnck_core::Result<()> {
+///     stack.add("net", Network { cidr: "10.0.0.0/16".into(), ..Default::default() });
+///     Ok(())
+/// }
+///
+/// # tokio_test_block(async {
+/// let cloud = FakeCloud::new();
+/// let engine = Engine::new("dev", MemoryStore::new(), Providers::new().with(cloud.clone()));
+/// let report = engine.up(infra, false).await.unwrap();
+/// assert!(report.is_success());
+/// assert_eq!(cloud.objects().len(), 1);
+/// # });
+/// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    stack: String,
+    config: BTreeMap<String, String>,
+    store: Arc<dyn StateStore>,
+    providers: Providers,
+    settings: Settings,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("stack", &self.stack)
+            .field("store", &self.store.describe())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+struct Held {
+    lock: LockInfo,
+    renewal: JoinHandle<()>,
+}
+
+impl Engine {
+    /// An engine for `stack`, keeping state in `store`.
+    pub fn new(stack: impl Into<String>, store: impl StateStore, providers: Providers) -> Self {
+        Engine::with_store(stack, Arc::new(store), providers)
+    }
+
+    /// Like [`Engine::new`] with a shared store.
+    pub fn with_store(
+        stack: impl Into<String>,
+        store: Arc<dyn StateStore>,
+        providers: Providers,
+    ) -> Self {
+        Engine {
+            stack: stack.into(),
+            config: BTreeMap::new(),
+            store,
+            providers,
+            settings: Settings::default(),
+        }
+    }
+
+    /// Sets the stack's configuration values (read with [`Stack::config`]).
+    pub fn config(mut self, config: BTreeMap<String, String>) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Replaces the settings.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Sets how many provider calls may run at once.
+    pub fn parallelism(mut self, parallelism: usize) -> Self {
+        self.settings.parallelism = parallelism.max(1);
+        self
+    }
+
+    /// The stack's name.
+    pub fn stack(&self) -> &str {
+        &self.stack
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
+    /// Runs the program and checks what it declared.
+    ///
+    /// # Errors
+    /// The program's own error, or [`Error::Program`] with every problem.
+    pub fn desired<F>(&self, program: F) -> crate::Result<Desired>
+    where
+        F: FnOnce(&mut Stack) -> crate::Result<()>,
+    {
+        let mut stack = Stack::with_config(self.stack.clone(), self.config.clone());
+        program(&mut stack)?;
+        stack.into_desired()
+    }
+
+    /// The recorded state (snapshot with the journal replayed).
+    ///
+    /// # Errors
+    /// When the store cannot be read or the state is corrupt.
+    pub async fn state(&self) -> crate::Result<State> {
+        Ok(state::load(&*self.store, &self.stack).await?)
+    }
+
+    /// Plans without changing anything. Pending operations of a crashed run
+    /// are resolved in memory (and reported), and with `refresh` the plan is
+    /// made against the objects as read now, so it corrects drift.
+    ///
+    /// # Errors
+    /// Program problems, a refused plan (protected resources), read errors.
+    pub async fn preview<F>(&self, program: F, refresh: bool) -> crate::Result<Preview>
+    where
+        F: FnOnce(&mut Stack) -> crate::Result<()>,
+    {
+        let desired = self.desired(program)?;
+        let stored = self.state().await?;
+        let base = StateBinding::of(&stored);
+        let (mut current, pending) = self.resolved_in_memory(stored).await?;
+        let mut drift = None;
+        if refresh {
+            let r = drift::refresh(
+                &current,
+                &self.providers,
+                &self.settings.retry,
+                self.settings.parallelism,
+            )
+            .await?;
+            current = r.state;
+            drift = Some(r.report);
+        }
+        let mut plan = planner::plan(&desired, &current, &self.providers)?;
+        plan.base = base;
+        Ok(Preview {
+            plan,
+            drift,
+            pending,
+        })
+    }
+
+    /// Plans and applies. With `refresh`, objects are read back first and
+    /// the state records what was found.
+    ///
+    /// # Errors
+    /// Program problems, a refused plan, a held lock, state errors, and
+    /// [`Error::Apply`] when any step failed (its report names each failed
+    /// resource and where it was declared).
+    pub async fn up<F>(&self, program: F, refresh: bool) -> crate::Result<ApplyReport>
+    where
+        F: FnOnce(&mut Stack) -> crate::Result<()>,
+    {
+        let desired = self.desired(program)?;
+        self.locked("up", |this| async move {
+            let (state, pending) = this.prepare(refresh).await?;
+            let plan = planner::plan(&desired, &state, &this.providers)?;
+            this.execute(&plan, state, pending).await
+        })
+        .await
+    }
+
+    /// Applies a saved plan exactly, or refuses it if the state changed since
+    /// it was made.
+    ///
+    /// # Errors
+    /// [`Error::PlanStack`] for another stack's plan, [`Error::StalePlan`]
+    /// when the state moved on (or holds pending operations), and the errors
+    /// of [`Engine::up`].
+    pub async fn apply_plan(&self, plan: &Plan) -> crate::Result<ApplyReport> {
+        if plan.stack != self.stack {
+            return Err(Error::PlanStack {
+                plan: plan.stack.clone(),
+                stack: self.stack.clone(),
+            });
+        }
+        self.locked("up", |this| async move {
+            let state = this.state().await?;
+            let found = StateBinding::of(&state);
+            if found != plan.base || !state.pending.is_empty() {
+                return Err(Error::StalePlan {
+                    expected: plan.base.to_string(),
+                    found: if state.pending.is_empty() {
+                        found.to_string()
+                    } else {
+                        format!("{found} with {} pending operation(s)", state.pending.len())
+                    },
+                });
+            }
+            this.execute(plan, state, Vec::new()).await
+        })
+        .await
+    }
+
+    /// Deletes everything the stack records, dependents first.
+    ///
+    /// # Errors
+    /// [`Error::PlanRefused`] naming protected resources, and the errors of
+    /// [`Engine::up`].
+    pub async fn destroy(&self) -> crate::Result<ApplyReport> {
+        self.locked("destroy", |this| async move {
+            let (state, pending) = this.prepare(false).await?;
+            let plan = planner::plan_destroy(&state)?;
+            this.execute(&plan, state, pending).await
+        })
+        .await
+    }
+
+    /// Reads back every recorded object and writes what was found into the
+    /// state.
+    ///
+    /// # Errors
+    /// A held lock, state errors, [`Error::Read`] for objects that cannot be read.
+    pub async fn refresh(&self) -> crate::Result<DriftReport> {
+        self.locked("refresh", |this| async move {
+            let state = this.state().await?;
+            let (journal, task) = this.journal(state.clone());
+            let state = this.resolve_pending(&journal, task, state).await?.0;
+            let r = drift::refresh(
+                &state,
+                &this.providers,
+                &this.settings.retry,
+                this.settings.parallelism,
+            )
+            .await?;
+            let (journal, task) = this.journal(state);
+            for e in r.entries {
+                journal.record(e);
+            }
+            let state = task.finish().await?;
+            this.store.compact(&this.stack, &state).await?;
+            Ok(r.report)
+        })
+        .await
+    }
+
+    /// Reports drift without changing anything.
+    ///
+    /// # Errors
+    /// State errors, [`Error::Read`] for objects that cannot be read.
+    pub async fn drift(&self) -> crate::Result<DriftReport> {
+        let (state, _) = self.resolved_in_memory(self.state().await?).await?;
+        let r = drift::refresh(
+            &state,
+            &self.providers,
+            &self.settings.retry,
+            self.settings.parallelism,
+        )
+        .await?;
+        Ok(r.report)
+    }
+
+    /// Releases the stack's lock by id, whoever holds it.
+    ///
+    /// # Errors
+    /// [`state::StateError::LockLost`] when no lock with that id is held.
+    pub async fn force_unlock(&self, lock_id: &str) -> crate::Result<()> {
+        Ok(self.store.unlock(&self.stack, lock_id).await?)
+    }
+
+    async fn locked<'a, T, F, Fut>(&'a self, operation: &str, f: F) -> crate::Result<T>
+    where
+        F: FnOnce(&'a Engine) -> Fut,
+        Fut: std::future::Future<Output = crate::Result<T>> + 'a,
+    {
+        let held = self.lock(operation).await?;
+        let result = f(self).await;
+        held.renewal.abort();
+        let released = self.store.unlock(&self.stack, &held.lock.id).await;
+        match (result, released) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    async fn lock(&self, operation: &str) -> crate::Result<Held> {
+        let request = LockRequest::for_this_process(operation, self.settings.lease);
+        let lock = self.store.lock(&self.stack, &request).await?;
+        let store = self.store.clone();
+        let stack = self.stack.clone();
+        let every = self.settings.lease / 3;
+        let mut current = lock.clone();
+        let renewal = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match store.renew(&stack, &current).await {
+                    Ok(l) => current = l,
+                    Err(_) => break,
+                }
+            }
+        });
+        Ok(Held { lock, renewal })
+    }
+
+    fn journal(&self, state: State) -> (Journal, state::JournalTask) {
+        Journal::start_with(
+            self.store.clone(),
+            &self.stack,
+            state,
+            self.settings.compact_every,
+        )
+    }
+
+    /// Under the lock: loads the state, settles pending operations and
+    /// optionally refreshes, journaling all of it.
+    async fn prepare(&self, refresh: bool) -> crate::Result<(State, Vec<Resolution>)> {
+        let state = self.state().await?;
+        let (journal, task) = self.journal(state.clone());
+        let (state, pending) = self.resolve_pending(&journal, task, state).await?;
+        if !refresh {
+            return Ok((state, pending));
+        }
+        let r = drift::refresh(
+            &state,
+            &self.providers,
+            &self.settings.retry,
+            self.settings.parallelism,
+        )
+        .await?;
+        let (journal, task) = self.journal(state);
+        for e in r.entries {
+            journal.record(e);
+        }
+        Ok((task.finish().await?, pending))
+    }
+
+    async fn resolve_pending(
+        &self,
+        journal: &Journal,
+        task: state::JournalTask,
+        state: State,
+    ) -> crate::Result<(State, Vec<Resolution>)> {
+        if state.lineage.is_empty() {
+            journal.record(Entry::Init {
+                lineage: state::new_id(),
+            });
+        }
+        let resolved = if state.pending.is_empty() {
+            Vec::new()
+        } else {
+            recover::resolve_pending(
+                &state,
+                &self.providers,
+                &self.settings.retry,
+                self.settings.parallelism,
+            )
+            .await?
+        };
+        for r in &resolved {
+            for e in &r.entries {
+                journal.record(e.clone());
+            }
+        }
+        Ok((task.finish().await?, resolved))
+    }
+
+    async fn resolved_in_memory(
+        &self,
+        mut state: State,
+    ) -> crate::Result<(State, Vec<Resolution>)> {
+        if state.pending.is_empty() {
+            return Ok((state, Vec::new()));
+        }
+        let resolved = recover::resolve_pending(
+            &state,
+            &self.providers,
+            &self.settings.retry,
+            self.settings.parallelism,
+        )
+        .await?;
+        for r in &resolved {
+            for e in &r.entries {
+                let record = Record {
+                    seq: state.serial + 1,
+                    at: state::now_millis(),
+                    entry: e.clone(),
+                };
+                state
+                    .apply(&record)
+                    .map_err(|message| state::StateError::Corrupt {
+                        location: self.store.describe(),
+                        message,
+                    })?;
+            }
+        }
+        Ok((state, resolved))
+    }
+
+    async fn execute(
+        &self,
+        plan: &Plan,
+        state: State,
+        pending: Vec<Resolution>,
+    ) -> crate::Result<ApplyReport> {
+        let (journal, task) = self.journal(state.clone());
+        if state.lineage.is_empty() {
+            journal.record(Entry::Init {
+                lineage: state::new_id(),
+            });
+        }
+        let options = ApplyOptions {
+            parallelism: self.settings.parallelism,
+            retry: self.settings.retry,
+            run_id: state::new_id(),
+        };
+        let mut report = apply::execute(plan, &state, &self.providers, &journal, &options).await;
+        drop(journal);
+        let final_state = task.finish().await?;
+        self.store.compact(&self.stack, &final_state).await?;
+        report.pending_resolved = pending;
+        if report.is_success() {
+            Ok(report)
+        } else {
+            Err(Error::Apply(Box::new(report)))
+        }
+    }
+}

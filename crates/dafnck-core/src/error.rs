@@ -1,0 +1,103 @@
+//! The engine's top-level error, and [`Diagnostic`]: one problem, pointing
+//! at the declaration in the user's program when it can.
+
+use std::fmt;
+
+use crate::resource::Location;
+
+/// One problem found in a program or a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The resource concerned, if any.
+    pub resource: Option<String>,
+    /// Where that resource (or export) was declared, if known.
+    pub location: Option<Location>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(loc) = &self.location {
+            write!(f, "{loc}: ")?;
+        }
+        if let Some(r) = &self.resource {
+            write!(f, "resource {r:?}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+fn list(items: &[Diagnostic]) -> String {
+    items
+        .iter()
+        .map(|d| format!("\n  - {d}"))
+        .collect::<String>()
+}
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The program's declarations are inconsistent (every problem is listed).
+    #[error("the program has {} problem(s):{}", .0.len(), list(.0))]
+    Program(Vec<Diagnostic>),
+    /// A configuration value the program requires is not set.
+    #[error("stack {stack:?} has no configuration value {key:?}")]
+    Config {
+        /// The stack.
+        stack: String,
+        /// The missing key.
+        key: String,
+    },
+    /// The plan would delete or replace protected resources (each is named).
+    #[error("the plan is refused:{}", list(.0))]
+    PlanRefused(Vec<Diagnostic>),
+    /// A saved plan no longer matches the state it was made from.
+    #[error("the saved plan is stale: it was made for {expected}, but the state is now {found}; preview again")]
+    StalePlan {
+        /// The state the plan was made against.
+        expected: String,
+        /// The state found now.
+        found: String,
+    },
+    /// A saved plan belongs to another stack.
+    #[error("the saved plan is for stack {plan:?}, not {stack:?}")]
+    PlanStack {
+        /// The plan's stack.
+        plan: String,
+        /// The stack being applied.
+        stack: String,
+    },
+    /// A saved plan file could not be read.
+    #[error("cannot read the saved plan {path}: {message}")]
+    PlanFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// No provider serves a resource's type.
+    #[error("{}resource {resource:?}: no provider for type {type_name:?} (package {package:?})", .location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
+    NoProvider {
+        /// The resource.
+        resource: String,
+        /// Its type.
+        type_name: String,
+        /// The package no provider serves.
+        package: String,
+        /// Where it was declared.
+        location: Option<Location>,
+    },
+    /// Reading or writing the state failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// One or more steps failed while applying; the report names each.
+    #[error("{0}")]
+    Apply(Box<crate::apply::ApplyReport>),
+    /// Resources could not be read back (refresh, drift, recovery).
+    #[error("reading resources failed:{}", list(.0))]
+    Read(Vec<Diagnostic>),
+}
+
+/// `Result` with the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

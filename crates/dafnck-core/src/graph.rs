@@ -1,0 +1,158 @@
+//! A dependency graph over dense node indices, knowing nothing of
+//! infrastructure: topological order, every cycle, reachability.
+//!
+//! petgraph does the work; its types stay inside this module.
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+
+/// A directed graph whose nodes are `0..len`; an edge `a → b` means `a` must
+/// come before `b`.
+#[derive(Clone, Debug, Default)]
+pub struct DepGraph {
+    g: DiGraph<(), (), u32>,
+}
+
+impl DepGraph {
+    /// A graph of `len` nodes and no edges.
+    pub fn new(len: usize) -> Self {
+        let mut g = DiGraph::with_capacity(len, len * 2);
+        for _ in 0..len {
+            g.add_node(());
+        }
+        DepGraph { g }
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.g.node_count()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.g.node_count() == 0
+    }
+
+    /// Adds `before → after`.
+    pub fn add_edge(&mut self, before: usize, after: usize) {
+        self.g
+            .add_edge(NodeIndex::new(before), NodeIndex::new(after), ());
+    }
+
+    /// The nodes that must come right before `node`.
+    pub fn predecessors(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        self.g
+            .edges_directed(NodeIndex::new(node), Direction::Incoming)
+            .map(|e| e.source().index())
+    }
+
+    /// The nodes that come right after `node`.
+    pub fn successors(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        self.g
+            .edges_directed(NodeIndex::new(node), Direction::Outgoing)
+            .map(|e| e.target().index())
+    }
+
+    /// A topological order (Kahn's algorithm, ties in index order), or every
+    /// cycle: each strongly connected component of more than one node, and
+    /// each node with an edge to itself, with its members in index order.
+    ///
+    /// # Errors
+    /// The cycles, when there are any.
+    pub fn toposort(&self) -> Result<Vec<usize>, Vec<Vec<usize>>> {
+        let n = self.len();
+        let mut indegree: Vec<u32> = vec![0; n];
+        for e in self.g.edge_references() {
+            indegree[e.target().index()] += 1;
+        }
+        let mut order = Vec::with_capacity(n);
+        let mut ready: Vec<usize> = (0..n).rev().filter(|&i| indegree[i] == 0).collect();
+        while let Some(i) = ready.pop() {
+            order.push(i);
+            for s in self.successors(i) {
+                indegree[s] -= 1;
+                if indegree[s] == 0 {
+                    ready.push(s);
+                }
+            }
+        }
+        if order.len() == n {
+            return Ok(order);
+        }
+        Err(self.cycles())
+    }
+
+    /// Every cycle (see [`DepGraph::toposort`]), sorted.
+    pub fn cycles(&self) -> Vec<Vec<usize>> {
+        let mut cycles: Vec<Vec<usize>> = tarjan_scc(&self.g)
+            .into_iter()
+            .filter(|scc| scc.len() > 1 || self.g.contains_edge(scc[0], scc[0]))
+            .map(|scc| {
+                let mut members: Vec<usize> = scc.into_iter().map(NodeIndex::index).collect();
+                members.sort_unstable();
+                members
+            })
+            .collect();
+        cycles.sort();
+        cycles
+    }
+
+    /// Every node reachable from `start` (not including `start` unless on a cycle).
+    pub fn descendants(&self, start: usize) -> Vec<usize> {
+        let mut seen = vec![false; self.len()];
+        let mut stack: Vec<usize> = self.successors(start).collect();
+        let mut out = Vec::new();
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            out.push(i);
+            stack.extend(self.successors(i));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_dependencies_first() {
+        let mut g = DepGraph::new(4);
+        g.add_edge(2, 0);
+        g.add_edge(0, 1);
+        g.add_edge(3, 1);
+        let order = g.toposort().unwrap();
+        let pos = |x| order.iter().position(|&i| i == x).unwrap();
+        assert!(pos(2) < pos(0) && pos(0) < pos(1) && pos(3) < pos(1));
+    }
+
+    #[test]
+    fn reports_every_cycle_with_all_members() {
+        let mut g = DepGraph::new(6);
+        g.add_edge(0, 1);
+        g.add_edge(1, 2);
+        g.add_edge(2, 0);
+        g.add_edge(3, 4);
+        g.add_edge(4, 3);
+        g.add_edge(5, 5);
+        assert_eq!(
+            g.toposort().unwrap_err(),
+            vec![vec![0, 1, 2], vec![3, 4], vec![5]]
+        );
+    }
+
+    #[test]
+    fn descendants_are_transitive() {
+        let mut g = DepGraph::new(4);
+        g.add_edge(0, 1);
+        g.add_edge(1, 2);
+        let mut d = g.descendants(0);
+        d.sort();
+        assert_eq!(d, vec![1, 2]);
+        assert!(g.descendants(3).is_empty());
+    }
+}

@@ -1,0 +1,44 @@
+//! dafnck's engine: typed resources, the dependency planner, drift
+//! detection, the journaled parallel executor, state stores and a testing
+//! kit. It depends on no cloud SDK; providers live in `dafnck-providers`.
+//!
+//! A program declares resources in a [`Stack`], the [`planner`] diffs them
+//! against the recorded [`state`] into a [`Plan`], and [`apply`] carries the
+//! plan out through [`Provider`]s, journaling every step.
+
+// The derive macros generate `::dafnck_core::...` paths; this lets them work
+// inside this crate's own tests and doc examples too.
+extern crate self as dafnck_core;
+
+pub mod apply;
+pub mod drift;
+pub mod engine;
+mod error;
+pub mod graph;
+pub mod plan;
+pub mod planner;
+pub mod provider;
+pub mod recover;
+pub mod resource;
+mod secret;
+pub mod stack;
+pub mod state;
+pub mod testing;
+mod value;
+
+pub use error::{Diagnostic, Error, Result};
+pub use plan::{Action, Change, Plan};
+pub use provider::{Provider, ProviderError, Providers};
+pub use resource::{Handle, Input, Location, Options, Outputs, Resource, ResourceRef, Timeouts};
+pub use secret::Secret;
+pub use stack::Stack;
+pub use value::{OutputRef, Value};
+
+/// What a program usually needs: `use dafnck_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Handle, Input, Options, Outputs, Plan, Providers, Resource, Secret, Stack, Timeouts,
+    };
+    pub use dafnck_derive::{Outputs, Resource};
+    pub use serde::{Deserialize, Serialize};
+}

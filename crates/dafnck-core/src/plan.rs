@@ -1,0 +1,380 @@
+//! The plan: pure data saying what an apply will do to each resource, and
+//! why. A plan can be rendered, asserted on in tests, saved to a file and
+//! applied later exactly as shown — or refused if the state moved on.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::resource::{Location, Timeouts};
+use crate::state::{ResourceState, State};
+use crate::value::Value;
+
+/// What happens to one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Nothing to do.
+    #[serde(rename = "noop")]
+    NoOp,
+    /// A new object is created.
+    Create,
+    /// The object is changed in place.
+    Update,
+    /// A new object replaces the current one (see [`Change::replace_order`]).
+    Replace,
+    /// The object is deleted.
+    Delete,
+    /// An existing object is adopted.
+    Import,
+}
+
+impl Action {
+    /// Whether this is a replacement.
+    pub fn is_replace(self) -> bool {
+        self == Action::Replace
+    }
+
+    /// Whether an existing object is destroyed (delete or replace).
+    pub fn is_destructive(self) -> bool {
+        matches!(self, Action::Delete | Action::Replace)
+    }
+
+    /// Whether anything happens.
+    pub fn is_change(self) -> bool {
+        self != Action::NoOp
+    }
+
+    /// The lowercase name used in JSON and summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::NoOp => "noop",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Import => "import",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The order of a replacement's two halves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplaceOrder {
+    /// Create the new object, move dependents to it, then delete the old one.
+    #[default]
+    CreateBeforeDelete,
+    /// Delete the old object first (names that must be unique, quotas).
+    DeleteBeforeCreate,
+}
+
+/// One resource's entry in a plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// The resource's name.
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// What happens.
+    pub action: Action,
+    /// The recorded object (none for a create or import).
+    pub before: Option<ResourceState>,
+    /// The desired inputs as far as known now: references to outputs not yet
+    /// known are [`Value::Unknown`]. None for a delete.
+    pub after: Option<Value>,
+    /// The desired inputs with their references, resolved when applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Value>,
+    /// Top-level input fields that differ, sorted.
+    pub fields: Vec<String>,
+    /// For a replace: the changed fields that forced it (`type` when the
+    /// type itself changed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace_because: Vec<String>,
+    /// For a replace: which half comes first.
+    #[serde(default)]
+    pub replace_order: ReplaceOrder,
+    /// Resources this one depends on in the program.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    /// Options that matter when applying.
+    #[serde(default)]
+    pub flags: ChangeFlags,
+    /// The object's id to adopt, for an import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+    /// The old name, when an alias matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+    /// Whether this deletes a deposed object (the old half of a replacement
+    /// that did not finish), not the current one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deposed: bool,
+    /// Where the resource was declared (for deletes: where it was last).
+    pub location: Option<Location>,
+}
+
+/// The declaration options a change carries into apply.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChangeFlags {
+    /// Refuse to delete or replace.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// Forget instead of deleting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_on_delete: bool,
+    /// Fields whose changes are ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_changes: Vec<String>,
+    /// Fields whose change forces a replacement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub force_new: Vec<String>,
+    /// Per-call time limits.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+/// The state a plan was made against; a saved plan applies only to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateBinding {
+    /// The state's lineage (empty for a stack never applied).
+    pub lineage: String,
+    /// Its serial.
+    pub serial: u64,
+    /// Its fingerprint ([`State::fingerprint`]).
+    pub fingerprint: String,
+}
+
+impl StateBinding {
+    /// The binding of `state`.
+    pub fn of(state: &State) -> Self {
+        StateBinding {
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+            fingerprint: state.fingerprint(),
+        }
+    }
+}
+
+impl fmt::Display for StateBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let short = |s: &str| s.chars().take(12).collect::<String>();
+        write!(
+            f,
+            "lineage {} serial {} hash {}",
+            if self.lineage.is_empty() {
+                "(new)".into()
+            } else {
+                short(&self.lineage)
+            },
+            self.serial,
+            short(&self.fingerprint)
+        )
+    }
+}
+
+/// Counts of changes by action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Creates and imports.
+    pub create: usize,
+    /// In-place updates.
+    pub update: usize,
+    /// Replacements.
+    pub replace: usize,
+    /// Deletes.
+    pub delete: usize,
+    /// Unchanged resources.
+    pub noop: usize,
+}
+
+/// What an apply will do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Format version of saved plans.
+    pub version: u32,
+    /// The stack.
+    pub stack: String,
+    /// The state the plan was made against.
+    pub base: StateBinding,
+    /// One entry per desired or recorded resource: desired ones in
+    /// dependency order, then deletes.
+    pub changes: Vec<Change>,
+    /// Exported values, possibly holding references.
+    pub exports: BTreeMap<String, Value>,
+    /// Whether this plan destroys the whole stack.
+    #[serde(default)]
+    pub destroy: bool,
+}
+
+const PLAN_FORMAT: u32 = 1;
+
+impl Plan {
+    pub(crate) fn new(stack: &str, base: StateBinding, destroy: bool) -> Self {
+        Plan {
+            version: PLAN_FORMAT,
+            stack: stack.to_owned(),
+            base,
+            changes: Vec::new(),
+            exports: BTreeMap::new(),
+            destroy,
+        }
+    }
+
+    /// The change for resource `name` (deposed deletes excluded).
+    pub fn change(&self, name: &str) -> Option<&Change> {
+        self.changes.iter().find(|c| c.name == name && !c.deposed)
+    }
+
+    /// The action for resource `name`, if the plan mentions it.
+    pub fn action(&self, name: &str) -> Option<Action> {
+        self.change(name).map(|c| c.action)
+    }
+
+    /// Whether anything would change.
+    pub fn has_changes(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| c.action.is_change() || c.renamed_from.is_some())
+    }
+
+    /// Counts by action.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create | Action::Import => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::NoOp => s.noop += 1,
+            }
+        }
+        s
+    }
+
+    /// Writes the plan to a file (JSON). It holds secrets as the state does.
+    ///
+    /// # Errors
+    /// [`Error::PlanFile`] when the file cannot be written.
+    pub fn save(&self, path: &Path) -> crate::Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| plan_file(path, e))?;
+        std::fs::write(path, text).map_err(|e| plan_file(path, e))
+    }
+
+    /// Reads a plan written by [`Plan::save`].
+    ///
+    /// # Errors
+    /// [`Error::PlanFile`] when the file cannot be read or parsed, or was
+    /// written by an incompatible version.
+    pub fn load(path: &Path) -> crate::Result<Plan> {
+        let text = std::fs::read(path).map_err(|e| plan_file(path, e))?;
+        let plan: Plan = serde_json::from_slice(&text).map_err(|e| plan_file(path, e))?;
+        if plan.version != PLAN_FORMAT {
+            return Err(plan_file(
+                path,
+                format!(
+                    "plan format {} is not supported (expected {PLAN_FORMAT})",
+                    plan.version
+                ),
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// A text rendering like Terraform's: one block per change with the
+    /// changed fields old → new, secrets as `(secret)`, unknowns as
+    /// `(known after apply)`, then a summary line.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for c in self
+            .changes
+            .iter()
+            .filter(|c| c.action.is_change() || c.renamed_from.is_some())
+        {
+            render_change(&mut out, c);
+        }
+        let s = self.summary();
+        let _ = writeln!(
+            out,
+            "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+            s.create, s.update, s.replace, s.delete
+        );
+        out
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+fn plan_file(path: &Path, e: impl fmt::Display) -> Error {
+    Error::PlanFile {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn render_change(out: &mut String, c: &Change) {
+    let symbol = match (c.action, c.replace_order) {
+        (Action::Create, _) => "+",
+        (Action::Import, _) => "<=",
+        (Action::Update, _) => "~",
+        (Action::Replace, ReplaceOrder::CreateBeforeDelete) => "+/-",
+        (Action::Replace, ReplaceOrder::DeleteBeforeCreate) => "-/+",
+        (Action::Delete, _) => "-",
+        (Action::NoOp, _) => " ",
+    };
+    let what = if c.deposed { " (deposed object)" } else { "" };
+    let _ = write!(out, "{symbol} {} ({}){what}", c.name, c.type_name);
+    if let Some(from) = &c.renamed_from {
+        let _ = write!(out, " (renamed from {from})");
+    }
+    if let Some(id) = &c.import_id {
+        let _ = write!(out, " (import {id})");
+    }
+    if !c.replace_because.is_empty() {
+        let _ = write!(out, " (forced by {})", c.replace_because.join(", "));
+    }
+    out.push('\n');
+    let empty = BTreeMap::new();
+    let old = c
+        .before
+        .as_ref()
+        .and_then(|b| b.inputs.as_map())
+        .unwrap_or(&empty);
+    let new = c.after.as_ref().and_then(Value::as_map).unwrap_or(&empty);
+    match c.action {
+        Action::Create | Action::Import => {
+            for (k, v) in new {
+                let _ = writeln!(out, "    {k} = {v}");
+            }
+        }
+        Action::Update | Action::Replace => {
+            for k in &c.fields {
+                let a = old.get(k).map_or("(none)".to_owned(), Value::render);
+                let b = new.get(k).map_or("(none)".to_owned(), Value::render);
+                let mark = if c.replace_because.contains(k) {
+                    "  # forces replacement"
+                } else {
+                    ""
+                };
+                let _ = writeln!(out, "    {k}: {a} → {b}{mark}");
+            }
+        }
+        Action::Delete | Action::NoOp => {}
+    }
+}

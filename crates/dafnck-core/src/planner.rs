@@ -1,0 +1,317 @@
+//! The planner: (desired graph, recorded state) → [`Plan`]. It is pure and
+//! synchronous, O(V + E): it never calls a mutating provider method, only
+//! [`Provider::diff`](crate::Provider::diff), which must not touch the cloud.
+//!
+//! Outputs of resources that will be created or replaced are unknown while
+//! planning; fields referring to them are [`Value::Unknown`], never guessed.
+//! Outputs of resources updated in place keep their recorded values: an
+//! in-place update does not change an object's identity.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::{Diagnostic, Error};
+use crate::plan::{Action, Change, ChangeFlags, Plan, ReplaceOrder, StateBinding};
+use crate::provider::{DiffRequest, Providers};
+use crate::stack::{Desired, Node};
+use crate::state::{ResourceState, State};
+use crate::value::{OutputRef, Value};
+
+/// Plans the changes that bring `state` to `desired`.
+///
+/// The state must have no pending operations (resolve them first with
+/// [`crate::recover`]).
+///
+/// # Errors
+/// - [`Error::Program`] listing every reference to an output field the
+///   referenced resource does not have, and every resource whose provider
+///   is missing.
+/// - [`Error::PlanRefused`] naming every protected resource the plan would
+///   delete or replace.
+pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::Result<Plan> {
+    let mut plan = Plan::new(&desired.stack, StateBinding::of(state), false);
+    let mut problems = Vec::new();
+
+    // Recorded names claimed by a desired resource, directly or by alias.
+    let mut claimed: HashSet<&str> = HashSet::with_capacity(desired.nodes.len());
+    let mut recorded_for: Vec<Option<(&ResourceState, Option<String>)>> =
+        Vec::with_capacity(desired.nodes.len());
+    for node in &desired.nodes {
+        let found = match state.resources.get(&node.name) {
+            Some(r) => Some((r, None)),
+            None => node.options.aliases.iter().find_map(|alias| {
+                let taken = desired.position(alias).is_some();
+                state
+                    .resources
+                    .get(alias)
+                    .filter(|_| !taken)
+                    .map(|r| (r, Some(alias.clone())))
+            }),
+        };
+        if let Some((r, _)) = &found {
+            claimed.insert(&r.name);
+        }
+        recorded_for.push(found);
+    }
+
+    // Outputs known at plan time, by resource name (None: unknown until apply).
+    let mut known: HashMap<&str, Option<&Value>> = HashMap::with_capacity(desired.nodes.len());
+    // Whether a resource is replaced delete-first (its dependents that are
+    // replaced must be too, or the order would be a cycle).
+    let mut dbr: HashSet<&str> = HashSet::new();
+    let mut slots: Vec<Option<Change>> = vec![None; desired.nodes.len()];
+
+    for &i in &desired.order {
+        let node = &desired.nodes[i];
+        let recorded = recorded_for[i].as_ref();
+        let resolved = node
+            .inputs
+            .resolve_refs(&mut |r: &OutputRef| resolve_planned(r, &known, node, &mut problems));
+        let Ok(resolved) = resolved;
+        let provider = match providers.for_type(&node.name, &node.type_name, Some(&node.location)) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(Diagnostic {
+                    resource: Some(node.name.clone()),
+                    location: Some(node.location.clone()),
+                    message: e.to_string(),
+                });
+                known.insert(&node.name, None);
+                continue;
+            }
+        };
+        let mut change = Change {
+            name: node.name.clone(),
+            type_name: node.type_name.clone(),
+            action: Action::NoOp,
+            before: recorded.map(|(r, _)| (*r).clone()),
+            after: None,
+            inputs: Some(node.inputs.clone()),
+            fields: Vec::new(),
+            replace_because: Vec::new(),
+            replace_order: ReplaceOrder::default(),
+            dependencies: node.dependencies.clone(),
+            flags: flags_of(node),
+            import_id: None,
+            renamed_from: recorded.and_then(|(_, alias)| alias.clone()),
+            deposed: false,
+            location: Some(node.location.clone()),
+        };
+        match recorded {
+            None => {
+                change.action = if let Some(id) = &node.options.import {
+                    change.import_id = Some(id.clone());
+                    Action::Import
+                } else {
+                    Action::Create
+                };
+                change.fields = resolved
+                    .as_map()
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                known.insert(&node.name, None);
+                change.after = Some(resolved);
+            }
+            Some((old, _)) if old.type_name != node.type_name => {
+                change.action = Action::Replace;
+                change.replace_because = vec!["type".into()];
+                change.fields = vec!["type".into()];
+                known.insert(&node.name, None);
+                change.after = Some(resolved);
+            }
+            Some((old, _)) => {
+                let diff = provider.diff(&DiffRequest {
+                    name: &node.name,
+                    type_name: &node.type_name,
+                    old_inputs: &old.inputs,
+                    new_inputs: &resolved,
+                    force_new: &node.force_new,
+                    ignore_changes: &node.options.ignore_changes,
+                });
+                let (after, inputs) = keep_ignored(resolved, node, old);
+                change.after = Some(after);
+                change.inputs = Some(inputs);
+                change.fields = diff.changed;
+                if !diff.replace_because.is_empty() {
+                    change.action = Action::Replace;
+                    change.replace_because = diff.replace_because;
+                    known.insert(&node.name, None);
+                } else {
+                    change.action = if change.fields.is_empty() {
+                        Action::NoOp
+                    } else {
+                        Action::Update
+                    };
+                    known.insert(&node.name, Some(&old.outputs));
+                }
+            }
+        }
+        if change.action == Action::Replace {
+            let dependency_dbr = node.dependencies.iter().any(|d| dbr.contains(d.as_str()));
+            if node.options.delete_before_replace || dependency_dbr {
+                change.replace_order = ReplaceOrder::DeleteBeforeCreate;
+                dbr.insert(&node.name);
+            }
+        }
+        slots[i] = Some(change);
+    }
+
+    let mut refused = Vec::new();
+    for change in slots.iter().flatten() {
+        if change.action.is_destructive() && change.flags.protect {
+            refused.push(protected(change));
+        }
+    }
+    // Desired resources first, in dependency order, then deletes.
+    plan.changes = desired
+        .order
+        .iter()
+        .filter_map(|&i| slots[i].take())
+        .collect();
+    for (name, r) in &state.resources {
+        if !claimed.contains(name.as_str()) {
+            let change = delete_change(r, false);
+            if r.protect {
+                refused.push(protected(&change));
+            }
+            plan.changes.push(change);
+        }
+    }
+    for r in &state.deposed {
+        plan.changes.push(delete_change(r, true));
+    }
+    plan.exports = desired.exports.clone();
+
+    if !problems.is_empty() {
+        return Err(Error::Program(problems));
+    }
+    if !refused.is_empty() {
+        return Err(Error::PlanRefused(refused));
+    }
+    Ok(plan)
+}
+
+/// Plans the deletion of everything `state` records.
+///
+/// # Errors
+/// [`Error::PlanRefused`] naming every protected resource.
+pub fn plan_destroy(state: &State) -> crate::Result<Plan> {
+    let mut plan = Plan::new(&state.stack, StateBinding::of(state), true);
+    let mut refused = Vec::new();
+    for r in state.resources.values() {
+        let change = delete_change(r, false);
+        if r.protect {
+            refused.push(protected(&change));
+        }
+        plan.changes.push(change);
+    }
+    for r in &state.deposed {
+        plan.changes.push(delete_change(r, true));
+    }
+    if !refused.is_empty() {
+        return Err(Error::PlanRefused(refused));
+    }
+    Ok(plan)
+}
+
+fn resolve_planned(
+    r: &OutputRef,
+    known: &HashMap<&str, Option<&Value>>,
+    node: &Node,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Value, std::convert::Infallible> {
+    Ok(match known.get(r.resource.as_str()) {
+        Some(Some(outputs)) => match outputs.get(&r.field) {
+            Some(v) => v.clone(),
+            None => {
+                problems.push(Diagnostic {
+                    resource: Some(node.name.clone()),
+                    location: Some(node.location.clone()),
+                    message: format!(
+                        "refers to output {:?} of {:?}, which that resource does not report",
+                        r.field, r.resource
+                    ),
+                });
+                Value::Unknown
+            }
+        },
+        // Unknown until apply (created, replaced, or its provider is missing).
+        _ => Value::Unknown,
+    })
+}
+
+fn flags_of(node: &Node) -> ChangeFlags {
+    ChangeFlags {
+        protect: node.options.protect,
+        retain_on_delete: node.options.retain_on_delete,
+        ignore_changes: node.options.ignore_changes.clone(),
+        force_new: node.force_new.clone(),
+        timeouts: node.options.timeouts,
+    }
+}
+
+/// Fields under `ignore_changes` keep their recorded values, in what is
+/// shown and in what will be sent.
+fn keep_ignored(resolved: Value, node: &Node, old: &ResourceState) -> (Value, Value) {
+    let mut inputs = node.inputs.clone();
+    let mut after = resolved;
+    for field in &node.options.ignore_changes {
+        let recorded = old.inputs.get(field).cloned();
+        for v in [&mut after, &mut inputs] {
+            if let Value::Map(m) = v {
+                match &recorded {
+                    Some(r) => {
+                        m.insert(field.clone(), r.clone());
+                    }
+                    None => {
+                        m.remove(field);
+                    }
+                }
+            }
+        }
+    }
+    (after, inputs)
+}
+
+fn delete_change(r: &ResourceState, deposed: bool) -> Change {
+    Change {
+        name: r.name.clone(),
+        type_name: r.type_name.clone(),
+        action: Action::Delete,
+        before: Some(r.clone()),
+        after: None,
+        inputs: None,
+        fields: Vec::new(),
+        replace_because: Vec::new(),
+        replace_order: ReplaceOrder::default(),
+        dependencies: Vec::new(),
+        flags: ChangeFlags {
+            protect: r.protect && !deposed,
+            retain_on_delete: r.retain_on_delete,
+            ..ChangeFlags::default()
+        },
+        import_id: None,
+        renamed_from: None,
+        deposed,
+        location: r.location.clone(),
+    }
+}
+
+fn protected(change: &Change) -> Diagnostic {
+    Diagnostic {
+        resource: Some(change.name.clone()),
+        location: change.location.clone(),
+        message: format!(
+            "is protected, and the plan would {} it{}; remove `protect` first if this is intended",
+            if change.action == Action::Replace {
+                "replace"
+            } else {
+                "delete"
+            },
+            if change.replace_because.is_empty() {
+                String::new()
+            } else {
+                format!(" (forced by {})", change.replace_because.join(", "))
+            }
+        ),
+    }
+}

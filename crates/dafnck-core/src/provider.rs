@@ -1,0 +1,439 @@
+//! The [`Provider`] trait: how the engine talks to a cloud (or to anything
+//! with a create / read / update / delete life cycle), its request and
+//! response types, errors that say whether a retry can help, and
+//! [`RetryPolicy`] for throttling.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::Error;
+use crate::resource::{package_of, Location};
+use crate::value::Value;
+
+/// What a provider returns when a call fails.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// What went wrong, in the provider's words.
+    pub message: String,
+    /// Whether the same call may succeed later (throttling, eventual
+    /// consistency); the engine retries those with backoff.
+    pub retryable: bool,
+}
+
+impl ProviderError {
+    /// An error that a retry will not fix (bad input, conflict, permission).
+    pub fn new(message: impl Into<String>) -> Self {
+        ProviderError {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    /// An error that a later retry may not meet (throttling, not yet visible).
+    pub fn retryable(message: impl Into<String>) -> Self {
+        ProviderError {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+}
+
+/// Input to [`Provider::diff`].
+#[derive(Clone, Copy, Debug)]
+pub struct DiffRequest<'a> {
+    /// The resource's name.
+    pub name: &'a str,
+    /// The resource's type.
+    pub type_name: &'a str,
+    /// Inputs recorded in the state.
+    pub old_inputs: &'a Value,
+    /// Desired inputs; may hold [`Value::Unknown`].
+    pub new_inputs: &'a Value,
+    /// Fields whose change forces a replacement.
+    pub force_new: &'a [String],
+    /// Fields whose changes are ignored.
+    pub ignore_changes: &'a [String],
+}
+
+/// What differs between recorded and desired inputs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// Top-level input fields that differ, sorted.
+    pub changed: Vec<String>,
+    /// The changed fields that force a replacement, sorted; empty for an
+    /// in-place update.
+    pub replace_because: Vec<String>,
+}
+
+impl Diff {
+    /// Whether anything differs.
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty()
+    }
+}
+
+/// The default diff: compares top-level input fields; an unknown desired
+/// value counts as a change; ignored fields are skipped.
+pub fn standard_diff(req: &DiffRequest<'_>) -> Diff {
+    let empty = Default::default();
+    let old = req.old_inputs.as_map().unwrap_or(&empty);
+    let new = req.new_inputs.as_map().unwrap_or(&empty);
+    let mut changed: Vec<String> = Vec::new();
+    let mut check = |field: &String, a: Option<&Value>, b: Option<&Value>| {
+        if req.ignore_changes.contains(field) {
+            return;
+        }
+        let differs = match (a, b) {
+            (_, Some(b)) if !b.is_fully_known() => true,
+            (Some(a), Some(b)) => a != b,
+            (None, Some(Value::Null)) | (Some(Value::Null), None) => false,
+            (None, None) => false,
+            _ => true,
+        };
+        if differs {
+            changed.push(field.clone());
+        }
+    };
+    for (k, b) in new {
+        check(k, old.get(k), Some(b));
+    }
+    for (k, a) in old {
+        if !new.contains_key(k) {
+            check(k, Some(a), None);
+        }
+    }
+    changed.sort();
+    changed.dedup();
+    let replace_because = changed
+        .iter()
+        .filter(|f| req.force_new.contains(f))
+        .cloned()
+        .collect();
+    Diff {
+        changed,
+        replace_because,
+    }
+}
+
+/// Input to [`Provider::create`].
+#[derive(Clone, Debug)]
+pub struct CreateRequest {
+    /// The resource's name in its stack.
+    pub name: String,
+    /// The stack's name (providers tag objects with it).
+    pub stack: String,
+    /// The resource's type.
+    pub type_name: String,
+    /// Resolved inputs: no references, no unknowns.
+    pub inputs: Value,
+    /// An idempotency token, recorded in the journal before the call: a
+    /// provider that stamps it on the object lets a crashed create be found.
+    pub token: String,
+}
+
+/// What [`Provider::create`] returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Created {
+    /// The provider's id for the new object.
+    pub id: String,
+    /// The object's outputs.
+    pub outputs: Value,
+}
+
+/// Input to [`Provider::read`].
+#[derive(Clone, Debug)]
+pub struct ReadRequest {
+    /// The resource's name in its stack.
+    pub name: String,
+    /// The stack's name.
+    pub stack: String,
+    /// The resource's type.
+    pub type_name: String,
+    /// The object's id, when known.
+    pub id: Option<String>,
+    /// The idempotency token of the create that may have made it, when the
+    /// id is not known (recovering a crashed create).
+    pub token: Option<String>,
+    /// The inputs last recorded (or sent), for providers that cannot read
+    /// every field back (write-only secrets).
+    pub inputs: Value,
+}
+
+/// An object as the provider sees it now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    /// The object's id.
+    pub id: String,
+    /// Its inputs, in the shape the resource type declares.
+    pub inputs: Value,
+    /// Its outputs.
+    pub outputs: Value,
+}
+
+/// Input to [`Provider::update`].
+#[derive(Clone, Debug)]
+pub struct UpdateRequest {
+    /// The resource's name in its stack.
+    pub name: String,
+    /// The stack's name.
+    pub stack: String,
+    /// The resource's type.
+    pub type_name: String,
+    /// The object's id.
+    pub id: String,
+    /// Inputs recorded in the state.
+    pub old_inputs: Value,
+    /// Resolved desired inputs.
+    pub new_inputs: Value,
+    /// Outputs recorded in the state.
+    pub old_outputs: Value,
+    /// The fields that differ.
+    pub changed: Vec<String>,
+}
+
+/// Input to [`Provider::delete`].
+#[derive(Clone, Debug)]
+pub struct DeleteRequest {
+    /// The resource's name in its stack.
+    pub name: String,
+    /// The stack's name.
+    pub stack: String,
+    /// The resource's type.
+    pub type_name: String,
+    /// The object's id.
+    pub id: String,
+    /// Inputs recorded in the state.
+    pub inputs: Value,
+    /// Outputs recorded in the state.
+    pub outputs: Value,
+}
+
+/// A cloud, or anything with a create / read / update / delete life cycle.
+///
+/// One provider serves one package of types (`aws` serves `aws:ec2:Vpc`).
+/// The engine calls the mutating methods only while applying, never while
+/// planning, and at most `parallelism` calls at once across all providers.
+///
+/// # Guarantees the engine relies on
+/// - `delete` of an object that is already gone succeeds.
+/// - `read` returns `Ok(None)` for an object that does not exist, and finds
+///   an object by `token` when `id` is `None` if the provider stamped it.
+/// - Errors set [`ProviderError::retryable`] only when a retry can help.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The package of types this provider serves (`aws`, `local`, `fake`).
+    fn package(&self) -> &str;
+
+    /// Compares recorded and desired inputs. It must not call the cloud.
+    /// The default is [`standard_diff`].
+    fn diff(&self, req: &DiffRequest<'_>) -> Diff {
+        standard_diff(req)
+    }
+
+    /// Creates an object.
+    async fn create(&self, req: CreateRequest) -> Result<Created, ProviderError>;
+
+    /// Reads an object back (`Ok(None)`: it does not exist).
+    async fn read(&self, req: ReadRequest) -> Result<Option<Observed>, ProviderError>;
+
+    /// Updates an object in place; returns its new outputs.
+    async fn update(&self, req: UpdateRequest) -> Result<Value, ProviderError>;
+
+    /// Deletes an object (succeeding if it is already gone).
+    async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError>;
+}
+
+impl fmt::Debug for dyn Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Provider({})", self.package())
+    }
+}
+
+/// The providers a program uses, by package.
+#[derive(Clone, Default, Debug)]
+pub struct Providers {
+    by_package: HashMap<String, Arc<dyn Provider>>,
+}
+
+impl Providers {
+    /// No providers.
+    pub fn new() -> Self {
+        Providers::default()
+    }
+
+    /// Adds a provider (replacing one of the same package).
+    pub fn with(mut self, provider: impl Provider) -> Self {
+        self.insert(Arc::new(provider));
+        self
+    }
+
+    /// Adds a shared provider (replacing one of the same package).
+    pub fn insert(&mut self, provider: Arc<dyn Provider>) {
+        self.by_package
+            .insert(provider.package().to_owned(), provider);
+    }
+
+    /// The provider for a resource type.
+    ///
+    /// # Errors
+    /// [`Error::NoProvider`] naming the resource and where it was declared.
+    pub fn for_type(
+        &self,
+        resource: &str,
+        type_name: &str,
+        location: Option<&Location>,
+    ) -> Result<&Arc<dyn Provider>, Error> {
+        let package = package_of(type_name);
+        self.by_package
+            .get(package)
+            .ok_or_else(|| Error::NoProvider {
+                resource: resource.to_owned(),
+                type_name: type_name.to_owned(),
+                package: package.to_owned(),
+                location: location.cloned(),
+            })
+    }
+}
+
+/// How the engine retries calls that fail with a retryable error: capped
+/// exponential backoff with jitter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The first wait.
+    pub initial_backoff: Duration,
+    /// The longest wait.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// The wait before attempt `attempt + 1` (`attempt` counts from 1),
+    /// with up to 25% jitter drawn from `seed`.
+    pub fn backoff(&self, attempt: u32, seed: u64) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let base = exp.min(self.max_backoff);
+        let jitter = (seed % 1000) as f64 / 4000.0;
+        base.mul_f64(1.0 - jitter)
+    }
+
+    /// Runs `call` until it succeeds, fails with a non-retryable error, or
+    /// the attempts run out.
+    ///
+    /// # Errors
+    /// The last error, with the number of attempts added to its message when
+    /// more than one was made.
+    pub async fn run<T, F, Fut>(&self, seed: u64, mut call: F) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.retryable && attempt < self.max_attempts => {
+                    tokio::time::sleep(self.backoff(attempt, seed.wrapping_add(attempt as u64)))
+                        .await;
+                    attempt += 1;
+                }
+                Err(mut e) => {
+                    if attempt > 1 {
+                        e.message = format!("{} (after {attempt} attempts)", e.message);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn _obj_safe(_: Box<dyn Provider>) {}
+
+    fn map(pairs: &[(&str, Value)]) -> Value {
+        pairs.iter().map(|(k, v)| (*k, v.clone())).collect()
+    }
+
+    #[test]
+    fn standard_diff_finds_changes_replacements_and_ignores() {
+        let old = map(&[("a", 1.into()), ("b", "x".into()), ("c", true.into())]);
+        let new = map(&[("a", 2.into()), ("b", "y".into()), ("d", Value::Unknown)]);
+        let force = vec!["b".to_string()];
+        let ignore = vec!["c".to_string()];
+        let d = standard_diff(&DiffRequest {
+            name: "r",
+            type_name: "t:t:T",
+            old_inputs: &old,
+            new_inputs: &new,
+            force_new: &force,
+            ignore_changes: &ignore,
+        });
+        assert_eq!(d.changed, vec!["a", "b", "d"]);
+        assert_eq!(d.replace_because, vec!["b"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_retryable_errors_only() {
+        let policy = RetryPolicy::default();
+        let mut calls = 0;
+        let r: Result<u32, _> = policy
+            .run(1, || {
+                calls += 1;
+                let n = calls;
+                async move {
+                    if n < 3 {
+                        Err(ProviderError::retryable("throttled"))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            })
+            .await;
+        assert_eq!(r, Ok(3));
+        let mut calls = 0;
+        let r: Result<u32, _> = policy
+            .run(1, || {
+                calls += 1;
+                async { Err(ProviderError::new("bad ami")) }
+            })
+            .await;
+        assert_eq!(r.unwrap_err().message, "bad ami");
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy::default();
+        assert!(p.backoff(2, 0) > p.backoff(1, 0));
+        assert!(p.backoff(30, 0) <= p.max_backoff);
+    }
+}

@@ -1,0 +1,326 @@
+//! The program's builder: a [`Stack`] collects declared resources and
+//! exported values; [`Stack::into_desired`] checks them and yields the
+//! [`Desired`] graph the planner diffs against the state.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::error::{Diagnostic, Error};
+use crate::graph::DepGraph;
+use crate::resource::{Handle, Input, Location, Options, Resource, ResourceRef};
+use crate::value::Value;
+
+/// One declared resource, as the engine sees it.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Unique name in the stack.
+    pub name: String,
+    /// Type name, `package:module:Type`.
+    pub type_name: String,
+    /// Inputs, possibly holding [`Value::Ref`]s to other resources' outputs.
+    pub inputs: Value,
+    /// Names of the resources this one depends on (references and
+    /// `depends_on`), deduplicated, in declaration order.
+    pub dependencies: Vec<String>,
+    /// The declaration's options.
+    pub options: Options,
+    /// Fields whose change forces a replacement (from the type and options).
+    pub force_new: Vec<String>,
+    /// Where it was declared.
+    pub location: Location,
+}
+
+/// The builder a program fills in: resources, exports and configuration of
+/// one stack (dev, staging, prod each have their own state and config).
+///
+/// Problems found while declaring (duplicate names, references to another
+/// stack, unserializable inputs) are collected, not raised at once, and
+/// reported together by [`Stack::into_desired`].
+#[derive(Debug)]
+pub struct Stack {
+    name: String,
+    config: BTreeMap<String, String>,
+    nodes: Vec<Node>,
+    index: HashMap<String, usize>,
+    exports: BTreeMap<String, (Value, Location)>,
+    problems: Vec<Diagnostic>,
+}
+
+impl Stack {
+    /// An empty stack called `name` with no configuration.
+    pub fn new(name: impl Into<String>) -> Self {
+        Stack::with_config(name, BTreeMap::new())
+    }
+
+    /// An empty stack with per-stack configuration values.
+    pub fn with_config(name: impl Into<String>, config: BTreeMap<String, String>) -> Self {
+        Stack {
+            name: name.into(),
+            config,
+            nodes: Vec::new(),
+            index: HashMap::new(),
+            exports: BTreeMap::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The stack's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A configuration value of this stack.
+    pub fn config(&self, key: &str) -> Option<&str> {
+        self.config.get(key).map(String::as_str)
+    }
+
+    /// A configuration value that must be set.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key and the stack when it is not set.
+    pub fn require_config(&self, key: &str) -> crate::Result<&str> {
+        self.config(key).ok_or_else(|| Error::Config {
+            stack: self.name.clone(),
+            key: key.to_owned(),
+        })
+    }
+
+    /// Declares a resource with default options.
+    #[track_caller]
+    pub fn add<R: Resource>(&mut self, name: &str, resource: R) -> Handle<R> {
+        let location = Location::caller();
+        self.declare(name, resource, Options::new(), location)
+    }
+
+    /// Declares a resource with options.
+    #[track_caller]
+    pub fn add_with<R: Resource>(
+        &mut self,
+        name: &str,
+        resource: R,
+        options: Options,
+    ) -> Handle<R> {
+        let location = Location::caller();
+        self.declare(name, resource, options, location)
+    }
+
+    fn declare<R: Resource>(
+        &mut self,
+        name: &str,
+        resource: R,
+        options: Options,
+        location: Location,
+    ) -> Handle<R> {
+        let handle = Handle::new(ResourceRef::new(&self.name, name, R::TYPE));
+        let problem = |message: String| Diagnostic {
+            resource: Some(name.to_owned()),
+            location: Some(location.clone()),
+            message,
+        };
+        if name.is_empty() || name.contains(char::is_control) {
+            self.problems
+                .push(problem(format!("invalid resource name {name:?}")));
+            return handle;
+        }
+        if let Some(&first) = self.index.get(name) {
+            let first = &self.nodes[first].location;
+            self.problems.push(problem(format!(
+                "duplicate resource name {name:?} (first declared at {first})"
+            )));
+            return handle;
+        }
+        let inputs = match Value::from_serialize(&resource) {
+            Ok(v @ Value::Map(_)) => v,
+            Ok(other) => {
+                self.problems.push(problem(format!(
+                    "inputs of {} must serialize to a map of fields, got {other}",
+                    R::TYPE
+                )));
+                return handle;
+            }
+            Err(e) => {
+                self.problems
+                    .push(problem(format!("inputs cannot be serialized: {e}")));
+                return handle;
+            }
+        };
+        let mut dependencies: Vec<String> = Vec::new();
+        let mut foreign = Vec::new();
+        inputs.visit_refs(&mut |r| {
+            if r.stack != self.name {
+                foreign.push(format!("{} of stack {:?}", r.resource, r.stack));
+            } else if !dependencies.contains(&r.resource) {
+                dependencies.push(r.resource.clone());
+            }
+        });
+        for (dep, stack) in options.depends_on.iter().zip(&options.depends_on_stacks) {
+            if *stack != self.name {
+                foreign.push(format!("{dep} of stack {stack:?}"));
+            } else if !dependencies.contains(dep) {
+                dependencies.push(dep.clone());
+            }
+        }
+        for f in foreign {
+            self.problems.push(problem(format!(
+                "references {f}, but this is stack {:?}; use an export of that stack instead",
+                self.name
+            )));
+        }
+        let fields = inputs
+            .as_map()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>());
+        for field in options
+            .ignore_changes
+            .iter()
+            .chain(&options.replace_on_changes)
+        {
+            if !fields.as_ref().is_some_and(|f| f.contains(field)) {
+                self.problems.push(problem(format!(
+                    "option names field {field:?}, which {} does not have",
+                    R::TYPE
+                )));
+            }
+        }
+        let mut force_new: Vec<String> = R::force_new_fields()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        for f in &options.replace_on_changes {
+            if !force_new.contains(f) {
+                force_new.push(f.clone());
+            }
+        }
+        self.index.insert(name.to_owned(), self.nodes.len());
+        self.nodes.push(Node {
+            name: name.to_owned(),
+            type_name: R::TYPE.to_owned(),
+            inputs,
+            dependencies,
+            options,
+            force_new,
+            location,
+        });
+        handle
+    }
+
+    /// Exports a value (often an output of a resource) as a stack output.
+    #[track_caller]
+    pub fn export<T: Serialize>(&mut self, name: &str, value: impl Into<Input<T>>) {
+        let location = Location::caller();
+        match Value::from_serialize(&value.into()) {
+            Ok(v) => {
+                self.exports.insert(name.to_owned(), (v, location));
+            }
+            Err(e) => self.problems.push(Diagnostic {
+                resource: None,
+                location: Some(location),
+                message: format!("export {name:?} cannot be serialized: {e}"),
+            }),
+        }
+    }
+
+    /// The declared resources, in declaration order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// Checks the declarations and builds the dependency graph.
+    ///
+    /// # Errors
+    /// [`Error::Program`] with every problem found: duplicate names,
+    /// references to undeclared resources or to another stack, every
+    /// dependency cycle (naming all its resources), bad option fields.
+    pub fn into_desired(self) -> crate::Result<Desired> {
+        let Stack {
+            name,
+            nodes,
+            index,
+            exports,
+            mut problems,
+            ..
+        } = self;
+        let mut graph = DepGraph::new(nodes.len());
+        for (i, node) in nodes.iter().enumerate() {
+            for dep in &node.dependencies {
+                match index.get(dep) {
+                    Some(&d) => graph.add_edge(d, i),
+                    None => problems.push(Diagnostic {
+                        resource: Some(node.name.clone()),
+                        location: Some(node.location.clone()),
+                        message: format!("depends on {dep:?}, which is not declared in this stack"),
+                    }),
+                }
+            }
+        }
+        for (export, (value, location)) in &exports {
+            value.visit_refs(&mut |r| {
+                if r.stack != name || !index.contains_key(&r.resource) {
+                    problems.push(Diagnostic {
+                        resource: None,
+                        location: Some(location.clone()),
+                        message: format!(
+                            "export {export:?} refers to {:?} of stack {:?}, which this stack does not declare",
+                            r.resource, r.stack
+                        ),
+                    });
+                }
+            });
+        }
+        let order = match graph.toposort() {
+            Ok(order) => order,
+            Err(cycles) => {
+                for cycle in cycles {
+                    let names: Vec<String> = cycle
+                        .iter()
+                        .map(|&i| format!("{} ({})", nodes[i].name, nodes[i].location))
+                        .collect();
+                    let first = &nodes[cycle[0]];
+                    problems.push(Diagnostic {
+                        resource: Some(first.name.clone()),
+                        location: Some(first.location.clone()),
+                        message: format!("dependency cycle: {}", names.join(" → ")),
+                    });
+                }
+                Vec::new()
+            }
+        };
+        if !problems.is_empty() {
+            return Err(Error::Program(problems));
+        }
+        Ok(Desired {
+            stack: name,
+            nodes,
+            index,
+            order,
+            exports: exports.into_iter().map(|(k, (v, _))| (k, v)).collect(),
+        })
+    }
+}
+
+/// A checked program: the desired resources, their dependency graph and a
+/// topological order.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    /// The stack's name.
+    pub stack: String,
+    /// Resources in declaration order.
+    pub nodes: Vec<Node>,
+    pub(crate) index: HashMap<String, usize>,
+    /// Indices into `nodes`, dependencies first.
+    pub order: Vec<usize>,
+    /// Exported values, possibly holding references.
+    pub exports: BTreeMap<String, Value>,
+}
+
+impl Desired {
+    /// The resource called `name`.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.index.get(name).map(|&i| &self.nodes[i])
+    }
+
+    /// The index of the resource called `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+}

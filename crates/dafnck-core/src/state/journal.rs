@@ -1,0 +1,232 @@
+//! [`Journal`]: the one writer of a stack's journal during a run.
+//!
+//! Every step sends its records here. A single task numbers them, applies
+//! them to the run's copy of the state (so the state is always what replaying
+//! the journal gives), and hands them to the store in batches: whatever
+//! queued up while the previous batch was being made durable goes out in one
+//! `append`, so concurrent steps share one fsync (group commit).
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::model::now_millis;
+use super::{Entry, Record, State, StateError, StateStore};
+
+enum Msg {
+    Append {
+        entry: Entry,
+        reply: Option<oneshot::Sender<Result<u64, String>>>,
+    },
+    Flush(oneshot::Sender<Result<(), String>>),
+    /// Ends the writer once everything before it is written; records sent
+    /// after it are refused.
+    Stop,
+}
+
+/// A cheap handle to the journal writer; clones share it.
+#[derive(Clone)]
+pub struct Journal {
+    tx: mpsc::UnboundedSender<Msg>,
+    backend: Arc<str>,
+}
+
+/// The writer task; [`JournalTask::finish`] stops it and returns the state.
+pub struct JournalTask {
+    handle: JoinHandle<(State, Option<String>)>,
+    journal: Journal,
+}
+
+/// How often the writer compacts during a run (records between compactions);
+/// it always compacts at the end of a run.
+pub const DEFAULT_COMPACT_EVERY: u64 = 50_000;
+
+impl Journal {
+    /// Starts the writer for `stack`, whose current state is `state`.
+    /// Must be called within a tokio runtime.
+    pub fn start(store: Arc<dyn StateStore>, stack: &str, state: State) -> (Journal, JournalTask) {
+        Journal::start_with(store, stack, state, DEFAULT_COMPACT_EVERY)
+    }
+
+    /// Like [`Journal::start`], compacting every `compact_every` records.
+    pub fn start_with(
+        store: Arc<dyn StateStore>,
+        stack: &str,
+        state: State,
+        compact_every: u64,
+    ) -> (Journal, JournalTask) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let journal = Journal {
+            tx,
+            backend: store.describe().into(),
+        };
+        let handle = tokio::spawn(writer(
+            store,
+            stack.to_owned(),
+            state,
+            rx,
+            compact_every.max(1),
+        ));
+        (journal.clone(), JournalTask { handle, journal })
+    }
+
+    fn error(&self, message: String) -> StateError {
+        StateError::Backend {
+            backend: self.backend.to_string(),
+            message,
+        }
+    }
+
+    /// Appends `entry` and waits until it is durable; returns its `seq`.
+    ///
+    /// # Errors
+    /// When the store failed (now or earlier in the run): the journal stops
+    /// accepting records after its first failure.
+    pub async fn write(&self, entry: Entry) -> Result<u64, StateError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Append {
+                entry,
+                reply: Some(reply),
+            })
+            .map_err(|_| self.error("the journal writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| self.error("the journal writer has stopped".into()))?
+            .map_err(|m| self.error(m))
+    }
+
+    /// Queues `entry`; it is durable once a later [`Journal::write`] or
+    /// [`Journal::flush`] returns. Records keep their order.
+    pub fn record(&self, entry: Entry) {
+        // A send error means the writer stopped; the next write or flush reports it.
+        let _ = self.tx.send(Msg::Append { entry, reply: None });
+    }
+
+    /// Waits until everything queued so far is durable.
+    ///
+    /// # Errors
+    /// As [`Journal::write`].
+    pub async fn flush(&self) -> Result<(), StateError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Flush(reply))
+            .map_err(|_| self.error("the journal writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| self.error("the journal writer has stopped".into()))?
+            .map_err(|m| self.error(m))
+    }
+}
+
+impl JournalTask {
+    /// Makes everything durable, stops the writer and returns the run's
+    /// final state (what replaying the journal gives).
+    ///
+    /// # Errors
+    /// The first store failure of the run, if any.
+    pub async fn finish(self) -> Result<State, StateError> {
+        let flushed = self.journal.flush().await;
+        let JournalTask { handle, journal } = self;
+        let _ = journal.tx.send(Msg::Stop);
+        let (state, failed) = handle.await.map_err(|e| StateError::Backend {
+            backend: "journal".into(),
+            message: format!("the journal writer panicked: {e}"),
+        })?;
+        flushed?;
+        match failed {
+            Some(message) => Err(StateError::Backend {
+                backend: "journal".into(),
+                message,
+            }),
+            None => Ok(state),
+        }
+    }
+}
+
+async fn writer(
+    store: Arc<dyn StateStore>,
+    stack: String,
+    mut state: State,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    compact_every: u64,
+) -> (State, Option<String>) {
+    let mut failed: Option<String> = None;
+    let mut since_compaction = 0u64;
+    let mut stopping = false;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 8192 {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let mut records = Vec::with_capacity(batch.len());
+        let mut replies = Vec::new();
+        let mut flushes = Vec::new();
+        for msg in batch {
+            match msg {
+                Msg::Stop => stopping = true,
+                Msg::Flush(reply) => flushes.push(reply),
+                Msg::Append { entry, reply } => {
+                    if stopping {
+                        if let Some(r) = reply {
+                            let _ = r.send(Err("the journal was closed".into()));
+                        }
+                        continue;
+                    }
+                    if failed.is_some() {
+                        if let Some(r) = reply {
+                            replies.push((r, 0));
+                        }
+                        continue;
+                    }
+                    let record = Record {
+                        seq: state.serial + 1,
+                        at: now_millis(),
+                        entry,
+                    };
+                    if let Err(e) = state.apply(&record) {
+                        // An engine bug: refuse to write a record that does not fit.
+                        failed = Some(format!("refusing an inconsistent journal record: {e}"));
+                        if let Some(r) = reply {
+                            replies.push((r, 0));
+                        }
+                        continue;
+                    }
+                    if let Some(r) = reply {
+                        replies.push((r, record.seq));
+                    }
+                    records.push(record);
+                }
+            }
+        }
+        if failed.is_none() && !records.is_empty() {
+            since_compaction += records.len() as u64;
+            if let Err(e) = store.append(&stack, &records).await {
+                failed = Some(e.to_string());
+            } else if since_compaction >= compact_every {
+                match store.compact(&stack, &state).await {
+                    Ok(()) => since_compaction = 0,
+                    Err(e) => failed = Some(e.to_string()),
+                }
+            }
+        }
+        for (reply, seq) in replies {
+            let _ = reply.send(match &failed {
+                Some(m) => Err(m.clone()),
+                None => Ok(seq),
+            });
+        }
+        for reply in flushes {
+            let _ = reply.send(match &failed {
+                Some(m) => Err(m.clone()),
+                None => Ok(()),
+            });
+        }
+        if stopping {
+            break;
+        }
+    }
+    (state, failed)
+}

@@ -1,0 +1,193 @@
+//! Testing a program without a cloud.
+//!
+//! - [`FakeCloud`]: a stateful in-memory cloud with injectable latency,
+//!   failures and panics; it serves the [`resources`] types, and any other
+//!   type of its package.
+//! - `MockProvider` (feature `mock`): a mockall mock of the
+//!   [`Provider`](crate::Provider) trait, to script answers and verify calls.
+//! - [`TestStack`]: a program's stack against a fake cloud and an in-memory
+//!   state, with helpers that preview or apply and return the typed [`Plan`],
+//!   report and state to assert on.
+//!
+//! A unit test of an infrastructure program:
+//!
+//! ```
+//! use dafnck_core::prelude::*;
+//! use dafnck_core::testing::resources::{Network, Subnet};
+//! use dafnck_core::testing::TestStack;
+//! use dafnck_core::Action;
+//!
+//! fn infra(stack: &mut Stack) -> dafnck_core::Result<()> {
+//!     let net = stack.add("net", Network { cidr: "10.0.0.0/16".into(), ..Default::default() });
+//!     stack.add("a", Subnet {
+//!         network_id: net.out().network_id,
+//!         cidr: "10.0.1.0/24".into(),
+//!         ..Default::default()
+//!     });
+//!     Ok(())
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let t = TestStack::new("dev");
+//! let plan = t.preview(infra).await.unwrap();
+//! assert_eq!(plan.action("net"), Some(Action::Create));
+//! // The subnet's network id is not known until the network exists.
+//! assert_eq!(plan.change("a").unwrap().after.as_ref().unwrap().get("network_id"),
+//!            Some(&dafnck_core::Value::Unknown));
+//! t.up(infra).await.unwrap();
+//! assert_eq!(t.cloud().objects().len(), 2);
+//! assert!(!t.preview(infra).await.unwrap().has_changes());
+//! # });
+//! ```
+
+mod fake;
+#[cfg(feature = "mock")]
+mod mock;
+pub mod resources;
+
+pub use fake::{FakeCall, FakeCloud, FakeObject, FakeOp, Fault};
+#[cfg(feature = "mock")]
+pub use mock::MockProvider;
+
+use std::time::Duration;
+
+use crate::apply::ApplyReport;
+use crate::engine::{Engine, Settings};
+use crate::plan::Plan;
+use crate::provider::{Providers, RetryPolicy};
+use crate::resource::{Outputs, Resource};
+use crate::stack::Stack;
+use crate::state::{MemoryStore, State};
+
+/// Retries fast enough for tests: 5 attempts, 1 ms apart at first.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 5,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(10),
+    }
+}
+
+/// A stack under test: an [`Engine`] over a [`FakeCloud`] and an in-memory
+/// state.
+#[derive(Clone, Debug)]
+pub struct TestStack {
+    engine: Engine,
+    cloud: FakeCloud,
+    store: MemoryStore,
+}
+
+impl TestStack {
+    /// A stack called `name` over a new fake cloud (package `fake`).
+    pub fn new(name: &str) -> Self {
+        TestStack::with_cloud(name, FakeCloud::new())
+    }
+
+    /// A stack over the given fake cloud.
+    pub fn with_cloud(name: &str, cloud: FakeCloud) -> Self {
+        let store = MemoryStore::new();
+        let engine = Engine::new(name, store.clone(), Providers::new().with(cloud.clone()))
+            .settings(Settings {
+                retry: fast_retry(),
+                ..Settings::default()
+            });
+        TestStack {
+            engine,
+            cloud,
+            store,
+        }
+    }
+
+    /// Replaces the engine's settings.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.engine = self.engine.settings(settings);
+        self
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The fake cloud.
+    pub fn cloud(&self) -> &FakeCloud {
+        &self.cloud
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &MemoryStore {
+        &self.store
+    }
+
+    /// Previews the program (no refresh) and returns the plan.
+    ///
+    /// # Errors
+    /// As [`Engine::preview`].
+    pub async fn preview<F>(&self, program: F) -> crate::Result<Plan>
+    where
+        F: FnOnce(&mut Stack) -> crate::Result<()>,
+    {
+        Ok(self.engine.preview(program, false).await?.plan)
+    }
+
+    /// Applies the program (no refresh).
+    ///
+    /// # Errors
+    /// As [`Engine::up`].
+    pub async fn up<F>(&self, program: F) -> crate::Result<ApplyReport>
+    where
+        F: FnOnce(&mut Stack) -> crate::Result<()>,
+    {
+        self.engine.up(program, false).await
+    }
+
+    /// Destroys the stack.
+    ///
+    /// # Errors
+    /// As [`Engine::destroy`].
+    pub async fn destroy(&self) -> crate::Result<ApplyReport> {
+        self.engine.destroy().await
+    }
+
+    /// The recorded state.
+    ///
+    /// # Panics
+    /// When the state cannot be loaded (a bug in a test).
+    pub async fn state(&self) -> State {
+        match self.engine.state().await {
+            Ok(s) => s,
+            Err(e) => panic!("cannot load the state: {e}"),
+        }
+    }
+
+    /// The recorded outputs of resource `name`, typed.
+    ///
+    /// # Panics
+    /// When the resource is not recorded or its outputs do not fit `R::Outputs`.
+    pub async fn outputs_of<R>(&self, name: &str) -> R::Outputs
+    where
+        R: Resource,
+        R::Outputs: Outputs + serde::de::DeserializeOwned,
+    {
+        let state = self.state().await;
+        let r = state
+            .resources
+            .get(name)
+            .unwrap_or_else(|| panic!("resource {name:?} is not recorded"));
+        r.outputs
+            .deserialize_into()
+            .unwrap_or_else(|e| panic!("outputs of {name:?} do not fit: {e}"))
+    }
+}
+
+/// Previews a program against an empty state with the given providers.
+///
+/// # Errors
+/// As [`Engine::preview`].
+pub async fn preview<F>(program: F, providers: Providers) -> crate::Result<Plan>
+where
+    F: FnOnce(&mut Stack) -> crate::Result<()>,
+{
+    let engine = Engine::new("test", MemoryStore::new(), providers);
+    Ok(engine.preview(program, false).await?.plan)
+}

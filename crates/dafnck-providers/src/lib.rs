@@ -1,0 +1,4 @@
+//! Providers for dafnck, one module per provider, each behind a Cargo
+//! feature (`local`, `aws`, `gcp`, `azure`) so a program compiles only the
+//! cloud SDKs it uses. The engine's own in-memory fake provider lives in
+//! `dafnck_core::testing`.
