@@ -188,8 +188,11 @@ pub async fn execute(
                 name: c.name.clone(),
                 type_name: c.type_name.clone(),
                 kind: s.kind,
-                status: status[i].clone().unwrap_or(StepStatus::Skipped {
-                    because: "not started".into(),
+                // Only an ordering cycle between steps leaves one unstarted;
+                // say so rather than pretend it was skipped.
+                status: status[i].clone().unwrap_or(StepStatus::Failed {
+                    error: "not started: it waits on steps that wait on it (an ordering cycle in the engine)".into(),
+                    retryable: false,
                 }),
                 elapsed: elapsed[i],
                 location: c.location.clone(),

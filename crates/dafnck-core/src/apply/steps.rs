@@ -146,25 +146,45 @@ pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
             }
         }
     }
+    // "Move users off an old object before deleting it" edges are soft: a
+    // replaced user's old half is deleted first anyway, and where the soft
+    // edges close a cycle (a user updated onto a resource that is itself
+    // replaced delete-first) they give way, since no order satisfies both.
+    let mut soft: Vec<(usize, usize)> = Vec::new();
     for (name, &(d, deleted_first)) in &old_delete {
         for &u in users.get(name).map(Vec::as_slice).unwrap_or(&[]) {
             let user = plan.changes[u].name.as_str();
-            if let Some(&(du, _)) = old_delete.get(user) {
-                if du != d {
-                    edges.push((du, d));
+            match old_delete.get(user) {
+                Some(&(du, _)) if du != d => edges.push((du, d)),
+                Some(_) => {}
+                None if !deleted_first => {
+                    if let Some(&mu) = make.get(user) {
+                        soft.push((mu, d));
+                    }
                 }
-            }
-            if !deleted_first {
-                if let Some(&mu) = make.get(user) {
-                    edges.push((mu, d));
-                }
+                None => {}
             }
         }
     }
 
-    let mut deps = DepGraph::new(steps.len());
-    for (a, b) in edges {
-        deps.add_edge(a, b);
+    let graph = |soft: &[(usize, usize)]| {
+        let mut deps = DepGraph::new(steps.len());
+        for &(a, b) in edges.iter().chain(soft) {
+            deps.add_edge(a, b);
+        }
+        deps
+    };
+    let mut deps = graph(&soft);
+    let cycles = deps.cycles();
+    if !cycles.is_empty() {
+        let mut in_cycle = vec![usize::MAX; steps.len()];
+        for (k, cycle) in cycles.iter().enumerate() {
+            for &s in cycle {
+                in_cycle[s] = k;
+            }
+        }
+        soft.retain(|&(a, b)| in_cycle[a] == usize::MAX || in_cycle[a] != in_cycle[b]);
+        deps = graph(&soft);
     }
     StepGraph { steps, deps }
 }
