@@ -154,7 +154,8 @@ pub async fn refresh(
                     name: r.name.clone(),
                 });
             }
-            Ok(Some(o)) => {
+            Ok(Some(mut o)) => {
+                o.inputs = o.inputs.with_secrets_of(&r.inputs);
                 let diff = standard_diff(&DiffRequest {
                     name: &r.name,
                     type_name: &r.type_name,

@@ -88,8 +88,9 @@ pub struct Change {
     pub type_name: String,
     /// What happens.
     pub action: Action,
-    /// The recorded object (none for a create or import).
-    pub before: Option<ResourceState>,
+    /// The recorded object (none for a create or an import, nor for a no-op
+    /// with nothing to record).
+    pub before: Option<Box<ResourceState>>,
     /// The desired inputs as far as known now: references to outputs not yet
     /// known are [`Value::Unknown`]. None for a delete.
     pub after: Option<Value>,

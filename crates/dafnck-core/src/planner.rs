@@ -83,9 +83,9 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
             name: node.name.clone(),
             type_name: node.type_name.clone(),
             action: Action::NoOp,
-            before: recorded.map(|(r, _)| (*r).clone()),
+            before: None,
             after: None,
-            inputs: Some(node.inputs.clone()),
+            inputs: None,
             fields: Vec::new(),
             replace_because: Vec::new(),
             replace_order: ReplaceOrder::default(),
@@ -110,6 +110,7 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
                     .unwrap_or_default();
                 known.insert(&node.name, None);
                 change.after = Some(resolved);
+                change.inputs = Some(node.inputs.clone());
             }
             Some((old, _)) if old.type_name != node.type_name => {
                 change.action = Action::Replace;
@@ -117,6 +118,8 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
                 change.fields = vec!["type".into()];
                 known.insert(&node.name, None);
                 change.after = Some(resolved);
+                change.inputs = Some(node.inputs.clone());
+                change.before = Some(Box::new((*old).clone()));
             }
             Some((old, _)) => {
                 let diff = provider.diff(&DiffRequest {
@@ -127,9 +130,6 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
                     force_new: &node.force_new,
                     ignore_changes: &node.options.ignore_changes,
                 });
-                let (after, inputs) = keep_ignored(resolved, node, old);
-                change.after = Some(after);
-                change.inputs = Some(inputs);
                 change.fields = diff.changed;
                 if !diff.replace_because.is_empty() {
                     change.action = Action::Replace;
@@ -142,6 +142,20 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
                         Action::Update
                     };
                     known.insert(&node.name, Some(&old.outputs));
+                }
+                // A no-op carries the recorded object only when there is
+                // something to record (a rename, changed options): planning a
+                // large unchanged stack copies nothing.
+                let record = change.renamed_from.is_some() || options_changed(old, &change);
+                if change.action != Action::NoOp {
+                    let (after, inputs) = keep_ignored(resolved, node, old);
+                    change.after = Some(after);
+                    change.inputs = Some(inputs);
+                } else {
+                    change.after = Some(resolved);
+                }
+                if change.action != Action::NoOp || record {
+                    change.before = Some(Box::new((*old).clone()));
                 }
             }
         }
@@ -239,6 +253,15 @@ fn resolve_planned(
     })
 }
 
+/// Whether options the state keeps differ from the recorded ones (the
+/// declaration site alone does not count: it changes with every edit above
+/// it, and rides along with real changes).
+fn options_changed(old: &ResourceState, change: &Change) -> bool {
+    old.protect != change.flags.protect
+        || old.retain_on_delete != change.flags.retain_on_delete
+        || old.dependencies != change.dependencies
+}
+
 fn flags_of(node: &Node) -> ChangeFlags {
     ChangeFlags {
         protect: node.options.protect,
@@ -277,7 +300,7 @@ fn delete_change(r: &ResourceState, deposed: bool) -> Change {
         name: r.name.clone(),
         type_name: r.type_name.clone(),
         action: Action::Delete,
-        before: Some(r.clone()),
+        before: Some(Box::new(r.clone())),
         after: None,
         inputs: None,
         fields: Vec::new(),

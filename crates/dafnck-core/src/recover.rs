@@ -71,6 +71,10 @@ pub async fn resolve_one(
 
 fn settle(op: u64, intent: &Intent, found: Option<Observed>) -> (String, Vec<Entry>) {
     let r = &intent.resource;
+    let found = found.map(|mut o| {
+        o.inputs = o.inputs.with_secrets_of(&r.inputs);
+        o
+    });
     let failed = |why: &str| Entry::Failed {
         op,
         error: format!("interrupted; {why}"),

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Diagnostic, Error};
 use crate::graph::DepGraph;
-use crate::resource::{Handle, Input, Location, Options, Resource, ResourceRef};
+use crate::resource::{Handle, Location, Options, Resource, ResourceRef};
 use crate::value::Value;
 
 /// One declared resource, as the engine sees it.
@@ -204,11 +204,12 @@ impl Stack {
         handle
     }
 
-    /// Exports a value (often an output of a resource) as a stack output.
+    /// Exports a value as a stack output: a typed reference to a resource's
+    /// output (`web.out().arn`), or any serializable value.
     #[track_caller]
-    pub fn export<T: Serialize>(&mut self, name: &str, value: impl Into<Input<T>>) {
+    pub fn export<V: Serialize>(&mut self, name: &str, value: V) {
         let location = Location::caller();
-        match Value::from_serialize(&value.into()) {
+        match Value::from_serialize(&value) {
             Ok(v) => {
                 self.exports.insert(name.to_owned(), (v, location));
             }

@@ -206,6 +206,54 @@ impl Value {
         }
     }
 
+    /// The value with every secret replaced by its content: what a provider
+    /// sends to its cloud.
+    pub fn revealed(&self) -> Value {
+        match self {
+            Value::Secret(inner) => inner.revealed(),
+            Value::List(items) => Value::List(items.iter().map(Value::revealed).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.revealed())).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// Marks as secret every part of `self` that is a secret in `template`.
+    ///
+    /// Providers read secrets back as plain values; aligning them with what
+    /// was recorded keeps them redacted and keeps drift from seeing a change.
+    pub fn with_secrets_of(self, template: &Value) -> Value {
+        match (template, self) {
+            (Value::Secret(t), v) => {
+                let inner = match v {
+                    Value::Secret(inner) => *inner,
+                    other => other,
+                };
+                Value::Secret(Box::new(inner.with_secrets_of(t)))
+            }
+            (Value::Map(t), Value::Map(m)) => Value::Map(
+                m.into_iter()
+                    .map(|(k, v)| match t.get(&k) {
+                        Some(tv) => {
+                            let v = v.with_secrets_of(tv);
+                            (k, v)
+                        }
+                        None => (k, v),
+                    })
+                    .collect(),
+            ),
+            (Value::List(t), Value::List(l)) => Value::List(
+                l.into_iter()
+                    .enumerate()
+                    .map(|(i, v)| match t.get(i) {
+                        Some(tv) => v.with_secrets_of(tv),
+                        None => v,
+                    })
+                    .collect(),
+            ),
+            (_, v) => v,
+        }
+    }
+
     /// Calls `f` for every reference inside, in order.
     pub fn visit_refs<'a>(&'a self, f: &mut impl FnMut(&'a OutputRef)) {
         match self {
@@ -497,6 +545,28 @@ mod tests {
         assert!(!format!("{v:?}").contains("hunter2"));
         assert!(!v.render().contains("hunter2"));
         assert_eq!(v.to_plain_json()["password"], "hunter2");
+    }
+
+    #[test]
+    fn secrets_read_back_in_plain_are_marked_again() {
+        let recorded: Value = [
+            ("pw", Value::Secret(Box::new("x".into()))),
+            (
+                "list",
+                Value::List(vec![Value::Secret(Box::new("y".into())), "z".into()]),
+            ),
+            ("name", "n".into()),
+        ]
+        .into_iter()
+        .collect();
+        let read: Value = [
+            ("pw", Value::from("x")),
+            ("list", Value::List(vec!["y".into(), "z".into()])),
+            ("name", "n".into()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(read.with_secrets_of(&recorded), recorded);
     }
 
     #[test]

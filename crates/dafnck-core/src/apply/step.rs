@@ -100,7 +100,7 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
         .for_type(&c.name, &c.type_name, c.location.as_ref())
         .map_err(|e| ProviderError::new(e.to_string()))?
         .clone();
-    let before = c.before.as_ref();
+    let before = c.before.as_deref();
     match p.kind {
         StepKind::Record => {
             let b = before.ok_or_else(|| ProviderError::new("nothing recorded to update"))?;
@@ -398,13 +398,14 @@ async fn import(
         Ok(found) => found,
         Err(e) => return Err(settle(ctx, op, &intent, e).await),
     };
-    let Some(observed) = found else {
+    let Some(mut observed) = found else {
         let e = ProviderError::new(format!(
             "there is no {} with id {id:?} to import",
             c.type_name
         ));
         return Err(settle(ctx, op, &intent, CallError::Failed(e)).await);
     };
+    observed.inputs = observed.inputs.with_secrets_of(&inputs);
     ctx.journal.record(Entry::Done {
         op,
         outcome: Outcome::Created {
@@ -448,7 +449,13 @@ async fn delete(
     before: &ResourceState,
     kind: OpKind,
 ) -> Result<(), ProviderError> {
-    let (op, intent) = intent(ctx, kind, before.clone(), String::new()).await?;
+    // After a rename (journaled by the change's first step) the object is
+    // recorded under the change's name; the intent must name it so.
+    let recorded = ResourceState {
+        name: c.name.clone(),
+        ..before.clone()
+    };
+    let (op, intent) = intent(ctx, kind, recorded, String::new()).await?;
     let req = DeleteRequest {
         name: before.name.clone(),
         stack: ctx.stack.clone(),

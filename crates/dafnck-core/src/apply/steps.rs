@@ -37,21 +37,10 @@ pub(crate) struct StepGraph {
     pub deps: DepGraph,
 }
 
-/// Whether a no-op change still has something to record (a rename, or
-/// options kept in the state that changed).
+/// Whether a no-op change still has something to record: the planner keeps
+/// the recorded object on a no-op only for a rename or changed options.
 pub(crate) fn needs_record(c: &Change) -> bool {
-    if c.renamed_from.is_some() {
-        return true;
-    }
-    match &c.before {
-        Some(b) => {
-            b.protect != c.flags.protect
-                || b.retain_on_delete != c.flags.retain_on_delete
-                || b.dependencies != c.dependencies
-                || b.location != c.location
-        }
-        None => false,
-    }
+    c.action == Action::NoOp && c.before.is_some()
 }
 
 pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
@@ -60,6 +49,8 @@ pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
     let mut make: HashMap<&str, usize> = HashMap::new();
     // Recorded name → (step deleting its current object, deleted first?).
     let mut old_delete: HashMap<&str, (usize, bool)> = HashMap::new();
+    // (change, step) of each deposed object's delete.
+    let mut deposed: Vec<(usize, usize)> = Vec::new();
 
     let push = |steps: &mut Vec<Step>, change: usize, kind: StepKind, first: bool| {
         let c = &plan.changes[change];
@@ -108,7 +99,8 @@ pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
                 }
             },
             Action::Delete if c.deposed => {
-                push(&mut steps, ci, StepKind::DeleteDeposed, true);
+                let d = push(&mut steps, ci, StepKind::DeleteDeposed, true);
+                deposed.push((ci, d));
             }
             Action::Delete => {
                 let kind = if c.flags.retain_on_delete {
@@ -134,18 +126,36 @@ pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
         }
     }
 
-    // Rule 2: recorded users of each recorded name.
+    // Rule 2: recorded users of each recorded name. A dependency recorded
+    // under a name an alias renames in this plan means the new name.
+    let renamed: HashMap<&str, &str> = plan
+        .changes
+        .iter()
+        .filter_map(|c| Some((c.renamed_from.as_deref()?, c.name.as_str())))
+        .collect();
     let mut users: HashMap<&str, Vec<usize>> = HashMap::new();
     for (ci, c) in plan.changes.iter().enumerate() {
-        if c.deposed {
-            continue;
-        }
         if let Some(b) = &c.before {
             for dep in &b.dependencies {
-                users.entry(dep.as_str()).or_default().push(ci);
+                users.entry(current(&renamed, dep)).or_default().push(ci);
             }
         }
     }
+    // The step deleting each change's old object, by change.
+    let deletes: HashMap<usize, usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            matches!(
+                s.kind,
+                StepKind::Delete
+                    | StepKind::Forget
+                    | StepKind::DeleteReplaced
+                    | StepKind::DeleteDeposed
+            )
+        })
+        .map(|(i, s)| (s.change, i))
+        .collect();
     // "Move users off an old object before deleting it" edges are soft: a
     // replaced user's old half is deleted first anyway, and where the soft
     // edges close a cycle (a user updated onto a resource that is itself
@@ -154,8 +164,11 @@ pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
     for (name, &(d, deleted_first)) in &old_delete {
         for &u in users.get(name).map(Vec::as_slice).unwrap_or(&[]) {
             let user = plan.changes[u].name.as_str();
-            match old_delete.get(user) {
-                Some(&(du, _)) if du != d => edges.push((du, d)),
+            match deletes.get(&u) {
+                // A deposed user may have depended on an older object of
+                // this name: ordered when an order exists.
+                Some(&du) if du != d && plan.changes[u].deposed => soft.push((du, d)),
+                Some(&du) if du != d => edges.push((du, d)),
                 Some(_) => {}
                 None if !deleted_first => {
                     if let Some(&mu) = make.get(user) {
@@ -163,6 +176,24 @@ pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
                     }
                 }
                 None => {}
+            }
+        }
+    }
+    // A deposed object (the old half of a replacement that did not finish)
+    // still holds what recorded a dependency on its name: it goes after
+    // them, like the old half of a create-before-delete replacement. Which
+    // object of the name a user meant is not recorded, so these are soft.
+    for &(ci, d) in &deposed {
+        let name = current(&renamed, &plan.changes[ci].name);
+        for &u in users.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+            match deletes.get(&u) {
+                Some(&du) if du != d => soft.push((du, d)),
+                Some(_) => {}
+                None => {
+                    if let Some(&mu) = make.get(plan.changes[u].name.as_str()) {
+                        soft.push((mu, d));
+                    }
+                }
             }
         }
     }
@@ -187,4 +218,9 @@ pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
         deps = graph(&soft);
     }
     StepGraph { steps, deps }
+}
+
+/// The name `name` has once this plan's renames are done.
+fn current<'a>(renamed: &HashMap<&'a str, &'a str>, name: &'a str) -> &'a str {
+    renamed.get(name).copied().unwrap_or(name)
 }

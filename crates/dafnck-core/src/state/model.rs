@@ -448,9 +448,21 @@ impl State {
 
     /// A SHA-256 of the state's content, bound into saved plans.
     pub fn fingerprint(&self) -> String {
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        let digest = Sha256::digest(&bytes);
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        // Streamed into the hash: no copy of the whole state in memory.
+        struct Hashing(Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut h = Hashing(Sha256::new());
+        // Serializing plain data into an infallible writer cannot fail.
+        let _ = serde_json::to_writer(std::io::BufWriter::with_capacity(64 * 1024, &mut h), self);
+        h.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 

@@ -108,7 +108,8 @@ struct Inner {
 ///
 /// Objects get ids `<type>-<n>` (`network-1`); their outputs are their
 /// inputs plus `id`, `<type>_id` (`network_id`) and `arn`, unless
-/// [`FakeCloud::outputs_for`] says otherwise. Clones share the cloud.
+/// [`FakeCloud::outputs_for`] says otherwise. Like a real cloud it keeps
+/// secrets as plain values. Clones share the cloud.
 ///
 /// ```
 /// use dafnck_core::testing::{FakeCloud, FakeOp};
@@ -387,8 +388,6 @@ impl FakeCloud {
     }
 
     async fn enter(&self, op: FakeOp, name: &str) -> (u64, Option<Fault>) {
-        let now = self.inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let started = self.inner.clock.fetch_add(1, Ordering::SeqCst);
         let latency = lock(&self.inner.latency).clone();
         if let Some(f) = latency {
@@ -401,7 +400,6 @@ impl FakeCloud {
     }
 
     fn leave(&self, op: FakeOp, name: &str, id: &str, started: u64, failed: bool) {
-        self.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
         let ended = self.inner.clock.fetch_add(1, Ordering::SeqCst);
         lock(&self.inner.calls).push(FakeCall {
             op,
@@ -421,6 +419,7 @@ impl FakeCloud {
         id: &str,
         work: impl FnOnce() -> Result<(String, T), ProviderError>,
     ) -> Result<T, ProviderError> {
+        let _in_flight = InFlight::new(&self.inner);
         let (started, fault) = self.enter(op, name).await;
         let result = match fault {
             Some(Fault::Error(e)) => Err(e),
@@ -449,6 +448,24 @@ impl FakeCloud {
     }
 }
 
+/// Counts one call as in flight until dropped — also when the engine
+/// abandons the call (a time limit) or it panics.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn new(inner: &'a Inner) -> Self {
+        let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(&inner.in_flight)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn short_type(type_name: &str) -> String {
     type_name
         .rsplit(':')
@@ -473,7 +490,8 @@ impl Provider for FakeCloud {
                 name: req.name.clone(),
                 stack: req.stack.clone(),
                 token: req.token.clone(),
-                inputs: req.inputs.clone(),
+                // A cloud knows nothing of the engine's secret marker.
+                inputs: req.inputs.revealed(),
                 outputs: outputs.clone(),
             };
             self.persist(&obj);
@@ -510,7 +528,7 @@ impl Provider for FakeCloud {
             let obj = objects.get_mut(&req.id).ok_or_else(|| {
                 ProviderError::new(format!("{} {} does not exist", req.type_name, req.id))
             })?;
-            obj.inputs = req.new_inputs.clone();
+            obj.inputs = req.new_inputs.revealed();
             obj.outputs = self.outputs(&req.type_name, &req.id, &req.new_inputs);
             let obj = obj.clone();
             drop(objects);

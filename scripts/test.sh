@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace: formatting, clippy, unit,
+# integration, property, crash and doc tests, and each benchmark once at a
+# tiny size. Tests that need a server (moto, PostgreSQL, nginx, Prometheus)
+# get it from the scripts under scripts/servers/, which this script starts
+# and stops; the engine's tests need none.
+#
+# Usage: scripts/test.sh            (from anywhere in the checkout)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "error: cargo is not installed; install Rust from https://rustup.rs" >&2
+    exit 1
+fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, all features, warnings are errors)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "cargo test (unit, integration, property, crash, examples, benches once)"
+cargo test --workspace --all-features --all-targets
+
+step "cargo test --doc"
+cargo test --workspace --all-features --doc
