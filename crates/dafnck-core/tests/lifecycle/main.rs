@@ -1,0 +1,26 @@
+//! Lifecycle tests: the specification of the engine, one module per
+//! behaviour, each running the engine against the scripted fake cloud.
+//!
+//! One test binary keeps link time low.
+
+mod common;
+
+mod aliases;
+mod create;
+mod delete_before_replace;
+mod delete_ordering;
+mod drift;
+mod failure_isolation;
+mod ignore_changes;
+mod import;
+mod lock_contention;
+mod parallelism;
+mod pending_operations;
+mod program_errors;
+mod protect;
+mod replace;
+mod replace_on_changes;
+mod saved_plan;
+mod secrets;
+mod unknowns;
+mod update;
