@@ -122,6 +122,11 @@ pub struct Change {
     /// that did not finish), not the current one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deposed: bool,
+    /// For a no-op: a resource it depends on is updated in place, so its
+    /// inputs are resolved again at apply and it is updated then if an
+    /// output it uses changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recheck: bool,
     /// Where the resource was declared (for deletes: where it was last).
     pub location: Option<Location>,
 }

@@ -53,11 +53,38 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
         recorded_for.push(found);
     }
 
+    // An import must not adopt an object another resource already manages.
+    if desired.nodes.iter().any(|n| n.options.import.is_some()) {
+        let managed: HashMap<(&str, &str), &str> = state
+            .resources
+            .values()
+            .map(|r| ((r.type_name.as_str(), r.id.as_str()), r.name.as_str()))
+            .collect();
+        for (node, recorded) in desired.nodes.iter().zip(&recorded_for) {
+            let Some(id) = &node.options.import else {
+                continue;
+            };
+            if recorded.is_some() {
+                continue;
+            }
+            if let Some(owner) = managed.get(&(node.type_name.as_str(), id.as_str())) {
+                problems.push(Diagnostic {
+                    resource: Some(node.name.clone()),
+                    location: Some(node.location.clone()),
+                    message: format!("imports {id:?}, which resource {owner:?} already manages"),
+                });
+            }
+        }
+    }
+
     // Outputs known at plan time, by resource name (None: unknown until apply).
     let mut known: HashMap<&str, Option<&Value>> = HashMap::with_capacity(desired.nodes.len());
     // Whether a resource is replaced delete-first (its dependents that are
     // replaced must be too, or the order would be a cycle).
     let mut dbr: HashSet<&str> = HashSet::new();
+    // Resources whose outputs may change in place (updated, or re-checked):
+    // their unchanged dependents are re-checked at apply.
+    let mut updated: HashSet<&str> = HashSet::new();
     let mut slots: Vec<Option<Change>> = vec![None; desired.nodes.len()];
 
     for &i in &desired.order {
@@ -94,6 +121,7 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
             import_id: None,
             renamed_from: recorded.and_then(|(_, alias)| alias.clone()),
             deposed: false,
+            recheck: false,
             location: Some(node.location.clone()),
         };
         match recorded {
@@ -147,14 +175,25 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
                 // something to record (a rename, changed options): planning a
                 // large unchanged stack copies nothing.
                 let record = change.renamed_from.is_some() || options_changed(old, &change);
-                if change.action != Action::NoOp {
+                // An in-place update keeps an object's identity but may change
+                // an output a dependent uses; re-resolve that dependent at
+                // apply and update it then if so, in the same run.
+                change.recheck = change.action == Action::NoOp
+                    && node
+                        .dependencies
+                        .iter()
+                        .any(|d| updated.contains(d.as_str()));
+                if change.action == Action::Update || change.recheck {
+                    updated.insert(&node.name);
+                }
+                if change.action != Action::NoOp || change.recheck {
                     let (after, inputs) = keep_ignored(resolved, node, old);
                     change.after = Some(after);
                     change.inputs = Some(inputs);
                 } else {
                     change.after = Some(resolved);
                 }
-                if change.action != Action::NoOp || record {
+                if change.action != Action::NoOp || record || change.recheck {
                     change.before = Some(Box::new((*old).clone()));
                 }
             }
@@ -315,6 +354,7 @@ fn delete_change(r: &ResourceState, deposed: bool) -> Change {
         import_id: None,
         renamed_from: None,
         deposed,
+        recheck: false,
         location: r.location.clone(),
     }
 }

@@ -20,6 +20,9 @@ pub enum StepKind {
     Import,
     /// Updates an object in place.
     Update,
+    /// Resolves an unchanged resource's inputs again after a dependency was
+    /// updated in place, and updates it if they changed.
+    Recheck,
     /// Creates the new object of a replacement.
     CreateReplacement,
     /// Deletes the old object of a replacement.
@@ -41,6 +44,7 @@ impl StepKind {
             StepKind::Create => "create",
             StepKind::Import => "import",
             StepKind::Update => "update",
+            StepKind::Recheck => "recheck",
             StepKind::CreateReplacement => "create replacement",
             StepKind::DeleteReplaced => "delete replaced",
             StepKind::Delete => "delete",

@@ -52,7 +52,11 @@ pub(crate) fn prepare(
 ) -> Result<Prepared, String> {
     let needs_inputs = matches!(
         step.kind,
-        StepKind::Create | StepKind::Import | StepKind::Update | StepKind::CreateReplacement
+        StepKind::Create
+            | StepKind::Import
+            | StepKind::Update
+            | StepKind::Recheck
+            | StepKind::CreateReplacement
     );
     let resolved = match (&change.inputs, needs_inputs) {
         (Some(inputs), true) => Some(inputs.resolve_refs(&mut |r: &OutputRef| {
@@ -127,7 +131,7 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
             let outputs = create(ctx, &*provider, c, inputs, kind).await?;
             Ok(Some(outputs))
         }
-        StepKind::Update => {
+        StepKind::Update | StepKind::Recheck => {
             let b = before.ok_or_else(|| ProviderError::new("nothing recorded to update"))?;
             let inputs = p.resolved.unwrap_or(Value::Null);
             update(ctx, &*provider, c, b, inputs).await.map(Some)
@@ -327,14 +331,16 @@ async fn update(
         )));
     }
     if diff.is_empty() {
-        ctx.journal.record(Entry::Put {
-            resource: desired_state(
-                c,
-                before.inputs.clone(),
-                before.id.clone(),
-                before.outputs.clone(),
-            ),
-        });
+        // Nothing for the provider to do; record only options that changed.
+        let recorded = desired_state(
+            c,
+            before.inputs.clone(),
+            before.id.clone(),
+            before.outputs.clone(),
+        );
+        if recorded != *before {
+            ctx.journal.record(Entry::Put { resource: recorded });
+        }
         return Ok(before.outputs.clone());
     }
     let (op, intent) = intent(
@@ -406,6 +412,25 @@ async fn import(
         return Err(settle(ctx, op, &intent, CallError::Failed(e)).await);
     };
     observed.inputs = observed.inputs.with_secrets_of(&inputs);
+    let diff = provider.diff(&DiffRequest {
+        name: &c.name,
+        type_name: &c.type_name,
+        old_inputs: &observed.inputs,
+        new_inputs: &inputs,
+        force_new: &c.flags.force_new,
+        ignore_changes: &c.flags.ignore_changes,
+    });
+    if !diff.replace_because.is_empty() {
+        // Adopting it would only plan its replacement next: refuse, as the
+        // object is not what the program describes.
+        let e = ProviderError::new(format!(
+            "refusing to import {}: it differs from the program in {}, which would force a replacement; \
+             change the program to match the object",
+            observed.id,
+            diff.replace_because.join(", ")
+        ));
+        return Err(settle(ctx, op, &intent, CallError::Failed(e)).await);
+    }
     ctx.journal.record(Entry::Done {
         op,
         outcome: Outcome::Created {
@@ -420,22 +445,6 @@ async fn import(
         observed.id.clone(),
         observed.outputs.clone(),
     );
-    let diff = provider.diff(&DiffRequest {
-        name: &c.name,
-        type_name: &c.type_name,
-        old_inputs: &observed.inputs,
-        new_inputs: &inputs,
-        force_new: &c.flags.force_new,
-        ignore_changes: &c.flags.ignore_changes,
-    });
-    if !diff.replace_because.is_empty() {
-        return Err(ProviderError::new(format!(
-            "imported {}, but it differs from the program in {}, which would force a replacement; \
-             the object is recorded as found — change the program to match it",
-            observed.id,
-            diff.replace_because.join(", ")
-        )));
-    }
     if diff.is_empty() {
         return Ok(observed.outputs);
     }

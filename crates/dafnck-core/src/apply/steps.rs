@@ -40,7 +40,7 @@ pub(crate) struct StepGraph {
 /// Whether a no-op change still has something to record: the planner keeps
 /// the recorded object on a no-op only for a rename or changed options.
 pub(crate) fn needs_record(c: &Change) -> bool {
-    c.action == Action::NoOp && c.before.is_some()
+    c.action == Action::NoOp && !c.recheck && c.before.is_some()
 }
 
 pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
@@ -75,6 +75,10 @@ pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
             }
             Action::Update => {
                 let s = push(&mut steps, ci, StepKind::Update, true);
+                make.insert(&c.name, s);
+            }
+            Action::NoOp if c.recheck => {
+                let s = push(&mut steps, ci, StepKind::Recheck, true);
                 make.insert(&c.name, s);
             }
             Action::NoOp => {

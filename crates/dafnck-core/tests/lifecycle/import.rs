@@ -135,16 +135,28 @@ async fn an_imported_object_that_differs_in_an_updatable_field_is_updated_to_mat
 }
 
 #[tokio::test]
-async fn an_imported_object_that_differs_in_a_force_new_field_is_adopted_but_not_replaced() {
+async fn an_import_that_would_force_a_replacement_is_refused_and_nothing_adopted() {
     let t = TestStack::new("dev");
     let mut obj = existing("vpc-legacy", "core");
     obj.inputs = Value::from_serialize(&network("172.16.0.0/12")).unwrap();
     t.cloud().insert(obj);
     let report = apply_failure(t.up(infra("vpc-legacy", "core")).await);
-    assert!(report.to_string().contains("cidr"), "{report}");
+    let text = report.to_string();
+    assert!(
+        text.contains("refusing to import") && text.contains("cidr"),
+        "{report}"
+    );
     assert_eq!(count(t.cloud(), FakeOp::Delete), 0);
     assert_eq!(count(t.cloud(), FakeOp::Create), 0);
-    assert_eq!(t.state().await.resources["net"].id, "vpc-legacy");
+    assert_eq!(count(t.cloud(), FakeOp::Update), 0);
+    assert!(
+        !t.state().await.resources.contains_key("net"),
+        "the object is not adopted"
+    );
+    assert_eq!(
+        t.cloud().objects()["vpc-legacy"].inputs.get("cidr"),
+        Some(&Value::from("172.16.0.0/12"))
+    );
 }
 
 #[tokio::test]
@@ -167,4 +179,35 @@ async fn dependents_of_an_imported_object_get_its_outputs() {
         t.cloud().object_named("sub").inputs.get("network_id"),
         Some(&Value::from("vpc-legacy"))
     );
+}
+
+#[tokio::test]
+async fn importing_an_object_another_resource_manages_is_refused_at_plan_time() {
+    let t = TestStack::new("dev");
+    t.up(|stack: &mut Stack| {
+        stack.add("net", network("10.0.0.0/16"));
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let managed = t.state().await.resources["net"].id.clone();
+    let line = line!() + 4;
+    let err = t
+        .preview(|stack: &mut Stack| {
+            stack.add("net", network("10.0.0.0/16"));
+            stack.add_with(
+                "copy",
+                network("10.0.0.0/16"),
+                Options::new().import(managed.clone()),
+            );
+            Ok(())
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("copy") && err.contains("already manages") && err.contains("\"net\""),
+        "{err}"
+    );
+    assert!(err.contains(&format!("import.rs:{line}")), "{err}");
 }

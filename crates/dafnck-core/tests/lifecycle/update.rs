@@ -86,3 +86,64 @@ async fn updating_a_resource_leaves_its_dependents_alone() {
     assert_eq!(count(t.cloud(), FakeOp::Update), 1);
     call(t.cloud(), FakeOp::Update, "a");
 }
+
+/// `b` refers to an output of `a` that an in-place update of `a` changes.
+fn chained(value: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
+    move |stack| {
+        let a = stack.add("a", node(value, "k", vec![]));
+        let echoed = a.resource_ref().output::<String>("value");
+        stack.add("b", node("b", "k", vec![echoed]));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_dependent_follows_an_output_an_update_changed_in_the_same_run() {
+    let t = TestStack::new("dev");
+    t.up(chained("one")).await.unwrap();
+    let plan = t.preview(chained("two")).await.unwrap();
+    assert_eq!(plan.action("a"), Some(Action::Update));
+    let b = plan.change("b").unwrap();
+    assert_eq!(b.action, Action::NoOp);
+    assert!(
+        b.recheck,
+        "b is re-checked at apply because a is updated in place"
+    );
+    t.up(chained("two")).await.unwrap();
+    assert_eq!(
+        t.cloud().object_named("b").inputs.get("refs"),
+        Some(&Value::List(vec![Value::from("two")])),
+        "b was updated in the same run"
+    );
+    assert_eq!(count(t.cloud(), FakeOp::Update), 2);
+    assert!(!t.preview(chained("two")).await.unwrap().has_changes());
+}
+
+#[tokio::test]
+async fn a_recheck_that_finds_its_inputs_unchanged_calls_no_provider() {
+    let tagged = |team: &'static str| {
+        move |stack: &mut Stack| {
+            let mut n = network("10.0.0.0/16");
+            n.tags.insert("team".into(), team.into());
+            let net = stack.add("net", n);
+            stack.add("sub", subnet(net.out().network_id, "10.0.1.0/24"));
+            Ok(())
+        }
+    };
+    let t = TestStack::new("dev");
+    t.up(tagged("a")).await.unwrap();
+    let plan = t.preview(tagged("b")).await.unwrap();
+    assert_eq!(plan.action("net"), Some(Action::Update));
+    assert!(plan.change("sub").unwrap().recheck);
+    let report = t.up(tagged("b")).await.unwrap();
+    assert_eq!(
+        count(t.cloud(), FakeOp::Update),
+        1,
+        "only the network is updated: its id did not change"
+    );
+    assert!(report
+        .steps
+        .iter()
+        .any(|s| s.name == "sub" && s.kind == dafnck_core::apply::StepKind::Recheck));
+    assert!(!t.preview(tagged("b")).await.unwrap().has_changes());
+}
