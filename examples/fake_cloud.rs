@@ -3,20 +3,18 @@
 //! objects in `.dafnck/fake-cloud/`, so runs build on each other.
 //!
 //! ```text
-//! cargo run --example fake_cloud              # preview, apply, preview again
-//! cargo run --example fake_cloud -- preview   # just the plan
-//! cargo run --example fake_cloud -- drift     # what changed behind our back
-//! cargo run --example fake_cloud -- destroy
-//! DAFNCK_SIZE=large cargo run --example fake_cloud   # an update and a replacement
+//! cargo run --example fake_cloud -- preview
+//! cargo run --example fake_cloud -- up --yes
+//! cargo run --example fake_cloud -- up --yes --config size=large   # an update and a replacement
+//! cargo run --example fake_cloud -- drift
+//! cargo run --example fake_cloud -- destroy --yes
 //! ```
 
 use std::process::ExitCode;
 
-use dafnck::core::engine::Engine;
-use dafnck::core::state::FileStore;
 use dafnck::core::testing::resources::{Instance, Network, Subnet};
 use dafnck::core::testing::FakeCloud;
-use dafnck::core::{Error, Options, Providers, Secret, Stack};
+use dafnck::core::{Options, Secret, Stack};
 
 fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
     let large = stack.config("size") == Some("large");
@@ -65,66 +63,15 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "up".into());
-    let cloud = match FakeCloud::in_dir(".dafnck/fake-cloud".as_ref()) {
+    // The fake cloud keeps its objects next to the state, so runs build on
+    // each other like against a real cloud.
+    let dir = std::env::var("DAFNCK_STATE_DIR").unwrap_or_else(|_| ".dafnck".into());
+    let cloud = match FakeCloud::in_dir(&std::path::Path::new(&dir).join("fake-cloud")) {
         Ok(c) => c.with_latency(std::time::Duration::from_millis(50)),
         Err(e) => {
             eprintln!("error: cannot open the fake cloud: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let config = std::env::var("DAFNCK_SIZE")
-        .map(|s| [("size".to_string(), s)].into())
-        .unwrap_or_default();
-    let engine = Engine::new(
-        "dev",
-        FileStore::new(".dafnck"),
-        Providers::new().with(cloud.clone()),
-    )
-    .config(config);
-    match run(&engine, &command).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run(engine: &Engine, command: &str) -> Result<(), Error> {
-    match command {
-        "preview" => print!("{}", engine.preview(infra, false).await?.plan),
-        "up" => {
-            let preview = engine.preview(infra, false).await?;
-            print!("{}", preview.plan);
-            let report = engine.up(infra, false).await?;
-            println!(
-                "Applied {} steps in {:.2?}.",
-                report.steps.len(),
-                report.elapsed
-            );
-            for (name, value) in &report.outputs {
-                println!("  {name} = {value}");
-            }
-            let again = engine.preview(infra, false).await?;
-            println!("A second preview: {}", again.plan.render().trim_end());
-        }
-        "drift" => print!("{}", engine.drift().await?.render()),
-        "destroy" => {
-            let report = engine.destroy().await?;
-            println!(
-                "Destroyed: {} steps in {:.2?}.",
-                report.steps.len(),
-                report.elapsed
-            );
-        }
-        other => {
-            eprintln!("unknown command {other:?}; expected preview, up, drift or destroy");
-            return Err(Error::Config {
-                stack: engine.stack().into(),
-                key: format!("command {other}"),
-            });
-        }
-    }
-    Ok(())
+    dafnck::core::cli::run(infra).provider(cloud).await
 }

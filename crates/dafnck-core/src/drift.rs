@@ -123,8 +123,14 @@ pub async fn refresh(
     retry: &RetryPolicy,
     parallelism: usize,
 ) -> crate::Result<Refresh> {
-    let reads = stream::iter(state.resources.values())
+    // Futures built first: a closure inside the stream would make the
+    // whole future `Send` only for one lifetime (a rustc limitation).
+    let futures: Vec<_> = state
+        .resources
+        .values()
         .map(|r| read_back(&state.stack, r, providers, retry))
+        .collect();
+    let reads = stream::iter(futures)
         .buffered(parallelism.max(1))
         .collect::<Vec<_>>()
         .await;

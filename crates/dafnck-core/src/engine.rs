@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::apply::{self, ApplyOptions, ApplyReport};
+use crate::apply::{self, ApplyObserver, ApplyOptions, ApplyReport};
 use crate::drift::{self, DriftReport};
 use crate::error::Error;
 use crate::plan::{Plan, StateBinding};
@@ -33,6 +33,11 @@ pub struct Settings {
     pub lease: Duration,
     /// Compact the journal every this many records (and at the end of a run).
     pub compact_every: u64,
+    /// Only these resources (and what they depend on) are planned and
+    /// applied; empty means all.
+    pub targets: Vec<String>,
+    /// Told of every step as it starts and ends.
+    pub observer: Option<Arc<dyn ApplyObserver>>,
 }
 
 impl Default for Settings {
@@ -42,6 +47,8 @@ impl Default for Settings {
             retry: RetryPolicy::default(),
             lease: Duration::from_secs(60),
             compact_every: state::DEFAULT_COMPACT_EVERY,
+            targets: Vec::new(),
+            observer: None,
         }
     }
 }
@@ -138,6 +145,19 @@ impl Engine {
         self
     }
 
+    /// Plans and applies only these resources and what they depend on
+    /// (like Terraform's `-target`).
+    pub fn targets(mut self, targets: Vec<String>) -> Self {
+        self.settings.targets = targets;
+        self
+    }
+
+    /// Reports every step to `observer` as it starts and ends.
+    pub fn observer(mut self, observer: Arc<dyn ApplyObserver>) -> Self {
+        self.settings.observer = Some(observer);
+        self
+    }
+
     /// Sets how many provider calls may run at once.
     pub fn parallelism(mut self, parallelism: usize) -> Self {
         self.settings.parallelism = parallelism.max(1);
@@ -201,7 +221,7 @@ impl Engine {
             current = r.state;
             drift = Some(r.report);
         }
-        let mut plan = planner::plan(&desired, &current, &self.providers)?;
+        let mut plan = self.plan(&desired, &current)?;
         plan.base = base;
         Ok(Preview {
             plan,
@@ -224,7 +244,7 @@ impl Engine {
         let desired = self.desired(program)?;
         self.locked("up", |this| async move {
             let (state, pending) = this.prepare(refresh).await?;
-            let plan = planner::plan(&desired, &state, &this.providers)?;
+            let plan = this.plan(&desired, &state)?;
             this.execute(&plan, state, pending).await
         })
         .await
@@ -260,6 +280,34 @@ impl Engine {
             this.execute(plan, state, Vec::new()).await
         })
         .await
+    }
+
+    /// The plan [`Engine::destroy`] would carry out.
+    ///
+    /// # Errors
+    /// [`Error::PlanRefused`] naming protected resources; state errors.
+    pub async fn preview_destroy(&self) -> crate::Result<Plan> {
+        let stored = self.state().await?;
+        let base = StateBinding::of(&stored);
+        let (current, _) = self.resolved_in_memory(stored).await?;
+        let mut plan = planner::plan_destroy(&current)?;
+        plan.base = base;
+        Ok(plan)
+    }
+
+    /// The recorded state, or [`Error::NoState`] for a stack never applied.
+    ///
+    /// # Errors
+    /// [`Error::NoState`], and state errors.
+    pub async fn existing_state(&self) -> crate::Result<State> {
+        let state = self.state().await?;
+        if state.lineage.is_empty() && state.serial == 0 {
+            return Err(Error::NoState {
+                stack: self.stack.clone(),
+                store: self.store.describe(),
+            });
+        }
+        Ok(state)
     }
 
     /// Deletes everything the stack records, dependents first.
@@ -320,12 +368,80 @@ impl Engine {
         Ok(r.report)
     }
 
+    /// Adopts the existing object `id` for the declared resource `name`,
+    /// then updates it to match the program if it differs in place.
+    ///
+    /// # Errors
+    /// [`Error::Program`] when the program declares no such resource or the
+    /// resource is already recorded, and the errors of [`Engine::up`].
+    pub async fn import<F>(&self, program: F, name: &str, id: &str) -> crate::Result<ApplyReport>
+    where
+        F: FnOnce(&mut Stack) -> crate::Result<()>,
+    {
+        let mut desired = self.desired(program)?;
+        let Some(i) = desired.position(name) else {
+            return Err(Error::Program(vec![unknown_resource(
+                name,
+                "declared by the program",
+            )]));
+        };
+        desired.nodes[i].options.import = Some(id.to_owned());
+        self.locked("import", |this| async move {
+            let (state, pending) = this.prepare(false).await?;
+            if state.resources.contains_key(name) {
+                let mut d = unknown_resource(name, "");
+                d.message = format!(
+                    "is already recorded (as {}); `state rm` it first to import another object",
+                    state.resources[name].id
+                );
+                return Err(Error::Program(vec![d]));
+            }
+            let mut plan = planner::plan(&desired, &state, &this.providers)?;
+            planner::restrict(&mut plan, &desired, &[name.to_owned()])?;
+            this.execute(&plan, state, pending).await
+        })
+        .await
+    }
+
+    /// Forgets a recorded resource without deleting its object (`state rm`).
+    ///
+    /// # Errors
+    /// [`Error::Program`] when the stack records no such resource; lock and
+    /// state errors.
+    pub async fn forget(&self, name: &str) -> crate::Result<()> {
+        self.locked("state rm", |this| async move {
+            let state = this.state().await?;
+            if !state.resources.contains_key(name) {
+                return Err(Error::Program(vec![unknown_resource(
+                    name,
+                    "recorded in the state",
+                )]));
+            }
+            let (journal, task) = this.journal(state);
+            journal.record(Entry::Remove {
+                name: name.to_owned(),
+            });
+            let state = task.finish().await?;
+            this.store.compact(&this.stack, &state).await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Releases the stack's lock by id, whoever holds it.
     ///
     /// # Errors
     /// [`state::StateError::LockLost`] when no lock with that id is held.
     pub async fn force_unlock(&self, lock_id: &str) -> crate::Result<()> {
         Ok(self.store.unlock(&self.stack, lock_id).await?)
+    }
+
+    fn plan(&self, desired: &Desired, state: &State) -> crate::Result<Plan> {
+        let mut plan = planner::plan(desired, state, &self.providers)?;
+        if !self.settings.targets.is_empty() {
+            planner::restrict(&mut plan, desired, &self.settings.targets)?;
+        }
+        Ok(plan)
     }
 
     async fn locked<'a, T, F, Fut>(&'a self, operation: &str, f: F) -> crate::Result<T>
@@ -473,6 +589,7 @@ impl Engine {
             parallelism: self.settings.parallelism,
             retry: self.settings.retry,
             run_id: state::new_id(),
+            observer: self.settings.observer.clone(),
         };
         let mut report = apply::execute(plan, &state, &self.providers, &journal, &options).await;
         drop(journal);
@@ -484,5 +601,13 @@ impl Engine {
         } else {
             Err(Error::Apply(Box::new(report)))
         }
+    }
+}
+
+fn unknown_resource(name: &str, where_: &str) -> crate::Diagnostic {
+    crate::Diagnostic {
+        resource: Some(name.to_owned()),
+        location: None,
+        message: format!("there is no resource {name:?} {where_}"),
     }
 }

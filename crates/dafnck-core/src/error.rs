@@ -88,6 +88,19 @@ pub enum Error {
         /// Where it was declared.
         location: Option<Location>,
     },
+    /// The stack has never been applied (no state in the store).
+    #[error(
+        "stack {stack:?} has no state in {store}; run `up` first, or check --stack and --state-dir"
+    )]
+    NoState {
+        /// The stack.
+        stack: String,
+        /// The store that was looked in.
+        store: String,
+    },
+    /// The command line was used wrongly.
+    #[error("{0}")]
+    Usage(String),
     /// Reading or writing the state failed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),

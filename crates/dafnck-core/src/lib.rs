@@ -11,6 +11,7 @@
 extern crate self as dafnck_core;
 
 pub mod apply;
+pub mod cli;
 pub mod drift;
 pub mod engine;
 mod error;

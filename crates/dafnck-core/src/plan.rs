@@ -222,6 +222,10 @@ pub struct Plan {
     /// Whether this plan destroys the whole stack.
     #[serde(default)]
     pub destroy: bool,
+    /// The resources a targeted plan was limited to (empty: all); a
+    /// targeted apply leaves the stack's exports as they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 const PLAN_FORMAT: u32 = 1;
@@ -235,6 +239,7 @@ impl Plan {
             changes: Vec::new(),
             exports: BTreeMap::new(),
             destroy,
+            targets: Vec::new(),
         }
     }
 
@@ -303,13 +308,22 @@ impl Plan {
     /// changed fields old → new, secrets as `(secret)`, unknowns as
     /// `(known after apply)`, then a summary line.
     pub fn render(&self) -> String {
+        self.render_styled(false)
+    }
+
+    /// [`Plan::render`], with ANSI colors when `color` is set: green
+    /// creates, yellow updates, magenta replacements, red deletes.
+    pub fn render_styled(&self, color: bool) -> String {
         let mut out = String::new();
         for c in self
             .changes
             .iter()
             .filter(|c| c.action.is_change() || c.renamed_from.is_some())
         {
-            render_change(&mut out, c);
+            render_change(&mut out, c, color);
+        }
+        if !self.has_changes() {
+            out.push_str("No changes: the stack matches the program.\n");
         }
         let s = self.summary();
         let _ = writeln!(
@@ -334,7 +348,7 @@ fn plan_file(path: &Path, e: impl fmt::Display) -> Error {
     }
 }
 
-fn render_change(out: &mut String, c: &Change) {
+fn render_change(out: &mut String, c: &Change, color: bool) {
     let symbol = match (c.action, c.replace_order) {
         (Action::Create, _) => "+",
         (Action::Import, _) => "<=",
@@ -344,6 +358,22 @@ fn render_change(out: &mut String, c: &Change) {
         (Action::Delete, _) => "-",
         (Action::NoOp, _) => " ",
     };
+    let paint = |code: &str, text: &str| {
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    let code = match c.action {
+        Action::Create => "32",
+        Action::Import => "36",
+        Action::Update => "33",
+        Action::Replace => "35",
+        Action::Delete => "31",
+        Action::NoOp => "0",
+    };
+    let symbol = paint(code, symbol);
     let what = if c.deposed { " (deposed object)" } else { "" };
     let _ = write!(out, "{symbol} {} ({}){what}", c.name, c.type_name);
     if let Some(from) = &c.renamed_from {

@@ -243,6 +243,49 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
     Ok(plan)
 }
 
+/// Keeps only the changes of `targets` and of the resources they depend on
+/// (transitively); a target may also name a recorded resource that left the
+/// program, whose delete is kept. Everything else is left as it is.
+///
+/// # Errors
+/// [`Error::Program`] naming every target that is neither declared nor recorded.
+pub fn restrict(plan: &mut Plan, desired: &Desired, targets: &[String]) -> crate::Result<()> {
+    let mut keep: HashSet<&str> = HashSet::new();
+    let mut problems = Vec::new();
+    let mut stack: Vec<&str> = Vec::new();
+    for t in targets {
+        if desired.position(t).is_some() {
+            stack.push(t);
+        } else if plan.changes.iter().any(|c| &c.name == t) {
+            keep.insert(t);
+        } else {
+            problems.push(Diagnostic {
+                resource: Some(t.clone()),
+                location: None,
+                message: "is targeted, but the program does not declare it and the state does not record it".into(),
+            });
+        }
+    }
+    while let Some(name) = stack.pop() {
+        if !keep.insert(name) {
+            continue;
+        }
+        if let Some(node) = desired.node(name) {
+            stack.extend(node.dependencies.iter().map(String::as_str));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Program(problems));
+    }
+    let keep: HashSet<String> = keep.into_iter().map(str::to_owned).collect();
+    plan.changes.retain(|c| keep.contains(&c.name));
+    // Exports referring to resources left out would be resolved from stale
+    // outputs; a targeted run leaves the exports as they were.
+    plan.exports.clear();
+    plan.targets = targets.to_vec();
+    Ok(())
+}
+
 /// Plans the deletion of everything `state` records.
 ///
 /// # Errors

@@ -140,8 +140,13 @@ pub async fn resolve_pending(
     retry: &RetryPolicy,
     parallelism: usize,
 ) -> Result<Vec<Resolution>, Error> {
-    let results: Vec<Result<Resolution, Error>> = stream::iter(state.pending.iter())
+    // Futures built first (see drift::refresh).
+    let futures: Vec<_> = state
+        .pending
+        .iter()
         .map(|(op, intent)| resolve_one(&state.stack, *op, intent, providers, retry))
+        .collect();
+    let results: Vec<Result<Resolution, Error>> = stream::iter(futures)
         .buffered(parallelism.max(1))
         .collect()
         .await;

@@ -36,6 +36,34 @@ pub struct ApplyOptions {
     pub retry: RetryPolicy,
     /// Mixed into idempotency tokens: unique per run.
     pub run_id: String,
+    /// Told when each step starts and ends (progress displays).
+    pub observer: Option<Arc<dyn ApplyObserver>>,
+}
+
+/// Watches an apply: the executor calls it as steps start and end, from
+/// one task, in order.
+pub trait ApplyObserver: Send + Sync {
+    /// A step started.
+    fn started(&self, step: &StepInfo);
+    /// A step ended (done, failed, or skipped because another failed).
+    fn finished(&self, step: &StepInfo, status: &StepStatus, elapsed: std::time::Duration);
+}
+
+/// Which step an [`ApplyObserver`] hears of.
+#[derive(Clone, Debug)]
+pub struct StepInfo {
+    /// The resource.
+    pub name: String,
+    /// Its type.
+    pub type_name: String,
+    /// What the step does.
+    pub kind: StepKind,
+}
+
+impl std::fmt::Debug for dyn ApplyObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApplyObserver")
+    }
 }
 
 impl Default for ApplyOptions {
@@ -44,6 +72,7 @@ impl Default for ApplyOptions {
             parallelism: 10,
             retry: RetryPolicy::default(),
             run_id: crate::state::new_id(),
+            observer: None,
         }
     }
 }
@@ -92,6 +121,19 @@ pub async fn execute(
     let mut elapsed = vec![std::time::Duration::ZERO; n];
     let mut running: JoinSet<(usize, StepOutput)> = JoinSet::new();
     let parallelism = options.parallelism.max(1);
+    let info = |i: usize| {
+        let c = &plan.changes[graph.steps[i].change];
+        StepInfo {
+            name: c.name.clone(),
+            type_name: c.type_name.clone(),
+            kind: graph.steps[i].kind,
+        }
+    };
+    let observe_end = |i: usize, status: &StepStatus, elapsed: std::time::Duration| {
+        if let Some(o) = &options.observer {
+            o.finished(&info(i), status, elapsed);
+        }
+    };
 
     loop {
         while running.len() < parallelism {
@@ -100,6 +142,9 @@ pub async fn execute(
             let change = &plan.changes[step.change];
             match step::prepare(step, change, &live) {
                 Ok(prepared) => {
+                    if let Some(o) = &options.observer {
+                        o.started(&info(i));
+                    }
                     let ctx = ctx.clone();
                     let t0 = Instant::now();
                     running.spawn(async move {
@@ -114,11 +159,19 @@ pub async fn execute(
                     });
                 }
                 Err(message) => {
-                    status[i] = Some(StepStatus::Failed {
+                    let failed = StepStatus::Failed {
                         error: message,
                         retryable: false,
-                    });
-                    skip_dependents(&graph, i, &mut status);
+                    };
+                    observe_end(i, &failed, std::time::Duration::ZERO);
+                    status[i] = Some(failed);
+                    for s in skip_dependents(&graph, i, &mut status) {
+                        observe_end(
+                            s,
+                            status[s].as_ref().unwrap_or(&StepStatus::Done),
+                            std::time::Duration::ZERO,
+                        );
+                    }
                 }
             }
         }
@@ -134,6 +187,7 @@ pub async fn execute(
                 if let Some(outputs) = outputs {
                     live.insert(plan.changes[graph.steps[i].change].name.clone(), outputs);
                 }
+                observe_end(i, &StepStatus::Done, out.elapsed);
                 status[i] = Some(StepStatus::Done);
                 for s in graph.deps.successors(i) {
                     waiting[s] -= 1;
@@ -143,11 +197,19 @@ pub async fn execute(
                 }
             }
             Err(e) => {
-                status[i] = Some(StepStatus::Failed {
+                let failed = StepStatus::Failed {
                     error: e.message,
                     retryable: e.retryable,
-                });
-                skip_dependents(&graph, i, &mut status);
+                };
+                observe_end(i, &failed, out.elapsed);
+                status[i] = Some(failed);
+                for s in skip_dependents(&graph, i, &mut status) {
+                    observe_end(
+                        s,
+                        status[s].as_ref().unwrap_or(&StepStatus::Done),
+                        std::time::Duration::ZERO,
+                    );
+                }
             }
         }
     }
@@ -166,7 +228,10 @@ pub async fn execute(
             outputs.insert(name.clone(), v);
         }
     }
-    if outputs != state.outputs && !plan.destroy {
+    let targeted = !plan.targets.is_empty();
+    if targeted {
+        outputs.clone_from(&state.outputs);
+    } else if outputs != state.outputs && !plan.destroy {
         journal.record(Entry::Outputs {
             outputs: outputs.clone(),
         });
@@ -208,9 +273,16 @@ pub async fn execute(
     }
 }
 
-fn skip_dependents(graph: &steps::StepGraph, failed: usize, status: &mut [Option<StepStatus>]) {
+/// Marks every step that waits (transitively) on `failed` as skipped;
+/// returns them.
+fn skip_dependents(
+    graph: &steps::StepGraph,
+    failed: usize,
+    status: &mut [Option<StepStatus>],
+) -> Vec<usize> {
     let because = graph.steps[failed].label.clone();
     let mut stack: Vec<usize> = graph.deps.successors(failed).collect();
+    let mut skipped = Vec::new();
     while let Some(s) = stack.pop() {
         if status[s].is_some() {
             continue;
@@ -218,6 +290,8 @@ fn skip_dependents(graph: &steps::StepGraph, failed: usize, status: &mut [Option
         status[s] = Some(StepStatus::Skipped {
             because: because.clone(),
         });
+        skipped.push(s);
         stack.extend(graph.deps.successors(s));
     }
+    skipped
 }

@@ -1,0 +1,155 @@
+//! The command line's grammar (clap).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// When to color the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When the output is a terminal and `NO_COLOR` is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The format of `graph`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz.
+    Dot,
+    /// Mermaid flowchart.
+    Mermaid,
+}
+
+/// A program's command line.
+#[derive(Debug, Parser)]
+#[command(about = "Plan and apply this program's infrastructure", version)]
+pub struct Args {
+    /// The stack: each has its own state and config.
+    #[arg(long, global = true, default_value = "dev", env = "DAFNCK_STACK")]
+    pub stack: String,
+    /// Where the file state store keeps stacks.
+    #[arg(
+        long,
+        global = true,
+        default_value = ".dafnck",
+        env = "DAFNCK_STATE_DIR"
+    )]
+    pub state_dir: PathBuf,
+    /// Color the output.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+    /// At most this many provider calls at once.
+    #[arg(long, global = true, default_value_t = 10)]
+    pub parallelism: usize,
+    /// A configuration value of the stack, `KEY=VALUE` (repeatable); they
+    /// override the file `dafnck.<stack>.json`.
+    #[arg(long = "config", global = true, value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what `up` would change.
+    Preview {
+        /// Read every recorded object first, so the plan corrects drift.
+        #[arg(long)]
+        refresh: bool,
+        /// Print the plan as one JSON document.
+        #[arg(long)]
+        json: bool,
+        /// Save the plan, to apply it exactly with `up --plan FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Only this resource and what it depends on (repeatable).
+        #[arg(long, value_name = "NAME")]
+        target: Vec<String>,
+        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Show the plan, ask, and apply it.
+    Up {
+        /// Apply without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Apply this saved plan exactly (refused if the state changed since).
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Read every recorded object first, so the plan corrects drift.
+        #[arg(long)]
+        refresh: bool,
+        /// Only this resource and what it depends on (repeatable).
+        #[arg(long, value_name = "NAME")]
+        target: Vec<String>,
+    },
+    /// Delete everything the stack records.
+    Destroy {
+        /// Destroy without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Write what the cloud reports into the state.
+    Refresh {
+        /// Write without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Report what changed outside the program; changes nothing.
+    Drift {
+        /// Print the drift as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Adopt an existing object for a declared resource.
+    Import {
+        /// The resource's name in the program.
+        name: String,
+        /// The object's id at its provider.
+        id: String,
+    },
+    /// Inspect and repair the recorded state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Print the dependency graph.
+    Graph {
+        /// The format.
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+    },
+    /// Print the stack's exported values.
+    Outputs {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `state` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List recorded resources.
+    List,
+    /// Show one recorded resource (secrets redacted).
+    Show {
+        /// The resource's name.
+        name: String,
+    },
+    /// Forget a resource without deleting its object.
+    Rm {
+        /// The resource's name.
+        name: String,
+    },
+    /// Release the stack's lock (when its holder is known to be dead).
+    ForceUnlock {
+        /// The lock id, as the error that refused a run printed it.
+        id: String,
+    },
+}

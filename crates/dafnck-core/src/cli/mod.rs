@@ -1,0 +1,432 @@
+//! The command line every program gets: `preview`, `up`, `destroy`,
+//! `refresh`, `drift`, `import`, `state`, `graph`, `outputs`.
+//!
+//! ```no_run
+//! use dafnck_core::prelude::*;
+//! # fn infra(_: &mut Stack) -> dafnck_core::Result<()> { Ok(()) }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     dafnck_core::cli::run(infra)
+//!         .provider(dafnck_core::testing::FakeCloud::new())
+//!         .await
+//! }
+//! ```
+//!
+//! Exit codes: 0 success; 1 error; with `preview --detailed-exitcode` and
+//! with `drift`, 2 means changes (drift) were found.
+
+mod args;
+pub mod output;
+mod progress;
+
+pub use args::{Args, ColorChoice, Command, GraphFormat, StateCommand};
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::future::{Future, IntoFuture};
+use std::io::{BufRead, IsTerminal, Write};
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use crate::engine::{Engine, Preview};
+use crate::error::Error;
+use crate::plan::{Action, Plan};
+use crate::provider::{Provider, Providers};
+use crate::stack::Stack;
+use crate::state::FileStore;
+
+use progress::Progress;
+
+/// Starts building a program's command line; `.await` runs it.
+pub fn run<F>(program: F) -> Cli<F>
+where
+    F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
+{
+    Cli {
+        program,
+        providers: Providers::new(),
+        args: None,
+    }
+}
+
+/// A program's command line, ready to run: add providers, then `.await` it
+/// (or call [`Cli::exit_code`]).
+pub struct Cli<F> {
+    program: F,
+    providers: Providers,
+    args: Option<Vec<OsString>>,
+}
+
+impl<F> Cli<F>
+where
+    F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
+{
+    /// Adds a provider.
+    pub fn provider(mut self, provider: impl Provider) -> Self {
+        self.providers.insert(Arc::new(provider));
+        self
+    }
+
+    /// Adds several providers.
+    pub fn providers(mut self, providers: Providers) -> Self {
+        self.providers = providers;
+        self
+    }
+
+    /// Uses these arguments (the first is the program's name) instead of
+    /// the process's.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args = Some(args.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Runs the command; returns the exit code (0, 1, or 2 for changes).
+    pub async fn exit_code(self) -> u8 {
+        let argv = self.args.unwrap_or_else(|| std::env::args_os().collect());
+        let args = match Args::try_parse_from(argv) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = e.print();
+                return if e.use_stderr() { 1 } else { 0 };
+            }
+        };
+        let color = match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        };
+        let program = Arc::new(self.program);
+        match dispatch(&args, program, self.providers, color).await {
+            Ok(code) => code,
+            Err(e) => {
+                let text = output::error_text(&e);
+                let text = if color {
+                    text.replacen("error:", "\x1b[1;31merror:\x1b[0m", 1)
+                } else {
+                    text
+                };
+                let _ = write!(std::io::stderr(), "{text}");
+                1
+            }
+        }
+    }
+}
+
+impl<F> IntoFuture for Cli<F>
+where
+    F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
+{
+    type Output = ExitCode;
+    type IntoFuture = Pin<Box<dyn Future<Output = ExitCode> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { ExitCode::from(self.exit_code().await) })
+    }
+}
+
+/// The stack's configuration: `dafnck.<stack>.json` (a flat object of
+/// strings) if present, then `--config KEY=VALUE` flags.
+fn load_config(args: &Args) -> crate::Result<BTreeMap<String, String>> {
+    let mut config = BTreeMap::new();
+    let file = format!("dafnck.{}.json", args.stack);
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        config = serde_json::from_str(&text)
+            .map_err(|e| Error::Usage(format!("{file}: expected an object of strings: {e}")))?;
+    }
+    for kv in &args.config {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("--config {kv:?}: expected KEY=VALUE")))?;
+        config.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(config)
+}
+
+fn confirm(yes: bool, what: &str) -> crate::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "standard input is not a terminal, so nobody can be asked; pass --yes to {what} without asking"
+        )));
+    }
+    print!("\nDo you want to {what}? Only 'yes' is accepted: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    Ok(answer.trim() == "yes")
+}
+
+/// How many steps applying `plan` takes (a replacement is two).
+fn steps_of(plan: &Plan) -> usize {
+    plan.changes
+        .iter()
+        .map(|c| match c.action {
+            Action::Replace => 2,
+            Action::NoOp => usize::from(c.before.is_some()),
+            _ => 1,
+        })
+        .sum()
+}
+
+fn print_preview(p: &Preview, color: bool) {
+    for r in &p.pending {
+        println!(
+            "Pending {:?} of {} from an interrupted run: {}",
+            r.kind, r.name, r.outcome
+        );
+    }
+    if let Some(drift) = &p.drift {
+        if drift.has_drift() {
+            print!("{}", drift.render());
+        }
+    }
+    print!("{}", p.plan.render_styled(color));
+}
+
+fn print_report(report: &crate::apply::ApplyReport) {
+    let done = report.steps.len();
+    println!("Apply complete: {done} step(s) in {:.1?}.", report.elapsed);
+    if !report.outputs.is_empty() {
+        println!("Outputs:");
+        for (k, v) in &report.outputs {
+            println!("  {k} = {v}");
+        }
+    }
+}
+
+async fn dispatch<F>(
+    args: &Args,
+    program: Arc<F>,
+    providers: Providers,
+    color: bool,
+) -> crate::Result<u8>
+where
+    F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
+{
+    let config = load_config(args)?;
+    let engine = Engine::new(
+        args.stack.clone(),
+        FileStore::new(&args.state_dir),
+        providers,
+    )
+    .config(config)
+    .parallelism(args.parallelism);
+    let prog = || {
+        let p = program.clone();
+        move |s: &mut Stack| p(s)
+    };
+    let live = std::io::stderr().is_terminal();
+    let with_progress = |engine: Engine, plan: &Plan| {
+        let progress = Arc::new(Progress::new(steps_of(plan), live));
+        (engine.observer(progress.clone()), progress)
+    };
+    match &args.command {
+        Command::Preview {
+            refresh,
+            json,
+            out,
+            target,
+            detailed_exitcode,
+        } => {
+            let preview = engine
+                .targets(target.clone())
+                .preview(prog(), *refresh)
+                .await?;
+            if *json {
+                println!("{}", output::plan_json(&preview.plan));
+            } else {
+                print_preview(&preview, color);
+            }
+            if let Some(path) = out {
+                preview.plan.save(path)?;
+                if !*json {
+                    println!(
+                        "Saved the plan to {}; apply it with `up --plan {}`.",
+                        path.display(),
+                        path.display()
+                    );
+                }
+            }
+            Ok(if *detailed_exitcode && preview.plan.has_changes() {
+                2
+            } else {
+                0
+            })
+        }
+        Command::Up {
+            yes,
+            plan: Some(path),
+            ..
+        } => {
+            let plan = Plan::load(path)?;
+            if plan.stack != args.stack {
+                return Err(Error::PlanStack {
+                    plan: plan.stack,
+                    stack: args.stack.clone(),
+                });
+            }
+            print!("{}", plan.render_styled(color));
+            if !confirm(*yes, "apply this saved plan")? {
+                println!("Apply cancelled.");
+                return Ok(1);
+            }
+            let (engine, progress) = with_progress(engine, &plan);
+            let report = engine.apply_plan(&plan).await;
+            progress.finish();
+            print_report(&report?);
+            Ok(0)
+        }
+        Command::Up {
+            yes,
+            plan: None,
+            refresh,
+            target,
+        } => {
+            let engine = engine.targets(target.clone());
+            let preview = engine.preview(prog(), *refresh).await?;
+            print_preview(&preview, color);
+            let drifted = preview.drift.as_ref().is_some_and(|d| d.has_drift());
+            if !preview.plan.has_changes() && preview.pending.is_empty() && !drifted {
+                return Ok(0);
+            }
+            if !confirm(*yes, "apply these changes")? {
+                println!("Apply cancelled.");
+                return Ok(1);
+            }
+            let (engine, progress) = with_progress(engine, &preview.plan);
+            // What was shown is what is applied: the saved-plan path refuses
+            // if the state moved since. Recovery and refresh must write the
+            // state first, so those re-plan under the lock instead.
+            let report = if preview.pending.is_empty() && !*refresh {
+                engine.apply_plan(&preview.plan).await
+            } else {
+                engine.up(prog(), *refresh).await
+            };
+            progress.finish();
+            print_report(&report?);
+            Ok(0)
+        }
+        Command::Destroy { yes } => {
+            engine.existing_state().await?;
+            let plan = engine.preview_destroy().await?;
+            print!("{}", plan.render_styled(color));
+            if !plan.has_changes() {
+                return Ok(0);
+            }
+            if !confirm(*yes, "destroy every resource of this stack")? {
+                println!("Destroy cancelled.");
+                return Ok(1);
+            }
+            let (engine, progress) = with_progress(engine, &plan);
+            let report = engine.destroy().await;
+            progress.finish();
+            let report = report?;
+            println!(
+                "Destroy complete: {} step(s) in {:.1?}.",
+                report.steps.len(),
+                report.elapsed
+            );
+            Ok(0)
+        }
+        Command::Refresh { yes } => {
+            engine.existing_state().await?;
+            let drift = engine.drift().await?;
+            print!("{}", drift.render());
+            if !confirm(*yes, "write what was read into the state")? {
+                println!("Refresh cancelled.");
+                return Ok(1);
+            }
+            engine.refresh().await?;
+            println!("The state now records what the providers reported.");
+            Ok(0)
+        }
+        Command::Drift { json } => {
+            engine.existing_state().await?;
+            let drift = engine.drift().await?;
+            if *json {
+                println!("{}", output::drift_json(&drift));
+            } else {
+                print!("{}", drift.render());
+            }
+            Ok(if drift.has_drift() { 2 } else { 0 })
+        }
+        Command::Import { name, id } => {
+            let report = engine.import(prog(), name, id).await?;
+            println!("Imported {id} as {name}.");
+            print_report(&report);
+            Ok(0)
+        }
+        Command::State(cmd) => state_command(&engine, cmd).await,
+        Command::Graph { format } => {
+            let desired = engine.desired(prog())?;
+            print!(
+                "{}",
+                output::graph(&desired, *format == GraphFormat::Mermaid)
+            );
+            Ok(0)
+        }
+        Command::Outputs { json } => {
+            let state = engine.existing_state().await?;
+            if *json {
+                let map: serde_json::Map<String, serde_json::Value> = state
+                    .outputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), output::redacted_json(v)))
+                    .collect();
+                println!("{}", serde_json::Value::Object(map));
+            } else {
+                for (k, v) in &state.outputs {
+                    println!("{k} = {v}");
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn state_command(engine: &Engine, cmd: &StateCommand) -> crate::Result<u8> {
+    match cmd {
+        StateCommand::List => {
+            let state = engine.existing_state().await?;
+            for r in state.resources.values() {
+                println!("{}\t{}\t{}", r.name, r.type_name, r.id);
+            }
+            for r in &state.deposed {
+                println!("{}\t{}\t{}\t(deposed)", r.name, r.type_name, r.id);
+            }
+        }
+        StateCommand::Show { name } => {
+            let state = engine.existing_state().await?;
+            let r = state.resources.get(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "stack {:?} records no resource {name:?}; `state list` shows what it records",
+                    engine.stack()
+                ))
+            })?;
+            let text = serde_json::to_string_pretty(&output::resource_json(r)).unwrap_or_default();
+            println!("{text}");
+        }
+        StateCommand::Rm { name } => {
+            engine.existing_state().await?;
+            engine.forget(name).await?;
+            println!("Forgot {name}; its object was left as it is.");
+        }
+        StateCommand::ForceUnlock { id } => {
+            engine.force_unlock(id).await?;
+            println!("Released lock {id} of stack {:?}.", engine.stack());
+        }
+    }
+    Ok(0)
+}

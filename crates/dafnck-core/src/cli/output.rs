@@ -1,0 +1,205 @@
+//! What the command line prints besides plans: the stable JSON documents,
+//! graphs, recorded resources, and errors that point at the program's source.
+
+use std::fmt::Write;
+
+use serde_json::json;
+
+use crate::drift::{DriftKind, DriftReport};
+use crate::error::{Diagnostic, Error};
+use crate::plan::Plan;
+use crate::resource::Location;
+use crate::stack::Desired;
+use crate::state::ResourceState;
+use crate::value::Value;
+
+/// The plan as the stable JSON document of `preview --json`:
+/// `{"changes":[{"name","type","action","fields":[..]}],"summary":{..}}`.
+pub fn plan_json(plan: &Plan) -> serde_json::Value {
+    let s = plan.summary();
+    json!({
+        "changes": plan.changes.iter().map(|c| json!({
+            "name": c.name,
+            "type": c.type_name,
+            "action": c.action.as_str(),
+            "fields": c.fields,
+        })).collect::<Vec<_>>(),
+        "summary": {
+            "create": s.create,
+            "update": s.update,
+            "replace": s.replace,
+            "delete": s.delete,
+            "noop": s.noop,
+        },
+    })
+}
+
+/// The drift as the stable JSON document of `drift --json`: a list of
+/// `{"name","type","kind":"changed|deleted","fields":[..]}`.
+pub fn drift_json(report: &DriftReport) -> serde_json::Value {
+    serde_json::Value::Array(
+        report
+            .drifted
+            .iter()
+            .map(|d| {
+                json!({
+                    "name": d.name,
+                    "type": d.type_name,
+                    "kind": match d.kind { DriftKind::Changed => "changed", DriftKind::Deleted => "deleted" },
+                    "fields": d.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// A value as JSON with every secret replaced by `"(secret)"`.
+pub fn redacted_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Secret(_) => serde_json::Value::String("(secret)".into()),
+        Value::Unknown => serde_json::Value::String("(known after apply)".into()),
+        Value::List(items) => serde_json::Value::Array(items.iter().map(redacted_json).collect()),
+        Value::Map(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), redacted_json(v)))
+                .collect(),
+        ),
+        other => other.to_plain_json(),
+    }
+}
+
+/// One recorded resource, for `state show` (secrets redacted).
+pub fn resource_json(r: &ResourceState) -> serde_json::Value {
+    json!({
+        "name": r.name,
+        "type": r.type_name,
+        "id": r.id,
+        "inputs": redacted_json(&r.inputs),
+        "outputs": redacted_json(&r.outputs),
+        "dependencies": r.dependencies,
+        "protect": r.protect,
+        "retain_on_delete": r.retain_on_delete,
+        "declared_at": r.location.as_ref().map(ToString::to_string),
+    })
+}
+
+/// The dependency graph in Graphviz or Mermaid form; edges point from a
+/// dependency to its dependent.
+pub fn graph(desired: &Desired, mermaid: bool) -> String {
+    let mut out = String::new();
+    let id = |i: usize| format!("n{i}");
+    if mermaid {
+        out.push_str("flowchart LR\n");
+        for (i, n) in desired.nodes.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "    {}[\"{}<br/><small>{}</small>\"]",
+                id(i),
+                n.name,
+                n.type_name
+            );
+        }
+    } else {
+        let _ = writeln!(out, "digraph {:?} {{\n    rankdir=LR;", desired.stack);
+        for (i, n) in desired.nodes.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "    {} [label={:?}];",
+                id(i),
+                format!("{}\n{}", n.name, n.type_name)
+            );
+        }
+    }
+    for (i, n) in desired.nodes.iter().enumerate() {
+        for d in &n.dependencies {
+            if let Some(j) = desired.position(d) {
+                if mermaid {
+                    let _ = writeln!(out, "    {} --> {}", id(j), id(i));
+                } else {
+                    let _ = writeln!(out, "    {} -> {};", id(j), id(i));
+                }
+            }
+        }
+    }
+    if !mermaid {
+        out.push_str("}\n");
+    }
+    out
+}
+
+/// An error for a person: the message, then each declaration site it names
+/// with the line of source, when the file can be read.
+pub fn error_text(err: &Error) -> String {
+    let mut out = format!("error: {err}\n");
+    let mut sites: Vec<&Location> = Vec::new();
+    let diagnostics: &[Diagnostic] = match err {
+        Error::Program(d) | Error::PlanRefused(d) | Error::Read(d) => d,
+        _ => &[],
+    };
+    sites.extend(diagnostics.iter().filter_map(|d| d.location.as_ref()));
+    if let Error::Apply(report) = err {
+        sites.extend(report.failed().filter_map(|s| s.location.as_ref()));
+    }
+    if let Error::NoProvider {
+        location: Some(l), ..
+    } = err
+    {
+        sites.push(l);
+    }
+    let mut shown = 0;
+    for loc in sites {
+        if shown == 8 {
+            break;
+        }
+        if let Some(snippet) = snippet(loc) {
+            out.push_str(&snippet);
+            shown += 1;
+        }
+    }
+    out
+}
+
+/// `  --> file:line:col`, the line, and a caret under the column.
+fn snippet(loc: &Location) -> Option<String> {
+    let text = std::fs::read_to_string(&loc.file).ok()?;
+    let line = text.lines().nth(loc.line.checked_sub(1)? as usize)?;
+    let number = loc.line.to_string();
+    let pad = " ".repeat(number.len());
+    let caret = " ".repeat(loc.column.saturating_sub(1) as usize);
+    Some(format!(
+        "  {pad}--> {loc}\n  {pad} |\n  {number} | {line}\n  {pad} | {caret}^\n"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_json() {
+        let v: Value = [
+            ("pw", Value::Secret(Box::new("hunter2".into()))),
+            ("n", Value::Int(1)),
+        ]
+        .into_iter()
+        .collect();
+        let j = redacted_json(&v).to_string();
+        assert!(!j.contains("hunter2"));
+        assert_eq!(j, r#"{"n":1,"pw":"(secret)"}"#);
+    }
+
+    #[test]
+    fn snippets_show_the_declaring_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("main.rs");
+        std::fs::write(&file, "fn main() {\n    stack.add(\"web\", web);\n}\n").unwrap();
+        let loc = Location {
+            file: file.display().to_string(),
+            line: 2,
+            column: 5,
+        };
+        let s = snippet(&loc).unwrap();
+        assert!(s.contains("2 |     stack.add(\"web\", web);"), "{s}");
+        assert!(s.contains("|     ^"), "{s}");
+    }
+}
