@@ -1,0 +1,280 @@
+//! The command line as a user meets it: the `fake_cloud` example run as a
+//! process in a temporary directory (its state and its fake cloud live
+//! there), checking output and exit codes, including bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The example binary `cargo test` builds beside this test.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests with `cargo test` (which builds examples)",
+        path.display()
+    );
+    path
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(dir: &Path, args: &[&str]) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(example("fake_cloud"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DAFNCK_STACK")
+        .env_remove("DAFNCK_STATE_DIR")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run the example");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+#[track_caller]
+fn expect(r: &Run, code: i32) {
+    assert_eq!(r.code, code, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn preview_up_and_a_no_change_preview_with_detailed_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(dir.path(), &["preview", "--detailed-exitcode"]);
+    expect(&r, 2);
+    assert!(
+        r.stdout
+            .contains("Plan: 5 to create, 0 to update, 0 to replace, 0 to delete."),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("admin_password = (secret)") && !r.stdout.contains("s3cret"));
+
+    // Without a terminal, `up` will not ask: it needs --yes, and changes nothing.
+    let r = run(dir.path(), &["up"]);
+    expect(&r, 1);
+    assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
+    expect(&run(dir.path(), &["preview", "--detailed-exitcode"]), 2);
+
+    let r = run(dir.path(), &["up", "--yes"]);
+    expect(&r, 0);
+    assert!(
+        r.stdout.contains("Apply complete") && r.stdout.contains("web_0_arn"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("create web-0: done"),
+        "a plain progress line per step: {}",
+        r.stderr
+    );
+
+    let r = run(dir.path(), &["preview", "--detailed-exitcode"]);
+    expect(&r, 0);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+
+    let r = run(dir.path(), &["preview", "--json", "--config", "size=large"]);
+    expect(&r, 0);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(doc["summary"]["replace"], 2);
+    assert_eq!(doc["summary"]["update"], 1);
+
+    let r = run(dir.path(), &["outputs", "--json"]);
+    expect(&r, 0);
+    let outputs: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(outputs["web_1_arn"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:fake:"));
+
+    let r = run(dir.path(), &["destroy", "--yes"]);
+    expect(&r, 0);
+    let cloud = dir.path().join(".dafnck/fake-cloud");
+    assert_eq!(
+        std::fs::read_dir(&cloud).unwrap().count(),
+        0,
+        "destroy leaves no object behind"
+    );
+}
+
+#[test]
+fn drift_names_what_changed_outside_and_up_repairs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    expect(&run(dir.path(), &["up", "--yes"]), 0);
+    expect(&run(dir.path(), &["drift"]), 0);
+    // Edit one object and delete another behind the program's back.
+    let cloud = dir.path().join(".dafnck/fake-cloud");
+    let mut deleted = None;
+    for entry in std::fs::read_dir(&cloud).unwrap() {
+        let path = entry.unwrap().path();
+        let mut obj: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        match obj["name"].as_str().unwrap() {
+            "public-b" => {
+                obj["inputs"]["tags"] = serde_json::json!({"owner": "someone"});
+                std::fs::write(&path, serde_json::to_vec(&obj).unwrap()).unwrap();
+            }
+            "web-0" => {
+                std::fs::remove_file(&path).unwrap();
+                deleted = Some(path);
+            }
+            _ => {}
+        }
+    }
+    assert!(deleted.is_some());
+    let r = run(dir.path(), &["drift", "--json"]);
+    expect(&r, 2);
+    let drift: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let kinds: Vec<(String, String)> = drift
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_owned(),
+                d["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("public-b".into(), "changed".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("web-0".into(), "deleted".into())),
+        "{kinds:?}"
+    );
+
+    let r = run(dir.path(), &["up", "--yes", "--refresh"]);
+    expect(&r, 0);
+    expect(&run(dir.path(), &["drift"]), 0);
+    expect(&run(dir.path(), &["preview", "--detailed-exitcode"]), 0);
+}
+
+#[test]
+fn state_commands_and_a_saved_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    expect(&run(dir.path(), &["up", "--yes"]), 0);
+    let r = run(dir.path(), &["state", "list"]);
+    expect(&r, 0);
+    assert_eq!(r.stdout.lines().count(), 5, "{}", r.stdout);
+    let r = run(dir.path(), &["state", "show", "web-0"]);
+    expect(&r, 0);
+    assert!(
+        r.stdout.contains("\"(secret)\"") && !r.stdout.contains("s3cret"),
+        "{}",
+        r.stdout
+    );
+
+    // A saved plan applies exactly; a second application is stale.
+    let plan = dir.path().join("large.plan");
+    let plan_arg = plan.to_str().unwrap();
+    expect(
+        &run(
+            dir.path(),
+            &["preview", "--config", "size=large", "--out", plan_arg],
+        ),
+        0,
+    );
+    expect(&run(dir.path(), &["up", "--yes", "--plan", plan_arg]), 0);
+    let r = run(dir.path(), &["up", "--yes", "--plan", plan_arg]);
+    expect(&r, 1);
+    assert!(r.stderr.contains("stale"), "{}", r.stderr);
+
+    let r = run(dir.path(), &["graph", "--format", "mermaid"]);
+    expect(&r, 0);
+    assert!(
+        r.stdout.starts_with("flowchart LR") && r.stdout.contains("-->"),
+        "{}",
+        r.stdout
+    );
+
+    let r = run(dir.path(), &["state", "rm", "web-1"]);
+    expect(&r, 0);
+    let r = run(dir.path(), &["state", "list"]);
+    assert_eq!(r.stdout.lines().count(), 4, "{}", r.stdout);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_leaves_the_state_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    // A stack with no state.
+    for args in [
+        &["state", "list", "--stack", "nope"][..],
+        &["outputs", "--stack", "nope"],
+        &["drift", "--stack", "nope"],
+    ] {
+        let r = run(dir.path(), args);
+        expect(&r, 1);
+        assert!(
+            r.stderr.contains("stack \"nope\" has no state"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    expect(&run(dir.path(), &["up", "--yes"]), 0);
+    let state = dir.path().join(".dafnck/dev/snapshot.json");
+    let before = std::fs::read(&state).unwrap();
+
+    let r = run(dir.path(), &["state", "show", "nope"]);
+    expect(&r, 1);
+    assert!(r.stderr.contains("no resource \"nope\""), "{}", r.stderr);
+    let r = run(dir.path(), &["import", "nope", "id-1"]);
+    expect(&r, 1);
+    assert!(r.stderr.contains("no resource \"nope\""), "{}", r.stderr);
+
+    // A saved plan of another stack.
+    let plan = dir.path().join("prod.plan");
+    expect(
+        &run(
+            dir.path(),
+            &[
+                "preview",
+                "--stack",
+                "prod",
+                "--out",
+                plan.to_str().unwrap(),
+            ],
+        ),
+        0,
+    );
+    let r = run(
+        dir.path(),
+        &["up", "--yes", "--plan", plan.to_str().unwrap()],
+    );
+    expect(&r, 1);
+    assert!(
+        r.stderr.contains("for stack \"prod\", not \"dev\""),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(dir.path(), &["preview", "--target", "nope"]);
+    expect(&r, 1);
+    assert!(
+        r.stderr.contains("resource \"nope\": is targeted"),
+        "{}",
+        r.stderr
+    );
+
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "nothing was written"
+    );
+}
