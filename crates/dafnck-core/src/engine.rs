@@ -243,7 +243,7 @@ impl Engine {
     {
         let desired = self.desired(program)?;
         self.locked("up", |this| async move {
-            let (state, pending) = this.prepare(refresh).await?;
+            let (state, pending, _) = this.prepare(refresh).await?;
             let plan = this.plan(&desired, &state)?;
             this.execute(&plan, state, pending).await
         })
@@ -317,7 +317,7 @@ impl Engine {
     /// [`Engine::up`].
     pub async fn destroy(&self) -> crate::Result<ApplyReport> {
         self.locked("destroy", |this| async move {
-            let (state, pending) = this.prepare(false).await?;
+            let (state, pending, _) = this.prepare(false).await?;
             let plan = planner::plan_destroy(&state)?;
             this.execute(&plan, state, pending).await
         })
@@ -331,23 +331,9 @@ impl Engine {
     /// A held lock, state errors, [`Error::Read`] for objects that cannot be read.
     pub async fn refresh(&self) -> crate::Result<DriftReport> {
         self.locked("refresh", |this| async move {
-            let state = this.state().await?;
-            let (journal, task) = this.journal(state.clone());
-            let state = this.resolve_pending(&journal, task, state).await?.0;
-            let r = drift::refresh(
-                &state,
-                &this.providers,
-                &this.settings.retry,
-                this.settings.parallelism,
-            )
-            .await?;
-            let (journal, task) = this.journal(state);
-            for e in r.entries {
-                journal.record(e);
-            }
-            let state = task.finish().await?;
+            let (state, _, report) = this.prepare(true).await?;
             this.store.compact(&this.stack, &state).await?;
-            Ok(r.report)
+            Ok(report.unwrap_or_default())
         })
         .await
     }
@@ -387,7 +373,7 @@ impl Engine {
         };
         desired.nodes[i].options.import = Some(id.to_owned());
         self.locked("import", |this| async move {
-            let (state, pending) = this.prepare(false).await?;
+            let (state, pending, _) = this.prepare(false).await?;
             if state.resources.contains_key(name) {
                 let mut d = unknown_resource(name, "");
                 d.message = format!(
@@ -490,12 +476,15 @@ impl Engine {
 
     /// Under the lock: loads the state, settles pending operations and
     /// optionally refreshes, journaling all of it.
-    async fn prepare(&self, refresh: bool) -> crate::Result<(State, Vec<Resolution>)> {
+    async fn prepare(
+        &self,
+        refresh: bool,
+    ) -> crate::Result<(State, Vec<Resolution>, Option<DriftReport>)> {
         let state = self.state().await?;
         let (journal, task) = self.journal(state.clone());
         let (state, pending) = self.resolve_pending(&journal, task, state).await?;
         if !refresh {
-            return Ok((state, pending));
+            return Ok((state, pending, None));
         }
         let r = drift::refresh(
             &state,
@@ -508,7 +497,7 @@ impl Engine {
         for e in r.entries {
             journal.record(e);
         }
-        Ok((task.finish().await?, pending))
+        Ok((task.finish().await?, pending, Some(r.report)))
     }
 
     async fn resolve_pending(

@@ -220,18 +220,12 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
         .iter()
         .filter_map(|&i| slots[i].take())
         .collect();
-    for (name, r) in &state.resources {
-        if !claimed.contains(name.as_str()) {
-            let change = delete_change(r, false);
-            if r.protect {
-                refused.push(protected(&change));
-            }
-            plan.changes.push(change);
-        }
-    }
-    for r in &state.deposed {
-        plan.changes.push(delete_change(r, true));
-    }
+    plan_deletes(
+        state,
+        |name| claimed.contains(name),
+        &mut plan,
+        &mut refused,
+    );
     plan.exports = desired.exports.clone();
 
     if !problems.is_empty() {
@@ -293,7 +287,25 @@ pub fn restrict(plan: &mut Plan, desired: &Desired, targets: &[String]) -> crate
 pub fn plan_destroy(state: &State) -> crate::Result<Plan> {
     let mut plan = Plan::new(&state.stack, StateBinding::of(state), true);
     let mut refused = Vec::new();
-    for r in state.resources.values() {
+    plan_deletes(state, |_| false, &mut plan, &mut refused);
+    if !refused.is_empty() {
+        return Err(Error::PlanRefused(refused));
+    }
+    Ok(plan)
+}
+
+/// Deletes every recorded object not kept, and every deposed one; the
+/// protected ones are also refused.
+fn plan_deletes(
+    state: &State,
+    keep: impl Fn(&str) -> bool,
+    plan: &mut Plan,
+    refused: &mut Vec<Diagnostic>,
+) {
+    for (name, r) in &state.resources {
+        if keep(name) {
+            continue;
+        }
         let change = delete_change(r, false);
         if r.protect {
             refused.push(protected(&change));
@@ -303,10 +315,6 @@ pub fn plan_destroy(state: &State) -> crate::Result<Plan> {
     for r in &state.deposed {
         plan.changes.push(delete_change(r, true));
     }
-    if !refused.is_empty() {
-        return Err(Error::PlanRefused(refused));
-    }
-    Ok(plan)
 }
 
 fn resolve_planned(
