@@ -2,3 +2,6 @@
 //! feature (`local`, `aws`, `gcp`, `azure`) so a program compiles only the
 //! cloud SDKs it uses. The engine's own in-memory fake provider lives in
 //! `dafnck_core::testing`.
+
+#[cfg(feature = "local")]
+pub mod local;
