@@ -22,6 +22,15 @@ cargo fmt --all --check
 step "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+step "moto server (AWS EC2 fake) for the aws provider's tests"
+# Installs moto[server] with pip when missing; stopped again on exit.
+moto_env="$(scripts/servers/moto.sh start)"
+trap 'scripts/servers/moto.sh stop' EXIT
+eval "$moto_env"
+export DAFNCK_MOTO_URL
+# Tests that need a server fail, instead of skipping, when it is missing.
+export DAFNCK_REQUIRE_SERVERS=1
+
 step "cargo test (unit, integration, property, crash, examples, benches once)"
 cargo test --workspace --all-features --all-targets
 

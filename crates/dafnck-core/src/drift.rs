@@ -130,10 +130,7 @@ pub async fn refresh(
         .values()
         .map(|r| read_back(&state.stack, r, providers, retry))
         .collect();
-    let reads = stream::iter(futures)
-        .buffered(parallelism.max(1))
-        .collect::<Vec<_>>()
-        .await;
+    let reads = bounded(futures, parallelism).await;
     let mut refreshed = state.clone();
     let mut report = DriftReport {
         drifted: Vec::new(),
@@ -208,6 +205,30 @@ pub async fn refresh(
         state: refreshed,
         entries,
     })
+}
+
+/// Runs `futures`, at most `parallelism` at once, and returns their
+/// outputs in order. A slot is refilled as soon as any future in it ends
+/// (not in order, as `buffered` does, where one slow call at the head
+/// leaves finished slots idle behind it).
+pub(crate) async fn bounded<F: std::future::Future>(
+    futures: Vec<F>,
+    parallelism: usize,
+) -> Vec<F::Output> {
+    use futures::FutureExt;
+    let n = futures.len();
+    let indexed: Vec<_> = futures
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| f.map(move |out| (i, out)))
+        .collect();
+    let mut done: Vec<(usize, F::Output)> = stream::iter(indexed)
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    debug_assert_eq!(done.len(), n);
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, out)| out).collect()
 }
 
 async fn read_back(

@@ -207,7 +207,10 @@ impl Engine {
     {
         let desired = self.desired(program)?;
         let stored = self.state().await?;
-        let base = StateBinding::of(&stored);
+        // The plan is bound to the state as stored. When nothing is resolved
+        // or refreshed in memory, that is the state planned against, which
+        // the planner hashes itself (alongside planning, for a large one).
+        let base = (refresh || !stored.pending.is_empty()).then(|| StateBinding::of(&stored));
         let (mut current, pending) = self.resolved_in_memory(stored).await?;
         let mut drift = None;
         if refresh {
@@ -221,8 +224,7 @@ impl Engine {
             current = r.state;
             drift = Some(r.report);
         }
-        let mut plan = self.plan(&desired, &current)?;
-        plan.base = base;
+        let plan = self.plan(&desired, &current, base)?;
         Ok(Preview {
             plan,
             drift,
@@ -244,7 +246,7 @@ impl Engine {
         let desired = self.desired(program)?;
         self.locked("up", |this| async move {
             let (state, pending, _) = this.prepare(refresh).await?;
-            let plan = this.plan(&desired, &state)?;
+            let plan = this.plan(&desired, &state, None)?;
             this.execute(&plan, state, pending).await
         })
         .await
@@ -290,9 +292,7 @@ impl Engine {
         let stored = self.state().await?;
         let base = StateBinding::of(&stored);
         let (current, _) = self.resolved_in_memory(stored).await?;
-        let mut plan = planner::plan_destroy(&current)?;
-        plan.base = base;
-        Ok(plan)
+        planner::plan_destroy_bound(&current, base)
     }
 
     /// The recorded state, or [`Error::NoState`] for a stack never applied.
@@ -422,8 +422,13 @@ impl Engine {
         Ok(self.store.unlock(&self.stack, lock_id).await?)
     }
 
-    fn plan(&self, desired: &Desired, state: &State) -> crate::Result<Plan> {
-        let mut plan = planner::plan(desired, state, &self.providers)?;
+    fn plan(
+        &self,
+        desired: &Desired,
+        state: &State,
+        base: Option<StateBinding>,
+    ) -> crate::Result<Plan> {
+        let mut plan = planner::plan_bound(desired, state, &self.providers, base)?;
         if !self.settings.targets.is_empty() {
             planner::restrict(&mut plan, desired, &self.settings.targets)?;
         }
@@ -436,6 +441,7 @@ impl Engine {
         Fut: std::future::Future<Output = crate::Result<T>> + 'a,
     {
         let held = self.lock(operation).await?;
+        tracing::debug!(stack = %self.stack, operation, lock = %held.lock.id, "took the stack's lock");
         let result = f(self).await;
         held.renewal.abort();
         let released = self.store.unlock(&self.stack, &held.lock.id).await;
@@ -458,7 +464,10 @@ impl Engine {
                 tokio::time::sleep(every).await;
                 match store.renew(&stack, &current).await {
                     Ok(l) => current = l,
-                    Err(_) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "lost the stack's lock; another run may write now");
+                        break;
+                    }
                 }
             }
         });
@@ -580,7 +589,11 @@ impl Engine {
             run_id: state::new_id(),
             observer: self.settings.observer.clone(),
         };
+        let summary = plan.summary();
+        tracing::info!(stack = %self.stack, create = summary.create, update = summary.update,
+            replace = summary.replace, delete = summary.delete, "applying");
         let mut report = apply::execute(plan, &state, &self.providers, &journal, &options).await;
+        tracing::info!(elapsed = ?report.elapsed, success = report.is_success(), "applied");
         drop(journal);
         let final_state = task.finish().await?;
         self.store.compact(&self.stack, &final_state).await?;

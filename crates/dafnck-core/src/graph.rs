@@ -84,6 +84,28 @@ impl DepGraph {
         Err(self.cycles())
     }
 
+    /// For each node, the number of nodes on the longest path that starts
+    /// at it (1 for a node nothing comes after). For nodes on a cycle, or
+    /// leading to one, it is a lower bound (what was found before the cycle
+    /// stopped the count).
+    pub fn heights(&self) -> Vec<u32> {
+        let n = self.len();
+        let mut height = vec![1u32; n];
+        // Kahn's algorithm from the sinks backwards.
+        let mut later: Vec<u32> = (0..n).map(|i| self.successors(i).count() as u32).collect();
+        let mut done: Vec<usize> = (0..n).filter(|&i| later[i] == 0).collect();
+        while let Some(i) = done.pop() {
+            for p in self.predecessors(i) {
+                height[p] = height[p].max(height[i] + 1);
+                later[p] -= 1;
+                if later[p] == 0 {
+                    done.push(p);
+                }
+            }
+        }
+        height
+    }
+
     /// Every cycle (see [`DepGraph::toposort`]), sorted.
     pub fn cycles(&self) -> Vec<Vec<usize>> {
         let mut cycles: Vec<Vec<usize>> = tarjan_scc(&self.g)
@@ -143,6 +165,21 @@ mod tests {
             g.toposort().unwrap_err(),
             vec![vec![0, 1, 2], vec![3, 4], vec![5]]
         );
+    }
+
+    #[test]
+    fn heights_count_the_longest_path_after_each_node() {
+        let mut g = DepGraph::new(5);
+        g.add_edge(0, 1);
+        g.add_edge(1, 2);
+        g.add_edge(0, 3);
+        assert_eq!(g.heights(), vec![3, 2, 1, 1, 1]);
+        // A cycle does not hang it.
+        let mut c = DepGraph::new(3);
+        c.add_edge(0, 1);
+        c.add_edge(1, 0);
+        c.add_edge(1, 2);
+        assert_eq!(c.heights(), vec![1, 2, 1]);
     }
 
     #[test]

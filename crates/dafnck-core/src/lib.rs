@@ -16,6 +16,7 @@ pub mod drift;
 pub mod engine;
 mod error;
 pub mod graph;
+mod name;
 pub mod plan;
 pub mod planner;
 pub mod provider;
@@ -28,6 +29,7 @@ pub mod testing;
 mod value;
 
 pub use error::{Diagnostic, Error, Result};
+pub use name::Name;
 pub use plan::{Action, Change, Plan};
 pub use provider::{Provider, ProviderError, Providers};
 pub use resource::{Handle, Input, Location, Options, Outputs, Resource, ResourceRef, Timeouts};

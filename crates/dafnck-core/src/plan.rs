@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::name::Name;
 use crate::resource::{Location, Timeouts};
 use crate::state::{ResourceState, State};
 use crate::value::Value;
@@ -79,24 +81,38 @@ pub enum ReplaceOrder {
 }
 
 /// One resource's entry in a plan.
+///
+/// What a change shares with the program rather than copies — names,
+/// dependency names, inputs, force-new fields, the declaration site — is
+/// held as [`Name`] or `Arc`: planning a large stack allocates little per
+/// resource, and cloning a change is cheap.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// The resource's name.
-    pub name: String,
+    pub name: Name,
     /// Its type.
     #[serde(rename = "type")]
-    pub type_name: String,
+    pub type_name: Name,
     /// What happens.
     pub action: Action,
-    /// The recorded object (none for a create or an import, nor for a no-op
-    /// with nothing to record).
+    /// The recorded object, for an update, a replacement, a delete, and a
+    /// no-op with something to record (a rename, changed options). None for
+    /// a create or an import, and for every other no-op — a re-checked one
+    /// included, whose recorded object the executor reads from the state the
+    /// plan is bound to — so planning a large stack copies little.
     pub before: Option<Box<ResourceState>>,
     /// The desired inputs as far as known now: references to outputs not yet
-    /// known are [`Value::Unknown`]. None for a delete.
+    /// known are [`Value::Unknown`]. None for a delete and for a no-op (its
+    /// inputs are the recorded ones, in the state the plan is bound to).
     pub after: Option<Value>,
-    /// The desired inputs with their references, resolved when applied.
+    /// The desired inputs with their references, resolved when applied:
+    /// for a create, an import, an update, a replacement and a re-checked
+    /// no-op. Shared with the program's declaration ([`Node::inputs`]), not
+    /// copied.
+    ///
+    /// [`Node::inputs`]: crate::stack::Node::inputs
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<Value>,
+    pub inputs: Option<Arc<Value>>,
     /// Top-level input fields that differ, sorted.
     pub fields: Vec<String>,
     /// For a replace: the changed fields that forced it (`type` when the
@@ -108,7 +124,7 @@ pub struct Change {
     pub replace_order: ReplaceOrder,
     /// Resources this one depends on in the program.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dependencies: Vec<String>,
+    pub dependencies: Vec<Name>,
     /// Options that matter when applying.
     #[serde(default)]
     pub flags: ChangeFlags,
@@ -128,7 +144,7 @@ pub struct Change {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recheck: bool,
     /// Where the resource was declared (for deletes: where it was last).
-    pub location: Option<Location>,
+    pub location: Option<Arc<Location>>,
 }
 
 /// The declaration options a change carries into apply.
@@ -143,9 +159,9 @@ pub struct ChangeFlags {
     /// Fields whose changes are ignored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_changes: Vec<String>,
-    /// Fields whose change forces a replacement.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub force_new: Vec<String>,
+    /// Fields whose change forces a replacement (shared with the program).
+    #[serde(default, skip_serializing_if = "<[String]>::is_empty")]
+    pub force_new: Arc<[String]>,
     /// Per-call time limits.
     #[serde(default)]
     pub timeouts: Timeouts,

@@ -8,10 +8,12 @@
 //! in-place update does not change an object's identity.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::error::{Diagnostic, Error};
+use crate::name::Name;
 use crate::plan::{Action, Change, ChangeFlags, Plan, ReplaceOrder, StateBinding};
-use crate::provider::{DiffRequest, Providers};
+use crate::provider::{Diff, DiffRequest, Providers};
 use crate::stack::{Desired, Node};
 use crate::state::{ResourceState, State};
 use crate::value::{OutputRef, Value};
@@ -28,29 +30,85 @@ use crate::value::{OutputRef, Value};
 /// - [`Error::PlanRefused`] naming every protected resource the plan would
 ///   delete or replace.
 pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::Result<Plan> {
-    let mut plan = Plan::new(&desired.stack, StateBinding::of(state), false);
+    plan_bound(desired, state, providers, None)
+}
+
+/// From this many recorded resources on, the state's fingerprint is
+/// computed on a second thread while the changes are planned: hashing walks
+/// the whole state, a tenth to a fifth of the work of planning.
+const FINGERPRINT_ALONGSIDE: usize = 2_000;
+
+/// [`plan`], bound to `base` when given (the state as stored, when `state`
+/// is that state with pending operations resolved or refreshed in memory),
+/// else to `state`.
+pub(crate) fn plan_bound(
+    desired: &Desired,
+    state: &State,
+    providers: &Providers,
+    base: Option<StateBinding>,
+) -> crate::Result<Plan> {
+    let (planned, base) = match base {
+        Some(base) => (plan_changes(desired, state, providers), base),
+        None if state.resources.len() >= FINGERPRINT_ALONGSIDE => std::thread::scope(|s| {
+            let hashing = std::thread::Builder::new()
+                .name("dafnck-fingerprint".into())
+                .spawn_scoped(s, || StateBinding::of(state));
+            let planned = plan_changes(desired, state, providers);
+            let base = match hashing {
+                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                // No thread to be had: hash here.
+                Err(_) => StateBinding::of(state),
+            };
+            (planned, base)
+        }),
+        None => (
+            plan_changes(desired, state, providers),
+            StateBinding::of(state),
+        ),
+    };
+    let mut plan = planned?;
+    plan.base = base;
+    Ok(plan)
+}
+
+/// The plan's changes and exports; its base is left for the caller.
+fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crate::Result<Plan> {
+    let unbound = StateBinding {
+        lineage: String::new(),
+        serial: 0,
+        fingerprint: String::new(),
+    };
+    let mut plan = Plan::new(&desired.stack, unbound, false);
     let mut problems = Vec::new();
 
-    // Recorded names claimed by a desired resource, directly or by alias.
-    let mut claimed: HashSet<&str> = HashSet::with_capacity(desired.nodes.len());
+    // The recorded object of each desired resource: matched by name in one
+    // pass over the state (a hash lookup each, no search of the state's
+    // tree per resource), then by alias for those left.
     let mut recorded_for: Vec<Option<(&ResourceState, Option<String>)>> =
-        Vec::with_capacity(desired.nodes.len());
-    for node in &desired.nodes {
-        let found = match state.resources.get(&node.name) {
-            Some(r) => Some((r, None)),
-            None => node.options.aliases.iter().find_map(|alias| {
-                let taken = desired.position(alias).is_some();
-                state
-                    .resources
-                    .get(alias)
-                    .filter(|_| !taken)
-                    .map(|r| (r, Some(alias.clone())))
-            }),
-        };
-        if let Some((r, _)) = &found {
-            claimed.insert(&r.name);
+        vec![None; desired.nodes.len()];
+    for (name, r) in &state.resources {
+        if let Some(i) = desired.position(name) {
+            recorded_for[i] = Some((r, None));
         }
-        recorded_for.push(found);
+    }
+    // Recorded names claimed through an alias (those claimed by name are
+    // the desired names).
+    let mut by_alias: HashSet<&str> = HashSet::new();
+    for (node, found) in desired.nodes.iter().zip(&mut recorded_for) {
+        if found.is_some() || node.options.aliases.is_empty() {
+            continue;
+        }
+        *found = node.options.aliases.iter().find_map(|alias| {
+            let taken = desired.position(alias).is_some();
+            state
+                .resources
+                .get(alias)
+                .filter(|_| !taken)
+                .map(|r| (r, Some(alias.clone())))
+        });
+        if let Some((r, _)) = found {
+            by_alias.insert(&r.name);
+        }
     }
 
     // An import must not adopt an object another resource already manages.
@@ -69,8 +127,8 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
             }
             if let Some(owner) = managed.get(&(node.type_name.as_str(), id.as_str())) {
                 problems.push(Diagnostic {
-                    resource: Some(node.name.clone()),
-                    location: Some(node.location.clone()),
+                    resource: Some(node.name.to_string()),
+                    location: Some((*node.location).clone()),
                     message: format!("imports {id:?}, which resource {owner:?} already manages"),
                 });
             }
@@ -82,27 +140,31 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
     // Whether a resource is replaced delete-first (its dependents that are
     // replaced must be too, or the order would be a cycle).
     let mut dbr: HashSet<&str> = HashSet::new();
+    // Resources made only after a delete-first replacement's old object is
+    // deleted: they depend on one, directly or through other resources.
+    let mut after_dbr: HashSet<&str> = HashSet::new();
     // Resources whose outputs may change in place (updated, or re-checked):
     // their unchanged dependents are re-checked at apply.
     let mut updated: HashSet<&str> = HashSet::new();
-    let mut slots: Vec<Option<Change>> = vec![None; desired.nodes.len()];
+    // Desired resources first, in dependency order, then deletes; written
+    // in place (one change per resource, no second copy of the list).
+    plan.changes
+        .reserve(desired.nodes.len() + state.deposed.len());
 
     for &i in &desired.order {
         let node = &desired.nodes[i];
         let recorded = recorded_for[i].as_ref();
-        let resolved = node
-            .inputs
-            .resolve_refs(&mut |r: &OutputRef| resolve_planned(r, &known, node, &mut problems));
-        let Ok(resolved) = resolved;
-        let provider = match providers.for_type(&node.name, &node.type_name, Some(&node.location)) {
+        let provider = match providers.for_type(&node.name, &node.type_name, Some(&*node.location))
+        {
             Ok(p) => p,
             Err(e) => {
+                resolved_inputs(node, &known, &mut problems);
                 problems.push(Diagnostic {
-                    resource: Some(node.name.clone()),
-                    location: Some(node.location.clone()),
+                    resource: Some(node.name.to_string()),
+                    location: Some((*node.location).clone()),
                     message: e.to_string(),
                 });
-                known.insert(&node.name, None);
+                known.insert(node.name.as_str(), None);
                 continue;
             }
         };
@@ -122,10 +184,11 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
             renamed_from: recorded.and_then(|(_, alias)| alias.clone()),
             deposed: false,
             recheck: false,
-            location: Some(node.location.clone()),
+            location: Some(Arc::clone(&node.location)),
         };
         match recorded {
             None => {
+                let resolved = resolved_inputs(node, &known, &mut problems);
                 change.action = if let Some(id) = &node.options.import {
                     change.import_id = Some(id.clone());
                     Action::Import
@@ -136,44 +199,61 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
                     .as_map()
                     .map(|m| m.keys().cloned().collect())
                     .unwrap_or_default();
-                known.insert(&node.name, None);
+                known.insert(node.name.as_str(), None);
                 change.after = Some(resolved);
-                change.inputs = Some(node.inputs.clone());
+                change.inputs = Some(Arc::clone(&node.inputs));
             }
             Some((old, _)) if old.type_name != node.type_name => {
+                let resolved = resolved_inputs(node, &known, &mut problems);
                 change.action = Action::Replace;
                 change.replace_because = vec!["type".into()];
                 change.fields = vec!["type".into()];
-                known.insert(&node.name, None);
+                known.insert(node.name.as_str(), None);
                 change.after = Some(resolved);
-                change.inputs = Some(node.inputs.clone());
+                change.inputs = Some(Arc::clone(&node.inputs));
                 change.before = Some(Box::new((*old).clone()));
             }
             Some((old, _)) => {
-                let diff = provider.diff(&DiffRequest {
-                    name: &node.name,
-                    type_name: &node.type_name,
-                    old_inputs: &old.inputs,
-                    new_inputs: &resolved,
-                    force_new: &node.force_new,
-                    ignore_changes: &node.options.ignore_changes,
+                // Inputs equal to the recorded ones are no change: most
+                // resources of a large stack are decided here, without
+                // building their resolved inputs or asking the provider.
+                let unchanged = node.inputs.equals_resolved(&old.inputs, &mut |r| {
+                    known
+                        .get(r.resource.as_str())
+                        .copied()
+                        .flatten()
+                        .and_then(|outputs| outputs.get(&r.field))
                 });
+                let mut resolved = None;
+                let diff = if unchanged {
+                    Diff::default()
+                } else {
+                    let new_inputs = resolved.insert(resolved_inputs(node, &known, &mut problems));
+                    provider.diff(&DiffRequest {
+                        name: &node.name,
+                        type_name: &node.type_name,
+                        old_inputs: &old.inputs,
+                        new_inputs,
+                        force_new: &node.force_new,
+                        ignore_changes: &node.options.ignore_changes,
+                    })
+                };
                 change.fields = diff.changed;
                 if !diff.replace_because.is_empty() {
                     change.action = Action::Replace;
                     change.replace_because = diff.replace_because;
-                    known.insert(&node.name, None);
+                    known.insert(node.name.as_str(), None);
                 } else {
                     change.action = if change.fields.is_empty() {
                         Action::NoOp
                     } else {
                         Action::Update
                     };
-                    known.insert(&node.name, Some(&old.outputs));
+                    known.insert(node.name.as_str(), Some(&old.outputs));
                 }
                 // A no-op carries the recorded object only when there is
-                // something to record (a rename, changed options): planning a
-                // large unchanged stack copies nothing.
+                // something to record (a rename, changed options), and no
+                // inputs: planning a large unchanged stack copies nothing.
                 let record = change.renamed_from.is_some() || options_changed(old, &change);
                 // An in-place update keeps an object's identity but may change
                 // an output a dependent uses; re-resolve that dependent at
@@ -184,45 +264,60 @@ pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::R
                         .iter()
                         .any(|d| updated.contains(d.as_str()));
                 if change.action == Action::Update || change.recheck {
-                    updated.insert(&node.name);
+                    updated.insert(node.name.as_str());
                 }
-                if change.action != Action::NoOp || change.recheck {
+                if change.action != Action::NoOp {
+                    let resolved =
+                        resolved.unwrap_or_else(|| resolved_inputs(node, &known, &mut problems));
                     let (after, inputs) = keep_ignored(resolved, node, old);
                     change.after = Some(after);
                     change.inputs = Some(inputs);
-                } else {
-                    change.after = Some(resolved);
+                } else if change.recheck {
+                    // The executor resolves these again; what the plan shows
+                    // of a no-op is nothing.
+                    change.inputs = Some(ignoring(node, old));
                 }
-                if change.action != Action::NoOp || record || change.recheck {
+                if change.action != Action::NoOp || record {
                     change.before = Some(Box::new((*old).clone()));
                 }
             }
         }
+        let waits_on_dbr = !(dbr.is_empty() && after_dbr.is_empty())
+            && node
+                .dependencies
+                .iter()
+                .any(|d| dbr.contains(d.as_str()) || after_dbr.contains(d.as_str()));
         if change.action == Action::Replace {
             let dependency_dbr = node.dependencies.iter().any(|d| dbr.contains(d.as_str()));
-            if node.options.delete_before_replace || dependency_dbr {
+            // Made first, the new object would wait on an old object's
+            // delete that may wait (through the deletes of what the old
+            // object of this one recorded as dependencies) on deleting this
+            // old object: a cycle. Deleting this one first breaks it.
+            let old_depends = change
+                .before
+                .as_ref()
+                .is_some_and(|b| !b.dependencies.is_empty());
+            if node.options.delete_before_replace || dependency_dbr || (waits_on_dbr && old_depends)
+            {
                 change.replace_order = ReplaceOrder::DeleteBeforeCreate;
-                dbr.insert(&node.name);
+                dbr.insert(node.name.as_str());
             }
         }
-        slots[i] = Some(change);
+        if waits_on_dbr {
+            after_dbr.insert(node.name.as_str());
+        }
+        plan.changes.push(change);
     }
 
     let mut refused = Vec::new();
-    for change in slots.iter().flatten() {
+    for change in &plan.changes {
         if change.action.is_destructive() && change.flags.protect {
             refused.push(protected(change));
         }
     }
-    // Desired resources first, in dependency order, then deletes.
-    plan.changes = desired
-        .order
-        .iter()
-        .filter_map(|&i| slots[i].take())
-        .collect();
     plan_deletes(
         state,
-        |name| claimed.contains(name),
+        |name| desired.position(name).is_some() || by_alias.contains(name),
         &mut plan,
         &mut refused,
     );
@@ -250,7 +345,7 @@ pub fn restrict(plan: &mut Plan, desired: &Desired, targets: &[String]) -> crate
     for t in targets {
         if desired.position(t).is_some() {
             stack.push(t);
-        } else if plan.changes.iter().any(|c| &c.name == t) {
+        } else if plan.changes.iter().any(|c| c.name == *t) {
             keep.insert(t);
         } else {
             problems.push(Diagnostic {
@@ -265,14 +360,14 @@ pub fn restrict(plan: &mut Plan, desired: &Desired, targets: &[String]) -> crate
             continue;
         }
         if let Some(node) = desired.node(name) {
-            stack.extend(node.dependencies.iter().map(String::as_str));
+            stack.extend(node.dependencies.iter().map(Name::as_str));
         }
     }
     if !problems.is_empty() {
         return Err(Error::Program(problems));
     }
     let keep: HashSet<String> = keep.into_iter().map(str::to_owned).collect();
-    plan.changes.retain(|c| keep.contains(&c.name));
+    plan.changes.retain(|c| keep.contains(c.name.as_str()));
     // Exports referring to resources left out would be resolved from stale
     // outputs; a targeted run leaves the exports as they were.
     plan.exports.clear();
@@ -285,7 +380,12 @@ pub fn restrict(plan: &mut Plan, desired: &Desired, targets: &[String]) -> crate
 /// # Errors
 /// [`Error::PlanRefused`] naming every protected resource.
 pub fn plan_destroy(state: &State) -> crate::Result<Plan> {
-    let mut plan = Plan::new(&state.stack, StateBinding::of(state), true);
+    plan_destroy_bound(state, StateBinding::of(state))
+}
+
+/// [`plan_destroy`], bound to `base` (see [`plan_bound`]).
+pub(crate) fn plan_destroy_bound(state: &State, base: StateBinding) -> crate::Result<Plan> {
+    let mut plan = Plan::new(&state.stack, base, true);
     let mut refused = Vec::new();
     plan_deletes(state, |_| false, &mut plan, &mut refused);
     if !refused.is_empty() {
@@ -317,6 +417,20 @@ fn plan_deletes(
     }
 }
 
+/// A resource's inputs with references resolved as far as known now; bad
+/// references are collected as problems.
+fn resolved_inputs(
+    node: &Node,
+    known: &HashMap<&str, Option<&Value>>,
+    problems: &mut Vec<Diagnostic>,
+) -> Value {
+    let resolved = node
+        .inputs
+        .resolve_refs(&mut |r: &OutputRef| resolve_planned(r, known, node, problems));
+    let Ok(resolved) = resolved;
+    resolved
+}
+
 fn resolve_planned(
     r: &OutputRef,
     known: &HashMap<&str, Option<&Value>>,
@@ -328,8 +442,8 @@ fn resolve_planned(
             Some(v) => v.clone(),
             None => {
                 problems.push(Diagnostic {
-                    resource: Some(node.name.clone()),
-                    location: Some(node.location.clone()),
+                    resource: Some(node.name.to_string()),
+                    location: Some((*node.location).clone()),
                     message: format!(
                         "refers to output {:?} of {:?}, which that resource does not report",
                         r.field, r.resource
@@ -364,31 +478,40 @@ fn flags_of(node: &Node) -> ChangeFlags {
 
 /// Fields under `ignore_changes` keep their recorded values, in what is
 /// shown and in what will be sent.
-fn keep_ignored(resolved: Value, node: &Node, old: &ResourceState) -> (Value, Value) {
-    let mut inputs = node.inputs.clone();
-    let mut after = resolved;
+fn keep_ignored(mut resolved: Value, node: &Node, old: &ResourceState) -> (Value, Arc<Value>) {
+    keep_recorded(&mut resolved, node, old);
+    (resolved, ignoring(node, old))
+}
+
+/// The inputs to send: the program's, with fields under `ignore_changes`
+/// as recorded. Without such fields they are shared, not copied.
+fn ignoring(node: &Node, old: &ResourceState) -> Arc<Value> {
+    if node.options.ignore_changes.is_empty() {
+        return Arc::clone(&node.inputs);
+    }
+    let mut inputs = (*node.inputs).clone();
+    keep_recorded(&mut inputs, node, old);
+    Arc::new(inputs)
+}
+
+fn keep_recorded(v: &mut Value, node: &Node, old: &ResourceState) {
+    let Value::Map(m) = v else { return };
     for field in &node.options.ignore_changes {
-        let recorded = old.inputs.get(field).cloned();
-        for v in [&mut after, &mut inputs] {
-            if let Value::Map(m) = v {
-                match &recorded {
-                    Some(r) => {
-                        m.insert(field.clone(), r.clone());
-                    }
-                    None => {
-                        m.remove(field);
-                    }
-                }
+        match old.inputs.get(field) {
+            Some(r) => {
+                m.insert(field.clone(), r.clone());
+            }
+            None => {
+                m.remove(field);
             }
         }
     }
-    (after, inputs)
 }
 
 fn delete_change(r: &ResourceState, deposed: bool) -> Change {
     Change {
-        name: r.name.clone(),
-        type_name: r.type_name.clone(),
+        name: Name::from(&r.name),
+        type_name: Name::from(&r.type_name),
         action: Action::Delete,
         before: Some(Box::new(r.clone())),
         after: None,
@@ -406,14 +529,14 @@ fn delete_change(r: &ResourceState, deposed: bool) -> Change {
         renamed_from: None,
         deposed,
         recheck: false,
-        location: r.location.clone(),
+        location: r.location.clone().map(Arc::new),
     }
 }
 
 fn protected(change: &Change) -> Diagnostic {
     Diagnostic {
-        resource: Some(change.name.clone()),
-        location: change.location.clone(),
+        resource: Some(change.name.to_string()),
+        location: change.location.as_deref().cloned(),
         message: format!(
             "is protected, and the plan would {} it{}; remove `protect` first if this is intended",
             if change.action == Action::Replace {

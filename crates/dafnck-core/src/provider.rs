@@ -231,6 +231,9 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Compares recorded and desired inputs. It must not call the cloud.
     /// The default is [`standard_diff`].
+    ///
+    /// Equal inputs are no change: the planner does not call `diff` for a
+    /// resource whose desired inputs equal the recorded ones exactly.
     fn diff(&self, req: &DiffRequest<'_>) -> Diff {
         standard_diff(req)
     }
@@ -358,6 +361,7 @@ impl RetryPolicy {
             match call().await {
                 Ok(v) => return Ok(v),
                 Err(e) if e.retryable && attempt < self.max_attempts => {
+                    tracing::warn!(attempt, error = %e, "retryable provider error; retrying");
                     tokio::time::sleep(self.backoff(attempt, seed.wrapping_add(attempt as u64)))
                         .await;
                     attempt += 1;

@@ -3,7 +3,6 @@
 //! reading the object back — by id, or by the idempotency token the create
 //! carried — and recording what exists, so nothing created is lost track of.
 
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::error::{Diagnostic, Error};
@@ -60,6 +59,7 @@ pub async fn resolve_one(
                 }])
             })?;
     let (outcome, entries) = settle(op, intent, found);
+    tracing::info!(op, name = %r.name, kind = ?intent.kind, %outcome, "resolved a pending operation");
     Ok(Resolution {
         op,
         kind: intent.kind,
@@ -146,10 +146,7 @@ pub async fn resolve_pending(
         .iter()
         .map(|(op, intent)| resolve_one(&state.stack, *op, intent, providers, retry))
         .collect();
-    let results: Vec<Result<Resolution, Error>> = stream::iter(futures)
-        .buffered(parallelism.max(1))
-        .collect()
-        .await;
+    let results: Vec<Result<Resolution, Error>> = crate::drift::bounded(futures, parallelism).await;
     let mut done = Vec::new();
     let mut problems = Vec::new();
     for r in results {

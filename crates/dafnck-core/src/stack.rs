@@ -3,32 +3,40 @@
 //! [`Desired`] graph the planner diffs against the state.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::error::{Diagnostic, Error};
 use crate::graph::DepGraph;
+use crate::name::Name;
 use crate::resource::{Handle, Location, Options, Resource, ResourceRef};
 use crate::value::Value;
 
 /// One declared resource, as the engine sees it.
+///
+/// Names, type names, force-new lists and declaration sites are shared
+/// ([`Name`], `Arc`): with the plan's changes, and between the resources of
+/// one type or declared at one site (a loop), so a large program holds
+/// each once.
 #[derive(Clone, Debug)]
 pub struct Node {
     /// Unique name in the stack.
-    pub name: String,
+    pub name: Name,
     /// Type name, `package:module:Type`.
-    pub type_name: String,
-    /// Inputs, possibly holding [`Value::Ref`]s to other resources' outputs.
-    pub inputs: Value,
+    pub type_name: Name,
+    /// Inputs, possibly holding [`Value::Ref`]s to other resources' outputs;
+    /// shared with the plan's [`Change::inputs`](crate::Change::inputs).
+    pub inputs: Arc<Value>,
     /// Names of the resources this one depends on (references and
     /// `depends_on`), deduplicated, in declaration order.
-    pub dependencies: Vec<String>,
+    pub dependencies: Vec<Name>,
     /// The declaration's options.
     pub options: Options,
     /// Fields whose change forces a replacement (from the type and options).
-    pub force_new: Vec<String>,
+    pub force_new: Arc<[String]>,
     /// Where it was declared.
-    pub location: Location,
+    pub location: Arc<Location>,
 }
 
 /// The builder a program fills in: resources, exports and configuration of
@@ -42,9 +50,13 @@ pub struct Stack {
     name: String,
     config: BTreeMap<String, String>,
     nodes: Vec<Node>,
-    index: HashMap<String, usize>,
+    index: HashMap<Name, usize>,
     exports: BTreeMap<String, (Value, Location)>,
     problems: Vec<Diagnostic>,
+    /// Each type's name and force-new fields, made once.
+    types: HashMap<&'static str, (Name, Arc<[String]>)>,
+    /// The last declaration site (a loop declares many at one).
+    site: Option<Arc<Location>>,
 }
 
 impl Stack {
@@ -62,6 +74,8 @@ impl Stack {
             index: HashMap::new(),
             exports: BTreeMap::new(),
             problems: Vec::new(),
+            types: HashMap::new(),
+            site: None,
         }
     }
 
@@ -89,8 +103,8 @@ impl Stack {
     /// Declares a resource with default options.
     #[track_caller]
     pub fn add<R: Resource>(&mut self, name: &str, resource: R) -> Handle<R> {
-        let location = Location::caller();
-        self.declare(name, resource, Options::new(), location)
+        let site = std::panic::Location::caller();
+        self.declare(name, resource, Options::new(), site)
     }
 
     /// Declares a resource with options.
@@ -101,8 +115,29 @@ impl Stack {
         resource: R,
         options: Options,
     ) -> Handle<R> {
-        let location = Location::caller();
-        self.declare(name, resource, options, location)
+        let site = std::panic::Location::caller();
+        self.declare(name, resource, options, site)
+    }
+
+    /// The location of `site`, shared with the previous declaration's when
+    /// it is the same site.
+    fn location(&mut self, site: &std::panic::Location<'_>) -> Arc<Location> {
+        match &self.site {
+            Some(l)
+                if l.line == site.line() && l.column == site.column() && l.file == site.file() =>
+            {
+                Arc::clone(l)
+            }
+            _ => {
+                let l = Arc::new(Location {
+                    file: site.file().to_owned(),
+                    line: site.line(),
+                    column: site.column(),
+                });
+                self.site = Some(Arc::clone(&l));
+                l
+            }
+        }
     }
 
     fn declare<R: Resource>(
@@ -110,12 +145,13 @@ impl Stack {
         name: &str,
         resource: R,
         options: Options,
-        location: Location,
+        site: &std::panic::Location<'_>,
     ) -> Handle<R> {
+        let location = self.location(site);
         let handle = Handle::new(ResourceRef::new(&self.name, name, R::TYPE));
         let problem = |message: String| Diagnostic {
             resource: Some(name.to_owned()),
-            location: Some(location.clone()),
+            location: Some((*location).clone()),
             message,
         };
         if name.is_empty() || name.contains(char::is_control) {
@@ -145,20 +181,25 @@ impl Stack {
                 return handle;
             }
         };
-        let mut dependencies: Vec<String> = Vec::new();
+        let mut dependencies: Vec<Name> = Vec::new();
         let mut foreign = Vec::new();
+        // A dependency's name is the declared resource's, shared.
+        let known = |dep: &str| match self.index.get_key_value(dep) {
+            Some((name, _)) => name.clone(),
+            None => Name::from(dep),
+        };
         inputs.visit_refs(&mut |r| {
             if r.stack != self.name {
                 foreign.push(format!("{} of stack {:?}", r.resource, r.stack));
-            } else if !dependencies.contains(&r.resource) {
-                dependencies.push(r.resource.clone());
+            } else if !dependencies.iter().any(|d| *d == r.resource) {
+                dependencies.push(known(&r.resource));
             }
         });
         for (dep, stack) in options.depends_on.iter().zip(&options.depends_on_stacks) {
             if *stack != self.name {
                 foreign.push(format!("{dep} of stack {stack:?}"));
-            } else if !dependencies.contains(dep) {
-                dependencies.push(dep.clone());
+            } else if !dependencies.iter().any(|d| d == dep) {
+                dependencies.push(known(dep));
             }
         }
         for f in foreign {
@@ -182,20 +223,39 @@ impl Stack {
                 )));
             }
         }
-        let mut force_new: Vec<String> = R::force_new_fields()
+        let (type_name, type_force_new) = self
+            .types
+            .entry(R::TYPE)
+            .or_insert_with(|| {
+                let fields: Vec<String> = R::force_new_fields()
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect();
+                (Name::from(R::TYPE), fields.into())
+            })
+            .clone();
+        let extra: Vec<&String> = options
+            .replace_on_changes
             .iter()
-            .map(|s| (*s).to_owned())
+            .filter(|f| !type_force_new.contains(f))
             .collect();
-        for f in &options.replace_on_changes {
-            if !force_new.contains(f) {
-                force_new.push(f.clone());
+        let force_new = if extra.is_empty() {
+            type_force_new
+        } else {
+            let mut fields = type_force_new.to_vec();
+            for f in extra {
+                if !fields.contains(f) {
+                    fields.push(f.clone());
+                }
             }
-        }
-        self.index.insert(name.to_owned(), self.nodes.len());
+            fields.into()
+        };
+        let name = Name::from(name);
+        self.index.insert(name.clone(), self.nodes.len());
         self.nodes.push(Node {
-            name: name.to_owned(),
-            type_name: R::TYPE.to_owned(),
-            inputs,
+            name,
+            type_name,
+            inputs: Arc::new(inputs),
             dependencies,
             options,
             force_new,
@@ -247,8 +307,8 @@ impl Stack {
                 match index.get(dep) {
                     Some(&d) => graph.add_edge(d, i),
                     None => problems.push(Diagnostic {
-                        resource: Some(node.name.clone()),
-                        location: Some(node.location.clone()),
+                        resource: Some(node.name.to_string()),
+                        location: Some((*node.location).clone()),
                         message: format!("depends on {dep:?}, which is not declared in this stack"),
                     }),
                 }
@@ -256,7 +316,7 @@ impl Stack {
         }
         for (export, (value, location)) in &exports {
             value.visit_refs(&mut |r| {
-                if r.stack != name || !index.contains_key(&r.resource) {
+                if r.stack != name || !index.contains_key(r.resource.as_str()) {
                     problems.push(Diagnostic {
                         resource: None,
                         location: Some(location.clone()),
@@ -278,8 +338,8 @@ impl Stack {
                         .collect();
                     let first = &nodes[cycle[0]];
                     problems.push(Diagnostic {
-                        resource: Some(first.name.clone()),
-                        location: Some(first.location.clone()),
+                        resource: Some(first.name.to_string()),
+                        location: Some((*first.location).clone()),
                         message: format!("dependency cycle: {}", names.join(" → ")),
                     });
                 }
@@ -307,7 +367,7 @@ pub struct Desired {
     pub stack: String,
     /// Resources in declaration order.
     pub nodes: Vec<Node>,
-    pub(crate) index: HashMap<String, usize>,
+    pub(crate) index: HashMap<Name, usize>,
     /// Indices into `nodes`, dependencies first.
     pub order: Vec<usize>,
     /// Exported values, possibly holding references.

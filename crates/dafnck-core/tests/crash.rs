@@ -177,7 +177,7 @@ async fn check_after_kill(state_dir: &Path, cloud_dir: &Path, version: u32) -> O
         .unwrap()
         .nodes
         .iter()
-        .map(|n| n.name.clone())
+        .map(|n| n.name.to_string())
         .collect();
     let recorded: BTreeSet<String> = state.resources.keys().cloned().collect();
     assert_eq!(

@@ -5,3 +5,6 @@
 
 #[cfg(feature = "local")]
 pub mod local;
+
+#[cfg(feature = "aws")]
+pub mod aws;

@@ -2,19 +2,23 @@
 //!
 //! A plan's changes become steps (a replacement is two) in a step graph
 //! ([`steps`]). A step starts as soon as every step it waits for is done —
-//! not level by level — with at most `parallelism` provider calls at once.
+//! not level by level — with at most `parallelism` provider calls at once;
+//! of the steps ready to start, those with the longest chain of steps after
+//! them go first, so the critical path is never kept waiting.
 //! Each provider call is preceded by a durable intent record and followed by
 //! its result in the [`Journal`]. A failed step stops the steps that depend
 //! on it while independent ones finish; a panic or timeout inside a provider
 //! call is contained, and the object it may have touched is read back.
 
+mod outputs;
 mod report;
 mod step;
 mod steps;
 
 pub use report::{ApplyReport, StepKind, StepReport, StepStatus};
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,8 +27,8 @@ use tokio::task::JoinSet;
 use crate::plan::Plan;
 use crate::provider::{Providers, RetryPolicy};
 use crate::state::{Entry, Journal, State};
-use crate::value::Value;
 
+use outputs::LiveOutputs;
 use step::{StepContext, StepOutput};
 
 /// How to apply.
@@ -102,21 +106,16 @@ pub async fn execute(
     });
 
     // Outputs as known now; finished steps overwrite them.
-    let mut live: HashMap<String, Value> = state
-        .resources
-        .iter()
-        .map(|(k, r)| (k.clone(), r.outputs.clone()))
-        .collect();
-    for c in &plan.changes {
-        if let Some(from) = &c.renamed_from {
-            if let Some(o) = live.get(from).cloned() {
-                live.insert(c.name.clone(), o);
-            }
-        }
-    }
+    let mut live = LiveOutputs::new(plan, &graph, state);
 
     let mut waiting: Vec<usize> = (0..n).map(|i| graph.deps.predecessors(i).count()).collect();
-    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    // Ready steps start longest remaining chain first (critical-path list
+    // scheduling): provider latencies are unknown, so each step counts as
+    // one; ties go in plan order.
+    let height = graph.deps.heights();
+    let rank = |i: usize| (height[i], Reverse(i));
+    let mut ready: BinaryHeap<(u32, Reverse<usize>)> =
+        (0..n).filter(|&i| waiting[i] == 0).map(rank).collect();
     let mut status: Vec<Option<StepStatus>> = vec![None; n];
     let mut elapsed = vec![std::time::Duration::ZERO; n];
     let mut running: JoinSet<(usize, StepOutput)> = JoinSet::new();
@@ -124,8 +123,8 @@ pub async fn execute(
     let info = |i: usize| {
         let c = &plan.changes[graph.steps[i].change];
         StepInfo {
-            name: c.name.clone(),
-            type_name: c.type_name.clone(),
+            name: c.name.to_string(),
+            type_name: c.type_name.to_string(),
             kind: graph.steps[i].kind,
         }
     };
@@ -137,10 +136,16 @@ pub async fn execute(
 
     loop {
         while running.len() < parallelism {
-            let Some(i) = ready.pop_front() else { break };
+            let Some((_, Reverse(i))) = ready.pop() else {
+                break;
+            };
             let step = &graph.steps[i];
             let change = &plan.changes[step.change];
-            match step::prepare(step, change, &live) {
+            let prepared = step::prepare(step, change, &live, state);
+            if steps::reads_inputs(step.kind) {
+                live.read_by(&change.dependencies);
+            }
+            match prepared {
                 Ok(prepared) => {
                     if let Some(o) = &options.observer {
                         o.started(&info(i));
@@ -165,7 +170,7 @@ pub async fn execute(
                     };
                     observe_end(i, &failed, std::time::Duration::ZERO);
                     status[i] = Some(failed);
-                    for s in skip_dependents(&graph, i, &mut status) {
+                    for s in skip_dependents(plan, &graph, i, &mut status) {
                         observe_end(
                             s,
                             status[s].as_ref().unwrap_or(&StepStatus::Done),
@@ -185,14 +190,14 @@ pub async fn execute(
         match out.result {
             Ok(outputs) => {
                 if let Some(outputs) = outputs {
-                    live.insert(plan.changes[graph.steps[i].change].name.clone(), outputs);
+                    live.set(&plan.changes[graph.steps[i].change].name, outputs);
                 }
                 observe_end(i, &StepStatus::Done, out.elapsed);
                 status[i] = Some(StepStatus::Done);
                 for s in graph.deps.successors(i) {
                     waiting[s] -= 1;
                     if waiting[s] == 0 && status[s].is_none() {
-                        ready.push_back(s);
+                        ready.push(rank(s));
                     }
                 }
             }
@@ -203,7 +208,7 @@ pub async fn execute(
                 };
                 observe_end(i, &failed, out.elapsed);
                 status[i] = Some(failed);
-                for s in skip_dependents(&graph, i, &mut status) {
+                for s in skip_dependents(plan, &graph, i, &mut status) {
                     observe_end(
                         s,
                         status[s].as_ref().unwrap_or(&StepStatus::Done),
@@ -250,8 +255,8 @@ pub async fn execute(
         .map(|(i, s)| {
             let c = &plan.changes[s.change];
             StepReport {
-                name: c.name.clone(),
-                type_name: c.type_name.clone(),
+                name: c.name.to_string(),
+                type_name: c.type_name.to_string(),
                 kind: s.kind,
                 // Only an ordering cycle between steps leaves one unstarted;
                 // say so rather than pretend it was skipped.
@@ -260,7 +265,7 @@ pub async fn execute(
                     retryable: false,
                 }),
                 elapsed: elapsed[i],
-                location: c.location.clone(),
+                location: c.location.as_deref().cloned(),
             }
         })
         .collect();
@@ -276,11 +281,13 @@ pub async fn execute(
 /// Marks every step that waits (transitively) on `failed` as skipped;
 /// returns them.
 fn skip_dependents(
+    plan: &Plan,
     graph: &steps::StepGraph,
     failed: usize,
     status: &mut [Option<StepStatus>],
 ) -> Vec<usize> {
-    let because = graph.steps[failed].label.clone();
+    let step = &graph.steps[failed];
+    let because = format!("{} {}", step.kind.as_str(), plan.changes[step.change].name);
     let mut stack: Vec<usize> = graph.deps.successors(failed).collect();
     let mut skipped = Vec::new();
     while let Some(s) = stack.pop() {

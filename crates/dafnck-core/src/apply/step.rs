@@ -2,7 +2,6 @@
 //! provider (with retries, a time limit, and panics contained), journal the
 //! result.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +14,12 @@ use crate::provider::{
     RetryPolicy, UpdateRequest,
 };
 use crate::recover;
-use crate::state::{Entry, Intent, Journal, OpKind, Outcome, ResourceState};
+use crate::state::{Entry, Intent, Journal, OpKind, Outcome, ResourceState, State};
 use crate::value::{OutputRef, Value};
 
+use super::outputs::LiveOutputs;
 use super::report::StepKind;
-use super::steps::Step;
+use super::steps::{reads_inputs, Step};
 
 /// What every step task shares.
 pub(crate) struct StepContext {
@@ -34,6 +34,7 @@ pub(crate) struct StepContext {
 pub(crate) struct Prepared {
     kind: StepKind,
     first: bool,
+    /// What the step needs of its change (not what the plan shows).
     change: Change,
     resolved: Option<Value>,
 }
@@ -44,21 +45,16 @@ pub(crate) struct StepOutput {
     pub elapsed: Duration,
 }
 
-/// Resolves the step's inputs from the outputs known now.
+/// Resolves the step's inputs from the outputs known now. A re-checked
+/// no-op carries no recorded object (the planner copies none); it is read
+/// from `state`, the state the plan was made against.
 pub(crate) fn prepare(
     step: &Step,
     change: &Change,
-    live: &HashMap<String, Value>,
+    live: &LiveOutputs<'_>,
+    state: &State,
 ) -> Result<Prepared, String> {
-    let needs_inputs = matches!(
-        step.kind,
-        StepKind::Create
-            | StepKind::Import
-            | StepKind::Update
-            | StepKind::Recheck
-            | StepKind::CreateReplacement
-    );
-    let resolved = match (&change.inputs, needs_inputs) {
+    let resolved = match (&change.inputs, reads_inputs(step.kind)) {
         (Some(inputs), true) => Some(inputs.resolve_refs(&mut |r: &OutputRef| {
             live.get(&r.resource)
                 .and_then(|o| o.get(&r.field))
@@ -72,12 +68,43 @@ pub(crate) fn prepare(
         })?),
         _ => None,
     };
+    let before = match (&change.before, step.kind) {
+        (Some(b), _) => Some(b.clone()),
+        (None, StepKind::Recheck) => state
+            .resources
+            .get(change.renamed_from.as_deref().unwrap_or(&change.name))
+            .map(|r| Box::new(r.clone())),
+        (None, _) => None,
+    };
     Ok(Prepared {
         kind: step.kind,
         first: step.first,
-        change: change.clone(),
+        change: for_step(change, before),
         resolved,
     })
+}
+
+/// The parts of a change a step uses: not what the plan only shows (the
+/// inputs as planned, changed fields), so starting a step copies little.
+fn for_step(c: &Change, before: Option<Box<ResourceState>>) -> Change {
+    Change {
+        name: c.name.clone(),
+        type_name: c.type_name.clone(),
+        action: c.action,
+        before,
+        after: None,
+        inputs: None,
+        fields: Vec::new(),
+        replace_because: Vec::new(),
+        replace_order: c.replace_order,
+        dependencies: c.dependencies.clone(),
+        flags: c.flags.clone(),
+        import_id: c.import_id.clone(),
+        renamed_from: c.renamed_from.clone(),
+        deposed: c.deposed,
+        recheck: c.recheck,
+        location: c.location.clone(),
+    }
 }
 
 /// Runs a prepared step to its end.
@@ -95,13 +122,13 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
         if let Some(from) = &c.renamed_from {
             ctx.journal.record(Entry::Rename {
                 from: from.clone(),
-                to: c.name.clone(),
+                to: c.name.to_string(),
             });
         }
     }
     let provider = ctx
         .providers
-        .for_type(&c.name, &c.type_name, c.location.as_ref())
+        .for_type(&c.name, &c.type_name, c.location.as_deref())
         .map_err(|e| ProviderError::new(e.to_string()))?
         .clone();
     let before = c.before.as_deref();
@@ -115,7 +142,7 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
         }
         StepKind::Forget => {
             ctx.journal.record(Entry::Remove {
-                name: c.name.clone(),
+                name: c.name.to_string(),
             });
             Ok(None)
         }
@@ -150,7 +177,7 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
                     Entry::RemoveDeposed { id: b.id.clone() }
                 } else {
                     Entry::Remove {
-                        name: c.name.clone(),
+                        name: c.name.to_string(),
                     }
                 });
                 return Ok(None);
@@ -169,15 +196,15 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
 /// The object as the state will record it once the step succeeds.
 fn desired_state(c: &Change, inputs: Value, id: String, outputs: Value) -> ResourceState {
     ResourceState {
-        name: c.name.clone(),
-        type_name: c.type_name.clone(),
+        name: c.name.to_string(),
+        type_name: c.type_name.to_string(),
         id,
         inputs,
         outputs,
-        dependencies: c.dependencies.clone(),
+        dependencies: c.dependencies.iter().map(|d| d.to_string()).collect(),
         protect: c.flags.protect,
         retain_on_delete: c.flags.retain_on_delete,
-        location: c.location.clone(),
+        location: c.location.as_deref().cloned(),
     }
 }
 
@@ -199,6 +226,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ProviderError>>,
 {
+    tracing::debug!(op = seed, "provider call started");
     let attempt = AssertUnwindSafe(retry.run(seed, f)).catch_unwind();
     let outcome = match limit {
         Some(limit) => match tokio::time::timeout(limit, attempt).await {
@@ -282,9 +310,9 @@ async fn create(
     )
     .await?;
     let req = CreateRequest {
-        name: c.name.clone(),
+        name: c.name.to_string(),
         stack: ctx.stack.clone(),
-        type_name: c.type_name.clone(),
+        type_name: c.type_name.to_string(),
         inputs,
         token,
     };
@@ -351,9 +379,9 @@ async fn update(
     )
     .await?;
     let req = UpdateRequest {
-        name: c.name.clone(),
+        name: c.name.to_string(),
         stack: ctx.stack.clone(),
-        type_name: c.type_name.clone(),
+        type_name: c.type_name.to_string(),
         id: before.id.clone(),
         old_inputs: before.inputs.clone(),
         new_inputs: inputs,
@@ -393,9 +421,9 @@ async fn import(
     )
     .await?;
     let req = ReadRequest {
-        name: c.name.clone(),
+        name: c.name.to_string(),
         stack: ctx.stack.clone(),
-        type_name: c.type_name.clone(),
+        type_name: c.type_name.to_string(),
         id: Some(id.clone()),
         token: None,
         inputs: inputs.clone(),
@@ -461,7 +489,7 @@ async fn delete(
     // After a rename (journaled by the change's first step) the object is
     // recorded under the change's name; the intent must name it so.
     let recorded = ResourceState {
-        name: c.name.clone(),
+        name: c.name.to_string(),
         ..before.clone()
     };
     let (op, intent) = intent(ctx, kind, recorded, String::new()).await?;

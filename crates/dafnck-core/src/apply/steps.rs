@@ -28,13 +28,24 @@ pub(crate) struct Step {
     pub kind: StepKind,
     /// Whether it is the first step of its change (it records a rename).
     pub first: bool,
-    /// `kind name`, for messages.
-    pub label: String,
 }
 
 pub(crate) struct StepGraph {
     pub steps: Vec<Step>,
     pub deps: DepGraph,
+}
+
+/// Whether a step of this kind resolves its change's inputs from the
+/// outputs of the resources it depends on.
+pub(crate) fn reads_inputs(kind: StepKind) -> bool {
+    matches!(
+        kind,
+        StepKind::Create
+            | StepKind::Import
+            | StepKind::Update
+            | StepKind::Recheck
+            | StepKind::CreateReplacement
+    )
 }
 
 /// Whether a no-op change still has something to record: the planner keeps
@@ -53,12 +64,10 @@ pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
     let mut deposed: Vec<(usize, usize)> = Vec::new();
 
     let push = |steps: &mut Vec<Step>, change: usize, kind: StepKind, first: bool| {
-        let c = &plan.changes[change];
         steps.push(Step {
             change,
             kind,
             first,
-            label: format!("{} {}", kind.as_str(), c.name),
         });
         steps.len() - 1
     };

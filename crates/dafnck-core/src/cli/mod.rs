@@ -90,6 +90,7 @@ where
 
     /// Runs the command; returns the exit code (0, 1, or 2 for changes).
     pub async fn exit_code(self) -> u8 {
+        init_tracing();
         let argv = self.args.unwrap_or_else(|| std::env::args_os().collect());
         let args = match Args::try_parse_from(argv) {
             Ok(a) => a,
@@ -131,6 +132,27 @@ where
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move { ExitCode::from(self.exit_code().await) })
+    }
+}
+
+/// Logs to stderr at the level `RUST_LOG` names (`error`, `warn`, `info`,
+/// `debug`, `trace`; a `target=level` list uses its most verbose level).
+/// Nothing is logged when it is unset.
+fn init_tracing() {
+    let Ok(spec) = std::env::var("RUST_LOG") else {
+        return;
+    };
+    let level = spec
+        .split(',')
+        .filter_map(|part| part.rsplit('=').next())
+        .filter_map(|l| l.trim().parse::<tracing::Level>().ok())
+        .max();
+    if let Some(level) = level {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
     }
 }
 

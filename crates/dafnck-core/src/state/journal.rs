@@ -206,9 +206,11 @@ async fn writer(
         }
         if failed.is_none() && !records.is_empty() {
             since_compaction += records.len() as u64;
+            tracing::trace!(records = records.len(), "journal: appending a batch");
             if let Err(e) = store.append(&stack, &records).await {
                 failed = Some(e.to_string());
             } else if since_compaction >= compact_every {
+                tracing::debug!(serial = state.serial, "journal: compacting during the run");
                 match store.compact(&stack, &state).await {
                     Ok(()) => since_compaction = 0,
                     Err(e) => failed = Some(e.to_string()),

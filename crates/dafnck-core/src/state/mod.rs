@@ -8,6 +8,7 @@
 //! object back ([`crate::recover`]). [`State::apply`] is the one place that
 //! says what a record means; stores only keep bytes.
 
+mod digest;
 mod file;
 mod journal;
 mod memory;

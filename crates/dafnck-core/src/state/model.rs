@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::StateError;
 use crate::resource::Location;
@@ -446,23 +445,16 @@ impl State {
         Ok(())
     }
 
-    /// A SHA-256 of the state's content, bound into saved plans.
+    /// A SHA-256 of the state's content, bound into saved plans: every
+    /// field, hashed in a binary form (no JSON text is made), so it changes
+    /// with any change to the state.
     pub fn fingerprint(&self) -> String {
-        // Streamed into the hash: no copy of the whole state in memory.
-        struct Hashing(Sha256);
-        impl std::io::Write for Hashing {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.update(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
+        use std::fmt::Write;
+        let mut hex = String::with_capacity(64);
+        for b in super::digest::sha256(self) {
+            let _ = write!(hex, "{b:02x}");
         }
-        let mut h = Hashing(Sha256::new());
-        // Serializing plain data into an infallible writer cannot fail.
-        let _ = serde_json::to_writer(std::io::BufWriter::with_capacity(64 * 1024, &mut h), self);
-        h.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hex
     }
 }
 

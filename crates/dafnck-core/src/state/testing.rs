@@ -699,11 +699,11 @@ fn sample_journal(stack: &str) -> Vec<Record> {
         ),
         (
             "subnet",
-            Value::Ref(OutputRef {
+            Value::Ref(Box::new(OutputRef {
                 stack: stack.into(),
                 resource: "net".into(),
                 field: "id".into(),
-            }),
+            })),
         ),
         ("later", Value::Unknown),
         ("", Value::String("empty key".into())),

@@ -6,7 +6,7 @@ use dafnck_core::plan::ReplaceOrder;
 use dafnck_core::testing::{FakeOp, TestStack};
 use dafnck_core::{Action, Options, ProviderError, Stack};
 
-use crate::common::{apply_failure, assert_before, find, instance, network, subnet};
+use crate::common::{apply_failure, assert_before, find, instance, network, node, subnet};
 
 fn infra(cidr: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
     move |stack| {
@@ -85,4 +85,47 @@ async fn when_the_new_object_cannot_be_created_the_state_no_longer_records_the_o
     t.cloud().clear_faults();
     t.up(infra("10.1.0.0/16")).await.unwrap();
     assert_eq!(t.cloud().objects().len(), 3);
+}
+
+/// Found by the property test: `b` is replaced and now depends on `a`
+/// through `mid`, a new resource; its old object depended on `a`. Created
+/// first, new `b` would wait on new `a`, which waits on deleting old `a`,
+/// which waits on deleting old `b`, which waits on new `b`: a cycle.
+#[tokio::test]
+async fn a_replaced_resource_that_depends_on_a_delete_first_one_through_others_is_deleted_first_too(
+) {
+    let before = |stack: &mut Stack| {
+        let a = stack.add("a", node("v", "k1", vec![]));
+        stack.add("b", node("v", "k1", vec![a.out().node_id]));
+        Ok(())
+    };
+    let after = |stack: &mut Stack| {
+        let a = stack.add_with(
+            "a",
+            node("v", "k2", vec![]),
+            Options::new().delete_before_replace(),
+        );
+        let mid = stack.add("mid", node("v", "k", vec![a.out().node_id]));
+        stack.add("b", node("v", "k2", vec![mid.out().node_id]));
+        Ok(())
+    };
+    let t = TestStack::new("dev");
+    t.up(before).await.unwrap();
+    let plan = t.preview(after).await.unwrap();
+    assert_eq!(
+        plan.change("b").unwrap().replace_order,
+        ReplaceOrder::DeleteBeforeCreate
+    );
+    let mark = t.cloud().calls().len();
+    t.up(after).await.unwrap();
+    let run = &t.cloud().calls()[mark..];
+    assert_before(
+        &find(run, FakeOp::Delete, "b"),
+        &find(run, FakeOp::Delete, "a"),
+    );
+    assert_before(
+        &find(run, FakeOp::Create, "mid"),
+        &find(run, FakeOp::Create, "b"),
+    );
+    assert!(!t.preview(after).await.unwrap().has_changes());
 }

@@ -1,0 +1,478 @@
+//! [`Instance`] (`aws:ec2:Instance`): a virtual machine, waited for until
+//! it runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::types::{AttributeValue, Filter, InstanceStateName, InstanceType, ResourceType};
+use aws_sdk_ec2::Client;
+use dafnck_core::prelude::*;
+use dafnck_core::provider::{
+    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+};
+use dafnck_core::Value;
+
+use super::super::error::{AwsError, Subject};
+use super::super::{failed_after_create, inputs_of, tags, value_of, Poll, Provider};
+use super::{known, required, InstanceId, SecurityGroupId, SubnetId};
+
+/// An EC2 instance in a [`Subnet`](super::Subnet). Create and update wait
+/// until it is `running`.
+///
+/// - `ami`: the image (`ami-...`); changing it replaces the instance.
+/// - `instance_type`: its size (`t3.micro`); changed in place by stopping
+///   the instance, modifying it and starting it again (a short outage; its
+///   public IP address, if any, changes).
+/// - `subnet_id`: where it runs (`subnet.out().subnet_id`); changing it
+///   replaces the instance.
+/// - `security_group_ids`: its groups; changed in place. None: the VPC's
+///   default group, which is then not watched for drift.
+/// - `key_name`: the EC2 key pair for SSH; changing it replaces the instance.
+/// - `user_data`: a script or cloud-init config run at first boot, as text
+///   (the provider encodes it); changing it replaces the instance.
+/// - `tags`: the user's tags; set in place.
+///
+/// The create passes the engine's idempotency token as RunInstances'
+/// `ClientToken`, so a retried create makes no second instance.
+///
+/// # Drift
+/// `read` reports the image, type, subnet, groups, key pair and tags as
+/// found; a terminated (or terminating) instance is reported deleted.
+/// `user_data` is not read back.
+///
+/// # Errors
+/// An AMI that does not exist fails with AWS's `InvalidAMIID.NotFound` (or
+/// `.Malformed`), named in the message, and is not retried.
+///
+/// ```
+/// use dafnck_core::prelude::*;
+/// use dafnck_providers::aws::ec2::{Instance, Subnet, Vpc};
+///
+/// fn infra(stack: &mut Stack) -> dafnck_core::Result<()> {
+///     let vpc = stack.add("main", Vpc { cidr_block: "10.0.0.0/16".into(), ..Default::default() });
+///     let subnet = stack.add("a", Subnet {
+///         vpc_id: vpc.out().vpc_id,
+///         cidr_block: "10.0.1.0/24".into(),
+///         ..Default::default()
+///     });
+///     let web = stack.add("web", Instance {
+///         ami: "ami-0123456789abcdef0".into(),
+///         instance_type: "t3.micro".into(),
+///         subnet_id: subnet.out().subnet_id,
+///         ..Default::default()
+///     });
+///     stack.export("web_ip", web.out().private_ip);
+///     Ok(())
+/// }
+/// # let _ = infra;
+/// ```
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+#[resource(type = "aws:ec2:Instance", outputs = InstanceOutputs)]
+pub struct Instance {
+    /// The image; changing it replaces the instance.
+    #[resource(force_new)]
+    pub ami: Input<String>,
+    /// Its size; changed in place (stop, modify, start).
+    pub instance_type: Input<String>,
+    /// The subnet it runs in; changing it replaces the instance.
+    #[resource(force_new)]
+    pub subnet_id: Input<SubnetId>,
+    /// Its security groups; changed in place.
+    pub security_group_ids: Vec<Input<SecurityGroupId>>,
+    /// The key pair for SSH; changing it replaces the instance.
+    #[resource(force_new)]
+    pub key_name: Option<String>,
+    /// Run at first boot (plain text); changing it replaces the instance.
+    #[resource(force_new)]
+    pub user_data: Option<String>,
+    /// The user's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What an [`Instance`] reports.
+#[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+pub struct InstanceOutputs {
+    /// Its id.
+    pub instance_id: InstanceId,
+    /// Its private IPv4 address.
+    pub private_ip: String,
+    /// Its public IPv4 address, if it has one.
+    pub public_ip: Option<String>,
+    /// Its private DNS name.
+    pub private_dns: String,
+    /// The zone it runs in.
+    pub availability_zone: String,
+}
+
+fn subject(name: &str) -> Subject<'_> {
+    Subject {
+        type_name: Instance::TYPE,
+        name,
+    }
+}
+
+type Found = aws_sdk_ec2::types::Instance;
+
+fn state_of(i: &Found) -> Option<&InstanceStateName> {
+    i.state().and_then(|s| s.name())
+}
+
+/// Whether the instance is gone or going (terminated or shutting down).
+fn is_ending(i: &Found) -> bool {
+    matches!(
+        state_of(i),
+        Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
+    )
+}
+
+/// The instance with this id, whatever its state, or `None` when AWS does
+/// not know it.
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+    match client.describe_instances().instance_ids(id).send().await {
+        Ok(out) => Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .cloned()),
+        Err(e) => match s.error("DescribeInstances", e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+/// The live instance a create with `token` made, if any.
+async fn by_token(
+    client: &Client,
+    s: &Subject<'_>,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
+    let live = Filter::builder()
+        .name("instance-state-name")
+        .set_values(Some(
+            ["pending", "running", "stopping", "stopped"]
+                .map(String::from)
+                .to_vec(),
+        ))
+        .build();
+    let out = client
+        .describe_instances()
+        .filters(tags::token_filter(token))
+        .filters(live)
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeInstances", e))?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find(|i| !is_ending(i))
+        .cloned())
+}
+
+/// Waits until the instance is in state `want`, failing early when it
+/// ends up terminated instead.
+async fn wait_until(
+    p: &Provider,
+    client: &Client,
+    s: &Subject<'_>,
+    id: &str,
+    want: InstanceStateName,
+) -> Result<Found, AwsError> {
+    p.wait_for(s, id, want.as_str(), || async {
+        let Some(i) = by_id(client, s, id).await? else {
+            // Not visible yet, right after RunInstances.
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        match state_of(&i) {
+            Some(state) if *state == want => Ok(Poll::Done(i)),
+            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown) => {
+                let reason = i
+                    .state_reason()
+                    .and_then(|r| r.message())
+                    .unwrap_or("no reason given");
+                Err(s.wait(
+                    id,
+                    format!("was terminated while waiting to become {want}: {reason}"),
+                ))
+            }
+            other => {
+                Ok(Poll::Pending(other.map_or("no state".to_owned(), |st| {
+                    st.as_str().to_owned()
+                })))
+            }
+        }
+    })
+    .await
+}
+
+/// Waits until the instance is terminated (or unknown to AWS).
+async fn wait_terminated(
+    p: &Provider,
+    client: &Client,
+    s: &Subject<'_>,
+    id: &str,
+) -> Result<(), AwsError> {
+    p.wait_for(s, id, "terminated", || async {
+        Ok(match by_id(client, s, id).await? {
+            None => Poll::Done(()),
+            Some(i) if state_of(&i) == Some(&InstanceStateName::Terminated) => Poll::Done(()),
+            Some(i) => Poll::Pending(state_of(&i).map_or("no state", |st| st.as_str()).to_owned()),
+        })
+    })
+    .await
+}
+
+async fn terminate(
+    p: &Provider,
+    client: &Client,
+    s: &Subject<'_>,
+    id: &str,
+) -> Result<(), AwsError> {
+    match client.terminate_instances().instance_ids(id).send().await {
+        Ok(_) => {}
+        Err(e) => match s.error("TerminateInstances", e) {
+            e if e.is_not_found() => return Ok(()),
+            e => return Err(e),
+        },
+    }
+    // Subnets and security groups can be deleted only once it is gone.
+    wait_terminated(p, client, s, id).await
+}
+
+fn outputs(i: &Found) -> Value {
+    value_of(&InstanceOutputs {
+        instance_id: InstanceId(i.instance_id().unwrap_or_default().to_owned()),
+        private_ip: i.private_ip_address().unwrap_or_default().to_owned(),
+        public_ip: i.public_ip_address().map(str::to_owned),
+        private_dns: i.private_dns_name().unwrap_or_default().to_owned(),
+        availability_zone: i
+            .placement()
+            .and_then(|p| p.availability_zone())
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
+/// The ids of the instance's security groups.
+fn group_ids(i: &Found) -> Vec<String> {
+    i.security_groups()
+        .iter()
+        .filter_map(|g| g.group_id().map(str::to_owned))
+        .collect()
+}
+
+/// Resolved ids of the declared security groups.
+fn declared_groups(s: &Subject<'_>, v: &Instance) -> Result<Vec<String>, AwsError> {
+    v.security_group_ids
+        .iter()
+        .map(|g| Ok(known(s, g, "security_group_ids")?.0.clone()))
+        .collect()
+}
+
+fn same_set(a: &[String], b: &[String]) -> bool {
+    a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+}
+
+pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
+    let s = subject(&req.name);
+    let v: Instance = inputs_of(&req.name, &req.inputs)?;
+    let ami = required(&s, known(&s, &v.ami, "ami")?, "ami")?;
+    let instance_type = required(
+        &s,
+        known(&s, &v.instance_type, "instance_type")?,
+        "instance_type",
+    )?;
+    let subnet_id = required(
+        &s,
+        known(&s, &v.subnet_id, "subnet_id")?.as_str(),
+        "subnet_id",
+    )?;
+    let groups = declared_groups(&s, &v)?;
+    tags::check_user_tags(&s, &v.tags)?;
+    let client = p.ec2_client().await;
+    let id = match by_token(client, &s, &req.token).await? {
+        Some(i) => i.instance_id().unwrap_or_default().to_owned(),
+        None => {
+            let out = client
+                .run_instances()
+                .image_id(ami)
+                .instance_type(InstanceType::from(instance_type))
+                .subnet_id(subnet_id)
+                .set_security_group_ids((!groups.is_empty()).then_some(groups))
+                .set_key_name(v.key_name.clone())
+                .set_user_data(v.user_data.as_deref().map(base64))
+                .min_count(1)
+                .max_count(1)
+                .client_token(tags::client_token(&req.token))
+                .tag_specifications(tags::on_create(
+                    ResourceType::Instance,
+                    &req.stack,
+                    &req.name,
+                    &req.token,
+                    &v.tags,
+                ))
+                .send()
+                .await
+                .map_err(|e| s.error("RunInstances", e))?;
+            out.instances()
+                .first()
+                .and_then(|i| i.instance_id())
+                .ok_or_else(|| s.incomplete("RunInstances", "an instance"))?
+                .to_owned()
+        }
+    };
+    match wait_until(p, client, &s, &id, InstanceStateName::Running).await {
+        Ok(i) => Ok(Created {
+            id,
+            outputs: outputs(&i),
+        }),
+        Err(e) => Err(failed_after_create(e, &id, terminate(p, client, &s, &id)).await),
+    }
+}
+
+pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
+    let s = subject(&req.name);
+    let client = p.ec2_client().await;
+    let found = match (&req.id, &req.token) {
+        (Some(id), _) => by_id(client, &s, id).await?,
+        (None, Some(token)) => by_token(client, &s, token).await?,
+        (None, None) => None,
+    };
+    let Some(i) = found.filter(|i| !is_ending(i)) else {
+        return Ok(None);
+    };
+    let recorded: Instance = inputs_of(&req.name, &req.inputs).unwrap_or_default();
+    let found_groups = group_ids(&i);
+    // Groups compare as a set: the declared order is kept when it holds.
+    // None declared means the VPC's default group, which is not watched.
+    let security_group_ids = match declared_groups(&s, &recorded) {
+        Ok(declared) if declared.is_empty() || same_set(&declared, &found_groups) => {
+            recorded.security_group_ids.clone()
+        }
+        _ => found_groups
+            .into_iter()
+            .map(|g| SecurityGroupId(g).into())
+            .collect(),
+    };
+    let observed = Instance {
+        ami: i.image_id().unwrap_or_default().to_owned().into(),
+        instance_type: i
+            .instance_type()
+            .map_or("", InstanceType::as_str)
+            .to_owned()
+            .into(),
+        subnet_id: SubnetId(i.subnet_id().unwrap_or_default().to_owned()).into(),
+        security_group_ids,
+        key_name: i.key_name().map(str::to_owned),
+        user_data: recorded.user_data,
+        tags: tags::user_tags(i.tags()),
+    };
+    Ok(Some(Observed {
+        id: i.instance_id().unwrap_or_default().to_owned(),
+        inputs: value_of(&observed),
+        outputs: outputs(&i),
+    }))
+}
+
+pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
+    let s = subject(&req.name);
+    let v: Instance = inputs_of(&req.name, &req.new_inputs)?;
+    let instance_type = required(
+        &s,
+        known(&s, &v.instance_type, "instance_type")?,
+        "instance_type",
+    )?;
+    let groups = declared_groups(&s, &v)?;
+    tags::check_user_tags(&s, &v.tags)?;
+    let client = p.ec2_client().await;
+    let id = req.id.as_str();
+    let mut i = by_id(client, &s, id)
+        .await?
+        .filter(|i| !is_ending(i))
+        .ok_or_else(|| s.gone(id))?;
+    if i.instance_type().map(InstanceType::as_str) != Some(instance_type) {
+        // The type of a running instance cannot change: stop, modify, start.
+        client
+            .stop_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| s.error("StopInstances", e))?;
+        wait_until(p, client, &s, id, InstanceStateName::Stopped).await?;
+        client
+            .modify_instance_attribute()
+            .instance_id(id)
+            .instance_type(AttributeValue::builder().value(instance_type).build())
+            .send()
+            .await
+            .map_err(|e| s.error("ModifyInstanceAttribute", e))?;
+        client
+            .start_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| s.error("StartInstances", e))?;
+        i = wait_until(p, client, &s, id, InstanceStateName::Running).await?;
+    }
+    if !groups.is_empty() && !same_set(&groups, &group_ids(&i)) {
+        client
+            .modify_instance_attribute()
+            .instance_id(id)
+            .set_groups(Some(groups))
+            .send()
+            .await
+            .map_err(|e| s.error("ModifyInstanceAttribute", e))?;
+    }
+    tags::apply(client, &s, id, &tags::user_tags(i.tags()), &v.tags).await?;
+    Ok(outputs(&i))
+}
+
+pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
+    let client = p.ec2_client().await;
+    terminate(p, client, &subject(&req.name), &req.id).await
+}
+
+/// Standard base64 with padding, as RunInstances takes user data.
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_data_is_base64_encoded() {
+        assert_eq!(base64(""), "");
+        assert_eq!(base64("f"), "Zg==");
+        assert_eq!(base64("fo"), "Zm8=");
+        assert_eq!(base64("foo"), "Zm9v");
+        assert_eq!(base64("#!/bin/sh\necho hi\n"), "IyEvYmluL3NoCmVjaG8gaGkK");
+    }
+
+    #[test]
+    fn image_subnet_key_and_user_data_replace_the_instance() {
+        assert_eq!(
+            Instance::force_new_fields(),
+            &["ami", "subnet_id", "key_name", "user_data"]
+        );
+    }
+}

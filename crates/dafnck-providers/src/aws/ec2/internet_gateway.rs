@@ -1,0 +1,247 @@
+//! [`InternetGateway`] (`aws:ec2:InternetGateway`): a VPC's way to the
+//! internet, with its attachment.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
+use aws_sdk_ec2::Client;
+use dafnck_core::prelude::*;
+use dafnck_core::provider::{
+    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+};
+use dafnck_core::Value;
+
+use super::super::error::{AwsError, Subject};
+use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::{known, InternetGatewayId, VpcId};
+
+/// An internet gateway, attached to at most one VPC.
+///
+/// - `vpc_id`: the VPC it is attached to (`Some(vpc.out().vpc_id)`), or
+///   `None`; attached, detached or moved in place.
+/// - `tags`: the user's tags; set in place.
+///
+/// Deleting detaches it first.
+///
+/// ```
+/// use dafnck_core::prelude::*;
+/// use dafnck_providers::aws::ec2::{InternetGateway, Vpc};
+///
+/// fn infra(stack: &mut Stack) -> dafnck_core::Result<()> {
+///     let vpc = stack.add("main", Vpc { cidr_block: "10.0.0.0/16".into(), ..Default::default() });
+///     stack.add("gw", InternetGateway { vpc_id: Some(vpc.out().vpc_id), ..Default::default() });
+///     Ok(())
+/// }
+/// # let _ = infra;
+/// ```
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+#[resource(type = "aws:ec2:InternetGateway", outputs = InternetGatewayOutputs)]
+pub struct InternetGateway {
+    /// The VPC it is attached to.
+    pub vpc_id: Option<Input<VpcId>>,
+    /// The user's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What an [`InternetGateway`] reports.
+#[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+pub struct InternetGatewayOutputs {
+    /// Its id.
+    pub internet_gateway_id: InternetGatewayId,
+}
+
+fn subject(name: &str) -> Subject<'_> {
+    Subject {
+        type_name: InternetGateway::TYPE,
+        name,
+    }
+}
+
+type Found = aws_sdk_ec2::types::InternetGateway;
+
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+    match client
+        .describe_internet_gateways()
+        .internet_gateway_ids(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.internet_gateways().first().cloned()),
+        Err(e) => match s.error("DescribeInternetGateways", e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+async fn by_token(
+    client: &Client,
+    s: &Subject<'_>,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
+    let out = client
+        .describe_internet_gateways()
+        .filters(tags::token_filter(token))
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeInternetGateways", e))?;
+    Ok(out.internet_gateways().first().cloned())
+}
+
+/// The VPCs the gateway is attached (or attaching) to.
+fn attached(gw: &Found) -> Vec<String> {
+    gw.attachments()
+        .iter()
+        .filter(|a| {
+            !matches!(
+                a.state(),
+                Some(AttachmentStatus::Detached | AttachmentStatus::Detaching)
+            )
+        })
+        .filter_map(|a| a.vpc_id().map(str::to_owned))
+        .collect()
+}
+
+fn desired_vpc(s: &Subject<'_>, g: &InternetGateway) -> Result<Option<String>, AwsError> {
+    g.vpc_id
+        .as_ref()
+        .map(|v| Ok(known(s, v, "vpc_id")?.0.clone()))
+        .transpose()
+}
+
+/// Detaches the gateway from every VPC but `keep`, then attaches it to
+/// `keep` if it is not yet.
+async fn attach(
+    client: &Client,
+    s: &Subject<'_>,
+    id: &str,
+    current: &[String],
+    keep: Option<&str>,
+) -> Result<(), AwsError> {
+    for vpc in current.iter().filter(|v| Some(v.as_str()) != keep) {
+        match client
+            .detach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) => match s.error("DetachInternetGateway", e) {
+                e if e.code() == Some("Gateway.NotAttached") || e.is_not_found() => {}
+                e => return Err(e),
+            },
+        }
+    }
+    if let Some(vpc) = keep.filter(|k| !current.iter().any(|c| c == k)) {
+        client
+            .attach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .map_err(|e| s.error("AttachInternetGateway", e))?;
+    }
+    Ok(())
+}
+
+async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
+    let Some(gw) = by_id(client, s, id).await? else {
+        return Ok(());
+    };
+    attach(client, s, id, &attached(&gw), None).await?;
+    match client
+        .delete_internet_gateway()
+        .internet_gateway_id(id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => match s.error("DeleteInternetGateway", e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
+    }
+}
+
+fn outputs(id: &str) -> Value {
+    value_of(&InternetGatewayOutputs {
+        internet_gateway_id: InternetGatewayId(id.to_owned()),
+    })
+}
+
+pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
+    let s = subject(&req.name);
+    let g: InternetGateway = inputs_of(&req.name, &req.inputs)?;
+    let vpc = desired_vpc(&s, &g)?;
+    tags::check_user_tags(&s, &g.tags)?;
+    let client = p.ec2_client().await;
+    let gw = match by_token(client, &s, &req.token).await? {
+        Some(gw) => gw,
+        None => client
+            .create_internet_gateway()
+            .tag_specifications(tags::on_create(
+                ResourceType::InternetGateway,
+                &req.stack,
+                &req.name,
+                &req.token,
+                &g.tags,
+            ))
+            .send()
+            .await
+            .map_err(|e| s.error("CreateInternetGateway", e))?
+            .internet_gateway
+            .ok_or_else(|| s.incomplete("CreateInternetGateway", "a gateway"))?,
+    };
+    let id = gw.internet_gateway_id().unwrap_or_default().to_owned();
+    if let Err(e) = attach(client, &s, &id, &attached(&gw), vpc.as_deref()).await {
+        return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
+    }
+    Ok(Created {
+        outputs: outputs(&id),
+        id,
+    })
+}
+
+pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
+    let s = subject(&req.name);
+    let client = p.ec2_client().await;
+    let found = match (&req.id, &req.token) {
+        (Some(id), _) => by_id(client, &s, id).await?,
+        (None, Some(token)) => by_token(client, &s, token).await?,
+        (None, None) => None,
+    };
+    let Some(gw) = found else {
+        return Ok(None);
+    };
+    let id = gw.internet_gateway_id().unwrap_or_default().to_owned();
+    let observed = InternetGateway {
+        vpc_id: attached(&gw).into_iter().next().map(|v| VpcId(v).into()),
+        tags: tags::user_tags(gw.tags()),
+    };
+    Ok(Some(Observed {
+        inputs: value_of(&observed),
+        outputs: outputs(&id),
+        id,
+    }))
+}
+
+pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
+    let s = subject(&req.name);
+    let g: InternetGateway = inputs_of(&req.name, &req.new_inputs)?;
+    let vpc = desired_vpc(&s, &g)?;
+    tags::check_user_tags(&s, &g.tags)?;
+    let client = p.ec2_client().await;
+    let gw = by_id(client, &s, &req.id)
+        .await?
+        .ok_or_else(|| s.gone(&req.id))?;
+    attach(client, &s, &req.id, &attached(&gw), vpc.as_deref()).await?;
+    tags::apply(client, &s, &req.id, &tags::user_tags(gw.tags()), &g.tags).await?;
+    Ok(outputs(&req.id))
+}
+
+pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
+    let client = p.ec2_client().await;
+    delete_by_id(client, &subject(&req.name), &req.id).await
+}

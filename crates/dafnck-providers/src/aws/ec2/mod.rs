@@ -1,0 +1,117 @@
+//! EC2 resources (`aws:ec2:*`): [`Vpc`], [`Subnet`], [`SecurityGroup`],
+//! [`Instance`], [`InternetGateway`] and [`RouteTable`].
+//!
+//! Ids are distinct types ([`VpcId`], [`SubnetId`], ...), so a subnet id
+//! cannot be passed where a VPC id is expected: `subnet.out().subnet_id`
+//! is an `Input<SubnetId>`, and [`Instance::subnet_id`] takes nothing else.
+//!
+//! Every resource's `read` reports its inputs as found in AWS (for drift)
+//! and its outputs, finds an object by id or — after a crash mid-create — by
+//! the `dafnck:token` tag, and treats an object that is gone (or an
+//! instance that is terminated) as absent. Import goes through `read`, by
+//! id. Deleting an object that is already gone succeeds.
+
+pub(crate) mod instance;
+pub(crate) mod internet_gateway;
+pub(crate) mod route_table;
+pub(crate) mod security_group;
+pub(crate) mod subnet;
+pub(crate) mod vpc;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use instance::{Instance, InstanceOutputs, InstanceOutputsRefs};
+pub use internet_gateway::{InternetGateway, InternetGatewayOutputs, InternetGatewayOutputsRefs};
+pub use route_table::{Route, RouteTable, RouteTableOutputs, RouteTableOutputsRefs};
+pub use security_group::{Rule, SecurityGroup, SecurityGroupOutputs, SecurityGroupOutputsRefs};
+pub use subnet::{Subnet, SubnetOutputs, SubnetOutputsRefs};
+pub use vpc::{Vpc, VpcOutputs, VpcOutputsRefs};
+
+macro_rules! ids {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The id as AWS writes it.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                $name(id.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                $name(id)
+            }
+        }
+    )*};
+}
+
+ids! {
+    /// The id of a [`Vpc`] (`vpc-...`).
+    VpcId;
+    /// The id of a [`Subnet`] (`subnet-...`).
+    SubnetId;
+    /// The id of a [`SecurityGroup`] (`sg-...`).
+    SecurityGroupId;
+    /// The id of an [`Instance`] (`i-...`).
+    InstanceId;
+    /// The id of an [`InternetGateway`] (`igw-...`).
+    InternetGatewayId;
+    /// The id of a [`RouteTable`] (`rtb-...`).
+    RouteTableId;
+}
+
+/// The value of a typed input, or `what` is missing.
+pub(crate) fn known<'a, T>(
+    subject: &super::Subject<'_>,
+    input: &'a dafnck_core::Input<T>,
+    what: &str,
+) -> Result<&'a T, super::AwsError> {
+    input
+        .as_value()
+        .ok_or_else(|| subject.invalid(format!("`{what}` is not resolved")))
+}
+
+/// A string that must not be empty.
+pub(crate) fn required<'a>(
+    subject: &super::Subject<'_>,
+    value: &'a str,
+    what: &str,
+) -> Result<&'a str, super::AwsError> {
+    if value.is_empty() {
+        Err(subject.invalid(format!("`{what}` must be set")))
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_serialize_as_plain_strings() {
+        let id = VpcId::from("vpc-1");
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"vpc-1\"");
+        assert_eq!(id.to_string(), "vpc-1");
+        let back: SubnetId = serde_json::from_str("\"subnet-1\"").unwrap();
+        assert_eq!(back.as_str(), "subnet-1");
+    }
+}

@@ -1,0 +1,553 @@
+//! [`SecurityGroup`] (`aws:ec2:SecurityGroup`): a VPC firewall, with its
+//! rules as typed values kept in place by diff.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
+use aws_sdk_ec2::Client;
+use dafnck_core::prelude::*;
+use dafnck_core::provider::{
+    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+};
+use dafnck_core::Value;
+
+use super::super::error::{AwsError, Subject};
+use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::{known, required, SecurityGroupId, VpcId};
+
+/// A security group of a VPC: which traffic its members accept (`ingress`)
+/// and send (`egress`).
+///
+/// - `name`, `description`, `vpc_id`: changing any replaces the group.
+/// - `ingress`: the rules for incoming traffic, authoritative: rules found
+///   in AWS but not here are revoked. Changed in place, rule by rule
+///   (new ones authorized first, then old ones revoked).
+/// - `egress`: `None` (the default) leaves outgoing rules as AWS made them
+///   (allow all) and does not watch them; `Some(rules)` makes them
+///   authoritative like `ingress` (`Some(vec![])` allows no outgoing traffic).
+/// - `tags`: the user's tags; set in place.
+///
+/// Rules compare by what they allow, not by how they are written: two rules
+/// for one port range are the same as one rule with both ranges, and
+/// protocol `"6"` is `"tcp"`.
+///
+/// # Drift
+/// `read` reports rules added or removed outside the program.
+///
+/// # Caveats
+/// Only IPv4 ranges are managed; rules that name other security groups,
+/// IPv6 ranges or prefix lists are neither reported nor revoked.
+///
+/// ```
+/// use dafnck_providers::aws::ec2::{Rule, SecurityGroup};
+/// let web = SecurityGroup {
+///     name: "web".into(),
+///     description: "HTTP from anywhere".into(),
+///     ingress: vec![Rule::tcp(80, "0.0.0.0/0"), Rule::tcp(443, "0.0.0.0/0")],
+///     ..Default::default()
+/// };
+/// # let _ = web;
+/// ```
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+#[resource(type = "aws:ec2:SecurityGroup", outputs = SecurityGroupOutputs)]
+pub struct SecurityGroup {
+    /// Its name, unique in the VPC; changing it replaces the group.
+    #[resource(force_new)]
+    pub name: Input<String>,
+    /// What it is for; changing it replaces the group.
+    #[resource(force_new)]
+    pub description: Input<String>,
+    /// The VPC; changing it replaces the group.
+    #[resource(force_new)]
+    pub vpc_id: Input<VpcId>,
+    /// Rules for incoming traffic.
+    pub ingress: Vec<Rule>,
+    /// Rules for outgoing traffic; `None` leaves AWS's default alone.
+    pub egress: Option<Vec<Rule>>,
+    /// The user's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One rule of a [`SecurityGroup`]: a protocol and port range, from (or to)
+/// some IPv4 ranges.
+///
+/// `protocol` is `"tcp"`, `"udp"`, `"icmp"` or `"-1"` (all traffic, whose
+/// ports are ignored); for ICMP, `from_port` is the type and `to_port` the
+/// code (`-1`: any).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct Rule {
+    /// `tcp`, `udp`, `icmp`, or `-1` for all.
+    pub protocol: String,
+    /// The first port.
+    pub from_port: i32,
+    /// The last port.
+    pub to_port: i32,
+    /// The IPv4 ranges (`0.0.0.0/0`).
+    pub cidr_blocks: Vec<String>,
+}
+
+impl Rule {
+    /// TCP on one port from (or to) one range.
+    pub fn tcp(port: u16, cidr: &str) -> Rule {
+        Rule::tcp_range(port, port, cidr)
+    }
+
+    /// TCP on a port range from (or to) one range.
+    pub fn tcp_range(from: u16, to: u16, cidr: &str) -> Rule {
+        Rule {
+            protocol: "tcp".into(),
+            from_port: from.into(),
+            to_port: to.into(),
+            cidr_blocks: vec![cidr.to_owned()],
+        }
+    }
+
+    /// All traffic from (or to) one range.
+    pub fn all(cidr: &str) -> Rule {
+        Rule {
+            protocol: "-1".into(),
+            from_port: 0,
+            to_port: 0,
+            cidr_blocks: vec![cidr.to_owned()],
+        }
+    }
+}
+
+/// What a [`SecurityGroup`] reports.
+#[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+pub struct SecurityGroupOutputs {
+    /// Its id.
+    pub security_group_id: SecurityGroupId,
+    /// Its ARN.
+    pub arn: String,
+}
+
+/// One thing a rule allows: protocol, port range, one range.
+type Atom = (String, i32, i32, String);
+
+fn protocol(p: &str) -> String {
+    match p.to_ascii_lowercase().as_str() {
+        "all" | "-1" => "-1".into(),
+        "6" => "tcp".into(),
+        "17" => "udp".into(),
+        "1" => "icmp".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// What a list of rules allows, one atom per range.
+fn atoms(rules: &[Rule]) -> BTreeSet<Atom> {
+    let mut out = BTreeSet::new();
+    for r in rules {
+        let p = protocol(&r.protocol);
+        let (from, to) = if p == "-1" {
+            (0, 0)
+        } else {
+            (r.from_port, r.to_port)
+        };
+        for c in &r.cidr_blocks {
+            out.insert((p.clone(), from, to, c.clone()));
+        }
+    }
+    out
+}
+
+/// What AWS's permissions allow, IPv4 ranges only.
+fn atoms_of(permissions: &[IpPermission]) -> BTreeSet<Atom> {
+    let mut out = BTreeSet::new();
+    for perm in permissions {
+        let p = protocol(perm.ip_protocol().unwrap_or("-1"));
+        let (from, to) = if p == "-1" {
+            (0, 0)
+        } else {
+            (perm.from_port().unwrap_or(0), perm.to_port().unwrap_or(0))
+        };
+        for range in perm.ip_ranges() {
+            if let Some(c) = range.cidr_ip() {
+                out.insert((p.clone(), from, to, c.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// Atoms grouped back into rules, one per protocol and port range.
+fn rules_of(atoms: &BTreeSet<Atom>) -> Vec<Rule> {
+    let mut out: Vec<Rule> = Vec::new();
+    for (p, from, to, cidr) in atoms {
+        match out.last_mut() {
+            Some(r) if &r.protocol == p && r.from_port == *from && r.to_port == *to => {
+                r.cidr_blocks.push(cidr.clone());
+            }
+            _ => out.push(Rule {
+                protocol: p.clone(),
+                from_port: *from,
+                to_port: *to,
+                cidr_blocks: vec![cidr.clone()],
+            }),
+        }
+    }
+    out
+}
+
+/// The rules to report for what AWS allows: the recorded ones when they
+/// allow exactly that (so a rule written differently is no drift), else
+/// AWS's, grouped.
+fn observed_rules(found: &BTreeSet<Atom>, recorded: &[Rule]) -> Vec<Rule> {
+    if &atoms(recorded) == found {
+        recorded.to_vec()
+    } else {
+        rules_of(found)
+    }
+}
+
+/// Atoms as AWS's permissions, one per protocol and port range.
+fn permissions(atoms: &BTreeSet<Atom>) -> Vec<IpPermission> {
+    rules_of(atoms)
+        .into_iter()
+        .map(|r| {
+            let all = r.protocol == "-1";
+            IpPermission::builder()
+                .ip_protocol(r.protocol)
+                .set_from_port((!all).then_some(r.from_port))
+                .set_to_port((!all).then_some(r.to_port))
+                .set_ip_ranges(Some(
+                    r.cidr_blocks
+                        .iter()
+                        .map(|c| IpRange::builder().cidr_ip(c).build())
+                        .collect(),
+                ))
+                .build()
+        })
+        .collect()
+}
+
+fn check_rules(s: &Subject<'_>, field: &str, rules: &[Rule]) -> Result<(), AwsError> {
+    for (i, r) in rules.iter().enumerate() {
+        let p = protocol(&r.protocol);
+        let problem = if p.is_empty() {
+            Some("has no protocol".to_owned())
+        } else if r.cidr_blocks.is_empty() {
+            Some("has no cidr_blocks".to_owned())
+        } else if (p == "tcp" || p == "udp")
+            && (!(0..=65535).contains(&r.from_port)
+                || !(0..=65535).contains(&r.to_port)
+                || r.from_port > r.to_port)
+        {
+            Some(format!(
+                "has the port range {}..{}, which is not within 0..65535 in order",
+                r.from_port, r.to_port
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(s.invalid(format!("{field}[{i}] {problem}")));
+        }
+    }
+    Ok(())
+}
+
+fn subject(name: &str) -> Subject<'_> {
+    Subject {
+        type_name: SecurityGroup::TYPE,
+        name,
+    }
+}
+
+type Found = aws_sdk_ec2::types::SecurityGroup;
+
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+    match client.describe_security_groups().group_ids(id).send().await {
+        Ok(out) => Ok(out.security_groups().first().cloned()),
+        Err(e) => match s.error("DescribeSecurityGroups", e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+async fn by_token(
+    client: &Client,
+    s: &Subject<'_>,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
+    let out = client
+        .describe_security_groups()
+        .filters(tags::token_filter(token))
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeSecurityGroups", e))?;
+    Ok(out.security_groups().first().cloned())
+}
+
+fn outputs(group: &Found) -> Value {
+    value_of(&SecurityGroupOutputs {
+        security_group_id: SecurityGroupId(group.group_id().unwrap_or_default().to_owned()),
+        arn: group.security_group_arn().unwrap_or_default().to_owned(),
+    })
+}
+
+/// Which way a set of rules points.
+#[derive(Clone, Copy)]
+enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// Authorizes `add`, then revokes `remove`, in one direction.
+async fn change_rules(
+    client: &Client,
+    s: &Subject<'_>,
+    id: &str,
+    direction: Direction,
+    add: &BTreeSet<Atom>,
+    remove: &BTreeSet<Atom>,
+) -> Result<(), AwsError> {
+    if !add.is_empty() {
+        let perms = Some(permissions(add));
+        match direction {
+            Direction::Ingress => client
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(perms)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s.error("AuthorizeSecurityGroupIngress", e))?,
+            Direction::Egress => client
+                .authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(perms)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s.error("AuthorizeSecurityGroupEgress", e))?,
+        }
+    }
+    if !remove.is_empty() {
+        let perms = Some(permissions(remove));
+        match direction {
+            Direction::Ingress => client
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(perms)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s.error("RevokeSecurityGroupIngress", e))?,
+            Direction::Egress => client
+                .revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(perms)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| s.error("RevokeSecurityGroupEgress", e))?,
+        }
+    }
+    Ok(())
+}
+
+/// Brings the rules and tags of `group` to what `g` declares.
+async fn converge(
+    client: &Client,
+    s: &Subject<'_>,
+    group: &Found,
+    g: &SecurityGroup,
+) -> Result<(), AwsError> {
+    let id = group.group_id().unwrap_or_default();
+    let found = atoms_of(group.ip_permissions());
+    let wanted = atoms(&g.ingress);
+    let add = wanted.difference(&found).cloned().collect();
+    let remove = found.difference(&wanted).cloned().collect();
+    change_rules(client, s, id, Direction::Ingress, &add, &remove).await?;
+    if let Some(egress) = &g.egress {
+        let found = atoms_of(group.ip_permissions_egress());
+        let wanted = atoms(egress);
+        let add = wanted.difference(&found).cloned().collect();
+        let remove = found.difference(&wanted).cloned().collect();
+        change_rules(client, s, id, Direction::Egress, &add, &remove).await?;
+    }
+    tags::apply(client, s, id, &tags::user_tags(group.tags()), &g.tags).await
+}
+
+async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
+    match client.delete_security_group().group_id(id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => match s.error("DeleteSecurityGroup", e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
+    }
+}
+
+fn check(s: &Subject<'_>, g: &SecurityGroup) -> Result<(), AwsError> {
+    check_rules(s, "ingress", &g.ingress)?;
+    if let Some(egress) = &g.egress {
+        check_rules(s, "egress", egress)?;
+    }
+    tags::check_user_tags(s, &g.tags)
+}
+
+pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
+    let s = subject(&req.name);
+    let g: SecurityGroup = inputs_of(&req.name, &req.inputs)?;
+    let name = required(&s, known(&s, &g.name, "name")?, "name")?;
+    let description = required(&s, known(&s, &g.description, "description")?, "description")?;
+    let vpc_id = required(&s, known(&s, &g.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
+    check(&s, &g)?;
+    let client = p.ec2_client().await;
+    let id = match by_token(client, &s, &req.token).await? {
+        Some(group) => group.group_id().unwrap_or_default().to_owned(),
+        None => client
+            .create_security_group()
+            .group_name(name)
+            .description(description)
+            .vpc_id(vpc_id)
+            .tag_specifications(tags::on_create(
+                ResourceType::SecurityGroup,
+                &req.stack,
+                &req.name,
+                &req.token,
+                &g.tags,
+            ))
+            .send()
+            .await
+            .map_err(|e| s.error("CreateSecurityGroup", e))?
+            .group_id
+            .ok_or_else(|| s.incomplete("CreateSecurityGroup", "a group id"))?,
+    };
+    let configured = async {
+        let group = by_id(client, &s, &id).await?.ok_or_else(|| s.gone(&id))?;
+        converge(client, &s, &group, &g).await?;
+        Ok::<_, AwsError>(group)
+    };
+    match configured.await {
+        Ok(group) => Ok(Created {
+            id,
+            outputs: outputs(&group),
+        }),
+        Err(e) => Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await),
+    }
+}
+
+pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
+    let s = subject(&req.name);
+    let client = p.ec2_client().await;
+    let found = match (&req.id, &req.token) {
+        (Some(id), _) => by_id(client, &s, id).await?,
+        (None, Some(token)) => by_token(client, &s, token).await?,
+        (None, None) => None,
+    };
+    let Some(group) = found else {
+        return Ok(None);
+    };
+    let recorded: SecurityGroup = inputs_of(&req.name, &req.inputs).unwrap_or_default();
+    let observed = SecurityGroup {
+        name: group.group_name().unwrap_or_default().to_owned().into(),
+        description: group.description().unwrap_or_default().to_owned().into(),
+        vpc_id: VpcId(group.vpc_id().unwrap_or_default().to_owned()).into(),
+        ingress: observed_rules(&atoms_of(group.ip_permissions()), &recorded.ingress),
+        egress: recorded
+            .egress
+            .map(|r| observed_rules(&atoms_of(group.ip_permissions_egress()), &r)),
+        tags: tags::user_tags(group.tags()),
+    };
+    Ok(Some(Observed {
+        id: group.group_id().unwrap_or_default().to_owned(),
+        inputs: value_of(&observed),
+        outputs: outputs(&group),
+    }))
+}
+
+pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
+    let s = subject(&req.name);
+    let g: SecurityGroup = inputs_of(&req.name, &req.new_inputs)?;
+    check(&s, &g)?;
+    let client = p.ec2_client().await;
+    let group = by_id(client, &s, &req.id)
+        .await?
+        .ok_or_else(|| s.gone(&req.id))?;
+    converge(client, &s, &group, &g).await?;
+    Ok(outputs(&group))
+}
+
+pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
+    let client = p.ec2_client().await;
+    delete_by_id(client, &subject(&req.name), &req.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_compare_by_what_they_allow() {
+        let split = vec![Rule::tcp(80, "10.0.0.0/8"), Rule::tcp(80, "0.0.0.0/0")];
+        let joined = vec![Rule {
+            protocol: "6".into(),
+            from_port: 80,
+            to_port: 80,
+            cidr_blocks: vec!["0.0.0.0/0".into(), "10.0.0.0/8".into()],
+        }];
+        assert_eq!(atoms(&split), atoms(&joined));
+        // What is recorded is reported when AWS allows exactly that.
+        assert_eq!(observed_rules(&atoms(&joined), &split), split);
+        let all = Rule {
+            from_port: -1,
+            to_port: -1,
+            ..Rule::all("0.0.0.0/0")
+        };
+        assert_eq!(atoms(&[all]), atoms(&[Rule::all("0.0.0.0/0")]));
+    }
+
+    #[test]
+    fn permissions_group_ranges_and_drop_ports_for_all_traffic() {
+        let set = atoms(&[
+            Rule::tcp(22, "10.0.0.0/8"),
+            Rule::tcp(22, "192.168.0.0/16"),
+            Rule::all("0.0.0.0/0"),
+        ]);
+        let perms = permissions(&set);
+        assert_eq!(perms.len(), 2);
+        let all = perms
+            .iter()
+            .find(|p| p.ip_protocol() == Some("-1"))
+            .unwrap();
+        assert_eq!(all.from_port(), None);
+        let ssh = perms
+            .iter()
+            .find(|p| p.ip_protocol() == Some("tcp"))
+            .unwrap();
+        assert_eq!((ssh.from_port(), ssh.to_port()), (Some(22), Some(22)));
+        assert_eq!(ssh.ip_ranges().len(), 2);
+        assert_eq!(atoms_of(&perms), set);
+    }
+
+    #[test]
+    fn bad_rules_are_refused_naming_the_rule() {
+        let s = subject("web");
+        let bad = [
+            Rule {
+                cidr_blocks: vec![],
+                ..Rule::tcp(80, "x")
+            },
+            Rule::tcp_range(90, 80, "0.0.0.0/0"),
+            Rule {
+                protocol: String::new(),
+                ..Rule::tcp(80, "0.0.0.0/0")
+            },
+        ];
+        for (rule, words) in bad
+            .into_iter()
+            .zip(["no cidr_blocks", "port range", "no protocol"])
+        {
+            let e = check_rules(&s, "ingress", &[Rule::tcp(22, "0.0.0.0/0"), rule]).unwrap_err();
+            assert!(e.to_string().contains("ingress[1]"), "{e}");
+            assert!(e.to_string().contains(words), "{e}");
+        }
+    }
+}

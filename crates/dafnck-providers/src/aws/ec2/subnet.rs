@@ -1,0 +1,238 @@
+//! [`Subnet`] (`aws:ec2:Subnet`): a range of a VPC in one availability zone.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::Client;
+use dafnck_core::prelude::*;
+use dafnck_core::provider::{
+    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+};
+use dafnck_core::Value;
+
+use super::super::error::{AwsError, Subject};
+use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::{known, required, SubnetId, VpcId};
+
+/// A subnet: a range of a [`Vpc`](super::Vpc) in one availability zone.
+///
+/// - `vpc_id`: the VPC (`vpc.out().vpc_id`); changing it replaces the subnet.
+/// - `cidr_block`: its range, inside the VPC's and overlapping no other
+///   subnet of it; changing it replaces the subnet.
+/// - `availability_zone`: where (`us-east-1a`); `None` lets AWS choose (and
+///   then the zone is not watched for drift). Changing it replaces the subnet.
+/// - `map_public_ip_on_launch`: instances launched in it get a public IPv4
+///   address; set in place.
+/// - `tags`: the user's tags; set in place.
+///
+/// # Errors
+/// A range that overlaps another subnet fails with AWS's
+/// `InvalidSubnet.Conflict`, named in the message, and is not retried.
+///
+/// ```
+/// use dafnck_core::prelude::*;
+/// use dafnck_providers::aws::ec2::{Subnet, Vpc};
+///
+/// fn infra(stack: &mut Stack) -> dafnck_core::Result<()> {
+///     let vpc = stack.add("main", Vpc { cidr_block: "10.0.0.0/16".into(), ..Default::default() });
+///     stack.add("a", Subnet {
+///         vpc_id: vpc.out().vpc_id,
+///         cidr_block: "10.0.1.0/24".into(),
+///         availability_zone: Some("us-east-1a".into()),
+///         ..Default::default()
+///     });
+///     Ok(())
+/// }
+/// # let _ = infra;
+/// ```
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+#[resource(type = "aws:ec2:Subnet", outputs = SubnetOutputs)]
+pub struct Subnet {
+    /// The VPC; changing it replaces the subnet.
+    #[resource(force_new)]
+    pub vpc_id: Input<VpcId>,
+    /// Its IPv4 range; changing it replaces the subnet.
+    #[resource(force_new)]
+    pub cidr_block: Input<String>,
+    /// Its availability zone; `None` lets AWS choose.
+    #[resource(force_new)]
+    pub availability_zone: Option<String>,
+    /// Whether instances launched in it get a public IPv4 address.
+    pub map_public_ip_on_launch: bool,
+    /// The user's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a [`Subnet`] reports.
+#[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+pub struct SubnetOutputs {
+    /// Its id.
+    pub subnet_id: SubnetId,
+    /// The zone it is in (chosen by AWS when not given).
+    pub availability_zone: String,
+    /// Its ARN.
+    pub arn: String,
+}
+
+fn subject(name: &str) -> Subject<'_> {
+    Subject {
+        type_name: Subnet::TYPE,
+        name,
+    }
+}
+
+type Found = aws_sdk_ec2::types::Subnet;
+
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+    match client.describe_subnets().subnet_ids(id).send().await {
+        Ok(out) => Ok(out.subnets().first().cloned()),
+        Err(e) => match s.error("DescribeSubnets", e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+async fn by_token(
+    client: &Client,
+    s: &Subject<'_>,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
+    let out = client
+        .describe_subnets()
+        .filters(tags::token_filter(token))
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeSubnets", e))?;
+    Ok(out.subnets().first().cloned())
+}
+
+async fn set_public_ip(
+    client: &Client,
+    s: &Subject<'_>,
+    id: &str,
+    on: bool,
+) -> Result<(), AwsError> {
+    client
+        .modify_subnet_attribute()
+        .subnet_id(id)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+        .send()
+        .await
+        .map_err(|e| s.error("ModifySubnetAttribute", e))?;
+    Ok(())
+}
+
+fn outputs(subnet: &Found) -> Value {
+    value_of(&SubnetOutputs {
+        subnet_id: SubnetId(subnet.subnet_id().unwrap_or_default().to_owned()),
+        availability_zone: subnet.availability_zone().unwrap_or_default().to_owned(),
+        arn: subnet.subnet_arn().unwrap_or_default().to_owned(),
+    })
+}
+
+async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
+    match client.delete_subnet().subnet_id(id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => match s.error("DeleteSubnet", e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
+    }
+}
+
+pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
+    let s = subject(&req.name);
+    let v: Subnet = inputs_of(&req.name, &req.inputs)?;
+    let vpc_id = required(&s, known(&s, &v.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
+    let cidr = required(&s, known(&s, &v.cidr_block, "cidr_block")?, "cidr_block")?;
+    tags::check_user_tags(&s, &v.tags)?;
+    let client = p.ec2_client().await;
+    let subnet = match by_token(client, &s, &req.token).await? {
+        Some(subnet) => subnet,
+        None => client
+            .create_subnet()
+            .vpc_id(vpc_id)
+            .cidr_block(cidr)
+            .set_availability_zone(v.availability_zone.clone())
+            .tag_specifications(tags::on_create(
+                ResourceType::Subnet,
+                &req.stack,
+                &req.name,
+                &req.token,
+                &v.tags,
+            ))
+            .send()
+            .await
+            .map_err(|e| s.error("CreateSubnet", e))?
+            .subnet
+            .ok_or_else(|| s.incomplete("CreateSubnet", "a subnet"))?,
+    };
+    let id = subnet.subnet_id().unwrap_or_default().to_owned();
+    if v.map_public_ip_on_launch != subnet.map_public_ip_on_launch().unwrap_or(false) {
+        if let Err(e) = set_public_ip(client, &s, &id, v.map_public_ip_on_launch).await {
+            return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
+        }
+    }
+    Ok(Created {
+        id,
+        outputs: outputs(&subnet),
+    })
+}
+
+pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
+    let s = subject(&req.name);
+    let client = p.ec2_client().await;
+    let found = match (&req.id, &req.token) {
+        (Some(id), _) => by_id(client, &s, id).await?,
+        (None, Some(token)) => by_token(client, &s, token).await?,
+        (None, None) => None,
+    };
+    let Some(subnet) = found else {
+        return Ok(None);
+    };
+    // The zone is only watched when the program chose it.
+    let recorded: Subnet = inputs_of(&req.name, &req.inputs).unwrap_or_default();
+    let observed = Subnet {
+        vpc_id: VpcId(subnet.vpc_id().unwrap_or_default().to_owned()).into(),
+        cidr_block: subnet.cidr_block().unwrap_or_default().to_owned().into(),
+        availability_zone: recorded
+            .availability_zone
+            .map(|_| subnet.availability_zone().unwrap_or_default().to_owned()),
+        map_public_ip_on_launch: subnet.map_public_ip_on_launch().unwrap_or(false),
+        tags: tags::user_tags(subnet.tags()),
+    };
+    Ok(Some(Observed {
+        id: subnet.subnet_id().unwrap_or_default().to_owned(),
+        inputs: value_of(&observed),
+        outputs: outputs(&subnet),
+    }))
+}
+
+pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
+    let s = subject(&req.name);
+    let v: Subnet = inputs_of(&req.name, &req.new_inputs)?;
+    tags::check_user_tags(&s, &v.tags)?;
+    let client = p.ec2_client().await;
+    let subnet = by_id(client, &s, &req.id)
+        .await?
+        .ok_or_else(|| s.gone(&req.id))?;
+    if subnet.map_public_ip_on_launch().unwrap_or(false) != v.map_public_ip_on_launch {
+        set_public_ip(client, &s, &req.id, v.map_public_ip_on_launch).await?;
+    }
+    tags::apply(
+        client,
+        &s,
+        &req.id,
+        &tags::user_tags(subnet.tags()),
+        &v.tags,
+    )
+    .await?;
+    Ok(outputs(&subnet))
+}
+
+pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
+    let client = p.ec2_client().await;
+    delete_by_id(client, &subject(&req.name), &req.id).await
+}

@@ -1,0 +1,221 @@
+//! [`Vpc`] (`aws:ec2:Vpc`): a virtual private cloud.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+use aws_sdk_ec2::Client;
+use dafnck_core::prelude::*;
+use dafnck_core::provider::{
+    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+};
+use dafnck_core::Value;
+
+use super::super::error::{AwsError, Subject};
+use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::{known, required, VpcId};
+
+/// A VPC: an isolated network with an IPv4 range.
+///
+/// - `cidr_block`: its range (`10.0.0.0/16`, between /16 and /28);
+///   changing it replaces the VPC.
+/// - `enable_dns_hostnames`: instances get public DNS names; set in place.
+/// - `tags`: the user's tags (keys starting with `dafnck:` or `aws:` are
+///   reserved); set in place.
+///
+/// # Drift
+/// `read` reports the range, the DNS hostnames setting and the tags as found.
+///
+/// # Caveats
+/// Deleting fails with `DependencyViolation` while anything not managed by
+/// this stack (or not yet deleted) is still in the VPC.
+///
+/// ```
+/// use dafnck_providers::aws::ec2::Vpc;
+/// let vpc = Vpc { cidr_block: "10.0.0.0/16".into(), enable_dns_hostnames: true, ..Default::default() };
+/// # let _ = vpc;
+/// ```
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+#[resource(type = "aws:ec2:Vpc", outputs = VpcOutputs)]
+pub struct Vpc {
+    /// Its IPv4 range; changing it replaces the VPC.
+    #[resource(force_new)]
+    pub cidr_block: Input<String>,
+    /// Whether instances get public DNS hostnames.
+    pub enable_dns_hostnames: bool,
+    /// The user's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a [`Vpc`] reports.
+#[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+pub struct VpcOutputs {
+    /// Its id.
+    pub vpc_id: VpcId,
+    /// The account that owns it.
+    pub owner_id: String,
+}
+
+fn subject(name: &str) -> Subject<'_> {
+    Subject {
+        type_name: Vpc::TYPE,
+        name,
+    }
+}
+
+/// The VPC with this id, or `None` when there is none.
+async fn by_id(
+    client: &Client,
+    s: &Subject<'_>,
+    id: &str,
+) -> Result<Option<aws_sdk_ec2::types::Vpc>, AwsError> {
+    match client.describe_vpcs().vpc_ids(id).send().await {
+        Ok(out) => Ok(out.vpcs().first().cloned()),
+        Err(e) => match s.error("DescribeVpcs", e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+/// The VPC a create with `token` made, if any.
+async fn by_token(
+    client: &Client,
+    s: &Subject<'_>,
+    token: &str,
+) -> Result<Option<aws_sdk_ec2::types::Vpc>, AwsError> {
+    let out = client
+        .describe_vpcs()
+        .filters(tags::token_filter(token))
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeVpcs", e))?;
+    Ok(out.vpcs().first().cloned())
+}
+
+async fn dns_hostnames(client: &Client, s: &Subject<'_>, id: &str) -> Result<bool, AwsError> {
+    let out = client
+        .describe_vpc_attribute()
+        .vpc_id(id)
+        .attribute(VpcAttributeName::EnableDnsHostnames)
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeVpcAttribute", e))?;
+    Ok(out
+        .enable_dns_hostnames()
+        .and_then(AttributeBooleanValue::value)
+        .unwrap_or(false))
+}
+
+async fn set_dns_hostnames(
+    client: &Client,
+    s: &Subject<'_>,
+    id: &str,
+    on: bool,
+) -> Result<(), AwsError> {
+    client
+        .modify_vpc_attribute()
+        .vpc_id(id)
+        .enable_dns_hostnames(AttributeBooleanValue::builder().value(on).build())
+        .send()
+        .await
+        .map_err(|e| s.error("ModifyVpcAttribute", e))?;
+    Ok(())
+}
+
+fn outputs(vpc: &aws_sdk_ec2::types::Vpc) -> Value {
+    value_of(&VpcOutputs {
+        vpc_id: VpcId(vpc.vpc_id().unwrap_or_default().to_owned()),
+        owner_id: vpc.owner_id().unwrap_or_default().to_owned(),
+    })
+}
+
+async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
+    match client.delete_vpc().vpc_id(id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => match s.error("DeleteVpc", e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
+    }
+}
+
+pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
+    let s = subject(&req.name);
+    let v: Vpc = inputs_of(&req.name, &req.inputs)?;
+    let cidr = required(&s, known(&s, &v.cidr_block, "cidr_block")?, "cidr_block")?;
+    tags::check_user_tags(&s, &v.tags)?;
+    let client = p.ec2_client().await;
+    let vpc = match by_token(client, &s, &req.token).await? {
+        Some(vpc) => vpc,
+        None => client
+            .create_vpc()
+            .cidr_block(cidr)
+            .tag_specifications(tags::on_create(
+                ResourceType::Vpc,
+                &req.stack,
+                &req.name,
+                &req.token,
+                &v.tags,
+            ))
+            .send()
+            .await
+            .map_err(|e| s.error("CreateVpc", e))?
+            .vpc
+            .ok_or_else(|| s.incomplete("CreateVpc", "a VPC"))?,
+    };
+    let id = vpc.vpc_id().unwrap_or_default().to_owned();
+    if v.enable_dns_hostnames {
+        if let Err(e) = set_dns_hostnames(client, &s, &id, true).await {
+            return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
+        }
+    }
+    Ok(Created {
+        id,
+        outputs: outputs(&vpc),
+    })
+}
+
+pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
+    let s = subject(&req.name);
+    let client = p.ec2_client().await;
+    let found = match (&req.id, &req.token) {
+        (Some(id), _) => by_id(client, &s, id).await?,
+        (None, Some(token)) => by_token(client, &s, token).await?,
+        (None, None) => None,
+    };
+    let Some(vpc) = found else {
+        return Ok(None);
+    };
+    let id = vpc.vpc_id().unwrap_or_default().to_owned();
+    let observed = Vpc {
+        cidr_block: vpc.cidr_block().unwrap_or_default().to_owned().into(),
+        enable_dns_hostnames: dns_hostnames(client, &s, &id).await?,
+        tags: tags::user_tags(vpc.tags()),
+    };
+    Ok(Some(Observed {
+        id,
+        inputs: value_of(&observed),
+        outputs: outputs(&vpc),
+    }))
+}
+
+pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
+    let s = subject(&req.name);
+    let v: Vpc = inputs_of(&req.name, &req.new_inputs)?;
+    tags::check_user_tags(&s, &v.tags)?;
+    let client = p.ec2_client().await;
+    let vpc = by_id(client, &s, &req.id)
+        .await?
+        .ok_or_else(|| s.gone(&req.id))?;
+    if dns_hostnames(client, &s, &req.id).await? != v.enable_dns_hostnames {
+        set_dns_hostnames(client, &s, &req.id, v.enable_dns_hostnames).await?;
+    }
+    tags::apply(client, &s, &req.id, &tags::user_tags(vpc.tags()), &v.tags).await?;
+    Ok(outputs(&vpc))
+}
+
+pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
+    let client = p.ec2_client().await;
+    delete_by_id(client, &subject(&req.name), &req.id).await
+}

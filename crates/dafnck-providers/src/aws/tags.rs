@@ -1,0 +1,218 @@
+//! The tags the provider stamps on every object it creates, and the user's
+//! own tags beside them.
+//!
+//! Every object gets `dafnck:stack` and `dafnck:name` (which stack and
+//! resource manage it) and `dafnck:token` (the idempotency token of the
+//! create that made it), all set by the create call itself, so an object
+//! can never exist untagged. After a crash mid-create the engine reads with
+//! the token and the provider finds the object by its `dafnck:token` tag:
+//! the token, not the name, so the old object of a replacement is never
+//! mistaken for the new one.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use sha2::{Digest, Sha256};
+
+use super::error::{AwsError, Subject};
+
+/// The tag naming the stack that manages an object.
+pub const STACK_TAG: &str = "dafnck:stack";
+/// The tag naming the resource (in its stack) that manages an object.
+pub const NAME_TAG: &str = "dafnck:name";
+/// The tag holding the idempotency token of the create that made an object.
+pub const TOKEN_TAG: &str = "dafnck:token";
+
+/// The longest client token EC2 accepts (RunInstances' `ClientToken`).
+const MAX_CLIENT_TOKEN: usize = 64;
+
+/// The engine's idempotency token as EC2 takes it: itself when it is at
+/// most 64 ASCII characters, else its SHA-256 in hex (64 characters).
+pub(crate) fn client_token(token: &str) -> String {
+    if token.len() <= MAX_CLIENT_TOKEN && token.is_ascii() {
+        token.to_owned()
+    } else {
+        let digest = Sha256::digest(token.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Refuses user tags whose keys AWS or the provider reserve.
+pub(crate) fn check_user_tags(
+    subject: &Subject<'_>,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    match tags
+        .keys()
+        .find(|k| k.starts_with("dafnck:") || k.starts_with("aws:") || k.is_empty())
+    {
+        Some(k) => Err(subject.invalid(format!(
+            "tag key {k:?} is reserved (keys starting with `dafnck:` are the provider's, \
+             `aws:` AWS's; empty keys are not allowed)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The tags a create call stamps on a new object of `resource_type`: the
+/// provider's three and the user's.
+pub(crate) fn on_create(
+    resource_type: ResourceType,
+    stack: &str,
+    name: &str,
+    token: &str,
+    user: &BTreeMap<String, String>,
+) -> TagSpecification {
+    let ours = [
+        (STACK_TAG, stack),
+        (NAME_TAG, name),
+        (TOKEN_TAG, &client_token(token)),
+    ];
+    let tags = ours
+        .into_iter()
+        .map(|(k, v)| tag(k, v))
+        .chain(user.iter().map(|(k, v)| tag(k, v)));
+    TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(tags.collect()))
+        .build()
+}
+
+/// One tag.
+pub(crate) fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+/// The user's tags among an object's tags (not the provider's or AWS's).
+pub(crate) fn user_tags(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
+        .filter(|(k, _)| !k.starts_with("dafnck:") && !k.starts_with("aws:"))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The filter that finds the object a create with `token` made.
+pub(crate) fn token_filter(token: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{TOKEN_TAG}"))
+        .values(client_token(token))
+        .build()
+}
+
+/// What to change to turn the user tags `current` into `desired`: tags to
+/// set (new or changed values) and keys to remove.
+pub(crate) fn changes(
+    current: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+) -> (Vec<Tag>, Vec<Tag>) {
+    let set = desired
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| tag(k, v))
+        .collect();
+    let remove = current
+        .keys()
+        .filter(|k| !desired.contains_key(*k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
+    (set, remove)
+}
+
+/// Makes the user tags of object `id` equal `desired`, given `current`.
+///
+/// # Errors
+/// CreateTags' or DeleteTags' error.
+pub(crate) async fn apply(
+    client: &aws_sdk_ec2::Client,
+    subject: &Subject<'_>,
+    id: &str,
+    current: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let (set, remove) = changes(current, desired);
+    if !set.is_empty() {
+        client
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(set))
+            .send()
+            .await
+            .map_err(|e| subject.error("CreateTags", e))?;
+    }
+    if !remove.is_empty() {
+        client
+            .delete_tags()
+            .resources(id)
+            .set_tags(Some(remove))
+            .send()
+            .await
+            .map_err(|e| subject.error("DeleteTags", e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn long_tokens_are_hashed_to_64_characters() {
+        assert_eq!(client_token("run-web"), "run-web");
+        let long = format!(
+            "{}-{}",
+            "0123456789abcdef".repeat(2),
+            "a-very-long-resource-name-indeed"
+        );
+        let t = client_token(&long);
+        assert_eq!(t.len(), 64);
+        assert_ne!(t, long[..64]);
+        assert_eq!(t, client_token(&long), "stable");
+        assert_eq!(client_token("é").len(), 64, "non-ASCII is hashed");
+    }
+
+    #[test]
+    fn the_providers_tags_are_not_the_users() {
+        let tags = [
+            tag(STACK_TAG, "dev"),
+            tag(NAME_TAG, "web"),
+            tag(TOKEN_TAG, "t"),
+            tag("aws:cloudformation:stack-name", "x"),
+            tag("team", "web"),
+        ];
+        assert_eq!(user_tags(&tags), map(&[("team", "web")]));
+    }
+
+    #[test]
+    fn tag_changes_set_new_and_changed_values_and_remove_the_rest() {
+        let (set, remove) = changes(
+            &map(&[("a", "1"), ("b", "2"), ("c", "3")]),
+            &map(&[("a", "1"), ("b", "20"), ("d", "4")]),
+        );
+        let keys = |tags: &[Tag]| {
+            tags.iter()
+                .map(|t| t.key().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&set), ["b", "d"]);
+        assert_eq!(keys(&remove), ["c"]);
+    }
+
+    #[test]
+    fn reserved_keys_are_refused() {
+        let s = Subject {
+            type_name: "aws:ec2:Vpc",
+            name: "main",
+        };
+        assert!(check_user_tags(&s, &map(&[("team", "a")])).is_ok());
+        let e = check_user_tags(&s, &map(&[("dafnck:name", "x")])).unwrap_err();
+        assert!(e.to_string().contains("reserved"), "{e}");
+    }
+}
