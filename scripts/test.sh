@@ -31,8 +31,16 @@ export DAFNCK_MOTO_URL
 # Tests that need a server fail, instead of skipping, when it is missing.
 export DAFNCK_REQUIRE_SERVERS=1
 
+# Test output is also kept, to print one total at the end.
+log="$(mktemp)"
+trap 'rm -f "$log"; scripts/servers/moto.sh stop' EXIT
+
 step "cargo test (unit, integration, property, crash, examples, benches once)"
-cargo test --workspace --all-features --all-targets
+cargo test --workspace --all-features --all-targets 2>&1 | tee -a "$log"
 
 step "cargo test --doc"
-cargo test --workspace --all-features --doc
+cargo test --workspace --all-features --doc 2>&1 | tee -a "$log"
+
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "\ntotal: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
