@@ -86,10 +86,14 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
     // tree per resource), then by alias for those left.
     let mut recorded_for: Vec<Option<(&ResourceState, Option<String>)>> =
         vec![None; desired.nodes.len()];
+    // Whether each recorded object (in the state's order) is claimed by name.
+    let mut claimed = Vec::with_capacity(state.resources.len());
     for (name, r) in &state.resources {
-        if let Some(i) = desired.position(name) {
+        let found = desired.position(name);
+        if let Some(i) = found {
             recorded_for[i] = Some((r, None));
         }
+        claimed.push(found.is_some());
     }
     // Recorded names claimed through an alias (those claimed by name are
     // the desired names).
@@ -135,17 +139,20 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
         }
     }
 
-    // Outputs known at plan time, by resource name (None: unknown until apply).
-    let mut known: HashMap<&str, Option<&Value>> = HashMap::with_capacity(desired.nodes.len());
-    // Whether a resource is replaced delete-first (its dependents that are
-    // replaced must be too, or the order would be a cycle).
-    let mut dbr: HashSet<&str> = HashSet::new();
-    // Resources made only after a delete-first replacement's old object is
-    // deleted: they depend on one, directly or through other resources.
-    let mut after_dbr: HashSet<&str> = HashSet::new();
-    // Resources whose outputs may change in place (updated, or re-checked):
-    // their unchanged dependents are re-checked at apply.
-    let mut updated: HashSet<&str> = HashSet::new();
+    // Per desired resource, by index (references name their dependencies,
+    // whose indices the checked program holds: no lookups by name here):
+    // its outputs when known at plan time (None: unknown until apply);
+    let n = desired.nodes.len();
+    let mut known: Vec<Option<&Value>> = vec![None; n];
+    // whether it is replaced delete-first (its dependents that are replaced
+    // must be too, or the order would be a cycle);
+    let mut dbr = vec![false; n];
+    // whether it is made only after a delete-first replacement's old object
+    // is deleted (it depends on one, directly or through others);
+    let mut after_dbr = vec![false; n];
+    // whether its outputs may change in place (updated, or re-checked): its
+    // unchanged dependents are re-checked at apply.
+    let mut updated = vec![false; n];
     // Desired resources first, in dependency order, then deletes; written
     // in place (one change per resource, no second copy of the list).
     plan.changes
@@ -154,17 +161,18 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
     for &i in &desired.order {
         let node = &desired.nodes[i];
         let recorded = recorded_for[i].as_ref();
+        let deps = desired.dependency_indices(i);
+        let refs = Refs::new(node, deps);
         let provider = match providers.for_type(&node.name, &node.type_name, Some(&*node.location))
         {
             Ok(p) => p,
             Err(e) => {
-                resolved_inputs(node, &known, &mut problems);
+                resolved_inputs(node, &refs, &known, &mut problems);
                 problems.push(Diagnostic {
                     resource: Some(node.name.to_string()),
                     location: Some((*node.location).clone()),
                     message: e.to_string(),
                 });
-                known.insert(node.name.as_str(), None);
                 continue;
             }
         };
@@ -188,7 +196,7 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
         };
         match recorded {
             None => {
-                let resolved = resolved_inputs(node, &known, &mut problems);
+                let resolved = resolved_inputs(node, &refs, &known, &mut problems);
                 change.action = if let Some(id) = &node.options.import {
                     change.import_id = Some(id.clone());
                     Action::Import
@@ -199,16 +207,14 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                     .as_map()
                     .map(|m| m.keys().cloned().collect())
                     .unwrap_or_default();
-                known.insert(node.name.as_str(), None);
                 change.after = Some(resolved);
                 change.inputs = Some(Arc::clone(&node.inputs));
             }
             Some((old, _)) if old.type_name != node.type_name => {
-                let resolved = resolved_inputs(node, &known, &mut problems);
+                let resolved = resolved_inputs(node, &refs, &known, &mut problems);
                 change.action = Action::Replace;
                 change.replace_because = vec!["type".into()];
                 change.fields = vec!["type".into()];
-                known.insert(node.name.as_str(), None);
                 change.after = Some(resolved);
                 change.inputs = Some(Arc::clone(&node.inputs));
                 change.before = Some(Box::new((*old).clone()));
@@ -218,17 +224,16 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 // resources of a large stack are decided here, without
                 // building their resolved inputs or asking the provider.
                 let unchanged = node.inputs.equals_resolved(&old.inputs, &mut |r| {
-                    known
-                        .get(r.resource.as_str())
-                        .copied()
-                        .flatten()
+                    refs.index(&r.resource)
+                        .and_then(|d| known[d])
                         .and_then(|outputs| outputs.get(&r.field))
                 });
                 let mut resolved = None;
                 let diff = if unchanged {
                     Diff::default()
                 } else {
-                    let new_inputs = resolved.insert(resolved_inputs(node, &known, &mut problems));
+                    let new_inputs =
+                        resolved.insert(resolved_inputs(node, &refs, &known, &mut problems));
                     provider.diff(&DiffRequest {
                         name: &node.name,
                         type_name: &node.type_name,
@@ -242,14 +247,13 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 if !diff.replace_because.is_empty() {
                     change.action = Action::Replace;
                     change.replace_because = diff.replace_because;
-                    known.insert(node.name.as_str(), None);
                 } else {
                     change.action = if change.fields.is_empty() {
                         Action::NoOp
                     } else {
                         Action::Update
                     };
-                    known.insert(node.name.as_str(), Some(&old.outputs));
+                    known[i] = Some(&old.outputs);
                 }
                 // A no-op carries the recorded object only when there is
                 // something to record (a rename, changed options), and no
@@ -258,17 +262,12 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 // An in-place update keeps an object's identity but may change
                 // an output a dependent uses; re-resolve that dependent at
                 // apply and update it then if so, in the same run.
-                change.recheck = change.action == Action::NoOp
-                    && node
-                        .dependencies
-                        .iter()
-                        .any(|d| updated.contains(d.as_str()));
-                if change.action == Action::Update || change.recheck {
-                    updated.insert(node.name.as_str());
-                }
+                change.recheck =
+                    change.action == Action::NoOp && deps.iter().any(|&d| updated[d as usize]);
+                updated[i] = change.action == Action::Update || change.recheck;
                 if change.action != Action::NoOp {
-                    let resolved =
-                        resolved.unwrap_or_else(|| resolved_inputs(node, &known, &mut problems));
+                    let resolved = resolved
+                        .unwrap_or_else(|| resolved_inputs(node, &refs, &known, &mut problems));
                     let (after, inputs) = keep_ignored(resolved, node, old);
                     change.after = Some(after);
                     change.inputs = Some(inputs);
@@ -282,13 +281,11 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 }
             }
         }
-        let waits_on_dbr = !(dbr.is_empty() && after_dbr.is_empty())
-            && node
-                .dependencies
-                .iter()
-                .any(|d| dbr.contains(d.as_str()) || after_dbr.contains(d.as_str()));
+        let waits_on_dbr = deps
+            .iter()
+            .any(|&d| dbr[d as usize] || after_dbr[d as usize]);
         if change.action == Action::Replace {
-            let dependency_dbr = node.dependencies.iter().any(|d| dbr.contains(d.as_str()));
+            let dependency_dbr = deps.iter().any(|&d| dbr[d as usize]);
             // Made first, the new object would wait on an old object's
             // delete that may wait (through the deletes of what the old
             // object of this one recorded as dependencies) on deleting this
@@ -300,12 +297,10 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
             if node.options.delete_before_replace || dependency_dbr || (waits_on_dbr && old_depends)
             {
                 change.replace_order = ReplaceOrder::DeleteBeforeCreate;
-                dbr.insert(node.name.as_str());
+                dbr[i] = true;
             }
         }
-        if waits_on_dbr {
-            after_dbr.insert(node.name.as_str());
-        }
+        after_dbr[i] = waits_on_dbr;
         plan.changes.push(change);
     }
 
@@ -315,9 +310,11 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
             refused.push(protected(change));
         }
     }
+    // `plan_deletes` walks the state in the same order as the pass above.
+    let mut claimed = claimed.into_iter();
     plan_deletes(
         state,
-        |name| desired.position(name).is_some() || by_alias.contains(name),
+        |name| claimed.next().unwrap_or(false) || by_alias.contains(name),
         &mut plan,
         &mut refused,
     );
@@ -395,10 +392,11 @@ pub(crate) fn plan_destroy_bound(state: &State, base: StateBinding) -> crate::Re
 }
 
 /// Deletes every recorded object not kept, and every deposed one; the
-/// protected ones are also refused.
+/// protected ones are also refused. `keep` is asked about each recorded
+/// name once, in the state's order.
 fn plan_deletes(
     state: &State,
-    keep: impl Fn(&str) -> bool,
+    mut keep: impl FnMut(&str) -> bool,
     plan: &mut Plan,
     refused: &mut Vec<Diagnostic>,
 ) {
@@ -421,24 +419,26 @@ fn plan_deletes(
 /// references are collected as problems.
 fn resolved_inputs(
     node: &Node,
-    known: &HashMap<&str, Option<&Value>>,
+    refs: &Refs<'_>,
+    known: &[Option<&Value>],
     problems: &mut Vec<Diagnostic>,
 ) -> Value {
-    let resolved = node
-        .inputs
-        .resolve_refs(&mut |r: &OutputRef| resolve_planned(r, known, node, problems));
+    let resolved = node.inputs.resolve_refs(&mut |r: &OutputRef| {
+        Ok::<_, std::convert::Infallible>(resolve_planned(r, refs, known, node, problems))
+    });
     let Ok(resolved) = resolved;
     resolved
 }
 
 fn resolve_planned(
     r: &OutputRef,
-    known: &HashMap<&str, Option<&Value>>,
+    refs: &Refs<'_>,
+    known: &[Option<&Value>],
     node: &Node,
     problems: &mut Vec<Diagnostic>,
-) -> Result<Value, std::convert::Infallible> {
-    Ok(match known.get(r.resource.as_str()) {
-        Some(Some(outputs)) => match outputs.get(&r.field) {
+) -> Value {
+    match refs.index(&r.resource).and_then(|d| known[d]) {
+        Some(outputs) => match outputs.get(&r.field) {
             Some(v) => v.clone(),
             None => {
                 problems.push(Diagnostic {
@@ -453,8 +453,47 @@ fn resolve_planned(
             }
         },
         // Unknown until apply (created, replaced, or its provider is missing).
-        _ => Value::Unknown,
-    })
+        None => Value::Unknown,
+    }
+}
+
+/// Which of a resource's dependencies a reference names, as a node index:
+/// a scan of the few dependencies most resources have, a map for those
+/// with many.
+struct Refs<'a> {
+    names: &'a [Name],
+    indices: &'a [u32],
+    many: Option<HashMap<&'a str, usize>>,
+}
+
+impl<'a> Refs<'a> {
+    /// Up to this many dependencies are scanned.
+    const SCAN: usize = 16;
+
+    fn new(node: &'a Node, indices: &'a [u32]) -> Self {
+        let many = (node.dependencies.len() > Self::SCAN).then(|| {
+            node.dependencies
+                .iter()
+                .zip(indices)
+                .map(|(name, &i)| (name.as_str(), i as usize))
+                .collect()
+        });
+        Refs {
+            names: &node.dependencies,
+            indices,
+            many,
+        }
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        match &self.many {
+            Some(map) => map.get(name).copied(),
+            None => {
+                let j = self.names.iter().position(|n| n.as_str() == name)?;
+                self.indices.get(j).map(|&i| i as usize)
+            }
+        }
+    }
 }
 
 /// Whether options the state keeps differ from the recorded ones (the
@@ -550,5 +589,66 @@ fn protected(change: &Change) -> Diagnostic {
                 format!(" (forced by {})", change.replace_because.join(", "))
             }
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Refs;
+    use crate::plan::Action;
+    use crate::testing::resources::Node;
+    use crate::testing::TestStack;
+    use crate::{Handle, Stack, Value};
+
+    /// `sink` refers to more resources than `Refs` scans, so its references
+    /// are found through the map.
+    fn fan_in(changed: Option<usize>) -> impl Fn(&mut Stack) -> crate::Result<()> {
+        move |stack| {
+            let sources: Vec<Handle<Node>> = (0..Refs::SCAN + 4)
+                .map(|i| {
+                    let value = if changed == Some(i) { "v2" } else { "v1" };
+                    stack.add(
+                        &format!("s{i}"),
+                        Node {
+                            value: value.into(),
+                            ..Node::default()
+                        },
+                    )
+                })
+                .collect();
+            stack.add(
+                "sink",
+                Node {
+                    refs: sources.iter().map(|h| h.out().node_id).collect(),
+                    ..Node::default()
+                },
+            );
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn references_of_a_resource_with_many_dependencies_resolve() {
+        let t = TestStack::new("dev");
+        let plan = t.preview(fan_in(None)).await.unwrap();
+        let refs = plan
+            .change("sink")
+            .unwrap()
+            .after
+            .as_ref()
+            .unwrap()
+            .get("refs");
+        assert_eq!(
+            refs,
+            Some(&Value::List(vec![Value::Unknown; Refs::SCAN + 4]))
+        );
+        t.up(fan_in(None)).await.unwrap();
+        // Every reference resolves to the recorded id: nothing changes.
+        assert!(!t.preview(fan_in(None)).await.unwrap().has_changes());
+        // One source updated in place: the sink is re-checked, not updated.
+        let plan = t.preview(fan_in(Some(7))).await.unwrap();
+        assert_eq!(plan.action("s7"), Some(Action::Update));
+        let sink = plan.change("sink").unwrap();
+        assert_eq!((sink.action, sink.recheck), (Action::NoOp, true));
     }
 }

@@ -302,10 +302,16 @@ impl Stack {
             ..
         } = self;
         let mut graph = DepGraph::new(nodes.len());
+        let mut dependency_start = Vec::with_capacity(nodes.len() + 1);
+        let mut dependency_index = Vec::with_capacity(nodes.len() * 2);
         for (i, node) in nodes.iter().enumerate() {
+            dependency_start.push(dependency_index.len() as u32);
             for dep in &node.dependencies {
                 match index.get(dep) {
-                    Some(&d) => graph.add_edge(d, i),
+                    Some(&d) => {
+                        graph.add_edge(d, i);
+                        dependency_index.push(d as u32);
+                    }
                     None => problems.push(Diagnostic {
                         resource: Some(node.name.to_string()),
                         location: Some((*node.location).clone()),
@@ -314,6 +320,7 @@ impl Stack {
                 }
             }
         }
+        dependency_start.push(dependency_index.len() as u32);
         for (export, (value, location)) in &exports {
             value.visit_refs(&mut |r| {
                 if r.stack != name || !index.contains_key(r.resource.as_str()) {
@@ -353,6 +360,8 @@ impl Stack {
             stack: name,
             nodes,
             index,
+            dependency_start,
+            dependency_index,
             order,
             exports: exports.into_iter().map(|(k, (v, _))| (k, v)).collect(),
         })
@@ -368,6 +377,11 @@ pub struct Desired {
     /// Resources in declaration order.
     pub nodes: Vec<Node>,
     pub(crate) index: HashMap<Name, usize>,
+    /// Each node's dependencies as indices into `nodes`, in the order of
+    /// its `dependencies`: node `i`'s are
+    /// `dependency_index[dependency_start[i]..dependency_start[i + 1]]`.
+    dependency_start: Vec<u32>,
+    dependency_index: Vec<u32>,
     /// Indices into `nodes`, dependencies first.
     pub order: Vec<usize>,
     /// Exported values, possibly holding references.
@@ -383,5 +397,12 @@ impl Desired {
     /// The index of the resource called `name`.
     pub fn position(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
+    }
+
+    /// The indices of the resources node `i` depends on, in the order of
+    /// its [`Node::dependencies`] (found once, when the program was checked).
+    pub(crate) fn dependency_indices(&self, i: usize) -> &[u32] {
+        let (start, end) = (self.dependency_start[i], self.dependency_start[i + 1]);
+        &self.dependency_index[start as usize..end as usize]
     }
 }

@@ -1,10 +1,10 @@
 //! The executor: carries out a [`Plan`] through providers.
 //!
-//! A plan's changes become steps (a replacement is two) in a step graph
-//! ([`steps`]). A step starts as soon as every step it waits for is done —
-//! not level by level — with at most `parallelism` provider calls at once;
-//! of the steps ready to start, those with the longest chain of steps after
-//! them go first, so the critical path is never kept waiting.
+//! A plan's changes become steps (a replacement is two) in a step graph.
+//! A step starts as soon as every step it waits for is done — not level by
+//! level — with at most `parallelism` provider calls at once; of the steps
+//! ready to start, those with the longest chain of steps after them go
+//! first, so the critical path is never kept waiting.
 //! Each provider call is preceded by a durable intent record and followed by
 //! its result in the [`Journal`]. A failed step stops the steps that depend
 //! on it while independent ones finish; a panic or timeout inside a provider
