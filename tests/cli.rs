@@ -2,24 +2,10 @@
 //! process in a temporary directory (its state and its fake cloud live
 //! there), checking output and exit codes, including bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-/// The example binary `cargo test` builds beside this test.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is not built; run the tests with `cargo test` (which builds examples)",
-        path.display()
-    );
-    path
-}
+use std::path::Path;
+use std::process::{Command, Output};
 
 struct Run {
     code: i32,
@@ -32,7 +18,7 @@ fn run(dir: &Path, args: &[&str]) -> Run {
         status,
         stdout,
         stderr,
-    } = Command::new(example("fake_cloud"))
+    } = Command::new(support::example("fake_cloud"))
         .args(args)
         .current_dir(dir)
         .env_remove("DAFNCK_STACK")

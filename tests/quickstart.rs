@@ -3,6 +3,8 @@
 //! drift after an out-of-band kill and edit → repair → a version change →
 //! destroy, which leaves no process and no file behind.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -10,18 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 fn quickstart() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let path = dir.join("examples/quickstart");
-    assert!(
-        path.exists(),
-        "{} is not built; run the tests with `cargo test`",
-        path.display()
-    );
-    path
+    support::example("quickstart")
 }
 
 /// Two consecutive free ports on 127.0.0.1.
