@@ -1,2 +1,31 @@
 //! Deployment strategies for dafnck: blue-green, canary and rolling
 //! updates, with health checks, metric gates and automatic rollback.
+//!
+//! A rollout drives three things through traits, so every cloud can plug
+//! in: a [`Fleet`] (start the new version, retire the old), a
+//! [`TrafficRouter`] (set the split between them) and [`Analysis`] (health
+//! checks and metric gates giving a [`Verdict`]). Its every transition is
+//! written to a [`RolloutLog`] as a [`RolloutRecord`]; a rollout run again
+//! with its last record resumes after a crash, or retries after a rollback.
+//! All timing goes through tokio's timer, so tests run whole rollouts on
+//! paused, virtual time.
+
+pub mod analysis;
+pub mod clock;
+pub mod fleet;
+pub mod policy;
+pub mod record;
+pub mod rolling;
+pub mod router;
+pub mod traffic;
+
+pub use analysis::{Analysis, AnalysisSet, MetricGate, MetricSource, Threshold, Verdict};
+pub use clock::{Clock, TokioClock};
+pub use fleet::{Fleet, FleetCall, MemoryFleet, MemoryRollingFleet, RollingFleet};
+pub use policy::{
+    BatchSize, BlueGreen, Canary, NoData, Policy, PolicyError, Rolling, Step, Weights,
+};
+pub use record::{Command, MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
+pub use rolling::RollingRollout;
+pub use router::{MemoryRouter, TrafficRouter};
+pub use traffic::{RolloutError, TrafficRollout};
