@@ -6,13 +6,14 @@
 //! lease while it runs), resolves pending operations left by a crashed run
 //! before anything else, and compacts the journal at the end.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
 use crate::apply::{self, ApplyObserver, ApplyOptions, ApplyReport};
+use crate::deploy::Deployment;
 use crate::drift::{self, DriftReport};
 use crate::error::Error;
 use crate::plan::{Plan, StateBinding};
@@ -244,10 +245,12 @@ impl Engine {
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
         let desired = self.desired(program)?;
+        let deployments = deployments_of(&desired);
         self.locked("up", |this| async move {
             let (state, pending, _) = this.prepare(refresh).await?;
+            let state = this.reset_rollouts(state, &deployments).await?;
             let plan = this.plan(&desired, &state, None)?;
-            this.execute(&plan, state, pending).await
+            this.execute(&plan, state, pending, deployments).await
         })
         .await
     }
@@ -279,7 +282,7 @@ impl Engine {
                     },
                 });
             }
-            this.execute(plan, state, Vec::new()).await
+            this.execute(plan, state, Vec::new(), HashMap::new()).await
         })
         .await
     }
@@ -319,7 +322,7 @@ impl Engine {
         self.locked("destroy", |this| async move {
             let (state, pending, _) = this.prepare(false).await?;
             let plan = planner::plan_destroy(&state)?;
-            this.execute(&plan, state, pending).await
+            this.execute(&plan, state, pending, HashMap::new()).await
         })
         .await
     }
@@ -384,7 +387,7 @@ impl Engine {
             }
             let mut plan = planner::plan(&desired, &state, &this.providers)?;
             planner::restrict(&mut plan, &desired, &[name.to_owned()])?;
-            this.execute(&plan, state, pending).await
+            this.execute(&plan, state, pending, HashMap::new()).await
         })
         .await
     }
@@ -509,6 +512,32 @@ impl Engine {
         Ok((task.finish().await?, pending, Some(r.report)))
     }
 
+    /// Under the lock: resets rollouts a dead run left under way (see
+    /// [`crate::deploy`]), journaling it.
+    async fn reset_rollouts(
+        &self,
+        state: State,
+        deployments: &HashMap<String, Deployment>,
+    ) -> crate::Result<State> {
+        if !state.rollouts.values().any(|m| m.active) {
+            return Ok(state);
+        }
+        let (journal, task) = self.journal(state.clone());
+        let reset = apply::reset_interrupted(
+            &self.stack,
+            &state,
+            deployments,
+            &self.providers,
+            &journal,
+            self.settings.retry,
+        )
+        .await;
+        drop(journal);
+        let state = task.finish().await?;
+        reset.map_err(|(resource, message)| Error::Rollout { resource, message })?;
+        Ok(state)
+    }
+
     async fn resolve_pending(
         &self,
         journal: &Journal,
@@ -576,6 +605,7 @@ impl Engine {
         plan: &Plan,
         state: State,
         pending: Vec<Resolution>,
+        deployments: HashMap<String, Deployment>,
     ) -> crate::Result<ApplyReport> {
         let (journal, task) = self.journal(state.clone());
         if state.lineage.is_empty() {
@@ -588,6 +618,7 @@ impl Engine {
             retry: self.settings.retry,
             run_id: state::new_id(),
             observer: self.settings.observer.clone(),
+            deployments,
         };
         let summary = plan.summary();
         tracing::info!(stack = %self.stack, create = summary.create, update = summary.update,
@@ -604,6 +635,15 @@ impl Engine {
             Err(Error::Apply(Box::new(report)))
         }
     }
+}
+
+/// The deployment policies the program declared, by resource name.
+fn deployments_of(desired: &Desired) -> HashMap<String, Deployment> {
+    desired
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.name.to_string(), n.options.deploy.clone()?)))
+        .collect()
 }
 
 fn unknown_resource(name: &str, where_: &str) -> crate::Diagnostic {

@@ -101,6 +101,15 @@ pub enum Error {
     /// The command line was used wrongly.
     #[error("{0}")]
     Usage(String),
+    /// A rollout a dead run left under way could not be reset; nothing else
+    /// was done.
+    #[error("resource {resource:?}: a rollout interrupted by an earlier run could not be reset: {message}")]
+    Rollout {
+        /// The resource.
+        resource: String,
+        /// Why.
+        message: String,
+    },
     /// Reading or writing the state failed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),

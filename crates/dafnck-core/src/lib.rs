@@ -12,6 +12,7 @@ extern crate self as dafnck_core;
 
 pub mod apply;
 pub mod cli;
+pub mod deploy;
 pub mod drift;
 pub mod engine;
 mod error;

@@ -165,6 +165,10 @@ pub struct ChangeFlags {
     /// Per-call time limits.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// The deployment policy that rolls out this change, as described to
+    /// the user (a replacement whose traffic moves under the policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<String>,
 }
 
 /// The state a plan was made against; a saved plan applies only to it.
@@ -398,8 +402,14 @@ fn render_change(out: &mut String, c: &Change, color: bool) {
     if let Some(id) = &c.import_id {
         let _ = write!(out, " (import {id})");
     }
-    if !c.replace_because.is_empty() {
-        let _ = write!(out, " (forced by {})", c.replace_because.join(", "));
+    match (&c.flags.deploy, c.action) {
+        (Some(policy), Action::Replace) => {
+            let _ = write!(out, " (deploy by {policy})");
+        }
+        _ if !c.replace_because.is_empty() => {
+            let _ = write!(out, " (forced by {})", c.replace_because.join(", "));
+        }
+        _ => {}
     }
     out.push('\n');
     let empty = BTreeMap::new();

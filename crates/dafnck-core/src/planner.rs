@@ -247,6 +247,12 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 if !diff.replace_because.is_empty() {
                     change.action = Action::Replace;
                     change.replace_because = diff.replace_because;
+                } else if change.flags.deploy.is_some() && !change.fields.is_empty() {
+                    // A deployment policy rolls out every change beside
+                    // the old object: a replacement, whose traffic the
+                    // policy moves.
+                    change.action = Action::Replace;
+                    change.replace_because = change.fields.clone();
                 } else {
                     change.action = if change.fields.is_empty() {
                         Action::NoOp
@@ -298,6 +304,20 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
             {
                 change.replace_order = ReplaceOrder::DeleteBeforeCreate;
                 dbr[i] = true;
+                if let Some(policy) = &change.flags.deploy {
+                    problems.push(Diagnostic {
+                        resource: Some(node.name.to_string()),
+                        location: Some((*node.location).clone()),
+                        message: format!(
+                            "its deployment policy ({policy}) needs the new object beside the old one, but it must be deleted before it is replaced ({})",
+                            if node.options.delete_before_replace {
+                                "delete_before_replace is set"
+                            } else {
+                                "a resource it depends on is replaced delete-first"
+                            }
+                        ),
+                    });
+                }
             }
         }
         after_dbr[i] = waits_on_dbr;
@@ -512,6 +532,7 @@ fn flags_of(node: &Node) -> ChangeFlags {
         ignore_changes: node.options.ignore_changes.clone(),
         force_new: node.force_new.clone(),
         timeouts: node.options.timeouts,
+        deploy: node.options.deploy.as_ref().map(|d| d.policy().describe()),
     }
 }
 

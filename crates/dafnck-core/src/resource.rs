@@ -313,6 +313,10 @@ pub struct Options {
     pub aliases: Vec<String>,
     /// Per-call time limits.
     pub timeouts: Timeouts,
+    /// How a change of inputs is rolled out (none: updated in place or
+    /// replaced, as the provider says).
+    #[serde(skip)]
+    pub deploy: Option<crate::deploy::Deployment>,
 }
 
 impl Options {
@@ -373,6 +377,15 @@ impl Options {
     /// Earlier names of this resource.
     pub fn aliases<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
         self.aliases.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Rolls out every change of this resource's inputs by `policy`: the
+    /// new object is created beside the old one, the policy moves traffic
+    /// over (canary, blue-green, from `dafnck-strategies`), then the old
+    /// object is deleted, or on rollback the new one. See [`crate::deploy`].
+    pub fn deploy_with(mut self, policy: impl crate::deploy::Deploy + 'static) -> Self {
+        self.deploy = Some(crate::deploy::Deployment::new(policy));
         self
     }
 

@@ -12,10 +12,12 @@
 
 mod outputs;
 mod report;
+mod rollout;
 mod step;
 mod steps;
 
 pub use report::{ApplyReport, StepKind, StepReport, StepStatus};
+pub(crate) use rollout::reset_interrupted;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -42,6 +44,9 @@ pub struct ApplyOptions {
     pub run_id: String,
     /// Told when each step starts and ends (progress displays).
     pub observer: Option<Arc<dyn ApplyObserver>>,
+    /// The deployment policies of the program's resources, by name: a
+    /// replacement planned under a policy needs its policy here.
+    pub deployments: std::collections::HashMap<String, crate::deploy::Deployment>,
 }
 
 /// Watches an apply: the executor calls it as steps start and end, from
@@ -77,6 +82,7 @@ impl Default for ApplyOptions {
             retry: RetryPolicy::default(),
             run_id: crate::state::new_id(),
             observer: None,
+            deployments: std::collections::HashMap::new(),
         }
     }
 }
@@ -103,6 +109,12 @@ pub async fn execute(
         journal: journal.clone(),
         retry: options.retry,
         run_id: options.run_id.clone(),
+        deployments: options.deployments.clone(),
+        rollouts: state
+            .rollouts
+            .iter()
+            .map(|(name, mark)| (name.clone(), mark.record.clone()))
+            .collect(),
     });
 
     // Outputs as known now; finished steps overwrite them.

@@ -28,6 +28,10 @@ pub(crate) struct StepContext {
     pub journal: Journal,
     pub retry: RetryPolicy,
     pub run_id: String,
+    /// Deployment policies of the program's resources, by name.
+    pub deployments: std::collections::HashMap<String, crate::deploy::Deployment>,
+    /// Each resource's last rollout record, as the state had it.
+    pub rollouts: std::collections::HashMap<String, serde_json::Value>,
 }
 
 /// A step ready to run: its inputs resolved.
@@ -155,7 +159,17 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
             } else {
                 OpKind::CreateReplacement
             };
-            let outputs = create(ctx, &*provider, c, inputs, kind).await?;
+            if p.kind == StepKind::CreateReplacement
+                && kind == OpKind::CreateReplacement
+                && c.flags.deploy.is_some()
+            {
+                let before =
+                    before.ok_or_else(|| ProviderError::new("nothing recorded to replace"))?;
+                return super::rollout::deploy_replacement(ctx, &*provider, c, before, inputs)
+                    .await
+                    .map(Some);
+            }
+            let (_, outputs) = create(ctx, &*provider, c, inputs, kind).await?;
             Ok(Some(outputs))
         }
         StepKind::Update | StepKind::Recheck => {
@@ -187,14 +201,19 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
             } else {
                 OpKind::Delete
             };
-            delete(ctx, &*provider, c, b, kind).await?;
+            delete(ctx, &*provider, &c.name, c.flags.timeouts.delete, b, kind).await?;
             Ok(None)
         }
     }
 }
 
 /// The object as the state will record it once the step succeeds.
-fn desired_state(c: &Change, inputs: Value, id: String, outputs: Value) -> ResourceState {
+pub(super) fn desired_state(
+    c: &Change,
+    inputs: Value,
+    id: String,
+    outputs: Value,
+) -> ResourceState {
     ResourceState {
         name: c.name.to_string(),
         type_name: c.type_name.to_string(),
@@ -294,13 +313,14 @@ async fn settle(ctx: &StepContext, op: u64, intent: &Intent, err: CallError) -> 
     }
 }
 
-async fn create(
+/// Creates the object; its id and outputs.
+pub(super) async fn create(
     ctx: &StepContext,
     provider: &dyn Provider,
     c: &Change,
     inputs: Value,
     kind: OpKind,
-) -> Result<Value, ProviderError> {
+) -> Result<(String, Value), ProviderError> {
     let token = format!("{}-{}", ctx.run_id, c.name);
     let (op, intent) = intent(
         ctx,
@@ -325,12 +345,12 @@ async fn create(
             ctx.journal.record(Entry::Done {
                 op,
                 outcome: Outcome::Created {
-                    id: created.id,
+                    id: created.id.clone(),
                     outputs: created.outputs.clone(),
                     inputs: None,
                 },
             });
-            Ok(created.outputs)
+            Ok((created.id, created.outputs))
         }
         Err(e) => Err(settle(ctx, op, &intent, e).await),
     }
@@ -479,17 +499,19 @@ async fn import(
     update(ctx, provider, c, &adopted, inputs).await
 }
 
-async fn delete(
+/// Deletes `before`, recorded under `name`, within `limit`.
+pub(super) async fn delete(
     ctx: &StepContext,
     provider: &dyn Provider,
-    c: &Change,
+    name: &str,
+    limit: Option<Duration>,
     before: &ResourceState,
     kind: OpKind,
 ) -> Result<(), ProviderError> {
     // After a rename (journaled by the change's first step) the object is
     // recorded under the change's name; the intent must name it so.
     let recorded = ResourceState {
-        name: c.name.to_string(),
+        name: name.to_string(),
         ..before.clone()
     };
     let (op, intent) = intent(ctx, kind, recorded, String::new()).await?;
@@ -501,11 +523,7 @@ async fn delete(
         inputs: before.inputs.clone(),
         outputs: before.outputs.clone(),
     };
-    match call(&ctx.retry, op, c.flags.timeouts.delete, || {
-        provider.delete(req.clone())
-    })
-    .await
-    {
+    match call(&ctx.retry, op, limit, || provider.delete(req.clone())).await {
         Ok(()) => {
             ctx.journal.record(Entry::Done {
                 op,

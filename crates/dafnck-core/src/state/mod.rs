@@ -20,7 +20,7 @@ pub use journal::{Journal, JournalTask, DEFAULT_COMPACT_EVERY};
 pub use memory::MemoryStore;
 pub use model::{
     new_id, now_millis, Entry, Intent, LockInfo, LockRequest, OpKind, Outcome, Record,
-    ResourceState, State, Stored,
+    ResourceState, RolloutMark, State, Stored,
 };
 
 use std::sync::Arc;

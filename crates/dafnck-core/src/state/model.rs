@@ -58,6 +58,22 @@ pub struct State {
     /// Intents without a result, by op (the intent's `seq`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<u64, Intent>,
+    /// The last rollout of each resource deployed by a policy
+    /// ([`crate::deploy`]), by resource name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rollouts: BTreeMap<String, RolloutMark>,
+}
+
+/// A resource's last rollout, as the state keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RolloutMark {
+    /// Whether it is under way: traffic may be split between the old object
+    /// (deposed) and the new one. A run finding an active rollout it did not
+    /// start resets traffic to the old object and removes the new one.
+    pub active: bool,
+    /// The strategy's own record of its progress (phase, step, weights).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub record: serde_json::Value,
 }
 
 /// What a provider call is about to do.
@@ -167,6 +183,20 @@ pub enum Entry {
     Outputs {
         /// All of them.
         outputs: BTreeMap<String, Value>,
+    },
+    /// A rollout of a resource started, progressed or ended.
+    Rollout {
+        /// The resource.
+        name: String,
+        /// Its mark from now on.
+        #[serde(flatten)]
+        mark: RolloutMark,
+    },
+    /// A rolled-back replacement: the deposed object with this id is the
+    /// resource's current object again (its replacement was deleted).
+    Restore {
+        /// The deposed object's id.
+        id: String,
     },
 }
 
@@ -390,6 +420,25 @@ impl State {
                 }
             }
             Entry::Outputs { outputs } => self.outputs = outputs.clone(),
+            Entry::Rollout { name, mark } => {
+                self.rollouts.insert(name.clone(), mark.clone());
+            }
+            Entry::Restore { id } => {
+                let i = self
+                    .deposed
+                    .iter()
+                    .position(|d| &d.id == id)
+                    .ok_or_else(|| format!("restore of {id:?}, which is not deposed"))?;
+                let old = &self.deposed[i];
+                if let Some(current) = self.resources.get(&old.name) {
+                    return Err(format!(
+                        "restore of {id:?} as {:?}, which still has object {:?}",
+                        old.name, current.id
+                    ));
+                }
+                let old = self.deposed.remove(i);
+                self.resources.insert(old.name.clone(), old);
+            }
         }
         self.serial = record.seq;
         Ok(())

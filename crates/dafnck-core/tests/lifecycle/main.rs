@@ -9,6 +9,7 @@ mod aliases;
 mod create;
 mod delete_before_replace;
 mod delete_ordering;
+mod deploy;
 mod drift;
 mod failure_isolation;
 mod ignore_changes;
