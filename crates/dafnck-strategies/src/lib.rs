@@ -12,6 +12,7 @@
 
 pub mod analysis;
 pub mod clock;
+pub mod deploy;
 pub mod fleet;
 pub mod policy;
 pub mod record;
@@ -21,6 +22,7 @@ pub mod traffic;
 
 pub use analysis::{Analysis, AnalysisSet, MetricGate, MetricSource, Threshold, Verdict};
 pub use clock::{Clock, TokioClock};
+pub use deploy::Strategy;
 pub use fleet::{Fleet, FleetCall, MemoryFleet, MemoryRollingFleet, RollingFleet};
 pub use policy::{
     BatchSize, BlueGreen, Canary, NoData, Policy, PolicyError, Rolling, Step, Weights,

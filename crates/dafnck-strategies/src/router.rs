@@ -35,6 +35,16 @@ impl<R: TrafficRouter + ?Sized> TrafficRouter for Arc<R> {
     }
 }
 
+#[async_trait]
+impl<R: TrafficRouter + ?Sized> TrafficRouter for Box<R> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    async fn set_weights(&self, weights: Weights) -> Result<(), String> {
+        (**self).set_weights(weights).await
+    }
+}
+
 /// A router in memory: keeps the current split and every split it was
 /// given, and can be told to fail.
 #[derive(Clone, Default)]

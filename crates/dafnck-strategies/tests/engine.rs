@@ -1,0 +1,161 @@
+//! Strategies run by the engine: `Options::deploy_with(Strategy)` on a
+//! resource of the fake cloud, traffic through the memory router, on
+//! paused time.
+
+mod support;
+
+use std::time::Duration;
+
+use dafnck_core::testing::resources::Node;
+use dafnck_core::testing::TestStack;
+use dafnck_core::{Options, Stack};
+use dafnck_strategies::*;
+use support::{fail, Script};
+
+fn node(value: &str) -> Node {
+    Node {
+        value: value.into(),
+        key: "k".into(),
+        refs: vec![],
+    }
+}
+
+fn canary() -> Canary {
+    Canary {
+        analysis_interval: Duration::from_secs(30),
+        ..Canary::with_steps([
+            Step::new(10, Duration::from_secs(60)),
+            Step::new(50, Duration::from_secs(60)),
+        ])
+    }
+}
+
+fn strategy(router: &MemoryRouter, gate: Script) -> Strategy {
+    let router = router.clone();
+    Strategy::canary(canary(), move |_old, _new| Ok(router.clone()))
+        .unwrap()
+        .analysis(move |_old, _new| AnalysisSet::new().with(gate.clone()))
+}
+
+fn infra(value: &'static str, s: Strategy) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
+    move |stack| {
+        stack.add_with("web", node(value), Options::new().deploy_with(s.clone()));
+        Ok(())
+    }
+}
+
+fn record(json: &serde_json::Value) -> RolloutRecord {
+    serde_json::from_value(json.clone()).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_rolls_a_change_out_as_a_canary_and_records_every_step() {
+    let t = TestStack::new("dev");
+    let router = MemoryRouter::new();
+    let s = strategy(&router, Script::always(Verdict::Pass));
+    t.up(infra("v1", s.clone())).await.unwrap();
+    assert!(router.history().is_empty());
+    let plan = t.preview(infra("v2", s.clone())).await.unwrap();
+    assert!(
+        plan.render()
+            .contains("(deploy by canary 10% (60s) → 50% (60s) → 100%)"),
+        "{}",
+        plan.render()
+    );
+    t.up(infra("v2", s)).await.unwrap();
+    assert_eq!(router.history(), vec![10, 50, 100]);
+    let state = t.state().await;
+    let done = record(&state.rollouts["web"].record);
+    assert_eq!(done.phase, Phase::Completed);
+    assert_eq!(t.cloud().objects_named("web").len(), 1);
+    assert_eq!(
+        state.resources["web"].inputs.get("value").unwrap().as_str(),
+        Some("v2")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_gate_rolls_back_and_the_old_object_serves_on() {
+    let t = TestStack::new("dev");
+    let router = MemoryRouter::new();
+    t.up(infra(
+        "v1",
+        strategy(&router, Script::always(Verdict::Pass)),
+    ))
+    .await
+    .unwrap();
+    let v1 = t.cloud().object_named("web").id;
+    let bad = Script::new(
+        vec![Verdict::Pass, Verdict::Pass],
+        fail("5xx rate 0.2 > 0.01"),
+    );
+    let err = t.up(infra("v3", strategy(&router, bad))).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("rolled back: script: 5xx rate 0.2 > 0.01"),
+        "{err}"
+    );
+    assert_eq!(router.history(), vec![10, 50, 0]);
+    assert_eq!(t.cloud().object_named("web").id, v1);
+    let state = t.state().await;
+    let done = record(&state.rollouts["web"].record);
+    assert_eq!(done.phase, Phase::RolledBack);
+    assert_eq!(done.rollback_time_ms(), Some(0));
+
+    // A retry is a new attempt.
+    t.up(infra(
+        "v3",
+        strategy(&router, Script::always(Verdict::Pass)),
+    ))
+    .await
+    .unwrap();
+    let done = record(&t.state().await.rollouts["web"].record);
+    assert_eq!((done.phase, done.attempt), (Phase::Completed, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_canary_cut_off_mid_step_is_reset_to_zero_then_rolled_out_again() {
+    let t = std::sync::Arc::new(TestStack::new("dev"));
+    let router = MemoryRouter::new();
+    t.up(infra(
+        "v1",
+        strategy(&router, Script::always(Verdict::Pass)),
+    ))
+    .await
+    .unwrap();
+    let run = {
+        let t = t.clone();
+        let s = strategy(&router, Script::always(Verdict::Pass));
+        tokio::spawn(async move { t.up(infra("v2", s)).await })
+    };
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    run.abort();
+    let _ = run.await;
+    assert_eq!(router.current().new_share(), 50, "cut off mid-canary");
+    let state = t.state().await;
+    assert!(state.rollouts["web"].active);
+    let cut = record(&state.rollouts["web"].record);
+    assert_eq!((cut.phase, cut.weight), (Phase::Progressing, 50));
+    let lock = dafnck_core::state::StateStore::lock_info(t.store(), "dev")
+        .await
+        .unwrap()
+        .unwrap();
+    t.engine().force_unlock(&lock.id).await.unwrap();
+
+    t.up(infra(
+        "v2",
+        strategy(&router, Script::always(Verdict::Pass)),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(router.history(), vec![10, 50, 0, 10, 50, 100]);
+    assert_eq!(t.cloud().objects_named("web").len(), 1);
+}
+
+#[test]
+fn an_invalid_policy_is_refused_when_built() {
+    let err = Strategy::canary(Canary::with_steps([]), |_, _| Ok(MemoryRouter::new()))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("at least one step"));
+}
