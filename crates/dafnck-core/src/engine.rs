@@ -63,6 +63,9 @@ pub struct Preview {
     pub drift: Option<DriftReport>,
     /// Pending operations of a crashed run, resolved (in memory only) to plan.
     pub pending: Vec<Resolution>,
+    /// Resources whose rollout a dead run left under way: `up` resets their
+    /// traffic to the old object first (see [`crate::deploy`]).
+    pub interrupted_rollouts: Vec<String>,
 }
 
 /// Runs a program's operations on one stack.
@@ -212,6 +215,12 @@ impl Engine {
         // or refreshed in memory, that is the state planned against, which
         // the planner hashes itself (alongside planning, for a large one).
         let base = (refresh || !stored.pending.is_empty()).then(|| StateBinding::of(&stored));
+        let interrupted_rollouts = stored
+            .rollouts
+            .iter()
+            .filter(|(_, m)| m.active)
+            .map(|(name, _)| name.clone())
+            .collect();
         let (mut current, pending) = self.resolved_in_memory(stored).await?;
         let mut drift = None;
         if refresh {
@@ -230,6 +239,7 @@ impl Engine {
             plan,
             drift,
             pending,
+            interrupted_rollouts,
         })
     }
 

@@ -118,6 +118,9 @@ pub enum Command {
     /// Inspect and repair the recorded state.
     #[command(subcommand)]
     State(StateCommand),
+    /// Rollouts of resources deployed by a policy (canary, blue-green).
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
     /// Print the dependency graph.
     Graph {
         /// The format.
@@ -129,6 +132,26 @@ pub enum Command {
         /// As JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `rollout` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Show the last rollout of each resource (or of one): phase, step,
+    /// traffic weight, attempt and why it stopped.
+    Status {
+        /// Only this resource.
+        name: Option<String>,
+    },
+    /// Roll out a resource's rolled-back change again (a new attempt), or
+    /// finish resetting an interrupted rollout.
+    Retry {
+        /// The resource.
+        name: String,
+        /// Retry without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 

@@ -20,7 +20,7 @@ mod args;
 pub mod output;
 mod progress;
 
-pub use args::{Args, ColorChoice, Command, GraphFormat, StateCommand};
+pub use args::{Args, ColorChoice, Command, GraphFormat, RolloutCommand, StateCommand};
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -320,7 +320,11 @@ where
             let preview = engine.preview(prog(), *refresh).await?;
             print_preview(&preview, color);
             let drifted = preview.drift.as_ref().is_some_and(|d| d.has_drift());
-            if !preview.plan.has_changes() && preview.pending.is_empty() && !drifted {
+            if !preview.plan.has_changes()
+                && preview.pending.is_empty()
+                && preview.interrupted_rollouts.is_empty()
+                && !drifted
+            {
                 return Ok(0);
             }
             if !confirm(*yes, "apply these changes")? {
@@ -331,7 +335,15 @@ where
             // What was shown is what is applied: the saved-plan path refuses
             // if the state moved since. Recovery and refresh must write the
             // state first, so those re-plan under the lock instead.
-            let report = if preview.pending.is_empty() && !*refresh {
+            // A rollout needs the program's policies, and an interrupted one
+            // is reset under the lock first: those re-plan under it too.
+            let rollouts = !preview.interrupted_rollouts.is_empty()
+                || preview
+                    .plan
+                    .changes
+                    .iter()
+                    .any(|c| c.flags.deploy.is_some());
+            let report = if preview.pending.is_empty() && !*refresh && !rollouts {
                 engine.apply_plan(&preview.plan).await
             } else {
                 engine.up(prog(), *refresh).await
@@ -391,6 +403,47 @@ where
             Ok(0)
         }
         Command::State(cmd) => state_command(&engine, cmd).await,
+        Command::Rollout(RolloutCommand::Status { name }) => {
+            let state = engine.existing_state().await?;
+            let shown = output::rollouts(&state, name.as_deref());
+            if shown.is_empty() {
+                println!(
+                    "No rollouts recorded{}.",
+                    name.as_deref()
+                        .map(|n| format!(" for {n}"))
+                        .unwrap_or_default()
+                );
+            }
+            for line in shown {
+                println!("{line}");
+            }
+            Ok(0)
+        }
+        Command::Rollout(RolloutCommand::Retry { name, yes }) => {
+            let state = engine.existing_state().await?;
+            if !state.rollouts.contains_key(name) {
+                return Err(Error::Usage(format!(
+                    "stack {:?} records no rollout of {name:?}; `rollout status` lists them",
+                    engine.stack()
+                )));
+            }
+            let engine = engine.targets(vec![name.clone()]);
+            let preview = engine.preview(prog(), false).await?;
+            print_preview(&preview, color);
+            if !preview.plan.has_changes() && preview.interrupted_rollouts.is_empty() {
+                println!("{name} has nothing left to roll out.");
+                return Ok(0);
+            }
+            if !confirm(*yes, "roll it out again")? {
+                println!("Retry cancelled.");
+                return Ok(1);
+            }
+            let (engine, progress) = with_progress(engine, &preview.plan);
+            let report = engine.up(prog(), false).await;
+            progress.finish();
+            print_report(&report?);
+            Ok(0)
+        }
         Command::Graph { format } => {
             let desired = engine.desired(prog())?;
             print!(

@@ -83,6 +83,42 @@ pub fn resource_json(r: &ResourceState) -> serde_json::Value {
     })
 }
 
+/// One line per recorded rollout (or only `name`'s): whether it is under
+/// way, and what the strategy's record says of its phase, step, weight,
+/// attempt and message.
+pub fn rollouts(state: &crate::state::State, name: Option<&str>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (resource, mark) in &state.rollouts {
+        if name.is_some_and(|n| n != resource) {
+            continue;
+        }
+        let r = &mark.record;
+        let mut line = format!(
+            "{resource}\t{}",
+            if mark.active { "under way" } else { "finished" }
+        );
+        if let Some(phase) = r.get("phase").and_then(|p| p.as_str()) {
+            let _ = write!(line, "\t{phase}");
+        }
+        for (key, label) in [
+            ("attempt", "attempt"),
+            ("step", "step"),
+            ("weight", "new version at"),
+        ] {
+            if let Some(v) = r.get(key).and_then(|v| v.as_u64()) {
+                let suffix = if key == "weight" { "%" } else { "" };
+                let v = if key == "step" { v + 1 } else { v };
+                let _ = write!(line, "\t{label} {v}{suffix}");
+            }
+        }
+        if let Some(message) = r.get("message").and_then(|m| m.as_str()) {
+            let _ = write!(line, "\t{message}");
+        }
+        lines.push(line);
+    }
+    lines
+}
+
 /// The dependency graph in Graphviz or Mermaid form; edges point from a
 /// dependency to its dependent.
 pub fn graph(desired: &Desired, mermaid: bool) -> String {
@@ -201,5 +237,34 @@ mod tests {
         let s = snippet(&loc).unwrap();
         assert!(s.contains("2 |     stack.add(\"web\", web);"), "{s}");
         assert!(s.contains("|     ^"), "{s}");
+    }
+
+    #[test]
+    fn rollouts_show_phase_step_weight_and_why() {
+        let mut state = crate::state::State::default();
+        state.rollouts.insert(
+            "web".into(),
+            crate::state::RolloutMark {
+                active: false,
+                record: json!({"phase": "RolledBack", "attempt": 2, "step": 1, "weight": 0,
+                               "message": "error rate 0.2 > 0.05"}),
+            },
+        );
+        state.rollouts.insert(
+            "api".into(),
+            crate::state::RolloutMark {
+                active: true,
+                record: json!({"phase": "Progressing", "attempt": 1, "step": 0, "weight": 5}),
+            },
+        );
+        assert_eq!(
+            rollouts(&state, None),
+            vec![
+                "api\tunder way\tProgressing\tattempt 1\tstep 1\tnew version at 5%",
+                "web\tfinished\tRolledBack\tattempt 2\tstep 2\tnew version at 0%\terror rate 0.2 > 0.05",
+            ]
+        );
+        assert_eq!(rollouts(&state, Some("web")).len(), 1);
+        assert!(rollouts(&state, Some("db")).is_empty());
     }
 }
