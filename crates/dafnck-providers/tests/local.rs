@@ -607,3 +607,28 @@ async fn a_service_refuses_a_port_someone_else_listens_on() {
     );
     drop(squatter);
 }
+
+#[tokio::test]
+async fn a_service_on_port_zero_gets_a_free_port_filled_into_its_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let _reaper = Reaper::new(work);
+    std::fs::create_dir(work.join("www")).unwrap();
+    std::fs::write(work.join("www/hello.txt"), "hi").unwrap();
+    let engine = engine(work);
+    let mut service = http_server(0, &[("LISTEN", "127.0.0.1:{port}")]);
+    service.args[2] = "{port}".into();
+    engine.up(serve(service.clone()), false).await.unwrap();
+    let out: ServiceOutputs = outputs(&engine, "web").await;
+    assert_ne!(out.port, 0);
+    assert_eq!(out.url, format!("http://127.0.0.1:{}", out.port));
+    assert_eq!(get(out.port, "/hello.txt").await.body, "hi");
+    let environ = std::fs::read(format!("/proc/{}/environ", out.pid)).unwrap();
+    let want = format!("LISTEN=127.0.0.1:{}", out.port);
+    assert!(environ.split(|b| *b == 0).any(|kv| kv == want.as_bytes()));
+    // Unchanged inputs: no restart, the same port.
+    let plan = engine.preview(serve(service), false).await.unwrap().plan;
+    assert!(!plan.has_changes());
+    engine.destroy().await.unwrap();
+    assert!(!alive(out.pid));
+}

@@ -89,7 +89,10 @@ pub struct Service {
     /// Its working directory, relative to the provider's work dir; `None`
     /// is the work dir.
     pub dir: Option<String>,
-    /// The port it serves on 127.0.0.1.
+    /// The port it serves on 127.0.0.1; 0 picks a free one when it starts
+    /// (what a deployment policy needs: the new object beside the old). The
+    /// chosen port replaces `{port}` in `args` and `env` values, and is in
+    /// the outputs.
     pub port: u16,
     /// The path of its health check; `None` is `/health`.
     pub health_path: Option<String>,
@@ -137,6 +140,9 @@ pub struct ServiceOutputs {
     pub started_at: u64,
     /// Where it serves: `http://127.0.0.1:<port>`.
     pub url: String,
+    /// The port it serves on (the one chosen, when `port` was 0).
+    #[serde(default)]
+    pub port: u16,
     /// When its process started, in clock ticks after boot (field 22 of
     /// `/proc/<pid>/stat`): tells it apart from a later process that
     /// reuses its pid.
@@ -181,9 +187,6 @@ fn check(s: &Service) -> Result<(), LocalError> {
             "service {}: `command` must not be empty",
             s.name
         )));
-    }
-    if s.port == 0 {
-        return Err(invalid(format!("service {}: `port` must be set", s.name)));
     }
     if !s.health_path().starts_with('/') {
         return Err(invalid(format!(
@@ -247,9 +250,31 @@ fn spawn_error(s: &Service, program: &Path, e: &io::Error) -> LocalError {
     }
 }
 
+/// A free port on 127.0.0.1, as the kernel hands one out.
+fn free_port() -> Result<u16, LocalError> {
+    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| invalid(format!("cannot find a free port on 127.0.0.1: {e}")))
+}
+
+/// The service with its port chosen (when 0) and put in place of `{port}`
+/// in its arguments and environment.
+fn with_port(s: &Service) -> Result<Service, LocalError> {
+    let port = if s.port == 0 { free_port()? } else { s.port };
+    let fill = |v: &String| v.replace("{port}", &port.to_string());
+    Ok(Service {
+        port,
+        args: s.args.iter().map(fill).collect(),
+        env: s.env.iter().map(|(k, v)| (k.clone(), fill(v))).collect(),
+        ..s.clone()
+    })
+}
+
 /// Starts the service detached and waits until it is healthy.
 async fn start(p: &Provider, s: &Service, token: &str) -> Result<ServiceOutputs, LocalError> {
     check(s)?;
+    let s = &with_port(s)?;
     let cwd: PathBuf = s
         .dir
         .as_deref()
@@ -336,6 +361,7 @@ async fn start(p: &Provider, s: &Service, token: &str) -> Result<ServiceOutputs,
         log_file: log_path.to_string_lossy().into_owned(),
         started_at,
         url: format!("http://127.0.0.1:{}", s.port),
+        port: s.port,
         start_ticks,
     };
     let record = ServiceRecord {
@@ -543,13 +569,7 @@ mod tests {
     }
 
     #[test]
-    fn port_command_and_health_path_are_checked() {
-        let e = check(&Service {
-            port: 0,
-            ..service("web")
-        })
-        .unwrap_err();
-        assert!(e.to_string().contains("`port`"), "{e}");
+    fn command_and_health_path_are_checked() {
         let e = check(&Service {
             command: " ".into(),
             ..service("web")
@@ -563,6 +583,20 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("`health_path`"), "{e}");
         assert_eq!(service("web").health_url(), "http://127.0.0.1:1234/health");
+    }
+
+    #[test]
+    fn port_zero_picks_a_free_port_and_fills_it_in() {
+        let mut s = service("web");
+        s.port = 0;
+        s.args = vec!["--port".into(), "{port}".into()];
+        s.env.insert("ADDR".into(), "127.0.0.1:{port}".into());
+        let r = with_port(&s).unwrap();
+        assert_ne!(r.port, 0);
+        assert_eq!(r.args, vec!["--port".to_string(), r.port.to_string()]);
+        assert_eq!(r.env["ADDR"], format!("127.0.0.1:{}", r.port));
+        // A fixed port is kept.
+        assert_eq!(with_port(&service("web")).unwrap().port, 1234);
     }
 
     #[test]
