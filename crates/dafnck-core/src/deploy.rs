@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::state::{Entry, Journal, RolloutMark};
+use crate::state::{Entry, Journal, RolloutControl, RolloutMark, StateStore};
 use crate::value::Value;
 
 /// A deployment policy, as the engine drives it.
@@ -62,6 +62,15 @@ pub struct Rollout {
     /// numbers its attempt from it).
     pub previous: serde_json::Value,
     log: RolloutLog,
+    controls: Option<Controls>,
+}
+
+/// Where a rollout reads commands sent from other processes.
+#[derive(Clone)]
+struct Controls {
+    store: Arc<dyn StateStore>,
+    stack: String,
+    since: u64,
 }
 
 impl fmt::Debug for Rollout {
@@ -90,7 +99,43 @@ impl Rollout {
                 journal,
                 last: Arc::new(Mutex::new(serde_json::Value::Null)),
             },
+            controls: None,
         }
+    }
+
+    pub(crate) fn with_controls(mut self, store: Arc<dyn StateStore>, stack: &str) -> Self {
+        self.controls = Some(Controls {
+            store,
+            stack: stack.to_string(),
+            since: crate::state::now_millis(),
+        });
+        self
+    }
+
+    /// Takes the commands sent to this rollout from other processes
+    /// (`rollout pause|resume|promote|abort NAME`) since it started, oldest
+    /// first. A policy polls this while it runs; empty when the run has no
+    /// store to take them from.
+    ///
+    /// # Errors
+    /// The store could not be read; the message says why.
+    pub async fn controls(&self) -> Result<Vec<RolloutControl>, String> {
+        let Some(c) = &self.controls else {
+            return Ok(Vec::new());
+        };
+        let taken = c
+            .store
+            .take_controls(&c.stack, &self.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(taken
+            .into_iter()
+            .filter(|m| m.at >= c.since)
+            .map(|m| {
+                tracing::info!(resource = %self.name, control = ?m.control, by = %m.by, "rollout command");
+                m.control
+            })
+            .collect())
     }
 
     /// Where the policy records each transition.

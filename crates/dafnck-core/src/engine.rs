@@ -448,6 +448,42 @@ impl Engine {
         Ok(plan)
     }
 
+    /// Sends `control` to the rollout of `resource` under way in the run
+    /// that holds the stack's lock (from another process: `rollout abort
+    /// web`); returns that lock. The rollout acts on it within about a
+    /// second.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when no rollout of `resource` is under way or no run
+    /// holds the lock; the store's errors.
+    pub async fn send_rollout_control(
+        &self,
+        resource: &str,
+        control: state::RolloutControl,
+    ) -> crate::Result<LockInfo> {
+        let state = self.state().await?;
+        let active = state.rollouts.get(resource).is_some_and(|m| m.active);
+        let lock = self.store.lock_info(&self.stack).await?;
+        let lock = match lock {
+            Some(lock) if active && lock.expires_at > state::now_millis() => lock,
+            _ => {
+                return Err(Error::Usage(format!(
+                    "no rollout of {resource:?} is under way in stack {:?}; `rollout status` shows the last one",
+                    self.stack
+                )))
+            }
+        };
+        let me = LockRequest::for_this_process("rollout", Duration::ZERO);
+        let message = state::ControlMessage {
+            resource: resource.to_string(),
+            control,
+            at: state::now_millis(),
+            by: format!("{}@{}", me.owner, me.host),
+        };
+        self.store.send_control(&self.stack, &message).await?;
+        Ok(lock)
+    }
+
     async fn locked<'a, T, F, Fut>(&'a self, operation: &str, f: F) -> crate::Result<T>
     where
         F: FnOnce(&'a Engine) -> Fut,
@@ -629,6 +665,7 @@ impl Engine {
             run_id: state::new_id(),
             observer: self.settings.observer.clone(),
             deployments,
+            controls: Some(self.store.clone()),
         };
         let summary = plan.summary();
         tracing::info!(stack = %self.stack, create = summary.create, update = summary.update,

@@ -98,3 +98,38 @@ mod broken {
         testing::check_lock_exclusive(&store).await;
     }
 }
+
+#[tokio::test]
+async fn the_memory_and_file_stores_carry_rollout_commands() {
+    testing::check_controls(&MemoryStore::new()).await;
+    let dir = tempfile::tempdir().unwrap();
+    testing::check_controls(&FileStore::new(dir.path().join(".dafnck"))).await;
+}
+
+#[tokio::test]
+async fn a_damaged_command_file_is_reported_not_skipped() {
+    use dafnck_core::state::{ControlMessage, RolloutControl, StateError, StateStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path());
+    let m = ControlMessage {
+        resource: "web".into(),
+        control: RolloutControl::Abort,
+        at: 1,
+        by: "me@here".into(),
+    };
+    store.send_control("dev", &m).await.unwrap();
+    let controls = dir.path().join("dev/controls");
+    let file = std::fs::read_dir(&controls)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&file, "{not json").unwrap();
+    let err = store.take_controls("dev", "web").await.unwrap_err();
+    assert!(
+        matches!(&err, StateError::Corrupt { location, .. } if location.contains("controls")),
+        "{err}"
+    );
+    assert!(file.exists(), "left for a person to look at");
+}

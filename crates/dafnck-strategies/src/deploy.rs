@@ -10,14 +10,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dafnck_core::deploy::{Deploy, DeployError, Rollout};
+use dafnck_core::state::RolloutControl;
 use dafnck_core::Value;
 
 use crate::analysis::AnalysisSet;
 use crate::fleet::Fleet;
 use crate::policy::{BlueGreen, Canary, Policy, PolicyError, Weights};
-use crate::record::{Phase, RolloutLog, RolloutRecord};
+use crate::record::{Command, Phase, RolloutLog, RolloutRecord};
 use crate::router::TrafficRouter;
 use crate::traffic::{RolloutError, TrafficRollout};
+
+/// How often a rollout under way looks for commands from other processes.
+const CONTROL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 type RouterFn = dyn Fn(&Value, &Value) -> Result<Box<dyn TrafficRouter>, String> + Send + Sync;
 type ChecksFn = dyn Fn(&Value, &Value) -> AnalysisSet + Send + Sync;
@@ -144,7 +148,35 @@ impl Deploy for Strategy {
         // a previous record only numbers this attempt.
         let previous = previous.filter(|p| p.phase.is_terminal());
         let mut run = self.rollout(&rollout).map_err(DeployError::RolledBack)?;
-        match run.run(previous.as_ref()).await {
+        // Commands sent from other processes (`rollout abort NAME`) reach
+        // the rollout through its handle.
+        let handle = run.handle();
+        let name = rollout.name.clone();
+        let poll = async move {
+            loop {
+                tokio::time::sleep(CONTROL_POLL).await;
+                match rollout.controls().await {
+                    Ok(controls) => {
+                        for c in controls {
+                            handle.send(match c {
+                                RolloutControl::Pause => Command::Pause,
+                                RolloutControl::Resume => Command::Resume,
+                                RolloutControl::Promote => Command::Promote,
+                                RolloutControl::Abort => Command::Abort,
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(rollout = %name, error = %e, "cannot read rollout commands")
+                    }
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = run.run(previous.as_ref()) => r,
+            () = poll => unreachable!("the poll loop never ends"),
+        };
+        match result {
             Ok(done) if done.phase == Phase::Completed => Ok(()),
             Ok(done) => Err(DeployError::RolledBack(
                 done.message.unwrap_or_else(|| "rolled back".into()),

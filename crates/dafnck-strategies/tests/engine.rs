@@ -159,3 +159,63 @@ fn an_invalid_policy_is_refused_when_built() {
         .unwrap();
     assert!(err.to_string().contains("at least one step"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn another_process_aborts_or_promotes_a_rollout_under_way() {
+    use dafnck_core::engine::Engine;
+    use dafnck_core::state::RolloutControl;
+    let t = std::sync::Arc::new(TestStack::new("dev"));
+    let router = MemoryRouter::new();
+    t.up(infra(
+        "v1",
+        strategy(&router, Script::always(Verdict::Pass)),
+    ))
+    .await
+    .unwrap();
+    // Another process: its own engine over the same store, no providers.
+    let other = Engine::new(
+        "dev",
+        std::sync::Arc::new(t.store().clone()),
+        dafnck_core::Providers::new(),
+    );
+    let err = other
+        .send_rollout_control("web", RolloutControl::Abort)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no rollout of \"web\" is under way"),
+        "{err}"
+    );
+
+    let run = {
+        let t = t.clone();
+        let s = strategy(&router, Script::always(Verdict::Pass));
+        tokio::spawn(async move { t.up(infra("v2", s)).await })
+    };
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let lock = other
+        .send_rollout_control("web", RolloutControl::Abort)
+        .await
+        .unwrap();
+    assert_eq!(lock.operation, "up");
+    let err = run.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("rolled back: aborted"), "{err}");
+    assert_eq!(router.history(), vec![10, 0]);
+    let done = record(&t.state().await.rollouts["web"].record);
+    assert!(done.aborted);
+
+    // Promote now: the remaining steps are skipped.
+    let run = {
+        let t = t.clone();
+        let s = strategy(&router, Script::always(Verdict::Pass));
+        tokio::spawn(async move { t.up(infra("v2", s)).await })
+    };
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    other
+        .send_rollout_control("web", RolloutControl::Promote)
+        .await
+        .unwrap();
+    run.await.unwrap().unwrap();
+    assert_eq!(router.history(), vec![10, 0, 10, 100]);
+}

@@ -47,6 +47,9 @@ pub struct ApplyOptions {
     /// The deployment policies of the program's resources, by name: a
     /// replacement planned under a policy needs its policy here.
     pub deployments: std::collections::HashMap<String, crate::deploy::Deployment>,
+    /// Where rollouts under way take commands sent from other processes
+    /// (`rollout abort NAME`): the stack's state store.
+    pub controls: Option<Arc<dyn crate::state::StateStore>>,
 }
 
 /// Watches an apply: the executor calls it as steps start and end, from
@@ -83,6 +86,7 @@ impl Default for ApplyOptions {
             run_id: crate::state::new_id(),
             observer: None,
             deployments: std::collections::HashMap::new(),
+            controls: None,
         }
     }
 }
@@ -110,6 +114,7 @@ pub async fn execute(
         retry: options.retry,
         run_id: options.run_id.clone(),
         deployments: options.deployments.clone(),
+        controls: options.controls.clone(),
         rollouts: state
             .rollouts
             .iter()

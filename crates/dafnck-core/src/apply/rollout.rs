@@ -45,13 +45,16 @@ pub(super) async fn deploy_replacement(
                 return Err(e);
             }
         };
-    let rollout = Rollout::new(
+    let mut rollout = Rollout::new(
         &c.name,
         old.outputs.clone(),
         outputs.clone(),
         previous,
         Some(ctx.journal.clone()),
     );
+    if let Some(store) = &ctx.controls {
+        rollout = rollout.with_controls(store.clone(), &ctx.stack);
+    }
     let log = rollout.log();
     tracing::info!(resource = %c.name, policy = c.flags.deploy.as_deref().unwrap_or(""), "rolling out");
     match policy.policy().deploy(rollout).await {
@@ -98,6 +101,7 @@ pub(crate) async fn reset_interrupted(
         run_id: crate::state::new_id(),
         deployments: HashMap::new(),
         rollouts: HashMap::new(),
+        controls: None,
     };
     for (name, mark) in state.rollouts.iter().filter(|(_, m)| m.active) {
         let fail = |message: String| (name.clone(), message);

@@ -32,6 +32,8 @@ pub(crate) struct StepContext {
     pub deployments: std::collections::HashMap<String, crate::deploy::Deployment>,
     /// Each resource's last rollout record, as the state had it.
     pub rollouts: std::collections::HashMap<String, serde_json::Value>,
+    /// Where rollouts take commands from other processes.
+    pub controls: Option<Arc<dyn crate::state::StateStore>>,
 }
 
 /// A step ready to run: its inputs resolved.

@@ -144,6 +144,26 @@ pub enum RolloutCommand {
         /// Only this resource.
         name: Option<String>,
     },
+    /// Hold a rollout under way (in another process) at its current step.
+    Pause {
+        /// The resource.
+        name: String,
+    },
+    /// Let a paused rollout go on.
+    Resume {
+        /// The resource.
+        name: String,
+    },
+    /// Skip a rollout's remaining steps: all traffic to the new version now.
+    Promote {
+        /// The resource.
+        name: String,
+    },
+    /// Roll a rollout under way back now.
+    Abort {
+        /// The resource.
+        name: String,
+    },
     /// Roll out a resource's rolled-back change again (a new attempt), or
     /// finish resetting an interrupted rollout.
     Retry {

@@ -419,6 +419,26 @@ where
             }
             Ok(0)
         }
+        Command::Rollout(
+            cmd @ (RolloutCommand::Pause { name }
+            | RolloutCommand::Resume { name }
+            | RolloutCommand::Promote { name }
+            | RolloutCommand::Abort { name }),
+        ) => {
+            use crate::state::RolloutControl as C;
+            let (control, verb) = match cmd {
+                RolloutCommand::Pause { .. } => (C::Pause, "pause"),
+                RolloutCommand::Resume { .. } => (C::Resume, "resume"),
+                RolloutCommand::Promote { .. } => (C::Promote, "promote"),
+                _ => (C::Abort, "abort"),
+            };
+            let lock = engine.send_rollout_control(name, control).await?;
+            println!(
+                "Sent {verb} to the rollout of {name} (run {}: {} by {}@{}, pid {}).",
+                lock.id, lock.operation, lock.owner, lock.host, lock.pid
+            );
+            Ok(0)
+        }
         Command::Rollout(RolloutCommand::Retry { name, yes }) => {
             let state = engine.existing_state().await?;
             if !state.rollouts.contains_key(name) {

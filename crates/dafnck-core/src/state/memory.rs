@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{LockInfo, LockRequest, Record, State, StateError, StateStore, Stored};
+use super::{ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored};
 
 #[derive(Default)]
 struct Slot {
     stored: Stored,
     lock: Option<(LockInfo, std::time::Duration)>,
     bytes_appended: u64,
+    controls: Vec<ControlMessage>,
 }
 
 /// State in memory; clones share it.
@@ -134,5 +135,31 @@ impl StateStore for MemoryStore {
             .stacks()
             .get(stack)
             .and_then(|s| s.lock.as_ref().map(|l| l.0.clone())))
+    }
+
+    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
+        let mut stacks = self.stacks();
+        stacks
+            .entry(stack.to_owned())
+            .or_default()
+            .controls
+            .push(message.clone());
+        Ok(())
+    }
+
+    async fn take_controls(
+        &self,
+        stack: &str,
+        resource: &str,
+    ) -> Result<Vec<ControlMessage>, StateError> {
+        let mut stacks = self.stacks();
+        let Some(slot) = stacks.get_mut(stack) else {
+            return Ok(Vec::new());
+        };
+        let (mine, others) = std::mem::take(&mut slot.controls)
+            .into_iter()
+            .partition(|m| m.resource == resource);
+        slot.controls = others;
+        Ok(mine)
     }
 }

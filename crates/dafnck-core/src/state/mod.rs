@@ -19,8 +19,8 @@ pub use file::FileStore;
 pub use journal::{Journal, JournalTask, DEFAULT_COMPACT_EVERY};
 pub use memory::MemoryStore;
 pub use model::{
-    new_id, now_millis, Entry, Intent, LockInfo, LockRequest, OpKind, Outcome, Record,
-    ResourceState, RolloutMark, State, Stored,
+    new_id, now_millis, ControlMessage, Entry, Intent, LockInfo, LockRequest, OpKind, Outcome,
+    Record, ResourceState, RolloutControl, RolloutMark, State, Stored,
 };
 
 use std::sync::Arc;
@@ -117,6 +117,28 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// The lock on a stack, if one is held (live or expired).
     async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError>;
+
+    /// Leaves a command for a rollout under way in the run that holds the
+    /// stack's lock (`rollout abort web` from another terminal). The
+    /// default refuses: a store carries commands only if it says so.
+    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
+        let _ = (stack, message);
+        Err(StateError::Backend {
+            backend: self.describe(),
+            message: "this state store does not carry rollout commands".into(),
+        })
+    }
+
+    /// Takes (removes and returns, oldest first) the commands left for
+    /// `resource`'s rollout.
+    async fn take_controls(
+        &self,
+        stack: &str,
+        resource: &str,
+    ) -> Result<Vec<ControlMessage>, StateError> {
+        let _ = (stack, resource);
+        Ok(Vec::new())
+    }
 }
 
 #[async_trait]
@@ -144,6 +166,22 @@ impl<S: StateStore + ?Sized> StateStore for Arc<S> {
     }
     async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
         (**self).lock_info(stack).await
+    }
+    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
+        (**self).send_control(stack, message).await
+    }
+    async fn take_controls(
+        &self,
+        stack: &str,
+        resource: &str,
+    ) -> Result<Vec<ControlMessage>, StateError> {
+        (**self).take_controls(stack, resource).await
+    }
+}
+
+impl std::fmt::Debug for dyn StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StateStore({})", self.describe())
     }
 }
 

@@ -64,6 +64,34 @@ pub struct State {
     pub rollouts: BTreeMap<String, RolloutMark>,
 }
 
+/// What a person tells a rollout under way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutControl {
+    /// Hold at the current step.
+    Pause,
+    /// Go on after a pause.
+    Resume,
+    /// All traffic to the new version now.
+    Promote,
+    /// Roll back now.
+    Abort,
+}
+
+/// A command left in the store for the run holding the lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlMessage {
+    /// The resource whose rollout it is for.
+    pub resource: String,
+    /// The command.
+    pub control: RolloutControl,
+    /// When it was sent, Unix milliseconds: a rollout ignores commands
+    /// sent before it started.
+    pub at: u64,
+    /// Who sent it (`user@host`).
+    pub by: String,
+}
+
 /// A resource's last rollout, as the state keeps it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RolloutMark {

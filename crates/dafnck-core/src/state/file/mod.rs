@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::model::now_millis;
-use super::{LockInfo, LockRequest, Record, State, StateError, StateStore, Stored};
+use super::{ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored};
 
+mod controls;
 mod format;
 
 use format::{crc32, scan_journal, Scan};
@@ -21,6 +22,7 @@ use format::{crc32, scan_journal, Scan};
 const SNAPSHOT: &str = "snapshot.json";
 const JOURNAL: &str = "journal.jsonl";
 const LOCK: &str = "lock.json";
+const CONTROLS: &str = "controls";
 const MUTEX: &str = "lock.mutex";
 const BACKEND: &str = "file";
 
@@ -249,6 +251,26 @@ impl StateStore for FileStore {
         check_stack(stack)?;
         let path = self.inner.root.join(stack).join(LOCK);
         self.blocking(move |_| Ok(read_lock(&path)?.map(|l| l.info)))
+            .await
+    }
+
+    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
+        check_stack(stack)?;
+        let dir = self.inner.root.join(stack).join(CONTROLS);
+        let message = message.clone();
+        self.blocking(move |inner| controls::send(inner, &dir, &message))
+            .await
+    }
+
+    async fn take_controls(
+        &self,
+        stack: &str,
+        resource: &str,
+    ) -> Result<Vec<ControlMessage>, StateError> {
+        check_stack(stack)?;
+        let dir = self.inner.root.join(stack).join(CONTROLS);
+        let resource = resource.to_owned();
+        self.blocking(move |_| controls::take(&dir, &resource))
             .await
     }
 }

@@ -506,3 +506,67 @@ pub async fn check_ordered_appends(store: &dyn StateStore) {
 mod support;
 
 use support::*;
+
+/// For a store that carries rollout commands (not part of [`conformance`]:
+/// the default [`StateStore::send_control`] refuses): commands are taken
+/// per resource, oldest first, each exactly once, and stacks do not share
+/// them.
+///
+/// # Panics
+/// When the store does otherwise.
+pub async fn check_controls(store: &dyn StateStore) {
+    use super::{ControlMessage, RolloutControl};
+    let c = Check::new("controls", store);
+    let stack = c.stack();
+    let other = c.stack();
+    let msg = |resource: &str, control, at| ControlMessage {
+        resource: resource.into(),
+        control,
+        at,
+        by: "tester@host".into(),
+    };
+    let none = c.ok(
+        store.take_controls(&stack, "web").await,
+        "take with nothing sent",
+    );
+    c.eq(&none, &Vec::new(), "take with nothing sent");
+    for m in [
+        msg("web", RolloutControl::Pause, 1_000),
+        msg("api", RolloutControl::Abort, 1_500),
+        msg("web", RolloutControl::Promote, 2_000),
+    ] {
+        c.ok(store.send_control(&stack, &m).await, "send_control");
+    }
+    c.ok(
+        store
+            .send_control(&other, &msg("web", RolloutControl::Abort, 3_000))
+            .await,
+        "send_control to another stack",
+    );
+    let web = c.ok(store.take_controls(&stack, "web").await, "take web's");
+    c.eq(
+        &web,
+        &vec![
+            msg("web", RolloutControl::Pause, 1_000),
+            msg("web", RolloutControl::Promote, 2_000),
+        ],
+        "web's commands, oldest first",
+    );
+    let again = c.ok(store.take_controls(&stack, "web").await, "take web's again");
+    c.eq(&again, &Vec::new(), "a command is taken once");
+    let api = c.ok(store.take_controls(&stack, "api").await, "take api's");
+    c.eq(
+        &api,
+        &vec![msg("api", RolloutControl::Abort, 1_500)],
+        "api's command",
+    );
+    let theirs = c.ok(
+        store.take_controls(&other, "web").await,
+        "take the other stack's",
+    );
+    c.eq(
+        &theirs,
+        &vec![msg("web", RolloutControl::Abort, 3_000)],
+        "the other stack's command",
+    );
+}
