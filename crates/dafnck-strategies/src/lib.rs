@@ -13,7 +13,10 @@
 pub mod analysis;
 pub mod clock;
 pub mod fleet;
+pub mod http;
+pub mod nginx;
 pub mod policy;
+pub mod prometheus;
 pub mod record;
 pub mod rolling;
 pub mod router;
@@ -22,9 +25,12 @@ pub mod traffic;
 pub use analysis::{Analysis, AnalysisSet, MetricGate, MetricSource, Threshold, Verdict};
 pub use clock::{Clock, TokioClock};
 pub use fleet::{Fleet, FleetCall, MemoryFleet, MemoryRollingFleet, RollingFleet};
+pub use http::HttpCheck;
+pub use nginx::NginxRouter;
 pub use policy::{
     BatchSize, BlueGreen, Canary, NoData, Policy, PolicyError, Rolling, Step, Weights,
 };
+pub use prometheus::Prometheus;
 pub use record::{Command, MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
 pub use rolling::RollingRollout;
 pub use router::{MemoryRouter, TrafficRouter};
