@@ -37,6 +37,9 @@ STARTUP_TIMEOUT_SECS=60
 say() { printf 'prometheus.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
+# python3 answers the readiness probe and finds a free port.
+command -v python3 >/dev/null 2>&1 || die "python3 is not installed; this script needs it"
+
 running_pid() {
     [ -f "$PID_FILE" ] || return 1
     local pid
