@@ -22,19 +22,46 @@ cargo fmt --all --check
 step "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+# Every server started below is stopped on exit, however the run ends;
+# the one trap covers them all (a second `trap ... EXIT` would replace it).
+log="$(mktemp)"
+servers=()
+cleanup() {
+    rm -f "$log"
+    local s
+    for s in ${servers[@]+"${servers[@]}"}; do
+        scripts/servers/"$s".sh stop || true
+    done
+}
+trap cleanup EXIT
+
+# Starts scripts/servers/$1.sh and exports what it prints. The server is
+# recorded before it starts, so one that fails half-way is stopped too.
+start_server() {
+    servers+=("$1")
+    local env
+    env="$(scripts/servers/"$1".sh start)"
+    eval "$env"
+}
+
 step "moto server (AWS EC2 fake) for the aws provider's tests"
-# Installs moto[server] with pip when missing; stopped again on exit.
-moto_env="$(scripts/servers/moto.sh start)"
-trap 'scripts/servers/moto.sh stop' EXIT
-eval "$moto_env"
-export DAFNCK_MOTO_URL
+# Installs moto[server] with pip when missing.
+start_server moto
+
+step "nginx for the strategies' nginx router tests"
+# Installs Debian's nginx when missing; the tests run their own instances
+# of DAFNCK_NGINX_BIN.
+start_server nginx
+
+step "Prometheus for the strategies' metric source tests"
+# Installs Debian's prometheus when missing; tests add scrape targets in
+# DAFNCK_PROMETHEUS_TARGETS_DIR.
+start_server prometheus
+
 # Tests that need a server fail, instead of skipping, when it is missing.
 export DAFNCK_REQUIRE_SERVERS=1
 
 # Test output is also kept, to print one total at the end.
-log="$(mktemp)"
-trap 'rm -f "$log"; scripts/servers/moto.sh stop' EXIT
-
 step "cargo test (unit, integration, property, crash, examples, benches once)"
 cargo test --workspace --all-features --all-targets 2>&1 | tee -a "$log"
 

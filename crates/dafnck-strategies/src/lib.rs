@@ -14,7 +14,10 @@ pub mod analysis;
 pub mod clock;
 pub mod deploy;
 pub mod fleet;
+pub mod http;
+pub mod nginx;
 pub mod policy;
+pub mod prometheus;
 pub mod record;
 pub mod rolling;
 pub mod router;
@@ -24,9 +27,12 @@ pub use analysis::{Analysis, AnalysisSet, MetricGate, MetricSource, Threshold, V
 pub use clock::{Clock, TokioClock};
 pub use deploy::Strategy;
 pub use fleet::{Fleet, FleetCall, MemoryFleet, MemoryRollingFleet, RollingFleet};
+pub use http::HttpCheck;
+pub use nginx::NginxRouter;
 pub use policy::{
     BatchSize, BlueGreen, Canary, NoData, Policy, PolicyError, Rolling, Step, Weights,
 };
+pub use prometheus::Prometheus;
 pub use record::{Command, MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
 pub use rolling::RollingRollout;
 pub use router::{MemoryRouter, TrafficRouter};
