@@ -22,18 +22,32 @@ cargo fmt --all --check
 step "cargo clippy (all targets, all features, warnings are errors)"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+# Test output is also kept, to print one total at the end.
+log="$(mktemp)"
+# One trap stops every server started below (each stop is a no-op for a
+# server that was not started) and removes the log.
+cleanup() {
+    scripts/servers/postgres.sh stop || true
+    scripts/servers/moto.sh stop || true
+    rm -f "$log"
+}
+trap cleanup EXIT
+
 step "moto server (AWS EC2 fake) for the aws provider's tests"
 # Installs moto[server] with pip when missing; stopped again on exit.
 moto_env="$(scripts/servers/moto.sh start)"
-trap 'scripts/servers/moto.sh stop' EXIT
 eval "$moto_env"
 export DAFNCK_MOTO_URL
+
+step "PostgreSQL server for the postgres state store's tests"
+# Installs Debian's postgresql with apt-get when missing; stopped and its
+# data directory removed on exit.
+postgres_env="$(scripts/servers/postgres.sh start)"
+eval "$postgres_env"
+export DAFNCK_POSTGRES_URL
+
 # Tests that need a server fail, instead of skipping, when it is missing.
 export DAFNCK_REQUIRE_SERVERS=1
-
-# Test output is also kept, to print one total at the end.
-log="$(mktemp)"
-trap 'rm -f "$log"; scripts/servers/moto.sh stop' EXIT
 
 step "cargo test (unit, integration, property, crash, examples, benches once)"
 cargo test --workspace --all-features --all-targets 2>&1 | tee -a "$log"

@@ -1,0 +1,101 @@
+//! The tables, created on first use and versioned in `schema_version`.
+
+use dafnck_core::state::StateError;
+use tokio_postgres::Client;
+
+use super::{db_error, BACKEND};
+
+/// The version of the tables this code reads and writes.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// Version 1: one row per stack's snapshot, one per journal record, one per
+/// held lock. JSON is kept as `text`, byte for byte as dafnck wrote it (and
+/// because `jsonb` cannot hold a `\u0000` in a string); cast it to `jsonb`
+/// to query it.
+const V1: &str = r#"
+CREATE TABLE {s}.snapshots (
+    stack text PRIMARY KEY,
+    serial bigint NOT NULL,
+    state text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE {s}.journal (
+    stack text NOT NULL,
+    seq bigint NOT NULL,
+    record text NOT NULL,
+    PRIMARY KEY (stack, seq)
+);
+CREATE TABLE {s}.locks (
+    stack text PRIMARY KEY,
+    id text NOT NULL,
+    owner text NOT NULL,
+    host text NOT NULL,
+    pid bigint NOT NULL,
+    operation text NOT NULL,
+    acquired_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    lease_ms bigint NOT NULL
+);
+"#;
+
+/// Creates the schema and its tables if missing, or checks their version.
+/// Concurrent first uses (twenty CI jobs at once) take turns on an
+/// advisory lock, so exactly one creates the tables.
+///
+/// # Errors
+/// [`StateError::Backend`] when the tables are of a newer version than
+/// this code knows, or the database refuses.
+pub(super) async fn ensure(
+    client: &mut Client,
+    schema: &str,
+    store: &str,
+) -> Result<(), StateError> {
+    let err = |what: &'static str| move |e: tokio_postgres::Error| db_error(store, what, &e);
+    let q = format!("\"{schema}\"");
+    let tx = client.transaction().await.map_err(err("begin"))?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('dafnck schema ' || $1::text))",
+        &[&schema],
+    )
+    .await
+    .map_err(err("lock the schema for setup"))?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {q};
+         CREATE TABLE IF NOT EXISTS {q}.schema_version (
+             version integer NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         );"
+    ))
+    .await
+    .map_err(err("create the schema"))?;
+    let row = tx
+        .query_one(&format!("SELECT max(version) FROM {q}.schema_version"), &[])
+        .await
+        .map_err(err("read the schema version"))?;
+    let version: Option<i32> = row.get(0);
+    match version {
+        None => {
+            tx.batch_execute(&V1.replace("{s}", &q))
+                .await
+                .map_err(err("create the tables"))?;
+            tx.execute(
+                &format!("INSERT INTO {q}.schema_version (version) VALUES ($1)"),
+                &[&SCHEMA_VERSION],
+            )
+            .await
+            .map_err(err("record the schema version"))?;
+            tracing::info!(store, version = SCHEMA_VERSION, "created the state tables");
+        }
+        Some(v) if v > SCHEMA_VERSION => {
+            return Err(StateError::Backend {
+                backend: BACKEND.into(),
+                message: format!(
+                    "{store}: the tables are schema version {v}, newer than this program knows ({SCHEMA_VERSION}); a newer dafnck wrote them: upgrade this program's dafnck instead of writing with an older one"
+                ),
+            });
+        }
+        Some(_) => {}
+    }
+    tx.commit().await.map_err(err("commit the schema setup"))?;
+    Ok(())
+}
