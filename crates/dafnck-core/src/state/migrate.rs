@@ -14,8 +14,9 @@ const LEASE: Duration = Duration::from_secs(300);
 ///
 /// # Errors
 /// - [`StateError::Locked`] when a run holds either lock;
-/// - [`StateError::Backend`] when the source records nothing, or the target
-///   already holds state for the stack (nothing is overwritten);
+/// - [`StateError::Backend`] when both are the same store, the source
+///   records nothing, or the target already holds state for the stack
+///   (nothing is overwritten);
 /// - [`StateError::Corrupt`] when the source cannot be loaded;
 /// - the stores' errors.
 pub async fn migrate(
@@ -30,6 +31,15 @@ pub async fn migrate(
             let copied = copy(from, to, stack).await;
             let released = to.unlock(stack, &target_lock.id).await;
             copied.and_then(|state| released.map(|()| state))
+        }
+        // The lock just taken on the source: the target is the same store.
+        Err(StateError::Locked { holder, .. }) if holder.id == source_lock.id => {
+            Err(StateError::Backend {
+                backend: to.describe(),
+                message: format!(
+                    "stack {stack:?} is already kept there; migrate copies between two stores"
+                ),
+            })
         }
         Err(e) => Err(e),
     };
@@ -96,6 +106,13 @@ mod tests {
 
         let e = migrate(&from, &to, "dev").await.unwrap_err().to_string();
         assert!(e.contains("already has state"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let files = super::super::FileStore::new(dir.path());
+        let e = migrate(&files, &files.clone(), "dev")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("already kept there"), "{e}");
         let e = migrate(&from, &MemoryStore::new(), "prod")
             .await
             .unwrap_err()
