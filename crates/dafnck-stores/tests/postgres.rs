@@ -627,3 +627,44 @@ where
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_reopened_on_the_next_call() {
+    let Some(url) = url_for("reconnect") else {
+        return;
+    };
+    let name = format!("dafnck_{}", schema_of(&url));
+    let store = PostgresStore::connect(&format!("{url}&application_name={name}"))
+        .await
+        .unwrap();
+    let record = Record {
+        seq: 1,
+        at: 1,
+        entry: Entry::Init {
+            lineage: "l".into(),
+        },
+    };
+    store.append("dev", &[record.clone()]).await.unwrap();
+    let killed: i64 = raw(&url)
+        .await
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap() as i64;
+    assert_eq!(killed, 1, "the store's one connection was terminated");
+    // The call that meets the dead connection may fail; the next reopens it.
+    let mut failures = 0;
+    let stored = loop {
+        match store.read("dev").await {
+            Ok(stored) => break stored,
+            Err(e) => {
+                failures += 1;
+                assert!(failures < 3, "the connection was not reopened: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(stored.journal, vec![record]);
+}
