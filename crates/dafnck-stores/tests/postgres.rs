@@ -668,3 +668,64 @@ async fn a_dropped_connection_is_reopened_on_the_next_call() {
     };
     assert_eq!(stored.journal, vec![record]);
 }
+
+/// After the first use created the tables, a user that may only read and
+/// write rows (no right to create anything) can use the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_create_rights_uses_existing_tables() {
+    let Some(url) = url_for("grants") else {
+        return;
+    };
+    let schema = schema_of(&url);
+    PostgresStore::connect(&url).await.unwrap();
+    let role = format!("r_{schema}");
+    raw(&url)
+        .await
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             GRANT USAGE ON SCHEMA \"{schema}\" TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"{schema}\" TO {role};"
+        ))
+        .await
+        .unwrap();
+    let config: tokio_postgres::Config = url.split_once('?').unwrap().0.parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        other => panic!("a TCP test server, not {other:?}"),
+    };
+    let limited = format!(
+        "postgres://{role}@{host}:{}/{}?schema={schema}",
+        config.get_ports()[0],
+        config.get_dbname().unwrap_or("postgres")
+    );
+    let store = PostgresStore::connect(&limited).await.unwrap();
+    let lock = store
+        .lock(
+            "dev",
+            &LockRequest::for_this_process("up", Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    store
+        .append(
+            "dev",
+            &[Record {
+                seq: 1,
+                at: 1,
+                entry: Entry::Init {
+                    lineage: "l".into(),
+                },
+            }],
+        )
+        .await
+        .unwrap();
+    let state = state::load(&store, "dev").await.unwrap();
+    store.compact("dev", &state).await.unwrap();
+    store.unlock("dev", &lock.id).await.unwrap();
+    // And it cannot create a schema of its own: first use needs the right.
+    let e = PostgresStore::connect(&format!("{}_new", limited))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("permission denied"), "{e}");
+}

@@ -33,7 +33,10 @@
 //! - The tables are created on first use, in one transaction under an
 //!   advisory lock (so concurrent first uses do not collide), and their
 //!   version is kept in `schema_version`; tables of a newer version than
-//!   this code knows are refused with a clear error, never written.
+//!   this code knows are refused with a clear error, never written. Only
+//!   the first use needs the right to create a schema; after it, a user
+//!   with `USAGE` on the schema and `SELECT, INSERT, UPDATE, DELETE` on
+//!   its tables is enough.
 //! - `append` inserts a batch in one statement (one round trip, one
 //!   commit); a record whose number is already there is refused, so two
 //!   writers can never interleave journals.

@@ -1,6 +1,7 @@
 //! The tables, created on first use and versioned in `schema_version`.
 
 use dafnck_core::state::StateError;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use super::{db_error, BACKEND};
@@ -38,9 +39,11 @@ CREATE TABLE {s}.locks (
 );
 "#;
 
-/// Creates the schema and its tables if missing, or checks their version.
-/// Concurrent first uses (twenty CI jobs at once) take turns on an
-/// advisory lock, so exactly one creates the tables.
+/// Checks the tables' version, or creates the schema and its tables if
+/// they are missing. Concurrent first uses (twenty CI jobs at once) take
+/// turns on an advisory lock, so exactly one creates the tables. Only the
+/// first use needs the right to create a schema; later ones need only
+/// `SELECT`, `INSERT`, `UPDATE` and `DELETE` on the tables.
 ///
 /// # Errors
 /// [`StateError::Backend`] when the tables are of a newer version than
@@ -52,6 +55,22 @@ pub(super) async fn ensure(
 ) -> Result<(), StateError> {
     let err = |what: &'static str| move |e: tokio_postgres::Error| db_error(store, what, &e);
     let q = format!("\"{schema}\"");
+    // Usually the tables are there: a plain read, which a user with no
+    // right to create anything may do.
+    match client
+        .query_one(&format!("SELECT max(version) FROM {q}.schema_version"), &[])
+        .await
+    {
+        Ok(row) => {
+            if let Some(v) = row.get::<_, Option<i32>>(0) {
+                return check_version(v, store);
+            }
+        }
+        Err(e)
+            if e.code() == Some(&SqlState::UNDEFINED_TABLE)
+                || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME) => {}
+        Err(e) => return Err(err("read the schema version")(e)),
+    }
     let tx = client.transaction().await.map_err(err("begin"))?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext('dafnck schema ' || $1::text))",
@@ -86,16 +105,22 @@ pub(super) async fn ensure(
             .map_err(err("record the schema version"))?;
             tracing::info!(store, version = SCHEMA_VERSION, "created the state tables");
         }
-        Some(v) if v > SCHEMA_VERSION => {
-            return Err(StateError::Backend {
-                backend: BACKEND.into(),
-                message: format!(
-                    "{store}: the tables are schema version {v}, newer than this program knows ({SCHEMA_VERSION}); a newer dafnck wrote them: upgrade this program's dafnck instead of writing with an older one"
-                ),
-            });
-        }
-        Some(_) => {}
+        Some(v) => check_version(v, store)?,
     }
     tx.commit().await.map_err(err("commit the schema setup"))?;
+    Ok(())
+}
+
+/// Refuses tables of a newer version than this code knows. (An older
+/// version would be migrated here; there is none yet.)
+fn check_version(version: i32, store: &str) -> Result<(), StateError> {
+    if version > SCHEMA_VERSION {
+        return Err(StateError::Backend {
+            backend: BACKEND.into(),
+            message: format!(
+                "{store}: the tables are schema version {version}, newer than this program knows ({SCHEMA_VERSION}); a newer dafnck wrote them: upgrade this program's dafnck instead of writing with an older one"
+            ),
+        });
+    }
     Ok(())
 }
