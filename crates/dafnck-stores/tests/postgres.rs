@@ -644,7 +644,10 @@ async fn a_dropped_connection_is_reopened_on_the_next_call() {
             lineage: "l".into(),
         },
     };
-    store.append("dev", &[record.clone()]).await.unwrap();
+    store
+        .append("dev", std::slice::from_ref(&record))
+        .await
+        .unwrap();
     let killed: i64 = raw(&url)
         .await
         .execute(
