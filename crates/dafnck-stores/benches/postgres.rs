@@ -33,9 +33,7 @@ fn record(seq: u64) -> Record {
         seq,
         at: 1_795_000_000_000,
         entry: if seq == 1 {
-            Entry::Init {
-                lineage: new_id(),
-            }
+            Entry::Init { lineage: new_id() }
         } else {
             // A small record (the store keeps bytes; it does not replay).
             Entry::Failed {
@@ -84,8 +82,7 @@ fn bench(c: &mut Criterion, url: &str) {
             b.iter(|| {
                 let records: Vec<Record> = (next..next + batch).map(record).collect();
                 next += batch;
-                rt.block_on(store.append(&stack, &records))
-                    .expect("append");
+                rt.block_on(store.append(&stack, &records)).expect("append");
             })
         });
     }
