@@ -54,8 +54,11 @@
 //!   others fail at once with [`StateError::Locked`] naming the holder.
 //!   Renewal and release are conditional on the lock's id.
 //! - Connecting gives up after `connect_timeout` (default 10 s) with an
-//!   error naming `host:port`; a dropped connection is reopened on the
-//!   next call.
+//!   error naming `host:port`. A call whose connection is lost under it (a
+//!   network blip, a server restart) is run once more on a new connection;
+//!   an append, lock or unlock whose first try committed before the
+//!   connection went recognizes its own rows, so nothing is written twice
+//!   and no run is refused by its own lock.
 
 mod schema;
 mod url;
@@ -70,6 +73,7 @@ use dafnck_core::state::{
     LockInfo, LockRequest, Record, State, StateError, StateStore, StoreBackend, Stored,
 };
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use url::StoreUrl;
@@ -78,6 +82,40 @@ const BACKEND: &str = "postgres";
 
 /// The milliseconds since the Unix epoch on the database's clock.
 const NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+/// Runs a block on the connection (`client`, a `&mut Client`). When the
+/// connection is lost under it (a network blip, a server restart), the
+/// connection is reopened and the block runs once more with `retried` set:
+/// every block here is safe to repeat, and those whose first try may have
+/// committed (append, lock, unlock) check for their own effect. The block's
+/// `?` takes database errors and `StateError`s (as `Failure`).
+macro_rules! retrying {
+    ($store:ident, $what:expr, |$client:ident, $retried:tt| $body:block) => {{
+        let mut again = false;
+        loop {
+            let mut guard = $store.client().await?;
+            let result: Result<_, Failure> = async {
+                let $client: &mut Client = &mut guard;
+                let $retried = again;
+                $body
+            }
+            .await;
+            match result {
+                Ok(v) => break Ok(v),
+                Err(Failure::State(e)) => break Err(e),
+                Err(Failure::Db(e)) if !again && connection_lost(&e) => {
+                    tracing::warn!(store = %$store.inner.describe, error = %e, "the PostgreSQL connection was lost; reconnecting");
+                    drop(guard);
+                    // Whatever state the old connection is in, it is not
+                    // used again.
+                    *$store.inner.client.lock().await = None;
+                    again = true;
+                }
+                Err(Failure::Db(e)) => break Err(db_error(&$store.inner.describe, $what, &e)),
+            }
+        }
+    }};
+}
 
 /// The backend of `postgres://` (and `postgresql://`) URLs, to register
 /// with `dafnck_core::cli::run(..).state_backend(..)`.
@@ -124,6 +162,7 @@ struct Sql {
     append: String,
     old_snapshot: String,
     covered: String,
+    records: String,
     put_snapshot: String,
     drop_covered: String,
     lock: String,
@@ -152,6 +191,9 @@ impl Sql {
             ),
             covered: format!(
                 "SELECT seq, record FROM {s}.journal WHERE stack = $1 AND seq <= $2 ORDER BY seq FOR UPDATE"
+            ),
+            records: format!(
+                "SELECT seq, record FROM {s}.journal WHERE stack = $1 AND seq = ANY($2) ORDER BY seq"
             ),
             put_snapshot: format!(
                 "INSERT INTO {s}.snapshots (stack, serial, state) VALUES ($1, $2, $3)
@@ -269,10 +311,6 @@ impl PostgresStore {
         })
     }
 
-    fn err(&self, what: &'static str) -> impl Fn(tokio_postgres::Error) -> StateError + '_ {
-        move |e| db_error(&self.inner.describe, what, &e)
-    }
-
     fn corrupt(&self, table: &str, row: String, message: String) -> StateError {
         StateError::Corrupt {
             location: format!(
@@ -328,13 +366,10 @@ impl StateStore for PostgresStore {
     }
 
     async fn read(&self, stack: &str) -> Result<Stored, StateError> {
-        let rows = {
-            let client = self.client().await?;
-            client
-                .query(&self.inner.sql.read, &[&stack])
-                .await
-                .map_err(self.err("read the state"))?
-        };
+        let sql = &self.inner.sql.read;
+        let rows = retrying!(self, "read the state", |client, _| {
+            Ok(client.query(sql, &[&stack]).await?)
+        })?;
         let mut stored = Stored::default();
         for row in rows {
             let part: i32 = row.get(0);
@@ -367,25 +402,43 @@ impl StateStore for PostgresStore {
             seqs.push(seq);
             bodies.push(body);
         }
-        let client = self.client().await?;
-        match client
-            .execute(&self.inner.sql.append, &[&stack, &seqs, &bodies])
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                Err(StateError::Backend {
-                    backend: BACKEND.into(),
-                    message: format!(
-                        "{}: stack {stack:?} already has a journal record numbered {}..={}; another run wrote this stack (nothing was appended)",
-                        self.inner.describe,
-                        seqs[0],
-                        seqs[seqs.len() - 1]
-                    ),
-                })
+        let (seqs, bodies) = (&seqs, &bodies);
+        let sql = &self.inner.sql;
+        let duplicate = |mine: bool| StateError::Backend {
+            backend: BACKEND.into(),
+            message: format!(
+                "{}: stack {stack:?} already has {} journal record numbered {}..={}; \
+                 another run wrote this stack (nothing was appended)",
+                self.inner.describe,
+                if mine { "a different" } else { "a" },
+                seqs[0],
+                seqs[seqs.len() - 1]
+            ),
+        };
+        retrying!(self, "append to the journal", |client, retried| {
+            match client.execute(&sql.append, &[&stack, seqs, bodies]).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                    if !retried {
+                        return Err(Failure::State(duplicate(false)));
+                    }
+                    // The first try may have committed before the
+                    // connection was lost: then the rows are ours.
+                    let rows = client.query(&sql.records, &[&stack, seqs]).await?;
+                    let ours = rows.len() == seqs.len()
+                        && rows
+                            .iter()
+                            .zip(bodies.iter())
+                            .all(|(row, body)| row.get::<_, &str>(1) == body.as_str());
+                    if ours {
+                        Ok(())
+                    } else {
+                        Err(Failure::State(duplicate(true)))
+                    }
+                }
+                Err(e) => Err(e.into()),
             }
-            Err(e) => Err(self.err("append to the journal")(e)),
-        }
+        })
     }
 
     async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
@@ -397,89 +450,79 @@ impl StateStore for PostgresStore {
             backend: BACKEND.into(),
             message: format!("snapshot serial {} is too large", snapshot.serial),
         })?;
-        let sql = &self.inner.sql;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(self.err("begin"))?;
-        // Check before writing: what cannot be parsed is never overwritten
-        // or deleted. Dropping `tx` on an error rolls it back.
-        if let Some(old) = tx
-            .query_opt(&sql.old_snapshot, &[&stack])
-            .await
-            .map_err(self.err("read the snapshot"))?
-        {
-            self.parse_snapshot(stack, old.get(0), old.get(1))?;
-        }
-        for row in tx
-            .query(&sql.covered, &[&stack, &serial])
-            .await
-            .map_err(self.err("read the journal"))?
-        {
-            self.parse_record(stack, row.get(0), row.get(1))?;
-        }
-        tx.execute(&sql.put_snapshot, &[&stack, &serial, &body])
-            .await
-            .map_err(self.err("write the snapshot"))?;
-        tx.execute(&sql.drop_covered, &[&stack, &serial])
-            .await
-            .map_err(self.err("drop compacted journal records"))?;
-        tx.commit().await.map_err(self.err("commit the compaction"))
+        let (sql, body, serial) = (&self.inner.sql, &body, &serial);
+        // Replacing the snapshot and dropping the records it covers again
+        // gives the same rows, so a retry after a lost connection is safe.
+        retrying!(self, "compact the journal", |client, _| {
+            let tx = client.transaction().await?;
+            // Check before writing: what cannot be parsed is never
+            // overwritten or deleted. Dropping `tx` rolls it back.
+            if let Some(old) = tx.query_opt(&sql.old_snapshot, &[&stack]).await? {
+                self.parse_snapshot(stack, old.get(0), old.get(1))?;
+            }
+            for row in tx.query(&sql.covered, &[&stack, serial]).await? {
+                self.parse_record(stack, row.get(0), row.get(1))?;
+            }
+            tx.execute(&sql.put_snapshot, &[&stack, serial, body])
+                .await?;
+            tx.execute(&sql.drop_covered, &[&stack, serial]).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
-        let id = dafnck_core::state::new_id();
-        let lease_ms = i64::try_from(request.lease.as_millis()).unwrap_or(i64::MAX / 4);
-        let pid = i64::from(request.pid);
+        let id = &dafnck_core::state::new_id();
+        let lease_ms = &i64::try_from(request.lease.as_millis()).unwrap_or(i64::MAX / 4);
+        let pid = &i64::from(request.pid);
         let sql = &self.inner.sql;
-        let client = self.client().await?;
-        // A holder that releases between the refused insert and the look at
-        // who holds it leaves no row: try again.
-        for _ in 0..5 {
-            let taken = client
-                .query_opt(
-                    &sql.lock,
-                    &[
-                        &stack,
-                        &id,
-                        &request.owner,
-                        &request.host,
-                        &pid,
-                        &request.operation,
-                        &lease_ms,
-                    ],
-                )
-                .await
-                .map_err(self.err("take the lock"))?;
-            if let Some(row) = taken {
-                return lock_of(&row);
+        retrying!(self, "take the lock", |client, _| {
+            // A holder that releases between the refused insert and the
+            // look at who holds it leaves no row: try again.
+            for _ in 0..5 {
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+                    &stack,
+                    id,
+                    &request.owner,
+                    &request.host,
+                    pid,
+                    &request.operation,
+                    lease_ms,
+                ];
+                if let Some(row) = client.query_opt(&sql.lock, &params).await? {
+                    return Ok(lock_of(&row));
+                }
+                if let Some(row) = client.query_opt(&sql.lock_info, &[&stack]).await? {
+                    let holder = lock_of(&row);
+                    // A first try that committed before the connection
+                    // was lost: the lock is this run's.
+                    if holder.id == *id {
+                        return Ok(holder);
+                    }
+                    return Err(Failure::State(StateError::Locked {
+                        stack: stack.to_owned(),
+                        holder: Box::new(holder),
+                    }));
+                }
             }
-            let held = client
-                .query_opt(&sql.lock_info, &[&stack])
-                .await
-                .map_err(self.err("read the lock"))?;
-            if let Some(row) = held {
-                return Err(StateError::Locked {
-                    stack: stack.to_owned(),
-                    holder: Box::new(lock_of(&row)?),
-                });
-            }
-        }
-        Err(StateError::Backend {
-            backend: BACKEND.into(),
-            message: format!(
-                "{}: the lock of stack {stack:?} changed hands five times while taking it; try again",
-                self.inner.describe
-            ),
+            Err(Failure::State(StateError::Backend {
+                backend: BACKEND.into(),
+                message: format!(
+                    "{}: the lock of stack {stack:?} changed hands five times while taking it; \
+                     try again",
+                    self.inner.describe
+                ),
+            }))
         })
     }
 
     async fn renew(&self, stack: &str, lock: &LockInfo) -> Result<LockInfo, StateError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(&self.inner.sql.renew, &[&stack, &lock.id])
-            .await
-            .map_err(self.err("renew the lock"))?;
+        let sql = &self.inner.sql.renew;
+        let row = retrying!(self, "renew the lock", |client, _| {
+            Ok(client.query_opt(sql, &[&stack, &lock.id]).await?)
+        })?;
         match row {
-            Some(row) => lock_of(&row),
+            Some(row) => Ok(lock_of(&row)),
             None => Err(StateError::LockLost {
                 stack: stack.to_owned(),
                 id: lock.id.clone(),
@@ -488,12 +531,18 @@ impl StateStore for PostgresStore {
     }
 
     async fn unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError> {
-        let client = self.client().await?;
-        let deleted = client
-            .execute(&self.inner.sql.unlock, &[&stack, &lock_id])
-            .await
-            .map_err(self.err("release the lock"))?;
-        if deleted == 1 {
+        let sql = &self.inner.sql;
+        let released = retrying!(self, "release the lock", |client, retried| {
+            if client.execute(&sql.unlock, &[&stack, &lock_id]).await? == 1 {
+                return Ok(true);
+            }
+            // On a retry, no lock at all means the first try released it.
+            if retried {
+                return Ok(client.query_opt(&sql.lock_info, &[&stack]).await?.is_none());
+            }
+            Ok(false)
+        })?;
+        if released {
             Ok(())
         } else {
             Err(StateError::LockLost {
@@ -504,21 +553,54 @@ impl StateStore for PostgresStore {
     }
 
     async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
-        let client = self.client().await?;
-        client
-            .query_opt(&self.inner.sql.lock_info, &[&stack])
-            .await
-            .map_err(self.err("read the lock"))?
-            .map(|row| lock_of(&row))
-            .transpose()
+        let sql = &self.inner.sql.lock_info;
+        let row = retrying!(self, "read the lock", |client, _| {
+            Ok(client.query_opt(sql, &[&stack]).await?)
+        })?;
+        Ok(row.map(|row| lock_of(&row)))
+    }
+}
+
+/// Why a call failed: the database (retried once when the connection was
+/// lost) or dafnck's own verdict.
+enum Failure {
+    Db(tokio_postgres::Error),
+    State(StateError),
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Failure::Db(e)
+    }
+}
+
+impl From<StateError> for Failure {
+    fn from(e: StateError) -> Self {
+        Failure::State(e)
+    }
+}
+
+/// Whether the connection was lost under a call (closed, reset, or ended by
+/// the server), so it may be tried again on a new one.
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            code.code().starts_with("08")
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+        }
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
     }
 }
 
 /// A lock row (`id, owner, host, pid, operation, acquired_at, expires_at`).
-fn lock_of(row: &tokio_postgres::Row) -> Result<LockInfo, StateError> {
+fn lock_of(row: &tokio_postgres::Row) -> LockInfo {
     let pid: i64 = row.get(3);
     let millis = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
-    Ok(LockInfo {
+    LockInfo {
         id: row.get(0),
         owner: row.get(1),
         host: row.get(2),
@@ -526,7 +608,7 @@ fn lock_of(row: &tokio_postgres::Row) -> Result<LockInfo, StateError> {
         operation: row.get(4),
         acquired_at: millis(5),
         expires_at: millis(6),
-    })
+    }
 }
 
 /// A database error, with the server's message and detail when it sent one.

@@ -348,3 +348,98 @@ async fn a_user_without_create_rights_uses_existing_tables() {
         .to_string();
     assert!(e.contains("permission denied"), "{e}");
 }
+
+/// Runs `op` while `table` is locked by another session, so it waits on
+/// the server; ends the store's session (`application_name = name`) under
+/// it, then lets the table go. Returns what `op` returned.
+async fn lose_connection_during<T: Send + 'static>(
+    url: &str,
+    name: &str,
+    table: &str,
+    op: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let mut blocker = raw(url).await;
+    let tx = blocker.transaction().await.unwrap();
+    tx.batch_execute(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        .await
+        .unwrap();
+    let task = tokio::spawn(op);
+    let admin = raw(url).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let waiting: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store never waited on {table}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    task.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_connection_is_lost_midway_is_retried_on_a_new_one() {
+    let Some(url) = url_for("midway") else {
+        return;
+    };
+    let schema = schema_of(&url);
+    let name = format!("dafnck_{schema}");
+    let store = PostgresStore::connect(&format!("{url}&application_name={name}"))
+        .await
+        .unwrap();
+    let record = Record {
+        seq: 1,
+        at: 1,
+        entry: Entry::Init {
+            lineage: "l".into(),
+        },
+    };
+
+    let (s, r) = (store.clone(), record.clone());
+    let appended =
+        lose_connection_during(&url, &name, &format!("\"{schema}\".journal"), async move {
+            s.append("dev", &[r]).await
+        })
+        .await;
+    appended.expect("the append was retried on a new connection");
+    assert_eq!(store.read("dev").await.unwrap().journal, vec![record]);
+
+    let s = store.clone();
+    let locked = lose_connection_during(&url, &name, &format!("\"{schema}\".locks"), async move {
+        s.lock(
+            "dev",
+            &LockRequest::for_this_process("up", Duration::from_secs(60)),
+        )
+        .await
+    })
+    .await
+    .expect("the lock was retried on a new connection");
+    assert_eq!(store.lock_info("dev").await.unwrap(), Some(locked.clone()));
+
+    let s = store.clone();
+    let id = locked.id.clone();
+    lose_connection_during(&url, &name, &format!("\"{schema}\".locks"), async move {
+        s.unlock("dev", &id).await
+    })
+    .await
+    .expect("the unlock was retried on a new connection");
+    assert_eq!(store.lock_info("dev").await.unwrap(), None);
+}
