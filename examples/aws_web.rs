@@ -128,7 +128,7 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    dafnck::core::cli::run(infra)
+    dafnck::cli::run(infra)
         .provider(dafnck::providers::aws::Provider::from_env())
         .await
 }

@@ -73,5 +73,5 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    dafnck::core::cli::run(infra).provider(cloud).await
+    dafnck::cli::run(infra).provider(cloud).await
 }

@@ -106,7 +106,7 @@ async fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some("serve") {
         return demo_server::run(&args[2..]);
     }
-    dafnck::core::cli::run(infra)
+    dafnck::cli::run(infra)
         .provider(dafnck::providers::local::Provider::default())
         .await
 }

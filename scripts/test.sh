@@ -58,6 +58,11 @@ step "Prometheus for the strategies' metric source tests"
 # DAFNCK_PROMETHEUS_TARGETS_DIR.
 start_server prometheus
 
+step "PostgreSQL for the postgres state store's tests"
+# Installs Debian's postgresql when missing; its data directory is removed
+# on exit.
+start_server postgres
+
 # Tests that need a server fail, instead of skipping, when it is missing.
 export DAFNCK_REQUIRE_SERVERS=1
 

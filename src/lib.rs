@@ -1,9 +1,41 @@
 //! dafnck: infrastructure as code and progressive delivery as a Rust
-//! library. This facade re-exports the engine ([`core`]), the providers and
-//! the deployment strategies; most programs depend on `dafnck-core` and the
-//! provider features they need directly.
+//! library. This facade re-exports the engine ([`core`]), the providers,
+//! the state stores and the deployment strategies; most programs depend on
+//! `dafnck-core` and the provider features they need directly.
 
 pub use dafnck_core as core;
 pub use dafnck_core::prelude;
 pub use dafnck_providers as providers;
+pub use dafnck_stores as stores;
 pub use dafnck_strategies as strategies;
+
+/// The command line of [`dafnck_core::cli`], with every state store this
+/// package was built with registered: `--state postgres://...` works when
+/// the `postgres` feature is on, and says which schemes it knows when not.
+pub mod cli {
+    pub use dafnck_core::cli::*;
+
+    use dafnck_core::Stack;
+
+    /// Like [`dafnck_core::cli::run`], with the state store backends of
+    /// the enabled features (`postgres`) registered.
+    ///
+    /// ```no_run
+    /// # fn infra(_: &mut dafnck::core::Stack) -> dafnck::core::Result<()> { Ok(()) }
+    /// #[tokio::main]
+    /// async fn main() -> std::process::ExitCode {
+    ///     dafnck::cli::run(infra)
+    ///         .provider(dafnck::core::testing::FakeCloud::new())
+    ///         .await
+    /// }
+    /// ```
+    pub fn run<F>(program: F) -> Cli<F>
+    where
+        F: Fn(&mut Stack) -> dafnck_core::Result<()> + Send + Sync + 'static,
+    {
+        let cli = dafnck_core::cli::run(program);
+        #[cfg(feature = "postgres")]
+        let cli = cli.state_backend(dafnck_stores::postgres::backend());
+        cli
+    }
+}

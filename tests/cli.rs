@@ -23,6 +23,7 @@ fn run(dir: &Path, args: &[&str]) -> Run {
         .current_dir(dir)
         .env_remove("DAFNCK_STACK")
         .env_remove("DAFNCK_STATE_DIR")
+        .env_remove("DAFNCK_STATE")
         .env("NO_COLOR", "1")
         .output()
         .expect("run the example");

@@ -35,6 +35,7 @@ pub fn example(name: &str) -> PathBuf {
     let features: Vec<&str> = [
         ("local", cfg!(feature = "local")),
         ("aws", cfg!(feature = "aws")),
+        ("postgres", cfg!(feature = "postgres")),
     ]
     .into_iter()
     .filter_map(|(f, on)| on.then_some(f))

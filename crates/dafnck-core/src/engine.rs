@@ -509,13 +509,23 @@ impl Engine {
         let every = self.settings.lease / 3;
         let mut current = lock.clone();
         let renewal = tokio::spawn(async move {
+            let mut wait = every;
             loop {
-                tokio::time::sleep(every).await;
+                tokio::time::sleep(wait).await;
                 match store.renew(&stack, &current).await {
-                    Ok(l) => current = l,
-                    Err(e) => {
+                    Ok(l) => {
+                        current = l;
+                        wait = every;
+                    }
+                    Err(e @ state::StateError::LockLost { .. }) => {
                         tracing::error!(error = %e, "lost the stack's lock; another run may write now");
                         break;
+                    }
+                    // A store across a network can fail for a moment; the
+                    // lease has two thirds left, so try again soon.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not renew the stack's lock; trying again");
+                        wait = every / 4;
                     }
                 }
             }

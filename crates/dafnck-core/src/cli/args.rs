@@ -39,6 +39,12 @@ pub struct Args {
         env = "DAFNCK_STATE_DIR"
     )]
     pub state_dir: PathBuf,
+    /// Where the stack's state is kept, as a URL: `file://PATH`, or a
+    /// scheme the program registered (`postgres://...`). Without it, the
+    /// program's setting for the stack, else the file store under
+    /// `--state-dir`.
+    #[arg(long, global = true, value_name = "URL", env = "DAFNCK_STATE")]
+    pub state: Option<String>,
     /// Color the output.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub color: ColorChoice,
@@ -189,6 +195,13 @@ pub enum StateCommand {
     Rm {
         /// The resource's name.
         name: String,
+    },
+    /// Copy the stack's state to another store (`--to URL`), which must
+    /// not hold state for the stack yet; both stores' locks are held.
+    Migrate {
+        /// The target store's URL (`postgres://...`, `file://PATH`).
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
     /// Release the stack's lock (when its holder is known to be dead).
     ForceUnlock {

@@ -15,6 +15,12 @@
 //!
 //! Exit codes: 0 success; 1 error; with `preview --detailed-exitcode` and
 //! with `drift`, 2 means changes (drift) were found.
+//!
+//! The state is kept where `--state URL` (or `DAFNCK_STATE`) says, else
+//! where the program set for the stack ([`Cli::stack_state`]), else in the
+//! file store under `--state-dir`. `file://` URLs are built in; other
+//! schemes come from the backends the program registers with
+//! [`Cli::state_backend`] (e.g. `dafnck_stores::postgres::backend()`).
 
 mod args;
 pub mod output;
@@ -37,7 +43,7 @@ use crate::error::Error;
 use crate::plan::{Action, Plan};
 use crate::provider::{Provider, Providers};
 use crate::stack::Stack;
-use crate::state::FileStore;
+use crate::state::{self, FileStore, StateStore, StoreBackend, StoreBackends};
 
 use progress::Progress;
 
@@ -49,8 +55,17 @@ where
     Cli {
         program,
         providers: Providers::new(),
+        stores: Stores::default(),
         args: None,
     }
+}
+
+/// Where stacks' states may be kept: the registered backends, and the URL
+/// the program set per stack.
+#[derive(Clone, Debug, Default)]
+struct Stores {
+    backends: StoreBackends,
+    per_stack: BTreeMap<String, String>,
 }
 
 /// A program's command line, ready to run: add providers, then `.await` it
@@ -58,6 +73,7 @@ where
 pub struct Cli<F> {
     program: F,
     providers: Providers,
+    stores: Stores,
     args: Option<Vec<OsString>>,
 }
 
@@ -74,6 +90,22 @@ where
     /// Adds several providers.
     pub fn providers(mut self, providers: Providers) -> Self {
         self.providers = providers;
+        self
+    }
+
+    /// Registers a state store backend, so `--state` accepts URLs of its
+    /// scheme (`file://` is built in).
+    pub fn state_backend(mut self, backend: impl StoreBackend) -> Self {
+        self.stores.backends.insert(Arc::new(backend));
+        self
+    }
+
+    /// Keeps `stack`'s state at `url` (e.g. `prod` in PostgreSQL while
+    /// `dev` stays in files); `--state` / `DAFNCK_STATE` still override it.
+    /// The URL's scheme must be built in or registered with
+    /// [`Cli::state_backend`].
+    pub fn stack_state(mut self, stack: impl Into<String>, url: impl Into<String>) -> Self {
+        self.stores.per_stack.insert(stack.into(), url.into());
         self
     }
 
@@ -107,7 +139,7 @@ where
             }
         };
         let program = Arc::new(self.program);
-        match dispatch(&args, program, self.providers, color).await {
+        match dispatch(&args, program, self.providers, &self.stores, color).await {
             Ok(code) => code,
             Err(e) => {
                 let text = output::error_text(&e);
@@ -232,19 +264,24 @@ async fn dispatch<F>(
     args: &Args,
     program: Arc<F>,
     providers: Providers,
+    stores: &Stores,
     color: bool,
 ) -> crate::Result<u8>
 where
     F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
 {
     let config = load_config(args)?;
-    let engine = Engine::new(
-        args.stack.clone(),
-        FileStore::new(&args.state_dir),
-        providers,
-    )
-    .config(config)
-    .parallelism(args.parallelism);
+    let store: Arc<dyn StateStore> = match args
+        .state
+        .as_ref()
+        .or_else(|| stores.per_stack.get(&args.stack))
+    {
+        Some(url) => stores.backends.open(url).await?,
+        None => Arc::new(FileStore::new(&args.state_dir)),
+    };
+    let engine = Engine::with_store(args.stack.clone(), store, providers)
+        .config(config)
+        .parallelism(args.parallelism);
     let prog = || {
         let p = program.clone();
         move |s: &mut Stack| p(s)
@@ -402,7 +439,7 @@ where
             print_report(&report);
             Ok(0)
         }
-        Command::State(cmd) => state_command(&engine, cmd).await,
+        Command::State(cmd) => state_command(&engine, cmd, &stores.backends).await,
         Command::Rollout(RolloutCommand::Status { name }) => {
             let state = engine.existing_state().await?;
             let shown = output::rollouts(&state, name.as_deref());
@@ -491,7 +528,11 @@ where
     }
 }
 
-async fn state_command(engine: &Engine, cmd: &StateCommand) -> crate::Result<u8> {
+async fn state_command(
+    engine: &Engine,
+    cmd: &StateCommand,
+    backends: &StoreBackends,
+) -> crate::Result<u8> {
     match cmd {
         StateCommand::List => {
             let state = engine.existing_state().await?;
@@ -517,6 +558,23 @@ async fn state_command(engine: &Engine, cmd: &StateCommand) -> crate::Result<u8>
             engine.existing_state().await?;
             engine.forget(name).await?;
             println!("Forgot {name}; its object was left as it is.");
+        }
+        StateCommand::Migrate { to } => {
+            let target = backends.open(to).await?;
+            let copied =
+                state::migrate(engine.store().as_ref(), target.as_ref(), engine.stack()).await?;
+            println!(
+                "Copied stack {:?} ({} resource(s), serial {}) from {} to {}.",
+                engine.stack(),
+                copied.resources.len(),
+                copied.serial,
+                engine.store().describe(),
+                target.describe()
+            );
+            println!(
+                "The old state was left as it is; run with --state {} (or DAFNCK_STATE) from now on.",
+                state::redact_url(to)
+            );
         }
         StateCommand::ForceUnlock { id } => {
             engine.force_unlock(id).await?;

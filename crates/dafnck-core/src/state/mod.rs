@@ -8,16 +8,20 @@
 //! object back ([`crate::recover`]). [`State::apply`] is the one place that
 //! says what a record means; stores only keep bytes.
 
+mod backend;
 mod digest;
 mod file;
 mod journal;
 mod memory;
+mod migrate;
 mod model;
 pub mod testing;
 
+pub use backend::{redact_url, FileBackend, StoreBackend, StoreBackends};
 pub use file::FileStore;
 pub use journal::{Journal, JournalTask, DEFAULT_COMPACT_EVERY};
 pub use memory::MemoryStore;
+pub use migrate::migrate;
 pub use model::{
     new_id, now_millis, ControlMessage, Entry, Intent, LockInfo, LockRequest, OpKind, Outcome,
     Record, ResourceState, RolloutControl, RolloutMark, State, Stored,

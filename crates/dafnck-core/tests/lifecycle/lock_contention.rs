@@ -158,3 +158,96 @@ async fn a_long_run_renews_its_lease_so_it_is_not_taken_over() {
     assert!(run.unwrap().is_success());
     assert_eq!(t.store().lock_info("dev").await.unwrap(), None);
 }
+
+/// A store whose first renewals fail for a moment (a network store's
+/// dropped connection).
+struct FlakyRenewals {
+    inner: dafnck_core::state::MemoryStore,
+    failures_left: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl StateStore for FlakyRenewals {
+    fn describe(&self) -> String {
+        "flaky".into()
+    }
+    async fn read(&self, stack: &str) -> Result<dafnck_core::state::Stored, StateError> {
+        self.inner.read(stack).await
+    }
+    async fn append(
+        &self,
+        stack: &str,
+        records: &[dafnck_core::state::Record],
+    ) -> Result<(), StateError> {
+        self.inner.append(stack, records).await
+    }
+    async fn compact(
+        &self,
+        stack: &str,
+        snapshot: &dafnck_core::state::State,
+    ) -> Result<(), StateError> {
+        self.inner.compact(stack, snapshot).await
+    }
+    async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
+        self.inner.lock(stack, request).await
+    }
+    async fn renew(&self, stack: &str, lock: &LockInfo) -> Result<LockInfo, StateError> {
+        use std::sync::atomic::Ordering;
+        if self
+            .failures_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(StateError::Backend {
+                backend: "flaky".into(),
+                message: "connection reset".into(),
+            });
+        }
+        self.inner.renew(stack, lock).await
+    }
+    async fn unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError> {
+        self.inner.unlock(stack, lock_id).await
+    }
+    async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
+        self.inner.lock_info(stack).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_that_fails_for_a_moment_is_retried_before_the_lease_ends() {
+    use dafnck_core::engine::{Engine, Settings};
+    let memory = dafnck_core::state::MemoryStore::new();
+    let store = FlakyRenewals {
+        inner: memory.clone(),
+        failures_left: 1.into(),
+    };
+    let cloud = dafnck_core::testing::FakeCloud::new().with_latency(Duration::from_millis(400));
+    let engine = Engine::new(
+        "dev",
+        store,
+        dafnck_core::Providers::new().with(cloud.clone()),
+    )
+    .settings(Settings {
+        lease: Duration::from_millis(150),
+        retry: dafnck_core::testing::fast_retry(),
+        ..Settings::default()
+    });
+    let probe = async {
+        // Past the first lease: only a retried renewal keeps the lock.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let request = LockRequest {
+            owner: "bob".into(),
+            host: "laptop".into(),
+            pid: 1,
+            operation: "up".into(),
+            lease: Duration::from_secs(60),
+        };
+        memory.lock("dev", &request).await
+    };
+    let (run, taken) = tokio::join!(engine.up(infra, false), probe);
+    assert!(
+        matches!(taken, Err(StateError::Locked { .. })),
+        "the lock was taken over after one failed renewal: {taken:?}"
+    );
+    assert!(run.unwrap().is_success());
+}
