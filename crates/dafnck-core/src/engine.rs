@@ -260,7 +260,7 @@ impl Engine {
             let (state, pending, _) = this.prepare(refresh).await?;
             let state = this.reset_rollouts(state, &deployments).await?;
             let plan = this.plan(&desired, &state, None)?;
-            this.execute(&plan, state, pending, deployments).await
+            this.execute("up", &plan, state, pending, deployments).await
         })
         .await
     }
@@ -292,7 +292,8 @@ impl Engine {
                     },
                 });
             }
-            this.execute(plan, state, Vec::new(), HashMap::new()).await
+            this.execute("up", plan, state, Vec::new(), HashMap::new())
+                .await
         })
         .await
     }
@@ -332,7 +333,8 @@ impl Engine {
         self.locked("destroy", |this| async move {
             let (state, pending, _) = this.prepare(false).await?;
             let plan = planner::plan_destroy(&state)?;
-            this.execute(&plan, state, pending, HashMap::new()).await
+            this.execute("destroy", &plan, state, pending, HashMap::new())
+                .await
         })
         .await
     }
@@ -346,7 +348,10 @@ impl Engine {
         self.locked("refresh", |this| async move {
             let (state, _, report) = this.prepare(true).await?;
             this.store.compact(&this.stack, &state).await?;
-            Ok(report.unwrap_or_default())
+            let report = report.unwrap_or_default();
+            let text = format!("{} drifted", report.drifted.len());
+            this.save_version("refresh", text, &state).await?;
+            Ok(report)
         })
         .await
     }
@@ -397,7 +402,8 @@ impl Engine {
             }
             let mut plan = planner::plan(&desired, &state, &this.providers)?;
             planner::restrict(&mut plan, &desired, &[name.to_owned()])?;
-            this.execute(&plan, state, pending, HashMap::new()).await
+            this.execute("import", &plan, state, pending, HashMap::new())
+                .await
         })
         .await
     }
@@ -446,6 +452,58 @@ impl Engine {
             planner::restrict(&mut plan, desired, &self.settings.targets)?;
         }
         Ok(plan)
+    }
+
+    /// Numbers and keeps `state` as the stack's next version (under the
+    /// lock, after a run that wrote it).
+    async fn save_version(
+        &self,
+        operation: &str,
+        summary: String,
+        state: &State,
+    ) -> crate::Result<()> {
+        let last = self
+            .store
+            .versions(&self.stack)
+            .await?
+            .last()
+            .map_or(0, |v| v.version);
+        let me = LockRequest::for_this_process(operation, Duration::ZERO);
+        let info = state::VersionInfo {
+            version: last + 1,
+            at: state::now_millis(),
+            by: format!("{}@{}", me.owner, me.host),
+            operation: operation.to_string(),
+            summary,
+            serial: state.serial,
+        };
+        self.store.save_version(&self.stack, &info, state).await?;
+        Ok(())
+    }
+
+    /// The stack's versions, oldest first: one per run that wrote its state
+    /// (`up`, `destroy`, `import`, `refresh`).
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn history(&self) -> crate::Result<Vec<state::VersionInfo>> {
+        Ok(self.store.versions(&self.stack).await?)
+    }
+
+    /// The stack's state as version `version` left it.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when there is no such version; the store's errors.
+    pub async fn version(&self, version: u64) -> crate::Result<State> {
+        self.store
+            .read_version(&self.stack, version)
+            .await?
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "stack {:?} has no version {version}; `state history` lists them",
+                    self.stack
+                ))
+            })
     }
 
     /// Sends `control` to the rollout of `resource` under way in the run
@@ -658,6 +716,7 @@ impl Engine {
 
     async fn execute(
         &self,
+        operation: &str,
         plan: &Plan,
         state: State,
         pending: Vec<Resolution>,
@@ -685,6 +744,15 @@ impl Engine {
         drop(journal);
         let final_state = task.finish().await?;
         self.store.compact(&self.stack, &final_state).await?;
+        let mut text = format!(
+            "create {}, update {}, replace {}, delete {}",
+            summary.create, summary.update, summary.replace, summary.delete
+        );
+        let failed = report.failed().count();
+        if failed > 0 {
+            text.push_str(&format!(" ({failed} failed)"));
+        }
+        self.save_version(operation, text, &final_state).await?;
         report.pending_resolved = pending;
         if report.is_success() {
             Ok(report)

@@ -186,11 +186,20 @@ pub enum RolloutCommand {
 pub enum StateCommand {
     /// List recorded resources.
     List,
-    /// Show one recorded resource (secrets redacted).
+    /// Show one recorded resource (secrets redacted); with `--version N`,
+    /// as version N of the state had it, or that version's resources when
+    /// no name is given.
     Show {
         /// The resource's name.
-        name: String,
+        #[arg(required_unless_present = "version")]
+        name: Option<String>,
+        /// A version of the state, as `state history` numbers them.
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
     },
+    /// List the state's versions: one per run that wrote it, with when,
+    /// who, the command and what it did.
+    History,
     /// Forget a resource without deleting its object.
     Rm {
         /// The resource's name.

@@ -543,16 +543,43 @@ async fn state_command(
                 println!("{}\t{}\t{}\t(deposed)", r.name, r.type_name, r.id);
             }
         }
-        StateCommand::Show { name } => {
-            let state = engine.existing_state().await?;
+        StateCommand::Show { name, version } => {
+            let state = match version {
+                Some(n) => engine.version(*n).await?,
+                None => engine.existing_state().await?,
+            };
+            let Some(name) = name else {
+                // `--version N` alone: that version's resources.
+                for r in state.resources.values() {
+                    println!("{}\t{}\t{}", r.name, r.type_name, r.id);
+                }
+                return Ok(0);
+            };
             let r = state.resources.get(name).ok_or_else(|| {
+                let which = version.map_or_else(String::new, |n| format!(" in version {n}"));
                 Error::Usage(format!(
-                    "stack {:?} records no resource {name:?}; `state list` shows what it records",
+                    "stack {:?} records no resource {name:?}{which}; `state list` shows what it records",
                     engine.stack()
                 ))
             })?;
             let text = serde_json::to_string_pretty(&output::resource_json(r)).unwrap_or_default();
             println!("{text}");
+        }
+        StateCommand::History => {
+            let versions = engine.history().await?;
+            if versions.is_empty() {
+                println!("Stack {:?} has no versions yet.", engine.stack());
+            }
+            for v in versions {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    v.version,
+                    output::utc(v.at),
+                    v.by,
+                    v.operation,
+                    v.summary
+                );
+            }
         }
         StateCommand::Rm { name } => {
             engine.existing_state().await?;

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored};
+use super::{
+    ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored,
+    VersionInfo,
+};
 
 #[derive(Default)]
 struct Slot {
@@ -14,6 +17,7 @@ struct Slot {
     lock: Option<(LockInfo, std::time::Duration)>,
     bytes_appended: u64,
     controls: Vec<ControlMessage>,
+    versions: Vec<(VersionInfo, State)>,
 }
 
 /// State in memory; clones share it.
@@ -135,6 +139,41 @@ impl StateStore for MemoryStore {
             .stacks()
             .get(stack)
             .and_then(|s| s.lock.as_ref().map(|l| l.0.clone())))
+    }
+
+    async fn save_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        let mut stacks = self.stacks();
+        let slot = stacks.entry(stack.to_owned()).or_default();
+        if slot.versions.iter().any(|(v, _)| v.version == info.version) {
+            return Err(StateError::Backend {
+                backend: "memory".into(),
+                message: format!("stack {stack:?} already has version {}", info.version),
+            });
+        }
+        slot.versions.push((info.clone(), state.clone()));
+        Ok(())
+    }
+
+    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
+        Ok(self
+            .stacks()
+            .get(stack)
+            .map(|s| s.versions.iter().map(|(v, _)| v.clone()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
+        Ok(self.stacks().get(stack).and_then(|s| {
+            s.versions
+                .iter()
+                .find(|(v, _)| v.version == version)
+                .map(|(_, state)| state.clone())
+        }))
     }
 
     async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {

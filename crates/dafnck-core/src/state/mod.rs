@@ -24,7 +24,7 @@ pub use memory::MemoryStore;
 pub use migrate::migrate;
 pub use model::{
     new_id, now_millis, ControlMessage, Entry, Intent, LockInfo, LockRequest, OpKind, Outcome,
-    Record, ResourceState, RolloutControl, RolloutMark, State, Stored,
+    Record, ResourceState, RolloutControl, RolloutMark, State, Stored, VersionInfo,
 };
 
 use std::sync::Arc;
@@ -122,6 +122,34 @@ pub trait StateStore: Send + Sync + 'static {
     /// The lock on a stack, if one is held (live or expired).
     async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError>;
 
+    /// Keeps `state` as version `info.version` of the stack, beside the
+    /// versions before it (the engine calls it under the lock after every
+    /// run that wrote the state). The default keeps nothing, for a store
+    /// without history; [`testing::check_history`] checks one that keeps it.
+    async fn save_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        let _ = (stack, info, state);
+        Ok(())
+    }
+
+    /// The stack's versions, oldest first (empty for a store without
+    /// history).
+    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
+        let _ = stack;
+        Ok(Vec::new())
+    }
+
+    /// The state as version `version` left it; `None` when there is no such
+    /// version.
+    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
+        let _ = (stack, version);
+        Ok(None)
+    }
+
     /// Leaves a command for a rollout under way in the run that holds the
     /// stack's lock (`rollout abort web` from another terminal). The
     /// default refuses: a store carries commands only if it says so.
@@ -170,6 +198,20 @@ impl<S: StateStore + ?Sized> StateStore for Arc<S> {
     }
     async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
         (**self).lock_info(stack).await
+    }
+    async fn save_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        (**self).save_version(stack, info, state).await
+    }
+    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
+        (**self).versions(stack).await
+    }
+    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
+        (**self).read_version(stack, version).await
     }
     async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
         (**self).send_control(stack, message).await

@@ -64,6 +64,23 @@ pub struct State {
     pub rollouts: BTreeMap<String, RolloutMark>,
 }
 
+/// One numbered version of a stack's state: what a run that wrote it left.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    /// 1 for the first run, one more for each run after.
+    pub version: u64,
+    /// When it was written, Unix milliseconds.
+    pub at: u64,
+    /// Who ran it (`user@host`).
+    pub by: String,
+    /// The command (`up`, `destroy`, `import`, `refresh`).
+    pub operation: String,
+    /// What it did (`create 2, update 1, replace 0, delete 0`).
+    pub summary: String,
+    /// The state's serial then.
+    pub serial: u64,
+}
+
 /// What a person tells a rollout under way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -12,6 +12,7 @@ mod delete_ordering;
 mod deploy;
 mod drift;
 mod failure_isolation;
+mod history;
 mod ignore_changes;
 mod import;
 mod lock_contention;

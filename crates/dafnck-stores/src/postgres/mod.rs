@@ -71,7 +71,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use dafnck_core::state::{
     ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, StoreBackend,
-    Stored,
+    Stored, VersionInfo,
 };
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::error::SqlState;
@@ -172,6 +172,9 @@ struct Sql {
     lock_info: String,
     send_control: String,
     take_controls: String,
+    save_version: String,
+    versions: String,
+    read_version: String,
 }
 
 impl Sql {
@@ -224,6 +227,15 @@ impl Sql {
             ),
             unlock: format!("DELETE FROM {s}.locks WHERE stack = $1 AND id = $2"),
             lock_info: format!("SELECT {lock_columns} FROM {s}.locks WHERE stack = $1"),
+            save_version: format!(
+                "INSERT INTO {s}.versions (stack, version, info, state) VALUES ($1, $2, $3, $4)"
+            ),
+            versions: format!(
+                "SELECT version, info FROM {s}.versions WHERE stack = $1 ORDER BY version"
+            ),
+            read_version: format!(
+                "SELECT state FROM {s}.versions WHERE stack = $1 AND version = $2"
+            ),
             send_control: format!(
                 "INSERT INTO {s}.controls (stack, resource, message) VALUES ($1, $2, $3)"
             ),
@@ -567,6 +579,89 @@ impl StateStore for PostgresStore {
             Ok(client.query_opt(sql, &[&stack]).await?)
         })?;
         Ok(row.map(|row| lock_of(&row)))
+    }
+
+    async fn save_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        let encode = |what: &str, r: Result<String, serde_json::Error>| {
+            r.map_err(|e| StateError::Backend {
+                backend: BACKEND.into(),
+                message: format!("cannot serialize {what}: {e}"),
+            })
+        };
+        let info_text = encode("a version's entry", serde_json::to_string(info))?;
+        let state_text = encode("a version of the state", serde_json::to_string(state))?;
+        let version = i64::try_from(info.version).map_err(|_| StateError::Backend {
+            backend: BACKEND.into(),
+            message: format!("version {} is too large", info.version),
+        })?;
+        let sql = &self.inner.sql.save_version;
+        let (info_text, state_text) = (&info_text, &state_text);
+        retrying!(self, "save a version of the state", |client, retried| {
+            match client
+                .execute(sql, &[&stack, &version, info_text, state_text])
+                .await
+            {
+                Ok(_) => Ok(()),
+                // A first try that committed before its connection was lost.
+                Err(e) if retried && e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(()),
+                Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                    Err(Failure::State(StateError::Backend {
+                        backend: BACKEND.into(),
+                        message: format!(
+                            "{}: stack {stack:?} already has version {version}",
+                            self.inner.describe
+                        ),
+                    }))
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
+        let sql = &self.inner.sql.versions;
+        let rows = retrying!(self, "list the versions", |client, _| {
+            Ok(client.query(sql, &[&stack]).await?)
+        })?;
+        rows.iter()
+            .map(|row| {
+                let version: i64 = row.get(0);
+                let info: String = row.get(1);
+                serde_json::from_str(&info).map_err(|e| StateError::Corrupt {
+                    location: format!(
+                        "{}, table versions, stack {stack:?} version {version}",
+                        self.inner.describe
+                    ),
+                    message: format!("not a version entry: {e}"),
+                })
+            })
+            .collect()
+    }
+
+    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
+        let Ok(v) = i64::try_from(version) else {
+            return Ok(None);
+        };
+        let sql = &self.inner.sql.read_version;
+        let row = retrying!(self, "read a version of the state", |client, _| {
+            Ok(client.query_opt(sql, &[&stack, &v]).await?)
+        })?;
+        row.map(|row| {
+            let text: String = row.get(0);
+            serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+                location: format!(
+                    "{}, table versions, stack {stack:?} version {version}",
+                    self.inner.describe
+                ),
+                message: format!("the state does not parse: {e}"),
+            })
+        })
+        .transpose()
     }
 
     async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {

@@ -7,7 +7,7 @@ use tokio_postgres::Client;
 use super::{db_error, BACKEND};
 
 /// The version of the tables this code reads and writes.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Version 1: one row per stack's snapshot, one per journal record, one per
 /// held lock. JSON is kept as `text`, byte for byte as dafnck wrote it (and
@@ -49,6 +49,18 @@ CREATE TABLE {s}.controls (
     message text NOT NULL
 );
 CREATE INDEX ON {s}.controls (stack, resource);
+"#;
+
+/// Version 3: every version of a stack's state (`state history`), the
+/// state as that run left it.
+const V3: &str = r#"
+CREATE TABLE {s}.versions (
+    stack text NOT NULL,
+    version bigint NOT NULL,
+    info text NOT NULL,
+    state text NOT NULL,
+    PRIMARY KEY (stack, version)
+);
 "#;
 
 /// Checks the tables' version, or creates the schema and its tables if
@@ -109,7 +121,7 @@ pub(super) async fn ensure(
     let version: Option<i32> = row.get(0);
     let from = version.unwrap_or(0);
     check_version(from, store)?;
-    for (v, ddl) in [(1, V1), (2, V2)] {
+    for (v, ddl) in [(1, V1), (2, V2), (3, V3)] {
         if from < v {
             tx.batch_execute(&ddl.replace("{s}", &q))
                 .await

@@ -44,13 +44,17 @@ async fn version_1_tables_are_upgraded_in_place() {
             lineage: "kept".into(),
         },
     };
-    store.append("dev", std::slice::from_ref(&record)).await.unwrap();
+    store
+        .append("dev", std::slice::from_ref(&record))
+        .await
+        .unwrap();
     drop(store);
     // What version 1 of the tables looked like.
     raw(&url)
         .await
         .batch_execute(&format!(
-            "DROP TABLE \"{schema}\".controls; DELETE FROM \"{schema}\".schema_version;
+            "DROP TABLE \"{schema}\".controls; DROP TABLE \"{schema}\".versions;
+             DELETE FROM \"{schema}\".schema_version;
              INSERT INTO \"{schema}\".schema_version (version) VALUES (1);"
         ))
         .await
@@ -58,6 +62,7 @@ async fn version_1_tables_are_upgraded_in_place() {
     let store = PostgresStore::connect(&url).await.unwrap();
     assert_eq!(store.read("dev").await.unwrap().journal, vec![record]);
     testing::check_controls(&store).await;
+    testing::check_history(&store).await;
     let versions: Vec<i32> = raw(&url)
         .await
         .query(
@@ -69,7 +74,7 @@ async fn version_1_tables_are_upgraded_in_place() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +213,7 @@ async fn tables_of_a_newer_schema_version_are_refused() {
         .unwrap();
     let e = PostgresStore::connect(&url).await.unwrap_err().to_string();
     assert!(
-        e.contains("schema version 99") && e.contains("newer than this program knows (2)"),
+        e.contains("schema version 99") && e.contains("newer than this program knows (3)"),
         "{e}"
     );
 }

@@ -12,10 +12,14 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::model::now_millis;
-use super::{ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored};
+use super::{
+    ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored,
+    VersionInfo,
+};
 
 mod controls;
 mod format;
+mod history;
 
 use format::{crc32, scan_journal, Scan};
 
@@ -23,6 +27,7 @@ const SNAPSHOT: &str = "snapshot.json";
 const JOURNAL: &str = "journal.jsonl";
 const LOCK: &str = "lock.json";
 const CONTROLS: &str = "controls";
+const HISTORY: &str = "history";
 const MUTEX: &str = "lock.mutex";
 const BACKEND: &str = "file";
 
@@ -252,6 +257,31 @@ impl StateStore for FileStore {
         let path = self.inner.root.join(stack).join(LOCK);
         self.blocking(move |_| Ok(read_lock(&path)?.map(|l| l.info)))
             .await
+    }
+
+    async fn save_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        check_stack(stack)?;
+        let dir = self.inner.root.join(stack).join(HISTORY);
+        let (info, state) = (info.clone(), state.clone());
+        self.blocking(move |inner| history::save(inner, &dir, &info, &state))
+            .await
+    }
+
+    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
+        check_stack(stack)?;
+        let dir = self.inner.root.join(stack).join(HISTORY);
+        self.blocking(move |_| history::list(&dir)).await
+    }
+
+    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
+        check_stack(stack)?;
+        let dir = self.inner.root.join(stack).join(HISTORY);
+        self.blocking(move |_| history::read(&dir, version)).await
     }
 
     async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {

@@ -52,6 +52,7 @@ pub async fn conformance<S: StateStore>(store: &S) {
     check_lease_expiry(store).await;
     check_lock_info(store).await;
     check_ordered_appends(store).await;
+    check_history(store).await;
 }
 
 /// A stack that was never written reads as empty ([`Stored::default`]) and
@@ -569,4 +570,71 @@ pub async fn check_controls(store: &dyn StateStore) {
         &vec![msg("web", RolloutControl::Abort, 3_000)],
         "the other stack's command",
     );
+}
+
+/// Versions read back as saved, listed oldest first, each number once;
+/// stacks keep their own.
+///
+/// # Panics
+/// When the store does otherwise.
+pub async fn check_history(store: &dyn StateStore) {
+    use super::VersionInfo;
+    let c = Check::new("history", store);
+    let stack = c.stack();
+    let other = c.stack();
+    let none = c.ok(store.versions(&stack).await, "versions of a new stack");
+    c.eq(&none, &Vec::new(), "versions of a new stack");
+    let missing = c.ok(
+        store.read_version(&stack, 1).await,
+        "read of a missing version",
+    );
+    c.eq(&missing, &None, "read of a missing version");
+    let info = |version: u64| VersionInfo {
+        version,
+        at: 1_000 * version,
+        by: "tester@host".into(),
+        operation: "up".into(),
+        summary: format!("create {version}, update 0, replace 0, delete 0"),
+        serial: 10 * version,
+    };
+    let mut states = Vec::new();
+    for v in 1..=3u64 {
+        let mut state = State::empty(&stack);
+        state.lineage = "history-lineage".into();
+        state.serial = 10 * v;
+        state.outputs.insert("version".into(), Value::Int(v as i64));
+        c.ok(
+            store.save_version(&stack, &info(v), &state).await,
+            "save_version",
+        );
+        states.push(state);
+    }
+    let listed = c.ok(store.versions(&stack).await, "versions");
+    c.eq(
+        &listed,
+        &vec![info(1), info(2), info(3)],
+        "versions, oldest first",
+    );
+    for (i, state) in states.iter().enumerate() {
+        let read = c.ok(
+            store.read_version(&stack, i as u64 + 1).await,
+            "read_version",
+        );
+        c.eq(&read.as_ref(), &Some(state), "a version read back");
+    }
+    let again = store.save_version(&stack, &info(2), &states[0]).await;
+    if again.is_ok() {
+        c.fail("saving a version number twice was not refused");
+    }
+    let kept = c.ok(
+        store.read_version(&stack, 2).await,
+        "read_version after a refused save",
+    );
+    c.eq(
+        &kept.as_ref(),
+        &Some(&states[1]),
+        "a refused save changes nothing",
+    );
+    let theirs = c.ok(store.versions(&other).await, "versions of another stack");
+    c.eq(&theirs, &Vec::new(), "another stack's versions");
 }
