@@ -20,7 +20,11 @@ use crate::planner;
 use crate::provider::{Providers, RetryPolicy};
 use crate::recover::{self, Resolution};
 use crate::stack::{Desired, Stack};
-use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, StateStore};
+use crate::state::encryption::{self, KeySource, SealingStore, SecretsKey};
+use crate::state::{
+    self, Entry, Journal, LockInfo, LockRequest, Record, State, StateError, StateStore,
+};
+use crate::value::Value;
 
 /// Tunables of an [`Engine`].
 #[derive(Clone, Debug)]
@@ -92,6 +96,10 @@ pub struct Preview {
 pub struct Engine {
     stack: String,
     config: BTreeMap<String, String>,
+    /// The store as given.
+    raw_store: Arc<dyn StateStore>,
+    /// `raw_store` behind the sealing of secrets: what every operation uses.
+    sealing: Arc<SealingStore>,
     store: Arc<dyn StateStore>,
     providers: Providers,
     settings: Settings,
@@ -124,13 +132,46 @@ impl Engine {
         store: Arc<dyn StateStore>,
         providers: Providers,
     ) -> Self {
+        let sealing = Arc::new(SealingStore::new(Arc::clone(&store), KeySource::None));
         Engine {
             stack: stack.into(),
             config: BTreeMap::new(),
-            store,
+            raw_store: store,
+            store: sealing.clone(),
+            sealing,
             providers,
             settings: Settings::default(),
         }
+    }
+
+    /// Sets where the key for the stack's secrets comes from (by default
+    /// nowhere: see [`KeySource::None`]).
+    ///
+    /// Every secret written to the state — in journal records and
+    /// snapshots, whatever the store — is sealed with XChaCha20-Poly1305
+    /// under that key (see [`state::encryption`]).
+    pub fn key_source(mut self, source: KeySource) -> Self {
+        self.sealing = Arc::new(SealingStore::new(Arc::clone(&self.raw_store), source));
+        self.store = self.sealing.clone();
+        self
+    }
+
+    /// Encrypts the state's secrets with this key, supplied by the program
+    /// (from a key management service, say).
+    pub fn secrets_key(self, key: SecretsKey) -> Self {
+        self.key_source(KeySource::Key(key))
+    }
+
+    /// Encrypts the state's secrets with a key derived from this passphrase
+    /// by Argon2id (what the command line does with `DAFNCK_PASSPHRASE`).
+    pub fn secrets_passphrase(self, passphrase: impl Into<String>) -> Self {
+        self.key_source(KeySource::Passphrase(crate::Secret::new(passphrase.into())))
+    }
+
+    /// Writes secrets to the state in plain text instead of refusing when no
+    /// key is given. For throwaway stacks only.
+    pub fn insecure_plaintext_secrets(self) -> Self {
+        self.key_source(KeySource::InsecurePlaintext)
     }
 
     /// Sets the stack's configuration values (read with [`Stack::config`]).
@@ -169,7 +210,8 @@ impl Engine {
         &self.stack
     }
 
-    /// The state store.
+    /// The state store, behind the sealing of secrets: what is written
+    /// through it is sealed, what is read is opened when the key is known.
     pub fn store(&self) -> &Arc<dyn StateStore> {
         &self.store
     }
@@ -244,8 +286,9 @@ impl Engine {
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
         let desired = self.desired(program)?;
+        let secrets = desired_holds_secrets(&desired);
         self.locked("up", |this| async move {
-            let (state, pending, _) = this.prepare(refresh).await?;
+            let (state, pending, _) = this.prepare("up", refresh, secrets).await?;
             let plan = this.plan(&desired, &state, None)?;
             this.execute(&plan, state, pending).await
         })
@@ -268,6 +311,7 @@ impl Engine {
         }
         self.locked("up", |this| async move {
             let state = this.state().await?;
+            this.require_key("up", &state, encryption::plan_holds_secrets(plan))?;
             let found = StateBinding::of(&state);
             if found != plan.base || !state.pending.is_empty() {
                 return Err(Error::StalePlan {
@@ -317,7 +361,7 @@ impl Engine {
     /// [`Engine::up`].
     pub async fn destroy(&self) -> crate::Result<ApplyReport> {
         self.locked("destroy", |this| async move {
-            let (state, pending, _) = this.prepare(false).await?;
+            let (state, pending, _) = this.prepare("destroy", false, false).await?;
             let plan = planner::plan_destroy(&state)?;
             this.execute(&plan, state, pending).await
         })
@@ -331,7 +375,7 @@ impl Engine {
     /// A held lock, state errors, [`Error::Read`] for objects that cannot be read.
     pub async fn refresh(&self) -> crate::Result<DriftReport> {
         self.locked("refresh", |this| async move {
-            let (state, _, report) = this.prepare(true).await?;
+            let (state, _, report) = this.prepare("refresh", true, false).await?;
             this.store.compact(&this.stack, &state).await?;
             Ok(report.unwrap_or_default())
         })
@@ -343,7 +387,15 @@ impl Engine {
     /// # Errors
     /// State errors, [`Error::Read`] for objects that cannot be read.
     pub async fn drift(&self) -> crate::Result<DriftReport> {
-        let (state, _) = self.resolved_in_memory(self.state().await?).await?;
+        let state = self.state().await?;
+        if encryption::holds_sealed_secrets(&state) {
+            return Err(self.secrets_error(
+                "drift compares the recorded secrets with what providers report, \
+                 so it needs the key"
+                    .into(),
+            ));
+        }
+        let (state, _) = self.resolved_in_memory(state).await?;
         let r = drift::refresh(
             &state,
             &self.providers,
@@ -372,8 +424,9 @@ impl Engine {
             )]));
         };
         desired.nodes[i].options.import = Some(id.to_owned());
+        let secrets = desired_holds_secrets(&desired);
         self.locked("import", |this| async move {
-            let (state, pending, _) = this.prepare(false).await?;
+            let (state, pending, _) = this.prepare("import", false, secrets).await?;
             if state.resources.contains_key(name) {
                 let mut d = unknown_resource(name, "");
                 d.message = format!(
@@ -403,7 +456,10 @@ impl Engine {
                     "recorded in the state",
                 )]));
             }
+            this.require_key("state rm", &state, false)?;
+            let opening = this.opening_entries(&state)?;
             let (journal, task) = this.journal(state);
+            opening.into_iter().for_each(|e| journal.record(e));
             journal.record(Entry::Remove {
                 name: name.to_owned(),
             });
@@ -487,9 +543,12 @@ impl Engine {
     /// optionally refreshes, journaling all of it.
     async fn prepare(
         &self,
+        operation: &str,
         refresh: bool,
+        program_secrets: bool,
     ) -> crate::Result<(State, Vec<Resolution>, Option<DriftReport>)> {
         let state = self.state().await?;
+        self.require_key(operation, &state, program_secrets)?;
         let (journal, task) = self.journal(state.clone());
         let (state, pending) = self.resolve_pending(&journal, task, state).await?;
         if !refresh {
@@ -515,10 +574,8 @@ impl Engine {
         task: state::JournalTask,
         state: State,
     ) -> crate::Result<(State, Vec<Resolution>)> {
-        if state.lineage.is_empty() {
-            journal.record(Entry::Init {
-                lineage: state::new_id(),
-            });
+        for e in self.opening_entries(&state)? {
+            journal.record(e);
         }
         let resolved = if state.pending.is_empty() {
             Vec::new()
@@ -577,11 +634,10 @@ impl Engine {
         state: State,
         pending: Vec<Resolution>,
     ) -> crate::Result<ApplyReport> {
+        let opening = self.opening_entries(&state)?;
         let (journal, task) = self.journal(state.clone());
-        if state.lineage.is_empty() {
-            journal.record(Entry::Init {
-                lineage: state::new_id(),
-            });
+        for e in opening {
+            journal.record(e);
         }
         let options = ApplyOptions {
             parallelism: self.settings.parallelism,
@@ -604,6 +660,69 @@ impl Engine {
             Err(Error::Apply(Box::new(report)))
         }
     }
+}
+
+impl Engine {
+    /// The records a write starts with: a lineage for a new state, and the
+    /// encryption header when a key is given and the state has none yet (a
+    /// new state, or one written before its secrets were encrypted: this
+    /// write seals them).
+    fn opening_entries(&self, state: &State) -> crate::Result<Vec<Entry>> {
+        let mut entries = Vec::new();
+        if state.lineage.is_empty() {
+            entries.push(Entry::Init {
+                lineage: state::new_id(),
+            });
+        }
+        if state.encryption.is_none() {
+            if let Some(header) = self.sealing.new_header(&self.stack)? {
+                entries.push(Entry::Encryption { header });
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Refuses an operation that writes when secrets cannot be written
+    /// sealed: the state holds sealed secrets and no key was given, or
+    /// secrets (in the state or from the program) would be written in plain
+    /// text without the program having allowed it. Nothing has been
+    /// written yet when this refuses.
+    fn require_key(&self, operation: &str, state: &State, new_secrets: bool) -> crate::Result<()> {
+        match self.sealing.key_source() {
+            KeySource::Passphrase(_) | KeySource::Key(_) => Ok(()),
+            source => {
+                if encryption::holds_sealed_secrets(state) {
+                    return Err(self.secrets_error(format!(
+                        "this state's secrets are encrypted and no key was given, so `{operation}` \
+                         is refused: set DAFNCK_PASSPHRASE (or give the program's key with \
+                         `secrets_key`); `preview` works without it, showing secrets as (secret)"
+                    )));
+                }
+                let plaintext = new_secrets || encryption::holds_plaintext_secrets(state);
+                if plaintext && matches!(source, KeySource::None) {
+                    return Err(self.secrets_error(format!(
+                        "`{operation}` would write secrets to the state in plain text, and no key \
+                         was given: set DAFNCK_PASSPHRASE (or give the program's key with \
+                         `secrets_key`; `insecure_plaintext_secrets` opts out of encryption)"
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn secrets_error(&self, message: String) -> Error {
+        Error::State(StateError::Secrets {
+            location: format!("{}, stack {:?}", self.store.describe(), self.stack),
+            message,
+        })
+    }
+}
+
+/// Whether the program declares a secret (in inputs or exports).
+fn desired_holds_secrets(desired: &Desired) -> bool {
+    desired.nodes.iter().any(|n| n.inputs.contains_secret())
+        || desired.exports.values().any(Value::contains_secret)
 }
 
 fn unknown_resource(name: &str, where_: &str) -> crate::Diagnostic {

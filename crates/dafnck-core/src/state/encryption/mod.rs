@@ -22,6 +22,7 @@ mod walk;
 
 pub use store::SealingStore;
 pub use walk::{holds_plaintext_secrets, holds_sealed_secrets, is_sealed};
+pub(crate) use walk::{plan_holds_secrets, visit_plan_mut};
 
 use std::fmt;
 use std::sync::{Arc, Mutex};

@@ -62,8 +62,16 @@ impl SealingStore {
         self.keyring.source()
     }
 
+    #[cfg(test)]
     pub(crate) fn keyring(&self) -> &Keyring {
         &self.keyring
+    }
+
+    /// A new encryption header for a stack's state, when there is a key.
+    pub(crate) fn new_header(&self, stack: &str) -> Result<Option<Encryption>, StateError> {
+        self.keyring
+            .new_header()
+            .map_err(|e| key_error(e, self.location(stack)))
     }
 
     fn location(&self, stack: &str) -> String {
