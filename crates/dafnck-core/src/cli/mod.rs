@@ -15,6 +15,14 @@
 //!
 //! Exit codes: 0 success; 1 error; with `preview --detailed-exitcode` and
 //! with `drift`, 2 means changes (drift) were found.
+//!
+//! Secrets are encrypted in the state (and in saved plans) with a key
+//! derived from the environment variable `DAFNCK_PASSPHRASE`, or with a key
+//! the program supplies ([`Cli::secrets_key`]). The passphrase is never a
+//! flag: a command line is visible to every user of the machine (`ps`,
+//! `/proc/<pid>/cmdline`) and is kept in shell history and CI logs. Without
+//! it, `preview` still works (recorded secrets show as `(secret)` and may
+//! change); commands that write refuse with an error saying it is needed.
 
 mod args;
 pub mod output;
@@ -37,7 +45,7 @@ use crate::error::Error;
 use crate::plan::{Action, Plan};
 use crate::provider::{Provider, Providers};
 use crate::stack::Stack;
-use crate::state::FileStore;
+use crate::state::{FileStore, KeySource, SecretsKey};
 
 use progress::Progress;
 
@@ -50,8 +58,12 @@ where
         program,
         providers: Providers::new(),
         args: None,
+        key_source: None,
     }
 }
+
+/// The environment variable holding the passphrase of the state's secrets.
+pub const PASSPHRASE_ENV: &str = "DAFNCK_PASSPHRASE";
 
 /// A program's command line, ready to run: add providers, then `.await` it
 /// (or call [`Cli::exit_code`]).
@@ -59,6 +71,8 @@ pub struct Cli<F> {
     program: F,
     providers: Providers,
     args: Option<Vec<OsString>>,
+    /// Set by the program; otherwise `DAFNCK_PASSPHRASE`, if set.
+    key_source: Option<KeySource>,
 }
 
 impl<F> Cli<F>
@@ -74,6 +88,20 @@ where
     /// Adds several providers.
     pub fn providers(mut self, providers: Providers) -> Self {
         self.providers = providers;
+        self
+    }
+
+    /// Encrypts the state's secrets with this key instead of one derived
+    /// from `DAFNCK_PASSPHRASE`.
+    pub fn secrets_key(mut self, key: SecretsKey) -> Self {
+        self.key_source = Some(KeySource::Key(key));
+        self
+    }
+
+    /// Writes secrets to the state in plain text when `DAFNCK_PASSPHRASE`
+    /// is not set, instead of refusing. For throwaway stacks only.
+    pub fn insecure_plaintext_secrets(mut self) -> Self {
+        self.key_source = Some(KeySource::InsecurePlaintext);
         self
     }
 
@@ -107,7 +135,8 @@ where
             }
         };
         let program = Arc::new(self.program);
-        match dispatch(&args, program, self.providers, color).await {
+        let key_source = key_source(self.key_source);
+        match dispatch(&args, program, self.providers, key_source, color).await {
             Ok(code) => code,
             Err(e) => {
                 let text = output::error_text(&e);
@@ -153,6 +182,18 @@ fn init_tracing() {
             .with_writer(std::io::stderr)
             .with_ansi(false)
             .try_init();
+    }
+}
+
+/// The program's key, else a passphrase from the environment (a key given
+/// by the program wins), else an opt-out the program made, else none.
+fn key_source(program: Option<KeySource>) -> KeySource {
+    match program {
+        Some(KeySource::Key(k)) => KeySource::Key(k),
+        program => match std::env::var(PASSPHRASE_ENV) {
+            Ok(p) if !p.is_empty() => KeySource::Passphrase(crate::Secret::new(p)),
+            _ => program.unwrap_or_default(),
+        },
     }
 }
 
@@ -232,6 +273,7 @@ async fn dispatch<F>(
     args: &Args,
     program: Arc<F>,
     providers: Providers,
+    key_source: KeySource,
     color: bool,
 ) -> crate::Result<u8>
 where
@@ -244,7 +286,8 @@ where
         providers,
     )
     .config(config)
-    .parallelism(args.parallelism);
+    .parallelism(args.parallelism)
+    .key_source(key_source);
     let prog = || {
         let p = program.clone();
         move |s: &mut Stack| p(s)
@@ -262,17 +305,15 @@ where
             target,
             detailed_exitcode,
         } => {
-            let preview = engine
-                .targets(target.clone())
-                .preview(prog(), *refresh)
-                .await?;
+            let engine = engine.targets(target.clone());
+            let preview = engine.preview(prog(), *refresh).await?;
             if *json {
                 println!("{}", output::plan_json(&preview.plan));
             } else {
                 print_preview(&preview, color);
             }
             if let Some(path) = out {
-                preview.plan.save(path)?;
+                engine.save_plan(&preview.plan, path)?;
                 if !*json {
                     println!(
                         "Saved the plan to {}; apply it with `up --plan {}`.",
@@ -292,7 +333,7 @@ where
             plan: Some(path),
             ..
         } => {
-            let plan = Plan::load(path)?;
+            let plan = engine.load_plan(path)?;
             if plan.stack != args.stack {
                 return Err(Error::PlanStack {
                     plan: plan.stack,
@@ -300,6 +341,7 @@ where
                 });
             }
             print!("{}", plan.render_styled(color));
+            engine.check_secrets_writable(Some(&plan)).await?;
             if !confirm(*yes, "apply this saved plan")? {
                 println!("Apply cancelled.");
                 return Ok(1);
@@ -323,6 +365,7 @@ where
             if !preview.plan.has_changes() && preview.pending.is_empty() && !drifted {
                 return Ok(0);
             }
+            engine.check_secrets_writable(Some(&preview.plan)).await?;
             if !confirm(*yes, "apply these changes")? {
                 println!("Apply cancelled.");
                 return Ok(1);
@@ -347,6 +390,7 @@ where
             if !plan.has_changes() {
                 return Ok(0);
             }
+            engine.check_secrets_writable(None).await?;
             if !confirm(*yes, "destroy every resource of this stack")? {
                 println!("Destroy cancelled.");
                 return Ok(1);

@@ -22,7 +22,9 @@ mod walk;
 
 pub use store::SealingStore;
 pub use walk::{holds_plaintext_secrets, holds_sealed_secrets, is_sealed};
-pub(crate) use walk::{plan_holds_secrets, visit_plan_mut};
+pub(crate) use walk::{
+    open as open_value_in_place, plan_holds_secrets, seal as seal_value_in_place, visit_plan_mut,
+};
 
 use std::fmt;
 use std::sync::{Arc, Mutex};

@@ -78,7 +78,7 @@ impl SealingStore {
         format!("{}, stack {stack:?}", self.inner.describe())
     }
 
-    fn cipher(
+    pub(crate) fn cipher(
         &self,
         stack: &str,
         header: Option<&Encryption>,
