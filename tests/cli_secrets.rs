@@ -50,7 +50,10 @@ fn run(dir: &Path, passphrase: Option<&str>, args: &[&str]) -> Run {
         );
     }
     if let Some(p) = passphrase {
-        assert!(!r.stdout.contains(p) && !r.stderr.contains(p), "printed the passphrase");
+        assert!(
+            !r.stdout.contains(p) && !r.stderr.contains(p),
+            "printed the passphrase"
+        );
     }
     r
 }
@@ -83,7 +86,10 @@ fn state_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 fn assert_no_plaintext(dir: &Path) {
     let files = state_files(dir);
-    assert!(files.keys().any(|p| p.ends_with("snapshot.json")), "{files:?}");
+    assert!(
+        files.keys().any(|p| p.ends_with("snapshot.json")),
+        "{files:?}"
+    );
     for (path, bytes) in &files {
         let text = String::from_utf8_lossy(bytes);
         for s in SECRETS {
@@ -100,7 +106,11 @@ fn no_secret_in_the_state_a_saved_plan_or_the_output() {
     let plan = dir.path().join("large.plan");
     let plan_arg = plan.to_str().unwrap();
     expect(
-        &run(dir.path(), p, &["preview", "--config", "size=large", "--out", plan_arg]),
+        &run(
+            dir.path(),
+            p,
+            &["preview", "--config", "size=large", "--out", plan_arg],
+        ),
         0,
     );
     assert!(std::fs::read_to_string(&plan).unwrap().contains("$sealed"));
@@ -156,7 +166,8 @@ fn without_a_passphrase_preview_works_and_up_refuses() {
     let r = run(dir.path(), None, &["preview", "--config", "size=large"]);
     expect(&r, 0);
     assert!(
-        r.stdout.contains("admin_password: (secret) → (secret)  # may change"),
+        r.stdout
+            .contains("admin_password: (secret) → (secret)  # may change"),
         "{}",
         r.stdout
     );

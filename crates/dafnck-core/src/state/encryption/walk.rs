@@ -74,10 +74,9 @@ pub(crate) fn has_sealed(v: &Value) -> bool {
 /// Seals every secret in plain text inside `v`.
 pub(crate) fn seal(v: &mut Value, cipher: &Cipher) {
     match v {
-        Value::Secret(inner) => {
-            if sealed_content(inner).is_none() {
-                **inner = cipher.seal_value(inner);
-            }
+        // A sealed secret (one this run could not open) stays as it is.
+        Value::Secret(inner) if sealed_content(inner).is_none() => {
+            **inner = cipher.seal_value(inner);
         }
         Value::List(items) => items.iter_mut().for_each(|v| seal(v, cipher)),
         Value::Map(m) => m.values_mut().for_each(|v| seal(v, cipher)),
