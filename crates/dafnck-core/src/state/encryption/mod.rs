@@ -16,6 +16,28 @@
 //! - [`SealingStore`] wraps the engine's store: it seals on `append` and
 //!   `compact`, and opens on `read` when it has the key. Without the key a
 //!   state still loads, its secrets sealed.
+//!
+//! # Without a key
+//! - A preview works: sealed secrets render as `(secret)`, and a desired
+//!   secret compared with a sealed one is planned as a change the plan
+//!   marks "may change" (it cannot be compared, like Pulumi, which compares
+//!   after decrypting).
+//! - Everything that writes (`up`, a saved plan, `destroy`, `refresh`,
+//!   `import`, `state rm`) and `drift` are refused before anything is
+//!   written or any provider is called, with an error naming
+//!   `DAFNCK_PASSPHRASE`.
+//! - A program with secrets on a state without them is refused too rather
+//!   than writing plain text, unless it opted out with
+//!   [`KeySource::InsecurePlaintext`].
+//! - A state written in plain text (before this existed) loads as it is;
+//!   the first write with a key records an [`Encryption`] header and the
+//!   run's compaction seals everything.
+//!
+//! # Caveats
+//! - The associated data is a constant, not the value's place in the
+//!   state: someone who can write to the store can swap two sealed values
+//!   (but neither read nor forge one).
+//! - Changing the passphrase (re-keying a state) is not offered yet.
 
 mod store;
 mod walk;
