@@ -250,6 +250,9 @@ impl Engine {
     {
         let desired = self.desired(program)?;
         let stored = self.state().await?;
+        if refresh {
+            self.require_key_to_compare("preview --refresh", &stored)?;
+        }
         // The plan is bound to the state as stored. When nothing is resolved
         // or refreshed in memory, that is the state planned against, which
         // the planner hashes itself (alongside planning, for a large one).
@@ -389,13 +392,7 @@ impl Engine {
     /// State errors, [`Error::Read`] for objects that cannot be read.
     pub async fn drift(&self) -> crate::Result<DriftReport> {
         let state = self.state().await?;
-        if encryption::holds_sealed_secrets(&state) {
-            return Err(self.secrets_error(
-                "drift compares the recorded secrets with what providers report, \
-                 so it needs the key"
-                    .into(),
-            ));
-        }
+        self.require_key_to_compare("drift", &state)?;
         let (state, _) = self.resolved_in_memory(state).await?;
         let r = drift::refresh(
             &state,

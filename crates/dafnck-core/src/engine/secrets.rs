@@ -156,6 +156,23 @@ impl Engine {
         }
     }
 
+    /// Refuses to compare recorded secrets with what providers report (drift,
+    /// refresh) when they are sealed: every one would look changed.
+    pub(super) fn require_key_to_compare(
+        &self,
+        operation: &str,
+        state: &State,
+    ) -> crate::Result<()> {
+        if encryption::holds_sealed_secrets(state) {
+            return Err(self.secrets_error(format!(
+                "`{operation}` compares the recorded secrets with what providers report, so it \
+                 needs the key: set DAFNCK_PASSPHRASE (or give the program's key with \
+                 `secrets_key`); `preview` without --refresh works without it"
+            )));
+        }
+        Ok(())
+    }
+
     pub(super) fn secrets_error(&self, message: String) -> Error {
         Error::State(StateError::Secrets {
             location: format!("{}, stack {:?}", self.store.describe(), self.stack),

@@ -23,9 +23,10 @@
 //!   marks "may change" (it cannot be compared, like Pulumi, which compares
 //!   after decrypting).
 //! - Everything that writes (`up`, a saved plan, `destroy`, `refresh`,
-//!   `import`, `state rm`) and `drift` are refused before anything is
-//!   written or any provider is called, with an error naming
-//!   `DAFNCK_PASSPHRASE`.
+//!   `import`, `state rm`) is refused before anything is written or any
+//!   provider is called, with an error naming `DAFNCK_PASSPHRASE`; so are
+//!   `drift` and `preview --refresh`, which would see every sealed secret
+//!   as changed.
 //! - A program with secrets on a state without them is refused too rather
 //!   than writing plain text, unless it opted out with
 //!   [`KeySource::InsecurePlaintext`].
