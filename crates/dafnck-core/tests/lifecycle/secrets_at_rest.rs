@@ -434,3 +434,29 @@ async fn a_saved_plan_keeps_its_secrets_sealed() {
     assert!(err.to_string().contains("in plain text"), "{err}");
     assert!(!dir.path().join("x.plan").exists());
 }
+
+#[tokio::test]
+async fn the_memory_store_holds_ciphertext_too() {
+    // TestStack seals with a random key; what its store keeps is sealed.
+    let t = dafnck_core::testing::TestStack::with_cloud("dev", cloud());
+    t.up(infra(PASSWORD, "small")).await.unwrap();
+    t.up(infra(ROTATED, "small")).await.unwrap();
+    let stored = dafnck_core::state::StateStore::read(t.store(), "dev")
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        serde_json::to_string(&stored.snapshot).unwrap(),
+        serde_json::to_string(&stored.journal).unwrap()
+    );
+    for s in [PASSWORD, ROTATED, TOKEN, EXPORTED] {
+        assert!(!text.contains(s), "the memory store holds {s:?}: {text}");
+    }
+    assert!(text.contains("$sealed"), "{text}");
+    // Through the engine they open again.
+    let state = t.state().await;
+    assert_eq!(
+        state.resources["web"].inputs.get("admin_password"),
+        Some(&Value::Secret(Box::new(ROTATED.into())))
+    );
+}
