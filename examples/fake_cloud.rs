@@ -2,7 +2,11 @@
 //! account, no SDK. Its state lives in `.dafnck/` and the fake cloud's
 //! objects in `.dafnck/fake-cloud/`, so runs build on each other.
 //!
+//! Its instances have secret passwords, which the state keeps encrypted
+//! with a key derived from `DAFNCK_PASSPHRASE` (`up` refuses without it).
+//!
 //! ```text
+//! export DAFNCK_PASSPHRASE='correct horse battery staple'
 //! cargo run --example fake_cloud -- preview
 //! cargo run --example fake_cloud -- up --yes
 //! cargo run --example fake_cloud -- up --yes --config size=large   # an update and a replacement

@@ -25,6 +25,7 @@ fn run(dir: &Path, args: &[&str]) -> Run {
         .env_remove("DAFNCK_STATE_DIR")
         .env_remove("DAFNCK_STATE")
         .env("NO_COLOR", "1")
+        .env("DAFNCK_PASSPHRASE", "the cli tests' passphrase")
         .output()
         .expect("run the example");
     Run {

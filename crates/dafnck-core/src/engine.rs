@@ -21,7 +21,12 @@ use crate::planner;
 use crate::provider::{Providers, RetryPolicy};
 use crate::recover::{self, Resolution};
 use crate::stack::{Desired, Stack};
+use crate::state::encryption::{self, KeySource, SealingStore, SecretsKey};
 use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, StateStore};
+
+mod secrets;
+
+use secrets::desired_holds_secrets;
 
 /// Tunables of an [`Engine`].
 #[derive(Clone, Debug)]
@@ -96,6 +101,10 @@ pub struct Preview {
 pub struct Engine {
     stack: String,
     config: BTreeMap<String, String>,
+    /// The store as given.
+    raw_store: Arc<dyn StateStore>,
+    /// `raw_store` behind the sealing of secrets: what every operation uses.
+    sealing: Arc<SealingStore>,
     store: Arc<dyn StateStore>,
     providers: Providers,
     settings: Settings,
@@ -128,13 +137,46 @@ impl Engine {
         store: Arc<dyn StateStore>,
         providers: Providers,
     ) -> Self {
+        let sealing = Arc::new(SealingStore::new(Arc::clone(&store), KeySource::None));
         Engine {
             stack: stack.into(),
             config: BTreeMap::new(),
-            store,
+            raw_store: store,
+            store: sealing.clone(),
+            sealing,
             providers,
             settings: Settings::default(),
         }
+    }
+
+    /// Sets where the key for the stack's secrets comes from (by default
+    /// nowhere: see [`KeySource::None`]).
+    ///
+    /// Every secret written to the state — in journal records and
+    /// snapshots, whatever the store — is sealed with XChaCha20-Poly1305
+    /// under that key (see [`state::encryption`]).
+    pub fn key_source(mut self, source: KeySource) -> Self {
+        self.sealing = Arc::new(SealingStore::new(Arc::clone(&self.raw_store), source));
+        self.store = self.sealing.clone();
+        self
+    }
+
+    /// Encrypts the state's secrets with this key, supplied by the program
+    /// (from a key management service, say).
+    pub fn secrets_key(self, key: SecretsKey) -> Self {
+        self.key_source(KeySource::Key(key))
+    }
+
+    /// Encrypts the state's secrets with a key derived from this passphrase
+    /// by Argon2id (what the command line does with `DAFNCK_PASSPHRASE`).
+    pub fn secrets_passphrase(self, passphrase: impl Into<String>) -> Self {
+        self.key_source(KeySource::Passphrase(crate::Secret::new(passphrase.into())))
+    }
+
+    /// Writes secrets to the state in plain text instead of refusing when no
+    /// key is given. For throwaway stacks only.
+    pub fn insecure_plaintext_secrets(self) -> Self {
+        self.key_source(KeySource::InsecurePlaintext)
     }
 
     /// Sets the stack's configuration values (read with [`Stack::config`]).
@@ -173,7 +215,8 @@ impl Engine {
         &self.stack
     }
 
-    /// The state store.
+    /// The state store, behind the sealing of secrets: what is written
+    /// through it is sealed, what is read is opened when the key is known.
     pub fn store(&self) -> &Arc<dyn StateStore> {
         &self.store
     }
@@ -211,6 +254,9 @@ impl Engine {
     {
         let desired = self.desired(program)?;
         let stored = self.state().await?;
+        if refresh {
+            self.require_key_to_compare("preview --refresh", &stored)?;
+        }
         // The plan is bound to the state as stored. When nothing is resolved
         // or refreshed in memory, that is the state planned against, which
         // the planner hashes itself (alongside planning, for a large one).
@@ -256,8 +302,9 @@ impl Engine {
     {
         let desired = self.desired(program)?;
         let deployments = deployments_of(&desired);
+        let secrets = desired_holds_secrets(&desired);
         self.locked("up", |this| async move {
-            let (state, pending, _) = this.prepare(refresh).await?;
+            let (state, pending, _) = this.prepare("up", refresh, secrets).await?;
             let state = this.reset_rollouts(state, &deployments).await?;
             let plan = this.plan(&desired, &state, None)?;
             this.execute("up", &plan, state, pending, deployments).await
@@ -281,6 +328,7 @@ impl Engine {
         }
         self.locked("up", |this| async move {
             let state = this.state().await?;
+            this.require_key("up", &state, encryption::plan_holds_secrets(plan))?;
             let found = StateBinding::of(&state);
             if found != plan.base || !state.pending.is_empty() {
                 return Err(Error::StalePlan {
@@ -331,7 +379,7 @@ impl Engine {
     /// [`Engine::up`].
     pub async fn destroy(&self) -> crate::Result<ApplyReport> {
         self.locked("destroy", |this| async move {
-            let (state, pending, _) = this.prepare(false).await?;
+            let (state, pending, _) = this.prepare("destroy", false, false).await?;
             let plan = planner::plan_destroy(&state)?;
             this.execute("destroy", &plan, state, pending, HashMap::new())
                 .await
@@ -346,7 +394,7 @@ impl Engine {
     /// A held lock, state errors, [`Error::Read`] for objects that cannot be read.
     pub async fn refresh(&self) -> crate::Result<DriftReport> {
         self.locked("refresh", |this| async move {
-            let (state, _, report) = this.prepare(true).await?;
+            let (state, _, report) = this.prepare("refresh", true, false).await?;
             this.store.compact(&this.stack, &state).await?;
             let report = report.unwrap_or_default();
             let text = format!("{} drifted", report.drifted.len());
@@ -361,7 +409,9 @@ impl Engine {
     /// # Errors
     /// State errors, [`Error::Read`] for objects that cannot be read.
     pub async fn drift(&self) -> crate::Result<DriftReport> {
-        let (state, _) = self.resolved_in_memory(self.state().await?).await?;
+        let state = self.state().await?;
+        self.require_key_to_compare("drift", &state)?;
+        let (state, _) = self.resolved_in_memory(state).await?;
         let r = drift::refresh(
             &state,
             &self.providers,
@@ -390,8 +440,9 @@ impl Engine {
             )]));
         };
         desired.nodes[i].options.import = Some(id.to_owned());
+        let secrets = desired_holds_secrets(&desired);
         self.locked("import", |this| async move {
-            let (state, pending, _) = this.prepare(false).await?;
+            let (state, pending, _) = this.prepare("import", false, secrets).await?;
             if state.resources.contains_key(name) {
                 let mut d = unknown_resource(name, "");
                 d.message = format!(
@@ -422,7 +473,10 @@ impl Engine {
                     "recorded in the state",
                 )]));
             }
+            this.require_key("state rm", &state, false)?;
+            let opening = this.opening_entries(&state)?;
             let (journal, task) = this.journal(state);
+            opening.into_iter().for_each(|e| journal.record(e));
             journal.record(Entry::Remove {
                 name: name.to_owned(),
             });
@@ -604,9 +658,12 @@ impl Engine {
     /// optionally refreshes, journaling all of it.
     async fn prepare(
         &self,
+        operation: &str,
         refresh: bool,
+        program_secrets: bool,
     ) -> crate::Result<(State, Vec<Resolution>, Option<DriftReport>)> {
         let state = self.state().await?;
+        self.require_key(operation, &state, program_secrets)?;
         let (journal, task) = self.journal(state.clone());
         let (state, pending) = self.resolve_pending(&journal, task, state).await?;
         if !refresh {
@@ -658,10 +715,8 @@ impl Engine {
         task: state::JournalTask,
         state: State,
     ) -> crate::Result<(State, Vec<Resolution>)> {
-        if state.lineage.is_empty() {
-            journal.record(Entry::Init {
-                lineage: state::new_id(),
-            });
+        for e in self.opening_entries(&state)? {
+            journal.record(e);
         }
         let resolved = if state.pending.is_empty() {
             Vec::new()
@@ -722,11 +777,10 @@ impl Engine {
         pending: Vec<Resolution>,
         deployments: HashMap<String, Deployment>,
     ) -> crate::Result<ApplyReport> {
+        let opening = self.opening_entries(&state)?;
         let (journal, task) = self.journal(state.clone());
-        if state.lineage.is_empty() {
-            journal.record(Entry::Init {
-                lineage: state::new_id(),
-            });
+        for e in opening {
+            journal.record(e);
         }
         let options = ApplyOptions {
             parallelism: self.settings.parallelism,

@@ -246,9 +246,16 @@ pub struct Plan {
     /// targeted apply leaves the stack's exports as they were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// In a saved plan whose secrets are sealed: how (see
+    /// [`Engine::save_plan`](crate::engine::Engine::save_plan)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<crate::state::Encryption>,
 }
 
-const PLAN_FORMAT: u32 = 1;
+/// The format of saved plans; format 2 may hold sealed secrets.
+pub(crate) const PLAN_FORMAT: u32 = 1;
+/// The newest format this version reads.
+pub(crate) const PLAN_FORMAT_SEALED: u32 = 2;
 
 impl Plan {
     pub(crate) fn new(stack: &str, base: StateBinding, destroy: bool) -> Self {
@@ -260,6 +267,7 @@ impl Plan {
             exports: BTreeMap::new(),
             destroy,
             targets: Vec::new(),
+            encryption: None,
         }
     }
 
@@ -295,7 +303,10 @@ impl Plan {
         s
     }
 
-    /// Writes the plan to a file (JSON). It holds secrets as the state does.
+    /// Writes the plan to a file (JSON), secrets included as they are in
+    /// the plan: in plain text unless it was sealed first. The command line
+    /// saves plans with [`Engine::save_plan`](crate::engine::Engine::save_plan),
+    /// which seals them.
     ///
     /// # Errors
     /// [`Error::PlanFile`] when the file cannot be written.
@@ -312,11 +323,11 @@ impl Plan {
     pub fn load(path: &Path) -> crate::Result<Plan> {
         let text = std::fs::read(path).map_err(|e| plan_file(path, e))?;
         let plan: Plan = serde_json::from_slice(&text).map_err(|e| plan_file(path, e))?;
-        if plan.version != PLAN_FORMAT {
+        if !(PLAN_FORMAT..=PLAN_FORMAT_SEALED).contains(&plan.version) {
             return Err(plan_file(
                 path,
                 format!(
-                    "plan format {} is not supported (expected {PLAN_FORMAT})",
+                    "plan format {} is not supported (expected {PLAN_FORMAT} or {PLAN_FORMAT_SEALED})",
                     plan.version
                 ),
             ));
@@ -361,7 +372,7 @@ impl fmt::Display for Plan {
     }
 }
 
-fn plan_file(path: &Path, e: impl fmt::Display) -> Error {
+pub(crate) fn plan_file(path: &Path, e: impl fmt::Display) -> Error {
     Error::PlanFile {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -431,6 +442,9 @@ fn render_change(out: &mut String, c: &Change, color: bool) {
                 let b = new.get(k).map_or("(none)".to_owned(), Value::render);
                 let mark = if c.replace_because.contains(k) {
                     "  # forces replacement"
+                } else if old.get(k).is_some_and(crate::state::encryption::is_sealed) {
+                    // Without the key the recorded secret cannot be compared.
+                    "  # may change: the recorded secret is encrypted and no key was given"
                 } else {
                     ""
                 };

@@ -1,9 +1,13 @@
-//! [`Secret<T>`]: a value that is never shown.
+//! [`Secret<T>`]: a value that is never shown, and never stored in plain text.
 //!
-//! A secret input is carried through the engine as [`crate::Value::Secret`]:
-//! plans, drift reports, errors and `Debug` output show `(secret)`. Until an
-//! encrypting state store exists the state file holds it in plain text; it
-//! is redacted everywhere else.
+//! A secret input (or a provider output marked secret) is carried through
+//! the engine as [`crate::Value::Secret`]: plans, drift reports, errors and
+//! `Debug` output show `(secret)`. Before the state store sees it — in a
+//! journal record, a snapshot or a saved plan — the engine seals it with
+//! XChaCha20-Poly1305 under the stack's key (from `DAFNCK_PASSPHRASE`, or
+//! given by the program), so every store holds ciphertext only; see
+//! [`crate::state::encryption`]. Only the provider that needs it, and the
+//! state in the engine's memory, see the value itself.
 
 use std::fmt;
 

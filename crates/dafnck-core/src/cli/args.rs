@@ -26,7 +26,14 @@ pub enum GraphFormat {
 
 /// A program's command line.
 #[derive(Debug, Parser)]
-#[command(about = "Plan and apply this program's infrastructure", version)]
+#[command(
+    about = "Plan and apply this program's infrastructure",
+    version,
+    after_help = "Secrets are encrypted in the state with a key derived from the environment \
+                  variable DAFNCK_PASSPHRASE (never a flag: command lines are visible to other \
+                  users and kept in shell history). Without it, `preview` works and commands \
+                  that write refuse."
+)]
 pub struct Args {
     /// The stack: each has its own state and config.
     #[arg(long, global = true, default_value = "dev", env = "DAFNCK_STACK")]

@@ -21,6 +21,14 @@
 //! file store under `--state-dir`. `file://` URLs are built in; other
 //! schemes come from the backends the program registers with
 //! [`Cli::state_backend`] (e.g. `dafnck_stores::postgres::backend()`).
+//!
+//! Secrets are encrypted in the state (and in saved plans) with a key
+//! derived from the environment variable `DAFNCK_PASSPHRASE`, or with a key
+//! the program supplies ([`Cli::secrets_key`]). The passphrase is never a
+//! flag: a command line is visible to every user of the machine (`ps`,
+//! `/proc/<pid>/cmdline`) and is kept in shell history and CI logs. Without
+//! it, `preview` still works (recorded secrets show as `(secret)` and may
+//! change); commands that write refuse with an error saying it is needed.
 
 mod args;
 pub mod output;
@@ -43,7 +51,9 @@ use crate::error::Error;
 use crate::plan::{Action, Plan};
 use crate::provider::{Provider, Providers};
 use crate::stack::Stack;
-use crate::state::{self, FileStore, StateStore, StoreBackend, StoreBackends};
+use crate::state::{
+    self, FileStore, KeySource, SecretsKey, StateStore, StoreBackend, StoreBackends,
+};
 
 use progress::Progress;
 
@@ -57,6 +67,7 @@ where
         providers: Providers::new(),
         stores: Stores::default(),
         args: None,
+        key_source: None,
     }
 }
 
@@ -68,6 +79,9 @@ struct Stores {
     per_stack: BTreeMap<String, String>,
 }
 
+/// The environment variable holding the passphrase of the state's secrets.
+pub const PASSPHRASE_ENV: &str = "DAFNCK_PASSPHRASE";
+
 /// A program's command line, ready to run: add providers, then `.await` it
 /// (or call [`Cli::exit_code`]).
 pub struct Cli<F> {
@@ -75,6 +89,8 @@ pub struct Cli<F> {
     providers: Providers,
     stores: Stores,
     args: Option<Vec<OsString>>,
+    /// Set by the program; otherwise `DAFNCK_PASSPHRASE`, if set.
+    key_source: Option<KeySource>,
 }
 
 impl<F> Cli<F>
@@ -109,6 +125,20 @@ where
         self
     }
 
+    /// Encrypts the state's secrets with this key instead of one derived
+    /// from `DAFNCK_PASSPHRASE`.
+    pub fn secrets_key(mut self, key: SecretsKey) -> Self {
+        self.key_source = Some(KeySource::Key(key));
+        self
+    }
+
+    /// Writes secrets to the state in plain text when `DAFNCK_PASSPHRASE`
+    /// is not set, instead of refusing. For throwaway stacks only.
+    pub fn insecure_plaintext_secrets(mut self) -> Self {
+        self.key_source = Some(KeySource::InsecurePlaintext);
+        self
+    }
+
     /// Uses these arguments (the first is the program's name) instead of
     /// the process's.
     pub fn args<I, S>(mut self, args: I) -> Self
@@ -139,7 +169,17 @@ where
             }
         };
         let program = Arc::new(self.program);
-        match dispatch(&args, program, self.providers, &self.stores, color).await {
+        let key_source = key_source(self.key_source);
+        match dispatch(
+            &args,
+            program,
+            self.providers,
+            &self.stores,
+            key_source,
+            color,
+        )
+        .await
+        {
             Ok(code) => code,
             Err(e) => {
                 let text = output::error_text(&e);
@@ -185,6 +225,18 @@ fn init_tracing() {
             .with_writer(std::io::stderr)
             .with_ansi(false)
             .try_init();
+    }
+}
+
+/// The program's key, else a passphrase from the environment (a key given
+/// by the program wins), else an opt-out the program made, else none.
+fn key_source(program: Option<KeySource>) -> KeySource {
+    match program {
+        Some(KeySource::Key(k)) => KeySource::Key(k),
+        program => match std::env::var(PASSPHRASE_ENV) {
+            Ok(p) if !p.is_empty() => KeySource::Passphrase(crate::Secret::new(p)),
+            _ => program.unwrap_or_default(),
+        },
     }
 }
 
@@ -265,6 +317,7 @@ async fn dispatch<F>(
     program: Arc<F>,
     providers: Providers,
     stores: &Stores,
+    key_source: KeySource,
     color: bool,
 ) -> crate::Result<u8>
 where
@@ -281,7 +334,8 @@ where
     };
     let engine = Engine::with_store(args.stack.clone(), store, providers)
         .config(config)
-        .parallelism(args.parallelism);
+        .parallelism(args.parallelism)
+        .key_source(key_source);
     let prog = || {
         let p = program.clone();
         move |s: &mut Stack| p(s)
@@ -299,17 +353,15 @@ where
             target,
             detailed_exitcode,
         } => {
-            let preview = engine
-                .targets(target.clone())
-                .preview(prog(), *refresh)
-                .await?;
+            let engine = engine.targets(target.clone());
+            let preview = engine.preview(prog(), *refresh).await?;
             if *json {
                 println!("{}", output::plan_json(&preview.plan));
             } else {
                 print_preview(&preview, color);
             }
             if let Some(path) = out {
-                preview.plan.save(path)?;
+                engine.save_plan(&preview.plan, path)?;
                 if !*json {
                     println!(
                         "Saved the plan to {}; apply it with `up --plan {}`.",
@@ -329,7 +381,7 @@ where
             plan: Some(path),
             ..
         } => {
-            let plan = Plan::load(path)?;
+            let plan = engine.load_plan(path)?;
             if plan.stack != args.stack {
                 return Err(Error::PlanStack {
                     plan: plan.stack,
@@ -337,6 +389,7 @@ where
                 });
             }
             print!("{}", plan.render_styled(color));
+            engine.check_secrets_writable(Some(&plan)).await?;
             if !confirm(*yes, "apply this saved plan")? {
                 println!("Apply cancelled.");
                 return Ok(1);
@@ -364,6 +417,7 @@ where
             {
                 return Ok(0);
             }
+            engine.check_secrets_writable(Some(&preview.plan)).await?;
             if !confirm(*yes, "apply these changes")? {
                 println!("Apply cancelled.");
                 return Ok(1);
@@ -396,6 +450,7 @@ where
             if !plan.has_changes() {
                 return Ok(0);
             }
+            engine.check_secrets_writable(None).await?;
             if !confirm(*yes, "destroy every resource of this stack")? {
                 println!("Destroy cancelled.");
                 return Ok(1);

@@ -7,6 +7,13 @@
 //! Every item starts with its tag, every string and field name with its
 //! length, and every compound ends with a mark, so the encoding is
 //! prefix-free: two different values never feed the hash the same bytes.
+//!
+//! The one exception: the content of a secret (a map entry under `$secret`,
+//! how [`Value::Secret`](crate::Value::Secret) serializes) is not hashed,
+//! only that a secret is there. A saved plan's fingerprint is then no
+//! oracle for guessing a secret, and is the same whether the state's
+//! secrets were opened with the key or left sealed (every change of a
+//! secret is a journal record, which changes the serial anyway).
 
 use std::fmt;
 
@@ -18,6 +25,8 @@ pub(crate) fn sha256<T: Serialize + ?Sized>(value: &T) -> [u8; 32] {
     let mut d = Digester {
         hash: Sha256::new(),
         buf: Vec::with_capacity(BUF),
+        secret_key: false,
+        skip_value: false,
     };
     if let Err(e) = value.serialize(&mut d) {
         // A `Serialize` impl refused (none in this crate does): hash what it
@@ -29,6 +38,9 @@ pub(crate) fn sha256<T: Serialize + ?Sized>(value: &T) -> [u8; 32] {
 }
 
 const BUF: usize = 64 * 1024;
+
+/// The map key under which a secret's content is serialized.
+const SECRET_KEY: &str = "$secret";
 
 mod tag {
     pub const BOOL: u8 = 1;
@@ -50,11 +62,16 @@ mod tag {
     pub const END: u8 = 17;
     pub const UINT128: u8 = 18;
     pub const KEY: u8 = 19;
+    pub const SECRET: u8 = 20;
 }
 
 struct Digester {
     hash: Sha256,
     buf: Vec<u8>,
+    /// The last string serialized was `$secret`.
+    secret_key: bool,
+    /// The map value about to be serialized is a secret's content.
+    skip_value: bool,
 }
 
 /// Why serializing failed (a `Serialize` impl's own error).
@@ -201,6 +218,7 @@ impl ser::Serializer for &mut Digester {
         Ok(())
     }
     fn serialize_str(self, v: &str) -> Result {
+        self.secret_key = v == SECRET_KEY;
         self.str(v);
         Ok(())
     }
@@ -344,9 +362,16 @@ impl ser::SerializeMap for &mut Digester {
     type Ok = ();
     type Error = DigestError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result {
-        key.serialize(&mut **self)
+        self.secret_key = false;
+        key.serialize(&mut **self)?;
+        self.skip_value = std::mem::take(&mut self.secret_key);
+        Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        if std::mem::take(&mut self.skip_value) {
+            self.tag(tag::SECRET);
+            return Ok(());
+        }
         value.serialize(&mut **self)
     }
     fn end(self) -> Result {
@@ -408,5 +433,36 @@ mod tests {
         let mut m2 = BTreeMap::new();
         m2.insert("k".to_owned(), Some(0u8));
         assert_ne!(sha256(&m), sha256(&m2));
+    }
+
+    #[test]
+    fn a_secrets_content_is_not_hashed_only_its_presence() {
+        let with = |v: Value| -> Value { [("pw", v), ("n", Value::Int(1))].into_iter().collect() };
+        let secret = |v: Value| Value::Secret(Box::new(v));
+        let sealed: Value = [("$sealed", Value::from("v1.xchacha20poly1305.AAAA"))]
+            .into_iter()
+            .collect();
+        let a = sha256(&with(secret("hunter2".into())));
+        assert_eq!(a, sha256(&with(secret("another".into()))));
+        assert_eq!(a, sha256(&with(secret(sealed))), "opened or sealed");
+        assert_ne!(
+            a,
+            sha256(&with("hunter2".into())),
+            "a secret is not a string"
+        );
+        assert_ne!(a, sha256(&with(Value::Null)));
+        // Other entries still count.
+        let b: Value = [("pw", secret("hunter2".into())), ("n", Value::Int(2))]
+            .into_iter()
+            .collect();
+        assert_ne!(a, sha256(&b));
+        // A string value "$secret" elsewhere changes nothing of the rule.
+        let c: Value = [("k", Value::from("$secret")), ("v", Value::from("x"))]
+            .into_iter()
+            .collect();
+        let d: Value = [("k", Value::from("$secret")), ("v", Value::from("y"))]
+            .into_iter()
+            .collect();
+        assert_ne!(sha256(&c), sha256(&d));
     }
 }

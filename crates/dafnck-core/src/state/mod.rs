@@ -10,6 +10,7 @@
 
 mod backend;
 mod digest;
+pub mod encryption;
 mod file;
 mod journal;
 mod memory;
@@ -18,6 +19,7 @@ mod model;
 pub mod testing;
 
 pub use backend::{redact_url, FileBackend, StoreBackend, StoreBackends};
+pub use encryption::{Encryption, KeySource, SealingStore, SecretsKey};
 pub use file::FileStore;
 pub use journal::{Journal, JournalTask, DEFAULT_COMPACT_EVERY};
 pub use memory::MemoryStore;
@@ -69,6 +71,24 @@ pub enum StateError {
         stack: String,
         /// The lock id this run had.
         id: String,
+    },
+    /// The passphrase or key given is not the one the state's secrets were
+    /// encrypted with; nothing was read or written.
+    #[error("{location}: the {what} does not match the one this state was encrypted with (nothing was read or changed)")]
+    WrongKey {
+        /// The store and stack.
+        location: String,
+        /// What was given (`passphrase (DAFNCK_PASSPHRASE)`, ...).
+        what: String,
+    },
+    /// Secrets cannot be written or opened as asked: no key was given, or
+    /// a key of the wrong kind; nothing was written.
+    #[error("{location}: {message}")]
+    Secrets {
+        /// The store and stack.
+        location: String,
+        /// What is wrong and what to do.
+        message: String,
     },
     /// A backend-specific failure.
     #[error("state backend {backend}: {message}")]

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use super::encryption::Encryption;
 use super::StateError;
 use crate::resource::Location;
 use crate::value::Value;
@@ -62,6 +63,10 @@ pub struct State {
     /// ([`crate::deploy`]), by resource name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rollouts: BTreeMap<String, RolloutMark>,
+    /// How the state's secrets are encrypted; `None` for a state written
+    /// without a key (before encryption existed, or with plain text allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
 }
 
 /// One numbered version of a stack's state: what a run that wrote it left.
@@ -183,6 +188,11 @@ pub enum Entry {
     Init {
         /// The new lineage.
         lineage: String,
+    },
+    /// From here on the state's secrets are encrypted as this says.
+    Encryption {
+        /// The cipher, how the key is derived, and the key's check value.
+        header: Encryption,
     },
     /// A provider call is about to be made.
     Intent(Intent),
@@ -426,6 +436,7 @@ impl State {
     pub fn apply(&mut self, record: &Record) -> Result<(), String> {
         match &record.entry {
             Entry::Init { lineage } => self.lineage = lineage.clone(),
+            Entry::Encryption { header } => self.encryption = Some(header.clone()),
             Entry::Intent(intent) => {
                 self.pending.insert(record.seq, intent.clone());
             }

@@ -57,7 +57,7 @@ use crate::plan::Plan;
 use crate::provider::{Providers, RetryPolicy};
 use crate::resource::{Outputs, Resource};
 use crate::stack::Stack;
-use crate::state::{MemoryStore, State};
+use crate::state::{MemoryStore, SecretsKey, State};
 
 /// Retries fast enough for tests: 5 attempts, 1 ms apart at first.
 pub fn fast_retry() -> RetryPolicy {
@@ -69,7 +69,7 @@ pub fn fast_retry() -> RetryPolicy {
 }
 
 /// A stack under test: an [`Engine`] over a [`FakeCloud`] and an in-memory
-/// state.
+/// state, whose secrets are sealed with a random key.
 #[derive(Clone, Debug)]
 pub struct TestStack {
     engine: Engine,
@@ -86,11 +86,14 @@ impl TestStack {
     /// A stack over the given fake cloud.
     pub fn with_cloud(name: &str, cloud: FakeCloud) -> Self {
         let store = MemoryStore::new();
+        // A random key per stack: tests run with secrets sealed in the
+        // state, as a real program does.
         let engine = Engine::new(name, store.clone(), Providers::new().with(cloud.clone()))
             .settings(Settings {
                 retry: fast_retry(),
                 ..Settings::default()
-            });
+            })
+            .secrets_key(SecretsKey::generate());
         TestStack {
             engine,
             cloud,

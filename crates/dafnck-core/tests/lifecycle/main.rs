@@ -24,5 +24,6 @@ mod replace;
 mod replace_on_changes;
 mod saved_plan;
 mod secrets;
+mod secrets_at_rest;
 mod unknowns;
 mod update;

@@ -1,6 +1,6 @@
 //! Secrets: a `Secret<String>` input is never shown — not in the rendered
 //! plan, its `Debug` output, error messages or the drift report — but the
-//! state keeps it.
+//! state keeps it (sealed in the store: see `secrets_at_rest`).
 
 use dafnck_core::testing::{FakeOp, Fault, TestStack};
 use dafnck_core::{Options, ProviderError, Secret, Stack, Value};
@@ -145,7 +145,10 @@ async fn the_state_keeps_the_secret() {
     assert_eq!(recorded, &Value::Secret(Box::new(PASSWORD.into())));
     assert_hidden("the state's Debug", &format!("{state:?}"));
     let json = serde_json::to_string(&state).unwrap();
-    assert!(json.contains(PASSWORD), "the state holds the secret itself");
+    assert!(
+        json.contains(PASSWORD),
+        "the state as loaded, opened with the key, holds the secret itself"
+    );
     // The provider was given the value itself.
     let sent = t.cloud().object_named("web").inputs;
     assert_eq!(

@@ -1,0 +1,188 @@
+//! Secrets at rest through the command line: the `fake_cloud` example (whose
+//! instances have secret passwords) run as a process with and without
+//! `DAFNCK_PASSPHRASE`. No byte of the state directory, of a saved plan or
+//! of the output holds a secret; a wrong passphrase is a clear error that
+//! changes nothing; without one, `preview` works and `up` refuses.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PASSPHRASE: &str = "cli secrets test passphrase";
+/// The example's secrets: `s3cret-0`, `s3cret-1`.
+const SECRETS: [&str; 2] = ["s3cret-0", "s3cret-1"];
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(dir: &Path, passphrase: Option<&str>, args: &[&str]) -> Run {
+    let mut cmd = Command::new(support::example("fake_cloud"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("DAFNCK_STACK")
+        .env_remove("DAFNCK_STATE_DIR")
+        .env("NO_COLOR", "1");
+    match passphrase {
+        Some(p) => cmd.env("DAFNCK_PASSPHRASE", p),
+        None => cmd.env_remove("DAFNCK_PASSPHRASE"),
+    };
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run the example");
+    let r = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    for s in SECRETS {
+        assert!(
+            !r.stdout.contains(s) && !r.stderr.contains(s),
+            "{args:?} printed a secret:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+    if let Some(p) = passphrase {
+        assert!(
+            !r.stdout.contains(p) && !r.stderr.contains(p),
+            "printed the passphrase"
+        );
+    }
+    r
+}
+
+#[track_caller]
+fn expect(r: &Run, code: i32) {
+    assert_eq!(r.code, code, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+}
+
+/// Every file under `dir` (the fake cloud's objects excepted: a cloud keeps
+/// secrets, as a real one does) and its bytes.
+fn state_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.ends_with("fake-cloud") {
+                continue;
+            }
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn assert_no_plaintext(dir: &Path) {
+    let files = state_files(dir);
+    assert!(
+        files.keys().any(|p| p.ends_with("snapshot.json")),
+        "{files:?}"
+    );
+    for (path, bytes) in &files {
+        let text = String::from_utf8_lossy(bytes);
+        for s in SECRETS {
+            assert!(!text.contains(s), "{} holds {s:?}:\n{text}", path.display());
+        }
+    }
+}
+
+#[test]
+fn no_secret_in_the_state_a_saved_plan_or_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Some(PASSPHRASE);
+    expect(&run(dir.path(), p, &["up", "--yes"]), 0);
+    let plan = dir.path().join("large.plan");
+    let plan_arg = plan.to_str().unwrap();
+    expect(
+        &run(
+            dir.path(),
+            p,
+            &["preview", "--config", "size=large", "--out", plan_arg],
+        ),
+        0,
+    );
+    assert!(std::fs::read_to_string(&plan).unwrap().contains("$sealed"));
+    expect(&run(dir.path(), p, &["up", "--yes", "--plan", plan_arg]), 0);
+    let r = run(dir.path(), p, &["state", "show", "web-0"]);
+    expect(&r, 0);
+    assert!(r.stdout.contains("\"(secret)\""), "{}", r.stdout);
+    expect(&run(dir.path(), p, &["drift"]), 0);
+    expect(&run(dir.path(), p, &["preview", "--json"]), 0);
+    assert_no_plaintext(dir.path());
+}
+
+#[test]
+fn a_wrong_passphrase_is_a_clear_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    expect(&run(dir.path(), Some(PASSPHRASE), &["up", "--yes"]), 0);
+    let before = state_files(dir.path());
+    for args in [
+        &["preview"][..],
+        &["up", "--yes", "--config", "size=large"],
+        &["destroy", "--yes"],
+        &["refresh", "--yes"],
+        &["state", "rm", "web-0"],
+    ] {
+        let r = run(dir.path(), Some("wrong passphrase"), args);
+        expect(&r, 1);
+        assert!(
+            r.stderr.contains(
+                "the passphrase (DAFNCK_PASSPHRASE) does not match the one this state was encrypted with"
+            ),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(state_files(dir.path()), before, "byte-identical");
+}
+
+#[test]
+fn without_a_passphrase_preview_works_and_up_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    // A new stack: its secrets would be written in plain text.
+    let r = run(dir.path(), None, &["up", "--yes"]);
+    expect(&r, 1);
+    assert!(
+        r.stderr.contains("in plain text") && r.stderr.contains("DAFNCK_PASSPHRASE"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join(".dafnck/dev/snapshot.json").exists());
+
+    expect(&run(dir.path(), Some(PASSPHRASE), &["up", "--yes"]), 0);
+    let before = state_files(dir.path());
+    let r = run(dir.path(), None, &["preview", "--config", "size=large"]);
+    expect(&r, 0);
+    assert!(
+        r.stdout
+            .contains("admin_password: (secret) → (secret)  # may change"),
+        "{}",
+        r.stdout
+    );
+    for args in [
+        &["up", "--yes", "--config", "size=large"][..],
+        &["destroy", "--yes"],
+    ] {
+        let r = run(dir.path(), None, args);
+        expect(&r, 1);
+        assert!(
+            r.stderr.contains("encrypted and no key was given")
+                && r.stderr.contains("set DAFNCK_PASSPHRASE"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(state_files(dir.path()), before, "nothing was written");
+}
