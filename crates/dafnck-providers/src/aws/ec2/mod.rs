@@ -18,50 +18,12 @@ pub(crate) mod security_group;
 pub(crate) mod subnet;
 pub(crate) mod vpc;
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 pub use instance::{Instance, InstanceOutputs, InstanceOutputsRefs};
 pub use internet_gateway::{InternetGateway, InternetGatewayOutputs, InternetGatewayOutputsRefs};
 pub use route_table::{Route, RouteTable, RouteTableOutputs, RouteTableOutputsRefs};
 pub use security_group::{Rule, SecurityGroup, SecurityGroupOutputs, SecurityGroupOutputsRefs};
 pub use subnet::{Subnet, SubnetOutputs, SubnetOutputsRefs};
 pub use vpc::{Vpc, VpcOutputs, VpcOutputsRefs};
-
-macro_rules! ids {
-    ($($(#[$doc:meta])* $name:ident;)*) => {$(
-        $(#[$doc])*
-        #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        #[serde(transparent)]
-        pub struct $name(pub String);
-
-        impl $name {
-            /// The id as AWS writes it.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(id: &str) -> Self {
-                $name(id.to_owned())
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(id: String) -> Self {
-                $name(id)
-            }
-        }
-    )*};
-}
 
 ids! {
     /// The id of a [`Vpc`] (`vpc-...`).
