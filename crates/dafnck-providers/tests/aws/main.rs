@@ -9,6 +9,7 @@
 
 mod bad_input;
 mod drift;
+mod elbv2;
 mod network;
 mod recovery;
 mod support;
