@@ -8,6 +8,7 @@
 #![cfg(feature = "aws")]
 
 mod bad_input;
+mod crash;
 mod drift;
 mod elbv2;
 mod network;
