@@ -1,5 +1,5 @@
-//! The `aws` provider (package `aws`): EC2 networks, security groups and
-//! instances ([`ec2`]), and application load balancers, target groups and
+//! The `aws` provider (package `aws`): EC2 networks, security groups,
+//! instances, key pairs and elastic IPs ([`ec2`]), and application load balancers, target groups and
 //! listeners ([`elbv2`]), through the AWS SDK for Rust.
 //!
 //! Credentials, region and endpoint come from the SDK's standard chain
@@ -295,6 +295,8 @@ enum Kind {
     Instance,
     InternetGateway,
     RouteTable,
+    KeyPair,
+    ElasticIp,
     LoadBalancer,
     TargetGroup,
     Listener,
@@ -309,6 +311,8 @@ impl Kind {
             (ec2::Instance::TYPE, Kind::Instance),
             (ec2::InternetGateway::TYPE, Kind::InternetGateway),
             (ec2::RouteTable::TYPE, Kind::RouteTable),
+            (ec2::KeyPair::TYPE, Kind::KeyPair),
+            (ec2::ElasticIp::TYPE, Kind::ElasticIp),
             (elbv2::LoadBalancer::TYPE, Kind::LoadBalancer),
             (elbv2::TargetGroup::TYPE, Kind::TargetGroup),
             (elbv2::Listener::TYPE, Kind::Listener),
@@ -351,6 +355,8 @@ impl dafnck_core::Provider for Provider {
             Kind::Instance => ec2::instance::create(self, &req).await,
             Kind::InternetGateway => ec2::internet_gateway::create(self, &req).await,
             Kind::RouteTable => ec2::route_table::create(self, &req).await,
+            Kind::KeyPair => ec2::key_pair::create(self, &req).await,
+            Kind::ElasticIp => ec2::elastic_ip::create(self, &req).await,
             Kind::LoadBalancer => elbv2::load_balancer::create(self, &req).await,
             Kind::TargetGroup => elbv2::target_group::create(self, &req).await,
             Kind::Listener => elbv2::listener::create(self, &req).await,
@@ -365,6 +371,8 @@ impl dafnck_core::Provider for Provider {
             Kind::Instance => ec2::instance::read(self, &req).await,
             Kind::InternetGateway => ec2::internet_gateway::read(self, &req).await,
             Kind::RouteTable => ec2::route_table::read(self, &req).await,
+            Kind::KeyPair => ec2::key_pair::read(self, &req).await,
+            Kind::ElasticIp => ec2::elastic_ip::read(self, &req).await,
             Kind::LoadBalancer => elbv2::load_balancer::read(self, &req).await,
             Kind::TargetGroup => elbv2::target_group::read(self, &req).await,
             Kind::Listener => elbv2::listener::read(self, &req).await,
@@ -380,6 +388,8 @@ impl dafnck_core::Provider for Provider {
             Kind::Instance => ec2::instance::update(self, &req).await,
             Kind::InternetGateway => ec2::internet_gateway::update(self, &req).await,
             Kind::RouteTable => ec2::route_table::update(self, &req).await,
+            Kind::KeyPair => ec2::key_pair::update(self, &req).await,
+            Kind::ElasticIp => ec2::elastic_ip::update(self, &req).await,
             Kind::LoadBalancer => elbv2::load_balancer::update(self, &req).await,
             Kind::TargetGroup => elbv2::target_group::update(self, &req).await,
             Kind::Listener => elbv2::listener::update(self, &req).await,
@@ -395,6 +405,8 @@ impl dafnck_core::Provider for Provider {
             Kind::Instance => ec2::instance::delete(self, &req).await,
             Kind::InternetGateway => ec2::internet_gateway::delete(self, &req).await,
             Kind::RouteTable => ec2::route_table::delete(self, &req).await,
+            Kind::KeyPair => ec2::key_pair::delete(self, &req).await,
+            Kind::ElasticIp => ec2::elastic_ip::delete(self, &req).await,
             Kind::LoadBalancer => elbv2::load_balancer::delete(self, &req).await,
             Kind::TargetGroup => elbv2::target_group::delete(self, &req).await,
             Kind::Listener => elbv2::listener::delete(self, &req).await,

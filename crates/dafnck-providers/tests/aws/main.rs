@@ -7,6 +7,7 @@
 //! fails. The tests reset moto, so they run one at a time.
 #![cfg(feature = "aws")]
 
+mod access;
 mod bad_input;
 mod crash;
 mod drift;
