@@ -41,7 +41,10 @@ fn run(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Run {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true");
     for c in config {
         cmd.args(["--config", c]);
@@ -95,7 +98,13 @@ impl Clients {
     }
 
     async fn ami(&self) -> String {
-        let out = self.ec2.describe_images().owners("amazon").send().await.unwrap();
+        let out = self
+            .ec2
+            .describe_images()
+            .owners("amazon")
+            .send()
+            .await
+            .unwrap();
         let mut ids: Vec<&str> = out.images().iter().filter_map(|i| i.image_id()).collect();
         ids.sort_unstable();
         ids.first().expect("moto lists no AMIs").to_string()
@@ -148,14 +157,23 @@ impl Clients {
         let vpcs = e.describe_vpcs().filters(tagged()).send().await.unwrap();
         left.extend(vpcs.vpcs().iter().map(|v| format!("{:?}", v.vpc_id())));
         let subnets = e.describe_subnets().filters(tagged()).send().await.unwrap();
-        left.extend(subnets.subnets().iter().map(|s| format!("{:?}", s.subnet_id())));
+        left.extend(
+            subnets
+                .subnets()
+                .iter()
+                .map(|s| format!("{:?}", s.subnet_id())),
+        );
         let sgs = e
             .describe_security_groups()
             .filters(tagged())
             .send()
             .await
             .unwrap();
-        left.extend(sgs.security_groups().iter().map(|g| format!("{:?}", g.group_id())));
+        left.extend(
+            sgs.security_groups()
+                .iter()
+                .map(|g| format!("{:?}", g.group_id())),
+        );
         let igws = e
             .describe_internet_gateways()
             .filters(tagged())
@@ -167,13 +185,30 @@ impl Clients {
                 .iter()
                 .map(|g| format!("{:?}", g.internet_gateway_id())),
         );
-        let rts = e.describe_route_tables().filters(tagged()).send().await.unwrap();
-        left.extend(rts.route_tables().iter().map(|t| format!("{:?}", t.route_table_id())));
+        let rts = e
+            .describe_route_tables()
+            .filters(tagged())
+            .send()
+            .await
+            .unwrap();
+        left.extend(
+            rts.route_tables()
+                .iter()
+                .map(|t| format!("{:?}", t.route_table_id())),
+        );
         left.extend(self.live_instances().await);
         let lbs = self.elb.describe_load_balancers().send().await.unwrap();
-        left.extend(lbs.load_balancers().iter().map(|l| format!("{:?}", l.load_balancer_arn())));
+        left.extend(
+            lbs.load_balancers()
+                .iter()
+                .map(|l| format!("{:?}", l.load_balancer_arn())),
+        );
         let tgs = self.elb.describe_target_groups().send().await.unwrap();
-        left.extend(tgs.target_groups().iter().map(|g| format!("{:?}", g.target_group_arn())));
+        left.extend(
+            tgs.target_groups()
+                .iter()
+                .map(|g| format!("{:?}", g.target_group_arn())),
+        );
         left
     }
 
@@ -203,7 +238,10 @@ fn state_show(dir: &Path, url: &str, name: &str) -> serde_json::Value {
 }
 
 fn id_of(dir: &Path, url: &str, name: &str) -> String {
-    state_show(dir, url, name)["id"].as_str().unwrap().to_owned()
+    state_show(dir, url, name)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// The action the JSON plan has for `name`.
@@ -248,8 +286,17 @@ async fn the_example_is_deployed_changed_in_place_replaced_in_order_and_destroye
     // up, then nothing to do.
     let r = run(dir, &url, &["up", "--yes"], &base);
     expect(&r, 0);
-    assert!(r.stdout.contains("Apply complete") && r.stdout.contains("url"), "{}", r.stdout);
-    let r = run(dir, &url, &["preview", "--detailed-exitcode", "--refresh"], &base);
+    assert!(
+        r.stdout.contains("Apply complete") && r.stdout.contains("url"),
+        "{}",
+        r.stdout
+    );
+    let r = run(
+        dir,
+        &url,
+        &["preview", "--detailed-exitcode", "--refresh"],
+        &base,
+    );
     expect(&r, 0);
     assert!(r.stdout.contains("No changes"), "{}", r.stdout);
 
@@ -299,7 +346,13 @@ async fn the_example_is_deployed_changed_in_place_replaced_in_order_and_destroye
         .tags()
         .iter()
         .any(|t| t.key() == Some("team") && t.value() == Some("platform")));
-    let lb_tags = aws.elb.describe_tags().resource_arns(&lb).send().await.unwrap();
+    let lb_tags = aws
+        .elb
+        .describe_tags()
+        .resource_arns(&lb)
+        .send()
+        .await
+        .unwrap();
     assert!(lb_tags.tag_descriptions()[0]
         .tags()
         .iter()
@@ -336,7 +389,10 @@ async fn the_example_is_deployed_changed_in_place_replaced_in_order_and_destroye
     let old_subnet_gone = done_at(e, "delete replaced public-2");
     assert!(new_subnet < new_web, "{e}");
     assert!(new_web < targets && targets < old_web, "{e}");
-    assert!(new_subnet < lb_subnets && lb_subnets < old_subnet_gone, "{e}");
+    assert!(
+        new_subnet < lb_subnets && lb_subnets < old_subnet_gone,
+        "{e}"
+    );
     assert!(routes < old_subnet_gone && old_web < old_subnet_gone, "{e}");
 
     let web2_new = id_of(dir, &url, "web-2");
@@ -376,7 +432,12 @@ async fn the_example_is_deployed_changed_in_place_replaced_in_order_and_destroye
             .is_err(),
         "the old subnet is deleted"
     );
-    let r = run(dir, &url, &["preview", "--detailed-exitcode", "--refresh"], &moved);
+    let r = run(
+        dir,
+        &url,
+        &["preview", "--detailed-exitcode", "--refresh"],
+        &moved,
+    );
     expect(&r, 0);
 
     // destroy leaves nothing of the stack.

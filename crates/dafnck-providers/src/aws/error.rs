@@ -154,9 +154,7 @@ fn hint(code: &str) -> &'static str {
              per account and region): choose another `name`, or leave it unset"
         }
         "DuplicateListener" => "; the load balancer already has a listener on this port",
-        "ResourceInUse" => {
-            "; a listener or rule still forwards to it: remove it from them first"
-        }
+        "ResourceInUse" => "; a listener or rule still forwards to it: remove it from them first",
         "InvalidTarget" | "TargetNotRunning" => {
             "; a target is not a running instance of the target group's VPC"
         }

@@ -425,10 +425,7 @@ mod tests {
     fn serves_the_ec2_and_elbv2_types_only() {
         assert_eq!(Kind::of("aws:ec2:Vpc").unwrap(), Kind::Vpc);
         assert_eq!(Kind::of("aws:ec2:Instance").unwrap(), Kind::Instance);
-        assert_eq!(
-            Kind::of("aws:elbv2:Listener").unwrap(),
-            Kind::Listener
-        );
+        assert_eq!(Kind::of("aws:elbv2:Listener").unwrap(), Kind::Listener);
         let e = ProviderError::from(Kind::of("aws:s3:Bucket").unwrap_err());
         assert!(e.message.contains("aws:s3:Bucket"), "{}", e.message);
         assert!(!e.retryable);

@@ -142,12 +142,21 @@ async fn key_pairs_and_elastic_ips_are_made_changed_in_place_and_removed() {
         .plan;
     assert_eq!(plan.action("ip"), Some(Action::Update), "{}", plan.render());
     assert_eq!(plan.change("ip").unwrap().fields, ["instance_id"]);
-    assert_eq!(plan.action("made"), Some(Action::Update), "{}", plan.render());
+    assert_eq!(
+        plan.action("made"),
+        Some(Action::Update),
+        "{}",
+        plan.render()
+    );
     assert_eq!(plan.summary().update, 2, "{}", plan.render());
     engine.up(stack_of(moved.clone()), false).await.unwrap();
     let a = address(ip.allocation_id.to_string()).await;
     assert_eq!(a.instance_id(), Some(web1.instance_id.as_str()));
-    assert_eq!(a.public_ip(), Some(ip.public_ip.as_str()), "the same address");
+    assert_eq!(
+        a.public_ip(),
+        Some(ip.public_ip.as_str()),
+        "the same address"
+    );
     let after: KeyPairOutputs = outputs(&engine, "made").await;
     assert_eq!(after.key_pair_id, made.key_pair_id);
     assert_eq!(
@@ -188,8 +197,16 @@ async fn key_pairs_and_elastic_ips_are_made_changed_in_place_and_removed() {
         .unwrap()
         .plan;
     assert_eq!(plan.action("ip"), Some(Action::Update), "{}", plan.render());
-    assert_eq!(plan.action("imported"), Some(Action::Replace), "{}", plan.render());
-    assert_eq!(plan.change("imported").unwrap().replace_because, ["key_name"]);
+    assert_eq!(
+        plan.action("imported"),
+        Some(Action::Replace),
+        "{}",
+        plan.render()
+    );
+    assert_eq!(
+        plan.change("imported").unwrap().replace_because,
+        ["key_name"]
+    );
     engine.up(stack_of(renamed), false).await.unwrap();
     let a = address(ip.allocation_id.to_string()).await;
     // moto answers an empty id for none.

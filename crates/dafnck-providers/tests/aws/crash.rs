@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use dafnck_core::engine::{Engine, Settings};
 use dafnck_core::prelude::*;
 use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Diff, DiffRequest, Observed, ProviderError,
-    ReadRequest, UpdateRequest,
+    CreateRequest, Created, DeleteRequest, Diff, DiffRequest, Observed, ProviderError, ReadRequest,
+    UpdateRequest,
 };
 use dafnck_core::state::{self, FileStore};
 use dafnck_core::testing::fast_retry;
@@ -65,11 +65,15 @@ fn program(ami: String) -> impl FnOnce(&mut Stack) -> dafnck_core::Result<()> {
 }
 
 fn engine(state_dir: &Path, provider: impl dafnck_core::Provider) -> Engine {
-    Engine::new(STACK, FileStore::new(state_dir), Providers::new().with(provider))
-        .settings(Settings {
-            retry: fast_retry(),
-            ..Settings::default()
-        })
+    Engine::new(
+        STACK,
+        FileStore::new(state_dir),
+        Providers::new().with(provider),
+    )
+    .settings(Settings {
+        retry: fast_retry(),
+        ..Settings::default()
+    })
 }
 
 /// The aws provider, except that an instance's create hangs once it is
@@ -194,7 +198,12 @@ async fn a_killed_apply_leaves_an_instance_the_rerun_adopts() {
     // The rerun adopts it instead of launching a second one.
     let engine = engine(dir.path(), m.provider.clone());
     let report = engine.up(program(ami.clone()), false).await.unwrap();
-    assert_eq!(report.pending_resolved.len(), 1, "{:?}", report.pending_resolved);
+    assert_eq!(
+        report.pending_resolved.len(),
+        1,
+        "{:?}",
+        report.pending_resolved
+    );
     assert!(
         report.pending_resolved[0].outcome.contains("adopted"),
         "{:?}",

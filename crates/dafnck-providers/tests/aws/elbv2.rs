@@ -87,9 +87,15 @@ fn stack_of(l: Lb) -> impl FnOnce(&mut Stack) -> dafnck_core::Result<()> {
             },
         );
         let (blue_targets, green_targets) = if l.green_takes_both {
-            (vec![], vec![web[0].out().instance_id, web[1].out().instance_id])
+            (
+                vec![],
+                vec![web[0].out().instance_id, web[1].out().instance_id],
+            )
         } else {
-            (vec![web[0].out().instance_id], vec![web[1].out().instance_id])
+            (
+                vec![web[0].out().instance_id],
+                vec![web[1].out().instance_id],
+            )
         };
         let blue = stack.add(
             "blue",
@@ -142,7 +148,12 @@ impl Moto {
             .unwrap()
             .target_groups()
             .iter()
-            .map(|t| (t.target_group_arn().unwrap().to_owned(), t.weight().unwrap()))
+            .map(|t| {
+                (
+                    t.target_group_arn().unwrap().to_owned(),
+                    t.weight().unwrap(),
+                )
+            })
             .collect();
         found.sort();
         found
@@ -192,17 +203,24 @@ async fn weights_targets_and_subnets_change_in_place_and_a_scheme_change_replace
     assert_eq!(report.outputs["url"], Value::from(lb.dns_name.clone()));
     assert!(lb.arn.as_str().starts_with("arn:aws:elasticloadbalancing:"));
     assert!(lb.name.starts_with("lb-"), "a derived name: {}", lb.name);
-    let mut expected = vec![
-        (blue.arn.to_string(), 100),
-        (green.arn.to_string(), 0),
-    ];
+    let mut expected = vec![(blue.arn.to_string(), 100), (green.arn.to_string(), 0)];
     expected.sort();
     assert_eq!(m.weights(&listener).await, expected);
-    assert_eq!(m.targets(blue.arn.as_str()).await, [web0.instance_id.to_string()]);
-    assert_eq!(m.targets(green.arn.as_str()).await, [web1.instance_id.to_string()]);
+    assert_eq!(
+        m.targets(blue.arn.as_str()).await,
+        [web0.instance_id.to_string()]
+    );
+    assert_eq!(
+        m.targets(green.arn.as_str()).await,
+        [web1.instance_id.to_string()]
+    );
     let counts = m.tagged().await;
     assert_eq!(
-        (counts["load balancers"], counts["target groups"], counts["listeners"]),
+        (
+            counts["load balancers"],
+            counts["target groups"],
+            counts["listeners"]
+        ),
         (1, 2, 1),
         "{counts:?}"
     );
@@ -220,7 +238,12 @@ async fn weights_targets_and_subnets_change_in_place_and_a_scheme_change_replace
         .await
         .unwrap()
         .plan;
-    assert_eq!(plan.action("http"), Some(Action::Update), "{}", plan.render());
+    assert_eq!(
+        plan.action("http"),
+        Some(Action::Update),
+        "{}",
+        plan.render()
+    );
     assert_eq!(plan.change("http").unwrap().fields, ["forward"]);
     assert_eq!(plan.summary().update, 1, "{}", plan.render());
     engine.up(stack_of(shifted.clone()), false).await.unwrap();
@@ -267,7 +290,11 @@ async fn weights_targets_and_subnets_change_in_place_and_a_scheme_change_replace
     m.elb
         .register_targets()
         .target_group_arn(blue.arn.as_str())
-        .targets(TargetDescription::builder().id(web1.instance_id.as_str()).build())
+        .targets(
+            TargetDescription::builder()
+                .id(web1.instance_id.as_str())
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -287,9 +314,19 @@ async fn weights_targets_and_subnets_change_in_place_and_a_scheme_change_replace
         .await
         .unwrap()
         .plan;
-    assert_eq!(plan.action("lb"), Some(Action::Replace), "{}", plan.render());
+    assert_eq!(
+        plan.action("lb"),
+        Some(Action::Replace),
+        "{}",
+        plan.render()
+    );
     assert_eq!(plan.change("lb").unwrap().replace_because, ["scheme"]);
-    assert_eq!(plan.action("http"), Some(Action::Replace), "{}", plan.render());
+    assert_eq!(
+        plan.action("http"),
+        Some(Action::Replace),
+        "{}",
+        plan.render()
+    );
     engine.up(stack_of(internal), false).await.unwrap();
     let new_lb: LoadBalancerOutputs = outputs(&engine, "lb").await;
     assert_ne!(new_lb.arn, lb.arn);
@@ -341,9 +378,7 @@ async fn a_load_balancer_whose_create_was_interrupted_is_found_by_name_and_token
     let state = engine.state().await.unwrap();
     let subnets: Vec<Input<_>> = ["subnet-a", "subnet-b"]
         .iter()
-        .map(|n| {
-            dafnck_providers::aws::ec2::SubnetId(state.resources[*n].id.clone()).into()
-        })
+        .map(|n| dafnck_providers::aws::ec2::SubnetId(state.resources[*n].id.clone()).into())
         .collect();
     let inputs = Value::from_serialize(&LoadBalancer {
         subnet_ids: subnets.clone(),
@@ -368,7 +403,12 @@ async fn a_load_balancer_whose_create_was_interrupted_is_found_by_name_and_token
     };
     let found = m.provider.read(read("crashed-run-lb")).await.unwrap();
     assert_eq!(found.expect("found by token").id, made.id);
-    assert!(m.provider.read(read("another-run")).await.unwrap().is_none());
+    assert!(m
+        .provider
+        .read(read("another-run"))
+        .await
+        .unwrap()
+        .is_none());
     // A retried create adopts it instead of making a second one.
     assert_eq!(m.provider.create(create).await.unwrap().id, made.id);
     assert_eq!(m.tagged_elb(Elb::LoadBalancers).await, 1);

@@ -227,9 +227,11 @@ impl Moto {
                 .send()
                 .await
                 .unwrap();
-            let ours = tags.tag_descriptions().iter().flat_map(|d| d.tags()).any(|t| {
-                t.key() == Some(STACK_TAG) && t.value() == Some("test")
-            });
+            let ours = tags
+                .tag_descriptions()
+                .iter()
+                .flat_map(|d| d.tags())
+                .any(|t| t.key() == Some(STACK_TAG) && t.value() == Some("test"));
             n += usize::from(ours);
         }
         n

@@ -167,10 +167,7 @@ async fn release(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsEr
     }
 }
 
-fn declared_instance<'a>(
-    s: &Subject<'_>,
-    v: &'a ElasticIp,
-) -> Result<Option<&'a str>, AwsError> {
+fn declared_instance<'a>(s: &Subject<'_>, v: &'a ElasticIp) -> Result<Option<&'a str>, AwsError> {
     v.instance_id
         .as_ref()
         .map(|i| Ok(known(s, i, "instance_id")?.as_str()))

@@ -401,7 +401,10 @@ mod tests {
             ..Default::default()
         };
         let e = declared(&s, &heavy).unwrap_err().to_string();
-        assert!(e.contains("aws:elbv2:Listener \"http\"") && e.contains("999"), "{e}");
+        assert!(
+            e.contains("aws:elbv2:Listener \"http\"") && e.contains("999"),
+            "{e}"
+        );
         let none = declared(&s, &Listener::default()).unwrap_err().to_string();
         assert!(none.contains("`forward`"), "{none}");
     }

@@ -18,8 +18,7 @@ use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, inputs_of, value_of, Poll, Provider};
 use super::{
-    apply_tags, made_by, object_name, same_set, tags_of, tags_on_create, user_tags,
-    LoadBalancerArn,
+    apply_tags, made_by, object_name, same_set, tags_of, tags_on_create, user_tags, LoadBalancerArn,
 };
 
 /// A load balancer: the entry point that [`Listener`](super::Listener)s
@@ -269,7 +268,9 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
     let subnets = declared_subnets(&s, &v)?;
     let groups = declared_groups(&s, &v)?;
     if subnets.is_empty() {
-        return Err(s.invalid("`subnet_ids` must name at least one subnet").into());
+        return Err(s
+            .invalid("`subnet_ids` must name at least one subnet")
+            .into());
     }
     check_user_tags(&s, &v.tags)?;
     let name = object_name(v.name.as_deref(), &req.name, &req.token);
@@ -333,13 +334,14 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
     let found_subnets = subnets_of(&lb);
     let subnet_ids = match declared_subnets(&s, &recorded) {
         Ok(declared) if same_set(&declared, &found_subnets) => recorded.subnet_ids.clone(),
-        _ => found_subnets.into_iter().map(|id| SubnetId(id).into()).collect(),
+        _ => found_subnets
+            .into_iter()
+            .map(|id| SubnetId(id).into())
+            .collect(),
     };
     let found_groups = lb.security_groups().to_vec();
     let security_group_ids = match declared_groups(&s, &recorded) {
-        Ok(declared) if same_set(&declared, &found_groups) => {
-            recorded.security_group_ids.clone()
-        }
+        Ok(declared) if same_set(&declared, &found_groups) => recorded.security_group_ids.clone(),
         _ => found_groups
             .into_iter()
             .map(|id| SecurityGroupId(id).into())

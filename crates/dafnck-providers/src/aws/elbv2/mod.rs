@@ -184,7 +184,12 @@ pub(crate) async fn tags_of(
         .tag_descriptions()
         .iter()
         .flat_map(|d| d.tags())
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
         .collect())
 }
 
@@ -265,7 +270,10 @@ mod tests {
             assert!(n.len() <= MAX_NAME, "{n}");
             assert!(!n.starts_with('-') && !n.ends_with('-'), "{n}");
             assert!(!n.starts_with("internal-"), "{n}");
-            assert!(n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{n}");
+            assert!(
+                n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                "{n}"
+            );
         }
         assert_eq!(object_name(Some("mine"), "web", "t"), "mine");
     }

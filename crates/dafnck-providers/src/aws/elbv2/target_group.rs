@@ -193,7 +193,8 @@ fn port_of(v: &TargetGroup) -> u16 {
 
 fn health_of(g: &Found) -> HealthCheck {
     let d = HealthCheck::default();
-    let num = |n: Option<i32>, default: u16| n.and_then(|n| u16::try_from(n).ok()).unwrap_or(default);
+    let num =
+        |n: Option<i32>, default: u16| n.and_then(|n| u16::try_from(n).ok()).unwrap_or(default);
     HealthCheck {
         path: g.health_check_path().unwrap_or(&d.path).to_owned(),
         port: g
@@ -203,8 +204,7 @@ fn health_of(g: &Found) -> HealthCheck {
         interval_seconds: num(g.health_check_interval_seconds(), d.interval_seconds),
         timeout_seconds: num(g.health_check_timeout_seconds(), d.timeout_seconds),
         healthy_threshold: num(g.healthy_threshold_count(), d.healthy_threshold.into()) as u8,
-        unhealthy_threshold: num(g.unhealthy_threshold_count(), d.unhealthy_threshold.into())
-            as u8,
+        unhealthy_threshold: num(g.unhealthy_threshold_count(), d.unhealthy_threshold.into()) as u8,
         matcher: g
             .matcher()
             .and_then(|m| m.http_code())
@@ -463,6 +463,12 @@ mod tests {
         let h: HealthCheck = serde_json::from_str("{}").unwrap();
         assert_eq!(h, HealthCheck::default());
         assert_eq!(health_port(&h), "traffic-port");
-        assert_eq!(health_port(&HealthCheck { port: Some(8080), ..h }), "8080");
+        assert_eq!(
+            health_port(&HealthCheck {
+                port: Some(8080),
+                ..h
+            }),
+            "8080"
+        );
     }
 }
