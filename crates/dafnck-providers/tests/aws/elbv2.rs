@@ -346,9 +346,9 @@ async fn weights_targets_and_subnets_change_in_place_and_a_scheme_change_replace
 }
 
 #[tokio::test]
-async fn a_load_balancer_whose_create_was_interrupted_is_found_by_name_and_token() {
+async fn interrupted_creates_of_load_balancers_target_groups_and_listeners_are_adopted() {
     let Some(m) =
-        moto("a_load_balancer_whose_create_was_interrupted_is_found_by_name_and_token").await
+        moto("interrupted_creates_of_load_balancers_target_groups_and_listeners_are_adopted").await
     else {
         return;
     };
@@ -412,6 +412,57 @@ async fn a_load_balancer_whose_create_was_interrupted_is_found_by_name_and_token
     // A retried create adopts it instead of making a second one.
     assert_eq!(m.provider.create(create).await.unwrap().id, made.id);
     assert_eq!(m.tagged_elb(Elb::LoadBalancers).await, 1);
+
+    // The same for a target group (by its derived name) and a listener (by
+    // its token tag among the load balancer's listeners).
+    let vpc = dafnck_providers::aws::ec2::VpcId(state.resources["vpc"].id.clone());
+    let group = CreateRequest {
+        name: "tg".into(),
+        stack: "test".into(),
+        type_name: TargetGroup::TYPE.into(),
+        inputs: Value::from_serialize(&TargetGroup {
+            vpc_id: vpc.into(),
+            ..Default::default()
+        })
+        .unwrap(),
+        token: "crashed-run-tg".into(),
+    };
+    let tg = m.provider.create(group.clone()).await.unwrap();
+    assert_eq!(m.provider.create(group).await.unwrap().id, tg.id);
+    assert_eq!(m.tagged_elb(Elb::TargetGroups).await, 1);
+    let listener_inputs = Value::from_serialize(&Listener {
+        load_balancer_arn: dafnck_providers::aws::elbv2::LoadBalancerArn(made.id.clone()).into(),
+        forward: vec![Forward::new(
+            dafnck_providers::aws::elbv2::TargetGroupArn(tg.id.clone()).into(),
+            1,
+        )],
+        ..Default::default()
+    })
+    .unwrap();
+    let listener = CreateRequest {
+        name: "http".into(),
+        stack: "test".into(),
+        type_name: Listener::TYPE.into(),
+        inputs: listener_inputs.clone(),
+        token: "crashed-run-http".into(),
+    };
+    let l = m.provider.create(listener.clone()).await.unwrap();
+    let found = m
+        .provider
+        .read(ReadRequest {
+            name: "http".into(),
+            stack: "test".into(),
+            type_name: Listener::TYPE.into(),
+            id: None,
+            token: Some("crashed-run-http".into()),
+            inputs: listener_inputs,
+        })
+        .await
+        .unwrap()
+        .expect("the listener is found by its token");
+    assert_eq!(found.id, l.id);
+    assert_eq!(m.provider.create(listener).await.unwrap().id, l.id);
+    assert_eq!(m.tagged_elb(Elb::Listeners).await, 1);
 
     // A load balancer with the declared name that this resource did not
     // make is not taken over.
