@@ -115,6 +115,12 @@ fn is_retryable_code(code: &str) -> bool {
             | "IncorrectState"
             | "IncorrectInstanceState"
     ) || (code.ends_with(".NotFound") && !code.starts_with("InvalidAMIID"))
+        // ELBv2's: a group or balancer made a moment ago may not be
+        // visible to the next call yet.
+        || matches!(
+            code,
+            "LoadBalancerNotFound" | "TargetGroupNotFound" | "ListenerNotFound"
+        )
 }
 
 /// Whether `code` says the object addressed does not exist (EC2's
@@ -298,6 +304,7 @@ mod tests {
             "Throttling",
             "InvalidInstanceID.NotFound",
             "InvalidSubnetID.NotFound",
+            "TargetGroupNotFound",
         ] {
             assert!(ProviderError::from(api(code)).retryable, "{code}");
         }
