@@ -34,7 +34,9 @@ use super::{
 /// - `subnet_ids`: its subnets, at least two in different zones for an
 ///   application load balancer; changed in place (SetSubnets).
 /// - `security_group_ids`: its security groups; changed in place
-///   (SetSecurityGroups).
+///   (SetSecurityGroups). None: AWS's default (for an application load
+///   balancer, the VPC's default group), which is then not watched for
+///   drift.
 /// - `tags`: the user's tags; set in place.
 ///
 /// Create waits until it is `active`; delete waits until it is gone, so
@@ -340,8 +342,12 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
             .collect(),
     };
     let found_groups = lb.security_groups().to_vec();
+    // None declared: AWS gives an application load balancer the VPC's
+    // default group, which is then not watched.
     let security_group_ids = match declared_groups(&s, &recorded) {
-        Ok(declared) if same_set(&declared, &found_groups) => recorded.security_group_ids.clone(),
+        Ok(declared) if declared.is_empty() || same_set(&declared, &found_groups) => {
+            recorded.security_group_ids.clone()
+        }
         _ => found_groups
             .into_iter()
             .map(|id| SecurityGroupId(id).into())
@@ -388,7 +394,7 @@ pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, A
             .await
             .map_err(|e| s.error("SetSubnets", e))?;
     }
-    if !same_set(&groups, lb.security_groups()) {
+    if !groups.is_empty() && !same_set(&groups, lb.security_groups()) {
         client
             .set_security_groups()
             .load_balancer_arn(arn)
