@@ -1,6 +1,8 @@
-//! A small web tier on AWS EC2: a VPC with an internet gateway, two public
+//! A small web tier on AWS: a VPC with an internet gateway, two public
 //! subnets in two zones routed to it, a security group for HTTP (and SSH
-//! from one range), and web servers spread over the subnets.
+//! from one range), web servers spread over the subnets, and an
+//! application load balancer whose HTTP listener forwards to a target
+//! group holding every web server.
 //!
 //! ```text
 //! cargo run --features aws --example aws_web -- preview --config ami=ami-0abcdef1234567890
@@ -22,7 +24,8 @@
 //! Configuration (`--config KEY=VALUE`, or `dafnck.<stack>.json`): `ami`
 //! (required), `instance_type` (default `t3.micro`), `web_count` (default 2),
 //! `ssh_cidr` (default `10.0.0.0/8`), `zones` (default
-//! `us-east-1a,us-east-1b`).
+//! `us-east-1a,us-east-1b`), `subnet_cidrs` (one per zone, default
+//! `10.0.1.0/24,10.0.2.0/24`), `team` (a tag on everything, default `web`).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -32,6 +35,7 @@ use dafnck::core::Error;
 use dafnck::providers::aws::ec2::{
     Instance, InternetGateway, Route, RouteTable, Rule, SecurityGroup, Subnet, Vpc,
 };
+use dafnck::providers::aws::elbv2::{Forward, HealthCheck, Listener, LoadBalancer, TargetGroup};
 
 fn config(stack: &Stack, key: &str, default: &str) -> String {
     stack
@@ -48,10 +52,21 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
     let instance_type = config(stack, "instance_type", "t3.micro");
     let ssh_cidr = config(stack, "ssh_cidr", "10.0.0.0/8");
     let zones = config(stack, "zones", "us-east-1a,us-east-1b");
+    let subnet_cidrs = config(stack, "subnet_cidrs", "10.0.1.0/24,10.0.2.0/24");
+    let team = config(stack, "team", "web");
     let web_count: usize = config(stack, "web_count", "2")
         .parse()
         .map_err(|_| Error::Usage("config web_count must be a number".into()))?;
-    let tags = BTreeMap::from([("app".to_owned(), "web".to_owned())]);
+    let tags = BTreeMap::from([
+        ("app".to_owned(), "web".to_owned()),
+        ("team".to_owned(), team),
+    ]);
+    let cidrs: Vec<&str> = subnet_cidrs.split(',').map(str::trim).collect();
+    if cidrs.len() != zones.split(',').count() {
+        return Err(Error::Usage(
+            "config subnet_cidrs needs one range per zone in `zones`".into(),
+        ));
+    }
 
     let vpc = stack.add(
         "vpc",
@@ -76,7 +91,7 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
                 &format!("public-{}", i + 1),
                 Subnet {
                     vpc_id: vpc.out().vpc_id,
-                    cidr_block: format!("10.0.{}.0/24", i + 1).into(),
+                    cidr_block: cidrs[i].to_owned().into(),
                     availability_zone: Some(zone.trim().to_owned()),
                     map_public_ip_on_launch: true,
                     tags: tags.clone(),
@@ -107,6 +122,18 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
             ..Default::default()
         },
     );
+    let lb_sg = stack.add(
+        "lb-sg",
+        SecurityGroup {
+            name: "lb".into(),
+            description: "HTTP from anywhere to the load balancer".into(),
+            vpc_id: vpc.out().vpc_id,
+            ingress: vec![Rule::tcp(80, "0.0.0.0/0")],
+            tags: tags.clone(),
+            ..Default::default()
+        },
+    );
+    let mut targets = Vec::new();
     for i in 0..web_count {
         let web = stack.add(
             &format!("web-{}", i + 1),
@@ -120,9 +147,44 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
                 ..Default::default()
             },
         );
+        targets.push(web.out().instance_id);
         stack.export(&format!("web-{}_public_ip", i + 1), web.out().public_ip);
         stack.export(&format!("web-{}_private_ip", i + 1), web.out().private_ip);
     }
+    let lb = stack.add(
+        "lb",
+        LoadBalancer {
+            subnet_ids: subnets.iter().map(|s| s.out().subnet_id).collect(),
+            security_group_ids: vec![lb_sg.out().security_group_id],
+            tags: tags.clone(),
+            ..Default::default()
+        },
+    );
+    let web_tg = stack.add(
+        "web-tg",
+        TargetGroup {
+            port: 80,
+            vpc_id: vpc.out().vpc_id,
+            health_check: HealthCheck {
+                path: "/index.html".into(),
+                ..Default::default()
+            },
+            targets,
+            tags: tags.clone(),
+            ..Default::default()
+        },
+    );
+    stack.add(
+        "http",
+        Listener {
+            load_balancer_arn: lb.out().arn,
+            port: 80,
+            forward: vec![Forward::new(web_tg.out().arn, 100)],
+            tags: tags.clone(),
+            ..Default::default()
+        },
+    );
+    stack.export("url", lb.out().dns_name);
     Ok(())
 }
 

@@ -115,12 +115,24 @@ fn is_retryable_code(code: &str) -> bool {
             | "IncorrectState"
             | "IncorrectInstanceState"
     ) || (code.ends_with(".NotFound") && !code.starts_with("InvalidAMIID"))
+        // ELBv2's: a group or balancer made a moment ago may not be
+        // visible to the next call yet.
+        || matches!(
+            code,
+            "LoadBalancerNotFound" | "TargetGroupNotFound" | "ListenerNotFound"
+        )
 }
 
-/// Whether `code` says the object addressed does not exist.
+/// Whether `code` says the object addressed does not exist (EC2's
+/// `InvalidVpcID.NotFound` style, or ELBv2's `LoadBalancerNotFound`).
 pub(crate) fn is_not_found(code: &str) -> bool {
     !code.starts_with("InvalidAMIID")
-        && (code.ends_with(".NotFound") || (code.ends_with(".Malformed") && code.contains("ID")))
+        && (code.ends_with(".NotFound")
+            || (code.ends_with(".Malformed") && code.contains("ID"))
+            || matches!(
+                code,
+                "LoadBalancerNotFound" | "TargetGroupNotFound" | "ListenerNotFound"
+            ))
 }
 
 /// What to tell the user about a known error code.
@@ -143,7 +155,16 @@ fn hint(code: &str) -> &'static str {
         "InvalidGroup.Duplicate" => {
             "; a security group with this name already exists in the VPC: choose another name"
         }
-        "InvalidParameterValue" | "InvalidParameterCombination" => {
+        "DuplicateLoadBalancerName" | "DuplicateTargetGroupName" => {
+            "; another load balancer or target group already has this name (names are unique \
+             per account and region): choose another `name`, or leave it unset"
+        }
+        "DuplicateListener" => "; the load balancer already has a listener on this port",
+        "ResourceInUse" => "; a listener or rule still forwards to it: remove it from them first",
+        "InvalidTarget" | "TargetNotRunning" => {
+            "; a target is not a running instance of the target group's VPC"
+        }
+        "InvalidParameterValue" | "InvalidParameterCombination" | "ValidationError" => {
             "; AWS rejected a field of the inputs"
         }
         _ => "",
@@ -283,6 +304,7 @@ mod tests {
             "Throttling",
             "InvalidInstanceID.NotFound",
             "InvalidSubnetID.NotFound",
+            "TargetGroupNotFound",
         ] {
             assert!(ProviderError::from(api(code)).retryable, "{code}");
         }
@@ -313,6 +335,9 @@ mod tests {
         assert!(api("InvalidVpcID.NotFound").is_not_found());
         assert!(api("InvalidGroup.NotFound").is_not_found());
         assert!(api("InvalidInstanceID.Malformed").is_not_found());
+        assert!(api("LoadBalancerNotFound").is_not_found());
+        assert!(api("TargetGroupNotFound").is_not_found());
         assert!(!api("DependencyViolation").is_not_found());
+        assert!(!api("DuplicateLoadBalancerName").is_not_found());
     }
 }

@@ -1,5 +1,6 @@
-//! The `aws` provider (package `aws`): EC2 networks, security groups and
-//! instances ([`ec2`]) through the AWS SDK for Rust.
+//! The `aws` provider (package `aws`): EC2 networks, security groups,
+//! instances, key pairs and elastic IPs ([`ec2`]), and application load balancers, target groups and
+//! listeners ([`elbv2`]), through the AWS SDK for Rust.
 //!
 //! Credentials, region and endpoint come from the SDK's standard chain
 //! (environment, shared config and credentials files, web identity, ECS and
@@ -38,7 +39,44 @@
 //! (use environment variables, a credentials file, web identity or instance
 //! metadata).
 
+/// Declares string id types (`VpcId`, `LoadBalancerArn`, ...): distinct
+/// types, so one kind of id cannot be passed where another is expected.
+macro_rules! ids {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(::serde::Serialize, ::serde::Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The id as AWS writes it.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                $name(id.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                $name(id)
+            }
+        }
+    )*};
+}
+
 pub mod ec2;
+pub mod elbv2;
 mod error;
 mod tags;
 
@@ -62,6 +100,7 @@ pub use tags::{NAME_TAG, STACK_TAG, TOKEN_TAG};
 pub mod sdk {
     pub use aws_config as config;
     pub use aws_sdk_ec2 as ec2;
+    pub use aws_sdk_elasticloadbalancingv2 as elbv2;
 }
 
 use error::{AwsError, Subject};
@@ -81,6 +120,7 @@ use error::{AwsError, Subject};
 pub struct Provider {
     config: Arc<OnceCell<SdkConfig>>,
     ec2: Arc<OnceCell<aws_sdk_ec2::Client>>,
+    elbv2: Arc<OnceCell<aws_sdk_elasticloadbalancingv2::Client>>,
     timing: Timing,
 }
 
@@ -120,6 +160,7 @@ impl Provider {
         Provider {
             config: Arc::new(OnceCell::new()),
             ec2: Arc::new(OnceCell::new()),
+            elbv2: Arc::new(OnceCell::new()),
             timing: Timing::default(),
         }
     }
@@ -172,6 +213,14 @@ impl Provider {
         let config = self.sdk_config().await;
         self.ec2
             .get_or_init(|| async { aws_sdk_ec2::Client::new(config) })
+            .await
+    }
+
+    /// The Elastic Load Balancing (v2) client the provider uses.
+    pub async fn elbv2_client(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
+        let config = self.sdk_config().await;
+        self.elbv2
+            .get_or_init(|| async { aws_sdk_elasticloadbalancingv2::Client::new(config) })
             .await
     }
 
@@ -246,6 +295,11 @@ enum Kind {
     Instance,
     InternetGateway,
     RouteTable,
+    KeyPair,
+    ElasticIp,
+    LoadBalancer,
+    TargetGroup,
+    Listener,
 }
 
 impl Kind {
@@ -257,6 +311,11 @@ impl Kind {
             (ec2::Instance::TYPE, Kind::Instance),
             (ec2::InternetGateway::TYPE, Kind::InternetGateway),
             (ec2::RouteTable::TYPE, Kind::RouteTable),
+            (ec2::KeyPair::TYPE, Kind::KeyPair),
+            (ec2::ElasticIp::TYPE, Kind::ElasticIp),
+            (elbv2::LoadBalancer::TYPE, Kind::LoadBalancer),
+            (elbv2::TargetGroup::TYPE, Kind::TargetGroup),
+            (elbv2::Listener::TYPE, Kind::Listener),
         ]
         .into_iter()
         .find(|(t, _)| *t == type_name)
@@ -296,6 +355,11 @@ impl dafnck_core::Provider for Provider {
             Kind::Instance => ec2::instance::create(self, &req).await,
             Kind::InternetGateway => ec2::internet_gateway::create(self, &req).await,
             Kind::RouteTable => ec2::route_table::create(self, &req).await,
+            Kind::KeyPair => ec2::key_pair::create(self, &req).await,
+            Kind::ElasticIp => ec2::elastic_ip::create(self, &req).await,
+            Kind::LoadBalancer => elbv2::load_balancer::create(self, &req).await,
+            Kind::TargetGroup => elbv2::target_group::create(self, &req).await,
+            Kind::Listener => elbv2::listener::create(self, &req).await,
         }
     }
 
@@ -307,6 +371,11 @@ impl dafnck_core::Provider for Provider {
             Kind::Instance => ec2::instance::read(self, &req).await,
             Kind::InternetGateway => ec2::internet_gateway::read(self, &req).await,
             Kind::RouteTable => ec2::route_table::read(self, &req).await,
+            Kind::KeyPair => ec2::key_pair::read(self, &req).await,
+            Kind::ElasticIp => ec2::elastic_ip::read(self, &req).await,
+            Kind::LoadBalancer => elbv2::load_balancer::read(self, &req).await,
+            Kind::TargetGroup => elbv2::target_group::read(self, &req).await,
+            Kind::Listener => elbv2::listener::read(self, &req).await,
         };
         Ok(observed?)
     }
@@ -319,6 +388,11 @@ impl dafnck_core::Provider for Provider {
             Kind::Instance => ec2::instance::update(self, &req).await,
             Kind::InternetGateway => ec2::internet_gateway::update(self, &req).await,
             Kind::RouteTable => ec2::route_table::update(self, &req).await,
+            Kind::KeyPair => ec2::key_pair::update(self, &req).await,
+            Kind::ElasticIp => ec2::elastic_ip::update(self, &req).await,
+            Kind::LoadBalancer => elbv2::load_balancer::update(self, &req).await,
+            Kind::TargetGroup => elbv2::target_group::update(self, &req).await,
+            Kind::Listener => elbv2::listener::update(self, &req).await,
         };
         Ok(outputs?)
     }
@@ -331,6 +405,11 @@ impl dafnck_core::Provider for Provider {
             Kind::Instance => ec2::instance::delete(self, &req).await,
             Kind::InternetGateway => ec2::internet_gateway::delete(self, &req).await,
             Kind::RouteTable => ec2::route_table::delete(self, &req).await,
+            Kind::KeyPair => ec2::key_pair::delete(self, &req).await,
+            Kind::ElasticIp => ec2::elastic_ip::delete(self, &req).await,
+            Kind::LoadBalancer => elbv2::load_balancer::delete(self, &req).await,
+            Kind::TargetGroup => elbv2::target_group::delete(self, &req).await,
+            Kind::Listener => elbv2::listener::delete(self, &req).await,
         }?;
         Ok(())
     }
@@ -343,9 +422,10 @@ mod tests {
     fn _obj_safe(_: Box<dyn dafnck_core::Provider>) {}
 
     #[test]
-    fn serves_the_ec2_types_only() {
+    fn serves_the_ec2_and_elbv2_types_only() {
         assert_eq!(Kind::of("aws:ec2:Vpc").unwrap(), Kind::Vpc);
         assert_eq!(Kind::of("aws:ec2:Instance").unwrap(), Kind::Instance);
+        assert_eq!(Kind::of("aws:elbv2:Listener").unwrap(), Kind::Listener);
         let e = ProviderError::from(Kind::of("aws:s3:Bucket").unwrap_err());
         assert!(e.message.contains("aws:s3:Bucket"), "{}", e.message);
         assert!(!e.retryable);

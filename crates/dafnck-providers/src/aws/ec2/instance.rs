@@ -79,9 +79,10 @@ pub struct Instance {
     pub subnet_id: Input<SubnetId>,
     /// Its security groups; changed in place.
     pub security_group_ids: Vec<Input<SecurityGroupId>>,
-    /// The key pair for SSH; changing it replaces the instance.
+    /// The key pair for SSH (`key.out().key_name`); changing it replaces
+    /// the instance.
     #[resource(force_new)]
-    pub key_name: Option<String>,
+    pub key_name: Option<Input<String>>,
     /// Run at first boot (plain text); changing it replaces the instance.
     #[resource(force_new)]
     pub user_data: Option<String>,
@@ -290,6 +291,11 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
         "subnet_id",
     )?;
     let groups = declared_groups(&s, &v)?;
+    let key_name = v
+        .key_name
+        .as_ref()
+        .map(|k| known(&s, k, "key_name").cloned())
+        .transpose()?;
     tags::check_user_tags(&s, &v.tags)?;
     let client = p.ec2_client().await;
     let id = match by_token(client, &s, &req.token).await? {
@@ -301,7 +307,7 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
                 .instance_type(InstanceType::from(instance_type))
                 .subnet_id(subnet_id)
                 .set_security_group_ids((!groups.is_empty()).then_some(groups))
-                .set_key_name(v.key_name.clone())
+                .set_key_name(key_name)
                 .set_user_data(v.user_data.as_deref().map(base64))
                 .min_count(1)
                 .max_count(1)
@@ -365,7 +371,7 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
             .into(),
         subnet_id: SubnetId(i.subnet_id().unwrap_or_default().to_owned()).into(),
         security_group_ids,
-        key_name: i.key_name().map(str::to_owned),
+        key_name: i.key_name().map(|k| k.to_owned().into()),
         user_data: recorded.user_data,
         tags: tags::user_tags(i.tags()),
     };

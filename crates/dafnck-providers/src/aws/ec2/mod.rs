@@ -1,5 +1,6 @@
 //! EC2 resources (`aws:ec2:*`): [`Vpc`], [`Subnet`], [`SecurityGroup`],
-//! [`Instance`], [`InternetGateway`] and [`RouteTable`].
+//! [`Instance`], [`InternetGateway`], [`RouteTable`], [`KeyPair`] and
+//! [`ElasticIp`].
 //!
 //! Ids are distinct types ([`VpcId`], [`SubnetId`], ...), so a subnet id
 //! cannot be passed where a VPC id is expected: `subnet.out().subnet_id`
@@ -11,57 +12,23 @@
 //! instance that is terminated) as absent. Import goes through `read`, by
 //! id. Deleting an object that is already gone succeeds.
 
+pub(crate) mod elastic_ip;
 pub(crate) mod instance;
 pub(crate) mod internet_gateway;
+pub(crate) mod key_pair;
 pub(crate) mod route_table;
 pub(crate) mod security_group;
 pub(crate) mod subnet;
 pub(crate) mod vpc;
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
+pub use elastic_ip::{ElasticIp, ElasticIpOutputs, ElasticIpOutputsRefs};
 pub use instance::{Instance, InstanceOutputs, InstanceOutputsRefs};
 pub use internet_gateway::{InternetGateway, InternetGatewayOutputs, InternetGatewayOutputsRefs};
+pub use key_pair::{KeyPair, KeyPairOutputs, KeyPairOutputsRefs};
 pub use route_table::{Route, RouteTable, RouteTableOutputs, RouteTableOutputsRefs};
 pub use security_group::{Rule, SecurityGroup, SecurityGroupOutputs, SecurityGroupOutputsRefs};
 pub use subnet::{Subnet, SubnetOutputs, SubnetOutputsRefs};
 pub use vpc::{Vpc, VpcOutputs, VpcOutputsRefs};
-
-macro_rules! ids {
-    ($($(#[$doc:meta])* $name:ident;)*) => {$(
-        $(#[$doc])*
-        #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        #[serde(transparent)]
-        pub struct $name(pub String);
-
-        impl $name {
-            /// The id as AWS writes it.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(id: &str) -> Self {
-                $name(id.to_owned())
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(id: String) -> Self {
-                $name(id)
-            }
-        }
-    )*};
-}
 
 ids! {
     /// The id of a [`Vpc`] (`vpc-...`).
@@ -76,6 +43,10 @@ ids! {
     InternetGatewayId;
     /// The id of a [`RouteTable`] (`rtb-...`).
     RouteTableId;
+    /// The id of a [`KeyPair`] (`key-...`).
+    KeyPairId;
+    /// The allocation id of an [`ElasticIp`] (`eipalloc-...`).
+    AllocationId;
 }
 
 /// The value of a typed input, or `what` is missing.

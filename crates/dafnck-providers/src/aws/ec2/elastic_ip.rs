@@ -1,0 +1,265 @@
+//! [`ElasticIp`] (`aws:ec2:ElasticIp`): a static public IPv4 address,
+//! optionally associated with an instance.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{DomainType, Filter, ResourceType};
+use aws_sdk_ec2::Client;
+use dafnck_core::prelude::*;
+use dafnck_core::provider::{
+    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+};
+use dafnck_core::Value;
+
+use super::super::error::{AwsError, Subject};
+use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::{known, AllocationId, InstanceId};
+
+/// An elastic IP address (AllocateAddress, domain `vpc`): a public IPv4
+/// address that stays the same while instances come and go.
+///
+/// - `instance_id`: the instance it is associated with
+///   (`web.out().instance_id`), or `None`; changed in place (the address
+///   moves, keeping its value).
+/// - `tags`: the user's tags; set in place.
+///
+/// Delete disassociates the address first, then releases it.
+///
+/// # Drift
+/// `read` reports the association and tags as found.
+///
+/// ```
+/// use dafnck_core::prelude::*;
+/// use dafnck_providers::aws::ec2::{ElasticIp, Instance};
+///
+/// fn infra(stack: &mut Stack, web: &Handle<Instance>) {
+///     let ip = stack.add("web-ip", ElasticIp {
+///         instance_id: Some(web.out().instance_id),
+///         ..Default::default()
+///     });
+///     stack.export("web_ip", ip.out().public_ip);
+/// }
+/// # let _ = infra;
+/// ```
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+#[resource(type = "aws:ec2:ElasticIp", outputs = ElasticIpOutputs)]
+pub struct ElasticIp {
+    /// The instance it is associated with; changed in place.
+    pub instance_id: Option<Input<InstanceId>>,
+    /// The user's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What an [`ElasticIp`] reports.
+#[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+pub struct ElasticIpOutputs {
+    /// Its allocation id (and resource id).
+    pub allocation_id: AllocationId,
+    /// The address.
+    pub public_ip: String,
+}
+
+fn subject(name: &str) -> Subject<'_> {
+    Subject {
+        type_name: ElasticIp::TYPE,
+        name,
+    }
+}
+
+type Found = aws_sdk_ec2::types::Address;
+
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+    match client.describe_addresses().allocation_ids(id).send().await {
+        Ok(out) => Ok(out.addresses().first().cloned()),
+        Err(e) => match s.error("DescribeAddresses", e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+async fn by_token(
+    client: &Client,
+    s: &Subject<'_>,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
+    let out = client
+        .describe_addresses()
+        .filters(tags::token_filter(token))
+        .filters(Filter::builder().name("domain").values("vpc").build())
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeAddresses", e))?;
+    Ok(out.addresses().first().cloned())
+}
+
+fn outputs(a: &Found) -> Value {
+    value_of(&ElasticIpOutputs {
+        allocation_id: AllocationId(a.allocation_id().unwrap_or_default().to_owned()),
+        public_ip: a.public_ip().unwrap_or_default().to_owned(),
+    })
+}
+
+/// The instance the address is associated with (moto answers an empty
+/// id for none).
+fn instance_of(a: &Found) -> Option<&str> {
+    a.instance_id().filter(|i| !i.is_empty())
+}
+
+/// Associates the address with `instance`, or disassociates it (`None`),
+/// unless it already is so.
+async fn associate(
+    client: &Client,
+    s: &Subject<'_>,
+    a: &Found,
+    instance: Option<&str>,
+) -> Result<(), AwsError> {
+    if instance_of(a) == instance {
+        return Ok(());
+    }
+    match instance {
+        Some(instance) => {
+            // Moves it from another instance, if any, in one call.
+            client
+                .associate_address()
+                .allocation_id(a.allocation_id().unwrap_or_default())
+                .instance_id(instance)
+                .allow_reassociation(true)
+                .send()
+                .await
+                .map_err(|e| s.error("AssociateAddress", e))?;
+        }
+        None => disassociate(client, s, a).await?,
+    }
+    Ok(())
+}
+
+async fn disassociate(client: &Client, s: &Subject<'_>, a: &Found) -> Result<(), AwsError> {
+    let Some(association) = a.association_id().filter(|i| !i.is_empty()) else {
+        return Ok(());
+    };
+    match client
+        .disassociate_address()
+        .association_id(association)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => match s.error("DisassociateAddress", e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
+    }
+}
+
+async fn release(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
+    let Some(a) = by_id(client, s, id).await? else {
+        return Ok(());
+    };
+    disassociate(client, s, &a).await?;
+    match client.release_address().allocation_id(id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => match s.error("ReleaseAddress", e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
+    }
+}
+
+fn declared_instance<'a>(s: &Subject<'_>, v: &'a ElasticIp) -> Result<Option<&'a str>, AwsError> {
+    v.instance_id
+        .as_ref()
+        .map(|i| Ok(known(s, i, "instance_id")?.as_str()))
+        .transpose()
+}
+
+pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
+    let s = subject(&req.name);
+    let v: ElasticIp = inputs_of(&req.name, &req.inputs)?;
+    let instance = declared_instance(&s, &v)?;
+    tags::check_user_tags(&s, &v.tags)?;
+    let client = p.ec2_client().await;
+    let address = match by_token(client, &s, &req.token).await? {
+        Some(a) => a,
+        None => {
+            let out = client
+                .allocate_address()
+                .domain(DomainType::Vpc)
+                .tag_specifications(tags::on_create(
+                    ResourceType::ElasticIp,
+                    &req.stack,
+                    &req.name,
+                    &req.token,
+                    &v.tags,
+                ))
+                .send()
+                .await
+                .map_err(|e| s.error("AllocateAddress", e))?;
+            let id = out
+                .allocation_id()
+                .ok_or_else(|| s.incomplete("AllocateAddress", "an allocation id"))?;
+            by_id(client, &s, id)
+                .await?
+                .ok_or_else(|| s.wait(id, "is not visible after AllocateAddress"))?
+        }
+    };
+    let id = address.allocation_id().unwrap_or_default().to_owned();
+    if let Err(e) = associate(client, &s, &address, instance).await {
+        return Err(failed_after_create(e, &id, release(client, &s, &id)).await);
+    }
+    Ok(Created {
+        id,
+        outputs: outputs(&address),
+    })
+}
+
+pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
+    let s = subject(&req.name);
+    let client = p.ec2_client().await;
+    let found = match (&req.id, &req.token) {
+        (Some(id), _) => by_id(client, &s, id).await?,
+        (None, Some(token)) => by_token(client, &s, token).await?,
+        (None, None) => None,
+    };
+    let Some(a) = found else {
+        return Ok(None);
+    };
+    let observed = ElasticIp {
+        instance_id: instance_of(&a).map(|i| InstanceId(i.to_owned()).into()),
+        tags: tags::user_tags(a.tags()),
+    };
+    Ok(Some(Observed {
+        id: a.allocation_id().unwrap_or_default().to_owned(),
+        inputs: value_of(&observed),
+        outputs: outputs(&a),
+    }))
+}
+
+pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
+    let s = subject(&req.name);
+    let v: ElasticIp = inputs_of(&req.name, &req.new_inputs)?;
+    let instance = declared_instance(&s, &v)?;
+    tags::check_user_tags(&s, &v.tags)?;
+    let client = p.ec2_client().await;
+    let id = req.id.as_str();
+    let a = by_id(client, &s, id).await?.ok_or_else(|| s.gone(id))?;
+    associate(client, &s, &a, instance).await?;
+    tags::apply(client, &s, id, &tags::user_tags(a.tags()), &v.tags).await?;
+    Ok(outputs(&a))
+}
+
+pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
+    let client = p.ec2_client().await;
+    release(client, &subject(&req.name), &req.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_replaces_an_elastic_ip() {
+        assert!(ElasticIp::force_new_fields().is_empty());
+    }
+}

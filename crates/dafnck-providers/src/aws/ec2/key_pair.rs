@@ -1,0 +1,303 @@
+//! [`KeyPair`] (`aws:ec2:KeyPair`): an SSH key pair for instances, imported
+//! from a public key or made by EC2.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::primitives::Blob;
+use aws_sdk_ec2::types::{Filter, ResourceType};
+use aws_sdk_ec2::Client;
+use dafnck_core::prelude::*;
+use dafnck_core::provider::{
+    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+};
+use dafnck_core::{Secret, Value};
+use sha2::{Digest, Sha256};
+
+use super::super::error::{AwsError, Subject};
+use super::super::{inputs_of, tags, value_of, Provider};
+use super::KeyPairId;
+
+/// An EC2 key pair, for [`Instance::key_name`](super::Instance::key_name).
+///
+/// - `key_name`: its name, unique in the region; `None` (the default)
+///   derives one from the resource's name. Changing it replaces the pair.
+/// - `public_key`: an OpenSSH public key (`ssh-ed25519 AAAA...`) to import
+///   (ImportKeyPair). `None`: EC2 makes the pair (CreateKeyPair) and the
+///   private key is the [`KeyPairOutputs::private_key`] output, a
+///   [`Secret`]. Changing it replaces the pair.
+/// - `tags`: the user's tags; set in place.
+///
+/// # Caveats
+/// EC2 hands out a private key once, in the CreateKeyPair answer, and the
+/// engine records it; a read cannot see it again. So a retried create
+/// deletes the pair its first attempt made and makes it again; after a
+/// crash mid-create the next run adopts the pair without its private key
+/// (replace it to get one); and a refresh (`up --refresh`, `refresh`)
+/// records the outputs without the private key. Import a public key when
+/// the private key must outlive such events.
+///
+/// ```
+/// use dafnck_core::prelude::*;
+/// use dafnck_providers::aws::ec2::{Instance, KeyPair};
+///
+/// fn infra(stack: &mut Stack) {
+///     let key = stack.add("admin", KeyPair {
+///         public_key: Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0 admin".into()),
+///         ..Default::default()
+///     });
+///     stack.add("web", Instance {
+///         key_name: Some(key.out().key_name),
+///         ..Default::default()
+///     });
+/// }
+/// # let _ = infra;
+/// ```
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+#[resource(type = "aws:ec2:KeyPair", outputs = KeyPairOutputs)]
+pub struct KeyPair {
+    /// Its name; `None` derives one. Changing it replaces the pair.
+    #[resource(force_new)]
+    pub key_name: Option<String>,
+    /// The public key to import; `None`: EC2 makes the pair. Changing it
+    /// replaces the pair.
+    #[resource(force_new)]
+    pub public_key: Option<String>,
+    /// The user's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a [`KeyPair`] reports.
+#[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+pub struct KeyPairOutputs {
+    /// Its id.
+    pub key_pair_id: KeyPairId,
+    /// Its name, for [`Instance::key_name`](super::Instance::key_name).
+    pub key_name: String,
+    /// Its fingerprint as EC2 computes it.
+    pub fingerprint: String,
+    /// The private key (PEM), for a pair EC2 made, when the create's
+    /// answer was recorded; `None` for an imported one.
+    pub private_key: Option<Secret<String>>,
+}
+
+fn subject(name: &str) -> Subject<'_> {
+    Subject {
+        type_name: KeyPair::TYPE,
+        name,
+    }
+}
+
+type Found = aws_sdk_ec2::types::KeyPairInfo;
+
+/// The declared name, or one derived from the resource's name and the
+/// create's token (stable for one create, new for a replacement).
+fn name_of(v: &KeyPair, resource: &str, token: &str) -> String {
+    if let Some(name) = &v.key_name {
+        return name.clone();
+    }
+    let digest = Sha256::digest(tags::client_token(token).as_bytes());
+    let suffix: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{resource}-{suffix}")
+}
+
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+    // A `key-pair-id` filter rather than `KeyPairId`s: the same answer from
+    // AWS (without an error for an unknown id), and moto ignores the ids.
+    let filter = Filter::builder().name("key-pair-id").values(id).build();
+    match client.describe_key_pairs().filters(filter).send().await {
+        Ok(out) => Ok(out
+            .key_pairs()
+            .iter()
+            .find(|k| k.key_pair_id() == Some(id))
+            .cloned()),
+        Err(e) => match s.error("DescribeKeyPairs", e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+async fn by_token(
+    client: &Client,
+    s: &Subject<'_>,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
+    let out = client
+        .describe_key_pairs()
+        .filters(tags::token_filter(token))
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeKeyPairs", e))?;
+    Ok(out.key_pairs().first().cloned())
+}
+
+fn outputs(k: &Found, private_key: Option<String>) -> Value {
+    value_of(&KeyPairOutputs {
+        key_pair_id: KeyPairId(k.key_pair_id().unwrap_or_default().to_owned()),
+        key_name: k.key_name().unwrap_or_default().to_owned(),
+        fingerprint: k.key_fingerprint().unwrap_or_default().to_owned(),
+        private_key: private_key.map(Secret::new),
+    })
+}
+
+async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
+    // By name, which AWS and moto both take (moto ignores `KeyPairId`).
+    let Some(name) = by_id(client, s, id)
+        .await?
+        .and_then(|k| k.key_name().map(str::to_owned))
+    else {
+        return Ok(());
+    };
+    match client.delete_key_pair().key_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => match s.error("DeleteKeyPair", e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
+    }
+}
+
+pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
+    let s = subject(&req.name);
+    let v: KeyPair = inputs_of(&req.name, &req.inputs)?;
+    tags::check_user_tags(&s, &v.tags)?;
+    let name = name_of(&v, &req.name, &req.token);
+    let client = p.ec2_client().await;
+    let found = by_token(client, &s, &req.token).await?;
+    let spec = || {
+        tags::on_create(
+            ResourceType::KeyPair,
+            &req.stack,
+            &req.name,
+            &req.token,
+            &v.tags,
+        )
+    };
+    match (&v.public_key, found) {
+        (Some(_), Some(k)) => Ok(Created {
+            id: k.key_pair_id().unwrap_or_default().to_owned(),
+            outputs: outputs(&k, None),
+        }),
+        (Some(public_key), None) => {
+            let out = client
+                .import_key_pair()
+                .key_name(&name)
+                .public_key_material(Blob::new(public_key.as_bytes()))
+                .tag_specifications(spec())
+                .send()
+                .await
+                .map_err(|e| s.error("ImportKeyPair", e))?;
+            let id = out
+                .key_pair_id()
+                .ok_or_else(|| s.incomplete("ImportKeyPair", "a key pair id"))?;
+            let k = Found::builder()
+                .key_pair_id(id)
+                .key_name(out.key_name().unwrap_or(&name))
+                .key_fingerprint(out.key_fingerprint().unwrap_or_default())
+                .build();
+            Ok(Created {
+                id: id.to_owned(),
+                outputs: outputs(&k, None),
+            })
+        }
+        (None, found) => {
+            // A pair an earlier attempt made lost its private key with that
+            // attempt's answer: make it again.
+            if let Some(k) = found {
+                delete_by_id(client, &s, k.key_pair_id().unwrap_or_default()).await?;
+            }
+            let out = client
+                .create_key_pair()
+                .key_name(&name)
+                .tag_specifications(spec())
+                .send()
+                .await
+                .map_err(|e| s.error("CreateKeyPair", e))?;
+            let id = out
+                .key_pair_id()
+                .ok_or_else(|| s.incomplete("CreateKeyPair", "a key pair id"))?;
+            let k = Found::builder()
+                .key_pair_id(id)
+                .key_name(out.key_name().unwrap_or(&name))
+                .key_fingerprint(out.key_fingerprint().unwrap_or_default())
+                .build();
+            Ok(Created {
+                id: id.to_owned(),
+                outputs: outputs(&k, out.key_material().map(str::to_owned)),
+            })
+        }
+    }
+}
+
+pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
+    let s = subject(&req.name);
+    let client = p.ec2_client().await;
+    let recorded: KeyPair = inputs_of(&req.name, &req.inputs).unwrap_or_default();
+    let found = match (&req.id, &req.token) {
+        (Some(id), _) => by_id(client, &s, id).await?,
+        (None, Some(token)) => by_token(client, &s, token).await?,
+        (None, None) => None,
+    };
+    let Some(k) = found else {
+        return Ok(None);
+    };
+    let observed = KeyPair {
+        key_name: recorded
+            .key_name
+            .map(|_| k.key_name().unwrap_or_default().to_owned()),
+        // EC2 does not give the key material back; it cannot drift.
+        public_key: recorded.public_key,
+        tags: tags::user_tags(k.tags()),
+    };
+    Ok(Some(Observed {
+        id: k.key_pair_id().unwrap_or_default().to_owned(),
+        inputs: value_of(&observed),
+        outputs: outputs(&k, None),
+    }))
+}
+
+pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
+    let s = subject(&req.name);
+    let v: KeyPair = inputs_of(&req.name, &req.new_inputs)?;
+    tags::check_user_tags(&s, &v.tags)?;
+    let client = p.ec2_client().await;
+    let id = req.id.as_str();
+    let k = by_id(client, &s, id).await?.ok_or_else(|| s.gone(id))?;
+    tags::apply(client, &s, id, &tags::user_tags(k.tags()), &v.tags).await?;
+    // The private key, if any, stays as recorded.
+    let kept: Option<String> = req
+        .old_outputs
+        .get("private_key")
+        .and_then(|v| v.deserialize_into::<Option<Secret<String>>>().ok())
+        .flatten()
+        .map(Secret::into_inner);
+    Ok(outputs(&k, kept))
+}
+
+pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
+    let client = p.ec2_client().await;
+    delete_by_id(client, &subject(&req.name), &req.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_and_public_key_replace_the_pair() {
+        assert_eq!(KeyPair::force_new_fields(), &["key_name", "public_key"]);
+    }
+
+    #[test]
+    fn derived_names_are_stable_per_create() {
+        let v = KeyPair::default();
+        assert_eq!(name_of(&v, "admin", "t1"), name_of(&v, "admin", "t1"));
+        assert_ne!(name_of(&v, "admin", "t1"), name_of(&v, "admin", "t2"));
+        let named = KeyPair {
+            key_name: Some("ops".into()),
+            ..Default::default()
+        };
+        assert_eq!(name_of(&named, "admin", "t1"), "ops");
+    }
+}

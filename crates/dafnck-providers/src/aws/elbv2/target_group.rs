@@ -1,0 +1,474 @@
+//! [`TargetGroup`] (`aws:elbv2:TargetGroup`): instances a listener forwards
+//! to, with their health check, and which instances are in it.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, TargetDescription, TargetHealthStateEnum, TargetTypeEnum,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+use dafnck_core::prelude::*;
+use dafnck_core::provider::{
+    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+};
+use dafnck_core::Value;
+
+use super::super::ec2::{known, InstanceId, VpcId};
+use super::super::error::{AwsError, Subject};
+use super::super::tags::check_user_tags;
+use super::super::{failed_after_create, inputs_of, value_of, Provider};
+use super::{
+    apply_tags, made_by, object_name, same_set, tags_of, tags_on_create, user_tags, Protocol,
+    TargetGroupArn,
+};
+
+/// A target group: the instances a [`Listener`](super::Listener) forwards
+/// to, and how their health is checked.
+///
+/// - `name`: its name, unique in the account and region (at most 32
+///   letters, digits and hyphens); `None` (the default) derives one from
+///   the resource's name. Changing it replaces the group.
+/// - `protocol`, `port`: how traffic reaches the targets (default HTTP on
+///   80); changing either replaces the group.
+/// - `vpc_id`: the VPC of its targets; changing it replaces the group.
+/// - `health_check`: how targets are checked; changed in place
+///   (ModifyTargetGroup).
+/// - `targets`: the instances in it, authoritative (instances registered
+///   outside the program are deregistered); registered and deregistered in
+///   place.
+/// - `tags`: the user's tags; set in place.
+///
+/// Targets are a field rather than a separate attachment resource: the
+/// group's membership is one value the planner diffs and the drift check
+/// watches as a whole, so a fleet that replaces its instances changes one
+/// field of one resource (new instances are registered before old ones are
+/// deregistered), and an instance added behind the program's back shows
+/// up as drift.
+///
+/// # Drift
+/// `read` reports the health check, targets (those not draining) and tags
+/// as found.
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+#[resource(type = "aws:elbv2:TargetGroup", outputs = TargetGroupOutputs)]
+pub struct TargetGroup {
+    /// Its name; `None` derives one. Changing it replaces the group.
+    #[resource(force_new)]
+    pub name: Option<String>,
+    /// The protocol to the targets; changing it replaces the group.
+    #[resource(force_new)]
+    pub protocol: Protocol,
+    /// The targets' port (0: 80); changing it replaces the group.
+    #[resource(force_new)]
+    pub port: u16,
+    /// The VPC; changing it replaces the group.
+    #[resource(force_new)]
+    pub vpc_id: Input<VpcId>,
+    /// How targets are checked; changed in place.
+    pub health_check: HealthCheck,
+    /// The instances in it; changed in place.
+    pub targets: Vec<Input<InstanceId>>,
+    /// The user's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// How a [`TargetGroup`] checks its targets (AWS's defaults for HTTP by
+/// default).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(default)]
+pub struct HealthCheck {
+    /// The path requested (`/`).
+    pub path: String,
+    /// The port; `None` (the default): the port traffic goes to.
+    pub port: Option<u16>,
+    /// Seconds between two checks of one target (30).
+    pub interval_seconds: u16,
+    /// Seconds without an answer that fail a check (5).
+    pub timeout_seconds: u16,
+    /// Passed checks in a row that make a target healthy (5).
+    pub healthy_threshold: u8,
+    /// Failed checks in a row that make a target unhealthy (2).
+    pub unhealthy_threshold: u8,
+    /// The HTTP codes of a healthy answer (`200`, `200-299`, `200,302`).
+    pub matcher: String,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            path: "/".into(),
+            port: None,
+            interval_seconds: 30,
+            timeout_seconds: 5,
+            healthy_threshold: 5,
+            unhealthy_threshold: 2,
+            matcher: "200".into(),
+        }
+    }
+}
+
+/// What a [`TargetGroup`] reports.
+#[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+pub struct TargetGroupOutputs {
+    /// Its ARN (and id).
+    pub arn: TargetGroupArn,
+    /// Its name.
+    pub name: String,
+}
+
+fn subject(name: &str) -> Subject<'_> {
+    Subject {
+        type_name: TargetGroup::TYPE,
+        name,
+    }
+}
+
+type Found = aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+
+async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
+    match client
+        .describe_target_groups()
+        .target_group_arns(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.target_groups().first().cloned()),
+        Err(e) => match s.error("DescribeTargetGroups", e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+/// The group a create with `token` made (see the load balancer's).
+async fn by_token(
+    client: &Client,
+    s: &Subject<'_>,
+    name: &str,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
+    let found = match client.describe_target_groups().names(name).send().await {
+        Ok(out) => out
+            .target_groups()
+            .iter()
+            .find(|g| g.target_group_name() == Some(name))
+            .cloned(),
+        Err(e) => match s.error("DescribeTargetGroups", e) {
+            e if e.is_not_found() => None,
+            e => return Err(e),
+        },
+    };
+    let Some(group) = found else {
+        return Ok(None);
+    };
+    let tags = tags_of(client, s, arn_of(&group)).await?;
+    if made_by(&tags, token) {
+        Ok(Some(group))
+    } else {
+        Err(s.invalid(format!(
+            "a target group named {name:?} already exists and was not made by this resource \
+             (choose another `name`, or import it)"
+        )))
+    }
+}
+
+fn arn_of(g: &Found) -> &str {
+    g.target_group_arn().unwrap_or_default()
+}
+
+fn outputs(g: &Found) -> Value {
+    value_of(&TargetGroupOutputs {
+        arn: TargetGroupArn(arn_of(g).to_owned()),
+        name: g.target_group_name().unwrap_or_default().to_owned(),
+    })
+}
+
+fn port_of(v: &TargetGroup) -> u16 {
+    if v.port == 0 {
+        80
+    } else {
+        v.port
+    }
+}
+
+fn health_of(g: &Found) -> HealthCheck {
+    let d = HealthCheck::default();
+    let num =
+        |n: Option<i32>, default: u16| n.and_then(|n| u16::try_from(n).ok()).unwrap_or(default);
+    HealthCheck {
+        path: g.health_check_path().unwrap_or(&d.path).to_owned(),
+        port: g
+            .health_check_port()
+            .filter(|p| *p != "traffic-port")
+            .and_then(|p| p.parse().ok()),
+        interval_seconds: num(g.health_check_interval_seconds(), d.interval_seconds),
+        timeout_seconds: num(g.health_check_timeout_seconds(), d.timeout_seconds),
+        healthy_threshold: num(g.healthy_threshold_count(), d.healthy_threshold.into()) as u8,
+        unhealthy_threshold: num(g.unhealthy_threshold_count(), d.unhealthy_threshold.into()) as u8,
+        matcher: g
+            .matcher()
+            .and_then(|m| m.http_code())
+            .unwrap_or(&d.matcher)
+            .to_owned(),
+    }
+}
+
+fn health_port(h: &HealthCheck) -> String {
+    h.port
+        .map_or_else(|| "traffic-port".to_owned(), |p| p.to_string())
+}
+
+/// The instances registered (not draining away).
+async fn targets_of(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Vec<String>, AwsError> {
+    let out = client
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeTargetHealth", e))?;
+    Ok(out
+        .target_health_descriptions()
+        .iter()
+        .filter(|d| {
+            d.target_health().and_then(|h| h.state()) != Some(&TargetHealthStateEnum::Draining)
+        })
+        .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_owned))
+        .collect())
+}
+
+fn declared_targets(s: &Subject<'_>, v: &TargetGroup) -> Result<Vec<String>, AwsError> {
+    v.targets
+        .iter()
+        .map(|t| Ok(known(s, t, "targets")?.0.clone()))
+        .collect()
+}
+
+fn target(id: &str) -> TargetDescription {
+    TargetDescription::builder().id(id).build()
+}
+
+/// Registers the declared targets missing from `current`, then
+/// deregisters those not declared: new ones take traffic before old ones
+/// stop.
+async fn set_targets(
+    client: &Client,
+    s: &Subject<'_>,
+    arn: &str,
+    current: &[String],
+    declared: &[String],
+) -> Result<(), AwsError> {
+    let add: Vec<_> = declared
+        .iter()
+        .filter(|t| !current.contains(t))
+        .map(|t| target(t))
+        .collect();
+    let remove: Vec<_> = current
+        .iter()
+        .filter(|t| !declared.contains(t))
+        .map(|t| target(t))
+        .collect();
+    if !add.is_empty() {
+        client
+            .register_targets()
+            .target_group_arn(arn)
+            .set_targets(Some(add))
+            .send()
+            .await
+            .map_err(|e| s.error("RegisterTargets", e))?;
+    }
+    if !remove.is_empty() {
+        client
+            .deregister_targets()
+            .target_group_arn(arn)
+            .set_targets(Some(remove))
+            .send()
+            .await
+            .map_err(|e| s.error("DeregisterTargets", e))?;
+    }
+    Ok(())
+}
+
+async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<(), AwsError> {
+    match client
+        .delete_target_group()
+        .target_group_arn(arn)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => match s.error("DeleteTargetGroup", e) {
+            e if e.is_not_found() => Ok(()),
+            e => Err(e),
+        },
+    }
+}
+
+pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
+    let s = subject(&req.name);
+    let v: TargetGroup = inputs_of(&req.name, &req.inputs)?;
+    let vpc_id = known(&s, &v.vpc_id, "vpc_id")?.as_str();
+    if vpc_id.is_empty() {
+        return Err(s.invalid("`vpc_id` must be set").into());
+    }
+    let targets = declared_targets(&s, &v)?;
+    check_user_tags(&s, &v.tags)?;
+    let name = object_name(v.name.as_deref(), &req.name, &req.token);
+    let client = p.elbv2_client().await;
+    let group = match by_token(client, &s, &name, &req.token).await? {
+        Some(g) => g,
+        None => {
+            let h = &v.health_check;
+            let out = client
+                .create_target_group()
+                .name(&name)
+                .protocol(v.protocol.sdk())
+                .port(port_of(&v).into())
+                .vpc_id(vpc_id)
+                .target_type(TargetTypeEnum::Instance)
+                .health_check_path(&h.path)
+                .health_check_port(health_port(h))
+                .health_check_interval_seconds(h.interval_seconds.into())
+                .health_check_timeout_seconds(h.timeout_seconds.into())
+                .healthy_threshold_count(h.healthy_threshold.into())
+                .unhealthy_threshold_count(h.unhealthy_threshold.into())
+                .matcher(Matcher::builder().http_code(&h.matcher).build())
+                .set_tags(Some(tags_on_create(
+                    &req.stack, &req.name, &req.token, &v.tags,
+                )))
+                .send()
+                .await
+                .map_err(|e| s.error("CreateTargetGroup", e))?;
+            out.target_groups()
+                .first()
+                .cloned()
+                .ok_or_else(|| s.incomplete("CreateTargetGroup", "a target group"))?
+        }
+    };
+    let arn = arn_of(&group).to_owned();
+    let registered = async {
+        let current = targets_of(client, &s, &arn).await?;
+        set_targets(client, &s, &arn, &current, &targets).await
+    };
+    match registered.await {
+        Ok(()) => Ok(Created {
+            id: arn,
+            outputs: outputs(&group),
+        }),
+        Err(e) => Err(failed_after_create(e, &arn, delete_by_arn(client, &s, &arn)).await),
+    }
+}
+
+pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
+    let s = subject(&req.name);
+    let client = p.elbv2_client().await;
+    let recorded: TargetGroup = inputs_of(&req.name, &req.inputs).unwrap_or_default();
+    let found = match (&req.id, &req.token) {
+        (Some(arn), _) => by_arn(client, &s, arn).await?,
+        (None, Some(token)) => {
+            let name = object_name(recorded.name.as_deref(), &req.name, token);
+            by_token(client, &s, &name, token).await?
+        }
+        (None, None) => None,
+    };
+    let Some(group) = found else {
+        return Ok(None);
+    };
+    let arn = arn_of(&group);
+    let tags = tags_of(client, &s, arn).await?;
+    let found_targets = targets_of(client, &s, arn).await?;
+    let targets = match declared_targets(&s, &recorded) {
+        Ok(declared) if same_set(&declared, &found_targets) => recorded.targets.clone(),
+        _ => found_targets
+            .into_iter()
+            .map(|id| InstanceId(id).into())
+            .collect(),
+    };
+    let port = group
+        .port()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or_default();
+    let observed = TargetGroup {
+        name: recorded
+            .name
+            .map(|_| group.target_group_name().unwrap_or_default().to_owned()),
+        protocol: Protocol::of(group.protocol()),
+        // A recorded 0 means the default port 80.
+        port: if recorded.port == 0 && port == 80 {
+            0
+        } else {
+            port
+        },
+        vpc_id: VpcId(group.vpc_id().unwrap_or_default().to_owned()).into(),
+        health_check: health_of(&group),
+        targets,
+        tags: user_tags(&tags),
+    };
+    Ok(Some(Observed {
+        id: arn.to_owned(),
+        inputs: value_of(&observed),
+        outputs: outputs(&group),
+    }))
+}
+
+pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
+    let s = subject(&req.name);
+    let v: TargetGroup = inputs_of(&req.name, &req.new_inputs)?;
+    let targets = declared_targets(&s, &v)?;
+    check_user_tags(&s, &v.tags)?;
+    let client = p.elbv2_client().await;
+    let arn = req.id.as_str();
+    let group = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
+    let h = &v.health_check;
+    if &health_of(&group) != h {
+        client
+            .modify_target_group()
+            .target_group_arn(arn)
+            .health_check_path(&h.path)
+            .health_check_port(health_port(h))
+            .health_check_interval_seconds(h.interval_seconds.into())
+            .health_check_timeout_seconds(h.timeout_seconds.into())
+            .healthy_threshold_count(h.healthy_threshold.into())
+            .unhealthy_threshold_count(h.unhealthy_threshold.into())
+            .matcher(Matcher::builder().http_code(&h.matcher).build())
+            .send()
+            .await
+            .map_err(|e| s.error("ModifyTargetGroup", e))?;
+    }
+    let current = targets_of(client, &s, arn).await?;
+    set_targets(client, &s, arn, &current, &targets).await?;
+    let tags = user_tags(&tags_of(client, &s, arn).await?);
+    apply_tags(client, &s, arn, &tags, &v.tags).await?;
+    Ok(outputs(&group))
+}
+
+pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
+    let client = p.elbv2_client().await;
+    delete_by_arn(client, &subject(&req.name), &req.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_protocol_port_and_vpc_replace_the_group() {
+        assert_eq!(
+            TargetGroup::force_new_fields(),
+            &["name", "protocol", "port", "vpc_id"]
+        );
+    }
+
+    #[test]
+    fn the_default_health_check_is_aws_s() {
+        let h: HealthCheck = serde_json::from_str("{}").unwrap();
+        assert_eq!(h, HealthCheck::default());
+        assert_eq!(health_port(&h), "traffic-port");
+        assert_eq!(
+            health_port(&HealthCheck {
+                port: Some(8080),
+                ..h
+            }),
+            "8080"
+        );
+    }
+}

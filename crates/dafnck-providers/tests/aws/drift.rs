@@ -1,0 +1,107 @@
+//! Changes made outside the program: reported by drift, repaired by
+//! `up --refresh`.
+
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use dafnck_core::drift::DriftKind;
+use dafnck_providers::aws::ec2::InstanceOutputs;
+
+use crate::support::{first_web, moto, outputs, web};
+
+#[tokio::test]
+async fn drift_outside_the_program_is_reported_and_repaired() {
+    let Some(m) = moto("drift_outside_the_program_is_reported_and_repaired").await else {
+        return;
+    };
+    let engine = m.engine();
+    let w = first_web(m.ami().await);
+    engine.up(web(w.clone()), false).await.unwrap();
+    let first: InstanceOutputs = outputs(&engine, "web").await;
+    let group = m
+        .instance(first.instance_id.as_str())
+        .await
+        .security_groups()[0]
+        .group_id()
+        .unwrap()
+        .to_owned();
+
+    // Someone opens SSH to the world, closes HTTP, and terminates the web
+    // server.
+    m.ec2
+        .authorize_security_group_ingress()
+        .group_id(&group)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    m.ec2
+        .revoke_security_group_ingress()
+        .group_id(&group)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(80)
+                .to_port(80)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    m.ec2
+        .terminate_instances()
+        .instance_ids(first.instance_id.as_str())
+        .send()
+        .await
+        .unwrap();
+
+    let drift = engine.drift().await.unwrap();
+    assert_eq!(drift.drifted.len(), 2, "{}", drift.render());
+    assert_eq!(drift.get("web").unwrap().kind, DriftKind::Deleted);
+    let sg = drift.get("web-sg").expect("the security group drifted");
+    assert_eq!(sg.kind, DriftKind::Changed);
+    assert_eq!(sg.fields.len(), 1);
+    assert_eq!(sg.fields[0].field, "ingress");
+    let actual = sg.fields[0].actual.render();
+    assert!(
+        actual.contains("0.0.0.0/0") && actual.contains("22"),
+        "{actual}"
+    );
+
+    // up --refresh puts both back.
+    engine.up(web(w.clone()), true).await.unwrap();
+    assert!(!engine.drift().await.unwrap().has_drift());
+    let second: InstanceOutputs = outputs(&engine, "web").await;
+    assert_ne!(second.instance_id, first.instance_id);
+    let live = m.live_instances().await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].instance_id(), Some(second.instance_id.as_str()));
+    let sg = m
+        .ec2
+        .describe_security_groups()
+        .group_ids(&group)
+        .send()
+        .await
+        .unwrap();
+    let mut rules: Vec<_> = sg.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| {
+            p.ip_ranges()
+                .iter()
+                .map(|r| (p.from_port().unwrap(), r.cidr_ip().unwrap().to_owned()))
+        })
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [(22, "10.8.0.0/16".to_owned()), (80, "0.0.0.0/0".to_owned())]
+    );
+    engine.destroy().await.unwrap();
+}
