@@ -44,6 +44,9 @@ pub struct Settings {
     pub targets: Vec<String>,
     /// Told of every step as it starts and ends.
     pub observer: Option<Arc<dyn ApplyObserver>>,
+    /// How long a run waits for another run's lock to be released (or its
+    /// lease to expire) before it fails; zero fails at once (the default).
+    pub lock_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -55,6 +58,7 @@ impl Default for Settings {
             compact_every: state::DEFAULT_COMPACT_EVERY,
             targets: Vec::new(),
             observer: None,
+            lock_timeout: Duration::ZERO,
         }
     }
 }
@@ -207,6 +211,13 @@ impl Engine {
     /// Sets how many provider calls may run at once.
     pub fn parallelism(mut self, parallelism: usize) -> Self {
         self.settings.parallelism = parallelism.max(1);
+        self
+    }
+
+    /// Waits up to `timeout` for a lock another run holds (see
+    /// [`Settings::lock_timeout`]).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.lock_timeout = timeout;
         self
     }
 
@@ -615,7 +626,21 @@ impl Engine {
 
     async fn lock(&self, operation: &str) -> crate::Result<Held> {
         let request = LockRequest::for_this_process(operation, self.settings.lease);
-        let lock = self.store.lock(&self.stack, &request).await?;
+        let deadline = tokio::time::Instant::now() + self.settings.lock_timeout;
+        let mut pause = Duration::from_millis(100);
+        let lock = loop {
+            match self.store.lock(&self.stack, &request).await {
+                Ok(lock) => break lock,
+                Err(state::StateError::Locked { .. })
+                    if tokio::time::Instant::now() + pause <= deadline =>
+                {
+                    tracing::info!(stack = %self.stack, wait = ?pause, "the stack is locked; waiting");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let store = self.store.clone();
         let stack = self.stack.clone();
         let every = self.settings.lease / 3;

@@ -58,6 +58,16 @@ pub struct Args {
     /// At most this many provider calls at once.
     #[arg(long, global = true, default_value_t = 10)]
     pub parallelism: usize,
+    /// Wait up to this many seconds for another run's lock (released, or
+    /// its lease expired) instead of failing at once.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        default_value_t = 0,
+        env = "DAFNCK_LOCK_TIMEOUT"
+    )]
+    pub lock_timeout: u64,
     /// A configuration value of the stack, `KEY=VALUE` (repeatable); they
     /// override the file `dafnck.<stack>.json`.
     #[arg(long = "config", global = true, value_name = "KEY=VALUE")]

@@ -335,6 +335,7 @@ where
     let engine = Engine::with_store(args.stack.clone(), store, providers)
         .config(config)
         .parallelism(args.parallelism)
+        .lock_timeout(std::time::Duration::from_secs(args.lock_timeout))
         .key_source(key_source);
     let prog = || {
         let p = program.clone();

@@ -251,3 +251,38 @@ async fn a_renewal_that_fails_for_a_moment_is_retried_before_the_lease_ends() {
     );
     assert!(run.unwrap().is_success());
 }
+
+#[tokio::test]
+async fn with_a_lock_timeout_a_run_waits_for_the_holder_then_goes_on() {
+    use dafnck_core::engine::Settings;
+    let t = TestStack::new("dev").settings(Settings {
+        lock_timeout: Duration::from_secs(5),
+        retry: dafnck_core::testing::fast_retry(),
+        ..Settings::default()
+    });
+    let lock = held_elsewhere(&t, Duration::from_secs(60)).await;
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        t.store().unlock("dev", &lock.id).await.unwrap();
+    };
+    let started = std::time::Instant::now();
+    let (run, ()) = tokio::join!(t.up(infra), release);
+    assert!(run.unwrap().is_success());
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(t.cloud().objects().len(), 1);
+}
+
+#[tokio::test]
+async fn a_lock_timeout_that_runs_out_fails_naming_the_holder() {
+    use dafnck_core::engine::Settings;
+    let t = TestStack::new("dev").settings(Settings {
+        lock_timeout: Duration::from_millis(400),
+        ..Settings::default()
+    });
+    let lock = held_elsewhere(&t, Duration::from_secs(60)).await;
+    let started = std::time::Instant::now();
+    let err = t.up(infra).await.unwrap_err();
+    assert_locked_by(&err, &lock);
+    assert!(started.elapsed() >= Duration::from_millis(200), "it waited");
+    assert!(t.cloud().objects().is_empty());
+}
