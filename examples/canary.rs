@@ -227,7 +227,8 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
             .to_string()
     });
     let nginx = NginxSite {
-        bin: config_or_env(stack, "nginx_bin", "DAFNCK_NGINX_BIN").unwrap_or_else(|| "nginx".into()),
+        bin: config_or_env(stack, "nginx_bin", "DAFNCK_NGINX_BIN")
+            .unwrap_or_else(|| "nginx".into()),
         config: nginx_conf,
         prefix: config_or_env(stack, "nginx_prefix", ""),
         pid_file,
@@ -241,8 +242,11 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
     let scrape_file = match config_or_env(stack, "prometheus_targets_file", "") {
         Some(f) => f,
         None => {
-            let dir =
-                required(stack, "prometheus_targets_file", "DAFNCK_PROMETHEUS_TARGETS_DIR")?;
+            let dir = required(
+                stack,
+                "prometheus_targets_file",
+                "DAFNCK_PROMETHEUS_TARGETS_DIR",
+            )?;
             format!("{dir}/dafnck-demo-{}.json", stack.name())
         }
     };

@@ -73,7 +73,9 @@ impl World {
     /// The example with this world's servers and `config` on top.
     fn command(&self, args: &[&str], config: &[(&str, &str)]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&self.exe);
-        cmd.args(args).current_dir(self.dir.path()).env("NO_COLOR", "1");
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1");
         let nginx = self.nginx.bin.display().to_string();
         let conf = self.nginx.config().display().to_string();
         let prefix = self.nginx.prefix().display().to_string();
@@ -190,7 +192,9 @@ fn processes(exe: &Path, dir: &Path, version: &str) -> Vec<u32> {
             continue;
         };
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let ours = args.first().is_some_and(|a| Path::new(&*String::from_utf8_lossy(a)) == exe.as_path())
+        let ours = args
+            .first()
+            .is_some_and(|a| Path::new(&*String::from_utf8_lossy(a)) == exe.as_path())
             && args.get(1) == Some(&&b"serve"[..])
             && args
                 .windows(2)
@@ -303,7 +307,10 @@ fn canary(version: &'static str, steps: &'static str) -> Vec<(&'static str, &'st
     vec![("version", version), ("policy", "canary"), ("steps", steps)]
 }
 
-fn blue_green(version: &'static str, window_secs: &'static str) -> Vec<(&'static str, &'static str)> {
+fn blue_green(
+    version: &'static str,
+    window_secs: &'static str,
+) -> Vec<(&'static str, &'static str)> {
     vec![
         ("version", version),
         ("policy", "blue-green"),
@@ -440,7 +447,8 @@ async fn blue_green_switches_to_a_healthy_version_and_stops_the_old_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blue_green_switches_back_from_a_version_failing_a_fifth_of_requests() {
     let _one = SERIAL.lock().await;
-    let Some(w) = world("blue_green_switches_back_from_a_version_failing_a_fifth_of_requests").await
+    let Some(w) =
+        world("blue_green_switches_back_from_a_version_failing_a_fifth_of_requests").await
     else {
         return;
     };
@@ -470,7 +478,11 @@ async fn rollout_abort_from_another_process_rolls_a_canary_back() {
     .await;
     let abort = w.run(&["rollout", "abort", "web"], &[]).await;
     assert_eq!(abort.code, 0, "{}", abort.out);
-    assert!(abort.out.contains("Sent abort to the rollout of web"), "{}", abort.out);
+    assert!(
+        abort.out.contains("Sent abort to the rollout of web"),
+        "{}",
+        abort.out
+    );
     let run = finished(up.wait_with_output().await.unwrap());
     let tally = load.stop().await;
     assert_ne!(run.code, 0, "{}", run.out);
@@ -527,7 +539,10 @@ async fn a_killed_up_is_reset_to_the_old_version_by_the_next_up_which_rolls_out_
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while w.serving("v2").contains(&cut[0]) {
-        assert!(Instant::now() < deadline, "the orphaned v2 was never stopped");
+        assert!(
+            Instant::now() < deadline,
+            "the orphaned v2 was never stopped"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // Right after the reset: only v1 (the new canary has not passed its
@@ -538,7 +553,11 @@ async fn a_killed_up_is_reset_to_the_old_version_by_the_next_up_which_rolls_out_
     assert_eq!(after_reset, BTreeMap::from([("200 v1".into(), 10)]));
     assert_eq!(run.code, 0, "{}", run.out);
     let r = w.record().await.unwrap();
-    assert_eq!((r.phase.clone(), r.weight), (Phase::Completed, 100), "{r:?}");
+    assert_eq!(
+        (r.phase.clone(), r.weight),
+        (Phase::Completed, 100),
+        "{r:?}"
+    );
     assert!(w.serving("v1").is_empty(), "v1 still runs");
     assert_eq!(w.serving("v2").len(), 1);
     assert_eq!(w.sample(20).await, BTreeMap::from([("200 v2".into(), 20)]));
