@@ -494,8 +494,11 @@ async fn rollout_abort_from_another_process_rolls_a_canary_back() {
     assert!(tally.other(&["200 v1", "200 v2"]).is_empty(), "{tally:?}");
     assert!(tally.count("200 v2") > 0, "{tally:?}");
     eprintln!(
-        "{}: aborted at 20%; answers {:?}; {} retried after a reload",
-        w.test, tally.seen, tally.retried
+        "{}: aborted at 20%; 0% on v2 {} ms after the running rollout took the command; answers {:?}; {} retried after a reload",
+        w.test,
+        r.rollback_time_ms().unwrap_or_default(),
+        tally.seen,
+        tally.retried
     );
 }
 
@@ -533,6 +536,7 @@ async fn a_killed_up_is_reset_to_the_old_version_by_the_next_up_which_rolls_out_
     // The next `up` resets traffic to v1 first (and stops the orphaned v2),
     // then rolls v2 out again.
     let load = Load::start(w.nginx.addr());
+    let next_started = Instant::now();
     let next = w
         .command(&["up", "--yes"], &canary("v2", "20:2,50:2"))
         .spawn()
@@ -547,6 +551,7 @@ async fn a_killed_up_is_reset_to_the_old_version_by_the_next_up_which_rolls_out_
     }
     // Right after the reset: only v1 (the new canary has not passed its
     // readiness yet, which waits for Prometheus to scrape it).
+    let reset_after = next_started.elapsed();
     let after_reset = w.sample(10).await;
     let run = finished(next.wait_with_output().await.unwrap());
     let tally = load.stop().await;
@@ -563,7 +568,7 @@ async fn a_killed_up_is_reset_to_the_old_version_by_the_next_up_which_rolls_out_
     assert_eq!(w.sample(20).await, BTreeMap::from([("200 v2".into(), 20)]));
     assert!(tally.other(&["200 v1", "200 v2"]).is_empty(), "{tally:?}");
     eprintln!(
-        "{}: split 20% left by the killed run {split:?}; after the reset {after_reset:?}; the next up's answers {:?}",
-        w.test, tally.seen
+        "{}: split 20% left by the killed run {split:?}; the next up reset it within {reset_after:.1?} of its start (the orphaned v2 stopped), then {after_reset:?}; that up's answers {:?}, {} retried after a reload",
+        w.test, tally.seen, tally.retried
     );
 }
