@@ -33,6 +33,7 @@
 //! | `steps` | `20:10,50:10` | canary steps, `PERCENT:SECONDS`, comma-separated |
 //! | `pre_switch_secs` | `0` | blue-green: analysis before the switch, with no traffic |
 //! | `rollback_window_secs` | `10` | blue-green: analysis after the switch, old version kept |
+//! | `ready_timeout_secs` | `30` | how long the new version may take to pass its readiness checks |
 //! | `analysis_interval_ms` | `1000` | how often the gate runs |
 //! | `max_error_rate` | `0.05` | the gate: the new version's 5xx ratio must stay at most this |
 //! | `error_window` | `5s` | the gate's rate window (Prometheus duration) |
@@ -66,8 +67,8 @@ use dafnck::core::prelude::*;
 use dafnck::core::{Error, Value};
 use dafnck::providers::local::{Service, ServiceOutputs};
 use dafnck::strategies::{
-    AnalysisSet, BlueGreen, Canary, HttpCheck, MetricGate, NoData, Prometheus, Step, Strategy,
-    Threshold,
+    Analysis, AnalysisSet, BlueGreen, Canary, HttpCheck, MetricGate, NoData, Prometheus, Step,
+    Strategy, Threshold, Verdict,
 };
 use nginx_upstream::{pid_file_of, write_scrape_targets, DemoProvider, NginxSite, Upstream};
 
@@ -129,6 +130,19 @@ fn backend(outputs: &Value) -> Option<(String, String)> {
     (o.port != 0).then(|| (format!("127.0.0.1:{}", o.port), o.url))
 }
 
+/// A readiness check that always fails, saying why.
+struct Refused(String);
+
+#[async_trait::async_trait]
+impl Analysis for Refused {
+    fn name(&self) -> &str {
+        "scrape target"
+    }
+    async fn run(&self) -> Verdict {
+        Verdict::Fail(self.0.clone())
+    }
+}
+
 /// What every rollout of `web` is checked with.
 #[derive(Clone)]
 struct Gates {
@@ -153,21 +167,18 @@ impl Gates {
                 .named("health of the new version")
                 .successes(2),
         );
+        let scraped = MetricGate::new(
+            "Prometheus scrapes the new version",
+            self.prometheus.clone(),
+            format!("up{{instance=\"{new_addr}\"}}"),
+            Threshold::AtLeast(1.0),
+        )
+        .on_no_data(NoData::Fail);
         match write_scrape_targets(&self.scrape_file, &[old_addr, new_addr.clone()]) {
-            Ok(()) => {
-                checks = checks.with(
-                    MetricGate::new(
-                        "Prometheus scrapes the new version",
-                        self.prometheus.clone(),
-                        format!("up{{instance=\"{new_addr}\"}}"),
-                        Threshold::AtLeast(1.0),
-                    )
-                    .on_no_data(NoData::Fail),
-                );
-            }
-            // Without its metrics the gate cannot judge the new version:
-            // it must not get traffic.
-            Err(e) => eprintln!("cannot register the new version with Prometheus: {e}"),
+            Ok(()) => checks = checks.with(scraped),
+            // Without its metrics the gate could not judge the new version:
+            // it gets no traffic, and the rollout rolls back saying why.
+            Err(e) => checks = checks.with(Refused(e)),
         }
         checks
     }
@@ -203,7 +214,7 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
     let steps = parse_steps(&config(stack, "steps", "20:10,50:10".to_string())?)
         .map_err(|e| usage(format!("config steps: {e}")))?;
     let interval = Duration::from_millis(config(stack, "analysis_interval_ms", 1000)?);
-    let ready_timeout = Duration::from_secs(30);
+    let ready_timeout = Duration::from_secs(config(stack, "ready_timeout_secs", 30)?);
 
     let nginx_conf = required(stack, "nginx_conf", "DAFNCK_NGINX_CONF")?;
     let upstream_file = match config_or_env(stack, "nginx_upstream_file", "") {

@@ -572,3 +572,38 @@ async fn a_killed_up_is_reset_to_the_old_version_by_the_next_up_which_rolls_out_
         w.test, tally.seen, tally.retried
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_prometheus_cannot_be_told_to_scrape_gets_no_traffic_and_is_rolled_back() {
+    let _one = SERIAL.lock().await;
+    let Some(w) =
+        world("a_version_prometheus_cannot_be_told_to_scrape_gets_no_traffic_and_is_rolled_back")
+            .await
+    else {
+        return;
+    };
+    first_deploy(&w).await;
+    // Its error rate could not be judged: it must not be promoted blind.
+    let missing = w.dir.path().join("no-such-dir/targets.json");
+    let missing = missing.display().to_string();
+    let mut config = canary("v2", "20:1,50:1");
+    config.push(("prometheus_targets_file", &missing));
+    config.push(("ready_timeout_secs", "2"));
+    let (run, tally, _) = roll_out(&w, &config).await;
+    assert_ne!(run.code, 0, "{}", run.out);
+    assert!(
+        run.out
+            .contains("rolled back: the new version was not ready within 2s")
+            && run.out.contains("cannot write the scrape targets")
+            && run.out.contains("no-such-dir/targets.json"),
+        "{}",
+        run.out
+    );
+    assert!(w.serving("v2").is_empty(), "v2 still runs");
+    assert_eq!(w.serving("v1").len(), 1);
+    assert_eq!(
+        tally.seen.keys().collect::<Vec<_>>(),
+        ["200 v1"],
+        "{tally:?}"
+    );
+}
