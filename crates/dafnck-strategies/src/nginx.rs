@@ -95,8 +95,13 @@ impl NginxRouter {
     /// `/run/nginx.pid` (Debian's), 10 s for a reload to take effect.
     ///
     /// # Errors
-    /// An empty version, a backend or upstream name that would break the
+    /// No stable backend, a backend or upstream name that would break the
     /// configuration's syntax, or a backend listed for both versions.
+    ///
+    /// `new` may be empty: the router then only puts all traffic on the
+    /// stable backends (what a program needs before any new version exists,
+    /// or to reset a rollout whose new object was never created), and
+    /// refuses any split that gives the new version traffic.
     pub fn new<S: Into<String>, N: Into<String>>(
         config: impl Into<PathBuf>,
         upstream_file: impl Into<PathBuf>,
@@ -114,7 +119,7 @@ impl NginxRouter {
             ));
         }
         for (version, backends) in [("stable", &stable), ("new", &new)] {
-            if backends.is_empty() {
+            if backends.is_empty() && version == "stable" {
                 problems.push(format!("the {version} version has no backends"));
             }
             for b in backends {
@@ -181,7 +186,8 @@ impl NginxRouter {
     pub fn render(&self, weights: Weights) -> String {
         let (stable_share, new_share) =
             (u32::from(weights.stable()), u32::from(weights.new_share()));
-        let (ns, nn) = (self.stable.len() as u32, self.new.len() as u32);
+        // With no new backends, nothing is listed for the new share.
+        let (ns, nn) = (self.stable.len() as u32, (self.new.len() as u32).max(1));
         // Per backend: share / backends, scaled by both counts to stay
         // integral, then reduced.
         let ws = stable_share * nn;
@@ -317,6 +323,13 @@ impl TrafficRouter for NginxRouter {
     }
 
     async fn set_weights(&self, weights: Weights) -> Result<(), String> {
+        if self.new.is_empty() && weights.new_share() > 0 {
+            return Err(format!(
+                "nginx upstream {}: the new version has no backends, so it cannot get {}% of the traffic",
+                self.upstream,
+                weights.new_share()
+            ));
+        }
         let content = self.render(weights);
         let mut applied = self.applied.lock().await;
         if applied.as_deref() == Some(content.as_str()) {
@@ -493,13 +506,13 @@ mod tests {
             "c",
             "f",
             "my app",
-            ["a:1", "x; include /etc/passwd"],
             Vec::<String>::new(),
+            ["b:1", "x; include /etc/passwd"],
         )
         .err()
         .unwrap();
         assert!(err.contains("upstream name \"my app\""), "{err}");
-        assert!(err.contains("the new version has no backends"), "{err}");
+        assert!(err.contains("the stable version has no backends"), "{err}");
         assert!(
             err.contains("\"x; include /etc/passwd\" is not an address"),
             "{err}"
@@ -508,6 +521,21 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.contains("a:1 is listed for both versions"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn without_new_backends_only_the_stable_version_is_routed() {
+        let r = NginxRouter::new("c", "f", "app", ["a:1", "a:2"], Vec::<String>::new()).unwrap();
+        assert_eq!(
+            servers(&r.render(Weights::to_new(0))),
+            ["a:1 weight=1", "a:2 weight=1"]
+        );
+        // Refused before any file is written or nginx is run.
+        let err = r.set_weights(Weights::to_new(20)).await.unwrap_err();
+        assert!(
+            err.contains("the new version has no backends, so it cannot get 20%"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
