@@ -136,6 +136,14 @@ pub fn rollouts(state: &crate::state::State, name: Option<&str>) -> Vec<String> 
         if let Some(message) = r.get("message").and_then(|m| m.as_str()) {
             let _ = write!(line, "\t{message}");
         }
+        let at = |key: &str| r.get(key).and_then(|v| v.as_u64());
+        if let (Some(failed), Some(off)) = (at("failed_at"), at("traffic_off_at")) {
+            let _ = write!(
+                line,
+                "\ttraffic off the new version {} ms after it failed",
+                off.saturating_sub(failed)
+            );
+        }
         lines.push(line);
     }
     lines
@@ -269,7 +277,8 @@ mod tests {
             crate::state::RolloutMark {
                 active: false,
                 record: json!({"phase": "RolledBack", "attempt": 2, "step": 1, "weight": 0,
-                               "message": "error rate 0.2 > 0.05"}),
+                               "message": "error rate 0.2 > 0.05",
+                               "failed_at": 1_000, "traffic_off_at": 1_140}),
             },
         );
         state.rollouts.insert(
@@ -283,7 +292,7 @@ mod tests {
             rollouts(&state, None),
             vec![
                 "api\tunder way\tProgressing\tattempt 1\tstep 1\tnew version at 5%",
-                "web\tfinished\tRolledBack\tattempt 2\tstep 2\tnew version at 0%\terror rate 0.2 > 0.05",
+                "web\tfinished\tRolledBack\tattempt 2\tstep 2\tnew version at 0%\terror rate 0.2 > 0.05\ttraffic off the new version 140 ms after it failed",
             ]
         );
         assert_eq!(rollouts(&state, Some("web")).len(), 1);
