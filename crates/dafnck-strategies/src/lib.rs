@@ -15,6 +15,7 @@ pub mod clock;
 pub mod deploy;
 pub mod fleet;
 pub mod http;
+mod journaled;
 pub mod nginx;
 pub mod policy;
 pub mod prometheus;

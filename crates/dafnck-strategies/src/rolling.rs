@@ -4,15 +4,13 @@
 //! back.
 
 use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::mpsc;
 
 use crate::analysis::Verdict;
-use crate::clock::{ms, sleep_until, Clock, Millis, TokioClock};
+use crate::clock::{ms, sleep_until, Clock, Millis};
 use crate::fleet::RollingFleet;
+use crate::journaled::{insist, Journaled};
 use crate::policy::{PolicyError, Rolling};
-use crate::record::{Command, MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
+use crate::record::{Command, Phase, RolloutHandle, RolloutLog, RolloutRecord};
 use crate::traffic::RolloutError;
 
 /// A rolling rollout of one resource's instances.
@@ -23,14 +21,9 @@ use crate::traffic::RolloutError;
 /// replaced so far. [`Command::Pause`] holds between batches,
 /// [`Command::Abort`] rolls back; [`Command::Promote`] stops pausing.
 pub struct RollingRollout<F> {
-    name: String,
     policy: Rolling,
     fleet: F,
-    log: Arc<dyn RolloutLog>,
-    clock: Arc<dyn Clock>,
-    tx: mpsc::UnboundedSender<Command>,
-    commands: mpsc::UnboundedReceiver<Command>,
-    rec: RolloutRecord,
+    j: Journaled,
 }
 
 impl<F: RollingFleet> RollingRollout<F> {
@@ -40,37 +33,28 @@ impl<F: RollingFleet> RollingRollout<F> {
     /// The policy is invalid (every problem listed).
     pub fn new(name: &str, policy: &Rolling, fleet: F) -> Result<Self, PolicyError> {
         policy.validate()?;
-        let (tx, commands) = mpsc::unbounded_channel();
-        let clock: Arc<dyn Clock> = Arc::new(TokioClock::new());
         Ok(RollingRollout {
-            name: name.into(),
             policy: policy.clone(),
             fleet,
-            log: Arc::new(MemoryLog::new()),
-            rec: RolloutRecord::start(name, 1, clock.now_ms()),
-            clock,
-            tx,
-            commands,
+            j: Journaled::new(name),
         })
     }
 
     /// Where transitions are recorded (default: in memory only).
     pub fn log(mut self, log: impl RolloutLog + 'static) -> Self {
-        self.log = Arc::new(log);
+        self.j.log = Arc::new(log);
         self
     }
 
     /// The clock (default: wall-clock time on tokio's timer).
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.j.clock = Arc::new(clock);
         self
     }
 
     /// A handle to pause, resume or abort the rollout while it runs.
     pub fn handle(&self) -> RolloutHandle {
-        RolloutHandle {
-            tx: self.tx.clone(),
-        }
+        self.j.handle()
     }
 
     /// Runs the rollout to its end; `previous` as for
@@ -84,26 +68,18 @@ impl<F: RollingFleet> RollingRollout<F> {
         &mut self,
         previous: Option<&RolloutRecord>,
     ) -> Result<RolloutRecord, RolloutError> {
-        match previous {
-            Some(prev) if !prev.phase.is_terminal() => self.rec = prev.clone(),
-            previous => {
-                let attempt = previous.map_or(1, |p| p.attempt + 1);
-                self.rec = RolloutRecord::start(&self.name, attempt, self.clock.now_ms());
-                self.rec.phase = Phase::Progressing;
-                self.save().await?;
-            }
-        }
-        if self.rec.phase == Phase::RollingBack {
-            let why = self.rec.message.clone().unwrap_or_default();
-            let aborted = self.rec.aborted;
+        self.j.begin(previous, Phase::Progressing).await?;
+        if self.j.rec.phase == Phase::RollingBack {
+            let why = self.j.rec.message.clone().unwrap_or_default();
+            let aborted = self.j.rec.aborted;
             return self.roll_back(why, aborted).await;
         }
         let size = self.fleet.size();
         let batch_size = self.policy.batch.of(size);
-        let deadline = self.rec.started_at + ms(self.policy.deadline);
-        let mut paused = self.rec.phase == Phase::Paused;
-        while self.rec.replaced.len() < size {
-            while let Ok(cmd) = self.commands.try_recv() {
+        let deadline = self.j.rec.started_at + ms(self.policy.deadline);
+        let mut paused = self.j.rec.phase == Phase::Paused;
+        while self.j.rec.replaced.len() < size {
+            while let Ok(cmd) = self.j.commands.try_recv() {
                 match cmd {
                     Command::Abort => return self.roll_back("aborted".into(), true).await,
                     Command::Pause => paused = true,
@@ -111,11 +87,11 @@ impl<F: RollingFleet> RollingRollout<F> {
                 }
             }
             if paused {
-                self.rec.phase = Phase::Paused;
-                self.rec.message = Some("paused by a person".into());
+                self.j.rec.phase = Phase::Paused;
+                self.j.rec.message = Some("paused by a person".into());
                 self.save().await?;
                 loop {
-                    match self.commands.recv().await {
+                    match self.j.commands.recv().await {
                         Some(Command::Abort) | None => {
                             return self.roll_back("aborted".into(), true).await
                         }
@@ -124,12 +100,12 @@ impl<F: RollingFleet> RollingRollout<F> {
                     }
                 }
                 paused = false;
-                self.rec.message = None;
+                self.j.rec.message = None;
             }
-            self.rec.phase = Phase::Progressing;
-            let start = self.rec.replaced.len();
+            self.j.rec.phase = Phase::Progressing;
+            let start = self.j.rec.replaced.len();
             let batch: Vec<usize> = (start..(start + batch_size).min(size)).collect();
-            self.rec.step = start / batch_size;
+            self.j.rec.step = start / batch_size;
             self.save().await?;
             let verdict = match self.fleet.replace(&batch).await {
                 Ok(()) => match self.wait_healthy(&batch, deadline, &mut paused).await {
@@ -144,37 +120,37 @@ impl<F: RollingFleet> RollingRollout<F> {
             };
             match verdict {
                 Verdict::Pass => {
-                    self.rec.replaced.extend(&batch);
-                    self.rec.failures = 0;
+                    self.j.rec.replaced.extend(&batch);
+                    self.j.rec.failures = 0;
                     self.save().await?;
                 }
                 Verdict::Fail(why) | Verdict::Inconclusive(why) => {
-                    self.rec.failures += 1;
+                    self.j.rec.failures += 1;
                     // The failed batch counts as replaced: it runs the new
                     // version until restored.
                     self.mark_replaced(&batch);
-                    let out_of_time = self.clock.now_ms() >= deadline;
-                    if self.rec.failures >= self.policy.max_failed_batches || out_of_time {
-                        self.rec.failed_at = Some(self.clock.now_ms());
+                    let out_of_time = self.j.clock.now_ms() >= deadline;
+                    if self.j.rec.failures >= self.policy.max_failed_batches || out_of_time {
+                        self.j.rec.failed_at = Some(self.j.clock.now_ms());
                         let why = if out_of_time {
                             format!(
                                 "the rollout's deadline of {:?} passed: {why}",
                                 self.policy.deadline
                             )
                         } else {
-                            format!("{} failed batches in a row: {why}", self.rec.failures)
+                            format!("{} failed batches in a row: {why}", self.j.rec.failures)
                         };
                         return self.roll_back(why, false).await;
                     }
                     // Try the same batch again.
-                    self.rec.replaced.retain(|i| !batch.contains(i));
+                    self.j.rec.replaced.retain(|i| !batch.contains(i));
                     self.save().await?;
                 }
             }
         }
-        self.rec.phase = Phase::Completed;
+        self.j.rec.phase = Phase::Completed;
         self.save().await?;
-        Ok(self.rec.clone())
+        Ok(self.j.rec.clone())
     }
 
     /// Polls the batch's health until it passes, the batch timeout or the
@@ -186,10 +162,10 @@ impl<F: RollingFleet> RollingRollout<F> {
         deadline: Millis,
         paused: &mut bool,
     ) -> Option<Verdict> {
-        let give_up = (self.clock.now_ms() + ms(self.policy.batch_timeout)).min(deadline);
+        let give_up = (self.j.clock.now_ms() + ms(self.policy.batch_timeout)).min(deadline);
         loop {
             let verdict = self.fleet.healthy(batch).await;
-            if verdict.is_pass() || self.clock.now_ms() >= give_up {
+            if verdict.is_pass() || self.j.clock.now_ms() >= give_up {
                 return Some(match verdict {
                     Verdict::Pass => Verdict::Pass,
                     other => Verdict::Fail(format!(
@@ -198,11 +174,11 @@ impl<F: RollingFleet> RollingRollout<F> {
                     )),
                 });
             }
-            let until = (self.clock.now_ms() + ms(self.policy.poll_interval)).min(give_up);
-            let clock = Arc::clone(&self.clock);
+            let until = (self.j.clock.now_ms() + ms(self.policy.poll_interval)).min(give_up);
+            let clock = Arc::clone(&self.j.clock);
             tokio::select! {
                 biased;
-                cmd = self.commands.recv() => match cmd {
+                cmd = self.j.commands.recv() => match cmd {
                     Some(Command::Abort) | None => return None,
                     Some(Command::Pause) => *paused = true,
                     Some(Command::Resume | Command::Promote) => *paused = false,
@@ -217,50 +193,37 @@ impl<F: RollingFleet> RollingRollout<F> {
         why: String,
         aborted: bool,
     ) -> Result<RolloutRecord, RolloutError> {
-        tracing::warn!(rollout = %self.name, reason = %why, "rolling back");
-        self.rec.phase = Phase::RollingBack;
-        self.rec.message = Some(why);
-        self.rec.aborted = aborted;
-        if self.rec.failed_at.is_none() {
-            self.rec.failed_at = Some(self.clock.now_ms());
+        tracing::warn!(rollout = %self.j.name, reason = %why, "rolling back");
+        self.j.rec.phase = Phase::RollingBack;
+        self.j.rec.message = Some(why);
+        self.j.rec.aborted = aborted;
+        if self.j.rec.failed_at.is_none() {
+            self.j.rec.failed_at = Some(self.j.clock.now_ms());
         }
         self.save().await?;
-        let mut pause = Duration::from_millis(500);
-        let mut attempt = 1;
-        while let Err(e) = self.fleet.restore(&self.rec.replaced).await {
-            if attempt >= 5 {
-                return Err(RolloutError::Stuck {
-                    name: self.name.clone(),
-                    phase: Phase::RollingBack,
-                    message: format!("cannot restore instances {:?}: {e}", self.rec.replaced),
-                });
-            }
-            tokio::time::sleep(pause).await;
-            pause *= 2;
-            attempt += 1;
+        let (fleet, replaced) = (&self.fleet, &self.j.rec.replaced);
+        if let Err(e) = insist(|| fleet.restore(replaced)).await {
+            return Err(self.j.stuck(format!(
+                "cannot restore instances {:?}: {e}",
+                self.j.rec.replaced
+            )));
         }
-        self.rec.traffic_off_at = Some(self.clock.now_ms());
-        self.rec.replaced.clear();
-        self.rec.phase = Phase::RolledBack;
+        self.j.rec.traffic_off_at = Some(self.j.clock.now_ms());
+        self.j.rec.replaced.clear();
+        self.j.rec.phase = Phase::RolledBack;
         self.save().await?;
-        Ok(self.rec.clone())
+        Ok(self.j.rec.clone())
     }
 
     fn mark_replaced(&mut self, batch: &[usize]) {
         for i in batch {
-            if !self.rec.replaced.contains(i) {
-                self.rec.replaced.push(*i);
+            if !self.j.rec.replaced.contains(i) {
+                self.j.rec.replaced.push(*i);
             }
         }
     }
 
     async fn save(&mut self) -> Result<(), RolloutError> {
-        self.log
-            .record(&self.rec)
-            .await
-            .map_err(|message| RolloutError::Log {
-                name: self.name.clone(),
-                message,
-            })
+        self.j.save().await
     }
 }

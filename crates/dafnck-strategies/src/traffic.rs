@@ -4,17 +4,15 @@
 //! two-step case (no traffic while analysed, then all of it for the
 //! rollback window).
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use crate::analysis::{AnalysisSet, Verdict};
-use crate::clock::{ms, sleep_until, Clock, Millis, TokioClock};
+use crate::clock::{ms, sleep_until, Clock, Millis};
 use crate::fleet::Fleet;
+use crate::journaled::{insist, Journaled};
 use crate::policy::{BlueGreen, Canary, PolicyError, Step, Weights};
-use crate::record::{Command, MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
+use crate::record::{Command, Phase, RolloutHandle, RolloutLog, RolloutRecord};
 use crate::router::TrafficRouter;
 
 /// A rollout that could not finish what it must finish: traffic could not
@@ -44,10 +42,6 @@ pub enum RolloutError {
     },
 }
 
-/// How often a call that must succeed (traffic off a bad version) is tried
-/// before the rollout reports itself stuck.
-const INSIST_ATTEMPTS: u32 = 5;
-
 /// A canary or blue-green rollout of one resource.
 ///
 /// # Example
@@ -64,7 +58,6 @@ const INSIST_ATTEMPTS: u32 = 5;
 /// # }
 /// ```
 pub struct TrafficRollout<F, R> {
-    name: String,
     steps: Vec<Step>,
     interval: Duration,
     ready_timeout: Duration,
@@ -74,11 +67,7 @@ pub struct TrafficRollout<F, R> {
     router: R,
     readiness: AnalysisSet,
     analysis: AnalysisSet,
-    log: Arc<dyn RolloutLog>,
-    clock: Arc<dyn Clock>,
-    tx: mpsc::UnboundedSender<Command>,
-    commands: mpsc::UnboundedReceiver<Command>,
-    rec: RolloutRecord,
+    j: Journaled,
 }
 
 /// What the step loop decided.
@@ -97,10 +86,7 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
         fleet: F,
         router: R,
     ) -> Self {
-        let (tx, commands) = mpsc::unbounded_channel();
-        let clock = Arc::new(TokioClock::new());
         TrafficRollout {
-            name: name.to_string(),
             steps,
             interval,
             ready_timeout,
@@ -110,11 +96,7 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
             router,
             readiness: AnalysisSet::new(),
             analysis: AnalysisSet::new(),
-            log: Arc::new(MemoryLog::new()),
-            rec: RolloutRecord::start(name, 1, clock.now_ms()),
-            clock,
-            tx,
-            commands,
+            j: Journaled::new(name),
         }
     }
 
@@ -178,22 +160,20 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
 
     /// Where transitions are recorded (default: in memory only).
     pub fn log(mut self, log: impl RolloutLog + 'static) -> Self {
-        self.log = Arc::new(log);
+        self.j.log = Arc::new(log);
         self
     }
 
     /// The clock (default: wall-clock time on tokio's timer).
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.j.clock = Arc::new(clock);
         self
     }
 
     /// A handle to pause, resume, promote or abort the rollout while it
     /// runs.
     pub fn handle(&self) -> RolloutHandle {
-        RolloutHandle {
-            tx: self.tx.clone(),
-        }
+        self.j.handle()
     }
 
     /// Runs the rollout to its end: promoted ([`Phase::Completed`]) or
@@ -212,38 +192,30 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
         &mut self,
         previous: Option<&RolloutRecord>,
     ) -> Result<RolloutRecord, RolloutError> {
-        let next = match previous {
-            Some(prev) if !prev.phase.is_terminal() => {
-                self.rec = prev.clone();
-                tracing::info!(rollout = %self.name, phase = ?prev.phase, step = prev.step, "resuming rollout");
-                match prev.phase {
-                    Phase::Starting => self.start().await?,
-                    Phase::Progressing | Phase::Paused => self.progress().await?,
-                    Phase::Promoting => Next::Promote,
-                    Phase::RollingBack => {
-                        let why = prev.message.clone().unwrap_or_default();
-                        Next::RollBack(why, prev.aborted)
-                    }
-                    Phase::Completed | Phase::RolledBack => unreachable!("terminal"),
+        let next = if self.j.begin(previous, Phase::Starting).await? {
+            match self.j.rec.phase {
+                Phase::Starting => self.start().await?,
+                Phase::Progressing | Phase::Paused => self.progress().await?,
+                Phase::Promoting => Next::Promote,
+                Phase::RollingBack => {
+                    let why = self.j.rec.message.clone().unwrap_or_default();
+                    Next::RollBack(why, self.j.rec.aborted)
                 }
+                Phase::Completed | Phase::RolledBack => unreachable!("terminal"),
             }
-            previous => {
-                let attempt = previous.map_or(1, |p| p.attempt + 1);
-                self.rec = RolloutRecord::start(&self.name, attempt, self.clock.now_ms());
-                self.save().await?;
-                self.start().await?
-            }
+        } else {
+            self.start().await?
         };
         match next {
             Next::Promote => self.promote().await?,
             Next::RollBack(why, aborted) => self.roll_back(why, aborted).await?,
         }
-        Ok(self.rec.clone())
+        Ok(self.j.rec.clone())
     }
 
     /// Starts the new version and waits for it to be ready, then steps.
     async fn start(&mut self) -> Result<Next, RolloutError> {
-        self.rec.phase = Phase::Starting;
+        self.j.rec.phase = Phase::Starting;
         if let Err(e) = self.fleet.start_new().await {
             return Ok(Next::RollBack(
                 format!(
@@ -253,13 +225,13 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
                 false,
             ));
         }
-        let deadline = self.clock.now_ms() + ms(self.ready_timeout);
+        let deadline = self.j.clock.now_ms() + ms(self.ready_timeout);
         loop {
             let verdict = self.readiness.run().await;
             if verdict.is_pass() {
                 break;
             }
-            if self.clock.now_ms() >= deadline {
+            if self.j.clock.now_ms() >= deadline {
                 return Ok(Next::RollBack(
                     format!(
                         "the new version was not ready within {:?} ({verdict})",
@@ -268,21 +240,21 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
                     false,
                 ));
             }
-            let until = (self.clock.now_ms() + ms(self.ready_poll)).min(deadline);
+            let until = (self.j.clock.now_ms() + ms(self.ready_poll)).min(deadline);
             // Only an abort matters before any traffic moves.
             if let Some(Command::Abort) = self.wait(until).await {
                 return Ok(Next::RollBack("aborted".into(), true));
             }
         }
-        self.rec.step = 0;
-        self.rec.step_started_at = None;
+        self.j.rec.step = 0;
+        self.j.rec.step_started_at = None;
         self.progress().await
     }
 
     /// Holds each step's weight for its duration under analysis.
     async fn progress(&mut self) -> Result<Next, RolloutError> {
-        while self.rec.step < self.steps.len() {
-            let step = self.steps[self.rec.step];
+        while self.j.rec.step < self.steps.len() {
+            let step = self.steps[self.j.rec.step];
             if let Err(e) = self.router.set_weights(Weights::to_new(step.weight)).await {
                 return Ok(Next::RollBack(
                     format!(
@@ -293,22 +265,22 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
                     false,
                 ));
             }
-            self.rec.weight = step.weight;
-            if self.rec.step_started_at.is_none() {
-                self.rec.step_started_at = Some(self.clock.now_ms());
-                self.rec.paused_for = 0;
+            self.j.rec.weight = step.weight;
+            if self.j.rec.step_started_at.is_none() {
+                self.j.rec.step_started_at = Some(self.j.clock.now_ms());
+                self.j.rec.paused_for = 0;
             }
-            if self.rec.phase == Phase::Paused {
-                let why = self.rec.message.clone().unwrap_or_default();
+            if self.j.rec.phase == Phase::Paused {
+                let why = self.j.rec.message.clone().unwrap_or_default();
                 if let Some(next) = self.pause(why).await? {
                     return Ok(next);
                 }
             }
-            self.rec.phase = Phase::Progressing;
+            self.j.rec.phase = Phase::Progressing;
             self.save().await?;
             loop {
                 let deadline = self.step_deadline(step);
-                let until = (self.clock.now_ms() + ms(self.interval)).min(deadline);
+                let until = (self.j.clock.now_ms() + ms(self.interval)).min(deadline);
                 match self.wait(until).await {
                     Some(Command::Promote) => return Ok(Next::Promote),
                     Some(Command::Abort) => return Ok(Next::RollBack("aborted".into(), true)),
@@ -321,11 +293,11 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
                     Some(Command::Resume) | None => {}
                 }
                 match self.analysis.run().await {
-                    Verdict::Pass => self.rec.failures = 0,
+                    Verdict::Pass => self.j.rec.failures = 0,
                     Verdict::Fail(why) => {
-                        self.rec.failures += 1;
-                        if self.rec.failures > self.failure_limit {
-                            self.rec.failed_at = Some(self.clock.now_ms());
+                        self.j.rec.failures += 1;
+                        if self.j.rec.failures > self.failure_limit {
+                            self.j.rec.failed_at = Some(self.j.clock.now_ms());
                             return Ok(Next::RollBack(why, false));
                         }
                         self.save().await?;
@@ -337,52 +309,52 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
                         continue;
                     }
                 }
-                if self.clock.now_ms() >= self.step_deadline(step) {
+                if self.j.clock.now_ms() >= self.step_deadline(step) {
                     break;
                 }
             }
-            self.rec.step += 1;
-            self.rec.step_started_at = None;
-            self.rec.failures = 0;
+            self.j.rec.step += 1;
+            self.j.rec.step_started_at = None;
+            self.j.rec.failures = 0;
         }
         Ok(Next::Promote)
     }
 
     fn step_deadline(&self, step: Step) -> Millis {
-        self.rec.step_started_at.unwrap_or(0) + self.rec.paused_for + ms(step.duration)
+        self.j.rec.step_started_at.unwrap_or(0) + self.j.rec.paused_for + ms(step.duration)
     }
 
     /// Waits for a person; `None` when resumed (the pause does not count
     /// towards the step's duration).
     async fn pause(&mut self, why: String) -> Result<Option<Next>, RolloutError> {
-        tracing::warn!(rollout = %self.name, reason = %why, "rollout paused; resume, promote or abort it");
-        self.rec.phase = Phase::Paused;
-        self.rec.message = Some(why);
+        tracing::warn!(rollout = %self.j.name, reason = %why, "rollout paused; resume, promote or abort it");
+        self.j.rec.phase = Phase::Paused;
+        self.j.rec.message = Some(why);
         self.save().await?;
-        let since = self.clock.now_ms();
+        let since = self.j.clock.now_ms();
         loop {
-            match self.commands.recv().await {
+            match self.j.commands.recv().await {
                 Some(Command::Resume) => break,
                 Some(Command::Promote) => return Ok(Some(Next::Promote)),
                 Some(Command::Abort) => return Ok(Some(Next::RollBack("aborted".into(), true))),
                 Some(Command::Pause) => {}
-                // Unreachable while `self.tx` lives; treat as an abort.
+                // Unreachable while `self.j.tx` lives; treat as an abort.
                 None => return Ok(Some(Next::RollBack("the controls went away".into(), true))),
             }
         }
-        self.rec.paused_for += self.clock.now_ms() - since;
-        self.rec.phase = Phase::Progressing;
-        self.rec.message = None;
+        self.j.rec.paused_for += self.j.clock.now_ms() - since;
+        self.j.rec.phase = Phase::Progressing;
+        self.j.rec.message = None;
         self.save().await?;
         Ok(None)
     }
 
     /// Sleeps until `until` or the next command, whichever is first.
     async fn wait(&mut self, until: Millis) -> Option<Command> {
-        let clock = Arc::clone(&self.clock);
+        let clock = Arc::clone(&self.j.clock);
         tokio::select! {
             biased;
-            cmd = self.commands.recv() => cmd,
+            cmd = self.j.commands.recv() => cmd,
             () = sleep_until(clock.as_ref(), until) => None,
         }
     }
@@ -393,24 +365,24 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
             let why = format!("cannot move all traffic to the new version: {e}");
             return self.roll_back(why, false).await;
         }
-        self.rec.weight = 100;
-        self.rec.phase = Phase::Promoting;
+        self.j.rec.weight = 100;
+        self.j.rec.phase = Phase::Promoting;
         self.save().await?;
         let fleet = &self.fleet;
         if let Err(e) = insist(|| fleet.promote()).await {
             return Err(self.stuck(format!("cannot retire the old version: {e}")));
         }
-        self.rec.phase = Phase::Completed;
+        self.j.rec.phase = Phase::Completed;
         self.save().await
     }
 
     async fn roll_back(&mut self, why: String, aborted: bool) -> Result<(), RolloutError> {
-        tracing::warn!(rollout = %self.name, reason = %why, "rolling back");
-        self.rec.phase = Phase::RollingBack;
-        self.rec.message = Some(why);
-        self.rec.aborted = aborted;
-        if self.rec.failed_at.is_none() {
-            self.rec.failed_at = Some(self.clock.now_ms());
+        tracing::warn!(rollout = %self.j.name, reason = %why, "rolling back");
+        self.j.rec.phase = Phase::RollingBack;
+        self.j.rec.message = Some(why);
+        self.j.rec.aborted = aborted;
+        if self.j.rec.failed_at.is_none() {
+            self.j.rec.failed_at = Some(self.j.clock.now_ms());
         }
         self.save().await?;
         let router = &self.router;
@@ -420,54 +392,22 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
                 self.router.describe()
             )));
         }
-        self.rec.weight = 0;
-        self.rec.traffic_off_at = Some(self.clock.now_ms());
+        self.j.rec.weight = 0;
+        self.j.rec.traffic_off_at = Some(self.j.clock.now_ms());
         self.save().await?;
         let fleet = &self.fleet;
         if let Err(e) = insist(|| fleet.retire_new()).await {
             return Err(self.stuck(format!("cannot retire the new version: {e}")));
         }
-        self.rec.phase = Phase::RolledBack;
+        self.j.rec.phase = Phase::RolledBack;
         self.save().await
     }
 
-    fn stuck(&self, message: String) -> RolloutError {
-        RolloutError::Stuck {
-            name: self.name.clone(),
-            phase: self.rec.phase.clone(),
-            message,
-        }
-    }
-
     async fn save(&mut self) -> Result<(), RolloutError> {
-        self.log
-            .record(&self.rec)
-            .await
-            .map_err(|message| RolloutError::Log {
-                name: self.name.clone(),
-                message,
-            })
+        self.j.save().await
     }
-}
 
-/// Tries `call` up to [`INSIST_ATTEMPTS`] times with doubling pauses from
-/// 500 ms; the last error if none succeeds.
-async fn insist<Fut>(mut call: impl FnMut() -> Fut) -> Result<(), String>
-where
-    Fut: Future<Output = Result<(), String>>,
-{
-    let mut pause = Duration::from_millis(500);
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt >= INSIST_ATTEMPTS => return Err(e),
-            Err(e) => {
-                tracing::warn!(attempt, error = %e, "retrying");
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-                attempt += 1;
-            }
-        }
+    fn stuck(&self, message: String) -> RolloutError {
+        self.j.stuck(message)
     }
 }
