@@ -67,12 +67,16 @@ start_server postgres
 export DAFNCK_REQUIRE_SERVERS=1
 
 # Test output is also kept, to print one total at the end.
+# Every test binary runs even after one fails, so a run reports all its
+# failures; the script still fails if any did.
+status=0
 step "cargo test (unit, integration, property, crash, examples, benches once)"
-cargo test --workspace --all-features --all-targets 2>&1 | tee -a "$log"
+cargo test --workspace --all-features --all-targets --no-fail-fast 2>&1 | tee -a "$log" || status=1
 
 step "cargo test --doc"
-cargo test --workspace --all-features --doc 2>&1 | tee -a "$log"
+cargo test --workspace --all-features --doc --no-fail-fast 2>&1 | tee -a "$log" || status=1
 
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "\ntotal: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
