@@ -62,8 +62,8 @@ pub enum AlbError {
         /// AWS's message.
         message: String,
     },
-    /// AWS kept throttling the calls (or kept failing with its own
-    /// trouble) through every retry.
+    /// AWS kept throttling the call (or kept failing with its own
+    /// trouble, or could not be reached) through every retry.
     #[error("ALB listener {listener}: {call} still failed after {attempts} attempts with backoff: {message}")]
     Throttled {
         /// The listener's ARN.
@@ -192,6 +192,23 @@ pub enum AlbError {
 /// );
 /// router.set_weights(Weights::to_new(20)).await?;
 /// # Ok(()) }
+/// ```
+///
+/// As the router of a [`Strategy`](crate::Strategy) attached to a target
+/// group, built from the old and new groups' outputs (their `arn`):
+/// ```no_run
+/// # async fn f(listener_arn: String) -> Result<(), Box<dyn std::error::Error>> {
+/// use dafnck_core::Value;
+/// use dafnck_strategies::{AlbRouter, Canary, Strategy};
+/// let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+/// let arn = |outputs: &Value| {
+///     outputs.get("arn").and_then(Value::as_str).map(str::to_owned)
+///         .ok_or_else(|| "the target group's outputs have no arn".to_string())
+/// };
+/// let strategy = Strategy::canary(Canary::default(), move |old, new| {
+///     Ok(AlbRouter::with_config(&config, &listener_arn, arn(old)?, arn(new)?))
+/// })?;
+/// # let _ = strategy; Ok(()) }
 /// ```
 pub struct AlbRouter {
     client: OnceCell<Client>,
