@@ -9,7 +9,13 @@
 //! with its last record resumes after a crash, or retries after a rollback.
 //! All timing goes through tokio's timer, so tests run whole rollouts on
 //! paused, virtual time.
+//!
+//! Routers: [`NginxRouter`], [`MemoryRouter`], and with the feature `alb`
+//! the AWS Application Load Balancer's `AlbRouter` (weighted target groups
+//! on a listener).
 
+#[cfg(feature = "alb")]
+pub mod alb;
 pub mod analysis;
 pub mod clock;
 pub mod deploy;
@@ -24,6 +30,8 @@ pub mod rolling;
 pub mod router;
 pub mod traffic;
 
+#[cfg(feature = "alb")]
+pub use alb::{AlbError, AlbRouter};
 pub use analysis::{Analysis, AnalysisSet, MetricGate, MetricSource, Threshold, Verdict};
 pub use clock::{Clock, TokioClock};
 pub use deploy::Strategy;
