@@ -232,6 +232,14 @@ impl Engine {
         &self.store
     }
 
+    /// The state store as it was given, below the sealing of secrets: what
+    /// it holds is sealed. `state migrate` copies from it as it is, so the
+    /// target holds the same ciphertext and the same key opens it (and no
+    /// key is needed to move a state).
+    pub fn raw_store(&self) -> &Arc<dyn StateStore> {
+        &self.raw_store
+    }
+
     /// Runs the program and checks what it declared.
     ///
     /// # Errors

@@ -645,7 +645,8 @@ async fn state_command(
         StateCommand::Migrate { to } => {
             let target = backends.open(to).await?;
             let copied =
-                state::migrate(engine.store().as_ref(), target.as_ref(), engine.stack()).await?;
+                state::migrate(engine.raw_store().as_ref(), target.as_ref(), engine.stack())
+                    .await?;
             println!(
                 "Copied stack {:?} ({} resource(s), serial {}) from {} to {}.",
                 engine.stack(),

@@ -102,6 +102,8 @@ impl Moto {
             retry: fast_retry(),
             ..Settings::default()
         })
+        // Secrets (a made key pair's private key) are sealed, as always.
+        .secrets_key(dafnck_core::state::SecretsKey::generate())
     }
 
     /// An AMI moto accepts (it validates AMIs against the list it ships).
