@@ -157,6 +157,32 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     Ok(())
 }
 
+/// What ImportKeyPair or CreateKeyPair (`call`) answered.
+struct Made<'a> {
+    call: &'static str,
+    id: Option<&'a str>,
+    key_name: &'a str,
+    fingerprint: Option<&'a str>,
+}
+
+impl Made<'_> {
+    /// The new pair, with its private key when AWS made one.
+    fn created(&self, s: &Subject<'_>, private_key: Option<String>) -> Result<Created, AwsError> {
+        let id = self
+            .id
+            .ok_or_else(|| s.incomplete(self.call, "a key pair id"))?;
+        let k = Found::builder()
+            .key_pair_id(id)
+            .key_name(self.key_name)
+            .key_fingerprint(self.fingerprint.unwrap_or_default())
+            .build();
+        Ok(Created {
+            id: id.to_owned(),
+            outputs: outputs(&k, private_key),
+        })
+    }
+}
+
 pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
     let s = subject(&req.name);
     let v: KeyPair = inputs_of(&req.name, &req.inputs)?;
@@ -187,18 +213,13 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
                 .send()
                 .await
                 .map_err(|e| s.error("ImportKeyPair", e))?;
-            let id = out
-                .key_pair_id()
-                .ok_or_else(|| s.incomplete("ImportKeyPair", "a key pair id"))?;
-            let k = Found::builder()
-                .key_pair_id(id)
-                .key_name(out.key_name().unwrap_or(&name))
-                .key_fingerprint(out.key_fingerprint().unwrap_or_default())
-                .build();
-            Ok(Created {
-                id: id.to_owned(),
-                outputs: outputs(&k, None),
-            })
+            let made = Made {
+                call: "ImportKeyPair",
+                id: out.key_pair_id(),
+                key_name: out.key_name().unwrap_or(&name),
+                fingerprint: out.key_fingerprint(),
+            };
+            Ok(made.created(&s, None)?)
         }
         (None, found) => {
             // A pair an earlier attempt made lost its private key with that
@@ -213,18 +234,13 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
                 .send()
                 .await
                 .map_err(|e| s.error("CreateKeyPair", e))?;
-            let id = out
-                .key_pair_id()
-                .ok_or_else(|| s.incomplete("CreateKeyPair", "a key pair id"))?;
-            let k = Found::builder()
-                .key_pair_id(id)
-                .key_name(out.key_name().unwrap_or(&name))
-                .key_fingerprint(out.key_fingerprint().unwrap_or_default())
-                .build();
-            Ok(Created {
-                id: id.to_owned(),
-                outputs: outputs(&k, out.key_material().map(str::to_owned)),
-            })
+            let made = Made {
+                call: "CreateKeyPair",
+                id: out.key_pair_id(),
+                key_name: out.key_name().unwrap_or(&name),
+                fingerprint: out.key_fingerprint(),
+            };
+            Ok(made.created(&s, out.key_material().map(str::to_owned))?)
         }
     }
 }
