@@ -60,32 +60,13 @@ fn subject(name: &str) -> Subject<'_> {
 
 type Found = aws_sdk_ec2::types::InternetGateway;
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
-    let out = lookup::unless_not_found(
-        s,
-        "DescribeInternetGateways",
-        client
-            .describe_internet_gateways()
-            .internet_gateway_ids(id)
-            .send()
-            .await,
-    )?;
-    Ok(out.and_then(|out| out.internet_gateways().first().cloned()))
-}
-
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_internet_gateways()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeInternetGateways", e))?;
-    Ok(out.internet_gateways().first().cloned())
-}
+describe_by_id_and_token!(
+    Found,
+    "DescribeInternetGateways",
+    describe_internet_gateways,
+    internet_gateway_ids,
+    internet_gateways
+);
 
 /// The VPCs the gateway is attached (or attaching) to.
 fn attached(gw: &Found) -> Vec<String> {

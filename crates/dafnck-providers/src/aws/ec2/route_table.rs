@@ -85,32 +85,13 @@ fn subject(name: &str) -> Subject<'_> {
 
 type Found = aws_sdk_ec2::types::RouteTable;
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
-    let out = lookup::unless_not_found(
-        s,
-        "DescribeRouteTables",
-        client
-            .describe_route_tables()
-            .route_table_ids(id)
-            .send()
-            .await,
-    )?;
-    Ok(out.and_then(|out| out.route_tables().first().cloned()))
-}
-
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_route_tables()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeRouteTables", e))?;
-    Ok(out.route_tables().first().cloned())
-}
+describe_by_id_and_token!(
+    Found,
+    "DescribeRouteTables",
+    describe_route_tables,
+    route_table_ids,
+    route_tables
+);
 
 /// The table's routes the program manages: range → gateway.
 fn routes_of(table: &Found) -> BTreeMap<String, String> {

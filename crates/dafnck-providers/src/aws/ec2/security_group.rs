@@ -259,28 +259,13 @@ fn subject(name: &str) -> Subject<'_> {
 
 type Found = aws_sdk_ec2::types::SecurityGroup;
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
-    let out = lookup::unless_not_found(
-        s,
-        "DescribeSecurityGroups",
-        client.describe_security_groups().group_ids(id).send().await,
-    )?;
-    Ok(out.and_then(|out| out.security_groups().first().cloned()))
-}
-
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_security_groups()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeSecurityGroups", e))?;
-    Ok(out.security_groups().first().cloned())
-}
+describe_by_id_and_token!(
+    Found,
+    "DescribeSecurityGroups",
+    describe_security_groups,
+    group_ids,
+    security_groups
+);
 
 fn outputs(group: &Found) -> Value {
     value_of(&SecurityGroupOutputs {

@@ -84,28 +84,13 @@ fn subject(name: &str) -> Subject<'_> {
 
 type Found = aws_sdk_ec2::types::Subnet;
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
-    let out = lookup::unless_not_found(
-        s,
-        "DescribeSubnets",
-        client.describe_subnets().subnet_ids(id).send().await,
-    )?;
-    Ok(out.and_then(|out| out.subnets().first().cloned()))
-}
-
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_subnets()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeSubnets", e))?;
-    Ok(out.subnets().first().cloned())
-}
+describe_by_id_and_token!(
+    Found,
+    "DescribeSubnets",
+    describe_subnets,
+    subnet_ids,
+    subnets
+);
 
 async fn set_public_ip(
     client: &Client,

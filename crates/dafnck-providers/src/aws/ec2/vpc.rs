@@ -63,34 +63,13 @@ fn subject(name: &str) -> Subject<'_> {
     }
 }
 
-/// The VPC with this id, or `None` when there is none.
-async fn by_id(
-    client: &Client,
-    s: &Subject<'_>,
-    id: &str,
-) -> Result<Option<aws_sdk_ec2::types::Vpc>, AwsError> {
-    let out = lookup::unless_not_found(
-        s,
-        "DescribeVpcs",
-        client.describe_vpcs().vpc_ids(id).send().await,
-    )?;
-    Ok(out.and_then(|out| out.vpcs().first().cloned()))
-}
-
-/// The VPC a create with `token` made, if any.
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<aws_sdk_ec2::types::Vpc>, AwsError> {
-    let out = client
-        .describe_vpcs()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeVpcs", e))?;
-    Ok(out.vpcs().first().cloned())
-}
+describe_by_id_and_token!(
+    aws_sdk_ec2::types::Vpc,
+    "DescribeVpcs",
+    describe_vpcs,
+    vpc_ids,
+    vpcs
+);
 
 async fn dns_hostnames(client: &Client, s: &Subject<'_>, id: &str) -> Result<bool, AwsError> {
     let out = client
