@@ -62,6 +62,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, Tag};
 use aws_sdk_elasticloadbalancingv2::Client;
+use dafnck_core::provider::ReadRequest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -144,6 +145,16 @@ pub(crate) fn object_name(declared: Option<&str>, resource: &str, token: &str) -
         base = base.trim_end_matches('-').to_owned();
     }
     format!("{base}-{suffix}")
+}
+
+/// The name the create a read's token stands for gave its object (the
+/// declared one, or the one derived from the token): where `by_token`
+/// looks. Empty when the read has no token.
+pub(crate) fn read_name(req: &ReadRequest, declared: Option<&str>) -> String {
+    req.token
+        .as_deref()
+        .map(|token| object_name(declared, &req.name, token))
+        .unwrap_or_default()
 }
 
 /// The provider's tags and the user's, for a create call.

@@ -18,8 +18,8 @@ use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, inputs_of, lookup, value_of, Provider};
 use super::{
-    apply_tags, made_by, object_name, same_set, tags_of, tags_on_create, user_tags, Protocol,
-    TargetGroupArn,
+    apply_tags, made_by, object_name, read_name, same_set, tags_of, tags_on_create, user_tags,
+    Protocol, TargetGroupArn,
 };
 
 /// A target group: the instances a [`Listener`](super::Listener) forwards
@@ -358,12 +358,7 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
     let s = subject(&req.name);
     let client = p.elbv2_client().await;
     let recorded: TargetGroup = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    // The name the create with the token used (by_token looks for it).
-    let name = req
-        .token
-        .as_deref()
-        .map(|token| object_name(recorded.name.as_deref(), &req.name, token))
-        .unwrap_or_default();
+    let name = read_name(req, recorded.name.as_deref());
     let found = lookup::find(
         req,
         |arn| by_arn(client, &s, arn),
