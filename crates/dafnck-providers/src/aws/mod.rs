@@ -78,6 +78,7 @@ macro_rules! ids {
 pub mod ec2;
 pub mod elbv2;
 mod error;
+mod lookup;
 mod tags;
 
 use std::sync::Arc;

@@ -42,16 +42,28 @@ pub(crate) fn check_user_tags(
     subject: &Subject<'_>,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    match tags
-        .keys()
-        .find(|k| k.starts_with("dafnck:") || k.starts_with("aws:") || k.is_empty())
-    {
+    match tags.keys().find(|k| !is_users(k) || k.is_empty()) {
         Some(k) => Err(subject.invalid(format!(
             "tag key {k:?} is reserved (keys starting with `dafnck:` are the provider's, \
              `aws:` AWS's; empty keys are not allowed)"
         ))),
         None => Ok(()),
     }
+}
+
+/// Whether `key` is one of the user's (not the provider's or AWS's).
+pub(crate) fn is_users(key: &str) -> bool {
+    !key.starts_with("dafnck:") && !key.starts_with("aws:")
+}
+
+/// The provider's three tags, as a create with `token` stamps them on the
+/// object it makes for resource `name` of `stack`.
+pub(crate) fn ours(stack: &str, name: &str, token: &str) -> [(&'static str, String); 3] {
+    [
+        (STACK_TAG, stack.to_owned()),
+        (NAME_TAG, name.to_owned()),
+        (TOKEN_TAG, client_token(token)),
+    ]
 }
 
 /// The tags a create call stamps on a new object of `resource_type`: the
@@ -63,14 +75,9 @@ pub(crate) fn on_create(
     token: &str,
     user: &BTreeMap<String, String>,
 ) -> TagSpecification {
-    let ours = [
-        (STACK_TAG, stack),
-        (NAME_TAG, name),
-        (TOKEN_TAG, &client_token(token)),
-    ];
-    let tags = ours
+    let tags = ours(stack, name, token)
         .into_iter()
-        .map(|(k, v)| tag(k, v))
+        .map(|(k, v)| tag(k, &v))
         .chain(user.iter().map(|(k, v)| tag(k, v)));
     TagSpecification::builder()
         .resource_type(resource_type)
@@ -87,7 +94,7 @@ pub(crate) fn tag(key: &str, value: &str) -> Tag {
 pub(crate) fn user_tags(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
-        .filter(|(k, _)| !k.starts_with("dafnck:") && !k.starts_with("aws:"))
+        .filter(|(k, _)| is_users(k))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
 }
@@ -100,23 +107,38 @@ pub(crate) fn token_filter(token: &str) -> Filter {
         .build()
 }
 
-/// What to change to turn the user tags `current` into `desired`: tags to
-/// set (new or changed values) and keys to remove.
-pub(crate) fn changes(
-    current: &BTreeMap<String, String>,
-    desired: &BTreeMap<String, String>,
-) -> (Vec<Tag>, Vec<Tag>) {
+/// What to change to turn the user tags `current` into `desired`: the
+/// tags to set (new or changed values) and the keys to remove.
+pub(crate) fn diff<'a>(
+    current: &'a BTreeMap<String, String>,
+    desired: &'a BTreeMap<String, String>,
+) -> (Vec<(&'a str, &'a str)>, Vec<&'a str>) {
     let set = desired
         .iter()
         .filter(|(k, v)| current.get(*k) != Some(*v))
-        .map(|(k, v)| tag(k, v))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let remove = current
         .keys()
         .filter(|k| !desired.contains_key(*k))
-        .map(|k| Tag::builder().key(k).build())
+        .map(String::as_str)
         .collect();
     (set, remove)
+}
+
+/// [`diff`] as EC2 takes it: tags to set, and tags (keys only) to delete.
+pub(crate) fn changes(
+    current: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+) -> (Vec<Tag>, Vec<Tag>) {
+    let (set, remove) = diff(current, desired);
+    (
+        set.into_iter().map(|(k, v)| tag(k, v)).collect(),
+        remove
+            .into_iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect(),
+    )
 }
 
 /// Makes the user tags of object `id` equal `desired`, given `current`.

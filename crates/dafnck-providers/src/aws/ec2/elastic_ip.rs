@@ -12,7 +12,7 @@ use dafnck_core::provider::{
 use dafnck_core::Value;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
 use super::{known, AllocationId, InstanceId};
 
 /// An elastic IP address (AllocateAddress, domain `vpc`): a public IPv4
@@ -70,13 +70,12 @@ fn subject(name: &str) -> Subject<'_> {
 type Found = aws_sdk_ec2::types::Address;
 
 async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
-    match client.describe_addresses().allocation_ids(id).send().await {
-        Ok(out) => Ok(out.addresses().first().cloned()),
-        Err(e) => match s.error("DescribeAddresses", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
+    let out = lookup::unless_not_found(
+        s,
+        "DescribeAddresses",
+        client.describe_addresses().allocation_ids(id).send().await,
+    )?;
+    Ok(out.and_then(|out| out.addresses().first().cloned()))
 }
 
 async fn by_token(
@@ -139,18 +138,16 @@ async fn disassociate(client: &Client, s: &Subject<'_>, a: &Found) -> Result<(),
     let Some(association) = a.association_id().filter(|i| !i.is_empty()) else {
         return Ok(());
     };
-    match client
-        .disassociate_address()
-        .association_id(association)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("DisassociateAddress", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    lookup::unless_not_found(
+        s,
+        "DisassociateAddress",
+        client
+            .disassociate_address()
+            .association_id(association)
+            .send()
+            .await,
+    )?;
+    Ok(())
 }
 
 async fn release(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
@@ -158,13 +155,12 @@ async fn release(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsEr
         return Ok(());
     };
     disassociate(client, s, &a).await?;
-    match client.release_address().allocation_id(id).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("ReleaseAddress", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    lookup::unless_not_found(
+        s,
+        "ReleaseAddress",
+        client.release_address().allocation_id(id).send().await,
+    )?;
+    Ok(())
 }
 
 fn declared_instance<'a>(s: &Subject<'_>, v: &'a ElasticIp) -> Result<Option<&'a str>, AwsError> {
@@ -217,11 +213,12 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
 pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
     let s = subject(&req.name);
     let client = p.ec2_client().await;
-    let found = match (&req.id, &req.token) {
-        (Some(id), _) => by_id(client, &s, id).await?,
-        (None, Some(token)) => by_token(client, &s, token).await?,
-        (None, None) => None,
-    };
+    let found = lookup::find(
+        req,
+        |id| by_id(client, &s, id),
+        |token| by_token(client, &s, token),
+    )
+    .await?;
     let Some(a) = found else {
         return Ok(None);
     };
@@ -229,11 +226,11 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         instance_id: instance_of(&a).map(|i| InstanceId(i.to_owned()).into()),
         tags: tags::user_tags(a.tags()),
     };
-    Ok(Some(Observed {
-        id: a.allocation_id().unwrap_or_default().to_owned(),
-        inputs: value_of(&observed),
-        outputs: outputs(&a),
-    }))
+    Ok(Some(lookup::observed(
+        a.allocation_id().unwrap_or_default(),
+        &observed,
+        outputs(&a),
+    )))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

@@ -12,7 +12,7 @@ use dafnck_core::provider::{
 use dafnck_core::Value;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, tags, value_of, Poll, Provider};
+use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Poll, Provider};
 use super::{known, required, InstanceId, SecurityGroupId, SubnetId};
 
 /// An EC2 instance in a [`Subnet`](super::Subnet). Create and update wait
@@ -129,18 +129,18 @@ fn is_ending(i: &Found) -> bool {
 /// The instance with this id, whatever its state, or `None` when AWS does
 /// not know it.
 async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
-    match client.describe_instances().instance_ids(id).send().await {
-        Ok(out) => Ok(out
-            .reservations()
+    let out = lookup::unless_not_found(
+        s,
+        "DescribeInstances",
+        client.describe_instances().instance_ids(id).send().await,
+    )?;
+    Ok(out.and_then(|out| {
+        out.reservations()
             .iter()
             .flat_map(|r| r.instances())
             .next()
-            .cloned()),
-        Err(e) => match s.error("DescribeInstances", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
+            .cloned()
+    }))
 }
 
 /// The live instance a create with `token` made, if any.
@@ -231,12 +231,13 @@ async fn terminate(
     s: &Subject<'_>,
     id: &str,
 ) -> Result<(), AwsError> {
-    match client.terminate_instances().instance_ids(id).send().await {
-        Ok(_) => {}
-        Err(e) => match s.error("TerminateInstances", e) {
-            e if e.is_not_found() => return Ok(()),
-            e => return Err(e),
-        },
+    let terminating = lookup::unless_not_found(
+        s,
+        "TerminateInstances",
+        client.terminate_instances().instance_ids(id).send().await,
+    )?;
+    if terminating.is_none() {
+        return Ok(());
     }
     // Subnets and security groups can be deleted only once it is gone.
     wait_terminated(p, client, s, id).await
@@ -341,11 +342,12 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
 pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
     let s = subject(&req.name);
     let client = p.ec2_client().await;
-    let found = match (&req.id, &req.token) {
-        (Some(id), _) => by_id(client, &s, id).await?,
-        (None, Some(token)) => by_token(client, &s, token).await?,
-        (None, None) => None,
-    };
+    let found = lookup::find(
+        req,
+        |id| by_id(client, &s, id),
+        |token| by_token(client, &s, token),
+    )
+    .await?;
     let Some(i) = found.filter(|i| !is_ending(i)) else {
         return Ok(None);
     };
@@ -375,11 +377,11 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         user_data: recorded.user_data,
         tags: tags::user_tags(i.tags()),
     };
-    Ok(Some(Observed {
-        id: i.instance_id().unwrap_or_default().to_owned(),
-        inputs: value_of(&observed),
-        outputs: outputs(&i),
-    }))
+    Ok(Some(lookup::observed(
+        i.instance_id().unwrap_or_default(),
+        &observed,
+        outputs(&i),
+    )))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

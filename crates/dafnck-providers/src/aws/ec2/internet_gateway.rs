@@ -12,7 +12,7 @@ use dafnck_core::provider::{
 use dafnck_core::Value;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
 use super::{known, InternetGatewayId, VpcId};
 
 /// An internet gateway, attached to at most one VPC.
@@ -60,34 +60,13 @@ fn subject(name: &str) -> Subject<'_> {
 
 type Found = aws_sdk_ec2::types::InternetGateway;
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
-    match client
-        .describe_internet_gateways()
-        .internet_gateway_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.internet_gateways().first().cloned()),
-        Err(e) => match s.error("DescribeInternetGateways", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
-}
-
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_internet_gateways()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeInternetGateways", e))?;
-    Ok(out.internet_gateways().first().cloned())
-}
+describe_by_id_and_token!(
+    Found,
+    "DescribeInternetGateways",
+    describe_internet_gateways,
+    internet_gateway_ids,
+    internet_gateways
+);
 
 /// The VPCs the gateway is attached (or attaching) to.
 fn attached(gw: &Found) -> Vec<String> {
@@ -151,18 +130,16 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
         return Ok(());
     };
     attach(client, s, id, &attached(&gw), None).await?;
-    match client
-        .delete_internet_gateway()
-        .internet_gateway_id(id)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("DeleteInternetGateway", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    lookup::unless_not_found(
+        s,
+        "DeleteInternetGateway",
+        client
+            .delete_internet_gateway()
+            .internet_gateway_id(id)
+            .send()
+            .await,
+    )?;
+    Ok(())
 }
 
 fn outputs(id: &str) -> Value {
@@ -207,11 +184,12 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
 pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
     let s = subject(&req.name);
     let client = p.ec2_client().await;
-    let found = match (&req.id, &req.token) {
-        (Some(id), _) => by_id(client, &s, id).await?,
-        (None, Some(token)) => by_token(client, &s, token).await?,
-        (None, None) => None,
-    };
+    let found = lookup::find(
+        req,
+        |id| by_id(client, &s, id),
+        |token| by_token(client, &s, token),
+    )
+    .await?;
     let Some(gw) = found else {
         return Ok(None);
     };
@@ -220,11 +198,7 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         vpc_id: attached(&gw).into_iter().next().map(|v| VpcId(v).into()),
         tags: tags::user_tags(gw.tags()),
     };
-    Ok(Some(Observed {
-        inputs: value_of(&observed),
-        outputs: outputs(&id),
-        id,
-    }))
+    Ok(Some(lookup::observed(&id, &observed, outputs(&id))))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

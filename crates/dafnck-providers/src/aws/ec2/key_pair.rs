@@ -14,7 +14,7 @@ use dafnck_core::{Secret, Value};
 use sha2::{Digest, Sha256};
 
 use super::super::error::{AwsError, Subject};
-use super::super::{inputs_of, tags, value_of, Provider};
+use super::super::{inputs_of, lookup, tags, value_of, Provider};
 use super::KeyPairId;
 
 /// An EC2 key pair, for [`Instance::key_name`](super::Instance::key_name).
@@ -105,17 +105,17 @@ async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Foun
     // A `key-pair-id` filter rather than `KeyPairId`s: the same answer from
     // AWS (without an error for an unknown id), and moto ignores the ids.
     let filter = Filter::builder().name("key-pair-id").values(id).build();
-    match client.describe_key_pairs().filters(filter).send().await {
-        Ok(out) => Ok(out
-            .key_pairs()
+    let out = lookup::unless_not_found(
+        s,
+        "DescribeKeyPairs",
+        client.describe_key_pairs().filters(filter).send().await,
+    )?;
+    Ok(out.and_then(|out| {
+        out.key_pairs()
             .iter()
             .find(|k| k.key_pair_id() == Some(id))
-            .cloned()),
-        Err(e) => match s.error("DescribeKeyPairs", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
+            .cloned()
+    }))
 }
 
 async fn by_token(
@@ -149,12 +149,37 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     else {
         return Ok(());
     };
-    match client.delete_key_pair().key_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("DeleteKeyPair", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
+    lookup::unless_not_found(
+        s,
+        "DeleteKeyPair",
+        client.delete_key_pair().key_name(name).send().await,
+    )?;
+    Ok(())
+}
+
+/// What ImportKeyPair or CreateKeyPair (`call`) answered.
+struct Made<'a> {
+    call: &'static str,
+    id: Option<&'a str>,
+    key_name: &'a str,
+    fingerprint: Option<&'a str>,
+}
+
+impl Made<'_> {
+    /// The new pair, with its private key when AWS made one.
+    fn created(&self, s: &Subject<'_>, private_key: Option<String>) -> Result<Created, AwsError> {
+        let id = self
+            .id
+            .ok_or_else(|| s.incomplete(self.call, "a key pair id"))?;
+        let k = Found::builder()
+            .key_pair_id(id)
+            .key_name(self.key_name)
+            .key_fingerprint(self.fingerprint.unwrap_or_default())
+            .build();
+        Ok(Created {
+            id: id.to_owned(),
+            outputs: outputs(&k, private_key),
+        })
     }
 }
 
@@ -188,18 +213,13 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
                 .send()
                 .await
                 .map_err(|e| s.error("ImportKeyPair", e))?;
-            let id = out
-                .key_pair_id()
-                .ok_or_else(|| s.incomplete("ImportKeyPair", "a key pair id"))?;
-            let k = Found::builder()
-                .key_pair_id(id)
-                .key_name(out.key_name().unwrap_or(&name))
-                .key_fingerprint(out.key_fingerprint().unwrap_or_default())
-                .build();
-            Ok(Created {
-                id: id.to_owned(),
-                outputs: outputs(&k, None),
-            })
+            let made = Made {
+                call: "ImportKeyPair",
+                id: out.key_pair_id(),
+                key_name: out.key_name().unwrap_or(&name),
+                fingerprint: out.key_fingerprint(),
+            };
+            Ok(made.created(&s, None)?)
         }
         (None, found) => {
             // A pair an earlier attempt made lost its private key with that
@@ -214,18 +234,13 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
                 .send()
                 .await
                 .map_err(|e| s.error("CreateKeyPair", e))?;
-            let id = out
-                .key_pair_id()
-                .ok_or_else(|| s.incomplete("CreateKeyPair", "a key pair id"))?;
-            let k = Found::builder()
-                .key_pair_id(id)
-                .key_name(out.key_name().unwrap_or(&name))
-                .key_fingerprint(out.key_fingerprint().unwrap_or_default())
-                .build();
-            Ok(Created {
-                id: id.to_owned(),
-                outputs: outputs(&k, out.key_material().map(str::to_owned)),
-            })
+            let made = Made {
+                call: "CreateKeyPair",
+                id: out.key_pair_id(),
+                key_name: out.key_name().unwrap_or(&name),
+                fingerprint: out.key_fingerprint(),
+            };
+            Ok(made.created(&s, out.key_material().map(str::to_owned))?)
         }
     }
 }
@@ -234,11 +249,12 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
     let s = subject(&req.name);
     let client = p.ec2_client().await;
     let recorded: KeyPair = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let found = match (&req.id, &req.token) {
-        (Some(id), _) => by_id(client, &s, id).await?,
-        (None, Some(token)) => by_token(client, &s, token).await?,
-        (None, None) => None,
-    };
+    let found = lookup::find(
+        req,
+        |id| by_id(client, &s, id),
+        |token| by_token(client, &s, token),
+    )
+    .await?;
     let Some(k) = found else {
         return Ok(None);
     };
@@ -250,11 +266,11 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         public_key: recorded.public_key,
         tags: tags::user_tags(k.tags()),
     };
-    Ok(Some(Observed {
-        id: k.key_pair_id().unwrap_or_default().to_owned(),
-        inputs: value_of(&observed),
-        outputs: outputs(&k, None),
-    }))
+    Ok(Some(lookup::observed(
+        k.key_pair_id().unwrap_or_default(),
+        &observed,
+        outputs(&k, None),
+    )))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

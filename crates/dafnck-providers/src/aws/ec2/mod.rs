@@ -12,6 +12,41 @@
 //! instance that is terminated) as absent. Import goes through `read`, by
 //! id. Deleting an object that is already gone succeeds.
 
+/// Defines `by_id` and `by_token` for an EC2 type whose `Describe*` call
+/// (`$call`, made by `$describe`) takes its ids (`$ids`) and a token filter
+/// and answers a list (`$list`): the object with this id, or `None` when
+/// AWS does not know it; and the object a create with `token` made, if any.
+macro_rules! describe_by_id_and_token {
+    ($found:ty, $call:literal, $describe:ident, $ids:ident, $list:ident) => {
+        async fn by_id(
+            client: &aws_sdk_ec2::Client,
+            s: &$crate::aws::error::Subject<'_>,
+            id: &str,
+        ) -> Result<Option<$found>, $crate::aws::error::AwsError> {
+            let out = $crate::aws::lookup::unless_not_found(
+                s,
+                $call,
+                client.$describe().$ids(id).send().await,
+            )?;
+            Ok(out.and_then(|out| out.$list().first().cloned()))
+        }
+
+        async fn by_token(
+            client: &aws_sdk_ec2::Client,
+            s: &$crate::aws::error::Subject<'_>,
+            token: &str,
+        ) -> Result<Option<$found>, $crate::aws::error::AwsError> {
+            let out = client
+                .$describe()
+                .filters($crate::aws::tags::token_filter(token))
+                .send()
+                .await
+                .map_err(|e| s.error($call, e))?;
+            Ok(out.$list().first().cloned())
+        }
+    };
+}
+
 pub(crate) mod elastic_ip;
 pub(crate) mod instance;
 pub(crate) mod internet_gateway;

@@ -12,7 +12,7 @@ use dafnck_core::provider::{
 use dafnck_core::Value;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
 use super::{known, required, InternetGatewayId, RouteTableId, SubnetId, VpcId};
 
 /// A route table of a VPC, and the subnets associated with it.
@@ -85,34 +85,13 @@ fn subject(name: &str) -> Subject<'_> {
 
 type Found = aws_sdk_ec2::types::RouteTable;
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
-    match client
-        .describe_route_tables()
-        .route_table_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.route_tables().first().cloned()),
-        Err(e) => match s.error("DescribeRouteTables", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
-}
-
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_route_tables()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeRouteTables", e))?;
-    Ok(out.route_tables().first().cloned())
-}
+describe_by_id_and_token!(
+    Found,
+    "DescribeRouteTables",
+    describe_route_tables,
+    route_table_ids,
+    route_tables
+);
 
 /// The table's routes the program manages: range → gateway.
 fn routes_of(table: &Found) -> BTreeMap<String, String> {
@@ -226,18 +205,16 @@ async fn converge(
 }
 
 async fn disassociate(client: &Client, s: &Subject<'_>, association: &str) -> Result<(), AwsError> {
-    match client
-        .disassociate_route_table()
-        .association_id(association)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("DisassociateRouteTable", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    lookup::unless_not_found(
+        s,
+        "DisassociateRouteTable",
+        client
+            .disassociate_route_table()
+            .association_id(association)
+            .send()
+            .await,
+    )?;
+    Ok(())
 }
 
 async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
@@ -247,13 +224,12 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     for association in associations_of(&table).values() {
         disassociate(client, s, association).await?;
     }
-    match client.delete_route_table().route_table_id(id).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("DeleteRouteTable", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    lookup::unless_not_found(
+        s,
+        "DeleteRouteTable",
+        client.delete_route_table().route_table_id(id).send().await,
+    )?;
+    Ok(())
 }
 
 fn outputs(id: &str) -> Value {
@@ -302,11 +278,12 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
 pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
     let s = subject(&req.name);
     let client = p.ec2_client().await;
-    let found = match (&req.id, &req.token) {
-        (Some(id), _) => by_id(client, &s, id).await?,
-        (None, Some(token)) => by_token(client, &s, token).await?,
-        (None, None) => None,
-    };
+    let found = lookup::find(
+        req,
+        |id| by_id(client, &s, id),
+        |token| by_token(client, &s, token),
+    )
+    .await?;
     let Some(table) = found else {
         return Ok(None);
     };
@@ -335,11 +312,7 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         subnet_ids,
         tags: tags::user_tags(table.tags()),
     };
-    Ok(Some(Observed {
-        inputs: value_of(&observed),
-        outputs: outputs(&id),
-        id,
-    }))
+    Ok(Some(lookup::observed(&id, &observed, outputs(&id))))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

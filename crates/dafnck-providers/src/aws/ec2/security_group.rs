@@ -12,7 +12,7 @@ use dafnck_core::provider::{
 use dafnck_core::Value;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
 use super::{known, required, SecurityGroupId, VpcId};
 
 /// A security group of a VPC: which traffic its members accept (`ingress`)
@@ -259,29 +259,13 @@ fn subject(name: &str) -> Subject<'_> {
 
 type Found = aws_sdk_ec2::types::SecurityGroup;
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
-    match client.describe_security_groups().group_ids(id).send().await {
-        Ok(out) => Ok(out.security_groups().first().cloned()),
-        Err(e) => match s.error("DescribeSecurityGroups", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
-}
-
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_security_groups()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeSecurityGroups", e))?;
-    Ok(out.security_groups().first().cloned())
-}
+describe_by_id_and_token!(
+    Found,
+    "DescribeSecurityGroups",
+    describe_security_groups,
+    group_ids,
+    security_groups
+);
 
 fn outputs(group: &Found) -> Value {
     value_of(&SecurityGroupOutputs {
@@ -375,13 +359,12 @@ async fn converge(
 }
 
 async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
-    match client.delete_security_group().group_id(id).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("DeleteSecurityGroup", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    lookup::unless_not_found(
+        s,
+        "DeleteSecurityGroup",
+        client.delete_security_group().group_id(id).send().await,
+    )?;
+    Ok(())
 }
 
 fn check(s: &Subject<'_>, g: &SecurityGroup) -> Result<(), AwsError> {
@@ -437,11 +420,12 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
 pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
     let s = subject(&req.name);
     let client = p.ec2_client().await;
-    let found = match (&req.id, &req.token) {
-        (Some(id), _) => by_id(client, &s, id).await?,
-        (None, Some(token)) => by_token(client, &s, token).await?,
-        (None, None) => None,
-    };
+    let found = lookup::find(
+        req,
+        |id| by_id(client, &s, id),
+        |token| by_token(client, &s, token),
+    )
+    .await?;
     let Some(group) = found else {
         return Ok(None);
     };
@@ -456,11 +440,11 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
             .map(|r| observed_rules(&atoms_of(group.ip_permissions_egress()), &r)),
         tags: tags::user_tags(group.tags()),
     };
-    Ok(Some(Observed {
-        id: group.group_id().unwrap_or_default().to_owned(),
-        inputs: value_of(&observed),
-        outputs: outputs(&group),
-    }))
+    Ok(Some(lookup::observed(
+        group.group_id().unwrap_or_default(),
+        &observed,
+        outputs(&group),
+    )))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

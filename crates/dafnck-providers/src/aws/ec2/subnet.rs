@@ -11,7 +11,7 @@ use dafnck_core::provider::{
 use dafnck_core::Value;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
 use super::{known, required, SubnetId, VpcId};
 
 /// A subnet: a range of a [`Vpc`](super::Vpc) in one availability zone.
@@ -84,29 +84,13 @@ fn subject(name: &str) -> Subject<'_> {
 
 type Found = aws_sdk_ec2::types::Subnet;
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
-    match client.describe_subnets().subnet_ids(id).send().await {
-        Ok(out) => Ok(out.subnets().first().cloned()),
-        Err(e) => match s.error("DescribeSubnets", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
-}
-
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_subnets()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeSubnets", e))?;
-    Ok(out.subnets().first().cloned())
-}
+describe_by_id_and_token!(
+    Found,
+    "DescribeSubnets",
+    describe_subnets,
+    subnet_ids,
+    subnets
+);
 
 async fn set_public_ip(
     client: &Client,
@@ -133,13 +117,12 @@ fn outputs(subnet: &Found) -> Value {
 }
 
 async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
-    match client.delete_subnet().subnet_id(id).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("DeleteSubnet", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    lookup::unless_not_found(
+        s,
+        "DeleteSubnet",
+        client.delete_subnet().subnet_id(id).send().await,
+    )?;
+    Ok(())
 }
 
 pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
@@ -184,11 +167,12 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
 pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
     let s = subject(&req.name);
     let client = p.ec2_client().await;
-    let found = match (&req.id, &req.token) {
-        (Some(id), _) => by_id(client, &s, id).await?,
-        (None, Some(token)) => by_token(client, &s, token).await?,
-        (None, None) => None,
-    };
+    let found = lookup::find(
+        req,
+        |id| by_id(client, &s, id),
+        |token| by_token(client, &s, token),
+    )
+    .await?;
     let Some(subnet) = found else {
         return Ok(None);
     };
@@ -203,11 +187,11 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         map_public_ip_on_launch: subnet.map_public_ip_on_launch().unwrap_or(false),
         tags: tags::user_tags(subnet.tags()),
     };
-    Ok(Some(Observed {
-        id: subnet.subnet_id().unwrap_or_default().to_owned(),
-        inputs: value_of(&observed),
-        outputs: outputs(&subnet),
-    }))
+    Ok(Some(lookup::observed(
+        subnet.subnet_id().unwrap_or_default(),
+        &observed,
+        outputs(&subnet),
+    )))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

@@ -11,7 +11,7 @@ use dafnck_core::provider::{
 use dafnck_core::Value;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, tags, value_of, Provider};
+use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
 use super::{known, required, VpcId};
 
 /// A VPC: an isolated network with an IPv4 range.
@@ -63,35 +63,13 @@ fn subject(name: &str) -> Subject<'_> {
     }
 }
 
-/// The VPC with this id, or `None` when there is none.
-async fn by_id(
-    client: &Client,
-    s: &Subject<'_>,
-    id: &str,
-) -> Result<Option<aws_sdk_ec2::types::Vpc>, AwsError> {
-    match client.describe_vpcs().vpc_ids(id).send().await {
-        Ok(out) => Ok(out.vpcs().first().cloned()),
-        Err(e) => match s.error("DescribeVpcs", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
-}
-
-/// The VPC a create with `token` made, if any.
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<aws_sdk_ec2::types::Vpc>, AwsError> {
-    let out = client
-        .describe_vpcs()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeVpcs", e))?;
-    Ok(out.vpcs().first().cloned())
-}
+describe_by_id_and_token!(
+    aws_sdk_ec2::types::Vpc,
+    "DescribeVpcs",
+    describe_vpcs,
+    vpc_ids,
+    vpcs
+);
 
 async fn dns_hostnames(client: &Client, s: &Subject<'_>, id: &str) -> Result<bool, AwsError> {
     let out = client
@@ -131,13 +109,8 @@ fn outputs(vpc: &aws_sdk_ec2::types::Vpc) -> Value {
 }
 
 async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
-    match client.delete_vpc().vpc_id(id).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("DeleteVpc", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    lookup::unless_not_found(s, "DeleteVpc", client.delete_vpc().vpc_id(id).send().await)?;
+    Ok(())
 }
 
 pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
@@ -179,11 +152,12 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
 pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
     let s = subject(&req.name);
     let client = p.ec2_client().await;
-    let found = match (&req.id, &req.token) {
-        (Some(id), _) => by_id(client, &s, id).await?,
-        (None, Some(token)) => by_token(client, &s, token).await?,
-        (None, None) => None,
-    };
+    let found = lookup::find(
+        req,
+        |id| by_id(client, &s, id),
+        |token| by_token(client, &s, token),
+    )
+    .await?;
     let Some(vpc) = found else {
         return Ok(None);
     };
@@ -193,11 +167,7 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         enable_dns_hostnames: dns_hostnames(client, &s, &id).await?,
         tags: tags::user_tags(vpc.tags()),
     };
-    Ok(Some(Observed {
-        id,
-        inputs: value_of(&observed),
-        outputs: outputs(&vpc),
-    }))
+    Ok(Some(lookup::observed(id, &observed, outputs(&vpc))))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

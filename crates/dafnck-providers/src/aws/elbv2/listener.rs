@@ -16,7 +16,7 @@ use dafnck_core::Value;
 use super::super::ec2::known;
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
-use super::super::{failed_after_create, inputs_of, value_of, Provider};
+use super::super::{failed_after_create, inputs_of, lookup, value_of, Provider};
 use super::{
     apply_tags, made_by, same_set, tags_of, tags_on_create, user_tags, ListenerArn,
     LoadBalancerArn, Protocol, TargetGroupArn,
@@ -98,13 +98,12 @@ fn subject(name: &str) -> Subject<'_> {
 type Found = aws_sdk_elasticloadbalancingv2::types::Listener;
 
 async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
-    match client.describe_listeners().listener_arns(arn).send().await {
-        Ok(out) => Ok(out.listeners().first().cloned()),
-        Err(e) => match s.error("DescribeListeners", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
+    let out = lookup::unless_not_found(
+        s,
+        "DescribeListeners",
+        client.describe_listeners().listener_arns(arn).send().await,
+    )?;
+    Ok(out.and_then(|out| out.listeners().first().cloned()))
 }
 
 /// The listener a create with `token` made: among the load balancer's
@@ -118,18 +117,17 @@ async fn by_token(
     if load_balancer_arn.is_empty() {
         return Ok(None);
     }
-    let listeners = match client
-        .describe_listeners()
-        .load_balancer_arn(load_balancer_arn)
-        .send()
-        .await
-    {
-        Ok(out) => out.listeners().to_vec(),
-        Err(e) => match s.error("DescribeListeners", e) {
-            e if e.is_not_found() => return Ok(None),
-            e => return Err(e),
-        },
-    };
+    let listeners = lookup::unless_not_found(
+        s,
+        "DescribeListeners",
+        client
+            .describe_listeners()
+            .load_balancer_arn(load_balancer_arn)
+            .send()
+            .await,
+    )?
+    .map(|out| out.listeners().to_vec())
+    .unwrap_or_default();
     for l in listeners {
         if made_by(&tags_of(client, s, arn_of(&l)).await?, token) {
             return Ok(Some(l));
@@ -225,13 +223,12 @@ fn forwarding_of(l: &Found) -> Vec<(String, u16)> {
 }
 
 async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<(), AwsError> {
-    match client.delete_listener().listener_arn(arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("DeleteListener", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    lookup::unless_not_found(
+        s,
+        "DeleteListener",
+        client.delete_listener().listener_arn(arn).send().await,
+    )?;
+    Ok(())
 }
 
 pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
@@ -311,14 +308,17 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
     let s = subject(&req.name);
     let client = p.elbv2_client().await;
     let recorded: Listener = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let found = match (&req.id, &req.token) {
-        (Some(arn), _) => by_arn(client, &s, arn).await?,
-        (None, Some(token)) => match recorded.load_balancer_arn.as_value() {
-            Some(lb) => by_token(client, &s, lb.as_str(), token).await?,
-            None => None,
-        },
-        (None, None) => None,
-    };
+    // An unresolved load balancer is an empty ARN, which has no listeners.
+    let lb = recorded
+        .load_balancer_arn
+        .as_value()
+        .map_or("", |lb| lb.as_str());
+    let found = lookup::find(
+        req,
+        |arn| by_arn(client, &s, arn),
+        |token| by_token(client, &s, lb, token),
+    )
+    .await?;
     let Some(l) = found else {
         return Ok(None);
     };
@@ -348,11 +348,7 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         forward,
         tags: user_tags(&tags),
     };
-    Ok(Some(Observed {
-        id: arn_of(&l).to_owned(),
-        inputs: value_of(&observed),
-        outputs: outputs(&l),
-    }))
+    Ok(Some(lookup::observed(arn_of(&l), &observed, outputs(&l))))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

@@ -16,9 +16,10 @@ use dafnck_core::Value;
 use super::super::ec2::{known, SecurityGroupId, SubnetId, VpcId};
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
-use super::super::{failed_after_create, inputs_of, value_of, Poll, Provider};
+use super::super::{failed_after_create, inputs_of, lookup, value_of, Poll, Provider};
 use super::{
-    apply_tags, made_by, object_name, same_set, tags_of, tags_on_create, user_tags, LoadBalancerArn,
+    apply_tags, made_by, object_name, read_name, same_set, tags_of, tags_on_create, user_tags,
+    LoadBalancerArn,
 };
 
 /// A load balancer: the entry point that [`Listener`](super::Listener)s
@@ -113,32 +114,30 @@ fn subject(name: &str) -> Subject<'_> {
 type Found = aws_sdk_elasticloadbalancingv2::types::LoadBalancer;
 
 async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
-    match client
-        .describe_load_balancers()
-        .load_balancer_arns(arn)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.load_balancers().first().cloned()),
-        Err(e) => match s.error("DescribeLoadBalancers", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
+    let out = lookup::unless_not_found(
+        s,
+        "DescribeLoadBalancers",
+        client
+            .describe_load_balancers()
+            .load_balancer_arns(arn)
+            .send()
+            .await,
+    )?;
+    Ok(out.and_then(|out| out.load_balancers().first().cloned()))
 }
 
 async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<Found>, AwsError> {
-    match client.describe_load_balancers().names(name).send().await {
-        Ok(out) => Ok(out
-            .load_balancers()
+    let out = lookup::unless_not_found(
+        s,
+        "DescribeLoadBalancers",
+        client.describe_load_balancers().names(name).send().await,
+    )?;
+    Ok(out.and_then(|out| {
+        out.load_balancers()
             .iter()
             .find(|lb| lb.load_balancer_name() == Some(name))
-            .cloned()),
-        Err(e) => match s.error("DescribeLoadBalancers", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
+            .cloned()
+    }))
 }
 
 /// The load balancer a create with `token` made: the one with the name
@@ -236,17 +235,17 @@ async fn delete_by_arn(
     s: &Subject<'_>,
     arn: &str,
 ) -> Result<(), AwsError> {
-    match client
-        .delete_load_balancer()
-        .load_balancer_arn(arn)
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(e) => match s.error("DeleteLoadBalancer", e) {
-            e if e.is_not_found() => return Ok(()),
-            e => return Err(e),
-        },
+    let deleting = lookup::unless_not_found(
+        s,
+        "DeleteLoadBalancer",
+        client
+            .delete_load_balancer()
+            .load_balancer_arn(arn)
+            .send()
+            .await,
+    )?;
+    if deleting.is_none() {
+        return Ok(());
     }
     // Its network interfaces hold its subnets and security groups until
     // it is gone.
@@ -320,14 +319,13 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
     let s = subject(&req.name);
     let client = p.elbv2_client().await;
     let recorded: LoadBalancer = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let found = match (&req.id, &req.token) {
-        (Some(arn), _) => by_arn(client, &s, arn).await?,
-        (None, Some(token)) => {
-            let name = object_name(recorded.name.as_deref(), &req.name, token);
-            by_token(client, &s, &name, token).await?
-        }
-        (None, None) => None,
-    };
+    let name = read_name(req, recorded.name.as_deref());
+    let found = lookup::find(
+        req,
+        |arn| by_arn(client, &s, arn),
+        |token| by_token(client, &s, &name, token),
+    )
+    .await?;
     let Some(lb) = found else {
         return Ok(None);
     };
@@ -369,11 +367,7 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         security_group_ids,
         tags: user_tags(&tags),
     };
-    Ok(Some(Observed {
-        id: arn_of(&lb).to_owned(),
-        inputs: value_of(&observed),
-        outputs: outputs(&lb),
-    }))
+    Ok(Some(lookup::observed(arn_of(&lb), &observed, outputs(&lb))))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

@@ -62,11 +62,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, Tag};
 use aws_sdk_elasticloadbalancingv2::Client;
+use dafnck_core::provider::ReadRequest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::{AwsError, Subject};
-use super::tags::{client_token, NAME_TAG, STACK_TAG, TOKEN_TAG};
+use super::tags::{self, client_token, TOKEN_TAG};
 
 pub use listener::{Forward, Listener, ListenerOutputs, ListenerOutputsRefs};
 pub use load_balancer::{
@@ -146,6 +147,16 @@ pub(crate) fn object_name(declared: Option<&str>, resource: &str, token: &str) -
     format!("{base}-{suffix}")
 }
 
+/// The name the create a read's token stands for gave its object (the
+/// declared one, or the one derived from the token): where `by_token`
+/// looks. Empty when the read has no token.
+pub(crate) fn read_name(req: &ReadRequest, declared: Option<&str>) -> String {
+    req.token
+        .as_deref()
+        .map(|token| object_name(declared, &req.name, token))
+        .unwrap_or_default()
+}
+
 /// The provider's tags and the user's, for a create call.
 pub(crate) fn tags_on_create(
     stack: &str,
@@ -153,13 +164,9 @@ pub(crate) fn tags_on_create(
     token: &str,
     user: &BTreeMap<String, String>,
 ) -> Vec<Tag> {
-    let ours = [
-        (STACK_TAG, stack.to_owned()),
-        (NAME_TAG, name.to_owned()),
-        (TOKEN_TAG, client_token(token)),
-    ];
-    ours.iter()
-        .map(|(k, v)| tag(k, v))
+    tags::ours(stack, name, token)
+        .into_iter()
+        .map(|(k, v)| tag(k, &v))
         .chain(user.iter().map(|(k, v)| tag(k, v)))
         .collect()
 }
@@ -201,7 +208,7 @@ pub(crate) fn made_by(tags: &BTreeMap<String, String>, token: &str) -> bool {
 /// The user's tags among all of an object's tags.
 pub(crate) fn user_tags(all: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     all.iter()
-        .filter(|(k, _)| !k.starts_with("dafnck:") && !k.starts_with("aws:"))
+        .filter(|(k, _)| tags::is_users(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -214,16 +221,9 @@ pub(crate) async fn apply_tags(
     current: &BTreeMap<String, String>,
     desired: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let set: Vec<Tag> = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k) != Some(*v))
-        .map(|(k, v)| tag(k, v))
-        .collect();
-    let remove: Vec<String> = current
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
-        .cloned()
-        .collect();
+    let (set, remove) = tags::diff(current, desired);
+    let set: Vec<Tag> = set.into_iter().map(|(k, v)| tag(k, v)).collect();
+    let remove: Vec<String> = remove.into_iter().map(str::to_owned).collect();
     if !set.is_empty() {
         client
             .add_tags()

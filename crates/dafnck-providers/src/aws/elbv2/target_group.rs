@@ -16,10 +16,10 @@ use dafnck_core::Value;
 use super::super::ec2::{known, InstanceId, VpcId};
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
-use super::super::{failed_after_create, inputs_of, value_of, Provider};
+use super::super::{failed_after_create, inputs_of, lookup, value_of, Provider};
 use super::{
-    apply_tags, made_by, object_name, same_set, tags_of, tags_on_create, user_tags, Protocol,
-    TargetGroupArn,
+    apply_tags, made_by, object_name, read_name, same_set, tags_of, tags_on_create, user_tags,
+    Protocol, TargetGroupArn,
 };
 
 /// A target group: the instances a [`Listener`](super::Listener) forwards
@@ -126,18 +126,16 @@ fn subject(name: &str) -> Subject<'_> {
 type Found = aws_sdk_elasticloadbalancingv2::types::TargetGroup;
 
 async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
-    match client
-        .describe_target_groups()
-        .target_group_arns(arn)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.target_groups().first().cloned()),
-        Err(e) => match s.error("DescribeTargetGroups", e) {
-            e if e.is_not_found() => Ok(None),
-            e => Err(e),
-        },
-    }
+    let out = lookup::unless_not_found(
+        s,
+        "DescribeTargetGroups",
+        client
+            .describe_target_groups()
+            .target_group_arns(arn)
+            .send()
+            .await,
+    )?;
+    Ok(out.and_then(|out| out.target_groups().first().cloned()))
 }
 
 /// The group a create with `token` made (see the load balancer's).
@@ -147,17 +145,17 @@ async fn by_token(
     name: &str,
     token: &str,
 ) -> Result<Option<Found>, AwsError> {
-    let found = match client.describe_target_groups().names(name).send().await {
-        Ok(out) => out
-            .target_groups()
+    let found = lookup::unless_not_found(
+        s,
+        "DescribeTargetGroups",
+        client.describe_target_groups().names(name).send().await,
+    )?
+    .and_then(|out| {
+        out.target_groups()
             .iter()
             .find(|g| g.target_group_name() == Some(name))
-            .cloned(),
-        Err(e) => match s.error("DescribeTargetGroups", e) {
-            e if e.is_not_found() => None,
-            e => return Err(e),
-        },
-    };
+            .cloned()
+    });
     let Some(group) = found else {
         return Ok(None);
     };
@@ -289,18 +287,16 @@ async fn set_targets(
 }
 
 async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<(), AwsError> {
-    match client
-        .delete_target_group()
-        .target_group_arn(arn)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => match s.error("DeleteTargetGroup", e) {
-            e if e.is_not_found() => Ok(()),
-            e => Err(e),
-        },
-    }
+    lookup::unless_not_found(
+        s,
+        "DeleteTargetGroup",
+        client
+            .delete_target_group()
+            .target_group_arn(arn)
+            .send()
+            .await,
+    )?;
+    Ok(())
 }
 
 pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
@@ -362,14 +358,13 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
     let s = subject(&req.name);
     let client = p.elbv2_client().await;
     let recorded: TargetGroup = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let found = match (&req.id, &req.token) {
-        (Some(arn), _) => by_arn(client, &s, arn).await?,
-        (None, Some(token)) => {
-            let name = object_name(recorded.name.as_deref(), &req.name, token);
-            by_token(client, &s, &name, token).await?
-        }
-        (None, None) => None,
-    };
+    let name = read_name(req, recorded.name.as_deref());
+    let found = lookup::find(
+        req,
+        |arn| by_arn(client, &s, arn),
+        |token| by_token(client, &s, &name, token),
+    )
+    .await?;
     let Some(group) = found else {
         return Ok(None);
     };
@@ -403,11 +398,7 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         targets,
         tags: user_tags(&tags),
     };
-    Ok(Some(Observed {
-        id: arn.to_owned(),
-        inputs: value_of(&observed),
-        outputs: outputs(&group),
-    }))
+    Ok(Some(lookup::observed(arn, &observed, outputs(&group))))
 }
 
 pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {

@@ -1,0 +1,67 @@
+//! Reading an object: finding it by its id, or — after a crash mid-create —
+//! by the token of the create that made it; AWS's "no such object" as an
+//! answer rather than an error; and what a read reports.
+
+use std::future::Future;
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use dafnck_core::provider::{Observed, ReadRequest};
+use dafnck_core::Value;
+use serde::Serialize;
+
+use super::error::{AwsError, Subject};
+use super::value_of;
+
+/// The answer to `call`, or `None` when AWS says the addressed object does
+/// not exist; any other error as an [`AwsError`] naming `call`.
+pub(crate) fn unless_not_found<T, E, R>(
+    s: &Subject<'_>,
+    call: &'static str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) => match s.error(call, e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+/// The object `req` asks about: `by_id` when state records an id, else
+/// `by_token` when the engine reads after a crash mid-create, else none.
+pub(crate) async fn find<'a, T, I, IF, K, KF>(
+    req: &'a ReadRequest,
+    by_id: I,
+    by_token: K,
+) -> Result<Option<T>, AwsError>
+where
+    I: FnOnce(&'a str) -> IF,
+    IF: Future<Output = Result<Option<T>, AwsError>>,
+    K: FnOnce(&'a str) -> KF,
+    KF: Future<Output = Result<Option<T>, AwsError>>,
+{
+    match (&req.id, &req.token) {
+        (Some(id), _) => by_id(id).await,
+        (None, Some(token)) => by_token(token).await,
+        (None, None) => Ok(None),
+    }
+}
+
+/// What a read found: the object's id, its inputs as found (for drift)
+/// and its outputs.
+pub(crate) fn observed<R: Serialize>(
+    id: impl Into<String>,
+    inputs: &R,
+    outputs: Value,
+) -> Observed {
+    Observed {
+        id: id.into(),
+        inputs: value_of(inputs),
+        outputs,
+    }
+}
