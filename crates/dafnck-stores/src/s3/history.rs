@@ -33,14 +33,18 @@ pub(super) async fn save_version(
             bucket.describe, info.version
         ),
     };
-    // A version whose entry is there is never touched.
-    if let Some(existing) = bucket.get(&info_key).await? {
-        return if existing.bytes == info_body {
-            // Saved already by a first try whose answer was lost.
-            Ok(())
-        } else {
-            Err(taken())
-        };
+    // A version whose entry is there is never touched; it may be this very
+    // version, saved by a first try whose answer was lost.
+    let same = || async {
+        let info = bucket.get(&info_key).await?;
+        let state = bucket.get(&state_key).await?;
+        Ok::<_, StateError>(
+            info.is_some_and(|o| o.bytes == info_body)
+                && state.is_some_and(|o| o.bytes == state_body),
+        )
+    };
+    if bucket.get(&info_key).await?.is_some() {
+        return if same().await? { Ok(()) } else { Err(taken()) };
     }
     if bucket.create(&state_key, state_body.clone()).await?.is_none() {
         // A state without an entry: left by a save that died before writing
@@ -50,7 +54,7 @@ pub(super) async fn save_version(
         };
         if left.bytes != state_body
             && bucket
-                .replace(&state_key, &left.etag, state_body)
+                .replace(&state_key, &left.etag, state_body.clone())
                 .await?
                 .is_none()
         {
@@ -60,9 +64,10 @@ pub(super) async fn save_version(
     if bucket.create(&info_key, info_body.clone()).await?.is_some() {
         return Ok(());
     }
-    match bucket.get(&info_key).await? {
-        Some(existing) if existing.bytes == info_body => Ok(()),
-        _ => Err(taken()),
+    if same().await? {
+        Ok(())
+    } else {
+        Err(taken())
     }
 }
 
