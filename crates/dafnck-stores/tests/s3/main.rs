@@ -11,6 +11,7 @@
 #![cfg(feature = "s3")]
 
 mod processes;
+mod secrets;
 mod store;
 
 use std::io::Write;
