@@ -126,11 +126,11 @@ fn unknown_schemes_and_unreachable_databases_are_clear_errors() {
     let r = run(
         dir.path(),
         None,
-        &["--state", "s3://bucket/prefix", "preview"],
+        &["--state", "gs://bucket/prefix", "preview"],
     );
     expect(&r, 1);
     assert!(
-        r.stderr.contains("no state store for s3://") && r.stderr.contains("knows: file, postgres"),
+        r.stderr.contains("no state store for gs://") && r.stderr.contains("knows: file, postgres"),
         "{}",
         r.stderr
     );
