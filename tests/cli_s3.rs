@@ -141,7 +141,12 @@ fn state_in_s3_end_to_end() {
     let url = format!("s3://{bucket}/team");
     let dir = tempfile::tempdir().unwrap();
 
-    let r = run(dir.path(), &endpoint, None, &["--state", &url, "up", "--yes"]);
+    let r = run(
+        dir.path(),
+        &endpoint,
+        None,
+        &["--state", &url, "up", "--yes"],
+    );
     expect(&r, 0);
     assert!(r.stdout.contains("Apply complete"), "{}", r.stdout);
     // Nothing of the stack's state went to files.
@@ -167,7 +172,10 @@ fn state_in_s3_end_to_end() {
     let r = run(dir.path(), &endpoint, Some(&url), &["state", "history"]);
     expect(&r, 0);
     assert!(r.stdout.contains("up"), "{}", r.stdout);
-    assert!(!stored.iter().any(|k| k.ends_with("lock.json")), "no lock left");
+    assert!(
+        !stored.iter().any(|k| k.ends_with("lock.json")),
+        "no lock left"
+    );
 
     // A live lock held elsewhere refuses the run, naming holder and id;
     // force-unlock with that id releases it.
@@ -202,7 +210,12 @@ fn state_in_s3_end_to_end() {
         &["state", "force-unlock", "held-by-test"],
     );
     expect(&r, 0);
-    let (status, _) = http(&endpoint, "GET", &format!("/{bucket}/team/dev/lock.json"), b"");
+    let (status, _) = http(
+        &endpoint,
+        "GET",
+        &format!("/{bucket}/team/dev/lock.json"),
+        b"",
+    );
     assert_eq!(status, 404, "the lock object is gone");
 
     let r = run(
@@ -223,7 +236,10 @@ fn state_in_s3_end_to_end() {
     // No object holds a secret (the example's passwords were in the state
     // from the first up to the destroy, in every version).
     let stored = keys(&endpoint, &bucket);
-    assert!(stored.iter().any(|k| k.contains("/versions/")), "{stored:?}");
+    assert!(
+        stored.iter().any(|k| k.contains("/versions/")),
+        "{stored:?}"
+    );
     for key in &stored {
         let (status, bytes) = http(&endpoint, "GET", &format!("/{bucket}/{key}"), b"");
         assert_eq!(status, 200, "{key}");

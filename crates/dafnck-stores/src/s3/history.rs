@@ -25,7 +25,10 @@ pub(super) async fn save_version(
 ) -> Result<(), StateError> {
     let info_body = encode("a version's entry", info)?;
     let state_body = encode("a version of the state", state)?;
-    let (info_key, state_key) = (keys.version_info(info.version), keys.version_state(info.version));
+    let (info_key, state_key) = (
+        keys.version_info(info.version),
+        keys.version_state(info.version),
+    );
     let taken = || StateError::Backend {
         backend: BACKEND.into(),
         message: format!(
@@ -46,7 +49,11 @@ pub(super) async fn save_version(
     if bucket.get(&info_key).await?.is_some() {
         return if same().await? { Ok(()) } else { Err(taken()) };
     }
-    if bucket.create(&state_key, state_body.clone()).await?.is_none() {
+    if bucket
+        .create(&state_key, state_body.clone())
+        .await?
+        .is_none()
+    {
         // A state without an entry: left by a save that died before writing
         // the entry, so not a version. Replace it, if it is not changing.
         let Some(left) = bucket.get(&state_key).await? else {

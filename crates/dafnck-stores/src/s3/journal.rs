@@ -197,7 +197,10 @@ async fn batches(bucket: &Bucket, keys: &Keys) -> Result<Vec<(u64, String)>, Sta
 
 /// Fetches and parses `batches` in order, a few at a time; `None` when one
 /// of them is gone (deleted by a compaction since it was listed).
-async fn fetch(bucket: &Bucket, batches: &[(u64, String)]) -> Result<Option<Vec<Batch>>, StateError> {
+async fn fetch(
+    bucket: &Bucket,
+    batches: &[(u64, String)],
+) -> Result<Option<Vec<Batch>>, StateError> {
     let fetched: Vec<Option<Batch>> = stream::iter(batches.to_vec())
         .map(|(seq, key)| async move {
             match bucket.get(&key).await? {
@@ -221,8 +224,12 @@ fn parse_batch(bucket: &Bucket, key: &str, seq: u64, object: &Object) -> Result<
         if line.is_empty() {
             continue;
         }
-        let record: Record = serde_json::from_slice(line)
-            .map_err(|e| corrupt(format!("line {} does not parse as a journal record: {e}", n + 1)))?;
+        let record: Record = serde_json::from_slice(line).map_err(|e| {
+            corrupt(format!(
+                "line {} does not parse as a journal record: {e}",
+                n + 1
+            ))
+        })?;
         let expected = records.last().map_or(seq, |r| r.seq + 1);
         if record.seq != expected {
             return Err(corrupt(format!(
@@ -242,7 +249,11 @@ fn parse_batch(bucket: &Bucket, key: &str, seq: u64, object: &Object) -> Result<
     })
 }
 
-pub(super) fn parse_snapshot(bucket: &Bucket, key: &str, bytes: &[u8]) -> Result<State, StateError> {
+pub(super) fn parse_snapshot(
+    bucket: &Bucket,
+    key: &str,
+    bytes: &[u8],
+) -> Result<State, StateError> {
     serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
         location: bucket.location(key),
         message: format!("the snapshot does not parse: {e}"),

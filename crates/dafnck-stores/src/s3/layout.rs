@@ -239,7 +239,7 @@ mod tests {
             ("s3://bucket/a?timeout=soon", "not a number of seconds"),
             ("s3://bucket/a?region=eu-west-1", "unknown parameter"),
         ] {
-            let e = StoreUrl::parse(url).err().expect(url).to_string();
+            let e = StoreUrl::parse(url).expect_err(url).to_string();
             assert!(e.contains(why) && e.contains(url), "{url}: {e}");
         }
     }
@@ -257,7 +257,10 @@ mod tests {
 
     #[test]
     fn numbered_keys_sort_numerically_and_parse_back() {
-        let keys = StoreUrl::parse("s3://bucket/p").unwrap().stack("dev").unwrap();
+        let keys = StoreUrl::parse("s3://bucket/p")
+            .unwrap()
+            .stack("dev")
+            .unwrap();
         let (nine, ten) = (keys.batch(9), keys.batch(10));
         assert!(nine < ten, "{nine} < {ten}");
         assert_eq!(keys.batch_seq(&ten), Some(10));

@@ -122,7 +122,11 @@ pub(super) async fn renew(
         let mut renewed = held.lock;
         renewed.info.expires_at = now_millis().saturating_add(renewed.lease_ms);
         let body = encode(&renewed)?;
-        if bucket.replace(&keys.lock(), &held.etag, body).await?.is_some() {
+        if bucket
+            .replace(&keys.lock(), &held.etag, body)
+            .await?
+            .is_some()
+        {
             return Ok(renewed.info);
         }
         // Changed since read (a retried first try that did renew, or a
@@ -158,7 +162,10 @@ pub(super) async fn unlock(
     Err(changing(bucket, stack))
 }
 
-pub(super) async fn lock_info(bucket: &Bucket, keys: &Keys) -> Result<Option<LockInfo>, StateError> {
+pub(super) async fn lock_info(
+    bucket: &Bucket,
+    keys: &Keys,
+) -> Result<Option<LockInfo>, StateError> {
     Ok(read(bucket, keys).await?.map(|held| held.lock.info))
 }
 

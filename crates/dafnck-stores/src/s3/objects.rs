@@ -46,7 +46,14 @@ pub(super) const PARALLEL_GETS: usize = 16;
 impl Bucket {
     /// The object at `key`, or `None` when there is none.
     pub(super) async fn get(&self, key: &str) -> Result<Option<Object>, StateError> {
-        let out = match self.client.get_object().bucket(&self.name).key(key).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if status(&e) == Some(404) && e.code() != Some("NoSuchBucket") => {
                 return Ok(None)
@@ -66,7 +73,11 @@ impl Bucket {
 
     /// Creates `key` with `bytes` unless it exists (`If-None-Match: *`):
     /// its new ETag, or `None` when an object is already there.
-    pub(super) async fn create(&self, key: &str, bytes: Vec<u8>) -> Result<Option<String>, StateError> {
+    pub(super) async fn create(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Option<String>, StateError> {
         let put = self
             .client
             .put_object()
@@ -175,7 +186,11 @@ impl Bucket {
                 .send()
                 .await
                 .map_err(|e| self.error("list", prefix, e))?;
-            keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
             match out.next_continuation_token() {
                 Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_owned()),
                 _ => return Ok(keys),
@@ -217,7 +232,10 @@ impl Bucket {
     pub(super) fn failed(&self, what: &str, key: &str, message: String) -> StateError {
         StateError::Backend {
             backend: BACKEND.into(),
-            message: format!("{}: cannot {what} s3://{}/{key}: {message}", self.describe, self.name),
+            message: format!(
+                "{}: cannot {what} s3://{}/{key}: {message}",
+                self.describe, self.name
+            ),
         }
     }
 

@@ -20,7 +20,10 @@ pub(crate) const PASSPHRASE: &str = "a long passphrase nobody guesses";
 /// Every secret value the runs handle.
 pub(crate) const SECRETS: [&str; 4] = [PASSWORD, ROTATED, TOKEN, EXPORTED];
 
-fn infra(password: &'static str, size: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
+fn infra(
+    password: &'static str,
+    size: &'static str,
+) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
     move |stack| {
         let net = stack.add(
             "net",
@@ -96,7 +99,11 @@ pub(crate) async fn apply_with_secrets(store: impl StateStore) -> Engine {
         state.outputs["db_password"],
         Value::Secret(Box::new(EXPORTED.into()))
     );
-    assert_eq!(engine.history().await.unwrap().len(), 2, "two versions kept");
+    assert_eq!(
+        engine.history().await.unwrap().len(),
+        2,
+        "two versions kept"
+    );
     engine
 }
 

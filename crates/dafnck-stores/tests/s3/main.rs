@@ -101,7 +101,11 @@ impl Moto {
             .send()
             .await
             .unwrap();
-        assert_ne!(out.is_truncated(), Some(true), "more than a page of objects");
+        assert_ne!(
+            out.is_truncated(),
+            Some(true),
+            "more than a page of objects"
+        );
         out.contents()
             .iter()
             .filter_map(|o| o.key().map(str::to_owned))

@@ -20,7 +20,9 @@ async fn no_secret_reaches_any_object() {
         objects.insert(format!("s3://{}/{key}", moto.bucket), bytes);
     }
     assert!(
-        objects.keys().any(|k| k.ends_with("state/dev/snapshot.json"))
+        objects
+            .keys()
+            .any(|k| k.ends_with("state/dev/snapshot.json"))
             && objects.keys().any(|k| k.ends_with("/info.json")),
         "{:?}",
         objects.keys()

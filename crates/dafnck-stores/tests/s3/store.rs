@@ -3,9 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use dafnck_core::state::{
-    self, testing, Entry, Record, State, StateError, StateStore, Stored,
-};
+use dafnck_core::state::{self, testing, Entry, Record, State, StateError, StateStore, Stored};
 use dafnck_core::testing::FakeCloud;
 use dafnck_core::Value;
 use dafnck_stores::s3::S3Store;
@@ -142,7 +140,10 @@ async fn a_record_number_that_is_taken_is_refused() {
         e.contains("already has a journal record numbered 1") && e.contains("nothing was appended"),
         "{e}"
     );
-    assert_eq!(store.read("dev").await.unwrap().journal, vec![record(1, "a")]);
+    assert_eq!(
+        store.read("dev").await.unwrap().journal,
+        vec![record(1, "a")]
+    );
     let e = store
         .append("dev", &[record(2, "a"), record(4, "a")])
         .await
@@ -200,7 +201,10 @@ async fn a_corrupt_object_is_named_and_never_overwritten() {
     assert!(e.contains("state/third/journal/notes.txt"), "{e}");
     moto.put("state/third/lock.json", b"{").await;
     let e = store.lock_info("third").await.unwrap_err().to_string();
-    assert!(e.contains("state/third/lock.json") && e.contains("is corrupt"), "{e}");
+    assert!(
+        e.contains("state/third/lock.json") && e.contains("is corrupt"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -250,7 +254,11 @@ async fn an_unreachable_endpoint_is_a_clear_error_not_a_hang() {
         e.contains(&format!("cannot reach S3 at {endpoint}")) && e.contains("s3://team-state/p"),
         "{e}"
     );
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
 
     // A server that accepts and never answers: the timeout ends it.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -273,7 +281,11 @@ async fn an_unreachable_endpoint_is_a_clear_error_not_a_hang() {
         e.contains(&format!("no answer from {endpoint} within the timeout")),
         "{e}"
     );
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     held.abort();
 }
 
@@ -285,7 +297,10 @@ async fn stack_names_are_one_key_segment() {
     };
     let store = moto.store().await;
     store.append("team/dev", &[record(1, "a")]).await.unwrap();
-    store.append("team", &[record(1, "b"), record(2, "b")]).await.unwrap();
+    store
+        .append("team", &[record(1, "b"), record(2, "b")])
+        .await
+        .unwrap();
     assert_eq!(store.read("team/dev").await.unwrap().journal.len(), 1);
     assert_eq!(store.read("team").await.unwrap().journal.len(), 2);
     let keys = moto.keys().await;
