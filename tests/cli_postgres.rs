@@ -31,6 +31,9 @@ fn run(dir: &Path, env_state: Option<&str>, args: &[&str]) -> Run {
         .env_remove("DAFNCK_STACK")
         .env_remove("DAFNCK_STATE_DIR")
         .env_remove("DAFNCK_STATE")
+        // The example's instances have secret passwords: `up` refuses to
+        // write them without a key.
+        .env("DAFNCK_PASSPHRASE", "cli postgres test passphrase")
         .env("NO_COLOR", "1");
     if let Some(url) = env_state {
         command.env("DAFNCK_STATE", url);
