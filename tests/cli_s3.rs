@@ -288,3 +288,50 @@ fn a_missing_bucket_and_an_unreachable_endpoint_are_clear_errors() {
         r.stderr
     );
 }
+
+#[test]
+fn state_migrate_copies_file_state_into_s3_and_refuses_to_overwrite() {
+    let Some(endpoint) = moto_for("cli_s3_migrate") else {
+        return;
+    };
+    let bucket = format!("t-migrate-{}", &new_id()[..10]);
+    let (status, _) = http(&endpoint, "PUT", &format!("/{bucket}"), b"");
+    assert_eq!(status, 200, "create the bucket");
+    let url = format!("s3://{bucket}/team");
+    let dir = tempfile::tempdir().unwrap();
+    expect(&run(dir.path(), &endpoint, None, &["up", "--yes"]), 0);
+
+    let r = run(
+        dir.path(),
+        &endpoint,
+        None,
+        &["state", "migrate", "--to", &url],
+    );
+    expect(&r, 0);
+    assert!(
+        r.stdout.contains("Copied stack \"dev\" (5 resource(s)"),
+        "{}",
+        r.stdout
+    );
+    // The migrated state is the stack's state: nothing to change.
+    let r = run(
+        dir.path(),
+        &endpoint,
+        Some(&url),
+        &["preview", "--detailed-exitcode"],
+    );
+    expect(&r, 0);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+    let before = keys(&endpoint, &bucket);
+
+    // A second migration would overwrite: refused, nothing written.
+    let r = run(
+        dir.path(),
+        &endpoint,
+        None,
+        &["state", "migrate", "--to", &url],
+    );
+    expect(&r, 1);
+    assert!(r.stderr.contains("already has state"), "{}", r.stderr);
+    assert_eq!(keys(&endpoint, &bucket), before);
+}
