@@ -44,7 +44,7 @@ start_server() {
     eval "$env"
 }
 
-step "moto server (AWS EC2 fake) for the aws provider's tests"
+step "moto server (AWS fake) for the aws provider's and the S3 state store's tests"
 # Installs moto[server] with pip when missing.
 start_server moto
 

@@ -11,14 +11,15 @@ pub use dafnck_strategies as strategies;
 
 /// The command line of [`dafnck_core::cli`], with every state store this
 /// package was built with registered: `--state postgres://...` works when
-/// the `postgres` feature is on, and says which schemes it knows when not.
+/// the `postgres` feature is on, `--state s3://...` when `s3` is, and a
+/// scheme not built in is refused with the schemes it knows.
 pub mod cli {
     pub use dafnck_core::cli::*;
 
     use dafnck_core::Stack;
 
     /// Like [`dafnck_core::cli::run`], with the state store backends of
-    /// the enabled features (`postgres`) registered.
+    /// the enabled features (`postgres`, `s3`) registered.
     ///
     /// ```no_run
     /// # fn infra(_: &mut dafnck::core::Stack) -> dafnck::core::Result<()> { Ok(()) }
@@ -36,6 +37,8 @@ pub mod cli {
         let cli = dafnck_core::cli::run(program);
         #[cfg(feature = "postgres")]
         let cli = cli.state_backend(dafnck_stores::postgres::backend());
+        #[cfg(feature = "s3")]
+        let cli = cli.state_backend(dafnck_stores::s3::backend());
         cli
     }
 }

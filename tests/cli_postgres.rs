@@ -31,7 +31,9 @@ fn run(dir: &Path, env_state: Option<&str>, args: &[&str]) -> Run {
         .env_remove("DAFNCK_STACK")
         .env_remove("DAFNCK_STATE_DIR")
         .env_remove("DAFNCK_STATE")
-        .env("DAFNCK_PASSPHRASE", "cli-postgres-test-passphrase")
+        // The example's instances have secret passwords: `up` refuses to
+        // write them without a key.
+        .env("DAFNCK_PASSPHRASE", "cli postgres test passphrase")
         .env("NO_COLOR", "1");
     if let Some(url) = env_state {
         command.env("DAFNCK_STATE", url);
@@ -127,11 +129,11 @@ fn unknown_schemes_and_unreachable_databases_are_clear_errors() {
     let r = run(
         dir.path(),
         None,
-        &["--state", "s3://bucket/prefix", "preview"],
+        &["--state", "gs://bucket/prefix", "preview"],
     );
     expect(&r, 1);
     assert!(
-        r.stderr.contains("no state store for s3://") && r.stderr.contains("knows: file, postgres"),
+        r.stderr.contains("no state store for gs://") && r.stderr.contains("knows: file, postgres"),
         "{}",
         r.stderr
     );

@@ -36,6 +36,7 @@ pub fn example(name: &str) -> PathBuf {
         ("local", cfg!(feature = "local")),
         ("aws", cfg!(feature = "aws")),
         ("postgres", cfg!(feature = "postgres")),
+        ("s3", cfg!(feature = "s3")),
     ]
     .into_iter()
     .filter_map(|(f, on)| on.then_some(f))

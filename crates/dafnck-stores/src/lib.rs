@@ -4,6 +4,7 @@
 //! Cargo feature, so `dafnck-core` carries no database client:
 //!
 //! - `postgres`: [`postgres::PostgresStore`], `postgres://` URLs.
+//! - `s3`: [`s3::S3Store`], `s3://bucket/prefix` URLs.
 //!
 //! A program registers a store's backend with its command line, and then
 //! `--state URL` (or `DAFNCK_STATE`) picks the store:
@@ -20,3 +21,6 @@
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+
+#[cfg(feature = "s3")]
+pub mod s3;

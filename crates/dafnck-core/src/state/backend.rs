@@ -139,10 +139,10 @@ impl StoreBackends {
                 message: format!(
                     "no state store for {scheme}:// URLs in this program ({:?}); it knows: {known}{}",
                     redact_url(url),
-                    if wanted == "postgres" {
-                        " (PostgreSQL needs dafnck-stores with the `postgres` feature, registered with `.state_backend(dafnck_stores::postgres::backend())`)"
-                    } else {
-                        ""
+                    match wanted {
+                        "postgres" => " (PostgreSQL needs dafnck-stores with the `postgres` feature, registered with `.state_backend(dafnck_stores::postgres::backend())`)",
+                        "s3" => " (S3 needs dafnck-stores with the `s3` feature, registered with `.state_backend(dafnck_stores::s3::backend())`)",
+                        _ => "",
                     }
                 ),
             }),
@@ -199,7 +199,9 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(
-            e.contains("no state store for s3://") && e.contains("knows: file"),
+            e.contains("no state store for s3://")
+                && e.contains("knows: file")
+                && e.contains("the `s3` feature"),
             "{e}"
         );
         let e = backends

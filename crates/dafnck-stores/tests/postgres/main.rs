@@ -10,6 +10,7 @@
 #![cfg(feature = "postgres")]
 
 mod processes;
+mod secrets;
 mod store;
 
 use std::io::Write;

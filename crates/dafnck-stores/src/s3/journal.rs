@@ -1,0 +1,261 @@
+//! The snapshot and the journal: `snapshot.json`, and one object per
+//! appended batch, `journal/<first record number, 20 digits>.jsonl`, one
+//! record a line.
+
+use dafnck_core::state::{Record, State, StateError, Stored};
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use super::layout::Keys;
+use super::objects::{Bucket, Object, PARALLEL_GETS};
+use super::BACKEND;
+
+/// How often a read starts over when a compaction deleted batches it had
+/// listed.
+const READ_TRIES: usize = 5;
+
+/// A batch as read: its key, and its records in order.
+struct Batch {
+    key: String,
+    records: Vec<Record>,
+}
+
+pub(super) async fn read(bucket: &Bucket, keys: &Keys) -> Result<Stored, StateError> {
+    // The journal is listed before the snapshot is read: a compaction in
+    // between leaves a newer snapshot and batches it covers (skipped), never
+    // an older snapshot with the batches after it deleted.
+    for _ in 0..READ_TRIES {
+        let listed = batches(bucket, keys).await?;
+        let snapshot = match bucket.get(&keys.snapshot()).await? {
+            Some(object) => Some(parse_snapshot(bucket, &keys.snapshot(), &object.bytes)?),
+            None => None,
+        };
+        let serial = snapshot.as_ref().map_or(0, |s| s.serial);
+        // A batch ends where the next begins: skip those the snapshot covers
+        // without fetching them.
+        let needed: Vec<(u64, String)> = listed
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| match listed.get(i + 1) {
+                Some((next, _)) => *next > serial.saturating_add(1),
+                None => true,
+            })
+            .map(|(_, batch)| batch.clone())
+            .collect();
+        let Some(fetched) = fetch(bucket, &needed).await? else {
+            // A compaction deleted a listed batch: start over.
+            continue;
+        };
+        let mut journal: Vec<Record> = Vec::new();
+        for batch in fetched {
+            if let (Some(last), Some(first)) = (journal.last(), batch.records.first()) {
+                if first.seq != last.seq + 1 {
+                    return Err(StateError::Corrupt {
+                        location: bucket.location(&batch.key),
+                        message: format!(
+                            "the batch starts at record {} but the one before it ends at {}",
+                            first.seq, last.seq
+                        ),
+                    });
+                }
+            }
+            journal.extend(batch.records);
+        }
+        journal.retain(|r| r.seq > serial);
+        return Ok(Stored { snapshot, journal });
+    }
+    Err(StateError::Backend {
+        backend: BACKEND.into(),
+        message: format!(
+            "{}: the journal changed under {READ_TRIES} reads in a row (compactions deleting what was listed); try again",
+            bucket.describe
+        ),
+    })
+}
+
+pub(super) async fn append(
+    bucket: &Bucket,
+    keys: &Keys,
+    stack: &str,
+    records: &[Record],
+) -> Result<(), StateError> {
+    let Some(first) = records.first() else {
+        return Ok(());
+    };
+    for pair in records.windows(2) {
+        if pair[1].seq != pair[0].seq + 1 {
+            return Err(StateError::Backend {
+                backend: BACKEND.into(),
+                message: format!(
+                    "{}: journal records {} and {} of stack {stack:?} do not follow each other (nothing was appended)",
+                    bucket.describe, pair[0].seq, pair[1].seq
+                ),
+            });
+        }
+    }
+    let mut body = Vec::new();
+    for record in records {
+        serde_json::to_writer(&mut body, record).map_err(|e| StateError::Backend {
+            backend: BACKEND.into(),
+            message: format!("cannot serialize journal record {}: {e}", record.seq),
+        })?;
+        body.push(b'\n');
+    }
+    let key = keys.batch(first.seq);
+    if bucket.create(&key, body.clone()).await?.is_some() {
+        return Ok(());
+    }
+    // The key is taken. The SDK retries a request whose answer was lost, so
+    // it may be this very batch, written by the first try.
+    match bucket.get(&key).await? {
+        Some(object) if object.bytes == body => Ok(()),
+        _ => Err(StateError::Backend {
+            backend: BACKEND.into(),
+            message: format!(
+                "{}: stack {stack:?} already has a journal record numbered {} (s3://{}/{key}); another run wrote this stack (nothing was appended)",
+                bucket.describe, first.seq, bucket.name
+            ),
+        }),
+    }
+}
+
+pub(super) async fn compact(
+    bucket: &Bucket,
+    keys: &Keys,
+    stack: &str,
+    snapshot: &State,
+) -> Result<(), StateError> {
+    let body = serde_json::to_vec(snapshot).map_err(|e| StateError::Backend {
+        backend: BACKEND.into(),
+        message: format!("cannot serialize the snapshot of stack {stack:?}: {e}"),
+    })?;
+    let serial = snapshot.serial;
+    // Check before writing: what cannot be parsed is never overwritten or
+    // deleted.
+    let key = keys.snapshot();
+    let old = bucket.get(&key).await?;
+    if let Some(old) = &old {
+        parse_snapshot(bucket, &key, &old.bytes)?;
+    }
+    let listed = batches(bucket, keys).await?;
+    let candidates: Vec<(u64, String)> = listed
+        .into_iter()
+        .filter(|(first, _)| *first <= serial)
+        .collect();
+    let covered: Vec<String> = match fetch(bucket, &candidates).await? {
+        Some(batches) => batches
+            .into_iter()
+            .filter(|b| b.records.last().is_some_and(|r| r.seq <= serial))
+            .map(|b| b.key)
+            .collect(),
+        None => {
+            return Err(changed_under(bucket, stack));
+        }
+    };
+    let written = match &old {
+        Some(old) => bucket.replace(&key, &old.etag, body.clone()).await?,
+        None => bucket.create(&key, body.clone()).await?,
+    };
+    if written.is_none() {
+        // Either a retried first try that did write, or another writer.
+        match bucket.get(&key).await? {
+            Some(object) if object.bytes == body => {}
+            _ => return Err(changed_under(bucket, stack)),
+        }
+    }
+    // A crash here leaves batches the new snapshot covers; reads skip them
+    // and the next compaction deletes them.
+    bucket.delete_all(&covered).await
+}
+
+fn changed_under(bucket: &Bucket, stack: &str) -> StateError {
+    StateError::Backend {
+        backend: BACKEND.into(),
+        message: format!(
+            "{}: the state of stack {stack:?} changed while it was being compacted; another run wrote it (the compaction was abandoned, nothing was deleted)",
+            bucket.describe
+        ),
+    }
+}
+
+/// The journal's batches, `(first record number, key)`, in order; an
+/// object in the journal folder that is not a batch is corruption.
+async fn batches(bucket: &Bucket, keys: &Keys) -> Result<Vec<(u64, String)>, StateError> {
+    let mut out = Vec::new();
+    for key in bucket.list(&keys.journal_dir()).await? {
+        match keys.batch_seq(&key) {
+            Some(seq) => out.push((seq, key)),
+            None => {
+                return Err(StateError::Corrupt {
+                    location: bucket.location(&key),
+                    message: "an object in the journal folder that is not a journal batch (<20-digit record number>.jsonl)".into(),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Fetches and parses `batches` in order, a few at a time; `None` when one
+/// of them is gone (deleted by a compaction since it was listed).
+async fn fetch(
+    bucket: &Bucket,
+    batches: &[(u64, String)],
+) -> Result<Option<Vec<Batch>>, StateError> {
+    let fetched: Vec<Option<Batch>> = stream::iter(batches.to_vec())
+        .map(|(seq, key)| async move {
+            match bucket.get(&key).await? {
+                Some(object) => parse_batch(bucket, &key, seq, &object).map(Some),
+                None => Ok(None),
+            }
+        })
+        .buffered(PARALLEL_GETS)
+        .try_collect()
+        .await?;
+    Ok(fetched.into_iter().collect())
+}
+
+fn parse_batch(bucket: &Bucket, key: &str, seq: u64, object: &Object) -> Result<Batch, StateError> {
+    let corrupt = |message: String| StateError::Corrupt {
+        location: bucket.location(key),
+        message,
+    };
+    let mut records: Vec<Record> = Vec::new();
+    for (n, line) in object.bytes.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_slice(line).map_err(|e| {
+            corrupt(format!(
+                "line {} does not parse as a journal record: {e}",
+                n + 1
+            ))
+        })?;
+        let expected = records.last().map_or(seq, |r| r.seq + 1);
+        if record.seq != expected {
+            return Err(corrupt(format!(
+                "line {} holds record {} where record {expected} belongs",
+                n + 1,
+                record.seq
+            )));
+        }
+        records.push(record);
+    }
+    if records.is_empty() {
+        return Err(corrupt("the batch holds no record".into()));
+    }
+    Ok(Batch {
+        key: key.to_owned(),
+        records,
+    })
+}
+
+pub(super) fn parse_snapshot(
+    bucket: &Bucket,
+    key: &str,
+    bytes: &[u8],
+) -> Result<State, StateError> {
+    serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+        location: bucket.location(key),
+        message: format!("the snapshot does not parse: {e}"),
+    })
+}

@@ -1,0 +1,256 @@
+//! [`S3Store`]: stacks' states as objects in an S3 bucket, for a team that
+//! shares them, with no second service for the lock (conditional writes,
+//! as Terraform's `use_lockfile`); [`backend`] registers `s3://` URLs with
+//! a program's command line.
+//!
+//! ```no_run
+//! # fn infra(_: &mut dafnck_core::Stack) -> dafnck_core::Result<()> { Ok(()) }
+//! # async fn example() -> std::process::ExitCode {
+//! // main.rs: then `--state s3://team-state/infra` (or DAFNCK_STATE) keeps
+//! // the stack's state in that bucket.
+//! dafnck_core::cli::run(infra)
+//!     .state_backend(dafnck_stores::s3::backend())
+//!     .await
+//! # }
+//! ```
+//!
+//! # The URL
+//! `s3://BUCKET/PREFIX`, with one optional parameter, `timeout=SECONDS`
+//! (default 20): how long one attempt at a request may take (the SDK tries
+//! three times). The bucket must exist; dafnck never creates one. Region,
+//! credentials and endpoint come from the AWS SDK's standard chain
+//! (`AWS_REGION`, `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, instance roles, ...);
+//! `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`) points it at another
+//! S3-compatible server, which is then addressed path-style
+//! (`http://host/bucket/key`).
+//!
+//! # Layout
+//! Each stack is a folder `PREFIX/STACK/` (the name with bytes other than
+//! letters, digits, `-`, `_` and `.` written `%XX`):
+//!
+//! | key | holds |
+//! | --- | --- |
+//! | `snapshot.json` | the last compacted [`State`] |
+//! | `journal/<n>.jsonl` | one appended batch, one record a line; `<n>` is its first record's number, 20 digits, so a listing is in order |
+//! | `lock.json` | the lock: holder, lease end, lease length |
+//! | `versions/<n>/state.json`, `versions/<n>/info.json` | version `n` (it exists once its `info.json` does) |
+//! | `controls/<resource>/<sent>-<written>-<id>.json` | a rollout command |
+//!
+//! # Guarantees
+//! - `append` writes a batch as one object created with `If-None-Match: *`:
+//!   durable when S3 answers, all or nothing, and refused when a batch
+//!   starting at that record number exists, so two writers that read the
+//!   same state cannot both append.
+//! - `read` lists the journal before it reads the snapshot, so a
+//!   compaction in between gives the new snapshot (and the batches it
+//!   covers are skipped), never the old snapshot with batches missing.
+//! - `compact` parses the old snapshot and the batches it drops first and
+//!   refuses ([`StateError::Corrupt`] naming the object) if they do not
+//!   parse; then writes the snapshot conditionally on the ETag it read
+//!   (another compactor in between is refused), then deletes the batches it
+//!   covers. A crash before the deletes leaves batches the snapshot covers:
+//!   reads skip them, the next compaction deletes them.
+//! - The lock is `lock.json`, created with `If-None-Match: *`; renewed,
+//!   released, and (once its lease has run out) taken over with `If-Match`
+//!   on the ETag just read, so of any number of runs trying at once exactly
+//!   one wins and the others fail with [`StateError::Locked`] naming the
+//!   holder and lock id.
+//! - A request S3 does not answer gives up after the timeout (three
+//!   attempts), with an error naming the endpoint; a missing bucket is an
+//!   error naming it.
+//!
+//! # Caveats
+//! - Lease times are the machines' clocks (S3 has no clock to ask): keep
+//!   them in sync (NTP). A clock far ahead can take over a live lease.
+//! - It needs an S3 that honours conditional writes: AWS S3 does (since
+//!   2024), as do MinIO and moto; a server that ignores `If-None-Match` and
+//!   `If-Match` gives no mutual exclusion.
+//! - Needed rights: `s3:ListBucket` on the bucket, `s3:GetObject`,
+//!   `s3:PutObject` and `s3:DeleteObject` on `PREFIX/*`.
+
+mod history;
+mod journal;
+mod layout;
+mod lock;
+mod objects;
+
+pub use layout::DEFAULT_TIMEOUT;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use dafnck_core::state::{
+    ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, StoreBackend,
+    Stored, VersionInfo,
+};
+
+use layout::StoreUrl;
+use objects::Bucket;
+
+const BACKEND: &str = "s3";
+
+/// The backend of `s3://` URLs, to register with
+/// `dafnck_core::cli::run(..).state_backend(..)`.
+pub fn backend() -> S3Backend {
+    S3Backend
+}
+
+/// Opens [`S3Store`]s for `s3://` URLs with the AWS SDK's standard
+/// configuration chain; see [`backend`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct S3Backend;
+
+#[async_trait]
+impl StoreBackend for S3Backend {
+    fn scheme(&self) -> &str {
+        BACKEND
+    }
+
+    async fn open(&self, url: &str) -> Result<Arc<dyn StateStore>, StateError> {
+        Ok(Arc::new(S3Store::connect(url).await?))
+    }
+}
+
+/// Stacks' states in an S3 bucket; see the [module](self) for the URL,
+/// the layout and the guarantees. Clones share one client.
+#[derive(Clone)]
+pub struct S3Store {
+    url: StoreUrl,
+    bucket: Bucket,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store")
+            .field("store", &self.bucket.describe)
+            .field("endpoint", &self.bucket.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Store {
+    /// Opens the bucket `url` names with the AWS SDK's standard
+    /// configuration (environment, profile, instance role) and checks that
+    /// it is there.
+    ///
+    /// # Errors
+    /// [`StateError::Backend`] for a bad URL, no region, a bucket that does
+    /// not exist or may not be used, or an endpoint that does not answer.
+    pub async fn connect(url: &str) -> Result<S3Store, StateError> {
+        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        S3Store::with_config(url, &config).await
+    }
+
+    /// Like [`connect`](S3Store::connect), with a configuration the
+    /// program built (region, credentials, endpoint).
+    ///
+    /// # Errors
+    /// As [`connect`](S3Store::connect).
+    pub async fn with_config(url: &str, config: &SdkConfig) -> Result<S3Store, StateError> {
+        let url = StoreUrl::parse(url)?;
+        let describe = url.describe();
+        let Some(region) = config.region() else {
+            return Err(StateError::Backend {
+                backend: BACKEND.into(),
+                message: format!(
+                    "{describe}: no AWS region is configured; set AWS_REGION to the bucket's region"
+                ),
+            });
+        };
+        let endpoint = config.endpoint_url().map(str::to_owned);
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(url.timeout.min(std::time::Duration::from_secs(5)))
+            .operation_attempt_timeout(url.timeout)
+            .build();
+        let mut s3 = aws_sdk_s3::config::Builder::from(config).timeout_config(timeouts);
+        if endpoint.is_some() {
+            // An S3-compatible server (moto, MinIO) rarely resolves
+            // `bucket.host` names.
+            s3 = s3.force_path_style(true);
+        }
+        let bucket = Bucket {
+            client: aws_sdk_s3::Client::from_conf(s3.build()),
+            name: url.bucket.clone(),
+            describe,
+            endpoint: endpoint.unwrap_or_else(|| format!("S3 in {region}")),
+        };
+        bucket.check().await?;
+        Ok(S3Store { url, bucket })
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.url.bucket
+    }
+
+    /// The key prefix stacks live under (empty for the whole bucket).
+    pub fn prefix(&self) -> &str {
+        &self.url.prefix
+    }
+}
+
+#[async_trait]
+impl StateStore for S3Store {
+    fn describe(&self) -> String {
+        self.bucket.describe.clone()
+    }
+
+    async fn read(&self, stack: &str) -> Result<Stored, StateError> {
+        journal::read(&self.bucket, &self.url.stack(stack)?).await
+    }
+
+    async fn append(&self, stack: &str, records: &[Record]) -> Result<(), StateError> {
+        journal::append(&self.bucket, &self.url.stack(stack)?, stack, records).await
+    }
+
+    async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
+        journal::compact(&self.bucket, &self.url.stack(stack)?, stack, snapshot).await
+    }
+
+    async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
+        lock::lock(&self.bucket, &self.url.stack(stack)?, stack, request).await
+    }
+
+    async fn renew(&self, stack: &str, held: &LockInfo) -> Result<LockInfo, StateError> {
+        lock::renew(&self.bucket, &self.url.stack(stack)?, stack, held).await
+    }
+
+    async fn unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError> {
+        lock::unlock(&self.bucket, &self.url.stack(stack)?, stack, lock_id).await
+    }
+
+    async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
+        lock::lock_info(&self.bucket, &self.url.stack(stack)?).await
+    }
+
+    async fn save_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        history::save_version(&self.bucket, &self.url.stack(stack)?, stack, info, state).await
+    }
+
+    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
+        history::versions(&self.bucket, &self.url.stack(stack)?).await
+    }
+
+    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
+        history::read_version(&self.bucket, &self.url.stack(stack)?, version).await
+    }
+
+    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
+        history::send_control(&self.bucket, &self.url.stack(stack)?, message).await
+    }
+
+    async fn take_controls(
+        &self,
+        stack: &str,
+        resource: &str,
+    ) -> Result<Vec<ControlMessage>, StateError> {
+        history::take_controls(&self.bucket, &self.url.stack(stack)?, resource).await
+    }
+}
