@@ -24,7 +24,11 @@ use crate::stack::{Desired, Stack};
 use crate::state::encryption::{self, KeySource, SealingStore, SecretsKey};
 use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, StateStore};
 
+mod history;
+mod rollouts;
 mod secrets;
+
+use rollouts::deployments_of;
 
 use secrets::desired_holds_secrets;
 
@@ -527,94 +531,6 @@ impl Engine {
         Ok(plan)
     }
 
-    /// Numbers and keeps `state` as the stack's next version (under the
-    /// lock, after a run that wrote it).
-    async fn save_version(
-        &self,
-        operation: &str,
-        summary: String,
-        state: &State,
-    ) -> crate::Result<()> {
-        let last = self
-            .store
-            .versions(&self.stack)
-            .await?
-            .last()
-            .map_or(0, |v| v.version);
-        let me = LockRequest::for_this_process(operation, Duration::ZERO);
-        let info = state::VersionInfo {
-            version: last + 1,
-            at: state::now_millis(),
-            by: format!("{}@{}", me.owner, me.host),
-            operation: operation.to_string(),
-            summary,
-            serial: state.serial,
-        };
-        self.store.save_version(&self.stack, &info, state).await?;
-        Ok(())
-    }
-
-    /// The stack's versions, oldest first: one per run that wrote its state
-    /// (`up`, `destroy`, `import`, `refresh`).
-    ///
-    /// # Errors
-    /// The store's errors.
-    pub async fn history(&self) -> crate::Result<Vec<state::VersionInfo>> {
-        Ok(self.store.versions(&self.stack).await?)
-    }
-
-    /// The stack's state as version `version` left it.
-    ///
-    /// # Errors
-    /// [`Error::Usage`] when there is no such version; the store's errors.
-    pub async fn version(&self, version: u64) -> crate::Result<State> {
-        self.store
-            .read_version(&self.stack, version)
-            .await?
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "stack {:?} has no version {version}; `state history` lists them",
-                    self.stack
-                ))
-            })
-    }
-
-    /// Sends `control` to the rollout of `resource` under way in the run
-    /// that holds the stack's lock (from another process: `rollout abort
-    /// web`); returns that lock. The rollout acts on it within about a
-    /// second.
-    ///
-    /// # Errors
-    /// [`Error::Usage`] when no rollout of `resource` is under way or no run
-    /// holds the lock; the store's errors.
-    pub async fn send_rollout_control(
-        &self,
-        resource: &str,
-        control: state::RolloutControl,
-    ) -> crate::Result<LockInfo> {
-        let state = self.state().await?;
-        let active = state.rollouts.get(resource).is_some_and(|m| m.active);
-        let lock = self.store.lock_info(&self.stack).await?;
-        let lock = match lock {
-            Some(lock) if active && lock.expires_at > state::now_millis() => lock,
-            _ => {
-                return Err(Error::Usage(format!(
-                    "no rollout of {resource:?} is under way in stack {:?}; `rollout status` shows the last one",
-                    self.stack
-                )))
-            }
-        };
-        let me = LockRequest::for_this_process("rollout", Duration::ZERO);
-        let message = state::ControlMessage {
-            resource: resource.to_string(),
-            control,
-            at: state::now_millis(),
-            by: format!("{}@{}", me.owner, me.host),
-        };
-        self.store.send_control(&self.stack, &message).await?;
-        Ok(lock)
-    }
-
     async fn locked<'a, T, F, Fut>(&'a self, operation: &str, f: F) -> crate::Result<T>
     where
         F: FnOnce(&'a Engine) -> Fut,
@@ -714,32 +630,6 @@ impl Engine {
             journal.record(e);
         }
         Ok((task.finish().await?, pending, Some(r.report)))
-    }
-
-    /// Under the lock: resets rollouts a dead run left under way (see
-    /// [`crate::deploy`]), journaling it.
-    async fn reset_rollouts(
-        &self,
-        state: State,
-        deployments: &HashMap<String, Deployment>,
-    ) -> crate::Result<State> {
-        if !state.rollouts.values().any(|m| m.active) {
-            return Ok(state);
-        }
-        let (journal, task) = self.journal(state.clone());
-        let reset = apply::reset_interrupted(
-            &self.stack,
-            &state,
-            deployments,
-            &self.providers,
-            &journal,
-            self.settings.retry,
-        )
-        .await;
-        drop(journal);
-        let state = task.finish().await?;
-        reset.map_err(|(resource, message)| Error::Rollout { resource, message })?;
-        Ok(state)
     }
 
     async fn resolve_pending(
@@ -847,15 +737,6 @@ impl Engine {
             Err(Error::Apply(Box::new(report)))
         }
     }
-}
-
-/// The deployment policies the program declared, by resource name.
-fn deployments_of(desired: &Desired) -> HashMap<String, Deployment> {
-    desired
-        .nodes
-        .iter()
-        .filter_map(|n| Some((n.name.to_string(), n.options.deploy.clone()?)))
-        .collect()
 }
 
 fn unknown_resource(name: &str, where_: &str) -> crate::Diagnostic {
