@@ -159,6 +159,7 @@ pub async fn refresh(
             }
             Ok(Some(mut o)) => {
                 o.inputs = o.inputs.with_secrets_of(&r.inputs);
+                o.outputs = keep_unreadable_secrets(o.outputs, &r.outputs);
                 let diff = standard_diff(&DiffRequest {
                     name: &r.name,
                     type_name: &r.type_name,
@@ -205,6 +206,25 @@ pub async fn refresh(
         state: refreshed,
         entries,
     })
+}
+
+/// Secret outputs a provider cannot read back (a private key the cloud
+/// returned only when it made the object) are kept as recorded: an output
+/// field recorded as a secret that the read reports as missing or null.
+fn keep_unreadable_secrets(observed: Value, recorded: &Value) -> Value {
+    match (observed, recorded.as_map()) {
+        (Value::Map(mut seen), Some(was)) => {
+            for (field, value) in was {
+                if matches!(value, Value::Secret(_))
+                    && matches!(seen.get(field), None | Some(Value::Null))
+                {
+                    seen.insert(field.clone(), value.clone());
+                }
+            }
+            Value::Map(seen)
+        }
+        (other, _) => other,
+    }
 }
 
 /// Runs `futures`, at most `parallelism` at once, and returns their

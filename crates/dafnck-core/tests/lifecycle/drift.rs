@@ -143,3 +143,41 @@ async fn refresh_records_what_it_found() {
         "refresh changes no object"
     );
 }
+
+#[tokio::test]
+async fn a_secret_output_the_provider_cannot_read_back_is_kept_by_a_refresh() {
+    let cloud = dafnck_core::testing::FakeCloud::new();
+    cloud.outputs_for("fake:compute:Instance", |id, _| {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("instance_id".to_owned(), Value::from(id));
+        m.insert("arn".to_owned(), Value::from(format!("arn:fake:{id}")));
+        m.insert(
+            "private_key".to_owned(),
+            Value::Secret(Box::new(Value::from("-----BEGIN KEY-----"))),
+        );
+        Value::Map(m)
+    });
+    let t = TestStack::with_cloud("dev", cloud);
+    t.up(infra).await.unwrap();
+    // What a cloud returns on a later read: no private key (it is given
+    // only once, on create), and an output that really went away.
+    let web = t.cloud().object_named("web").id;
+    t.cloud().mutate(&web, |o| {
+        if let Value::Map(m) = &mut o.outputs {
+            m.remove("private_key");
+            m.remove("arn");
+        }
+    });
+    t.engine().refresh().await.unwrap();
+    let outputs = &t.state().await.resources["web"].outputs;
+    assert_eq!(
+        outputs.get("private_key"),
+        Some(&Value::Secret(Box::new(Value::from("-----BEGIN KEY-----")))),
+        "the secret the read could not return is kept"
+    );
+    assert_eq!(
+        outputs.get("arn"),
+        None,
+        "a plain output that went away goes"
+    );
+}

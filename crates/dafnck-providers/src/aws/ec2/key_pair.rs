@@ -29,12 +29,12 @@ use super::KeyPairId;
 ///
 /// # Caveats
 /// EC2 hands out a private key once, in the CreateKeyPair answer, and the
-/// engine records it; a read cannot see it again. So a retried create
-/// deletes the pair its first attempt made and makes it again; after a
-/// crash mid-create the next run adopts the pair without its private key
-/// (replace it to get one); and a refresh (`up --refresh`, `refresh`)
-/// records the outputs without the private key. Import a public key when
-/// the private key must outlive such events.
+/// engine records it; a read cannot see it again (a refresh keeps the
+/// recorded one: the engine keeps secret outputs a read does not return).
+/// So a retried create deletes the pair its first attempt made and makes it
+/// again, and after a crash mid-create the next run adopts the pair without
+/// its private key (replace it to get one). Import a public key when the
+/// private key must outlive such events.
 ///
 /// ```
 /// use dafnck_core::prelude::*;
