@@ -26,34 +26,15 @@ LOG_FILE="$DIR/moto.log"
 MOTO_REQUIREMENT='moto[server]>=5.1,<6'
 STARTUP_TIMEOUT_SECS=60
 
-say() { printf 'moto.sh: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+NAME=moto
+# shellcheck source=scripts/servers/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 PYTHON="$(command -v python3 || true)"
 [ -n "$PYTHON" ] || die "python3 is not installed; moto needs Python 3 with pip"
 
-running_pid() {
-    [ -f "$PID_FILE" ] || return 1
-    local pid
-    pid="$(cat "$PID_FILE")"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
 # Whether the server at $1 answers its management API.
-answers() {
-    "$PYTHON" - "$1" <<'PY' 2>/dev/null
-import sys, urllib.request
-try:
-    with urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json", timeout=2) as r:
-        sys.exit(0 if r.status == 200 else 1)
-except Exception:
-    sys.exit(1)
-PY
-}
-
-free_port() {
-    "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+answers() { http_ok "$1/moto-api/data.json"; }
 
 # The command that runs moto's server, installing moto[server] first when
 # neither `moto_server` nor the Python module is there.
@@ -104,48 +85,13 @@ start() {
     pid=$!
     echo "$pid" >"$PID_FILE"
     echo "$url" >"$URL_FILE"
-    local deadline=$((SECONDS + STARTUP_TIMEOUT_SECS))
-    until answers "$url"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$PID_FILE" "$URL_FILE"
-            say "moto exited during startup; last lines of $LOG_FILE:"
-            tail -n 20 "$LOG_FILE" >&2 || true
-            exit 1
-        fi
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            say "moto did not answer on $url within ${STARTUP_TIMEOUT_SECS}s; last lines of $LOG_FILE:"
-            tail -n 20 "$LOG_FILE" >&2 || true
-            stop
-            exit 1
-        fi
-        sleep 0.2
-    done
+    wait_ready "$pid" "$url" "$STARTUP_TIMEOUT_SECS" 0.2 "$LOG_FILE"
     say "moto is up (pid $pid)"
     echo "export DAFNCK_MOTO_URL=$url"
 }
 
 stop() {
-    local pid
-    if pid="$(running_pid)"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        local deadline=$((SECONDS + 10))
-        while kill -0 "$pid" 2>/dev/null; do
-            if [ "$SECONDS" -ge "$deadline" ]; then
-                kill -KILL "$pid" 2>/dev/null || true
-                break
-            fi
-            sleep 0.1
-        done
-        say "stopped moto (pid $pid)"
-    fi
-    rm -f "$PID_FILE" "$URL_FILE"
+    stop_pid TERM 10
 }
 
-case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    *)
-        echo "usage: $0 start|stop" >&2
-        exit 2
-        ;;
-esac
+dispatch "$@"

@@ -28,8 +28,9 @@ URL_FILE="$DIR/postgres.url"
 LOG_FILE="$DIR/postgres.log"
 STARTUP_TIMEOUT_SECS=60
 
-say() { printf 'postgres.sh: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+NAME=postgres
+# shellcheck source=scripts/servers/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # The newest installed server's bin directory (initdb, pg_ctl, pg_isready).
 bin_dir() {
@@ -133,11 +134,4 @@ stop() {
     rm -f "$DATA_FILE" "$URL_FILE"
 }
 
-case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    *)
-        echo "usage: $0 start|stop" >&2
-        exit 2
-        ;;
-esac
+dispatch "$@"

@@ -34,34 +34,15 @@ URL_FILE="$DIR/prometheus.url"
 LOG_FILE="$DIR/prometheus.log"
 STARTUP_TIMEOUT_SECS=60
 
-say() { printf 'prometheus.sh: %s\n' "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+NAME=prometheus
+# shellcheck source=scripts/servers/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # python3 answers the readiness probe and finds a free port.
 command -v python3 >/dev/null 2>&1 || die "python3 is not installed; this script needs it"
 
-running_pid() {
-    [ -f "$PID_FILE" ] || return 1
-    local pid
-    pid="$(cat "$PID_FILE")"
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
 # Whether the Prometheus at $1 says it is ready to serve queries.
-answers() {
-    python3 - "$1" <<'PY' 2>/dev/null
-import sys, urllib.request
-try:
-    with urllib.request.urlopen(sys.argv[1] + "/-/ready", timeout=2) as r:
-        sys.exit(0 if r.status == 200 else 1)
-except Exception:
-    sys.exit(1)
-PY
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+answers() { http_ok "$1/-/ready"; }
 
 # The prometheus binary, installing Debian's package first when it is
 # missing (without recommends: no node exporter). Debian's postinst starts
@@ -137,49 +118,14 @@ CONF
     pid=$!
     echo "$pid" >"$PID_FILE"
     echo "$url" >"$URL_FILE"
-    local deadline=$((SECONDS + STARTUP_TIMEOUT_SECS))
-    until answers "$url"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$PID_FILE" "$URL_FILE"
-            say "prometheus exited during startup; last lines of $LOG_FILE:"
-            tail -n 20 "$LOG_FILE" >&2 || true
-            exit 1
-        fi
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            say "prometheus was not ready on $url within ${STARTUP_TIMEOUT_SECS}s; last lines of $LOG_FILE:"
-            tail -n 20 "$LOG_FILE" >&2 || true
-            stop
-            exit 1
-        fi
-        sleep 0.2
-    done
+    wait_ready "$pid" "$url" "$STARTUP_TIMEOUT_SECS" 0.2 "$LOG_FILE"
     say "prometheus is up (pid $pid)"
     exports "$url"
 }
 
 stop() {
-    local pid
-    if pid="$(running_pid)"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        local deadline=$((SECONDS + 15))
-        while kill -0 "$pid" 2>/dev/null; do
-            if [ "$SECONDS" -ge "$deadline" ]; then
-                kill -KILL "$pid" 2>/dev/null || true
-                break
-            fi
-            sleep 0.1
-        done
-        say "stopped prometheus (pid $pid)"
-    fi
-    rm -f "$PID_FILE" "$URL_FILE"
+    stop_pid TERM 15
     rm -rf "$HOME_DIR"
 }
 
-case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    *)
-        echo "usage: $0 start|stop" >&2
-        exit 2
-        ;;
-esac
+dispatch "$@"
