@@ -59,6 +59,37 @@ pub trait RollingFleet: Send + Sync {
     async fn healthy(&self, batch: &[usize]) -> Verdict;
     /// Puts the old version back on the instances at these indices.
     async fn restore(&self, replaced: &[usize]) -> Result<(), String>;
+    /// Puts the instances at these indices, replaced and healthy, into
+    /// service. For fleets whose router sends traffic to every healthy
+    /// instance, `replace` already did (the default: nothing to do); a
+    /// [`crate::PoolFleet`] adds them to its router's pool only now, so an
+    /// instance that never gets healthy never gets traffic.
+    async fn admit(&self, batch: &[usize]) -> Result<(), String> {
+        let _ = batch;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<F: RollingFleet + ?Sized> RollingFleet for Box<F> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn size(&self) -> usize {
+        (**self).size()
+    }
+    async fn replace(&self, batch: &[usize]) -> Result<(), String> {
+        (**self).replace(batch).await
+    }
+    async fn healthy(&self, batch: &[usize]) -> Verdict {
+        (**self).healthy(batch).await
+    }
+    async fn restore(&self, replaced: &[usize]) -> Result<(), String> {
+        (**self).restore(replaced).await
+    }
+    async fn admit(&self, batch: &[usize]) -> Result<(), String> {
+        (**self).admit(batch).await
+    }
 }
 
 /// What a [`MemoryFleet`] was asked to do, in order.

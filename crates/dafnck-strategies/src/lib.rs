@@ -12,7 +12,11 @@
 //!
 //! Routers: [`NginxRouter`], [`MemoryRouter`], and with the feature `alb`
 //! the AWS Application Load Balancer's `AlbRouter` (weighted target groups
-//! on a listener).
+//! on a listener). Rolling updates swap instances in a pool instead
+//! ([`PoolFleet`] over a [`PoolRouter`]: [`NginxRouter`], [`MemoryPool`]).
+//!
+//! Through the engine, [`Strategy`] runs any of the three as a resource's
+//! deployment policy (`Options::deploy_with`).
 
 #[cfg(feature = "alb")]
 pub mod alb;
@@ -24,6 +28,7 @@ pub mod http;
 mod journaled;
 pub mod nginx;
 pub mod policy;
+pub mod pool;
 pub mod prometheus;
 pub mod record;
 pub mod rolling;
@@ -41,6 +46,7 @@ pub use nginx::NginxRouter;
 pub use policy::{
     BatchSize, BlueGreen, Canary, NoData, Policy, PolicyError, Rolling, Step, Weights,
 };
+pub use pool::{Member, MemoryPool, PoolFleet, PoolRouter};
 pub use prometheus::Prometheus;
 pub use record::{Command, MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
 pub use rolling::RollingRollout;

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use tokio::process::Command;
 
 use crate::policy::Weights;
+use crate::pool::PoolRouter;
 use crate::router::TrafficRouter;
 
 /// How often the router looks at nginx's workers while a reload happens.
@@ -123,10 +124,7 @@ impl NginxRouter {
                 problems.push(format!("the {version} version has no backends"));
             }
             for b in backends {
-                if b.is_empty()
-                    || b.chars()
-                        .any(|c| c.is_whitespace() || ";{}#'\"".contains(c))
-                {
+                if !is_address(b) {
                     problems.push(format!(
                         "the {version} backend {b:?} is not an address (host:port or unix:/path)"
                     ));
@@ -330,7 +328,54 @@ impl TrafficRouter for NginxRouter {
                 weights.new_share()
             ));
         }
-        let content = self.render(weights);
+        self.put(self.render(weights)).await
+    }
+}
+
+#[async_trait]
+impl PoolRouter for NginxRouter {
+    fn describe(&self) -> String {
+        TrafficRouter::describe(self)
+    }
+
+    /// Writes the upstream with `backends`, all weighted alike (the router's
+    /// stable and new lists are not used), and reloads nginx.
+    async fn set_backends(&self, backends: &[String]) -> Result<(), String> {
+        if backends.is_empty() {
+            return Err(format!(
+                "nginx upstream {}: an upstream needs at least one backend",
+                self.upstream
+            ));
+        }
+        if let Some(b) = backends.iter().find(|b| !is_address(b)) {
+            return Err(format!(
+                "nginx upstream {}: the backend {b:?} is not an address (host:port or unix:/path)",
+                self.upstream
+            ));
+        }
+        self.put(self.render_pool(backends)).await
+    }
+}
+
+impl NginxRouter {
+    /// The upstream block sending traffic evenly to `backends`.
+    pub fn render_pool(&self, backends: &[String]) -> String {
+        let mut out = format!(
+            "# Written by dafnck's nginx router: {} backend(s), weighted alike.\n\
+             # Changes here are overwritten.\n\
+             upstream {} {{\n",
+            backends.len(),
+            self.upstream
+        );
+        for b in backends {
+            out.push_str(&format!("    server {b};\n"));
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Puts `content` in effect as the upstream file, unless it already is.
+    async fn put(&self, content: String) -> Result<(), String> {
         let mut applied = self.applied.lock().await;
         if applied.as_deref() == Some(content.as_str()) {
             return Ok(());
@@ -344,6 +389,15 @@ impl TrafficRouter for NginxRouter {
         *applied = Some(content);
         Ok(())
     }
+}
+
+/// Whether `b` can stand as a `server` address without breaking the
+/// configuration's syntax.
+fn is_address(b: &str) -> bool {
+    !b.is_empty()
+        && !b
+            .chars()
+            .any(|c| c.is_whitespace() || ";{}#'\"".contains(c))
 }
 
 /// Whether `s` is a plain nginx token (an upstream name).

@@ -207,6 +207,17 @@ impl BatchSize {
     }
 }
 
+/// `25%` or `2 instances`.
+impl std::fmt::Display for BatchSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchSize::Percent(p) => write!(f, "{p}%"),
+            BatchSize::Count(1) => write!(f, "1 instance"),
+            BatchSize::Count(c) => write!(f, "{c} instances"),
+        }
+    }
+}
+
 /// A rolling rollout.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rolling {

@@ -109,6 +109,12 @@ impl<F: RollingFleet> RollingRollout<F> {
             self.save().await?;
             let verdict = match self.fleet.replace(&batch).await {
                 Ok(()) => match self.wait_healthy(&batch, deadline, &mut paused).await {
+                    Some(Verdict::Pass) => match self.fleet.admit(&batch).await {
+                        Ok(()) => Verdict::Pass,
+                        Err(e) => {
+                            Verdict::Fail(format!("cannot put instances {batch:?} in service: {e}"))
+                        }
+                    },
                     Some(verdict) => verdict,
                     None => {
                         // Aborted mid-batch: the batch runs the new version.

@@ -10,7 +10,7 @@ use dafnck_core::testing::resources::Node;
 use dafnck_core::testing::TestStack;
 use dafnck_core::{Options, Stack};
 use dafnck_strategies::*;
-use support::{fail, Script};
+use support::{fail, secs_since, Script};
 
 fn node(value: &str) -> Node {
     Node {
@@ -218,4 +218,149 @@ async fn another_process_aborts_or_promotes_a_rollout_under_way() {
         .unwrap();
     run.await.unwrap().unwrap();
     assert_eq!(router.history(), vec![10, 0, 10, 100]);
+}
+
+/// Four instances per object, at `<node id>-<i>`; each new instance's
+/// health is `health`.
+fn rolling(pool: &MemoryPool, health: Script) -> Strategy {
+    let pool = pool.clone();
+    let addresses = |outputs: &dafnck_core::Value| -> Vec<String> {
+        match outputs.get("node_id").and_then(|v| v.as_str()) {
+            Some(id) => (0..4).map(|i| format!("{id}-{i}")).collect(),
+            None => Vec::new(),
+        }
+    };
+    let policy = Rolling {
+        batch: BatchSize::Percent(25),
+        batch_timeout: Duration::from_secs(10),
+        poll_interval: Duration::from_secs(5),
+        ..Rolling::default()
+    };
+    Strategy::rolling(policy, move |old, new| {
+        let members = addresses(new)
+            .into_iter()
+            .map(|a| Member::new(a, AnalysisSet::new().with(health.clone())))
+            .collect();
+        PoolFleet::new(pool.clone(), addresses(old), members)
+    })
+    .unwrap()
+}
+
+/// How many of a pool's backends belong to the object `id`.
+fn count_of(pool: &[String], id: &str) -> usize {
+    pool.iter()
+        .filter(|a| a.starts_with(&format!("{id}-")))
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_rolls_a_change_out_batch_by_batch_through_the_pool() {
+    let t = TestStack::new("dev");
+    let pool = MemoryPool::new();
+    let s = rolling(&pool, Script::always(Verdict::Pass));
+    t.up(infra("v1", s.clone())).await.unwrap();
+    let v1 = t.cloud().object_named("web").id;
+    let plan = t.preview(infra("v2", s.clone())).await.unwrap();
+    assert!(
+        plan.render().contains(
+            "(deploy by rolling, 25% at a time, 10s per batch, rolled back after 2 failed batches)"
+        ),
+        "{}",
+        plan.render()
+    );
+    t.up(infra("v2", s)).await.unwrap();
+    let v2 = t.cloud().object_named("web").id;
+    assert_ne!(v1, v2);
+    assert_eq!(t.cloud().objects_named("web").len(), 1, "v1 is deleted");
+    // One more new instance per batch, one fewer old one, in slot order.
+    let steps: Vec<(usize, usize)> = pool
+        .history()
+        .iter()
+        .map(|p| (count_of(p, &v1), count_of(p, &v2)))
+        .collect();
+    assert_eq!(steps, vec![(3, 1), (2, 2), (1, 3), (0, 4)]);
+    let done = record(&t.state().await.rollouts["web"].record);
+    assert_eq!((done.phase, done.replaced.len()), (Phase::Completed, 4));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_version_that_never_gets_healthy_is_rolled_back_after_two_batches_without_traffic() {
+    let t = TestStack::new("dev");
+    let pool = MemoryPool::new();
+    t.up(infra("v1", rolling(&pool, Script::always(Verdict::Pass))))
+        .await
+        .unwrap();
+    let v1 = t.cloud().object_named("web").id;
+    let sick = Script::always(fail("GET / answered 500"));
+    let started = tokio::time::Instant::now();
+    let err = t
+        .up(infra("v3", rolling(&pool, sick.clone())))
+        .await
+        .unwrap_err();
+    let err = err.to_string();
+    assert!(
+        err.contains("rolled back: 2 failed batches in a row")
+            && err.contains("not healthy within 10s")
+            && err.contains("GET / answered 500"),
+        "{err}"
+    );
+    // Two attempts at the first batch, 10 s each, polled every 5 s.
+    assert_eq!(secs_since(started), 20);
+    assert_eq!(sick.runs(), 6);
+    // The new instances never joined the pool; the rollback put the old
+    // pool back (unchanged), and the new object is gone.
+    let history = pool.history();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(count_of(&history[0], &v1), 4);
+    assert_eq!(t.cloud().objects_named("web").len(), 1);
+    assert_eq!(t.cloud().object_named("web").id, v1);
+    let done = record(&t.state().await.rollouts["web"].record);
+    assert_eq!(done.phase, Phase::RolledBack);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rolling_update_cut_off_mid_way_is_reset_to_the_old_pool_then_rolled_out_again() {
+    let t = std::sync::Arc::new(TestStack::new("dev"));
+    let pool = MemoryPool::new();
+    t.up(infra("v1", rolling(&pool, Script::always(Verdict::Pass))))
+        .await
+        .unwrap();
+    let v1 = t.cloud().object_named("web").id;
+    // Each batch is unhealthy at its first check and healthy 5 s later.
+    let slow = || {
+        let p = Verdict::Pass;
+        let f = fail("starting");
+        Script::new(
+            vec![f.clone(), p.clone(), f.clone(), p.clone(), f.clone(), p],
+            fail("starting"),
+        )
+    };
+    let run = {
+        let t = t.clone();
+        let s = rolling(&pool, slow());
+        tokio::spawn(async move { t.up(infra("v2", s)).await })
+    };
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    run.abort();
+    let _ = run.await;
+    let cut = pool.current();
+    assert_eq!(count_of(&cut, &v1), 2, "two batches swapped in: {cut:?}");
+    assert!(t.state().await.rollouts["web"].active);
+    let lock = dafnck_core::state::StateStore::lock_info(t.store(), "dev")
+        .await
+        .unwrap()
+        .unwrap();
+    t.engine().force_unlock(&lock.id).await.unwrap();
+
+    // The next run puts the whole old pool back before anything else, then
+    // rolls v2 out afresh.
+    let before = pool.history().len();
+    t.up(infra("v2", rolling(&pool, Script::always(Verdict::Pass))))
+        .await
+        .unwrap();
+    let after = pool.history();
+    assert_eq!(count_of(&after[before], &v1), 4, "{after:?}");
+    let v2 = t.cloud().object_named("web").id;
+    assert_eq!(count_of(&pool.current(), &v2), 4);
+    assert_eq!(t.cloud().objects_named("web").len(), 1);
 }
