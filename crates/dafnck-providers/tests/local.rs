@@ -14,7 +14,8 @@ use dafnck_core::prelude::*;
 use dafnck_core::state::MemoryStore;
 use dafnck_core::Value;
 use dafnck_providers::local::{
-    self, http, Command, CommandOutputs, Directory, File, FileOutputs, Service, ServiceOutputs,
+    self, http, Command, CommandOutputs, Directory, File, FileOutputs, Service, ServiceGroup,
+    ServiceGroupOutputs, ServiceOutputs,
 };
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -631,4 +632,154 @@ async fn a_service_on_port_zero_gets_a_free_port_filled_into_its_arguments() {
     assert!(!plan.has_changes());
     engine.destroy().await.unwrap();
     assert!(!alive(out.pid));
+}
+
+fn group(replicas: u16, release: &str) -> impl FnOnce(&mut Stack) -> dafnck_core::Result<()> {
+    let g = ServiceGroup {
+        name: "web".into(),
+        replicas,
+        command: "python3".into(),
+        args: ["-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+            .map(String::from)
+            .to_vec(),
+        env: BTreeMap::from([("RELEASE".to_string(), release.to_string())]),
+        dir: Some("www".into()),
+        health_path: Some("/".into()),
+        startup_timeout_secs: 20,
+        stop_timeout_secs: 5,
+    };
+    move |stack| {
+        stack.add("web", g);
+        Ok(())
+    }
+}
+
+fn pids(g: &ServiceGroupOutputs) -> Vec<u32> {
+    g.instances.iter().map(|i| i.pid).collect()
+}
+
+#[tokio::test]
+async fn a_service_group_runs_its_replicas_heals_scales_restarts_and_stops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let _reaper = Reaper::new(work);
+    std::fs::create_dir(work.join("www")).unwrap();
+    std::fs::write(work.join("www/hello.txt"), "hi").unwrap();
+    let engine = engine(work);
+
+    engine.up(group(3, "1"), false).await.unwrap();
+    let first: ServiceGroupOutputs = outputs(&engine, "web").await;
+    assert_eq!(first.instances.len(), 3);
+    let mut ports = first.ports.clone();
+    ports.dedup();
+    assert_eq!(ports.len(), 3, "one port each: {:?}", first.ports);
+    for (i, port) in first.ports.iter().enumerate() {
+        assert!(alive(first.instances[i].pid));
+        assert_eq!(get(*port, "/hello.txt").await.body, "hi");
+    }
+    assert_eq!(
+        first.addresses()[0],
+        format!("127.0.0.1:{}", first.ports[0])
+    );
+    assert!(!engine.drift().await.unwrap().has_drift());
+
+    // One replica killed: drift shows two running; up starts a third and
+    // leaves the survivors alone.
+    let dead = first.instances[1].pid;
+    killpg(Pid::from_raw(dead as i32), Signal::SIGKILL).unwrap();
+    wait_dead(dead).await;
+    let drift = engine.drift().await.unwrap();
+    let d = drift.get("web").expect("drift of web");
+    assert_eq!(d.kind, DriftKind::Changed);
+    engine.up(group(3, "1"), true).await.unwrap();
+    let healed: ServiceGroupOutputs = outputs(&engine, "web").await;
+    assert_eq!(healed.instances.len(), 3);
+    assert_eq!(healed.instances[0].pid, first.instances[0].pid);
+    assert_eq!(healed.instances[2].pid, first.instances[2].pid);
+    assert_ne!(healed.instances[1].pid, dead);
+    assert!(!engine.drift().await.unwrap().has_drift());
+
+    // Scaled to four: one more process, the others untouched.
+    engine.up(group(4, "1"), false).await.unwrap();
+    let scaled: ServiceGroupOutputs = outputs(&engine, "web").await;
+    assert_eq!(pids(&scaled)[..3], pids(&healed)[..]);
+    assert!(alive(scaled.instances[3].pid));
+
+    // Another environment: every replica restarted with it.
+    engine.up(group(4, "2"), false).await.unwrap();
+    let restarted: ServiceGroupOutputs = outputs(&engine, "web").await;
+    for (old, new) in pids(&scaled).into_iter().zip(pids(&restarted)) {
+        assert_ne!(old, new);
+        assert!(!alive(old));
+        let environ = std::fs::read(format!("/proc/{new}/environ")).unwrap();
+        assert!(environ.split(|b| *b == 0).any(|kv| kv == b"RELEASE=2"));
+    }
+
+    engine.destroy().await.unwrap();
+    for pid in pids(&restarted) {
+        assert!(!alive(pid));
+    }
+    assert_eq!(
+        files_under(work),
+        vec![PathBuf::from("www"), PathBuf::from("www/hello.txt")]
+    );
+}
+
+#[tokio::test]
+async fn a_group_whose_replica_cannot_start_stops_the_others_and_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let _reaper = Reaper::new(work);
+    let engine = engine(work);
+    // The first replica to claim a file serves; the other exits.
+    let script = "import os,sys,http.server\n\
+try:\n    os.close(os.open('claim', os.O_CREAT | os.O_EXCL))\n\
+except FileExistsError:\n    sys.exit(3)\n\
+http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, port=int(sys.argv[1]), bind='127.0.0.1')\n";
+    let g = ServiceGroup {
+        name: "web".into(),
+        replicas: 2,
+        command: "python3".into(),
+        args: vec!["-c".into(), script.into(), "{port}".into()],
+        health_path: Some("/".into()),
+        startup_timeout_secs: 20,
+        stop_timeout_secs: 1,
+        ..Default::default()
+    };
+    let err = engine
+        .up(
+            move |stack: &mut Stack| {
+                stack.add("web", g);
+                Ok(())
+            },
+            false,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("service web-") && err.contains("exit"),
+        "{err}"
+    );
+    assert!(engine.state().await.unwrap().resources.is_empty());
+    // The replica that started was stopped and its log removed; the
+    // failed one's log is kept, as a service's is, to say why.
+    let logs: Vec<PathBuf> = files_under(work)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let log = std::fs::read_to_string(work.join(&logs[0])).unwrap();
+    assert!(log.contains("--- dafnck: starting python3"), "{log}");
+    let running = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.windows(script.len()).any(|w| w == script.as_bytes()))
+                && alive(*pid)
+        })
+        .count();
+    assert_eq!(running, 0, "no replica left running");
 }

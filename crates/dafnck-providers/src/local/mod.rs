@@ -2,7 +2,7 @@
 //! resources (`local:fs:*`), shell [`Command`]s run on create, update and
 //! delete like Terraform's local-exec, and long-running [`Service`]s
 //! (`local:exec:*`) started detached with an HTTP health check on
-//! 127.0.0.1. It makes real changes on this machine, so a quickstart
+//! 127.0.0.1, alone or as a [`ServiceGroup`] of replicas. It makes real changes on this machine, so a quickstart
 //! deploys something real with no cloud account. Relative paths are
 //! relative to the provider's work dir, under which it also keeps what it
 //! cannot read back from the system: `.dafnck-local/commands/` (each
@@ -42,6 +42,7 @@ mod command;
 mod directory;
 mod error;
 mod file;
+mod group;
 pub mod http;
 mod process;
 mod record;
@@ -60,6 +61,7 @@ use serde::Serialize;
 pub use command::{Command, CommandOutputs, CommandOutputsRefs};
 pub use directory::{Directory, DirectoryOutputs, DirectoryOutputsRefs};
 pub use file::{File, FileOutputs, FileOutputsRefs};
+pub use group::{ServiceGroup, ServiceGroupOutputs, ServiceGroupOutputsRefs};
 pub use service::{Service, ServiceOutputs, ServiceOutputsRefs};
 
 use error::LocalError;
@@ -117,6 +119,7 @@ enum Kind {
     File,
     Command,
     Service,
+    ServiceGroup,
 }
 
 impl Kind {
@@ -126,6 +129,7 @@ impl Kind {
             (File::TYPE, Kind::File),
             (Command::TYPE, Kind::Command),
             (Service::TYPE, Kind::Service),
+            (ServiceGroup::TYPE, Kind::ServiceGroup),
         ]
         .into_iter()
         .find(|(t, _)| *t == type_name)
@@ -169,6 +173,7 @@ impl dafnck_core::Provider for Provider {
             Kind::File => file::create(self, &req),
             Kind::Command => command::create(self, &req).await,
             Kind::Service => service::create(self, &req).await,
+            Kind::ServiceGroup => group::create(self, &req).await,
         };
         Ok(created?)
     }
@@ -179,6 +184,7 @@ impl dafnck_core::Provider for Provider {
             Kind::File => file::read(self, &req),
             Kind::Command => command::read(self, &req),
             Kind::Service => service::read(self, &req),
+            Kind::ServiceGroup => group::read(self, &req),
         };
         Ok(observed?)
     }
@@ -189,6 +195,7 @@ impl dafnck_core::Provider for Provider {
             Kind::File => file::update(self, &req),
             Kind::Command => command::update(self, &req).await,
             Kind::Service => service::update(self, &req).await,
+            Kind::ServiceGroup => group::update(self, &req).await,
         };
         Ok(outputs?)
     }
@@ -199,6 +206,7 @@ impl dafnck_core::Provider for Provider {
             Kind::File => file::delete(self, &req),
             Kind::Command => command::delete(self, &req).await,
             Kind::Service => service::delete(self, &req).await,
+            Kind::ServiceGroup => group::delete(self, &req).await,
         }?;
         Ok(())
     }

@@ -159,7 +159,7 @@ struct ServiceRecord {
     outputs: ServiceOutputs,
 }
 
-fn records(p: &Provider) -> Records {
+pub(super) fn records(p: &Provider) -> Records {
     Records::new(p, "services")
 }
 
@@ -170,7 +170,7 @@ fn invalid(message: impl Into<String>) -> LocalError {
     }
 }
 
-fn check(s: &Service) -> Result<(), LocalError> {
+pub(super) fn check(s: &Service) -> Result<(), LocalError> {
     let name_ok = !s.name.is_empty()
         && !s.name.starts_with('.')
         && s.name
@@ -272,7 +272,11 @@ fn with_port(s: &Service) -> Result<Service, LocalError> {
 }
 
 /// Starts the service detached and waits until it is healthy.
-async fn start(p: &Provider, s: &Service, token: &str) -> Result<ServiceOutputs, LocalError> {
+pub(super) async fn start(
+    p: &Provider,
+    s: &Service,
+    token: &str,
+) -> Result<ServiceOutputs, LocalError> {
     check(s)?;
     let s = &with_port(s)?;
     let cwd: PathBuf = s
@@ -391,7 +395,7 @@ async fn start(p: &Provider, s: &Service, token: &str) -> Result<ServiceOutputs,
     }
 }
 
-fn secs(n: u64) -> Duration {
+pub(super) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
@@ -533,6 +537,32 @@ pub(super) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, L
     };
     let outputs = start(p, &s, &token).await?;
     Ok(value_of(&outputs))
+}
+
+/// The service `name` started, if its process still runs.
+pub(super) fn running(p: &Provider, name: &str) -> Result<Option<ServiceOutputs>, LocalError> {
+    Ok(records(p)
+        .load::<ServiceRecord>(name)?
+        .map(|r| r.outputs)
+        .filter(|o| process::is_running(o.pid, o.start_ticks)))
+}
+
+/// Stops the service `name` (its recorded process, else the one in
+/// `outputs`), and removes its log and record.
+pub(super) async fn stop(
+    p: &Provider,
+    name: &str,
+    outputs: Option<&ServiceOutputs>,
+    grace: Duration,
+) -> Result<(), LocalError> {
+    let records = records(p);
+    let recorded = records.load::<ServiceRecord>(name)?.map(|r| r.outputs);
+    if let Some(o) = recorded.as_ref().or(outputs) {
+        process::stop(o.pid, o.start_ticks, grace).await?;
+        remove_file_if_present(Path::new(&o.log_file))?;
+    }
+    remove_file_if_present(&records.dir().join(format!("{name}.log")))?;
+    records.remove(name)
 }
 
 pub(super) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), LocalError> {
