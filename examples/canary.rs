@@ -23,13 +23,29 @@
 //! `support/nginx_upstream.rs`) points nginx at the serving version
 //! between rollouts.
 //!
+//! With `policy=rolling`, `web` is a `ServiceGroup` of `replicas` replicas
+//! instead: a new version's replicas all start beside the old ones, then
+//! nginx's upstream swaps them in a batch at a time, each new replica
+//! joining only once it answers `check_path`; two failed batches in a row
+//! put every old replica back. No Prometheus is needed for it.
+//!
+//! ```text
+//! cargo run --example canary -- up --yes --config policy=rolling --config listen_port=18090
+//! cargo run --example canary -- up --yes --config policy=rolling --config listen_port=18090 --config version=v2
+//! ```
+//!
 //! Configuration (`--config KEY=VALUE`, or `dafnck.<stack>.json`):
 //!
 //! | key | default | |
 //! | --- | --- | --- |
 //! | `version` | `v1` | the version to deploy; it names the service, so change it with every deploy |
 //! | `fail_rate` | `0` | the fraction of `GET /` the version answers with 500 |
-//! | `policy` | `canary` | `canary` or `blue-green` |
+//! | `policy` | `canary` | `canary`, `blue-green` or `rolling` |
+//! | `replicas` | `4` | rolling: how many replicas of the app run (a `ServiceGroup`) |
+//! | `batch_percent` | `25` | rolling: the share of replicas swapped per batch |
+//! | `batch_timeout_secs` | `60` | rolling: how long a batch's new replicas may take to pass their checks |
+//! | `batch_pause_ms` | `0` | rolling: the wait after each batch before the next |
+//! | `check_path` | `/` | rolling: each new replica must answer `GET <path>` with 200 before it joins nginx's upstream |
 //! | `steps` | `20:10,50:10` | canary steps, `PERCENT:SECONDS`, comma-separated |
 //! | `pre_switch_secs` | `0` | blue-green: analysis before the switch, with no traffic |
 //! | `rollback_window_secs` | `10` | blue-green: analysis after the switch, old version kept |
@@ -65,10 +81,10 @@ use std::time::Duration;
 
 use dafnck::core::prelude::*;
 use dafnck::core::{Error, Value};
-use dafnck::providers::local::{Service, ServiceOutputs};
+use dafnck::providers::local::{Service, ServiceGroup, ServiceGroupOutputs, ServiceOutputs};
 use dafnck::strategies::{
-    Analysis, AnalysisSet, BlueGreen, Canary, HttpCheck, MetricGate, NoData, Prometheus, Step,
-    Strategy, Threshold, Verdict,
+    Analysis, AnalysisSet, BatchSize, BlueGreen, Canary, HttpCheck, Member, MetricGate, NoData,
+    PoolFleet, Prometheus, Rolling, Step, Strategy, Threshold, Verdict,
 };
 use nginx_upstream::{pid_file_of, write_scrape_targets, DemoProvider, NginxSite, Upstream};
 
@@ -249,6 +265,23 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
         listen,
     };
 
+    let me = std::env::current_exe()
+        .map_err(|e| usage(format!("cannot find this program's own path: {e}")))?
+        .display()
+        .to_string();
+    let args = vec![
+        "serve".into(),
+        "--port".into(),
+        "{port}".into(),
+        "--version".into(),
+        version.clone(),
+        "--fail-rate".into(),
+        fail_rate.to_string(),
+    ];
+    if policy == "rolling" {
+        return rolling(stack, nginx, me, args);
+    }
+
     let prometheus_url = required(stack, "prometheus_url", "DAFNCK_PROMETHEUS_URL")?;
     let scrape_file = match config_or_env(stack, "prometheus_targets_file", "") {
         Some(f) => f,
@@ -296,7 +329,7 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
         ),
         other => {
             return Err(usage(format!(
-                "config policy={other:?}: use canary or blue-green"
+                "config policy={other:?}: use canary, blue-green or rolling"
             )))
         }
     }
@@ -306,24 +339,12 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
         .readiness(move |old, new| ready.readiness(old, new))
         .analysis(move |_old, new| checks.analysis(new));
 
-    let me = std::env::current_exe()
-        .map_err(|e| usage(format!("cannot find this program's own path: {e}")))?
-        .display()
-        .to_string();
     let web = stack.add_with(
         "web",
         Service {
             name: format!("demo-{version}"),
             command: me,
-            args: vec![
-                "serve".into(),
-                "--port".into(),
-                "{port}".into(),
-                "--version".into(),
-                version.clone(),
-                "--fail-rate".into(),
-                fail_rate.to_string(),
-            ],
+            args,
             port: 0,
             health_path: Some("/health".into()),
             ..Default::default()
@@ -335,10 +356,73 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
         Upstream {
             nginx,
             port: web.out().port,
+            ports: Vec::new().into(),
             scrape_file: Some(scrape_file),
         },
     );
     stack.export("url", web.out().url);
+    Ok(())
+}
+
+/// `web` as replicas of the app, each version rolled out a batch at a time.
+fn rolling(
+    stack: &mut Stack,
+    nginx: NginxSite,
+    command: String,
+    args: Vec<String>,
+) -> dafnck::core::Result<()> {
+    let policy = Rolling {
+        batch: BatchSize::Percent(config(stack, "batch_percent", 25)?),
+        batch_timeout: Duration::from_secs(config(stack, "batch_timeout_secs", 60)?),
+        poll_interval: Duration::from_millis(config(stack, "analysis_interval_ms", 1000)?),
+        batch_pause: Duration::from_millis(config(stack, "batch_pause_ms", 0)?),
+        ..Rolling::default()
+    };
+    let check_path: String = config(stack, "check_path", "/".to_string())?;
+    let site = nginx.clone();
+    let replicas = |outputs: &Value| {
+        outputs
+            .deserialize_into::<ServiceGroupOutputs>()
+            .map(|o| o.ports)
+            .unwrap_or_default()
+    };
+    let strategy = Strategy::rolling(policy, move |old, new| {
+        let old: Vec<String> = replicas(old)
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let new = replicas(new)
+            .iter()
+            .map(|p| {
+                let check = HttpCheck::new(format!("http://127.0.0.1:{p}{check_path}"))
+                    .named("GET of the new replica");
+                Member::new(format!("127.0.0.1:{p}"), AnalysisSet::new().with(check))
+            })
+            .collect();
+        PoolFleet::new(site.router(old.clone(), Vec::new())?, old, new)
+    })
+    .map_err(|e| usage(format!("the rolling policy: {e}")))?;
+    let web = stack.add_with(
+        "web",
+        ServiceGroup {
+            name: "demo".into(),
+            replicas: config(stack, "replicas", 4)?,
+            command,
+            args,
+            health_path: Some("/health".into()),
+            ..Default::default()
+        },
+        Options::new().deploy_with(strategy),
+    );
+    stack.add(
+        "route",
+        Upstream {
+            nginx,
+            port: 0.into(),
+            ports: web.out().ports,
+            scrape_file: None,
+        },
+    );
     Ok(())
 }
 

@@ -352,6 +352,7 @@ fn policy(batch_timeout_secs: u64) -> Rolling {
         max_failed_batches: 2,
         deadline: Duration::from_secs(120),
         poll_interval: Duration::from_millis(200),
+        batch_pause: Duration::ZERO,
     }
 }
 

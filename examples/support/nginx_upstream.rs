@@ -110,8 +110,11 @@ pub fn write_scrape_targets(file: &Path, targets: &[String]) -> Result<(), Strin
 pub struct Upstream {
     /// Where nginx is.
     pub nginx: NginxSite,
-    /// The serving object's port on 127.0.0.1.
+    /// The serving object's port on 127.0.0.1 (0: none).
     pub port: Input<u16>,
+    /// The serving object's ports, when it has several (a group's
+    /// replicas).
+    pub ports: Input<Vec<u16>>,
     /// Prometheus' file-discovery list of the app's targets, if any.
     pub scrape_file: Option<String>,
 }
@@ -119,34 +122,41 @@ pub struct Upstream {
 /// What an [`Upstream`] reports.
 #[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
 pub struct UpstreamOutputs {
-    /// The backend nginx sends all traffic to: `127.0.0.1:<port>`.
-    pub backend: String,
+    /// The backends nginx sends all traffic to: `127.0.0.1:<port>`.
+    pub backends: Vec<String>,
 }
 
 /// The provider of `demo:*` types: just [`Upstream`].
 pub struct DemoProvider;
 
-fn parse(inputs: &Value) -> Result<(Upstream, String), ProviderError> {
+fn parse(inputs: &Value) -> Result<(Upstream, Vec<String>), ProviderError> {
     let u: Upstream = inputs
         .deserialize_into()
         .map_err(|e| ProviderError::new(format!("{}: {e}", Upstream::TYPE)))?;
-    let port = *u
-        .port
-        .as_value()
-        .ok_or_else(|| ProviderError::new("the upstream's port is not resolved"))?;
-    Ok((u, format!("127.0.0.1:{port}")))
+    let unresolved = || ProviderError::new("the upstream's ports are not resolved");
+    let port = *u.port.as_value().ok_or_else(unresolved)?;
+    let ports = u.ports.as_value().ok_or_else(unresolved)?;
+    let backends: Vec<String> = std::iter::once(port)
+        .filter(|p| *p != 0)
+        .chain(ports.iter().copied())
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    if backends.is_empty() {
+        return Err(ProviderError::new("the upstream has no backend"));
+    }
+    Ok((u, backends))
 }
 
-fn outputs(backend: &str) -> Value {
+fn outputs(backends: &[String]) -> Value {
     Value::from_serialize(&UpstreamOutputs {
-        backend: backend.to_string(),
+        backends: backends.to_vec(),
     })
     .unwrap_or(Value::Null)
 }
 
-/// Points nginx (and Prometheus) at the one backend.
+/// Points nginx (and Prometheus) at the serving backends.
 async fn apply(inputs: &Value) -> Result<(Upstream, Value), ProviderError> {
-    let (u, backend) = parse(inputs)?;
+    let (u, backends) = parse(inputs)?;
     if let Some((file, content)) = u.nginx.site() {
         std::fs::write(&file, content).map_err(|e| {
             ProviderError::new(format!("cannot write nginx's site {}: {e}", file.display()))
@@ -154,17 +164,16 @@ async fn apply(inputs: &Value) -> Result<(Upstream, Value), ProviderError> {
     }
     let router = u
         .nginx
-        .router(vec![backend.clone()], Vec::new())
+        .router(backends.clone(), Vec::new())
         .map_err(ProviderError::new)?;
     router
         .set_weights(Weights::to_new(0))
         .await
         .map_err(ProviderError::new)?;
     if let Some(file) = &u.scrape_file {
-        write_scrape_targets(Path::new(file), std::slice::from_ref(&backend))
-            .map_err(ProviderError::new)?;
+        write_scrape_targets(Path::new(file), &backends).map_err(ProviderError::new)?;
     }
-    Ok((u, outputs(&backend)))
+    Ok((u, outputs(&backends)))
 }
 
 #[async_trait]
@@ -182,14 +191,14 @@ impl Provider for DemoProvider {
     }
 
     async fn read(&self, req: ReadRequest) -> Result<Option<Observed>, ProviderError> {
-        let (u, backend) = parse(&req.inputs)?;
+        let (u, backends) = parse(&req.inputs)?;
         if !Path::new(&u.nginx.upstream_file).exists() {
             return Ok(None);
         }
         Ok(Some(Observed {
             id: u.nginx.upstream_file,
             inputs: req.inputs,
-            outputs: outputs(&backend),
+            outputs: outputs(&backends),
         }))
     }
 

@@ -233,11 +233,16 @@ pub struct Rolling {
     pub deadline: Duration,
     /// How often a batch's health is polled while waiting.
     pub poll_interval: Duration,
+    /// How long the rollout waits after a batch is in service before the
+    /// next batch starts (CloudFormation's `PauseTime`): time for metrics
+    /// and people to notice. Commands are heard meanwhile.
+    #[serde(default)]
+    pub batch_pause: Duration,
 }
 
 impl Default for Rolling {
     /// 25% batches, 60 s per batch, roll back after two failed batches, a
-    /// 20-minute deadline.
+    /// 20-minute deadline, no pause between batches.
     fn default() -> Self {
         Rolling {
             batch: BatchSize::Percent(25),
@@ -245,6 +250,7 @@ impl Default for Rolling {
             max_failed_batches: 2,
             deadline: Duration::from_secs(20 * 60),
             poll_interval: Duration::from_secs(2),
+            batch_pause: Duration::ZERO,
         }
     }
 }

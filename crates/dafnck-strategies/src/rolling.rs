@@ -129,6 +129,11 @@ impl<F: RollingFleet> RollingRollout<F> {
                     self.j.rec.replaced.extend(&batch);
                     self.j.rec.failures = 0;
                     self.save().await?;
+                    if self.j.rec.replaced.len() < size
+                        && !self.pause_after_batch(&mut paused).await
+                    {
+                        return self.roll_back("aborted".into(), true).await;
+                    }
                 }
                 Verdict::Fail(why) | Verdict::Inconclusive(why) => {
                     self.j.rec.failures += 1;
@@ -190,6 +195,32 @@ impl<F: RollingFleet> RollingRollout<F> {
                     Some(Command::Resume | Command::Promote) => *paused = false,
                 },
                 () = sleep_until(clock.as_ref(), until) => {}
+            }
+        }
+    }
+
+    /// Waits the policy's pause between batches; `false` when aborted
+    /// meanwhile. A promote ends the pause early; a pause asked for
+    /// meanwhile takes effect before the next batch.
+    async fn pause_after_batch(&mut self, paused: &mut bool) -> bool {
+        if self.policy.batch_pause.is_zero() {
+            return true;
+        }
+        let until = self.j.clock.now_ms() + ms(self.policy.batch_pause);
+        let clock = Arc::clone(&self.j.clock);
+        loop {
+            tokio::select! {
+                biased;
+                cmd = self.j.commands.recv() => match cmd {
+                    Some(Command::Abort) | None => return false,
+                    Some(Command::Pause) => *paused = true,
+                    Some(Command::Resume) => *paused = false,
+                    Some(Command::Promote) => {
+                        *paused = false;
+                        return true;
+                    }
+                },
+                () = sleep_until(clock.as_ref(), until) => return true,
             }
         }
     }

@@ -144,3 +144,45 @@ async fn a_resumed_rollout_keeps_what_it_replaced_and_goes_on() {
         [vec![2], vec![3]]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn batches_wait_the_pause_between_them_and_an_abort_in_a_pause_rolls_back() {
+    let p = Rolling {
+        batch: BatchSize::Count(1),
+        batch_pause: Duration::from_secs(30),
+        ..policy()
+    };
+    // Healthy at once: only the pauses take time, none after the last batch.
+    let fleet = MemoryRollingFleet::new(4, "v1", "v2", true);
+    let start = Instant::now();
+    let done = RollingRollout::new("api", &p, fleet.clone())
+        .unwrap()
+        .run(None)
+        .await
+        .unwrap();
+    assert_eq!(done.phase, Phase::Completed);
+    assert_eq!(start.elapsed(), Duration::from_secs(90));
+
+    // Aborted in the pause after the second batch: both are restored.
+    let fleet = MemoryRollingFleet::new(4, "v1", "v2", true);
+    let mut rollout = RollingRollout::new("api", &p, fleet.clone()).unwrap();
+    let handle = rollout.handle();
+    let run = tokio::spawn(async move { rollout.run(None).await });
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    assert_eq!(fleet.versions(), vec!["v2", "v2", "v1", "v1"]);
+    handle.send(Command::Abort);
+    let done = run.await.unwrap().unwrap();
+    assert_eq!((done.phase, done.aborted), (Phase::RolledBack, true));
+    assert_eq!(fleet.versions(), vec!["v1"; 4]);
+
+    // A promote ends the pause early.
+    let fleet = MemoryRollingFleet::new(2, "v1", "v2", true);
+    let mut rollout = RollingRollout::new("api", &p, fleet.clone()).unwrap();
+    let handle = rollout.handle();
+    let start = Instant::now();
+    let run = tokio::spawn(async move { rollout.run(None).await });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    handle.send(Command::Promote);
+    assert_eq!(run.await.unwrap().unwrap().phase, Phase::Completed);
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+}
