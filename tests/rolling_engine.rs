@@ -70,7 +70,11 @@ async fn a_rolling_update_swaps_every_replica_behind_nginx_with_no_failed_reques
     let r = w.record().await.unwrap();
     assert_eq!((r.phase.clone(), r.replaced.len()), (Phase::Completed, 4));
     let status = w.run(&["rollout", "status", "web"], &[]).await;
-    assert!(status.out.contains("finished\tCompleted"), "{}", status.out);
+    assert!(
+        status.out.contains("finished\tCompleted") && status.out.contains("new version at 100%"),
+        "{}",
+        status.out
+    );
     // The old replicas were stopped once the last batch was in; four new
     // ones serve.
     assert!(w.serving("v1").is_empty(), "v1 still runs");
@@ -122,7 +126,7 @@ async fn a_rolling_update_whose_replicas_never_pass_their_check_is_rolled_back_a
         run.out
     );
     let r = w.record().await.unwrap();
-    assert_eq!(r.phase, Phase::RolledBack, "{r:?}");
+    assert_eq!((r.phase.clone(), r.weight), (Phase::RolledBack, 0), "{r:?}");
     // Two tries of the first batch, 3 s each.
     assert!(took >= Duration::from_secs(6), "took {took:?}");
     assert!(w.serving("v3").is_empty(), "v3 still runs");

@@ -260,7 +260,12 @@ impl<F: RollingFleet> RollingRollout<F> {
         }
     }
 
+    /// Records the rollout, its weight being the share of instances that
+    /// run the new version (what an even pool sends them).
     async fn save(&mut self) -> Result<(), RolloutError> {
+        let size = self.fleet.size().max(1);
+        let share = (self.j.rec.replaced.len().min(size) * 100 + size / 2) / size;
+        self.j.rec.weight = u8::try_from(share).unwrap_or(100);
         self.j.save().await
     }
 }

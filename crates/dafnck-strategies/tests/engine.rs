@@ -280,7 +280,10 @@ async fn the_engine_rolls_a_change_out_batch_by_batch_through_the_pool() {
         .collect();
     assert_eq!(steps, vec![(3, 1), (2, 2), (1, 3), (0, 4)]);
     let done = record(&t.state().await.rollouts["web"].record);
-    assert_eq!((done.phase, done.replaced.len()), (Phase::Completed, 4));
+    assert_eq!(
+        (done.phase, done.replaced.len(), done.weight),
+        (Phase::Completed, 4, 100)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -345,6 +348,12 @@ async fn a_rolling_update_cut_off_mid_way_is_reset_to_the_old_pool_then_rolled_o
     let _ = run.await;
     let cut = pool.current();
     assert_eq!(count_of(&cut, &v1), 2, "two batches swapped in: {cut:?}");
+    let status = dafnck_core::cli::output::rollouts(&t.state().await, Some("web"));
+    assert!(
+        status[0].starts_with("web\tunder way\tProgressing")
+            && status[0].contains("new version at 50%"),
+        "{status:?}"
+    );
     assert!(t.state().await.rollouts["web"].active);
     let lock = dafnck_core::state::StateStore::lock_info(t.store(), "dev")
         .await
