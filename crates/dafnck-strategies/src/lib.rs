@@ -12,7 +12,8 @@
 //!
 //! Routers: [`NginxRouter`], [`MemoryRouter`], and with the feature `alb`
 //! the AWS Application Load Balancer's `AlbRouter` (weighted target groups
-//! on a listener).
+//! on a listener) and `TargetGroupRouter` (the same, finding the listener
+//! of a target group rolled out by the engine).
 
 #[cfg(feature = "alb")]
 pub mod alb;
@@ -31,7 +32,7 @@ pub mod router;
 pub mod traffic;
 
 #[cfg(feature = "alb")]
-pub use alb::{AlbError, AlbRouter};
+pub use alb::{AlbError, AlbRouter, TargetGroupRouter};
 pub use analysis::{Analysis, AnalysisSet, MetricGate, MetricSource, Threshold, Verdict};
 pub use clock::{Clock, TokioClock};
 pub use deploy::Strategy;
