@@ -282,7 +282,7 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
     let aws = Aws::new(&url).await;
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let base = vec![
+    let base = [
         format!("ami={}", aws.ami().await),
         "rollout=canary".to_owned(),
         "canary_steps=20:2,50:2".to_owned(),
