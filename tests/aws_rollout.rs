@@ -7,7 +7,9 @@
 //! only and the old group and servers are gone. A version the analysis
 //! rejects is rolled back: the listener forwards to the serving group
 //! exactly as recorded, the new group is gone, the serving servers still
-//! run, and nothing has drifted.
+//! run, and nothing has drifted. A run killed mid-canary leaves the
+//! traffic split; the next `up` puts it back on the serving group, deletes
+//! the orphaned group and rolls out again.
 //!
 //! Needs `DAFNCK_MOTO_URL` (`scripts/servers/moto.sh start`, or
 //! `scripts/test.sh`); without it the test says it is skipped, unless
@@ -285,7 +287,6 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
     let base = [
         format!("ami={}", aws.ami().await),
         "rollout=canary".to_owned(),
-        "canary_steps=20:2,50:2".to_owned(),
         "analysis_interval_ms=1000".to_owned(),
     ];
     let with = |extra: &[&str]| -> Vec<String> {
@@ -296,7 +297,7 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
     };
 
     // v1: everything created; the listener forwards to the one group.
-    let v1 = with(&["version=v1"]);
+    let v1 = with(&["version=v1", "canary_steps=20:2,50:2"]);
     expect(&run(dir, &url, &["up", "--yes"], &v1), 0);
     let tg1 = id_of(dir, &url, "web-tg");
     let listener = id_of(dir, &url, "http");
@@ -307,7 +308,7 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
 
     // v2: new servers, so the group's targets change: the plan rolls the
     // group out by canary.
-    let v2 = with(&["version=v2"]);
+    let v2 = with(&["version=v2", "canary_steps=20:2,50:2"]);
     let r = run(dir, &url, &["preview"], &v2);
     expect(&r, 0);
     assert!(
@@ -377,7 +378,7 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
     assert!(r.stdout.contains("No changes"), "{}", r.stdout);
 
     // v3, which the analysis rejects: rolled back at its first step.
-    let v3 = with(&["version=v3", "reject_version=v3"]);
+    let v3 = with(&["version=v3", "reject_version=v3", "canary_steps=20:2,50:2"]);
     let (r, seen) = aws.up_watching(dir, &url, &listener, &v3).await;
     assert_ne!(r.code, 0, "a rolled-back rollout fails the run");
     assert!(
@@ -415,8 +416,62 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
     expect(&r, 0);
     assert_eq!(r.stdout.trim(), "[]", "nothing drifted");
 
+    // v4, its `up` killed at 20%: nobody watches the split. The next `up`
+    // first puts all traffic back on the serving group and deletes the
+    // orphaned new group, then rolls v4 out afresh.
+    let slow = with(&["version=v4", "canary_steps=20:60,50:60"]);
+    let mut up = command(dir, &url, &["up", "--yes"], &slow)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the aws_web example");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let split = loop {
+        let now = aws.forwarding(&listener).await;
+        if now.len() == 2 {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "v4 never got 20%: {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // kill -9: nothing of the run gets to clean up.
+    up.kill().unwrap();
+    assert!(!up.wait().unwrap().success());
+    assert_eq!(split.get(&tg2), Some(&80), "{split:?}");
+    let orphan = split.keys().find(|g| **g != tg2).unwrap().clone();
+    assert_eq!(aws.forwarding(&listener).await, split, "still split");
+    let v4 = with(&["version=v4", "canary_steps=20:2,50:2"]);
+    let (r, seen) = aws.up_watching(dir, &url, &listener, &v4).await;
+    expect(&r, 0);
+    let tg4 = id_of(dir, &url, "web-tg");
+    assert!(tg4 != tg2 && tg4 != orphan, "a new group of its own");
+    assert!(
+        in_order(
+            &seen,
+            &[
+                split.clone(),
+                forward(&[(&tg2, 100)]),
+                forward(&[(&tg2, 80), (&tg4, 20)]),
+                forward(&[(&tg2, 50), (&tg4, 50)]),
+                forward(&[(&tg4, 100)]),
+            ]
+        ),
+        "reset to the serving group, then rolled out again: {seen:?}"
+    );
+    assert_eq!(aws.target_groups().await, vec![tg4.clone()]);
+    let mut servers_v4 = vec![id_of(dir, &url, "web-1"), id_of(dir, &url, "web-2")];
+    servers_v4.sort();
+    assert_eq!(aws.targets(&tg4).await, servers_v4);
+    assert_eq!(
+        aws.live_instances().await,
+        servers_v4,
+        "every earlier server is terminated"
+    );
+    let r = run(dir, &url, &["drift", "--json"], &v4);
+    expect(&r, 0);
+
     // The state is whole: destroy leaves no server and no group.
-    expect(&run(dir, &url, &["destroy", "--yes"], &v3), 0);
+    expect(&run(dir, &url, &["destroy", "--yes"], &v4), 0);
     assert!(aws.live_instances().await.is_empty());
     assert!(aws.target_groups().await.is_empty());
 }
