@@ -25,10 +25,33 @@
 //! (required), `instance_type` (default `t3.micro`), `web_count` (default 2),
 //! `ssh_cidr` (default `10.0.0.0/8`), `zones` (default
 //! `us-east-1a,us-east-1b`), `subnet_cidrs` (one per zone, default
-//! `10.0.1.0/24,10.0.2.0/24`), `team` (a tag on everything, default `web`).
+//! `10.0.1.0/24,10.0.2.0/24`), `team` (a tag on everything, default `web`),
+//! `version` (what the web servers' boot script serves, default `ok`;
+//! changing it replaces every web server).
+//!
+//! # Rolling out new web servers behind the load balancer
+//!
+//! With `rollout=canary`, the target group carries a canary policy
+//! (`Options::deploy_with`): when its targets change (a new `version` or
+//! `ami` replaces the web servers), the engine creates the new servers, then
+//! a second target group holding them beside the first, and the policy
+//! moves the listener's weights to it step by step (`canary_steps`,
+//! `PERCENT:SECONDS` pairs, default `20:60,50:60`) while its analysis runs
+//! every `analysis_interval_ms` (default 1000). Promoted, the listener
+//! forwards to the new group only, and the old group and old servers are
+//! deleted; rolled back, the new group is deleted and the listener forwards
+//! to the old group as before. The router finds the listener itself
+//! (`TargetGroupRouter`). The analysis here is a stand-in for a real gate:
+//! it fails for the version named by `reject_version`, to show a rollback.
+//!
+//! ```text
+//! cargo run --features aws --example aws_web -- up --yes --config ami=ami-03cf127a --config rollout=canary
+//! cargo run --features aws --example aws_web -- up --yes --config ami=ami-03cf127a --config rollout=canary --config version=v2
+//! ```
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use dafnck::core::prelude::*;
 use dafnck::core::Error;
@@ -36,11 +59,88 @@ use dafnck::providers::aws::ec2::{
     Instance, InternetGateway, Route, RouteTable, Rule, SecurityGroup, Subnet, Vpc,
 };
 use dafnck::providers::aws::elbv2::{Forward, HealthCheck, Listener, LoadBalancer, TargetGroup};
+use dafnck::strategies::alb::TargetGroupRouter;
+use dafnck::strategies::{Analysis, AnalysisSet, Canary, Step, Strategy, Verdict};
 
 fn config(stack: &Stack, key: &str, default: &str) -> String {
     stack
         .config(key)
         .map_or_else(|| default.to_owned(), str::to_owned)
+}
+
+/// The analysis of this example: it fails for one version, chosen by
+/// config, and passes for every other (a stand-in for a metric gate).
+struct VersionGate {
+    version: String,
+    rejected: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl Analysis for VersionGate {
+    fn name(&self) -> &str {
+        "version gate"
+    }
+    async fn run(&self) -> Verdict {
+        if self.rejected.as_deref() == Some(self.version.as_str()) {
+            Verdict::Fail(format!(
+                "version {} is rejected (config reject_version)",
+                self.version
+            ))
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
+/// `PERCENT:SECONDS,...` as canary steps.
+fn steps(spec: &str) -> Result<Vec<Step>, Error> {
+    spec.split(',')
+        .map(|s| {
+            let (w, secs) = s.trim().split_once(':').ok_or_else(|| {
+                Error::Usage(format!("config canary_steps: {s:?} is not PERCENT:SECONDS"))
+            })?;
+            let w: u8 = w.parse().map_err(|_| {
+                Error::Usage(format!("config canary_steps: {w:?} is not a percentage"))
+            })?;
+            let secs: f64 = secs.parse().map_err(|_| {
+                Error::Usage(format!(
+                    "config canary_steps: {secs:?} is not a number of seconds"
+                ))
+            })?;
+            Ok(Step::new(w, Duration::from_secs_f64(secs)))
+        })
+        .collect()
+}
+
+/// The target group's options: with `rollout=canary`, a canary policy
+/// whose router is the listener forwarding to the group.
+fn target_group_options(stack: &Stack, version: &str) -> dafnck::core::Result<Options> {
+    match config(stack, "rollout", "none").as_str() {
+        "none" => Ok(Options::new()),
+        "canary" => {
+            let interval: u64 = config(stack, "analysis_interval_ms", "1000")
+                .parse()
+                .map_err(|_| Error::Usage("config analysis_interval_ms must be a number".into()))?;
+            let canary = Canary {
+                analysis_interval: Duration::from_millis(interval),
+                ..Canary::with_steps(steps(&config(stack, "canary_steps", "20:60,50:60"))?)
+            };
+            let version = version.to_owned();
+            let rejected = stack.config("reject_version").map(str::to_owned);
+            let strategy = Strategy::canary(canary, TargetGroupRouter::from_outputs)
+                .map_err(|e| Error::Usage(format!("config canary_steps: {e}")))?
+                .analysis(move |_old, _new| {
+                    AnalysisSet::new().with(VersionGate {
+                        version: version.clone(),
+                        rejected: rejected.clone(),
+                    })
+                });
+            Ok(Options::new().deploy_with(strategy))
+        }
+        other => Err(Error::Usage(format!(
+            "config rollout={other:?}: use none or canary"
+        ))),
+    }
 }
 
 fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
@@ -54,6 +154,7 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
     let zones = config(stack, "zones", "us-east-1a,us-east-1b");
     let subnet_cidrs = config(stack, "subnet_cidrs", "10.0.1.0/24,10.0.2.0/24");
     let team = config(stack, "team", "web");
+    let version = config(stack, "version", "ok");
     let web_count: usize = config(stack, "web_count", "2")
         .parse()
         .map_err(|_| Error::Usage("config web_count must be a number".into()))?;
@@ -142,7 +243,7 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
                 instance_type: instance_type.clone().into(),
                 subnet_id: subnets[i % subnets.len()].out().subnet_id,
                 security_group_ids: vec![web_sg.out().security_group_id],
-                user_data: Some("#!/bin/sh\necho ok > /var/www/index.html\n".into()),
+                user_data: Some(format!("#!/bin/sh\necho {version} > /var/www/index.html\n")),
                 tags: tags.clone(),
                 ..Default::default()
             },
@@ -160,7 +261,8 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
             ..Default::default()
         },
     );
-    let web_tg = stack.add(
+    let tg_options = target_group_options(stack, &version)?;
+    let web_tg = stack.add_with(
         "web-tg",
         TargetGroup {
             port: 80,
@@ -173,6 +275,7 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
             tags: tags.clone(),
             ..Default::default()
         },
+        tg_options,
     );
     stack.add(
         "http",

@@ -194,6 +194,8 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
             recheck: false,
             location: Some(Arc::clone(&node.location)),
         };
+        // Why a new object of this resource cannot exist beside its old one.
+        let mut conflict = None;
         match recorded {
             None => {
                 let resolved = resolved_inputs(node, &refs, &known, &mut problems);
@@ -244,6 +246,7 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                     })
                 };
                 change.fields = diff.changed;
+                conflict = diff.replace_conflict;
                 if !diff.replace_because.is_empty() {
                     change.action = Action::Replace;
                     change.replace_because = diff.replace_because;
@@ -318,6 +321,20 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                         ),
                     });
                 }
+            } else if let Some(why) = conflict {
+                problems.push(Diagnostic {
+                    resource: Some(node.name.to_string()),
+                    location: Some((*node.location).clone()),
+                    message: match &change.flags.deploy {
+                        Some(policy) => format!(
+                            "its deployment policy ({policy}) needs the new object beside the old one, but {why}"
+                        ),
+                        None => format!(
+                            "it is replaced ({}) by creating the new object before deleting the old one, but {why} (or declare it with delete_before_replace)",
+                            change.replace_because.join(", ")
+                        ),
+                    },
+                });
             }
         }
         after_dbr[i] = waits_on_dbr;

@@ -68,6 +68,14 @@ pub struct Diff {
     /// The changed fields that force a replacement, sorted; empty for an
     /// in-place update.
     pub replace_because: Vec<String>,
+    /// Why the new object could not be created while the old one exists,
+    /// if it could not (say, a name the cloud keeps unique that both
+    /// would have): the planner then refuses a replacement that creates
+    /// the new object first — one a deployment policy rolls out, or any
+    /// without `delete_before_replace` — with this reason, instead of
+    /// letting the create fail at apply. Said whatever the change, since
+    /// a deployment policy turns any change into a replacement.
+    pub replace_conflict: Option<String>,
 }
 
 impl Diff {
@@ -117,6 +125,7 @@ pub fn standard_diff(req: &DiffRequest<'_>) -> Diff {
     Diff {
         changed,
         replace_because,
+        replace_conflict: None,
     }
 }
 

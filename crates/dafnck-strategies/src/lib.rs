@@ -12,8 +12,10 @@
 //!
 //! Routers: [`NginxRouter`], [`MemoryRouter`], and with the feature `alb`
 //! the AWS Application Load Balancer's `AlbRouter` (weighted target groups
-//! on a listener). Rolling updates swap instances in a pool instead
-//! ([`PoolFleet`] over a [`PoolRouter`]: [`NginxRouter`], [`MemoryPool`]).
+//! on a listener) and `TargetGroupRouter` (the same, finding the listener
+//! of a target group rolled out by the engine). Rolling updates swap
+//! instances in a pool instead ([`PoolFleet`] over a [`PoolRouter`]:
+//! [`NginxRouter`], [`MemoryPool`]).
 //!
 //! Through the engine, [`Strategy`] runs any of the three as a resource's
 //! deployment policy (`Options::deploy_with`).
@@ -36,7 +38,7 @@ pub mod router;
 pub mod traffic;
 
 #[cfg(feature = "alb")]
-pub use alb::{AlbError, AlbRouter};
+pub use alb::{AlbError, AlbRouter, TargetGroupRouter};
 pub use analysis::{Analysis, AnalysisSet, MetricGate, MetricSource, Threshold, Verdict};
 pub use clock::{Clock, TokioClock};
 pub use deploy::Strategy;

@@ -21,6 +21,7 @@ mod pending_operations;
 mod program_errors;
 mod protect;
 mod replace;
+mod replace_conflict;
 mod replace_on_changes;
 mod saved_plan;
 mod secrets;

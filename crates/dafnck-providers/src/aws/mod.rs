@@ -87,7 +87,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig};
 use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+    standard_diff, CreateRequest, Created, DeleteRequest, Diff, DiffRequest, Observed,
+    ProviderError, ReadRequest, UpdateRequest,
 };
 use dafnck_core::{Resource, Value};
 use serde::de::DeserializeOwned;
@@ -346,6 +347,14 @@ fn value_of<T: Serialize>(value: &T) -> Value {
 impl dafnck_core::Provider for Provider {
     fn package(&self) -> &str {
         "aws"
+    }
+
+    /// The standard diff; a load balancer or target group with a fixed
+    /// `name` also says that its replacement cannot be made beside it.
+    fn diff(&self, req: &DiffRequest<'_>) -> Diff {
+        let mut diff = standard_diff(req);
+        diff.replace_conflict = elbv2::replace_conflict(req);
+        diff
     }
 
     async fn create(&self, req: CreateRequest) -> Result<Created, ProviderError> {

@@ -1,6 +1,7 @@
 //! Load balancers, target groups and listeners: weights shifted, targets
 //! moved and subnets changed in place; a scheme change replaces; drift in
-//! target membership; a crashed create found again by name and token.
+//! target membership; a crashed create found again by name and token; a
+//! target group named from a `name_prefix`.
 
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use dafnck_core::prelude::*;
@@ -109,6 +110,7 @@ fn stack_of(l: Lb) -> impl FnOnce(&mut Stack) -> dafnck_core::Result<()> {
         let green = stack.add(
             "green",
             TargetGroup {
+                name_prefix: Some("gr-".into()),
                 port: 8080,
                 vpc_id: vpc.out().vpc_id,
                 targets: green_targets,
@@ -203,6 +205,11 @@ async fn weights_targets_and_subnets_change_in_place_and_a_scheme_change_replace
     assert_eq!(report.outputs["url"], Value::from(lb.dns_name.clone()));
     assert!(lb.arn.as_str().starts_with("arn:aws:elasticloadbalancing:"));
     assert!(lb.name.starts_with("lb-"), "a derived name: {}", lb.name);
+    assert!(
+        green.name.starts_with("gr-") && green.name.len() == 3 + 8,
+        "the prefix and 8 hex digits: {}",
+        green.name
+    );
     let mut expected = vec![(blue.arn.to_string(), 100), (green.arn.to_string(), 0)];
     expected.sort();
     assert_eq!(m.weights(&listener).await, expected);

@@ -2,6 +2,11 @@
 //! weights of two target groups in a listener's default `forward` action,
 //! changed by one ModifyListener call and confirmed by reading the listener
 //! back. Behind the `alb` feature.
+//!
+//! [`AlbRouter`] changes a listener given by its ARN; [`TargetGroupRouter`]
+//! finds the listener forwarding to two target groups itself, so a
+//! `TargetGroup` resource under a deployment policy rolls out with nothing
+//! but the groups' outputs.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -19,6 +24,10 @@ use tokio::sync::{Mutex, OnceCell};
 
 use crate::policy::Weights;
 use crate::router::TrafficRouter;
+
+mod discover;
+
+pub use discover::TargetGroupRouter;
 
 /// The IAM actions the router calls.
 const PERMISSIONS: &str =
@@ -119,6 +128,24 @@ pub enum AlbError {
         stable: String,
         /// The new target group's ARN.
         new: String,
+    },
+    /// No listener's default action forwards to the stable or the new
+    /// target group ([`TargetGroupRouter`] found none).
+    #[error("no ALB listener forwards to target group {stable} (nor to the new group {new}); the router changes the default forward action of the listener that uses the stable group")]
+    NoListener {
+        /// The stable target group's ARN.
+        stable: String,
+        /// The new target group's ARN (empty when none was created).
+        new: String,
+    },
+    /// Several listeners forward to the stable group ([`TargetGroupRouter`]
+    /// does not choose among them).
+    #[error("target group {stable} is forwarded to by several ALB listeners ({}); build an AlbRouter for the one whose weights the rollout moves", listeners.join(", "))]
+    SeveralListeners {
+        /// The stable target group's ARN.
+        stable: String,
+        /// The listeners found.
+        listeners: Vec<String>,
     },
     /// The listener did not show the weights within the confirmation
     /// timeout after ModifyListener succeeded.

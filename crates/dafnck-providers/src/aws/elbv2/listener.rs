@@ -18,8 +18,8 @@ use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, inputs_of, lookup, value_of, Provider};
 use super::{
-    apply_tags, made_by, same_set, tags_of, tags_on_create, user_tags, ListenerArn,
-    LoadBalancerArn, Protocol, TargetGroupArn,
+    apply_tags, made_by, tags_of, tags_on_create, user_tags, ListenerArn, LoadBalancerArn,
+    Protocol, TargetGroupArn,
 };
 
 /// A listener of a [`LoadBalancer`](super::LoadBalancer): a port, and the
@@ -35,8 +35,24 @@ use super::{
 ///   is atomic — what blue-green and canary strategies do.
 /// - `tags`: the user's tags; set in place.
 ///
+/// Weights are compared by the split they make: `[(a, 1)]` and
+/// `[(a, 100)]` send everything to `a`, `[(a, 1), (b, 1)]` and
+/// `[(a, 50), (b, 50)]` halve it, and a group of weight 0 gets nothing, as
+/// if absent. An update that changes no split sends no ModifyListener.
+///
+/// # Under a rollout
+/// A [`TargetGroup`](super::TargetGroup) rolled out by a deployment policy
+/// has its traffic moved by the policy's router (`TargetGroupRouter`),
+/// which changes this listener's weights directly while the rollout runs;
+/// a `drift` read meanwhile shows the split of the moment. Promoted, the
+/// listener forwards to the new group only, which is what its declared
+/// `forward` (`tg.out().arn`) resolves to, so its update after the
+/// rollout changes nothing; rolled back, it forwards to the old group as
+/// recorded.
+///
 /// # Drift
-/// `read` reports the port, protocol, forwarding and tags as found.
+/// `read` reports the port, protocol, forwarding and tags as found
+/// (forwarding as recorded when it makes the same split).
 ///
 /// # Caveats
 /// Only forward actions are managed; HTTPS listeners need certificates,
@@ -222,6 +238,25 @@ fn forwarding_of(l: &Found) -> Vec<(String, u16)> {
     }
 }
 
+/// Whether two forwards split traffic the same way: the same groups with
+/// a positive weight, each getting the same share of the sum.
+fn same_split(a: &[(String, u16)], b: &[(String, u16)]) -> bool {
+    let shares = |groups: &[(String, u16)]| -> (BTreeMap<String, u64>, u64) {
+        let mut by_group = BTreeMap::new();
+        for (g, w) in groups.iter().filter(|(_, w)| *w > 0) {
+            *by_group.entry(g.clone()).or_insert(0) += u64::from(*w);
+        }
+        let sum = by_group.values().sum();
+        (by_group, sum)
+    };
+    let ((a, sum_a), (b, sum_b)) = (shares(a), shares(b));
+    a.len() == b.len()
+        && a.iter().all(|(g, wa)| {
+            // wa / sum_a == wb / sum_b, in integers.
+            b.get(g).is_some_and(|wb| wa * sum_b == wb * sum_a)
+        })
+}
+
 async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<(), AwsError> {
     lookup::unless_not_found(
         s,
@@ -288,7 +323,7 @@ async fn converge(
     let port = i32::from(port_of(v));
     if l.port() != Some(port)
         || Protocol::of(l.protocol()) != v.protocol
-        || !same_set(&forwarding_of(l), groups)
+        || !same_split(&forwarding_of(l), groups)
     {
         client
             .modify_listener()
@@ -324,9 +359,9 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
     };
     let tags = tags_of(client, &s, arn_of(&l)).await?;
     let found_forward = forwarding_of(&l);
-    // The declared order is kept when the groups and weights match.
+    // As recorded (its order and weights) when the split is the same.
     let forward = match declared(&s, &recorded) {
-        Ok(d) if same_set(&d, &found_forward) => recorded.forward.clone(),
+        Ok(d) if same_split(&d, &found_forward) => recorded.forward.clone(),
         _ => found_forward
             .into_iter()
             .map(|(arn, weight)| Forward::new(TargetGroupArn(arn).into(), weight))
@@ -403,5 +438,25 @@ mod tests {
         );
         let none = declared(&s, &Listener::default()).unwrap_err().to_string();
         assert!(none.contains("`forward`"), "{none}");
+    }
+
+    #[test]
+    fn weights_are_compared_by_the_split_they_make() {
+        let f = |groups: &[(&str, u16)]| -> Vec<(String, u16)> {
+            groups.iter().map(|(g, w)| ((*g).to_owned(), *w)).collect()
+        };
+        assert!(same_split(&f(&[("a", 1)]), &f(&[("a", 100)])));
+        assert!(same_split(
+            &f(&[("a", 1), ("b", 1)]),
+            &f(&[("b", 50), ("a", 50)])
+        ));
+        assert!(same_split(&f(&[("a", 100), ("b", 0)]), &f(&[("a", 7)])));
+        assert!(!same_split(&f(&[("a", 80), ("b", 20)]), &f(&[("a", 100)])));
+        assert!(!same_split(
+            &f(&[("a", 80), ("b", 20)]),
+            &f(&[("a", 50), ("b", 50)])
+        ));
+        assert!(!same_split(&f(&[("a", 100)]), &f(&[("b", 100)])));
+        assert!(!same_split(&f(&[("a", 1)]), &f(&[])));
     }
 }

@@ -8,10 +8,13 @@
 //! Every object is tagged `dafnck:stack`, `dafnck:name` and `dafnck:token`
 //! by its create call. Load balancers and target groups have account-wide
 //! unique names: without an explicit `name`, the provider derives one from
-//! the resource's name and the create's idempotency token, so a
-//! replacement never collides with the object it replaces, and after a
-//! crash mid-create the object is found again by that name (and its token
-//! tag checked). A listener is found again among its load balancer's
+//! the resource's name (or a target group's `name_prefix`) and the
+//! create's idempotency token, so a replacement never collides with the
+//! object it replaces, and after a crash mid-create the object is found
+//! again by that name (and its token tag checked). With a fixed `name`, a
+//! replacement that would make the new object before deleting the old one
+//! — a target group rolled out by a deployment policy among them — is
+//! refused when planned, naming the resource. A listener is found again among its load balancer's
 //! listeners by its token tag. `read` reports inputs as found (for drift);
 //! deleting an object that is already gone succeeds.
 //!
@@ -62,7 +65,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, Tag};
 use aws_sdk_elasticloadbalancingv2::Client;
-use dafnck_core::provider::ReadRequest;
+use dafnck_core::provider::{DiffRequest, ReadRequest};
+use dafnck_core::{Resource, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -130,8 +134,7 @@ pub(crate) fn object_name(declared: Option<&str>, resource: &str, token: &str) -
     if let Some(name) = declared {
         return name.to_owned();
     }
-    let digest = Sha256::digest(client_token(token).as_bytes());
-    let suffix: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let suffix = name_suffix(token);
     let mut base: String = resource
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -145,6 +148,72 @@ pub(crate) fn object_name(declared: Option<&str>, resource: &str, token: &str) -
         base = base.trim_end_matches('-').to_owned();
     }
     format!("{base}-{suffix}")
+}
+
+/// How many characters [`name_suffix`] has.
+const SUFFIX_LEN: usize = 8;
+
+/// The part of a generated name that differs from create to create: 8 hex
+/// digits from the create's token (the same token, the same suffix).
+fn name_suffix(token: &str) -> String {
+    let digest = Sha256::digest(client_token(token).as_bytes());
+    digest
+        .iter()
+        .take(SUFFIX_LEN / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `prefix` followed by the create's suffix (see [`name_suffix`]).
+pub(crate) fn prefixed_name(prefix: &str, token: &str) -> String {
+    format!("{prefix}{}", name_suffix(token))
+}
+
+/// Checks a `name_prefix`: at most 24 letters, digits and hyphens (so the
+/// name with its suffix fits in 32), not starting with a hyphen or
+/// `internal-`. The error says what is wrong.
+pub(crate) fn check_prefix(prefix: &str) -> Result<(), String> {
+    let max = MAX_NAME - SUFFIX_LEN;
+    if prefix.is_empty() || prefix.len() > max {
+        return Err(format!(
+            "`name_prefix` {prefix:?} must have 1 to {max} characters (a suffix of {SUFFIX_LEN} follows)"
+        ));
+    }
+    if !prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(format!(
+            "`name_prefix` {prefix:?} may hold only letters, digits and hyphens"
+        ));
+    }
+    if prefix.starts_with('-') || prefix.starts_with("internal-") {
+        return Err(format!(
+            "`name_prefix` {prefix:?} may not start with a hyphen or `internal-`"
+        ));
+    }
+    Ok(())
+}
+
+/// Why a new load balancer or target group could not be created beside
+/// its old one: both would have the declared `name`, and AWS keeps names
+/// unique in an account and region. `None` for other types, a generated
+/// name, or a name that changes.
+pub(crate) fn replace_conflict(req: &DiffRequest<'_>) -> Option<String> {
+    let (what, fix) = if req.type_name == LoadBalancer::TYPE {
+        ("load balancer", "leave `name` unset")
+    } else if req.type_name == TargetGroup::TYPE {
+        ("target group", "leave `name` unset, or set `name_prefix`")
+    } else {
+        return None;
+    };
+    let name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_owned);
+    let fixed = name(req.new_inputs)?;
+    (name(req.old_inputs).as_deref() == Some(fixed.as_str())).then(|| {
+        format!(
+            "its `name` {fixed:?} is fixed, and {what} names are unique in an account and region, so the new {what} cannot be made while the old one exists: {fix}, so that each {what} gets a name of its own"
+        )
+    })
 }
 
 /// The name the create a read's token stands for gave its object (the
@@ -276,6 +345,58 @@ mod tests {
             );
         }
         assert_eq!(object_name(Some("mine"), "web", "t"), "mine");
+    }
+
+    #[test]
+    fn a_prefix_takes_the_create_s_suffix_and_is_checked() {
+        let a = prefixed_name("web-", "run-1-web");
+        assert_eq!(a.len(), 4 + SUFFIX_LEN);
+        assert!(a.starts_with("web-"), "{a}");
+        assert_eq!(a, prefixed_name("web-", "run-1-web"));
+        assert_ne!(a, prefixed_name("web-", "run-2-web"));
+        let longest = "p".repeat(MAX_NAME - SUFFIX_LEN);
+        assert!(check_prefix(&longest).is_ok());
+        assert_eq!(prefixed_name(&longest, "t").len(), MAX_NAME);
+        for bad in [
+            String::new(),
+            "p".repeat(MAX_NAME - SUFFIX_LEN + 1),
+            "web_".into(),
+            "-web".into(),
+            "internal-web".into(),
+        ] {
+            let e = check_prefix(&bad).unwrap_err();
+            assert!(e.contains("`name_prefix`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_fixed_name_conflicts_with_a_replacement_of_its_own() {
+        let json = |v: serde_json::Value| Value::from_json(v);
+        let diff = |type_name: &str, old: serde_json::Value, new: serde_json::Value| {
+            let (old, new) = (json(old), json(new));
+            replace_conflict(&DiffRequest {
+                name: "web",
+                type_name,
+                old_inputs: &old,
+                new_inputs: &new,
+                force_new: &[],
+                ignore_changes: &[],
+            })
+        };
+        let fixed = serde_json::json!({"name": "web", "port": 80});
+        let why = diff(TargetGroup::TYPE, fixed.clone(), fixed.clone()).unwrap();
+        assert!(
+            why.contains("\"web\" is fixed") && why.contains("name_prefix"),
+            "{why}"
+        );
+        let lb = diff(LoadBalancer::TYPE, fixed.clone(), fixed.clone()).unwrap();
+        assert!(lb.contains("load balancer names are unique"), "{lb}");
+        // A generated name, a name that changes, another type: no conflict.
+        let generated = serde_json::json!({"name": null, "port": 80});
+        assert_eq!(diff(TargetGroup::TYPE, generated.clone(), generated), None);
+        let renamed = serde_json::json!({"name": "web-2"});
+        assert_eq!(diff(TargetGroup::TYPE, fixed.clone(), renamed), None);
+        assert_eq!(diff(Listener::TYPE, fixed.clone(), fixed), None);
     }
 
     #[test]

@@ -18,16 +18,20 @@ use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, inputs_of, lookup, value_of, Provider};
 use super::{
-    apply_tags, made_by, object_name, read_name, same_set, tags_of, tags_on_create, user_tags,
-    Protocol, TargetGroupArn,
+    apply_tags, check_prefix, made_by, object_name, prefixed_name, same_set, tags_of,
+    tags_on_create, user_tags, Protocol, TargetGroupArn,
 };
 
 /// A target group: the instances a [`Listener`](super::Listener) forwards
 /// to, and how their health is checked.
 ///
 /// - `name`: its name, unique in the account and region (at most 32
-///   letters, digits and hyphens); `None` (the default) derives one from
-///   the resource's name. Changing it replaces the group.
+///   letters, digits and hyphens); `None` (the default) generates one:
+///   `name_prefix` (default: the resource's name and a hyphen) followed by
+///   8 hex digits that differ from create to create. Changing it replaces
+///   the group.
+/// - `name_prefix`: the start of a generated name (at most 24 letters,
+///   digits and hyphens); not with `name`. Changing it replaces the group.
 /// - `protocol`, `port`: how traffic reaches the targets (default HTTP on
 ///   80); changing either replaces the group.
 /// - `vpc_id`: the VPC of its targets; changing it replaces the group.
@@ -45,6 +49,17 @@ use super::{
 /// deregistered), and an instance added behind the program's back shows
 /// up as drift.
 ///
+/// # Under a deployment policy
+/// Declared with `Options::deploy_with` (a canary or blue-green
+/// `Strategy` whose router is `dafnck_strategies::alb::TargetGroupRouter`),
+/// every change of the group — new targets, when the instances are
+/// replaced — creates a second group beside it, and the policy moves the
+/// listener's weights to it; the listener declared with `tg.out().arn` is
+/// then updated to forward to the new group, and the old group is deleted
+/// (or, on rollback, the new one). The two groups exist at once, so their
+/// names must differ: leave `name` unset (or use `name_prefix`); a fixed
+/// `name` is refused when the change is planned.
+///
 /// # Drift
 /// `read` reports the health check, targets (those not draining) and tags
 /// as found.
@@ -52,9 +67,13 @@ use super::{
 #[serde(default)]
 #[resource(type = "aws:elbv2:TargetGroup", outputs = TargetGroupOutputs)]
 pub struct TargetGroup {
-    /// Its name; `None` derives one. Changing it replaces the group.
+    /// Its name; `None` generates one. Changing it replaces the group.
     #[resource(force_new)]
     pub name: Option<String>,
+    /// The start of a generated name (`None`: the resource's name and a
+    /// hyphen). Changing it replaces the group.
+    #[resource(force_new)]
+    pub name_prefix: Option<String>,
     /// The protocol to the targets; changing it replaces the group.
     #[resource(force_new)]
     pub protocol: Protocol,
@@ -167,6 +186,25 @@ async fn by_token(
             "a target group named {name:?} already exists and was not made by this resource \
              (choose another `name`, or import it)"
         )))
+    }
+}
+
+/// The name a create with `token` gives the group `v` of resource
+/// `resource`: the declared name, the prefix with the create's suffix, or
+/// one derived from the resource's name.
+fn name_for(v: &TargetGroup, resource: &str, token: &str) -> String {
+    match (&v.name, &v.name_prefix) {
+        (None, Some(prefix)) => prefixed_name(prefix, token),
+        (name, _) => object_name(name.as_deref(), resource, token),
+    }
+}
+
+/// Checks `name` and `name_prefix`.
+fn check_naming(s: &Subject<'_>, v: &TargetGroup) -> Result<(), AwsError> {
+    match (&v.name, &v.name_prefix) {
+        (Some(_), Some(_)) => Err(s.invalid("set `name` or `name_prefix`, not both")),
+        (None, Some(prefix)) => check_prefix(prefix).map_err(|e| s.invalid(e)),
+        _ => Ok(()),
     }
 }
 
@@ -308,7 +346,8 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
     }
     let targets = declared_targets(&s, &v)?;
     check_user_tags(&s, &v.tags)?;
-    let name = object_name(v.name.as_deref(), &req.name, &req.token);
+    check_naming(&s, &v)?;
+    let name = name_for(&v, &req.name, &req.token);
     let client = p.elbv2_client().await;
     let group = match by_token(client, &s, &name, &req.token).await? {
         Some(g) => g,
@@ -358,7 +397,11 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
     let s = subject(&req.name);
     let client = p.elbv2_client().await;
     let recorded: TargetGroup = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let name = read_name(req, recorded.name.as_deref());
+    let name = req
+        .token
+        .as_deref()
+        .map(|token| name_for(&recorded, &req.name, token))
+        .unwrap_or_default();
     let found = lookup::find(
         req,
         |arn| by_arn(client, &s, arn),
@@ -386,6 +429,8 @@ pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Obser
         name: recorded
             .name
             .map(|_| group.target_group_name().unwrap_or_default().to_owned()),
+        // Not kept by AWS: the name shows it.
+        name_prefix: recorded.name_prefix,
         protocol: Protocol::of(group.protocol()),
         // A recorded 0 means the default port 80.
         port: if recorded.port == 0 && port == 80 {
@@ -445,8 +490,45 @@ mod tests {
     fn name_protocol_port_and_vpc_replace_the_group() {
         assert_eq!(
             TargetGroup::force_new_fields(),
-            &["name", "protocol", "port", "vpc_id"]
+            &["name", "name_prefix", "protocol", "port", "vpc_id"]
         );
+    }
+
+    #[test]
+    fn a_generated_name_starts_with_the_prefix_or_the_resource_s_name() {
+        let prefixed = TargetGroup {
+            name_prefix: Some("web-v-".into()),
+            ..Default::default()
+        };
+        let a = name_for(&prefixed, "web-tg", "run-1-web-tg");
+        assert!(a.starts_with("web-v-") && a.len() == 14, "{a}");
+        assert_ne!(a, name_for(&prefixed, "web-tg", "run-2-web-tg"));
+        let derived = name_for(&TargetGroup::default(), "web-tg", "run-1-web-tg");
+        assert!(derived.starts_with("web-tg-"), "{derived}");
+        let fixed = TargetGroup {
+            name: Some("web".into()),
+            ..Default::default()
+        };
+        assert_eq!(name_for(&fixed, "web-tg", "run-1-web-tg"), "web");
+
+        let s = subject("web-tg");
+        assert!(check_naming(&s, &prefixed).is_ok());
+        let both = TargetGroup {
+            name: Some("web".into()),
+            name_prefix: Some("web-".into()),
+            ..Default::default()
+        };
+        let e = check_naming(&s, &both).unwrap_err().to_string();
+        assert!(
+            e.contains("aws:elbv2:TargetGroup \"web-tg\"") && e.contains("not both"),
+            "{e}"
+        );
+        let long = TargetGroup {
+            name_prefix: Some("a-prefix-far-too-long-for-aws".into()),
+            ..Default::default()
+        };
+        let e = check_naming(&s, &long).unwrap_err().to_string();
+        assert!(e.contains("web-tg") && e.contains("1 to 24"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,477 @@
+//! Web servers rolled out behind an ALB by the engine, against a moto
+//! server on 127.0.0.1: the `aws_web` example with `rollout=canary` puts a
+//! canary policy on its target group. A new version replaces the servers;
+//! the engine creates a second target group holding them, the policy moves
+//! the listener's weights step by step (watched here through the SDK while
+//! `up` runs), and once promoted the listener forwards to the new group
+//! only and the old group and servers are gone. A version the analysis
+//! rejects is rolled back: the listener forwards to the serving group
+//! exactly as recorded, the new group is gone, the serving servers still
+//! run, and nothing has drifted. A run killed mid-canary leaves the
+//! traffic split; the next `up` puts it back on the serving group, deletes
+//! the orphaned group and rolls out again.
+//!
+//! Needs `DAFNCK_MOTO_URL` (`scripts/servers/moto.sh start`, or
+//! `scripts/test.sh`); without it the test says it is skipped, unless
+//! `DAFNCK_REQUIRE_SERVERS=1`, when it fails.
+#![cfg(feature = "aws")]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dafnck::providers::aws::sdk::config::{BehaviorVersion, Region};
+use dafnck::providers::aws::sdk::ec2;
+use dafnck::providers::aws::sdk::elbv2;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// The example's command in `dir`, AWS pointed at moto, with `config`.
+fn command(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Command {
+    let mut cmd = Command::new(support::example("aws_web"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("DAFNCK_STACK")
+        .env_remove("DAFNCK_STATE_DIR")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_ENDPOINT_URL", url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for c in config {
+        cmd.args(["--config", c]);
+    }
+    cmd
+}
+
+fn run(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Run {
+    let out = command(dir, url, args, config)
+        .output()
+        .expect("run the aws_web example");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[track_caller]
+fn expect(r: &Run, code: i32) {
+    assert_eq!(r.code, code, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+}
+
+/// `POST /moto-api/reset`: forget every object.
+fn reset(url: &str) {
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = TcpStream::connect(host).unwrap_or_else(|e| panic!("moto at {url}: {e}"));
+    write!(
+        s,
+        "POST /moto-api/reset HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    assert!(response.contains(" 200 "), "moto did not reset: {response}");
+}
+
+fn id_of(dir: &Path, url: &str, name: &str) -> String {
+    let r = run(dir, url, &["state", "show", name], &[]);
+    expect(&r, 0);
+    let shown: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    shown["id"].as_str().unwrap().to_owned()
+}
+
+/// The line of `stderr` where the progress says `step` is done.
+#[track_caller]
+fn done_at(stderr: &str, step: &str) -> usize {
+    let needle = format!("{step}: done");
+    stderr
+        .lines()
+        .position(|l| l.contains(&needle))
+        .unwrap_or_else(|| panic!("no `{needle}` in:\n{stderr}"))
+}
+
+/// A listener's forward: target group → weight.
+type Forwarding = BTreeMap<String, i32>;
+
+struct Aws {
+    ec2: ec2::Client,
+    elb: elbv2::Client,
+}
+
+impl Aws {
+    async fn new(url: &str) -> Aws {
+        let config = dafnck::providers::aws::sdk::config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(ec2::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await;
+        Aws {
+            ec2: ec2::Client::new(&config),
+            elb: elbv2::Client::new(&config),
+        }
+    }
+
+    async fn ami(&self) -> String {
+        let out = self
+            .ec2
+            .describe_images()
+            .owners("amazon")
+            .send()
+            .await
+            .unwrap();
+        let mut ids: Vec<&str> = out.images().iter().filter_map(|i| i.image_id()).collect();
+        ids.sort_unstable();
+        ids.first().expect("moto lists no AMIs").to_string()
+    }
+
+    /// Instances not terminated (or terminating), sorted.
+    async fn live_instances(&self) -> Vec<String> {
+        let out = self.ec2.describe_instances().send().await.unwrap();
+        let mut ids: Vec<String> = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| {
+                !matches!(
+                    i.state().and_then(|s| s.name()),
+                    Some(
+                        ec2::types::InstanceStateName::Terminated
+                            | ec2::types::InstanceStateName::ShuttingDown
+                    )
+                )
+            })
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Every target group's ARN, sorted.
+    async fn target_groups(&self) -> Vec<String> {
+        let out = self.elb.describe_target_groups().send().await.unwrap();
+        let mut arns: Vec<String> = out
+            .target_groups()
+            .iter()
+            .filter_map(|g| g.target_group_arn().map(str::to_owned))
+            .collect();
+        arns.sort();
+        arns
+    }
+
+    /// The instances registered in a target group, sorted.
+    async fn targets(&self, group: &str) -> Vec<String> {
+        let out = self
+            .elb
+            .describe_target_health()
+            .target_group_arn(group)
+            .send()
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = out
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target()?.id().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The target groups and weights of the listener's default forward.
+    async fn forwarding(&self, listener: &str) -> Forwarding {
+        let out = self
+            .elb
+            .describe_listeners()
+            .listener_arns(listener)
+            .send()
+            .await
+            .unwrap();
+        let actions = out.listeners()[0].default_actions();
+        assert_eq!(actions.len(), 1, "one default action: {actions:?}");
+        let forward = actions[0].forward_config().expect("a forward action");
+        forward
+            .target_groups()
+            .iter()
+            .map(|t| {
+                (
+                    t.target_group_arn().unwrap().to_owned(),
+                    t.weight().unwrap_or(1),
+                )
+            })
+            .collect()
+    }
+
+    /// Runs `up` with `config` while reading the listener's forward every
+    /// 100 ms; returns the run and each distinct forward seen, in order.
+    async fn up_watching(
+        &self,
+        dir: &Path,
+        url: &str,
+        listener: &str,
+        config: &[String],
+    ) -> (Run, Vec<Forwarding>) {
+        let child = command(dir, url, &["up", "--yes"], config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the aws_web example");
+        let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
+        let mut seen: Vec<Forwarding> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !waiting.is_finished() {
+            let now = self.forwarding(listener).await;
+            if seen.last() != Some(&now) {
+                seen.push(now);
+            }
+            assert!(Instant::now() < deadline, "up ran for 5 minutes: {seen:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let out = waiting.await.unwrap().unwrap();
+        let now = self.forwarding(listener).await;
+        if seen.last() != Some(&now) {
+            seen.push(now);
+        }
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        (run, seen)
+    }
+}
+
+fn forward(groups: &[(&str, i32)]) -> Forwarding {
+    groups.iter().map(|(g, w)| ((*g).to_owned(), *w)).collect()
+}
+
+/// Whether `wanted` occur in `seen` in this order (others may come
+/// between).
+fn in_order(seen: &[Forwarding], wanted: &[Forwarding]) -> bool {
+    let mut it = seen.iter();
+    wanted.iter().all(|w| it.any(|s| s == w))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
+    let Ok(url) = std::env::var("DAFNCK_MOTO_URL") else {
+        let why = "moto is not running (scripts/servers/moto.sh start, or scripts/test.sh)";
+        if std::env::var("DAFNCK_REQUIRE_SERVERS").as_deref() == Ok("1") {
+            panic!("{why}, and DAFNCK_REQUIRE_SERVERS=1 requires it");
+        }
+        let _ = writeln!(std::io::stderr(), "SKIPPED aws rollout: {why}");
+        return;
+    };
+    reset(&url);
+    let aws = Aws::new(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let base = [
+        format!("ami={}", aws.ami().await),
+        "rollout=canary".to_owned(),
+        "analysis_interval_ms=1000".to_owned(),
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .cloned()
+            .chain(extra.iter().map(|s| (*s).to_owned()))
+            .collect()
+    };
+
+    // v1: everything created; the listener forwards to the one group.
+    let v1 = with(&["version=v1", "canary_steps=20:2,50:2"]);
+    expect(&run(dir, &url, &["up", "--yes"], &v1), 0);
+    let tg1 = id_of(dir, &url, "web-tg");
+    let listener = id_of(dir, &url, "http");
+    let mut servers_v1 = vec![id_of(dir, &url, "web-1"), id_of(dir, &url, "web-2")];
+    servers_v1.sort();
+    assert_eq!(aws.targets(&tg1).await, servers_v1);
+    assert_eq!(aws.forwarding(&listener).await, forward(&[(&tg1, 100)]));
+
+    // v2: new servers, so the group's targets change: the plan rolls the
+    // group out by canary.
+    let v2 = with(&["version=v2", "canary_steps=20:2,50:2"]);
+    let r = run(dir, &url, &["preview"], &v2);
+    expect(&r, 0);
+    assert!(
+        r.stdout.contains("deploy by canary 20%"),
+        "the plan shows the canary:\n{}",
+        r.stdout
+    );
+    let (r, seen) = aws.up_watching(dir, &url, &listener, &v2).await;
+    expect(&r, 0);
+    let tg2 = id_of(dir, &url, "web-tg");
+    assert_ne!(tg2, tg1, "a new target group");
+    assert!(
+        in_order(
+            &seen,
+            &[
+                forward(&[(&tg1, 100)]),
+                forward(&[(&tg1, 80), (&tg2, 20)]),
+                forward(&[(&tg1, 50), (&tg2, 50)]),
+                forward(&[(&tg2, 100)]),
+            ]
+        ),
+        "the listener follows the steps: {seen:?}"
+    );
+    assert_eq!(
+        aws.forwarding(&listener).await,
+        forward(&[(&tg2, 100)]),
+        "the listener forwards to the new group only"
+    );
+    assert_eq!(
+        aws.target_groups().await,
+        vec![tg2.clone()],
+        "the old group is deleted"
+    );
+    let mut servers_v2 = vec![id_of(dir, &url, "web-1"), id_of(dir, &url, "web-2")];
+    servers_v2.sort();
+    assert_eq!(aws.targets(&tg2).await, servers_v2);
+    assert_eq!(
+        aws.live_instances().await,
+        servers_v2,
+        "the old servers are terminated"
+    );
+    // The engine's order: the new group rolled out, then the listener
+    // updated onto it, then the old group deleted, then the old servers.
+    let e = &r.stderr;
+    let rolled_out = done_at(e, "create replacement web-tg");
+    let listener_updated = done_at(e, "update http");
+    let old_group = done_at(e, "delete replaced web-tg");
+    for server in ["web-1", "web-2"] {
+        let new_server = done_at(e, &format!("create replacement {server}"));
+        let old_server = done_at(e, &format!("delete replaced {server}"));
+        assert!(new_server < rolled_out && old_group < old_server, "{e}");
+    }
+    assert!(
+        rolled_out < listener_updated && listener_updated < old_group,
+        "{e}"
+    );
+    // Nothing left to do, and nothing drifted.
+    let r = run(
+        dir,
+        &url,
+        &["preview", "--detailed-exitcode", "--refresh"],
+        &v2,
+    );
+    expect(&r, 0);
+    let r = run(dir, &url, &["up", "--yes"], &v2);
+    expect(&r, 0);
+    assert!(r.stdout.contains("No changes"), "{}", r.stdout);
+
+    // v3, which the analysis rejects: rolled back at its first step.
+    let v3 = with(&["version=v3", "reject_version=v3", "canary_steps=20:2,50:2"]);
+    let (r, seen) = aws.up_watching(dir, &url, &listener, &v3).await;
+    assert_ne!(r.code, 0, "a rolled-back rollout fails the run");
+    assert!(
+        r.stderr.contains("rolled back") && r.stderr.contains("version v3 is rejected"),
+        "the run says why:\n{}",
+        r.stderr
+    );
+    let canary: Vec<&Forwarding> = seen.iter().filter(|f| f.len() == 2).collect();
+    assert!(
+        !canary.is_empty() && canary.iter().all(|f| f.get(&tg2) == Some(&80)),
+        "the new group got its first step's 20% and no more: {seen:?}"
+    );
+    assert_eq!(
+        aws.forwarding(&listener).await,
+        forward(&[(&tg2, 100)]),
+        "all traffic back on the serving group, as recorded"
+    );
+    assert_eq!(
+        id_of(dir, &url, "web-tg"),
+        tg2,
+        "the state lists the serving group"
+    );
+    assert_eq!(
+        aws.target_groups().await,
+        vec![tg2.clone()],
+        "the new group is deleted"
+    );
+    assert_eq!(aws.targets(&tg2).await, servers_v2);
+    let live = aws.live_instances().await;
+    assert!(
+        servers_v2.iter().all(|s| live.contains(s)),
+        "the serving servers still run: {live:?}"
+    );
+    let r = run(dir, &url, &["drift", "--json"], &v3);
+    expect(&r, 0);
+    assert_eq!(r.stdout.trim(), "[]", "nothing drifted");
+
+    // v4, its `up` killed at 20%: nobody watches the split. The next `up`
+    // first puts all traffic back on the serving group and deletes the
+    // orphaned new group, then rolls v4 out afresh.
+    let slow = with(&["version=v4", "canary_steps=20:60,50:60"]);
+    let mut up = command(dir, &url, &["up", "--yes"], &slow)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the aws_web example");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let split = loop {
+        let now = aws.forwarding(&listener).await;
+        if now.len() == 2 {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "v4 never got 20%: {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // kill -9: nothing of the run gets to clean up.
+    up.kill().unwrap();
+    assert!(!up.wait().unwrap().success());
+    assert_eq!(split.get(&tg2), Some(&80), "{split:?}");
+    let orphan = split.keys().find(|g| **g != tg2).unwrap().clone();
+    assert_eq!(aws.forwarding(&listener).await, split, "still split");
+    let v4 = with(&["version=v4", "canary_steps=20:2,50:2"]);
+    let (r, seen) = aws.up_watching(dir, &url, &listener, &v4).await;
+    expect(&r, 0);
+    let tg4 = id_of(dir, &url, "web-tg");
+    assert!(tg4 != tg2 && tg4 != orphan, "a new group of its own");
+    assert!(
+        in_order(
+            &seen,
+            &[
+                split.clone(),
+                forward(&[(&tg2, 100)]),
+                forward(&[(&tg2, 80), (&tg4, 20)]),
+                forward(&[(&tg2, 50), (&tg4, 50)]),
+                forward(&[(&tg4, 100)]),
+            ]
+        ),
+        "reset to the serving group, then rolled out again: {seen:?}"
+    );
+    assert_eq!(aws.target_groups().await, vec![tg4.clone()]);
+    let mut servers_v4 = vec![id_of(dir, &url, "web-1"), id_of(dir, &url, "web-2")];
+    servers_v4.sort();
+    assert_eq!(aws.targets(&tg4).await, servers_v4);
+    assert_eq!(
+        aws.live_instances().await,
+        servers_v4,
+        "every earlier server is terminated"
+    );
+    let r = run(dir, &url, &["drift", "--json"], &v4);
+    expect(&r, 0);
+
+    // The state is whole: destroy leaves no server and no group.
+    expect(&run(dir, &url, &["destroy", "--yes"], &v4), 0);
+    assert!(aws.live_instances().await.is_empty());
+    assert!(aws.target_groups().await.is_empty());
+}
