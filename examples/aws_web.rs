@@ -41,8 +41,12 @@
 //! forwards to the new group only, and the old group and old servers are
 //! deleted; rolled back, the new group is deleted and the listener forwards
 //! to the old group as before. The router finds the listener itself
-//! (`TargetGroupRouter`). The analysis here is a stand-in for a real gate:
-//! it fails for the version named by `reject_version`, to show a rollback.
+//! (`TargetGroupRouter`). Before any traffic moves, the new group joins the
+//! listener at weight 0, so the load balancer health checks its servers,
+//! and the rollout waits until DescribeTargetHealth says every one is
+//! healthy (`TargetHealth`, up to 120 s). The analysis during the steps is
+//! a stand-in for a real gate: it fails for the version named by
+//! `reject_version`, to show a rollback.
 //!
 //! ```text
 //! cargo run --features aws --example aws_web -- up --yes --config ami=ami-03cf127a --config rollout=canary
@@ -59,7 +63,7 @@ use dafnck::providers::aws::ec2::{
     Instance, InternetGateway, Route, RouteTable, Rule, SecurityGroup, Subnet, Vpc,
 };
 use dafnck::providers::aws::elbv2::{Forward, HealthCheck, Listener, LoadBalancer, TargetGroup};
-use dafnck::strategies::alb::TargetGroupRouter;
+use dafnck::strategies::alb::{TargetGroupRouter, TargetHealth};
 use dafnck::strategies::{Analysis, AnalysisSet, Canary, Step, Strategy, Verdict};
 
 fn config(stack: &Stack, key: &str, default: &str) -> String {
@@ -129,6 +133,11 @@ fn target_group_options(stack: &Stack, version: &str) -> dafnck::core::Result<Op
             let rejected = stack.config("reject_version").map(str::to_owned);
             let strategy = Strategy::canary(canary, TargetGroupRouter::from_outputs)
                 .map_err(|e| Error::Usage(format!("config canary_steps: {e}")))?
+                .readiness(|_old, new| match TargetHealth::from_outputs(new) {
+                    Ok(health) => AnalysisSet::new().with(health),
+                    // The new group was never created: nothing to check.
+                    Err(_) => AnalysisSet::new(),
+                })
                 .analysis(move |_old, _new| {
                     AnalysisSet::new().with(VersionGate {
                         version: version.clone(),

@@ -325,6 +325,10 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
             &seen,
             &[
                 forward(&[(&tg1, 100)]),
+                // (Attached at 0% in between while its targets' health is
+                // checked: moto reports running instances healthy at once,
+                // too briefly to be seen here; tests/alb.rs of the
+                // strategies shows it.)
                 forward(&[(&tg1, 80), (&tg2, 20)]),
                 forward(&[(&tg1, 50), (&tg2, 50)]),
                 forward(&[(&tg2, 100)]),
@@ -386,7 +390,11 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
         "the run says why:\n{}",
         r.stderr
     );
-    let canary: Vec<&Forwarding> = seen.iter().filter(|f| f.len() == 2).collect();
+    let canary: Vec<&Forwarding> = seen
+        .iter()
+        .filter(|f| f.len() == 2 && f.get(&tg2) != Some(&100))
+        .filter(|f| f.values().all(|w| *w > 0))
+        .collect();
     assert!(
         !canary.is_empty() && canary.iter().all(|f| f.get(&tg2) == Some(&80)),
         "the new group got its first step's 20% and no more: {seen:?}"
@@ -428,7 +436,8 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let split = loop {
         let now = aws.forwarding(&listener).await;
-        if now.len() == 2 {
+        // Past the 0% attachment of the readiness check.
+        if now.len() == 2 && now.values().all(|w| *w > 0) {
             break now;
         }
         assert!(Instant::now() < deadline, "v4 never got 20%: {now:?}");

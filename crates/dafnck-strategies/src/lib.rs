@@ -38,7 +38,7 @@ pub mod router;
 pub mod traffic;
 
 #[cfg(feature = "alb")]
-pub use alb::{AlbError, AlbRouter, TargetGroupRouter};
+pub use alb::{AlbError, AlbRouter, TargetGroupRouter, TargetHealth};
 pub use analysis::{Analysis, AnalysisSet, MetricGate, MetricSource, Threshold, Verdict};
 pub use clock::{Clock, TokioClock};
 pub use deploy::Strategy;

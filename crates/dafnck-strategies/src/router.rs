@@ -23,6 +23,18 @@ pub trait TrafficRouter: Send + Sync {
     /// # Errors
     /// The router could not be changed; the message says why.
     async fn set_weights(&self, weights: Weights) -> Result<(), String>;
+
+    /// Readies the new version to take traffic without giving it any,
+    /// before its readiness checks run. An ALB listener gets the new target
+    /// group at weight 0, so the load balancer starts health checking its
+    /// targets (it checks only groups a listener uses). Default: nothing to
+    /// do. Idempotent; undone by any later `set_weights`.
+    ///
+    /// # Errors
+    /// The router could not be changed; the message says why.
+    async fn prepare(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -33,6 +45,9 @@ impl<R: TrafficRouter + ?Sized> TrafficRouter for Arc<R> {
     async fn set_weights(&self, weights: Weights) -> Result<(), String> {
         (**self).set_weights(weights).await
     }
+    async fn prepare(&self) -> Result<(), String> {
+        (**self).prepare().await
+    }
 }
 
 #[async_trait]
@@ -42,6 +57,9 @@ impl<R: TrafficRouter + ?Sized> TrafficRouter for Box<R> {
     }
     async fn set_weights(&self, weights: Weights) -> Result<(), String> {
         (**self).set_weights(weights).await
+    }
+    async fn prepare(&self) -> Result<(), String> {
+        (**self).prepare().await
     }
 }
 
@@ -56,6 +74,7 @@ pub struct MemoryRouter {
 struct MemoryRouterState {
     history: Vec<Weights>,
     fail_next: Vec<String>,
+    prepares: u32,
 }
 
 impl MemoryRouter {
@@ -74,6 +93,14 @@ impl MemoryRouter {
     pub fn history(&self) -> Vec<u8> {
         let s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         s.history.iter().map(|w| w.new_share()).collect()
+    }
+
+    /// How many times `prepare` was called.
+    pub fn prepares(&self) -> u32 {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .prepares
     }
 
     /// The next call to `set_weights` fails with `message`.
@@ -95,6 +122,14 @@ impl TrafficRouter for MemoryRouter {
             return Err(s.fail_next.remove(0));
         }
         s.history.push(weights);
+        Ok(())
+    }
+
+    async fn prepare(&self) -> Result<(), String> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .prepares += 1;
         Ok(())
     }
 }

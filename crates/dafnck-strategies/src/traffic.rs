@@ -225,6 +225,15 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
                 false,
             ));
         }
+        if let Err(e) = self.router.prepare().await {
+            return Ok(Next::RollBack(
+                format!(
+                    "cannot ready {} for the new version: {e}",
+                    self.router.describe()
+                ),
+                false,
+            ));
+        }
         let deadline = self.j.clock.now_ms() + ms(self.ready_timeout);
         loop {
             let verdict = self.readiness.run().await;

@@ -26,12 +26,13 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_elasticloadbalancingv2::config::Credentials;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, AuthenticateOidcActionConfig, ForwardActionConfig,
-    LoadBalancerTypeEnum, ProtocolEnum, TargetGroupStickinessConfig, TargetGroupTuple,
+    LoadBalancerTypeEnum, ProtocolEnum, TargetDescription, TargetGroupStickinessConfig,
+    TargetGroupTuple,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_strategies::{
-    AlbError, AlbRouter, AnalysisSet, Canary, MemoryFleet, MemoryLog, Phase, Step,
-    TargetGroupRouter, TrafficRollout, TrafficRouter, Verdict, Weights,
+    AlbError, AlbRouter, Analysis, AnalysisSet, Canary, MemoryFleet, MemoryLog, Phase, Step,
+    TargetGroupRouter, TargetHealth, TrafficRollout, TrafficRouter, Verdict, Weights,
 };
 use support::Script;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -487,6 +488,82 @@ async fn a_canary_failing_its_analysis_ends_at_0_percent_on_the_alb() {
     assert_eq!(*seen.lock().unwrap(), vec![(80, 20), (100, 0)]);
     assert_eq!(alb.weights().await, (100, 0));
     assert!(done.rollback_time_ms().is_some());
+}
+
+// ------------------------------------------ readiness: the ALB's own view
+
+#[tokio::test]
+async fn prepare_attaches_the_new_group_at_weight_0_and_target_health_judges_its_targets() {
+    let test = "prepare_attaches_the_new_group_at_weight_0_and_target_health_judges_its_targets";
+    let Some(alb) = alb(test).await else {
+        return;
+    };
+    let router = alb.router();
+    // Before any traffic: the new group is in the forward at weight 0, so
+    // a real ALB health checks its targets.
+    router.prepare().await.unwrap();
+    assert_eq!(
+        alb.forwarded().await,
+        BTreeMap::from([(alb.stable.clone(), 100), (alb.new.clone(), 0)])
+    );
+    router.prepare().await.unwrap();
+
+    let health = TargetHealth::with_config(&alb.config, &alb.new);
+    assert_eq!(health.name(), "target health");
+    match health.run().await {
+        Verdict::Fail(why) => assert!(why.contains("has no registered target"), "{why}"),
+        other => panic!("an empty group is not ready: {other:?}"),
+    }
+    let image = ec2(
+        &alb.url,
+        &[("Action", "DescribeImages"), ("Owner.1", "amazon")],
+        "imageId",
+    )
+    .await;
+    let instance = ec2(
+        &alb.url,
+        &[
+            ("Action", "RunInstances"),
+            ("ImageId", &image),
+            ("MinCount", "1"),
+            ("MaxCount", "1"),
+        ],
+        "instanceId",
+    )
+    .await;
+    alb.elb
+        .register_targets()
+        .target_group_arn(&alb.new)
+        .targets(
+            TargetDescription::builder()
+                .id(&instance)
+                .port(8080)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.run().await, Verdict::Pass, "a running instance");
+    ec2(
+        &alb.url,
+        &[("Action", "StopInstances"), ("InstanceId.1", &instance)],
+        "instanceId",
+    )
+    .await;
+    match health.run().await {
+        Verdict::Fail(why) => assert!(
+            why.contains(&instance) && why.contains("Target.InvalidState"),
+            "{why}"
+        ),
+        other => panic!("a stopped instance is not healthy: {other:?}"),
+    }
+
+    // Any split after it leaves a group at 0% out again.
+    router.set_weights(Weights::to_new(0)).await.unwrap();
+    assert_eq!(
+        alb.forwarded().await,
+        BTreeMap::from([(alb.stable.clone(), 100)])
+    );
 }
 
 // ------------------------------------------ finding the listener itself

@@ -271,6 +271,38 @@ async fn a_new_version_that_never_gets_ready_gets_no_traffic_and_is_retired() {
     assert_eq!(not_ready.runs(), 121, "polled every second");
 }
 
+/// A readiness check that sees whether the router was prepared first.
+#[derive(Clone)]
+struct SeesPrepared(MemoryRouter);
+
+#[async_trait::async_trait]
+impl Analysis for SeesPrepared {
+    fn name(&self) -> &str {
+        "sees prepared"
+    }
+    async fn run(&self) -> Verdict {
+        if self.0.prepares() == 1 && self.0.history().is_empty() {
+            Verdict::Pass
+        } else {
+            fail("readiness ran before the router was prepared, or after traffic moved")
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_router_is_prepared_before_readiness_and_before_any_traffic() {
+    let rig = Rig::new(Script::always(Verdict::Pass));
+    let done = rig
+        .canary(&canary(&[(5, 1)]))
+        .readiness(AnalysisSet::new().with(SeesPrepared(rig.router.clone())))
+        .run(None)
+        .await
+        .unwrap();
+    assert_eq!(done.phase, Phase::Completed, "{:?}", done.message);
+    assert_eq!(rig.router.prepares(), 1);
+    assert_eq!(rig.router.history(), vec![5, 100]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_router_that_keeps_failing_leaves_a_record_the_next_run_finishes() {
     let rig = Rig::new(Script::new(vec![fail("bad")], Verdict::Pass));

@@ -272,6 +272,11 @@ impl TrafficRouter for TargetGroupRouter {
             Err(e) => Err(e.to_string()),
         }
     }
+
+    async fn prepare(&self) -> Result<(), String> {
+        let router = self.router().await.map_err(|e| e.to_string())?;
+        router.attach_new().await.map_err(|e| e.to_string())
+    }
 }
 
 /// The stable and new groups' ARNs from their outputs (`new` may be null).

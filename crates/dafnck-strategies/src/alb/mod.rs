@@ -26,8 +26,10 @@ use crate::policy::Weights;
 use crate::router::TrafficRouter;
 
 mod discover;
+mod health;
 
 pub use discover::TargetGroupRouter;
+pub use health::TargetHealth;
 
 /// The IAM actions the router calls.
 const PERMISSIONS: &str =
@@ -351,8 +353,28 @@ impl AlbRouter {
     /// AWS kept throttling, the listener does not forward to these groups
     /// only, or it did not show the weights in time.
     pub async fn apply(&self, weights: Weights) -> Result<(), AlbError> {
+        self.put(self.forwarding(weights)).await
+    }
+
+    /// Adds the new group to the listener's forward at weight 0 (all
+    /// traffic stays on the stable group), so the load balancer health
+    /// checks its targets before it gets any traffic; what
+    /// [`TrafficRouter::prepare`] does.
+    ///
+    /// # Errors
+    /// As [`AlbRouter::apply`].
+    pub async fn attach_new(&self) -> Result<(), AlbError> {
+        self.put(BTreeMap::from([
+            (self.stable.clone(), 100),
+            (self.new.clone(), 0),
+        ]))
+        .await
+    }
+
+    /// Makes the listener forward to `wanted` (group → weight) and waits
+    /// until it shows them.
+    async fn put(&self, wanted: BTreeMap<String, u16>) -> Result<(), AlbError> {
         let _turn = self.changing.lock().await;
-        let wanted = self.forwarding(weights);
         let found = self.describe().await?;
         let forward = self.forward_of(&found)?;
         if forward == wanted {
@@ -372,7 +394,7 @@ impl AlbRouter {
                 .send()
         })
         .await?;
-        tracing::info!(listener = %self.listener, stable = weights.stable(), new = weights.new_share(), "ALB listener weights set");
+        tracing::info!(listener = %self.listener, weights = %show(&wanted), "ALB listener weights set");
         let deadline = tokio::time::Instant::now() + self.confirm_timeout;
         loop {
             let now = self.forward_of(&self.describe().await?)?;
@@ -449,8 +471,10 @@ impl AlbRouter {
                 });
             }
         }
-        // A group listed with weight 0 gets no traffic: the same as absent.
-        Ok(groups.into_iter().filter(|(_, w)| *w > 0).collect())
+        // Compared as listed: a group at weight 0 gets no traffic, but it
+        // is in use (health checked, and it cannot be deleted), so a split
+        // that leaves it out must take it off.
+        Ok(groups)
     }
 
     /// `action` as it is sent back: the forward with the new groups (its
@@ -578,6 +602,10 @@ impl TrafficRouter for AlbRouter {
 
     async fn set_weights(&self, weights: Weights) -> Result<(), String> {
         self.apply(weights).await.map_err(|e| e.to_string())
+    }
+
+    async fn prepare(&self) -> Result<(), String> {
+        self.attach_new().await.map_err(|e| e.to_string())
     }
 }
 
