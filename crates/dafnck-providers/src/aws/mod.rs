@@ -350,10 +350,12 @@ impl dafnck_core::Provider for Provider {
     }
 
     /// The standard diff; a load balancer or target group with a fixed
-    /// `name` also says that its replacement cannot be made beside it.
+    /// `name`, or a security group keeping its name in its VPC, also says
+    /// that its replacement cannot be made beside it.
     fn diff(&self, req: &DiffRequest<'_>) -> Diff {
         let mut diff = standard_diff(req);
-        diff.replace_conflict = elbv2::replace_conflict(req);
+        diff.replace_conflict =
+            elbv2::replace_conflict(req).or_else(|| ec2::security_group::replace_conflict(req));
         diff
     }
 

@@ -2,7 +2,7 @@
 //! and a recorded state left intact.
 
 use dafnck_core::prelude::*;
-use dafnck_providers::aws::ec2::{Subnet, Vpc};
+use dafnck_providers::aws::ec2::{SecurityGroup, Subnet, Vpc};
 
 use crate::support::{first_web, moto, web, Web};
 
@@ -123,4 +123,51 @@ async fn a_vpc_holding_a_foreign_subnet_is_not_deleted_and_stays_recorded() {
         .unwrap();
     engine.destroy().await.unwrap();
     assert_eq!(m.tagged().await["vpcs"], 0);
+}
+
+#[tokio::test]
+async fn a_security_group_replaced_under_its_own_name_is_refused_at_plan_time() {
+    let test = "a_security_group_replaced_under_its_own_name_is_refused_at_plan_time";
+    let Some(m) = moto(test).await else {
+        return;
+    };
+    let engine = m.engine();
+    let stack = |name: &'static str, description: &'static str| {
+        move |stack: &mut Stack| {
+            let vpc = stack.add(
+                "vpc",
+                Vpc {
+                    cidr_block: "10.7.0.0/16".into(),
+                    ..Default::default()
+                },
+            );
+            stack.add(
+                "sg",
+                SecurityGroup {
+                    name: name.into(),
+                    description: description.into(),
+                    vpc_id: vpc.out().vpc_id,
+                    ..Default::default()
+                },
+            );
+            Ok(())
+        }
+    };
+    engine.up(stack("web", "first"), false).await.unwrap();
+    let before = engine.state().await.unwrap().resources["sg"].id.clone();
+    // A new description replaces the group; under the same name, the new
+    // one could not be made beside the old: refused before any call.
+    let err = engine
+        .preview(stack("web", "second"), false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("sg") && err.contains("security group names are unique in a VPC"),
+        "{err}"
+    );
+    assert_eq!(engine.state().await.unwrap().resources["sg"].id, before);
+    // With a new name it is replaced, create first.
+    engine.up(stack("web-2", "second"), false).await.unwrap();
+    assert_ne!(engine.state().await.unwrap().resources["sg"].id, before);
 }

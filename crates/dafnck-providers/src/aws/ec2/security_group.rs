@@ -7,7 +7,8 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+    CreateRequest, Created, DeleteRequest, DiffRequest, Observed, ProviderError, ReadRequest,
+    UpdateRequest,
 };
 use dafnck_core::Value;
 
@@ -464,9 +465,57 @@ pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsE
     delete_by_id(client, &subject(&req.name), &req.id).await
 }
 
+/// Why a new security group could not be created beside its old one: both
+/// would have the same `name` in the same VPC, which EC2 keeps unique.
+/// `None` for other types, a name that changes, or a VPC that changes or is
+/// not known yet.
+pub(crate) fn replace_conflict(req: &DiffRequest<'_>) -> Option<String> {
+    if req.type_name != SecurityGroup::TYPE {
+        return None;
+    }
+    let field = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).map(str::to_owned);
+    let name = field(req.new_inputs, "name")?;
+    let vpc = field(req.new_inputs, "vpc_id")?;
+    let same = field(req.old_inputs, "name").as_deref() == Some(name.as_str())
+        && field(req.old_inputs, "vpc_id").as_deref() == Some(vpc.as_str());
+    same.then(|| {
+        format!(
+            "its `name` {name:?} stays the same, and security group names are unique in a VPC, so the new group cannot be made while the old one exists: change `name` with this change (say, with a version suffix)"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_name_in_the_same_vpc_conflicts_with_a_replacement() {
+        let diff = |old: serde_json::Value, new: serde_json::Value| {
+            let (old, new) = (Value::from_json(old), Value::from_json(new));
+            replace_conflict(&DiffRequest {
+                name: "web-sg",
+                type_name: SecurityGroup::TYPE,
+                old_inputs: &old,
+                new_inputs: &new,
+                force_new: &[],
+                ignore_changes: &[],
+            })
+        };
+        let old = serde_json::json!({"name": "web", "description": "a", "vpc_id": "vpc-1"});
+        let new = serde_json::json!({"name": "web", "description": "b", "vpc_id": "vpc-1"});
+        let why = diff(old.clone(), new).unwrap();
+        assert!(
+            why.contains("\"web\" stays the same") && why.contains("unique in a VPC"),
+            "{why}"
+        );
+        let renamed = serde_json::json!({"name": "web-2", "description": "b", "vpc_id": "vpc-1"});
+        assert_eq!(diff(old.clone(), renamed), None);
+        let moved = serde_json::json!({"name": "web", "description": "b", "vpc_id": "vpc-2"});
+        assert_eq!(diff(old.clone(), moved), None);
+        let unknown = serde_json::json!({"name": "web", "description": "b", "vpc_id": null});
+        assert_eq!(diff(old, unknown), None);
+    }
 
     #[test]
     fn rules_compare_by_what_they_allow() {
