@@ -122,9 +122,10 @@ pub struct Change {
     /// For a replace: which half comes first.
     #[serde(default)]
     pub replace_order: ReplaceOrder,
-    /// Resources this one depends on in the program.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dependencies: Vec<Name>,
+    /// Resources this one depends on in the program (shared with the
+    /// program's [`Node::dependencies`](crate::stack::Node::dependencies)).
+    #[serde(default, skip_serializing_if = "<[Name]>::is_empty")]
+    pub dependencies: Arc<[Name]>,
     /// Options that matter when applying.
     #[serde(default)]
     pub flags: ChangeFlags,

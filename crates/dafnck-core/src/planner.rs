@@ -186,7 +186,7 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
             fields: Vec::new(),
             replace_because: Vec::new(),
             replace_order: ReplaceOrder::default(),
-            dependencies: node.dependencies.clone(),
+            dependencies: Arc::clone(&node.dependencies),
             flags: flags_of(node),
             import_id: None,
             renamed_from: recorded.and_then(|(_, alias)| alias.clone()),
@@ -522,7 +522,11 @@ impl<'a> Refs<'a> {
 fn options_changed(old: &ResourceState, change: &Change) -> bool {
     old.protect != change.flags.protect
         || old.retain_on_delete != change.flags.retain_on_delete
-        || old.dependencies != change.dependencies
+        || old
+            .dependencies
+            .iter()
+            .map(String::as_str)
+            .ne(change.dependencies.iter().map(Name::as_str))
 }
 
 fn flags_of(node: &Node) -> ChangeFlags {
@@ -579,7 +583,7 @@ fn delete_change(r: &ResourceState, deposed: bool) -> Change {
         fields: Vec::new(),
         replace_because: Vec::new(),
         replace_order: ReplaceOrder::default(),
-        dependencies: Vec::new(),
+        dependencies: Arc::from([]),
         flags: ChangeFlags {
             protect: r.protect && !deposed,
             retain_on_delete: r.retain_on_delete,

@@ -29,8 +29,9 @@ pub struct Node {
     /// shared with the plan's [`Change::inputs`](crate::Change::inputs).
     pub inputs: Arc<Value>,
     /// Names of the resources this one depends on (references and
-    /// `depends_on`), deduplicated, in declaration order.
-    pub dependencies: Vec<Name>,
+    /// `depends_on`), deduplicated, in declaration order; shared with the
+    /// plan's [`Change::dependencies`](crate::Change::dependencies).
+    pub dependencies: Arc<[Name]>,
     /// The declaration's options.
     pub options: Options,
     /// Fields whose change forces a replacement (from the type and options).
@@ -256,7 +257,7 @@ impl Stack {
             name,
             type_name,
             inputs: Arc::new(inputs),
-            dependencies,
+            dependencies: dependencies.into(),
             options,
             force_new,
             location,
@@ -306,7 +307,7 @@ impl Stack {
         let mut dependency_index = Vec::with_capacity(nodes.len() * 2);
         for (i, node) in nodes.iter().enumerate() {
             dependency_start.push(dependency_index.len() as u32);
-            for dep in &node.dependencies {
+            for dep in node.dependencies.iter() {
                 match index.get(dep) {
                     Some(&d) => {
                         graph.add_edge(d, i);
