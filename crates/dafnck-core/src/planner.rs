@@ -162,7 +162,7 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
         let node = &desired.nodes[i];
         let recorded = recorded_for[i].as_ref();
         let deps = desired.dependency_indices(i);
-        let refs = Refs::new(node, deps);
+        let refs = Refs { desired, i };
         let provider = match providers.for_type(&node.name, &node.type_name, Some(&*node.location))
         {
             Ok(p) => p,
@@ -223,8 +223,9 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 // Inputs equal to the recorded ones are no change: most
                 // resources of a large stack are decided here, without
                 // building their resolved inputs or asking the provider.
+                let mut next = refs.in_order();
                 let unchanged = node.inputs.equals_resolved(&old.inputs, &mut |r| {
-                    refs.index(&r.resource)
+                    next(r)
                         .and_then(|d| known[d])
                         .and_then(|outputs| outputs.get(&r.field))
                 });
@@ -443,8 +444,10 @@ fn resolved_inputs(
     known: &[Option<&Value>],
     problems: &mut Vec<Diagnostic>,
 ) -> Value {
+    let mut next = refs.in_order();
     let resolved = node.inputs.resolve_refs(&mut |r: &OutputRef| {
-        Ok::<_, std::convert::Infallible>(resolve_planned(r, refs, known, node, problems))
+        let d = next(r);
+        Ok::<_, std::convert::Infallible>(resolve_planned(r, d, known, node, problems))
     });
     let Ok(resolved) = resolved;
     resolved
@@ -452,12 +455,12 @@ fn resolved_inputs(
 
 fn resolve_planned(
     r: &OutputRef,
-    refs: &Refs<'_>,
+    dependency: Option<usize>,
     known: &[Option<&Value>],
     node: &Node,
     problems: &mut Vec<Diagnostic>,
 ) -> Value {
-    match refs.index(&r.resource).and_then(|d| known[d]) {
+    match dependency.and_then(|d| known[d]) {
         Some(outputs) => match outputs.get(&r.field) {
             Some(v) => v.clone(),
             None => {
@@ -477,41 +480,30 @@ fn resolve_planned(
     }
 }
 
-/// Which of a resource's dependencies a reference names, as a node index:
-/// a scan of the few dependencies most resources have, a map for those
-/// with many.
+/// Which resource each reference of node `i` names, as a node index: read
+/// from what the checked program recorded, in the order references are met,
+/// instead of comparing names.
 struct Refs<'a> {
-    names: &'a [Name],
-    indices: &'a [u32],
-    many: Option<HashMap<&'a str, usize>>,
+    desired: &'a Desired,
+    i: usize,
 }
 
 impl<'a> Refs<'a> {
-    /// Up to this many dependencies are scanned.
-    const SCAN: usize = 16;
-
-    fn new(node: &'a Node, indices: &'a [u32]) -> Self {
-        let many = (node.dependencies.len() > Self::SCAN).then(|| {
-            node.dependencies
-                .iter()
-                .zip(indices)
-                .map(|(name, &i)| (name.as_str(), i as usize))
-                .collect()
-        });
-        Refs {
-            names: &node.dependencies,
-            indices,
-            many,
-        }
-    }
-
-    fn index(&self, name: &str) -> Option<usize> {
-        match &self.many {
-            Some(map) => map.get(name).copied(),
-            None => {
-                let j = self.names.iter().position(|n| n.as_str() == name)?;
-                self.indices.get(j).map(|&i| i as usize)
-            }
+    /// A cursor for one walk over the node's inputs (resolving or comparing
+    /// them): called with each reference in turn, it gives the node index
+    /// of the resource that reference names.
+    fn in_order(&self) -> impl FnMut(&OutputRef) -> Option<usize> + 'a {
+        let desired = self.desired;
+        let deps = desired.dependency_indices(self.i);
+        let mut positions = desired.reference_positions(self.i).iter();
+        move |r: &OutputRef| {
+            let d = *deps.get(*positions.next()? as usize)? as usize;
+            debug_assert_eq!(
+                desired.nodes[d].name.as_str(),
+                r.resource,
+                "references are met in the order they were recorded"
+            );
+            Some(d)
         }
     }
 }
@@ -619,17 +611,19 @@ fn protected(change: &Change) -> Diagnostic {
 
 #[cfg(test)]
 mod tests {
-    use super::Refs;
     use crate::plan::Action;
     use crate::testing::resources::Node;
     use crate::testing::TestStack;
     use crate::{Handle, Stack, Value};
 
-    /// `sink` refers to more resources than `Refs` scans, so its references
-    /// are found through the map.
+    /// More dependencies than a resource usually has (references were once
+    /// found by scanning up to 16, then through a map).
+    const MANY: usize = 20;
+
+    /// `sink` refers to many resources.
     fn fan_in(changed: Option<usize>) -> impl Fn(&mut Stack) -> crate::Result<()> {
         move |stack| {
-            let sources: Vec<Handle<Node>> = (0..Refs::SCAN + 4)
+            let sources: Vec<Handle<Node>> = (0..MANY)
                 .map(|i| {
                     let value = if changed == Some(i) { "v2" } else { "v1" };
                     stack.add(
@@ -663,10 +657,7 @@ mod tests {
             .as_ref()
             .unwrap()
             .get("refs");
-        assert_eq!(
-            refs,
-            Some(&Value::List(vec![Value::Unknown; Refs::SCAN + 4]))
-        );
+        assert_eq!(refs, Some(&Value::List(vec![Value::Unknown; MANY])));
         t.up(fan_in(None)).await.unwrap();
         // Every reference resolves to the recorded id: nothing changes.
         assert!(!t.preview(fan_in(None)).await.unwrap().has_changes());
