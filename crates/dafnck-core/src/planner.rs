@@ -14,6 +14,7 @@ use crate::error::{Diagnostic, Error};
 use crate::name::Name;
 use crate::plan::{Action, Change, ChangeFlags, Plan, ReplaceOrder, StateBinding};
 use crate::provider::{Diff, DiffRequest, Providers};
+use crate::resource::Timeouts;
 use crate::stack::{Desired, Node};
 use crate::state::{ResourceState, State};
 use crate::value::{OutputRef, Value};
@@ -158,6 +159,7 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
     plan.changes
         .reserve(desired.nodes.len() + state.deposed.len());
 
+    let mut flags = SharedFlags::default();
     for &i in &desired.order {
         let node = &desired.nodes[i];
         let recorded = recorded_for[i].as_ref();
@@ -187,7 +189,7 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
             replace_because: Vec::new(),
             replace_order: ReplaceOrder::default(),
             dependencies: Arc::clone(&node.dependencies),
-            flags: flags_of(node),
+            flags: flags.of(node),
             import_id: None,
             renamed_from: recorded.and_then(|(_, alias)| alias.clone()),
             deposed: false,
@@ -532,6 +534,45 @@ fn flags_of(node: &Node) -> ChangeFlags {
     }
 }
 
+/// The flags of each change: one shared value per list of force-new
+/// fields (per type, as the program shares those) for the resources
+/// declared without an option the flags show; their own for the others.
+#[derive(Default)]
+struct SharedFlags {
+    /// The last list of force-new fields seen (a program declares many
+    /// resources of one type in a row) and its flags.
+    last: Option<(*const String, Arc<ChangeFlags>)>,
+    by_list: HashMap<*const String, Arc<ChangeFlags>>,
+}
+
+impl SharedFlags {
+    fn of(&mut self, node: &Node) -> Arc<ChangeFlags> {
+        let o = &node.options;
+        let plain = !o.protect
+            && !o.retain_on_delete
+            && o.ignore_changes.is_empty()
+            && o.timeouts == Timeouts::default()
+            && o.deploy.is_none();
+        if !plain {
+            return Arc::new(flags_of(node));
+        }
+        // The list's address identifies it while the program holds it.
+        let key = node.force_new.as_ptr();
+        match &self.last {
+            Some((k, f)) if *k == key => Arc::clone(f),
+            _ => {
+                let f = Arc::clone(
+                    self.by_list
+                        .entry(key)
+                        .or_insert_with(|| Arc::new(flags_of(node))),
+                );
+                self.last = Some((key, Arc::clone(&f)));
+                f
+            }
+        }
+    }
+}
+
 /// Fields under `ignore_changes` keep their recorded values, in what is
 /// shown and in what will be sent.
 fn keep_ignored(mut resolved: Value, node: &Node, old: &ResourceState) -> (Value, Arc<Value>) {
@@ -576,11 +617,11 @@ fn delete_change(r: &ResourceState, deposed: bool) -> Change {
         replace_because: Vec::new(),
         replace_order: ReplaceOrder::default(),
         dependencies: Arc::from([]),
-        flags: ChangeFlags {
+        flags: Arc::new(ChangeFlags {
             protect: r.protect && !deposed,
             retain_on_delete: r.retain_on_delete,
             ..ChangeFlags::default()
-        },
+        }),
         import_id: None,
         renamed_from: None,
         deposed,
@@ -666,5 +707,23 @@ mod tests {
         assert_eq!(plan.action("s7"), Some(Action::Update));
         let sink = plan.change("sink").unwrap();
         assert_eq!((sink.action, sink.recheck), (Action::NoOp, true));
+    }
+
+    #[tokio::test]
+    async fn changes_of_plain_resources_of_one_type_share_their_flags() {
+        let t = TestStack::new("dev");
+        let plan = t
+            .preview(|stack: &mut Stack| {
+                stack.add("a", Node::default());
+                stack.add("b", Node::default());
+                stack.add_with("c", Node::default(), crate::Options::new().protect());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let flags = |n: &str| std::sync::Arc::clone(&plan.change(n).unwrap().flags);
+        assert!(std::sync::Arc::ptr_eq(&flags("a"), &flags("b")));
+        assert!(!flags("a").protect && flags("c").protect);
+        assert_eq!(flags("a").force_new, flags("c").force_new);
     }
 }
