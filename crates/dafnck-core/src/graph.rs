@@ -89,21 +89,31 @@ impl DepGraph {
     /// leading to one, it is a lower bound (what was found before the cycle
     /// stopped the count).
     pub fn heights(&self) -> Vec<u32> {
+        self.longest_paths(|_| 1)
+            .into_iter()
+            .map(|h| u32::try_from(h).unwrap_or(u32::MAX))
+            .collect()
+    }
+
+    /// For each node, the largest sum of `weight` over the nodes of a path
+    /// that starts at it (its own weight included): [`DepGraph::heights`]
+    /// when every weight is 1. On cycles, a lower bound as for heights.
+    pub fn longest_paths(&self, weight: impl Fn(usize) -> u64) -> Vec<u64> {
         let n = self.len();
-        let mut height = vec![1u32; n];
+        let mut path: Vec<u64> = (0..n).map(&weight).collect();
         // Kahn's algorithm from the sinks backwards.
         let mut later: Vec<u32> = (0..n).map(|i| self.successors(i).count() as u32).collect();
         let mut done: Vec<usize> = (0..n).filter(|&i| later[i] == 0).collect();
         while let Some(i) = done.pop() {
             for p in self.predecessors(i) {
-                height[p] = height[p].max(height[i] + 1);
+                path[p] = path[p].max(weight(p).saturating_add(path[i]));
                 later[p] -= 1;
                 if later[p] == 0 {
                     done.push(p);
                 }
             }
         }
-        height
+        path
     }
 
     /// Every cycle (see [`DepGraph::toposort`]), sorted.
@@ -180,6 +190,16 @@ mod tests {
         c.add_edge(1, 0);
         c.add_edge(1, 2);
         assert_eq!(c.heights(), vec![1, 2, 1]);
+    }
+
+    #[test]
+    fn longest_paths_add_weights_along_the_heaviest_path() {
+        let mut g = DepGraph::new(4);
+        g.add_edge(0, 1);
+        g.add_edge(1, 2);
+        g.add_edge(0, 3);
+        let w = [1, 2, 3, 10];
+        assert_eq!(g.longest_paths(|i| w[i]), vec![11, 5, 3, 10]);
     }
 
     #[test]

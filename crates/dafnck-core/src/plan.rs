@@ -122,12 +122,15 @@ pub struct Change {
     /// For a replace: which half comes first.
     #[serde(default)]
     pub replace_order: ReplaceOrder,
-    /// Resources this one depends on in the program.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dependencies: Vec<Name>,
-    /// Options that matter when applying.
+    /// Resources this one depends on in the program (shared with the
+    /// program's [`Node::dependencies`](crate::stack::Node::dependencies)).
+    #[serde(default, skip_serializing_if = "<[Name]>::is_empty")]
+    pub dependencies: Arc<[Name]>,
+    /// Options that matter when applying: shared by the changes of every
+    /// resource of a type declared without such options (most of a large
+    /// program), so a change carries a pointer, not a copy.
     #[serde(default)]
-    pub flags: ChangeFlags,
+    pub flags: Arc<ChangeFlags>,
     /// The object's id to adopt, for an import.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_id: Option<String>,

@@ -14,6 +14,7 @@ use crate::error::{Diagnostic, Error};
 use crate::name::Name;
 use crate::plan::{Action, Change, ChangeFlags, Plan, ReplaceOrder, StateBinding};
 use crate::provider::{Diff, DiffRequest, Providers};
+use crate::resource::Timeouts;
 use crate::stack::{Desired, Node};
 use crate::state::{ResourceState, State};
 use crate::value::{OutputRef, Value};
@@ -158,11 +159,12 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
     plan.changes
         .reserve(desired.nodes.len() + state.deposed.len());
 
+    let mut flags = SharedFlags::default();
     for &i in &desired.order {
         let node = &desired.nodes[i];
         let recorded = recorded_for[i].as_ref();
         let deps = desired.dependency_indices(i);
-        let refs = Refs::new(node, deps);
+        let refs = Refs { desired, i };
         let provider = match providers.for_type(&node.name, &node.type_name, Some(&*node.location))
         {
             Ok(p) => p,
@@ -186,8 +188,8 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
             fields: Vec::new(),
             replace_because: Vec::new(),
             replace_order: ReplaceOrder::default(),
-            dependencies: node.dependencies.clone(),
-            flags: flags_of(node),
+            dependencies: Arc::clone(&node.dependencies),
+            flags: flags.of(node),
             import_id: None,
             renamed_from: recorded.and_then(|(_, alias)| alias.clone()),
             deposed: false,
@@ -225,8 +227,9 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 // Inputs equal to the recorded ones are no change: most
                 // resources of a large stack are decided here, without
                 // building their resolved inputs or asking the provider.
+                let mut next = refs.in_order();
                 let unchanged = node.inputs.equals_resolved(&old.inputs, &mut |r| {
-                    refs.index(&r.resource)
+                    next(r)
                         .and_then(|d| known[d])
                         .and_then(|outputs| outputs.get(&r.field))
                 });
@@ -460,8 +463,10 @@ fn resolved_inputs(
     known: &[Option<&Value>],
     problems: &mut Vec<Diagnostic>,
 ) -> Value {
+    let mut next = refs.in_order();
     let resolved = node.inputs.resolve_refs(&mut |r: &OutputRef| {
-        Ok::<_, std::convert::Infallible>(resolve_planned(r, refs, known, node, problems))
+        let d = next(r);
+        Ok::<_, std::convert::Infallible>(resolve_planned(r, d, known, node, problems))
     });
     let Ok(resolved) = resolved;
     resolved
@@ -469,12 +474,12 @@ fn resolved_inputs(
 
 fn resolve_planned(
     r: &OutputRef,
-    refs: &Refs<'_>,
+    dependency: Option<usize>,
     known: &[Option<&Value>],
     node: &Node,
     problems: &mut Vec<Diagnostic>,
 ) -> Value {
-    match refs.index(&r.resource).and_then(|d| known[d]) {
+    match dependency.and_then(|d| known[d]) {
         Some(outputs) => match outputs.get(&r.field) {
             Some(v) => v.clone(),
             None => {
@@ -494,41 +499,30 @@ fn resolve_planned(
     }
 }
 
-/// Which of a resource's dependencies a reference names, as a node index:
-/// a scan of the few dependencies most resources have, a map for those
-/// with many.
+/// Which resource each reference of node `i` names, as a node index: read
+/// from what the checked program recorded, in the order references are met,
+/// instead of comparing names.
 struct Refs<'a> {
-    names: &'a [Name],
-    indices: &'a [u32],
-    many: Option<HashMap<&'a str, usize>>,
+    desired: &'a Desired,
+    i: usize,
 }
 
 impl<'a> Refs<'a> {
-    /// Up to this many dependencies are scanned.
-    const SCAN: usize = 16;
-
-    fn new(node: &'a Node, indices: &'a [u32]) -> Self {
-        let many = (node.dependencies.len() > Self::SCAN).then(|| {
-            node.dependencies
-                .iter()
-                .zip(indices)
-                .map(|(name, &i)| (name.as_str(), i as usize))
-                .collect()
-        });
-        Refs {
-            names: &node.dependencies,
-            indices,
-            many,
-        }
-    }
-
-    fn index(&self, name: &str) -> Option<usize> {
-        match &self.many {
-            Some(map) => map.get(name).copied(),
-            None => {
-                let j = self.names.iter().position(|n| n.as_str() == name)?;
-                self.indices.get(j).map(|&i| i as usize)
-            }
+    /// A cursor for one walk over the node's inputs (resolving or comparing
+    /// them): called with each reference in turn, it gives the node index
+    /// of the resource that reference names.
+    fn in_order(&self) -> impl FnMut(&OutputRef) -> Option<usize> + 'a {
+        let desired = self.desired;
+        let deps = desired.dependency_indices(self.i);
+        let mut positions = desired.reference_positions(self.i).iter();
+        move |r: &OutputRef| {
+            let d = *deps.get(*positions.next()? as usize)? as usize;
+            debug_assert_eq!(
+                desired.nodes[d].name.as_str(),
+                r.resource,
+                "references are met in the order they were recorded"
+            );
+            Some(d)
         }
     }
 }
@@ -539,7 +533,11 @@ impl<'a> Refs<'a> {
 fn options_changed(old: &ResourceState, change: &Change) -> bool {
     old.protect != change.flags.protect
         || old.retain_on_delete != change.flags.retain_on_delete
-        || old.dependencies != change.dependencies
+        || old
+            .dependencies
+            .iter()
+            .map(String::as_str)
+            .ne(change.dependencies.iter().map(Name::as_str))
 }
 
 fn flags_of(node: &Node) -> ChangeFlags {
@@ -550,6 +548,45 @@ fn flags_of(node: &Node) -> ChangeFlags {
         force_new: node.force_new.clone(),
         timeouts: node.options.timeouts,
         deploy: node.options.deploy.as_ref().map(|d| d.policy().describe()),
+    }
+}
+
+/// The flags of each change: one shared value per list of force-new
+/// fields (per type, as the program shares those) for the resources
+/// declared without an option the flags show; their own for the others.
+#[derive(Default)]
+struct SharedFlags {
+    /// The last list of force-new fields seen (a program declares many
+    /// resources of one type in a row) and its flags.
+    last: Option<(*const String, Arc<ChangeFlags>)>,
+    by_list: HashMap<*const String, Arc<ChangeFlags>>,
+}
+
+impl SharedFlags {
+    fn of(&mut self, node: &Node) -> Arc<ChangeFlags> {
+        let o = &node.options;
+        let plain = !o.protect
+            && !o.retain_on_delete
+            && o.ignore_changes.is_empty()
+            && o.timeouts == Timeouts::default()
+            && o.deploy.is_none();
+        if !plain {
+            return Arc::new(flags_of(node));
+        }
+        // The list's address identifies it while the program holds it.
+        let key = node.force_new.as_ptr();
+        match &self.last {
+            Some((k, f)) if *k == key => Arc::clone(f),
+            _ => {
+                let f = Arc::clone(
+                    self.by_list
+                        .entry(key)
+                        .or_insert_with(|| Arc::new(flags_of(node))),
+                );
+                self.last = Some((key, Arc::clone(&f)));
+                f
+            }
+        }
     }
 }
 
@@ -596,12 +633,12 @@ fn delete_change(r: &ResourceState, deposed: bool) -> Change {
         fields: Vec::new(),
         replace_because: Vec::new(),
         replace_order: ReplaceOrder::default(),
-        dependencies: Vec::new(),
-        flags: ChangeFlags {
+        dependencies: Arc::from([]),
+        flags: Arc::new(ChangeFlags {
             protect: r.protect && !deposed,
             retain_on_delete: r.retain_on_delete,
             ..ChangeFlags::default()
-        },
+        }),
         import_id: None,
         renamed_from: None,
         deposed,
@@ -632,17 +669,19 @@ fn protected(change: &Change) -> Diagnostic {
 
 #[cfg(test)]
 mod tests {
-    use super::Refs;
     use crate::plan::Action;
     use crate::testing::resources::Node;
     use crate::testing::TestStack;
     use crate::{Handle, Stack, Value};
 
-    /// `sink` refers to more resources than `Refs` scans, so its references
-    /// are found through the map.
+    /// More dependencies than a resource usually has (references were once
+    /// found by scanning up to 16, then through a map).
+    const MANY: usize = 20;
+
+    /// `sink` refers to many resources.
     fn fan_in(changed: Option<usize>) -> impl Fn(&mut Stack) -> crate::Result<()> {
         move |stack| {
-            let sources: Vec<Handle<Node>> = (0..Refs::SCAN + 4)
+            let sources: Vec<Handle<Node>> = (0..MANY)
                 .map(|i| {
                     let value = if changed == Some(i) { "v2" } else { "v1" };
                     stack.add(
@@ -676,10 +715,7 @@ mod tests {
             .as_ref()
             .unwrap()
             .get("refs");
-        assert_eq!(
-            refs,
-            Some(&Value::List(vec![Value::Unknown; Refs::SCAN + 4]))
-        );
+        assert_eq!(refs, Some(&Value::List(vec![Value::Unknown; MANY])));
         t.up(fan_in(None)).await.unwrap();
         // Every reference resolves to the recorded id: nothing changes.
         assert!(!t.preview(fan_in(None)).await.unwrap().has_changes());
@@ -688,5 +724,23 @@ mod tests {
         assert_eq!(plan.action("s7"), Some(Action::Update));
         let sink = plan.change("sink").unwrap();
         assert_eq!((sink.action, sink.recheck), (Action::NoOp, true));
+    }
+
+    #[tokio::test]
+    async fn changes_of_plain_resources_of_one_type_share_their_flags() {
+        let t = TestStack::new("dev");
+        let plan = t
+            .preview(|stack: &mut Stack| {
+                stack.add("a", Node::default());
+                stack.add("b", Node::default());
+                stack.add_with("c", Node::default(), crate::Options::new().protect());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let flags = |n: &str| std::sync::Arc::clone(&plan.change(n).unwrap().flags);
+        assert!(std::sync::Arc::ptr_eq(&flags("a"), &flags("b")));
+        assert!(!flags("a").protect && flags("c").protect);
+        assert_eq!(flags("a").force_new, flags("c").force_new);
     }
 }

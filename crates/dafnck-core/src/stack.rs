@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::{Diagnostic, Error};
 use crate::graph::DepGraph;
-use crate::name::Name;
+use crate::name::{Name, NameMap};
 use crate::resource::{Handle, Location, Options, Resource, ResourceRef};
 use crate::value::Value;
 
@@ -29,8 +29,9 @@ pub struct Node {
     /// shared with the plan's [`Change::inputs`](crate::Change::inputs).
     pub inputs: Arc<Value>,
     /// Names of the resources this one depends on (references and
-    /// `depends_on`), deduplicated, in declaration order.
-    pub dependencies: Vec<Name>,
+    /// `depends_on`), deduplicated, in declaration order; shared with the
+    /// plan's [`Change::dependencies`](crate::Change::dependencies).
+    pub dependencies: Arc<[Name]>,
     /// The declaration's options.
     pub options: Options,
     /// Fields whose change forces a replacement (from the type and options).
@@ -50,13 +51,19 @@ pub struct Stack {
     name: String,
     config: BTreeMap<String, String>,
     nodes: Vec<Node>,
-    index: HashMap<Name, usize>,
+    index: NameMap<usize>,
     exports: BTreeMap<String, (Value, Location)>,
     problems: Vec<Diagnostic>,
     /// Each type's name and force-new fields, made once.
     types: HashMap<&'static str, (Name, Arc<[String]>)>,
     /// The last declaration site (a loop declares many at one).
     site: Option<Arc<Location>>,
+    /// For each node, where its references start in `ref_positions`.
+    ref_start: Vec<u32>,
+    /// Each reference of each node's inputs, in the order
+    /// [`Value::visit_refs`] meets them: the position of the resource it
+    /// names in the node's `dependencies`.
+    ref_positions: Vec<u32>,
 }
 
 impl Stack {
@@ -71,11 +78,13 @@ impl Stack {
             name: name.into(),
             config,
             nodes: Vec::new(),
-            index: HashMap::new(),
+            index: NameMap::default(),
             exports: BTreeMap::new(),
             problems: Vec::new(),
             types: HashMap::new(),
             site: None,
+            ref_start: Vec::new(),
+            ref_positions: Vec::new(),
         }
     }
 
@@ -188,10 +197,15 @@ impl Stack {
             Some((name, _)) => name.clone(),
             None => Name::from(dep),
         };
+        let mut positions: Vec<u32> = Vec::new();
         inputs.visit_refs(&mut |r| {
             if r.stack != self.name {
                 foreign.push(format!("{} of stack {:?}", r.resource, r.stack));
-            } else if !dependencies.iter().any(|d| *d == r.resource) {
+                positions.push(u32::MAX);
+            } else if let Some(j) = dependencies.iter().position(|d| *d == r.resource) {
+                positions.push(j as u32);
+            } else {
+                positions.push(dependencies.len() as u32);
                 dependencies.push(known(&r.resource));
             }
         });
@@ -252,11 +266,13 @@ impl Stack {
         };
         let name = Name::from(name);
         self.index.insert(name.clone(), self.nodes.len());
+        self.ref_start.push(self.ref_positions.len() as u32);
+        self.ref_positions.extend(positions);
         self.nodes.push(Node {
             name,
             type_name,
             inputs: Arc::new(inputs),
-            dependencies,
+            dependencies: dependencies.into(),
             options,
             force_new,
             location,
@@ -299,14 +315,17 @@ impl Stack {
             index,
             exports,
             mut problems,
+            mut ref_start,
+            ref_positions,
             ..
         } = self;
+        ref_start.push(ref_positions.len() as u32);
         let mut graph = DepGraph::new(nodes.len());
         let mut dependency_start = Vec::with_capacity(nodes.len() + 1);
         let mut dependency_index = Vec::with_capacity(nodes.len() * 2);
         for (i, node) in nodes.iter().enumerate() {
             dependency_start.push(dependency_index.len() as u32);
-            for dep in &node.dependencies {
+            for dep in node.dependencies.iter() {
                 match index.get(dep) {
                     Some(&d) => {
                         graph.add_edge(d, i);
@@ -362,6 +381,8 @@ impl Stack {
             index,
             dependency_start,
             dependency_index,
+            ref_start,
+            ref_positions,
             order,
             exports: exports.into_iter().map(|(k, (v, _))| (k, v)).collect(),
         })
@@ -376,12 +397,17 @@ pub struct Desired {
     pub stack: String,
     /// Resources in declaration order.
     pub nodes: Vec<Node>,
-    pub(crate) index: HashMap<Name, usize>,
+    pub(crate) index: NameMap<usize>,
     /// Each node's dependencies as indices into `nodes`, in the order of
     /// its `dependencies`: node `i`'s are
     /// `dependency_index[dependency_start[i]..dependency_start[i + 1]]`.
     dependency_start: Vec<u32>,
     dependency_index: Vec<u32>,
+    /// Each node's references as positions in its dependencies (see
+    /// [`Desired::reference_positions`]): node `i`'s are
+    /// `ref_positions[ref_start[i]..ref_start[i + 1]]`.
+    ref_start: Vec<u32>,
+    ref_positions: Vec<u32>,
     /// Indices into `nodes`, dependencies first.
     pub order: Vec<usize>,
     /// Exported values, possibly holding references.
@@ -404,5 +430,15 @@ impl Desired {
     pub(crate) fn dependency_indices(&self, i: usize) -> &[u32] {
         let (start, end) = (self.dependency_start[i], self.dependency_start[i + 1]);
         &self.dependency_index[start as usize..end as usize]
+    }
+
+    /// For each reference in node `i`'s inputs, in the order
+    /// [`Value::visit_refs`] meets them (the order resolving and comparing
+    /// follow too), the position in [`Desired::dependency_indices`] of the
+    /// resource it names: found when it was declared, so planning resolves
+    /// references without comparing names.
+    pub(crate) fn reference_positions(&self, i: usize) -> &[u32] {
+        let (start, end) = (self.ref_start[i], self.ref_start[i + 1]);
+        &self.ref_positions[start as usize..end as usize]
     }
 }

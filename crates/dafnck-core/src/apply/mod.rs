@@ -3,8 +3,12 @@
 //! A plan's changes become steps (a replacement is two) in a step graph.
 //! A step starts as soon as every step it waits for is done — not level by
 //! level — with at most `parallelism` provider calls at once; of the steps
-//! ready to start, those with the longest chain of steps after them go
-//! first, so the critical path is never kept waiting.
+//! ready to start, those with the longest expected time ahead of them (their
+//! own and that of the longest chain of steps after them) go first, so the
+//! critical path is never kept waiting. Expected times are how long calls of
+//! the same kind on objects of the same type took in earlier runs
+//! ([`Timings`], learned at the end of every apply); while nothing is
+//! learned, each step counts as one.
 //! Each provider call is preceded by a durable intent record and followed by
 //! its result in the [`Journal`]. A failed step stops the steps that depend
 //! on it while independent ones finish; a panic or timeout inside a provider
@@ -28,7 +32,7 @@ use tokio::task::JoinSet;
 
 use crate::plan::Plan;
 use crate::provider::{Providers, RetryPolicy};
-use crate::state::{Entry, Journal, State};
+use crate::state::{CallKind, Entry, Journal, State, Timings};
 
 use outputs::LiveOutputs;
 use step::{StepContext, StepOutput};
@@ -126,12 +130,13 @@ pub async fn execute(
     let mut live = LiveOutputs::new(plan, &graph, state);
 
     let mut waiting: Vec<usize> = (0..n).map(|i| graph.deps.predecessors(i).count()).collect();
-    // Ready steps start longest remaining chain first (critical-path list
-    // scheduling): provider latencies are unknown, so each step counts as
-    // one; ties go in plan order.
-    let height = graph.deps.heights();
-    let rank = |i: usize| (height[i], Reverse(i));
-    let mut ready: BinaryHeap<(u32, Reverse<usize>)> =
+    // Ready steps start longest expected remaining time first (critical-path
+    // list scheduling); ties go in plan order.
+    let ahead = graph
+        .deps
+        .longest_paths(expected_costs(plan, &graph, &state.timings));
+    let rank = |i: usize| (ahead[i], Reverse(i));
+    let mut ready: BinaryHeap<(u64, Reverse<usize>)> =
         (0..n).filter(|&i| waiting[i] == 0).map(rank).collect();
     let mut status: Vec<Option<StepStatus>> = vec![None; n];
     let mut elapsed = vec![std::time::Duration::ZERO; n];
@@ -168,7 +173,8 @@ pub async fn execute(
                         o.started(&info(i));
                     }
                     let ctx = ctx.clone();
-                    let t0 = Instant::now();
+                    // The runtime's clock (virtual on a paused test clock).
+                    let t0 = tokio::time::Instant::now();
                     running.spawn(async move {
                         let out = step::run(ctx, prepared).await;
                         (
@@ -250,6 +256,11 @@ pub async fn execute(
             outputs.insert(name.clone(), v);
         }
     }
+    let learned = learn(plan, &graph, &status, &elapsed, &state.timings);
+    if learned != state.timings {
+        journal.record(Entry::Timings { timings: learned });
+    }
+
     let targeted = !plan.targets.is_empty();
     if targeted {
         outputs.clone_from(&state.outputs);
@@ -293,6 +304,73 @@ pub async fn execute(
         elapsed: started.elapsed(),
         pending_resolved: Vec::new(),
     }
+}
+
+/// The provider call a step of this kind makes, when its duration is
+/// learned.
+fn call_kind(kind: StepKind) -> Option<CallKind> {
+    match kind {
+        StepKind::Create | StepKind::CreateReplacement => Some(CallKind::Create),
+        StepKind::Update => Some(CallKind::Update),
+        StepKind::Delete | StepKind::DeleteReplaced | StepKind::DeleteDeposed => {
+            Some(CallKind::Delete)
+        }
+        // A re-check may or may not update; an import reads; a record and a
+        // forget call nothing.
+        StepKind::Recheck | StepKind::Import | StepKind::Record | StepKind::Forget => None,
+    }
+}
+
+/// Each step's expected duration in microseconds, for ordering: what was
+/// learned of its kind of call on its type, else the typical learned call
+/// (a state-only step: next to nothing). With nothing learned every step
+/// counts 1, and the longest path ahead of a step is counted in steps.
+fn expected_costs<'a>(
+    plan: &'a Plan,
+    graph: &'a steps::StepGraph,
+    timings: &'a Timings,
+) -> impl Fn(usize) -> u64 + 'a {
+    let typical = timings.typical().map(|t| t.as_micros().max(1) as u64);
+    move |i: usize| {
+        let Some(typical) = typical else { return 1 };
+        let step = &graph.steps[i];
+        match step.kind {
+            StepKind::Record | StepKind::Forget => 1,
+            kind => call_kind(kind)
+                .and_then(|k| timings.get(&plan.changes[step.change].type_name, k))
+                .map_or(typical, |t| t.mean_us.max(1)),
+        }
+    }
+}
+
+/// `timings` with what this run's finished provider calls took. Steps of a
+/// change rolled out by a deployment policy are left out: their time is the
+/// rollout's, not the call's.
+fn learn(
+    plan: &Plan,
+    graph: &steps::StepGraph,
+    status: &[Option<StepStatus>],
+    elapsed: &[std::time::Duration],
+    timings: &Timings,
+) -> Timings {
+    let mut runs: BTreeMap<(&str, CallKind), (std::time::Duration, u32)> = BTreeMap::new();
+    for (i, step) in graph.steps.iter().enumerate() {
+        let change = &plan.changes[step.change];
+        let Some(kind) = call_kind(step.kind) else {
+            continue;
+        };
+        if !matches!(status[i], Some(StepStatus::Done)) || change.flags.deploy.is_some() {
+            continue;
+        }
+        let run = runs.entry((&change.type_name, kind)).or_default();
+        run.0 += elapsed[i];
+        run.1 += 1;
+    }
+    let mut learned = timings.clone();
+    for ((type_name, kind), (total, calls)) in runs {
+        learned.learn(type_name, kind, total, calls);
+    }
+    learned
 }
 
 /// Marks every step that waits (transitively) on `failed` as skipped;

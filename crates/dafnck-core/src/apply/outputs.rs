@@ -34,7 +34,7 @@ impl<'a> LiveOutputs<'a> {
             .collect();
         let mut readers: HashMap<&str, usize> = HashMap::new();
         for step in graph.steps.iter().filter(|s| reads_inputs(s.kind)) {
-            for dep in &plan.changes[step.change].dependencies {
+            for dep in plan.changes[step.change].dependencies.iter() {
                 *readers.entry(dep.as_str()).or_default() += 1;
             }
         }

@@ -132,7 +132,7 @@ pub(crate) fn build(plan: &Plan, _state: &State) -> StepGraph {
         if make.get(plan.changes[step.change].name.as_str()) != Some(&s) {
             continue;
         }
-        for dep in &plan.changes[step.change].dependencies {
+        for dep in plan.changes[step.change].dependencies.iter() {
             if let Some(&m) = make.get(dep.as_str()) {
                 edges.push((m, s));
             }

@@ -177,7 +177,7 @@ pub fn graph(desired: &Desired, mermaid: bool) -> String {
         }
     }
     for (i, n) in desired.nodes.iter().enumerate() {
-        for d in &n.dependencies {
+        for d in n.dependencies.iter() {
             if let Some(j) = desired.position(d) {
                 if mermaid {
                     let _ = writeln!(out, "    {} --> {}", id(j), id(i));

@@ -17,6 +17,7 @@ mod memory;
 mod migrate;
 mod model;
 pub mod testing;
+mod timings;
 
 pub use backend::{redact_url, FileBackend, StoreBackend, StoreBackends};
 pub use encryption::{Encryption, KeySource, SealingStore, SecretsKey};
@@ -28,6 +29,7 @@ pub use model::{
     new_id, now_millis, ControlMessage, Entry, Intent, LockInfo, LockRequest, OpKind, Outcome,
     Record, ResourceState, RolloutControl, RolloutMark, State, Stored, VersionInfo,
 };
+pub use timings::{CallKind, Timing, Timings};
 
 use std::sync::Arc;
 

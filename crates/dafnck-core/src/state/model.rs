@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::encryption::Encryption;
+use super::timings::Timings;
 use super::StateError;
 use crate::resource::Location;
 use crate::value::Value;
@@ -63,6 +64,11 @@ pub struct State {
     /// ([`crate::deploy`]), by resource name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rollouts: BTreeMap<String, RolloutMark>,
+    /// How long provider calls took in earlier runs, by resource type: the
+    /// executor starts the steps with the longest expected time ahead of
+    /// them first.
+    #[serde(default, skip_serializing_if = "Timings::is_empty")]
+    pub timings: Timings,
     /// How the state's secrets are encrypted; `None` for a state written
     /// without a key (before encryption existed, or with plain text allowed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -246,6 +252,12 @@ pub enum Entry {
         /// Its mark from now on.
         #[serde(flatten)]
         mark: RolloutMark,
+    },
+    /// What was learned of how long provider calls take, all of it (written
+    /// at the end of an apply that made provider calls).
+    Timings {
+        /// Every type's timings.
+        timings: Timings,
     },
     /// A rolled-back replacement: the deposed object with this id is the
     /// resource's current object again (its replacement was deleted).
@@ -476,6 +488,7 @@ impl State {
                 }
             }
             Entry::Outputs { outputs } => self.outputs = outputs.clone(),
+            Entry::Timings { timings } => self.timings = timings.clone(),
             Entry::Rollout { name, mark } => {
                 self.rollouts.insert(name.clone(), mark.clone());
             }

@@ -15,6 +15,7 @@ mod failure_isolation;
 mod history;
 mod ignore_changes;
 mod import;
+mod learned_timings;
 mod lock_contention;
 mod parallelism;
 mod pending_operations;

@@ -174,6 +174,7 @@ pub(crate) fn visit_record<'a>(record: &'a Record, f: &mut impl FnMut(&'a Value)
         | Entry::RemoveDeposed { .. }
         | Entry::Rename { .. }
         | Entry::Rollout { .. }
+        | Entry::Timings { .. }
         | Entry::Restore { .. } => {}
     }
 }
@@ -207,6 +208,7 @@ pub(crate) fn visit_record_mut<E>(
         | Entry::RemoveDeposed { .. }
         | Entry::Rename { .. }
         | Entry::Rollout { .. }
+        | Entry::Timings { .. }
         | Entry::Restore { .. } => Ok(()),
     }
 }
