@@ -371,15 +371,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Whether `/proc/<pid>` shows a live process (not a zombie).
+/// Whether `/proc/<pid>` shows a live process: not a zombie, or a zombie
+/// leader some of whose threads are still exiting (they still hold its
+/// files, and the provider counts it as running until they are gone).
 fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+    let live = |stat_file: std::path::PathBuf| match std::fs::read_to_string(stat_file) {
         Ok(stat) => {
             let state = stat[stat.rfind(')').unwrap() + 1..].trim_start();
-            !state.starts_with('Z')
+            !(state.starts_with('Z') || state.starts_with('X'))
         }
         Err(_) => false,
-    }
+    };
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    live(proc_dir.join("stat"))
+        || std::fs::read_dir(proc_dir.join("task"))
+            .map(|tasks| tasks.flatten().any(|t| live(t.path().join("stat"))))
+            .unwrap_or(false)
 }
 
 async fn wait_dead(pid: u32) {
