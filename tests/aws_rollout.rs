@@ -18,154 +18,22 @@
 
 mod support;
 
+#[path = "support/aws_example.rs"]
+mod aws_example;
+
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use dafnck::providers::aws::sdk::config::{BehaviorVersion, Region};
-use dafnck::providers::aws::sdk::ec2;
-use dafnck::providers::aws::sdk::elbv2;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// The example's command in `dir`, AWS pointed at moto, with `config`.
-fn command(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Command {
-    let mut cmd = Command::new(support::example("aws_web"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("DAFNCK_STACK")
-        .env_remove("DAFNCK_STATE_DIR")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_ENDPOINT_URL", url)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    for c in config {
-        cmd.args(["--config", c]);
-    }
-    cmd
-}
-
-fn run(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Run {
-    let out = command(dir, url, args, config)
-        .output()
-        .expect("run the aws_web example");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-#[track_caller]
-fn expect(r: &Run, code: i32) {
-    assert_eq!(r.code, code, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-}
-
-/// `POST /moto-api/reset`: forget every object.
-fn reset(url: &str) {
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = TcpStream::connect(host).unwrap_or_else(|e| panic!("moto at {url}: {e}"));
-    write!(
-        s,
-        "POST /moto-api/reset HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response).unwrap();
-    assert!(response.contains(" 200 "), "moto did not reset: {response}");
-}
-
-fn id_of(dir: &Path, url: &str, name: &str) -> String {
-    let r = run(dir, url, &["state", "show", name], &[]);
-    expect(&r, 0);
-    let shown: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    shown["id"].as_str().unwrap().to_owned()
-}
-
-/// The line of `stderr` where the progress says `step` is done.
-#[track_caller]
-fn done_at(stderr: &str, step: &str) -> usize {
-    let needle = format!("{step}: done");
-    stderr
-        .lines()
-        .position(|l| l.contains(&needle))
-        .unwrap_or_else(|| panic!("no `{needle}` in:\n{stderr}"))
-}
+use aws_example::{command, done_at, expect, id_of, reset, run, Clients, Run};
 
 /// A listener's forward: target group → weight.
 type Forwarding = BTreeMap<String, i32>;
 
-struct Aws {
-    ec2: ec2::Client,
-    elb: elbv2::Client,
-}
-
-impl Aws {
-    async fn new(url: &str) -> Aws {
-        let config = dafnck::providers::aws::sdk::config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(ec2::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .load()
-            .await;
-        Aws {
-            ec2: ec2::Client::new(&config),
-            elb: elbv2::Client::new(&config),
-        }
-    }
-
-    async fn ami(&self) -> String {
-        let out = self
-            .ec2
-            .describe_images()
-            .owners("amazon")
-            .send()
-            .await
-            .unwrap();
-        let mut ids: Vec<&str> = out.images().iter().filter_map(|i| i.image_id()).collect();
-        ids.sort_unstable();
-        ids.first().expect("moto lists no AMIs").to_string()
-    }
-
-    /// Instances not terminated (or terminating), sorted.
-    async fn live_instances(&self) -> Vec<String> {
-        let out = self.ec2.describe_instances().send().await.unwrap();
-        let mut ids: Vec<String> = out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .filter(|i| {
-                !matches!(
-                    i.state().and_then(|s| s.name()),
-                    Some(
-                        ec2::types::InstanceStateName::Terminated
-                            | ec2::types::InstanceStateName::ShuttingDown
-                    )
-                )
-            })
-            .filter_map(|i| i.instance_id().map(str::to_owned))
-            .collect();
-        ids.sort();
-        ids
-    }
-
+/// What only this test asks of moto.
+impl Clients {
     /// Every target group's ARN, sorted.
     async fn target_groups(&self) -> Vec<String> {
         let out = self.elb.describe_target_groups().send().await.unwrap();
@@ -176,24 +44,6 @@ impl Aws {
             .collect();
         arns.sort();
         arns
-    }
-
-    /// The instances registered in a target group, sorted.
-    async fn targets(&self, group: &str) -> Vec<String> {
-        let out = self
-            .elb
-            .describe_target_health()
-            .target_group_arn(group)
-            .send()
-            .await
-            .unwrap();
-        let mut ids: Vec<String> = out
-            .target_health_descriptions()
-            .iter()
-            .filter_map(|d| d.target()?.id().map(str::to_owned))
-            .collect();
-        ids.sort();
-        ids
     }
 
     /// The target groups and weights of the listener's default forward.
@@ -281,7 +131,7 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
         return;
     };
     reset(&url);
-    let aws = Aws::new(&url).await;
+    let aws = Clients::new(&url).await;
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let base = [
