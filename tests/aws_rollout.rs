@@ -177,7 +177,7 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
                 forward(&[(&tg1, 100)]),
                 // (Attached at 0% in between while its targets' health is
                 // checked: moto reports running instances healthy at once,
-                // too briefly to be seen here; tests/alb.rs of the
+                // too briefly to be seen here; tests/alb/rollouts.rs of the
                 // strategies shows it.)
                 forward(&[(&tg1, 80), (&tg2, 20)]),
                 forward(&[(&tg1, 50), (&tg2, 50)]),
