@@ -249,10 +249,10 @@ pub(super) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
     }
 }
 
-/// The group's running replicas, in replica order.
-fn running(p: &Provider, record: &GroupRecord) -> Result<Vec<ServiceOutputs>, LocalError> {
+/// The replicas `names` that run, in order.
+fn running(p: &Provider, names: &[String]) -> Result<Vec<ServiceOutputs>, LocalError> {
     let mut found = Vec::new();
-    for name in &record.replicas {
+    for name in names {
         found.extend(service::running(p, name)?);
     }
     Ok(found)
@@ -272,7 +272,7 @@ pub(super) fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, 
     if req.id.is_none() && req.token.as_deref() != Some(record.token.as_str()) {
         return Ok(None);
     }
-    let instances = running(p, &record)?;
+    let instances = running(p, &record.replicas)?;
     if instances.is_empty() {
         return Ok(None);
     }
@@ -323,13 +323,7 @@ pub(super) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, L
         },
     )?;
     start_all(p, &g, &to_start, &record.token).await?;
-    let instances = running(
-        p,
-        &GroupRecord {
-            token: record.token,
-            replicas: names,
-        },
-    )?;
+    let instances = running(p, &names)?;
     Ok(value_of(&ServiceGroupOutputs::of(instances)))
 }
 
