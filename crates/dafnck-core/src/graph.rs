@@ -3,6 +3,9 @@
 //!
 //! petgraph does the work; its types stay inside this module.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -55,26 +58,44 @@ impl DepGraph {
             .map(|e| e.target().index())
     }
 
-    /// A topological order (Kahn's algorithm, ties in index order), or every
-    /// cycle: each strongly connected component of more than one node, and
-    /// each node with an edge to itself, with its members in index order.
+    /// A topological order that stays as close to index order as the edges
+    /// allow: among the nodes whose predecessors are all placed, the lowest
+    /// index comes first (Kahn's algorithm with a min-heap). When every edge
+    /// goes from a lower index to a higher one — a program declares what a
+    /// resource refers to before the resource — that is index order itself,
+    /// found in one pass over the edges. Or every cycle: each strongly
+    /// connected component of more than one node, and each node with an edge
+    /// to itself, with its members in index order.
+    ///
+    /// Index order matters for speed as well as for reading: whoever walks
+    /// the nodes in this order walks what was built for them (a program's
+    /// resources, allocated as they were declared) front to back, which the
+    /// CPU's prefetching follows, instead of jumping about a large heap.
     ///
     /// # Errors
     /// The cycles, when there are any.
     pub fn toposort(&self) -> Result<Vec<usize>, Vec<Vec<usize>>> {
         let n = self.len();
+        if self
+            .g
+            .edge_references()
+            .all(|e| e.source().index() < e.target().index())
+        {
+            return Ok((0..n).collect());
+        }
         let mut indegree: Vec<u32> = vec![0; n];
         for e in self.g.edge_references() {
             indegree[e.target().index()] += 1;
         }
         let mut order = Vec::with_capacity(n);
-        let mut ready: Vec<usize> = (0..n).rev().filter(|&i| indegree[i] == 0).collect();
-        while let Some(i) = ready.pop() {
+        let mut ready: BinaryHeap<Reverse<usize>> =
+            (0..n).filter(|&i| indegree[i] == 0).map(Reverse).collect();
+        while let Some(Reverse(i)) = ready.pop() {
             order.push(i);
             for s in self.successors(i) {
                 indegree[s] -= 1;
                 if indegree[s] == 0 {
-                    ready.push(s);
+                    ready.push(Reverse(s));
                 }
             }
         }
@@ -160,6 +181,26 @@ mod tests {
         let order = g.toposort().unwrap();
         let pos = |x| order.iter().position(|&i| i == x).unwrap();
         assert!(pos(2) < pos(0) && pos(0) < pos(1) && pos(3) < pos(1));
+    }
+
+    #[test]
+    fn keeps_index_order_when_the_edges_allow_it() {
+        // Every edge from a lower index to a higher one: index order, even
+        // where a depth-first or breadth-first order would differ.
+        let mut g = DepGraph::new(6);
+        for (a, b) in [(0, 3), (0, 1), (1, 2), (3, 4), (2, 5), (4, 5)] {
+            g.add_edge(a, b);
+        }
+        assert_eq!(g.toposort().unwrap(), vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn otherwise_places_the_lowest_ready_index_first() {
+        // 4 must come before 1; everything else keeps index order.
+        let mut g = DepGraph::new(6);
+        g.add_edge(4, 1);
+        g.add_edge(0, 5);
+        assert_eq!(g.toposort().unwrap(), vec![0, 2, 3, 4, 1, 5]);
     }
 
     #[test]

@@ -160,14 +160,23 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
         .reserve(desired.nodes.len() + state.deposed.len());
 
     let mut flags = SharedFlags::default();
+    let mut last_provider: Option<(&str, &Arc<dyn crate::Provider>)> = None;
     for &i in &desired.order {
         let node = &desired.nodes[i];
         let recorded = recorded_for[i].as_ref();
         let deps = desired.dependency_indices(i);
         let refs = Refs { desired, i };
-        let provider = match providers.for_type(&node.name, &node.type_name, Some(&*node.location))
-        {
-            Ok(p) => p,
+        // A program declares many resources of a type in a row: the last
+        // type's provider is reused without hashing its package again.
+        let found = match &last_provider {
+            Some((t, p)) if *t == node.type_name.as_str() => Ok(*p),
+            _ => providers.for_type(&node.name, &node.type_name, Some(&*node.location)),
+        };
+        let provider = match found {
+            Ok(p) => {
+                last_provider = Some((node.type_name.as_str(), p));
+                p
+            }
             Err(e) => {
                 resolved_inputs(node, &refs, &known, &mut problems);
                 problems.push(Diagnostic {
