@@ -6,8 +6,10 @@
 //! - makespan of applies over random DAGs with provider latencies of
 //!   20–500 ms, against the lower bound max(critical path, work / P): with
 //!   nothing known of the latencies, and with six resource types whose
-//!   calls take different times, on a first run and on a second run that
-//!   has learned them;
+//!   calls take different times, on a first run (knowing nothing, or with
+//!   the provider's priors) and on a second run that has learned them;
+//!   and where the gap is: a stronger lower bound on the optimum and the
+//!   best of many list schedules (`typed_makespan`, `common::schedule`);
 //! - refresh of N resources with latency L at parallelism P, against N·L/P;
 //! - peak memory per resource at 100k resources.
 //!
@@ -20,6 +22,8 @@
 //! --benches` runs everything once at a tiny size (what CI checks).
 
 mod common;
+#[path = "engine_figures/typed_makespan.rs"]
+mod typed_makespan;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,14 +34,13 @@ use dafnck::core::engine::{Engine, Settings};
 use dafnck::core::provider::{
     CreateRequest, Created, DeleteRequest, Observed, ReadRequest, UpdateRequest,
 };
-use dafnck::core::resource::Resource;
 use dafnck::core::state::{
     FileStore, LockInfo, LockRequest, MemoryStore, Record, State, StateError, StateStore, Stored,
 };
-use dafnck::core::testing::resources::{Node, NodeOutputs};
 use dafnck::core::testing::{FakeCloud, FakeOp};
-use dafnck::core::{Input, Provider, ProviderError, Providers, Stack, Value};
+use dafnck::core::{Provider, ProviderError, Providers, Value};
 
+use common::schedule::Instance;
 use common::{
     benchmarking, critical_path_and_work, desired, index_of, layered, program, recorded, Rng, Shape,
 };
@@ -56,9 +59,10 @@ fn main() {
         if full { "benchmark" } else { "tiny" },
         load_average()
     );
+    common::schedule::check();
     apply_table(full);
     makespan_table(full);
-    learned_makespan_table(full);
+    typed_makespan::learned_makespan_table(full);
     refresh_table(full);
     memory_table(full);
     println!("\nmachine load at end: {}", load_average());
@@ -219,7 +223,7 @@ fn makespan_table(full: bool) {
                 bound,
                 makespan,
                 makespan / bound,
-                clairvoyant(&shape, &cost, p) / bound
+                Instance::new(&shape, &cost, p).clairvoyant() / bound
             );
         }
     }
@@ -241,7 +245,7 @@ fn makespan_table(full: bool) {
             let (critical, work) = critical_path_and_work(&shape, &cost);
             let bound = critical.max(work / 10.0);
             engine.push(makespan(&shape, &lat, 10) / bound);
-            ideal.push(clairvoyant(&shape, &cost, 10) / bound);
+            ideal.push(Instance::new(&shape, &cost, 10).clairvoyant() / bound);
         }
         let summary = |xs: &[f64]| {
             let mean = xs.iter().sum::<f64>() / xs.len() as f64;
@@ -250,54 +254,6 @@ fn makespan_table(full: bool) {
         };
         println!("| {kind} | {} | {} |", summary(&engine), summary(&ideal));
     }
-}
-
-/// The makespan of greedy list scheduling of `shape` on `p` slots when
-/// every cost is known and the ready node with the longest remaining path
-/// (in time) goes first.
-fn clairvoyant(shape: &Shape, cost: &[f64], p: usize) -> f64 {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let n = shape.len();
-    let mut after: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, deps) in shape.deps.iter().enumerate() {
-        for &d in deps {
-            after[d].push(i);
-        }
-    }
-    // Remaining path length from each node, in whole nanoseconds (ordered).
-    let mut rest = vec![0u64; n];
-    for i in (0..n).rev() {
-        let tail = after[i].iter().map(|&s| rest[s]).max().unwrap_or(0);
-        rest[i] = tail + (cost[i] * 1e9) as u64;
-    }
-    let mut waiting: Vec<usize> = shape.deps.iter().map(Vec::len).collect();
-    let mut ready: BinaryHeap<(u64, Reverse<usize>)> = (0..n)
-        .filter(|&i| waiting[i] == 0)
-        .map(|i| (rest[i], Reverse(i)))
-        .collect();
-    // (finish time in ns, node), earliest first.
-    let mut running: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
-    let mut now = 0u64;
-    loop {
-        while running.len() < p {
-            let Some((_, Reverse(i))) = ready.pop() else {
-                break;
-            };
-            running.push(Reverse((now + (cost[i] * 1e9) as u64, i)));
-        }
-        let Some(Reverse((t, i))) = running.pop() else {
-            break;
-        };
-        now = t;
-        for &s in &after[i] {
-            waiting[s] -= 1;
-            if waiting[s] == 0 {
-                ready.push((rest[s], Reverse(s)));
-            }
-        }
-    }
-    now as f64 / 1e9
 }
 
 /// The virtual time one `up` of `shape` takes when creating node `i` takes
@@ -325,198 +281,6 @@ fn makespan(shape: &Shape, lat: &Arc<Vec<Duration>>, p: usize) -> f64 {
         assert!(cloud.max_concurrency() <= p);
         took.as_secs_f64()
     })
-}
-
-// ------------------------------------------------- makespan, learned types
-
-/// The resource types of the learned-latency figure and how long a call on
-/// each takes on average (names only for reading: they are fake types).
-const TYPES: [(&str, u64); 6] = [
-    ("fake:bench:Role", 20),
-    ("fake:bench:SecurityGroup", 116),
-    ("fake:bench:Subnet", 212),
-    ("fake:bench:Volume", 308),
-    ("fake:bench:Database", 404),
-    ("fake:bench:Instance", 500),
-];
-
-/// A [`Node`] declared as resource type `TYPES[T]`.
-#[derive(serde::Serialize)]
-#[serde(transparent)]
-struct Typed<const T: usize>(Node);
-
-macro_rules! typed {
-    ($($t:literal),*) => {$(
-        impl Resource for Typed<$t> {
-            const TYPE: &'static str = TYPES[$t].0;
-            type Outputs = NodeOutputs;
-            fn force_new_fields() -> &'static [&'static str] {
-                Node::force_new_fields()
-            }
-        }
-    )*};
-}
-typed!(0, 1, 2, 3, 4, 5);
-
-/// Declares `shape` with node `i` of type `TYPES[types[i]]`; its id
-/// reference for the nodes after it.
-fn declare_typed(stack: &mut Stack, shape: &Shape, types: &[usize]) {
-    let mut ids: Vec<Input<String>> = Vec::with_capacity(shape.len());
-    for (i, deps) in shape.deps.iter().enumerate() {
-        let node = Node {
-            value: "v1".into(),
-            key: "k".into(),
-            refs: deps.iter().map(|&d| ids[d].clone()).collect(),
-        };
-        let name = common::name(i);
-        let id = match types[i] {
-            0 => stack.add(&name, Typed::<0>(node)).out().node_id,
-            1 => stack.add(&name, Typed::<1>(node)).out().node_id,
-            2 => stack.add(&name, Typed::<2>(node)).out().node_id,
-            3 => stack.add(&name, Typed::<3>(node)).out().node_id,
-            4 => stack.add(&name, Typed::<4>(node)).out().node_id,
-            _ => stack.add(&name, Typed::<5>(node)).out().node_id,
-        };
-        ids.push(id);
-    }
-}
-
-/// Seeded types for `n` nodes, and two runs' latencies: each call takes its
-/// type's mean ±25% (drawn anew for every call of every run).
-fn typed_latencies(n: usize, seed: u64) -> (Vec<usize>, [Arc<Vec<Duration>>; 2]) {
-    let mut rng = Rng::new(seed);
-    let types: Vec<usize> = (0..n).map(|_| rng.next() as usize % TYPES.len()).collect();
-    let mut run = || {
-        let lat = types
-            .iter()
-            .map(|&t| {
-                let jitter = rng.between(750, 1250);
-                // Whole milliseconds: tokio's timer has 1 ms ticks.
-                Duration::from_millis(TYPES[t].1 * jitter / 1000)
-            })
-            .collect();
-        Arc::new(lat)
-    };
-    let first = run();
-    let second = run();
-    (types, [first, second])
-}
-
-/// The makespans of two `up`s of the typed `shape` at parallelism `p`, on
-/// the paused clock: the first from an empty state (nothing learned), the
-/// second after a `destroy`, with what the first run learned. Run `r`'s
-/// create of node `i` takes `lat[r][i]`; deletes take no time.
-fn learned_makespans(
-    shape: &Shape,
-    types: &[usize],
-    lat: &[Arc<Vec<Duration>>; 2],
-    p: usize,
-) -> [f64; 2] {
-    let cloud = FakeCloud::new();
-    for (type_name, _) in TYPES {
-        cloud.outputs_for(type_name, |id, _| {
-            Value::Map([("node_id".to_string(), Value::from(id))].into())
-        });
-    }
-    let engine = Engine::new(
-        "bench",
-        MemoryStore::new(),
-        Providers::new().with(cloud.clone()),
-    )
-    .parallelism(p);
-    let program = |stack: &mut Stack| {
-        declare_typed(stack, shape, types);
-        Ok(())
-    };
-    paused().block_on(async {
-        let mut took = [0.0; 2];
-        for (run, lat) in lat.iter().enumerate() {
-            let lat = Arc::clone(lat);
-            cloud.set_latency(move |op, name| match op {
-                FakeOp::Create => lat[index_of(name)],
-                _ => Duration::ZERO,
-            });
-            if run > 0 {
-                engine.destroy().await.expect("the destroy succeeds");
-            }
-            let t0 = tokio::time::Instant::now();
-            engine.up(program, false).await.expect("the apply succeeds");
-            took[run] = t0.elapsed().as_secs_f64();
-        }
-        assert!(cloud.max_concurrency() <= p);
-        took
-    })
-}
-
-fn learned_makespan_table(full: bool) {
-    let n = if full { 1_000 } else { 50 };
-    let types = TYPES
-        .iter()
-        .map(|(t, ms)| format!("{} {ms} ms", t.rsplit(':').next().unwrap_or(t)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    println!("\n### Makespan with learned durations ({n} creates of six types, paused clock)\n");
-    println!(
-        "Types drawn per resource; a call takes its type's mean ±25%, drawn anew \
-         per call and per run ({types}). The first run knows nothing (each step \
-         counts one); the second, after a destroy, orders by the durations the \
-         first learned per type. Bounds are each run's own.\n"
-    );
-    println!(
-        "| graph | parallelism | first run: makespan / bound | second run (learned): makespan / bound | clairvoyant / bound (second run) |"
-    );
-    println!("| --- | --- | --- | --- | --- |");
-    let ratios = |shape: &Shape, seed: u64, p: usize| {
-        let (types, lat) = typed_latencies(shape.len(), seed);
-        let took = learned_makespans(shape, &types, &lat, p);
-        let mut out = [0.0; 3];
-        for run in 0..2 {
-            let cost: Vec<f64> = lat[run].iter().map(Duration::as_secs_f64).collect();
-            let (critical, work) = critical_path_and_work(shape, &cost);
-            let bound = critical.max(work / p as f64);
-            out[run] = took[run] / bound;
-            if run == 1 {
-                out[2] = clairvoyant(shape, &cost, p) / bound;
-            }
-        }
-        out
-    };
-    for shape in [layered(n, 11), uniform(n, 13)] {
-        for p in [1usize, 10, 100] {
-            let [first, second, ideal] = ratios(&shape, 31, p);
-            println!(
-                "| {} | {p} | {first:.3} | {second:.3} | {ideal:.3} |",
-                shape.name
-            );
-        }
-    }
-    let seeds: u64 = if full { 10 } else { 2 };
-    println!("\nOver {seeds} seeds per graph kind, parallelism 10 (mean / worst):\n");
-    println!("| graph | first run | second run (learned) | clairvoyant (second run) |");
-    println!("| --- | --- | --- | --- |");
-    for kind in ["layered", "uniform"] {
-        let mut columns = [Vec::new(), Vec::new(), Vec::new()];
-        for seed in 0..seeds {
-            let shape = match kind {
-                "layered" => layered(n, 100 + seed),
-                _ => uniform(n, 200 + seed),
-            };
-            for (c, r) in columns.iter_mut().zip(ratios(&shape, 400 + seed, 10)) {
-                c.push(r);
-            }
-        }
-        let summary = |xs: &[f64]| {
-            let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-            let worst = xs.iter().copied().fold(0.0, f64::max);
-            format!("{mean:.3} / {worst:.3}")
-        };
-        println!(
-            "| {kind} | {} | {} | {} |",
-            summary(&columns[0]),
-            summary(&columns[1]),
-            summary(&columns[2])
-        );
-    }
 }
 
 // --------------------------------------------------------------- refresh

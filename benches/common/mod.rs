@@ -4,6 +4,8 @@
 //! Each bench binary uses a part of this module.
 #![allow(dead_code)]
 
+pub mod schedule;
+
 use std::collections::BTreeMap;
 
 use dafnck::core::stack::Desired;

@@ -7,12 +7,15 @@
 //! own and that of the longest chain of steps after them) go first, so the
 //! critical path is never kept waiting. Expected times are how long calls of
 //! the same kind on objects of the same type took in earlier runs
-//! ([`Timings`], learned at the end of every apply); while nothing is
-//! learned, each step counts as one.
+//! ([`Timings`], learned at the end of every apply), else what the
+//! provider expects of such a call ([`Provider::expected_duration`]); while
+//! nothing is known, each step counts as one.
 //! Each provider call is preceded by a durable intent record and followed by
 //! its result in the [`Journal`]. A failed step stops the steps that depend
 //! on it while independent ones finish; a panic or timeout inside a provider
 //! call is contained, and the object it may have touched is read back.
+//!
+//! [`Provider::expected_duration`]: crate::provider::Provider::expected_duration
 
 mod outputs;
 mod report;
@@ -24,7 +27,7 @@ pub use report::{ApplyReport, StepKind, StepReport, StepStatus};
 pub(crate) use rollout::reset_interrupted;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -134,7 +137,7 @@ pub async fn execute(
     // list scheduling); ties go in plan order.
     let ahead = graph
         .deps
-        .longest_paths(expected_costs(plan, &graph, &state.timings));
+        .longest_paths(expected_costs(plan, &graph, &state.timings, providers));
     let rank = |i: usize| (ahead[i], Reverse(i));
     let mut ready: BinaryHeap<(u64, Reverse<usize>)> =
         (0..n).filter(|&i| waiting[i] == 0).map(rank).collect();
@@ -322,23 +325,58 @@ fn call_kind(kind: StepKind) -> Option<CallKind> {
 }
 
 /// Each step's expected duration in microseconds, for ordering: what was
-/// learned of its kind of call on its type, else the typical learned call
-/// (a state-only step: next to nothing). With nothing learned every step
-/// counts 1, and the longest path ahead of a step is counted in steps.
+/// learned of its kind of call on its type, else what its provider expects
+/// of such a call ([`Provider::expected_duration`]), else the typical known
+/// call (the mean of the learned means, or while nothing is learned, of the
+/// provider priors of the plan's types); a state-only step counts next to
+/// nothing. Knowing nothing at all, every step counts 1, and the longest
+/// path ahead of a step is counted in steps.
+///
+/// [`Provider::expected_duration`]: crate::provider::Provider::expected_duration
 fn expected_costs<'a>(
     plan: &'a Plan,
     graph: &'a steps::StepGraph,
     timings: &'a Timings,
+    providers: &Providers,
 ) -> impl Fn(usize) -> u64 + 'a {
-    let typical = timings.typical().map(|t| t.as_micros().max(1) as u64);
+    let micros = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
+    // Asked once per type and kind of call the plan has, not per step.
+    let mut priors: HashMap<(&str, CallKind), u64> = HashMap::new();
+    for step in &graph.steps {
+        let change = &plan.changes[step.change];
+        let Some(kind) = call_kind(step.kind) else {
+            continue;
+        };
+        let key = (change.type_name.as_str(), kind);
+        if priors.contains_key(&key) || timings.get(key.0, kind).is_some() {
+            continue;
+        }
+        let prior = providers
+            .for_type(&change.name, &change.type_name, None)
+            .ok()
+            .and_then(|p| p.expected_duration(&change.type_name, kind));
+        if let Some(prior) = prior {
+            priors.insert(key, micros(prior));
+        }
+    }
+    let typical = timings.typical().map(micros).or_else(|| {
+        let n = priors.len() as u64;
+        priors.values().sum::<u64>().checked_div(n)
+    });
     move |i: usize| {
         let Some(typical) = typical else { return 1 };
         let step = &graph.steps[i];
+        let type_name = plan.changes[step.change].type_name.as_str();
         match step.kind {
             StepKind::Record | StepKind::Forget => 1,
             kind => call_kind(kind)
-                .and_then(|k| timings.get(&plan.changes[step.change].type_name, k))
-                .map_or(typical, |t| t.mean_us.max(1)),
+                .and_then(|k| {
+                    timings
+                        .get(type_name, k)
+                        .map(|t| t.mean_us.max(1))
+                        .or_else(|| priors.get(&(type_name, k)).copied())
+                })
+                .unwrap_or(typical),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::provider::{
     CreateRequest, Created, DeleteRequest, Observed, Provider, ProviderError, ReadRequest,
     UpdateRequest,
 };
+use crate::state::CallKind;
 use crate::value::Value;
 
 /// The provider operations, for failure rules and the call log.
@@ -100,6 +101,7 @@ struct Inner {
     calls: Mutex<Vec<FakeCall>>,
     latency: Mutex<Option<LatencyFn>>,
     outputs: Mutex<HashMap<String, OutputsFn>>,
+    expected: Mutex<HashMap<(String, CallKind), Duration>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
 }
@@ -183,6 +185,7 @@ impl FakeCloud {
                 calls: Mutex::new(Vec::new()),
                 latency: Mutex::new(None),
                 outputs: Mutex::new(HashMap::new()),
+                expected: Mutex::new(HashMap::new()),
                 in_flight: AtomicUsize::new(0),
                 max_in_flight: AtomicUsize::new(0),
             }),
@@ -225,6 +228,14 @@ impl FakeCloud {
     /// Calls take what `f(op, resource name)` says.
     pub fn set_latency(&self, f: impl Fn(FakeOp, &str) -> Duration + Send + Sync + 'static) {
         *lock(&self.inner.latency) = Some(Arc::new(f));
+    }
+
+    /// Says that `call`s on `type_name` objects typically take `typical`:
+    /// what [`Provider::expected_duration`] answers (`None` for any other).
+    /// The injected latency is separate; set both to model a provider whose
+    /// priors are right, or only this one for priors that are wrong.
+    pub fn expect_duration(&self, type_name: &str, call: CallKind, typical: Duration) {
+        lock(&self.inner.expected).insert((type_name.to_owned(), call), typical);
     }
 
     /// Objects of `type_name` get the outputs `f(id, inputs)` instead of the default.
@@ -478,6 +489,12 @@ fn short_type(type_name: &str) -> String {
 impl Provider for FakeCloud {
     fn package(&self) -> &str {
         &self.inner.package
+    }
+
+    fn expected_duration(&self, type_name: &str, call: CallKind) -> Option<Duration> {
+        lock(&self.inner.expected)
+            .get(&(type_name.to_owned(), call))
+            .copied()
     }
 
     async fn create(&self, req: CreateRequest) -> Result<Created, ProviderError> {

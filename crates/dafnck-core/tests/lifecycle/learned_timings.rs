@@ -1,6 +1,9 @@
 //! Learned timings: every apply records how long each type's provider
 //! calls took, and the next apply starts first the steps with the longest
 //! expected time ahead of them — not merely the longest chain of steps.
+//! Before anything is learned, the provider's priors
+//! (`Provider::expected_duration`) stand in; once learned, what was
+//! measured wins.
 
 use std::time::Duration;
 
@@ -87,4 +90,50 @@ async fn the_next_apply_starts_the_longest_expected_work_first() {
     let creates: Vec<_> = t.cloud().calls_of(FakeOp::Create);
     let second_run = &creates[3..];
     assert_eq!(second_run[0].name, "slow", "{second_run:?}");
+}
+
+/// The resource whose create started first in the last `up` (its three
+/// creates are the last three).
+fn last_run_first_create(t: &TestStack) -> String {
+    let creates = t.cloud().calls_of(FakeOp::Create);
+    let mut last = creates[creates.len() - 3..].to_vec();
+    last.sort_by_key(|c| c.started);
+    last[0].name.clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_nothing_learned_the_providers_priors_order_the_first_apply() {
+    let t = stack();
+    // Right priors: the network (100 ms) is longer than the chain of two
+    // (2 × 5 ms), so it goes first — with no prior, the chain would.
+    t.cloud()
+        .expect_duration(NETWORK, CallKind::Create, Duration::from_millis(100));
+    t.cloud()
+        .expect_duration(NODE, CallKind::Create, Duration::from_millis(5));
+    t.up(program).await.unwrap();
+    assert_eq!(first_create(&t), "slow");
+    // A prior for one type only: the others are expected to take the mean
+    // of the priors given (here the network's), so the chain of two goes
+    // first.
+    let t = stack();
+    t.cloud()
+        .expect_duration(NETWORK, CallKind::Create, Duration::from_millis(100));
+    t.up(program).await.unwrap();
+    assert_eq!(first_create(&t), "f0");
+}
+
+#[tokio::test(start_paused = true)]
+async fn learned_durations_take_precedence_over_the_providers_priors() {
+    let t = stack();
+    // Wrong priors: the network said to be quick, the nodes slow.
+    t.cloud()
+        .expect_duration(NETWORK, CallKind::Create, Duration::from_millis(1));
+    t.cloud()
+        .expect_duration(NODE, CallKind::Create, Duration::from_millis(50));
+    t.up(program).await.unwrap();
+    assert_eq!(first_create(&t), "f0");
+    // The first run measured 100 ms and 5 ms: those order the second.
+    t.destroy().await.unwrap();
+    t.up(program).await.unwrap();
+    assert_eq!(last_run_first_create(&t), "slow");
 }

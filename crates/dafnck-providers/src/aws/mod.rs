@@ -90,6 +90,7 @@ use dafnck_core::provider::{
     standard_diff, CreateRequest, Created, DeleteRequest, Diff, DiffRequest, Observed,
     ProviderError, ReadRequest, UpdateRequest,
 };
+use dafnck_core::state::CallKind;
 use dafnck_core::{Resource, Value};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -359,6 +360,25 @@ impl dafnck_core::Provider for Provider {
         diff
     }
 
+    /// Rough priors, from the orders of magnitude commonly seen on AWS (not
+    /// measured by this project): a call that waits for a state change
+    /// takes tens of seconds (an instance `running` or `terminated`) to
+    /// minutes (a load balancer `active`); the others are one or a few API
+    /// calls, about a second. Only their ratios order an apply, and what the
+    /// engine learns of real calls replaces them after the first run.
+    fn expected_duration(&self, type_name: &str, call: CallKind) -> Option<Duration> {
+        let secs = match (Kind::of(type_name).ok()?, call) {
+            (Kind::Instance, CallKind::Create | CallKind::Delete) => 30,
+            // Tags only (a second) or a new type (stop, modify, start:
+            // minutes): no single guess.
+            (Kind::Instance, CallKind::Update) => return None,
+            (Kind::LoadBalancer, CallKind::Create) => 120,
+            (Kind::LoadBalancer, CallKind::Delete) => 30,
+            _ => 1,
+        };
+        Some(Duration::from_secs(secs))
+    }
+
     async fn create(&self, req: CreateRequest) -> Result<Created, ProviderError> {
         match Kind::of(&req.type_name)? {
             Kind::Vpc => ec2::vpc::create(self, &req).await,
@@ -480,6 +500,18 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn waited_for_calls_are_expected_to_take_longest() {
+        let p = Provider::from_env();
+        let expected = |t: &str, call| dafnck_core::Provider::expected_duration(&p, t, call);
+        let instance = expected(ec2::Instance::TYPE, CallKind::Create).unwrap();
+        let group = expected(ec2::SecurityGroup::TYPE, CallKind::Create).unwrap();
+        let balancer = expected(elbv2::LoadBalancer::TYPE, CallKind::Create).unwrap();
+        assert!(group < instance && instance < balancer);
+        assert_eq!(expected(ec2::Instance::TYPE, CallKind::Update), None);
+        assert_eq!(expected("aws:s3:Bucket", CallKind::Create), None);
     }
 
     #[test]
