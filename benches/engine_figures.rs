@@ -11,17 +11,23 @@
 //!   and where the gap is: a stronger lower bound on the optimum and the
 //!   best of many list schedules (`typed_makespan`, `common::schedule`);
 //! - refresh of N resources with latency L at parallelism P, against N·L/P;
-//! - peak memory per resource at 100k resources.
+//! - peak memory per resource at 100k resources;
+//! - how planning time grows from 10k to 100k resources, each size in a
+//!   fresh process, taking turns so the machine's load swings fall on both
+//!   (`plan_scaling`).
 //!
 //! Makespans and refreshes run on tokio's paused clock: a provider's sleep
 //! advances virtual time only, so the figures are exact and the same on a
 //! loaded machine (the engine's own CPU time counts as zero there; the
 //! apply table and one real-clock refresh measure it).
 //!
-//! `cargo bench --bench engine_figures` prints the tables; `cargo test
+//! `cargo bench --bench engine_figures` prints the tables (`-- plan`, or
+//! any of apply, makespan, refresh, memory: only those); `cargo test
 //! --benches` runs everything once at a tiny size (what CI checks).
 
 mod common;
+#[path = "engine_figures/plan_scaling.rs"]
+mod plan_scaling;
 #[path = "engine_figures/typed_makespan.rs"]
 mod typed_makespan;
 
@@ -53,18 +59,40 @@ fn main() {
         memory_child(&what);
         return;
     }
+    if let Ok(what) = std::env::var(plan_scaling::PLAN_CHILD) {
+        plan_scaling::plan_child(&what);
+        return;
+    }
     let full = benchmarking();
     println!(
         "engine figures ({} sizes); machine load at start: {}",
         if full { "benchmark" } else { "tiny" },
         load_average()
     );
+    // `cargo bench --bench engine_figures -- plan makespan` prints only the
+    // sections named (apply, makespan, refresh, memory, plan); none: all.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
     common::schedule::check();
-    apply_table(full);
-    makespan_table(full);
-    typed_makespan::learned_makespan_table(full);
-    refresh_table(full);
-    memory_table(full);
+    if wanted("apply") {
+        apply_table(full);
+    }
+    if wanted("makespan") {
+        makespan_table(full);
+        typed_makespan::learned_makespan_table(full);
+    }
+    if wanted("refresh") {
+        refresh_table(full);
+    }
+    if wanted("memory") {
+        memory_table(full);
+    }
+    if wanted("plan") {
+        plan_scaling::plan_scaling_table(full);
+    }
     println!("\nmachine load at end: {}", load_average());
 }
 
