@@ -176,7 +176,8 @@ pub fn recorded(desired: &Desired) -> State {
                 protect: false,
                 retain_on_delete: false,
                 location: Some((*node.location).clone()),
-            },
+            }
+            .into(),
         );
     }
     state

@@ -190,9 +190,11 @@ pub async fn refresh(
                         id: o.id,
                         inputs: o.inputs,
                         outputs: o.outputs,
-                        ..r.clone()
+                        ..(**r).clone()
                     };
-                    refreshed.resources.insert(r.name.clone(), updated.clone());
+                    refreshed
+                        .resources
+                        .insert(r.name.clone(), std::sync::Arc::new(updated.clone()));
                     entries.push(Entry::Put { resource: updated });
                 }
             }

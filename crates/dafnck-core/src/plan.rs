@@ -96,11 +96,12 @@ pub struct Change {
     /// What happens.
     pub action: Action,
     /// The recorded object, for an update, a replacement, a delete, and a
-    /// no-op with something to record (a rename, changed options). None for
-    /// a create or an import, and for every other no-op — a re-checked one
-    /// included, whose recorded object the executor reads from the state the
-    /// plan is bound to — so planning a large stack copies little.
-    pub before: Option<Box<ResourceState>>,
+    /// no-op with something to record (a rename, changed options): shared
+    /// with the state planned against, not copied. None for a create or an
+    /// import, and for every other no-op — a re-checked one included, whose
+    /// recorded object the executor reads from the state the plan is bound
+    /// to.
+    pub before: Option<Arc<ResourceState>>,
     /// The desired inputs as far as known now: references to outputs not yet
     /// known are [`Value::Unknown`]. None for a delete and for a no-op (its
     /// inputs are the recorded ones, in the state the plan is bound to).

@@ -85,7 +85,7 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
     // The recorded object of each desired resource: matched by name in one
     // pass over the state (a hash lookup each, no search of the state's
     // tree per resource), then by alias for those left.
-    let mut recorded_for: Vec<Option<(&ResourceState, Option<String>)>> =
+    let mut recorded_for: Vec<Option<(&Arc<ResourceState>, Option<String>)>> =
         vec![None; desired.nodes.len()];
     // Whether each recorded object (in the state's order) is claimed by name.
     let mut claimed = Vec::with_capacity(state.resources.len());
@@ -230,7 +230,7 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 change.fields = vec!["type".into()];
                 change.after = Some(resolved);
                 change.inputs = Some(Arc::clone(&node.inputs));
-                change.before = Some(Box::new((*old).clone()));
+                change.before = Some(Arc::clone(old));
             }
             Some((old, _)) => {
                 // Inputs equal to the recorded ones are no change: most
@@ -298,7 +298,7 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                     change.inputs = Some(ignoring(node, old));
                 }
                 if change.action != Action::NoOp || record {
-                    change.before = Some(Box::new((*old).clone()));
+                    change.before = Some(Arc::clone(old));
                 }
             }
         }
@@ -453,14 +453,14 @@ fn plan_deletes(
         if keep(name) {
             continue;
         }
-        let change = delete_change(r, false);
+        let change = delete_change(Arc::clone(r), false);
         if r.protect {
             refused.push(protected(&change));
         }
         plan.changes.push(change);
     }
     for r in &state.deposed {
-        plan.changes.push(delete_change(r, true));
+        plan.changes.push(delete_change(Arc::new(r.clone()), true));
     }
 }
 
@@ -631,12 +631,13 @@ fn keep_recorded(v: &mut Value, node: &Node, old: &ResourceState) {
     }
 }
 
-fn delete_change(r: &ResourceState, deposed: bool) -> Change {
+/// The delete of `r`, which the change shares.
+fn delete_change(r: Arc<ResourceState>, deposed: bool) -> Change {
     Change {
         name: Name::from(&r.name),
         type_name: Name::from(&r.type_name),
         action: Action::Delete,
-        before: Some(Box::new(r.clone())),
+        before: Some(Arc::clone(&r)),
         after: None,
         inputs: None,
         fields: Vec::new(),

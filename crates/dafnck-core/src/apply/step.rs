@@ -75,11 +75,11 @@ pub(crate) fn prepare(
         _ => None,
     };
     let before = match (&change.before, step.kind) {
-        (Some(b), _) => Some(b.clone()),
+        (Some(b), _) => Some(Arc::clone(b)),
         (None, StepKind::Recheck) => state
             .resources
             .get(change.renamed_from.as_deref().unwrap_or(&change.name))
-            .map(|r| Box::new(r.clone())),
+            .cloned(),
         (None, _) => None,
     };
     Ok(Prepared {
@@ -92,7 +92,7 @@ pub(crate) fn prepare(
 
 /// The parts of a change a step uses: not what the plan only shows (the
 /// inputs as planned, changed fields), so starting a step copies little.
-fn for_step(c: &Change, before: Option<Box<ResourceState>>) -> Change {
+fn for_step(c: &Change, before: Option<Arc<ResourceState>>) -> Change {
     Change {
         name: c.name.clone(),
         type_name: c.type_name.clone(),

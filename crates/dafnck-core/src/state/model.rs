@@ -1,6 +1,7 @@
 //! The state model and the journal records, and how a record changes a state.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -49,8 +50,10 @@ pub struct State {
     pub lineage: String,
     /// The `seq` of the last journal record applied (0 for a new state).
     pub serial: u64,
-    /// The objects, by resource name.
-    pub resources: BTreeMap<String, ResourceState>,
+    /// The objects, by resource name. Shared (`Arc`): a plan refers to the
+    /// recorded objects it updates, replaces or deletes instead of copying
+    /// them; change one with `Arc::make_mut`.
+    pub resources: BTreeMap<String, Arc<ResourceState>>,
     /// Old objects of replacements whose deletion has not happened yet.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<ResourceState>,
@@ -466,7 +469,7 @@ impl State {
             }
             Entry::Put { resource } => {
                 self.resources
-                    .insert(resource.name.clone(), resource.clone());
+                    .insert(resource.name.clone(), Arc::new(resource.clone()));
             }
             Entry::Remove { name } => {
                 self.resources.remove(name);
@@ -477,15 +480,21 @@ impl State {
                     .resources
                     .remove(from)
                     .ok_or_else(|| format!("rename of {from:?}, which is not recorded"))?;
-                r.name = to.clone();
+                Arc::make_mut(&mut r).name = to.clone();
                 self.resources.insert(to.clone(), r);
-                for other in self.resources.values_mut().chain(self.deposed.iter_mut()) {
+                let renamed = |other: &mut ResourceState| {
                     for d in &mut other.dependencies {
                         if d == from {
                             *d = to.clone();
                         }
                     }
+                };
+                for other in self.resources.values_mut() {
+                    if other.dependencies.iter().any(|d| d == from) {
+                        renamed(Arc::make_mut(other));
+                    }
                 }
+                self.deposed.iter_mut().for_each(renamed);
             }
             Entry::Outputs { outputs } => self.outputs = outputs.clone(),
             Entry::Timings { timings } => self.timings = timings.clone(),
@@ -506,7 +515,7 @@ impl State {
                     ));
                 }
                 let old = self.deposed.remove(i);
-                self.resources.insert(old.name.clone(), old);
+                self.resources.insert(old.name.clone(), Arc::new(old));
             }
         }
         self.serial = record.seq;
@@ -532,15 +541,15 @@ impl State {
                 if let Some(inputs) = inputs {
                     resource.inputs = inputs.clone();
                 }
-                if let Some(old) = self.resources.insert(name, resource) {
+                if let Some(old) = self.resources.insert(name, Arc::new(resource)) {
                     if kind == OpKind::CreateReplacement && old.id != id.as_str() {
-                        self.deposed.push(old);
+                        self.deposed.push(Arc::unwrap_or_clone(old));
                     }
                 }
             }
             (OpKind::Update, Outcome::Updated { outputs }) => {
                 resource.outputs = outputs.clone();
-                self.resources.insert(name, resource);
+                self.resources.insert(name, Arc::new(resource));
             }
             (OpKind::Delete, Outcome::Deleted) => {
                 if self
@@ -628,7 +637,7 @@ mod tests {
     #[test]
     fn replacement_deposes_the_old_object() {
         let mut s = State::empty("dev");
-        s.resources.insert("a".into(), res("a", "a-1"));
+        s.resources.insert("a".into(), res("a", "a-1").into());
         let intent = Intent {
             kind: OpKind::CreateReplacement,
             resource: res("a", ""),

@@ -143,7 +143,7 @@ async fn a_pending_delete_whose_object_is_gone_is_recorded_as_deleted() {
     let t = TestStack::new("dev");
     t.up(infra).await.unwrap();
     let state = t.state().await;
-    let sub = state.resources["sub"].clone();
+    let sub = (*state.resources["sub"]).clone();
     crash_after_intent(&t, OpKind::Delete, sub.clone(), "").await;
     t.cloud()
         .delete(DeleteRequest {

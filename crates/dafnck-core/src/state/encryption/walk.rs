@@ -123,7 +123,10 @@ fn visit_resource_mut<E>(
 
 /// Calls `f` for every value of a state.
 pub(crate) fn visit_state<'a>(state: &'a State, f: &mut impl FnMut(&'a Value)) {
-    for r in state.resources.values().chain(&state.deposed) {
+    for r in state.resources.values() {
+        visit_resource(r, f);
+    }
+    for r in &state.deposed {
         visit_resource(r, f);
     }
     for intent in state.pending.values() {
@@ -137,7 +140,11 @@ pub(crate) fn visit_state_mut<E>(
     state: &mut State,
     f: &mut impl FnMut(&mut Value) -> Result<(), E>,
 ) -> Result<(), E> {
-    for r in state.resources.values_mut().chain(&mut state.deposed) {
+    for r in state.resources.values_mut() {
+        // Unshared when the state was just read; shared with a plan, copied.
+        visit_resource_mut(std::sync::Arc::make_mut(r), f)?;
+    }
+    for r in &mut state.deposed {
         visit_resource_mut(r, f)?;
     }
     for intent in state.pending.values_mut() {
@@ -220,7 +227,8 @@ pub(crate) fn visit_plan_mut<E>(
 ) -> Result<(), E> {
     for c in &mut plan.changes {
         if let Some(before) = &mut c.before {
-            visit_resource_mut(before, f)?;
+            // Shared with the state in memory: changed here, copied first.
+            visit_resource_mut(std::sync::Arc::make_mut(before), f)?;
         }
         if let Some(after) = &mut c.after {
             f(after)?;
