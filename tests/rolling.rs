@@ -8,7 +8,7 @@
 
 mod support;
 
-#[path = "../crates/dafnck-strategies/tests/net/mod.rs"]
+#[path = "../dafnck-strategies/tests/net/mod.rs"]
 mod net;
 
 use std::collections::BTreeMap;
