@@ -41,7 +41,8 @@ use dafnck::core::provider::{
     CreateRequest, Created, DeleteRequest, Observed, ReadRequest, UpdateRequest,
 };
 use dafnck::core::state::{
-    FileStore, LockInfo, LockRequest, MemoryStore, Record, State, StateError, StateStore, Stored,
+    ControlChannel, FileStore, LockInfo, LockRequest, MemoryStore, Record, State, StateError,
+    StateHistory, StateLock, StateStore, Stored,
 };
 use dafnck::core::testing::{FakeCloud, FakeOp};
 use dafnck::core::{Provider, ProviderError, Providers, Value};
@@ -535,6 +536,21 @@ impl StateStore for NullStore {
         Ok(())
     }
 
+    fn locks(&self) -> Option<&dyn StateLock> {
+        Some(self)
+    }
+
+    fn history(&self) -> Option<&dyn StateHistory> {
+        None
+    }
+
+    fn channel(&self) -> Option<&dyn ControlChannel> {
+        None
+    }
+}
+
+#[async_trait]
+impl StateLock for NullStore {
     async fn lock(&self, _: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
         Ok(LockInfo::grant(request))
     }

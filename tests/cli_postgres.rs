@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use dafnck::core::state::{self, new_id, StateStore};
+use dafnck::core::state::{self, new_id, StateLock};
 use dafnck::stores::postgres::PostgresStore;
 
 struct Run {

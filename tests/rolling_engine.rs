@@ -173,7 +173,7 @@ async fn a_killed_rolling_update_is_reset_to_the_old_replicas_by_the_next_up() {
         split.get("200 v2").is_some_and(|n| *n > 0) && split.get("200 v1").is_some_and(|n| *n > 0),
         "{split:?}"
     );
-    assert!(w.state().await.rollouts["web"].active);
+    assert!(w.state().await.handovers["web"].active);
     let orphans = w.serving("v2");
     assert_eq!(orphans.len(), 4, "the killed run's v2 replicas run on");
 

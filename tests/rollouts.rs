@@ -256,7 +256,7 @@ async fn a_killed_up_is_reset_to_the_old_version_by_the_next_up_which_rolls_out_
         split.get("200 v2").is_some_and(|n| *n > 0) && split.get("200 v1").is_some_and(|n| *n > 0),
         "{split:?}"
     );
-    assert!(w.state().await.rollouts["web"].active);
+    assert!(w.state().await.handovers["web"].active);
 
     // The next `up` resets traffic to v1 first (and stops the orphaned v2),
     // then rolls v2 out again.

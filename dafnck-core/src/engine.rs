@@ -13,9 +13,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::apply::{self, ApplyObserver, ApplyOptions, ApplyReport};
-use crate::deploy::Deployment;
 use crate::drift::{self, DriftReport};
 use crate::error::Error;
+use crate::handover::HandoverHook;
 use crate::plan::{Plan, StateBinding};
 use crate::planner;
 use crate::provider::{Providers, RetryPolicy};
@@ -24,11 +24,11 @@ use crate::stack::{Desired, Stack};
 use crate::state::encryption::{self, KeySource, SealingStore, SecretsKey};
 use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, StateStore};
 
+mod handovers;
 mod history;
-mod rollouts;
 mod secrets;
 
-use rollouts::deployments_of;
+use handovers::handovers_of;
 
 use secrets::desired_holds_secrets;
 
@@ -76,9 +76,20 @@ pub struct Preview {
     pub drift: Option<DriftReport>,
     /// Pending operations of a crashed run, resolved (in memory only) to plan.
     pub pending: Vec<Resolution>,
-    /// Resources whose rollout a dead run left under way: `up` resets their
-    /// traffic to the old object first (see [`crate::deploy`]).
-    pub interrupted_rollouts: Vec<String>,
+    /// Resources whose handover (a rollout) a dead run left under way: `up`
+    /// resets them to the old object first (see [`crate::handover`]).
+    pub interrupted: Vec<String>,
+}
+
+impl Preview {
+    /// Whether `up` has anything to do: changes, pending operations to
+    /// record, drift to correct, or an interrupted handover to reset.
+    pub fn has_work(&self) -> bool {
+        self.plan.has_changes()
+            || !self.pending.is_empty()
+            || !self.interrupted.is_empty()
+            || self.drift.as_ref().is_some_and(|d| d.has_drift())
+    }
 }
 
 /// Runs a program's operations on one stack.
@@ -284,8 +295,8 @@ impl Engine {
         // or refreshed in memory, that is the state planned against, which
         // the planner hashes itself (alongside planning, for a large one).
         let base = (refresh || !stored.pending.is_empty()).then(|| StateBinding::of(&stored));
-        let interrupted_rollouts = stored
-            .rollouts
+        let interrupted = stored
+            .handovers
             .iter()
             .filter(|(_, m)| m.active)
             .map(|(name, _)| name.clone())
@@ -308,7 +319,7 @@ impl Engine {
             plan,
             drift,
             pending,
-            interrupted_rollouts,
+            interrupted,
         })
     }
 
@@ -324,15 +335,43 @@ impl Engine {
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
         let desired = self.desired(program)?;
-        let deployments = deployments_of(&desired);
+        let handovers = handovers_of(&desired);
         let secrets = desired_holds_secrets(&desired);
         self.locked("up", |this| async move {
             let (state, pending, _) = this.prepare("up", refresh, secrets).await?;
-            let state = this.reset_rollouts(state, &deployments).await?;
+            let state = this.reset_handovers(state, &handovers).await?;
             let plan = this.plan(&desired, &state, None)?;
-            this.execute("up", &plan, state, pending, deployments).await
+            this.execute("up", &plan, state, pending, handovers).await
         })
         .await
+    }
+
+    /// Applies what `preview` showed (made by [`Engine::preview`] of the same
+    /// `program`): exactly that plan, refused with [`Error::StalePlan`] if
+    /// the state moved since. A preview that needs the state written first
+    /// (pending operations to recover, a refresh to record, an interrupted
+    /// handover to reset), or whose changes are handed over (a hook runs
+    /// with the program), is planned again under the lock instead, from the
+    /// same program.
+    ///
+    /// # Errors
+    /// As [`Engine::apply_plan`] and [`Engine::up`].
+    pub async fn up_previewed<F>(&self, program: F, preview: &Preview) -> crate::Result<ApplyReport>
+    where
+        F: FnOnce(&mut Stack) -> crate::Result<()>,
+    {
+        let refresh = preview.drift.is_some();
+        let handed_over = preview
+            .plan
+            .changes
+            .iter()
+            .any(|c| c.flags.handover.is_some());
+        if preview.pending.is_empty() && !refresh && preview.interrupted.is_empty() && !handed_over
+        {
+            self.apply_plan(&preview.plan).await
+        } else {
+            self.up(program, refresh).await
+        }
     }
 
     /// Applies a saved plan exactly, or refuses it if the state changed since
@@ -515,7 +554,8 @@ impl Engine {
     /// # Errors
     /// [`state::StateError::LockLost`] when no lock with that id is held.
     pub async fn force_unlock(&self, lock_id: &str) -> crate::Result<()> {
-        Ok(self.store.unlock(&self.stack, lock_id).await?)
+        let locks = state::require_lock(&*self.store, "state force-unlock")?;
+        Ok(locks.unlock(&self.stack, lock_id).await?)
     }
 
     fn plan(
@@ -540,7 +580,10 @@ impl Engine {
         tracing::debug!(stack = %self.stack, operation, lock = %held.lock.id, "took the stack's lock");
         let result = f(self).await;
         held.renewal.abort();
-        let released = self.store.unlock(&self.stack, &held.lock.id).await;
+        let released = match self.store.locks() {
+            Some(locks) => locks.unlock(&self.stack, &held.lock.id).await,
+            None => Ok(()),
+        };
         match (result, released) {
             (Ok(v), Ok(())) => Ok(v),
             (Ok(_), Err(e)) => Err(e.into()),
@@ -552,8 +595,9 @@ impl Engine {
         let request = LockRequest::for_this_process(operation, self.settings.lease);
         let deadline = tokio::time::Instant::now() + self.settings.lock_timeout;
         let mut pause = Duration::from_millis(100);
+        let locks = state::require_lock(&*self.store, operation)?;
         let lock = loop {
-            match self.store.lock(&self.stack, &request).await {
+            match locks.lock(&self.stack, &request).await {
                 Ok(lock) => break lock,
                 Err(state::StateError::Locked { .. })
                     if tokio::time::Instant::now() + pause <= deadline =>
@@ -573,7 +617,8 @@ impl Engine {
             let mut wait = every;
             loop {
                 tokio::time::sleep(wait).await;
-                match store.renew(&stack, &current).await {
+                let Some(locks) = store.locks() else { break };
+                match locks.renew(&stack, &current).await {
                     Ok(l) => {
                         current = l;
                         wait = every;
@@ -698,7 +743,7 @@ impl Engine {
         plan: &Plan,
         state: State,
         pending: Vec<Resolution>,
-        deployments: HashMap<String, Deployment>,
+        handovers: HashMap<String, HandoverHook>,
     ) -> crate::Result<ApplyReport> {
         let opening = self.opening_entries(&state)?;
         let (journal, task) = self.journal(state.clone());
@@ -710,8 +755,8 @@ impl Engine {
             retry: self.settings.retry,
             run_id: state::new_id(),
             observer: self.settings.observer.clone(),
-            deployments,
-            controls: Some(self.store.clone()),
+            handovers,
+            channel: Some(self.store.clone()),
         };
         let summary = plan.summary();
         tracing::info!(stack = %self.stack, create = summary.create, update = summary.update,

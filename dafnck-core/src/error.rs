@@ -101,10 +101,10 @@ pub enum Error {
     /// The command line was used wrongly.
     #[error("{0}")]
     Usage(String),
-    /// A rollout a dead run left under way could not be reset; nothing else
-    /// was done.
+    /// A handover (a rollout) a dead run left under way could not be reset;
+    /// nothing else was done.
     #[error("resource {resource:?}: a rollout interrupted by an earlier run could not be reset: {message}")]
-    Rollout {
+    Handover {
         /// The resource.
         resource: String,
         /// Why.

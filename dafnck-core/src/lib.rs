@@ -17,6 +17,7 @@ pub mod drift;
 pub mod engine;
 mod error;
 pub mod graph;
+pub mod handover;
 mod name;
 pub mod plan;
 pub mod planner;

@@ -169,10 +169,11 @@ pub struct ChangeFlags {
     /// Per-call time limits.
     #[serde(default)]
     pub timeouts: Timeouts,
-    /// The deployment policy that rolls out this change, as described to
-    /// the user (a replacement whose traffic moves under the policy).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deploy: Option<String>,
+    /// The handover ([`crate::handover`]) that takes this change's new
+    /// object into service, as the plan shows it (a replacement beside the
+    /// old object).
+    #[serde(default, alias = "deploy", skip_serializing_if = "Option::is_none")]
+    pub handover: Option<String>,
 }
 
 /// The state a plan was made against; a saved plan applies only to it.
@@ -417,9 +418,9 @@ fn render_change(out: &mut String, c: &Change, color: bool) {
     if let Some(id) = &c.import_id {
         let _ = write!(out, " (import {id})");
     }
-    match (&c.flags.deploy, c.action) {
-        (Some(policy), Action::Replace) => {
-            let _ = write!(out, " (deploy by {policy})");
+    match (&c.flags.handover, c.action) {
+        (Some(hook), Action::Replace) => {
+            let _ = write!(out, " ({hook})");
         }
         _ if !c.replace_because.is_empty() => {
             let _ = write!(out, " (forced by {})", c.replace_because.join(", "));

@@ -262,10 +262,10 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 if !diff.replace_because.is_empty() {
                     change.action = Action::Replace;
                     change.replace_because = diff.replace_because;
-                } else if change.flags.deploy.is_some() && !change.fields.is_empty() {
-                    // A deployment policy rolls out every change beside
-                    // the old object: a replacement, whose traffic the
-                    // policy moves.
+                } else if change.flags.handover.is_some() && !change.fields.is_empty() {
+                    // A handover takes every change beside the old object:
+                    // a replacement, with the hook between create and
+                    // delete.
                     change.action = Action::Replace;
                     change.replace_because = change.fields.clone();
                 } else {
@@ -319,12 +319,12 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
             {
                 change.replace_order = ReplaceOrder::DeleteBeforeCreate;
                 dbr[i] = true;
-                if let Some(policy) = &change.flags.deploy {
+                if let Some(hook) = &change.flags.handover {
                     problems.push(Diagnostic {
                         resource: Some(node.name.to_string()),
                         location: Some((*node.location).clone()),
                         message: format!(
-                            "its deployment policy ({policy}) needs the new object beside the old one, but it must be deleted before it is replaced ({})",
+                            "it is handed over ({hook}), which needs the new object beside the old one, but it must be deleted before it is replaced ({})",
                             if node.options.delete_before_replace {
                                 "delete_before_replace is set"
                             } else {
@@ -337,9 +337,9 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 problems.push(Diagnostic {
                     resource: Some(node.name.to_string()),
                     location: Some((*node.location).clone()),
-                    message: match &change.flags.deploy {
-                        Some(policy) => format!(
-                            "its deployment policy ({policy}) needs the new object beside the old one, but {why}"
+                    message: match &change.flags.handover {
+                        Some(hook) => format!(
+                            "it is handed over ({hook}), which needs the new object beside the old one, but {why}"
                         ),
                         None => format!(
                             "it is replaced ({}) by creating the new object before deleting the old one, but {why} (or declare it with delete_before_replace)",
@@ -556,7 +556,7 @@ fn flags_of(node: &Node) -> ChangeFlags {
         ignore_changes: node.options.ignore_changes.clone(),
         force_new: node.force_new.clone(),
         timeouts: node.options.timeouts,
-        deploy: node.options.deploy.as_ref().map(|d| d.policy().describe()),
+        handover: node.options.handover.as_ref().map(|h| h.hook().describe()),
     }
 }
 
@@ -578,7 +578,7 @@ impl SharedFlags {
             && !o.retain_on_delete
             && o.ignore_changes.is_empty()
             && o.timeouts == Timeouts::default()
-            && o.deploy.is_none();
+            && o.handover.is_none();
         if !plain {
             return Arc::new(flags_of(node));
         }

@@ -313,10 +313,11 @@ pub struct Options {
     pub aliases: Vec<String>,
     /// Per-call time limits.
     pub timeouts: Timeouts,
-    /// How a change of inputs is rolled out (none: updated in place or
-    /// replaced, as the provider says).
+    /// What takes a changed resource's new object into service (none:
+    /// updated in place or replaced, as the provider says). See
+    /// [`crate::handover`].
     #[serde(skip)]
-    pub deploy: Option<crate::deploy::Deployment>,
+    pub handover: Option<crate::handover::HandoverHook>,
 }
 
 impl Options {
@@ -380,12 +381,13 @@ impl Options {
         self
     }
 
-    /// Rolls out every change of this resource's inputs by `policy`: the
-    /// new object is created beside the old one, the policy moves traffic
-    /// over (canary, blue-green, from `dafnck-strategies`), then the old
-    /// object is deleted, or on rollback the new one. See [`crate::deploy`].
-    pub fn deploy_with(mut self, policy: impl crate::deploy::Deploy + 'static) -> Self {
-        self.deploy = Some(crate::deploy::Deployment::new(policy));
+    /// Replaces this resource beside the old object on every change of its
+    /// inputs, and hands both objects to `hook` before the old one is
+    /// deleted (or, if the hook declines, the new one). See
+    /// [`crate::handover`]; a deployment policy attaches itself this way
+    /// (`Options::deploy_with`).
+    pub fn hand_over(mut self, hook: impl crate::handover::Handover + 'static) -> Self {
+        self.handover = Some(crate::handover::HandoverHook::new(hook));
         self
     }
 

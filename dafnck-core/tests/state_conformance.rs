@@ -1,17 +1,24 @@
-//! Every state store passes the conformance suite.
+//! Every state store passes the conformance suite, capability by
+//! capability.
 
 use dafnck_core::state::{testing, FileStore, MemoryStore};
 
+const ALL: testing::Checked = testing::Checked {
+    lock: true,
+    history: true,
+    channel: true,
+};
+
 #[tokio::test]
 async fn memory_store_conforms() {
-    testing::conformance(&MemoryStore::new()).await;
+    assert_eq!(testing::conformance(&MemoryStore::new()).await, ALL);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_store_conforms() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = FileStore::new(dir.path().join(".dafnck"));
-    testing::conformance(&store).await;
+    assert_eq!(testing::conformance(&store).await, ALL);
     // Again on the same directory, holding the first run's data, with a new
     // store value that has seen none of it.
     testing::conformance(&FileStore::new(dir.path().join(".dafnck"))).await;
@@ -23,11 +30,97 @@ async fn file_store_conforms_on_a_current_thread_runtime() {
     testing::conformance(&FileStore::new(dir.path())).await;
 }
 
+/// A store that keeps only snapshots and journals: the suite checks what it
+/// has, the engine plans against it and refuses to write without a lock.
+mod minimal {
+    use async_trait::async_trait;
+    use dafnck_core::engine::Engine;
+    use dafnck_core::state::{
+        testing, ControlChannel, MemoryStore, Record, State, StateError, StateHistory, StateLock,
+        StateStore, Stored,
+    };
+    use dafnck_core::testing::resources::Network;
+    use dafnck_core::testing::FakeCloud;
+    use dafnck_core::{Providers, Stack};
+
+    /// Snapshot and journal only.
+    struct JournalOnly(MemoryStore);
+
+    #[async_trait]
+    impl StateStore for JournalOnly {
+        fn describe(&self) -> String {
+            "journal-only".into()
+        }
+        async fn read(&self, stack: &str) -> Result<Stored, StateError> {
+            self.0.read(stack).await
+        }
+        async fn append(&self, stack: &str, records: &[Record]) -> Result<(), StateError> {
+            self.0.append(stack, records).await
+        }
+        async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
+            self.0.compact(stack, snapshot).await
+        }
+        fn locks(&self) -> Option<&dyn StateLock> {
+            None
+        }
+        fn history(&self) -> Option<&dyn StateHistory> {
+            None
+        }
+        fn channel(&self) -> Option<&dyn ControlChannel> {
+            None
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_state_checks_run() {
+        let checked = testing::conformance(&JournalOnly(MemoryStore::new())).await;
+        assert_eq!(checked, testing::Checked::default());
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "the store has no lock")]
+    async fn a_lock_check_on_a_store_without_one_fails() {
+        testing::check_lock(&JournalOnly(MemoryStore::new())).await;
+    }
+
+    fn program(stack: &mut Stack) -> dafnck_core::Result<()> {
+        stack.add(
+            "net",
+            Network {
+                cidr: "10.0.0.0/16".into(),
+                ..Default::default()
+            },
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_engine_previews_but_does_not_write_without_a_lock() {
+        let cloud = FakeCloud::new();
+        let engine = Engine::new(
+            "dev",
+            JournalOnly(MemoryStore::new()),
+            Providers::new().with(cloud.clone()),
+        );
+        let preview = engine.preview(program, false).await.unwrap();
+        assert!(preview.plan.has_changes());
+        let err = engine.up(program, false).await.unwrap_err().to_string();
+        assert!(
+            err.contains("journal-only") && err.contains("keeps no lock") && err.contains("`up`"),
+            "{err}"
+        );
+        assert!(cloud.objects().is_empty(), "nothing was created");
+        let err = engine.history().await.unwrap_err().to_string();
+        assert!(err.contains("keeps no history"), "{err}");
+    }
+}
+
 /// The suite has teeth: stores with a known bug fail the check meant for it.
 mod broken {
     use async_trait::async_trait;
     use dafnck_core::state::{
-        testing, LockInfo, LockRequest, MemoryStore, Record, State, StateError, StateStore, Stored,
+        testing, ControlChannel, LockInfo, LockRequest, MemoryStore, Message, Record, State,
+        StateError, StateHistory, StateLock, StateStore, Stored,
     };
 
     /// A store with one deliberate bug.
@@ -35,6 +128,18 @@ mod broken {
         inner: MemoryStore,
         keeps_records_on_compact: bool,
         locks_twice: bool,
+        repeats_messages: bool,
+    }
+
+    impl Broken {
+        fn new() -> Self {
+            Broken {
+                inner: MemoryStore::new(),
+                keeps_records_on_compact: false,
+                locks_twice: false,
+                repeats_messages: false,
+            }
+        }
     }
 
     #[async_trait]
@@ -59,6 +164,19 @@ mod broken {
             }
             self.inner.compact(stack, snapshot).await
         }
+        fn locks(&self) -> Option<&dyn StateLock> {
+            Some(self)
+        }
+        fn history(&self) -> Option<&dyn StateHistory> {
+            Some(&self.inner)
+        }
+        fn channel(&self) -> Option<&dyn ControlChannel> {
+            Some(self)
+        }
+    }
+
+    #[async_trait]
+    impl StateLock for Broken {
         async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
             if self.locks_twice {
                 return Ok(LockInfo::grant(request));
@@ -76,13 +194,29 @@ mod broken {
         }
     }
 
+    #[async_trait]
+    impl ControlChannel for Broken {
+        async fn send(&self, stack: &str, message: &Message) -> Result<(), StateError> {
+            self.inner.send(stack, message).await
+        }
+        async fn take(&self, stack: &str, topic: &str) -> Result<Vec<Message>, StateError> {
+            let taken = self.inner.take(stack, topic).await?;
+            if self.repeats_messages {
+                // Taken, but left behind as well.
+                for m in &taken {
+                    self.inner.send(stack, m).await?;
+                }
+            }
+            Ok(taken)
+        }
+    }
+
     #[tokio::test]
     #[should_panic(expected = "conformance check `compact` failed for `broken`")]
     async fn a_compaction_that_keeps_covered_records_fails() {
         let store = Broken {
-            inner: MemoryStore::new(),
             keeps_records_on_compact: true,
-            locks_twice: false,
+            ..Broken::new()
         };
         testing::check_compact(&store).await;
     }
@@ -91,33 +225,35 @@ mod broken {
     #[should_panic(expected = "conformance check `lock-exclusive` failed for `broken`")]
     async fn a_lock_that_is_not_exclusive_fails() {
         let store = Broken {
-            inner: MemoryStore::new(),
-            keeps_records_on_compact: false,
             locks_twice: true,
+            ..Broken::new()
         };
         testing::check_lock_exclusive(&store).await;
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "conformance check `channel` failed for `broken`")]
+    async fn a_channel_that_hands_a_message_out_twice_fails() {
+        let store = Broken {
+            repeats_messages: true,
+            ..Broken::new()
+        };
+        testing::conformance(&store).await;
     }
 }
 
 #[tokio::test]
-async fn the_memory_and_file_stores_carry_rollout_commands() {
-    testing::check_controls(&MemoryStore::new()).await;
-    let dir = tempfile::tempdir().unwrap();
-    testing::check_controls(&FileStore::new(dir.path().join(".dafnck"))).await;
-}
-
-#[tokio::test]
-async fn a_damaged_command_file_is_reported_not_skipped() {
-    use dafnck_core::state::{ControlMessage, RolloutControl, StateError, StateStore};
+async fn a_damaged_message_file_is_reported_not_skipped() {
+    use dafnck_core::state::{ControlChannel, Message, StateError};
     let dir = tempfile::tempdir().unwrap();
     let store = FileStore::new(dir.path());
-    let m = ControlMessage {
-        resource: "web".into(),
-        control: RolloutControl::Abort,
+    let m = Message {
+        topic: "web".into(),
+        body: serde_json::json!("abort"),
         at: 1,
         by: "me@here".into(),
     };
-    store.send_control("dev", &m).await.unwrap();
+    store.send("dev", &m).await.unwrap();
     let controls = dir.path().join("dev/controls");
     let file = std::fs::read_dir(&controls)
         .unwrap()
@@ -126,7 +262,7 @@ async fn a_damaged_command_file_is_reported_not_skipped() {
         .unwrap()
         .path();
     std::fs::write(&file, "{not json").unwrap();
-    let err = store.take_controls("dev", "web").await.unwrap_err();
+    let err = store.take("dev", "web").await.unwrap_err();
     assert!(
         matches!(&err, StateError::Corrupt { location, .. } if location.contains("controls")),
         "{err}"

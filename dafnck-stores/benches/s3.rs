@@ -23,6 +23,7 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
 use dafnck_core::engine::Engine;
 use dafnck_core::prelude::*;
+use dafnck_core::state::StateLock;
 use dafnck_core::state::{new_id, Entry, FileStore, LockRequest, Record, StateStore};
 use dafnck_core::testing::resources::Node;
 use dafnck_core::testing::FakeCloud;

@@ -10,13 +10,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dafnck_core::deploy::{Deploy, DeployError, Rollout};
-use dafnck_core::state::RolloutControl;
 use dafnck_core::Value;
 
 use crate::analysis::AnalysisSet;
 use crate::fleet::{Fleet, RollingFleet};
 use crate::policy::{BlueGreen, Canary, Policy, PolicyError, Rolling, Weights};
-use crate::record::{Command, Phase, RolloutHandle, RolloutLog, RolloutRecord};
+use crate::record::{Phase, RolloutHandle, RolloutLog, RolloutRecord};
 use crate::rolling::RollingRollout;
 use crate::router::TrafficRouter;
 use crate::traffic::{RolloutError, TrafficRollout};
@@ -184,12 +183,7 @@ async fn relay_controls(rollout: Rollout, handle: RolloutHandle) {
         match rollout.controls().await {
             Ok(controls) => {
                 for c in controls {
-                    handle.send(match c {
-                        RolloutControl::Pause => Command::Pause,
-                        RolloutControl::Resume => Command::Resume,
-                        RolloutControl::Promote => Command::Promote,
-                        RolloutControl::Abort => Command::Abort,
-                    });
+                    handle.send(c);
                 }
             }
             Err(e) => {

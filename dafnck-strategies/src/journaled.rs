@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::clock::{Clock, TokioClock};
-use crate::record::{Command, MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
+use crate::record::{MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
 use crate::traffic::RolloutError;
+use dafnck_core::deploy::RolloutControl;
 
 /// How often a call that must succeed (traffic off a bad version, the old
 /// version restored) is tried before the rollout reports itself stuck.
@@ -20,8 +21,8 @@ pub(crate) struct Journaled {
     pub name: String,
     pub log: Arc<dyn RolloutLog>,
     pub clock: Arc<dyn Clock>,
-    pub tx: mpsc::UnboundedSender<Command>,
-    pub commands: mpsc::UnboundedReceiver<Command>,
+    pub tx: mpsc::UnboundedSender<RolloutControl>,
+    pub commands: mpsc::UnboundedReceiver<RolloutControl>,
     pub rec: RolloutRecord,
 }
 

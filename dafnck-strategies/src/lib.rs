@@ -41,6 +41,7 @@ pub mod traffic;
 pub use alb::{AlbError, AlbRouter, TargetGroupRouter, TargetHealth};
 pub use analysis::{Analysis, AnalysisSet, MetricGate, MetricSource, Threshold, Verdict};
 pub use clock::{Clock, TokioClock};
+pub use dafnck_core::deploy::RolloutControl;
 pub use deploy::Strategy;
 pub use fleet::{Fleet, FleetCall, MemoryFleet, MemoryRollingFleet, RollingFleet};
 pub use http::HttpCheck;
@@ -50,7 +51,7 @@ pub use policy::{
 };
 pub use pool::{Member, MemoryPool, PoolFleet, PoolRouter};
 pub use prometheus::Prometheus;
-pub use record::{Command, MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
+pub use record::{MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
 pub use rolling::RollingRollout;
 pub use router::{MemoryRouter, TrafficRouter};
 pub use traffic::{RolloutError, TrafficRollout};

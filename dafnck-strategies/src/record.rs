@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::clock::Millis;
+use dafnck_core::deploy::RolloutControl;
 
 /// Where a rollout is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,28 +159,15 @@ impl RolloutLog for MemoryLog {
     }
 }
 
-/// What a person can tell a running rollout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Command {
-    /// Hold at the current step until resumed.
-    Pause,
-    /// Go on after a pause (manual or inconclusive analysis).
-    Resume,
-    /// Skip the remaining steps: all traffic to the new version now.
-    Promote,
-    /// Roll back now.
-    Abort,
-}
-
-/// Sends [`Command`]s to a running rollout.
+/// Sends [`RolloutControl`]s to a running rollout.
 #[derive(Clone, Debug)]
 pub struct RolloutHandle {
-    pub(crate) tx: mpsc::UnboundedSender<Command>,
+    pub(crate) tx: mpsc::UnboundedSender<RolloutControl>,
 }
 
 impl RolloutHandle {
     /// Sends `command`; false when the rollout has already finished.
-    pub fn send(&self, command: Command) -> bool {
+    pub fn send(&self, command: RolloutControl) -> bool {
         self.tx.send(command).is_ok()
     }
 }

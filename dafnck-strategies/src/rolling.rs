@@ -10,16 +10,17 @@ use crate::clock::{ms, sleep_until, Clock, Millis};
 use crate::fleet::RollingFleet;
 use crate::journaled::{insist, Journaled};
 use crate::policy::{PolicyError, Rolling};
-use crate::record::{Command, Phase, RolloutHandle, RolloutLog, RolloutRecord};
+use crate::record::{Phase, RolloutHandle, RolloutLog, RolloutRecord};
 use crate::traffic::RolloutError;
+use dafnck_core::deploy::RolloutControl;
 
 /// A rolling rollout of one resource's instances.
 ///
 /// A batch that fails its health check within the batch timeout is tried
 /// again (the instances are replaced anew); `max_failed_batches` failures
 /// in a row, or the deadline, restore the old version on every instance
-/// replaced so far. [`Command::Pause`] holds between batches,
-/// [`Command::Abort`] rolls back; [`Command::Promote`] stops pausing.
+/// replaced so far. [`RolloutControl::Pause`] holds between batches,
+/// [`RolloutControl::Abort`] rolls back; [`RolloutControl::Promote`] stops pausing.
 pub struct RollingRollout<F> {
     policy: Rolling,
     fleet: F,
@@ -81,9 +82,9 @@ impl<F: RollingFleet> RollingRollout<F> {
         while self.j.rec.replaced.len() < size {
             while let Ok(cmd) = self.j.commands.try_recv() {
                 match cmd {
-                    Command::Abort => return self.roll_back("aborted".into(), true).await,
-                    Command::Pause => paused = true,
-                    Command::Resume | Command::Promote => paused = false,
+                    RolloutControl::Abort => return self.roll_back("aborted".into(), true).await,
+                    RolloutControl::Pause => paused = true,
+                    RolloutControl::Resume | RolloutControl::Promote => paused = false,
                 }
             }
             if paused {
@@ -92,11 +93,11 @@ impl<F: RollingFleet> RollingRollout<F> {
                 self.save().await?;
                 loop {
                     match self.j.commands.recv().await {
-                        Some(Command::Abort) | None => {
+                        Some(RolloutControl::Abort) | None => {
                             return self.roll_back("aborted".into(), true).await
                         }
-                        Some(Command::Resume | Command::Promote) => break,
-                        Some(Command::Pause) => {}
+                        Some(RolloutControl::Resume | RolloutControl::Promote) => break,
+                        Some(RolloutControl::Pause) => {}
                     }
                 }
                 paused = false;
@@ -190,9 +191,9 @@ impl<F: RollingFleet> RollingRollout<F> {
             tokio::select! {
                 biased;
                 cmd = self.j.commands.recv() => match cmd {
-                    Some(Command::Abort) | None => return None,
-                    Some(Command::Pause) => *paused = true,
-                    Some(Command::Resume | Command::Promote) => *paused = false,
+                    Some(RolloutControl::Abort) | None => return None,
+                    Some(RolloutControl::Pause) => *paused = true,
+                    Some(RolloutControl::Resume | RolloutControl::Promote) => *paused = false,
                 },
                 () = sleep_until(clock.as_ref(), until) => {}
             }
@@ -212,10 +213,10 @@ impl<F: RollingFleet> RollingRollout<F> {
             tokio::select! {
                 biased;
                 cmd = self.j.commands.recv() => match cmd {
-                    Some(Command::Abort) | None => return false,
-                    Some(Command::Pause) => *paused = true,
-                    Some(Command::Resume) => *paused = false,
-                    Some(Command::Promote) => {
+                    Some(RolloutControl::Abort) | None => return false,
+                    Some(RolloutControl::Pause) => *paused = true,
+                    Some(RolloutControl::Resume) => *paused = false,
+                    Some(RolloutControl::Promote) => {
                         *paused = false;
                         return true;
                     }

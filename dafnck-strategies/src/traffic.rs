@@ -12,8 +12,9 @@ use crate::clock::{ms, sleep_until, Clock, Millis};
 use crate::fleet::Fleet;
 use crate::journaled::{insist, Journaled};
 use crate::policy::{BlueGreen, Canary, PolicyError, Step, Weights};
-use crate::record::{Command, Phase, RolloutHandle, RolloutLog, RolloutRecord};
+use crate::record::{Phase, RolloutHandle, RolloutLog, RolloutRecord};
 use crate::router::TrafficRouter;
+use dafnck_core::deploy::RolloutControl;
 
 /// A rollout that could not finish what it must finish: traffic could not
 /// be moved off a failing version, or its record could not be stored. Its
@@ -251,7 +252,7 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
             }
             let until = (self.j.clock.now_ms() + ms(self.ready_poll)).min(deadline);
             // Only an abort matters before any traffic moves.
-            if let Some(Command::Abort) = self.wait(until).await {
+            if let Some(RolloutControl::Abort) = self.wait(until).await {
                 return Ok(Next::RollBack("aborted".into(), true));
             }
         }
@@ -291,15 +292,17 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
                 let deadline = self.step_deadline(step);
                 let until = (self.j.clock.now_ms() + ms(self.interval)).min(deadline);
                 match self.wait(until).await {
-                    Some(Command::Promote) => return Ok(Next::Promote),
-                    Some(Command::Abort) => return Ok(Next::RollBack("aborted".into(), true)),
-                    Some(Command::Pause) => {
+                    Some(RolloutControl::Promote) => return Ok(Next::Promote),
+                    Some(RolloutControl::Abort) => {
+                        return Ok(Next::RollBack("aborted".into(), true))
+                    }
+                    Some(RolloutControl::Pause) => {
                         if let Some(next) = self.pause("paused by a person".into()).await? {
                             return Ok(next);
                         }
                         continue;
                     }
-                    Some(Command::Resume) | None => {}
+                    Some(RolloutControl::Resume) | None => {}
                 }
                 match self.analysis.run().await {
                     Verdict::Pass => self.j.rec.failures = 0,
@@ -343,10 +346,12 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
         let since = self.j.clock.now_ms();
         loop {
             match self.j.commands.recv().await {
-                Some(Command::Resume) => break,
-                Some(Command::Promote) => return Ok(Some(Next::Promote)),
-                Some(Command::Abort) => return Ok(Some(Next::RollBack("aborted".into(), true))),
-                Some(Command::Pause) => {}
+                Some(RolloutControl::Resume) => break,
+                Some(RolloutControl::Promote) => return Ok(Some(Next::Promote)),
+                Some(RolloutControl::Abort) => {
+                    return Ok(Some(Next::RollBack("aborted".into(), true)))
+                }
+                Some(RolloutControl::Pause) => {}
                 // Unreachable while `self.j.tx` lives; treat as an abort.
                 None => return Ok(Some(Next::RollBack("the controls went away".into(), true))),
             }
@@ -359,7 +364,7 @@ impl<F: Fleet, R: TrafficRouter> TrafficRollout<F, R> {
     }
 
     /// Sleeps until `until` or the next command, whichever is first.
-    async fn wait(&mut self, until: Millis) -> Option<Command> {
+    async fn wait(&mut self, until: Millis) -> Option<RolloutControl> {
         let clock = Arc::clone(&self.j.clock);
         tokio::select! {
             biased;

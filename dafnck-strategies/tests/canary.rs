@@ -138,7 +138,7 @@ async fn no_data_pauses_until_resumed_and_the_pause_does_not_count_towards_the_s
         Some("script: no series")
     );
     assert_eq!(rig.router.current().new_share(), 20, "held, not promoted");
-    assert!(handle.send(Command::Resume));
+    assert!(handle.send(RolloutControl::Resume));
     let done = run.await.unwrap().unwrap();
     assert_eq!(done.phase, Phase::Completed);
     // 2 minutes before the pause, 28 paused, 3 more after.
@@ -156,7 +156,7 @@ async fn abort_during_a_step_rolls_back_and_retry_starts_a_new_attempt() {
         (rollout, r)
     });
     tokio::time::sleep(Duration::from_secs(12 * 60 + 30)).await;
-    handle.send(Command::Abort);
+    handle.send(RolloutControl::Abort);
     let (mut rollout, aborted) = run.await.unwrap();
     let aborted = aborted.unwrap();
     assert_eq!(aborted.phase, Phase::RolledBack);
@@ -189,11 +189,11 @@ async fn promote_now_skips_the_remaining_steps_and_pause_holds_the_weight() {
     let start = Instant::now();
     let run = tokio::spawn(async move { rollout.run(None).await });
     tokio::time::sleep(mins(11)).await;
-    handle.send(Command::Pause);
+    handle.send(RolloutControl::Pause);
     tokio::time::sleep(mins(60)).await;
     assert_eq!(rig.log.last().unwrap().phase, Phase::Paused);
     assert_eq!(rig.router.history(), vec![5, 25]);
-    handle.send(Command::Promote);
+    handle.send(RolloutControl::Promote);
     let done = run.await.unwrap().unwrap();
     assert_eq!(done.phase, Phase::Completed);
     assert_eq!(rig.router.history(), vec![5, 25, 100]);

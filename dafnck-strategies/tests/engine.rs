@@ -65,7 +65,7 @@ async fn the_engine_rolls_a_change_out_as_a_canary_and_records_every_step() {
     t.up(infra("v2", s)).await.unwrap();
     assert_eq!(router.history(), vec![10, 50, 100]);
     let state = t.state().await;
-    let done = record(&state.rollouts["web"].record);
+    let done = record(&state.handovers["web"].record);
     assert_eq!(done.phase, Phase::Completed);
     assert_eq!(t.cloud().objects_named("web").len(), 1);
     assert_eq!(
@@ -98,7 +98,7 @@ async fn a_failing_gate_rolls_back_and_the_old_object_serves_on() {
     assert_eq!(router.history(), vec![10, 50, 0]);
     assert_eq!(t.cloud().object_named("web").id, v1);
     let state = t.state().await;
-    let done = record(&state.rollouts["web"].record);
+    let done = record(&state.handovers["web"].record);
     assert_eq!(done.phase, Phase::RolledBack);
     assert_eq!(done.rollback_time_ms(), Some(0));
 
@@ -109,7 +109,7 @@ async fn a_failing_gate_rolls_back_and_the_old_object_serves_on() {
     ))
     .await
     .unwrap();
-    let done = record(&t.state().await.rollouts["web"].record);
+    let done = record(&t.state().await.handovers["web"].record);
     assert_eq!((done.phase, done.attempt), (Phase::Completed, 2));
 }
 
@@ -133,10 +133,10 @@ async fn a_canary_cut_off_mid_step_is_reset_to_zero_then_rolled_out_again() {
     let _ = run.await;
     assert_eq!(router.current().new_share(), 50, "cut off mid-canary");
     let state = t.state().await;
-    assert!(state.rollouts["web"].active);
-    let cut = record(&state.rollouts["web"].record);
+    assert!(state.handovers["web"].active);
+    let cut = record(&state.handovers["web"].record);
     assert_eq!((cut.phase, cut.weight), (Phase::Progressing, 50));
-    let lock = dafnck_core::state::StateStore::lock_info(t.store(), "dev")
+    let lock = dafnck_core::state::StateLock::lock_info(t.store(), "dev")
         .await
         .unwrap()
         .unwrap();
@@ -162,8 +162,8 @@ fn an_invalid_policy_is_refused_when_built() {
 
 #[tokio::test(start_paused = true)]
 async fn another_process_aborts_or_promotes_a_rollout_under_way() {
+    use dafnck_core::deploy::RolloutControl;
     use dafnck_core::engine::Engine;
-    use dafnck_core::state::RolloutControl;
     let t = std::sync::Arc::new(TestStack::new("dev"));
     let router = MemoryRouter::new();
     t.up(infra(
@@ -202,7 +202,7 @@ async fn another_process_aborts_or_promotes_a_rollout_under_way() {
     let err = run.await.unwrap().unwrap_err();
     assert!(err.to_string().contains("rolled back: aborted"), "{err}");
     assert_eq!(router.history(), vec![10, 0]);
-    let done = record(&t.state().await.rollouts["web"].record);
+    let done = record(&t.state().await.handovers["web"].record);
     assert!(done.aborted);
 
     // Promote now: the remaining steps are skipped.
@@ -279,7 +279,7 @@ async fn the_engine_rolls_a_change_out_batch_by_batch_through_the_pool() {
         .map(|p| (count_of(p, &v1), count_of(p, &v2)))
         .collect();
     assert_eq!(steps, vec![(3, 1), (2, 2), (1, 3), (0, 4)]);
-    let done = record(&t.state().await.rollouts["web"].record);
+    let done = record(&t.state().await.handovers["web"].record);
     assert_eq!(
         (done.phase, done.replaced.len(), done.weight),
         (Phase::Completed, 4, 100)
@@ -317,7 +317,7 @@ async fn a_version_that_never_gets_healthy_is_rolled_back_after_two_batches_with
     assert_eq!(count_of(&history[0], &v1), 4);
     assert_eq!(t.cloud().objects_named("web").len(), 1);
     assert_eq!(t.cloud().object_named("web").id, v1);
-    let done = record(&t.state().await.rollouts["web"].record);
+    let done = record(&t.state().await.handovers["web"].record);
     assert_eq!(done.phase, Phase::RolledBack);
 }
 
@@ -354,8 +354,8 @@ async fn a_rolling_update_cut_off_mid_way_is_reset_to_the_old_pool_then_rolled_o
             && status[0].contains("new version at 50%"),
         "{status:?}"
     );
-    assert!(t.state().await.rollouts["web"].active);
-    let lock = dafnck_core::state::StateStore::lock_info(t.store(), "dev")
+    assert!(t.state().await.handovers["web"].active);
+    let lock = dafnck_core::state::StateLock::lock_info(t.store(), "dev")
         .await
         .unwrap()
         .unwrap();

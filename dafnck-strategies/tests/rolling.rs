@@ -91,16 +91,16 @@ async fn pause_holds_between_batches_and_abort_restores_the_replaced_ones() {
     .unwrap()
     .log(log.clone());
     let handle = rollout.handle();
-    handle.send(Command::Pause);
+    handle.send(RolloutControl::Pause);
     let run = tokio::spawn(async move { rollout.run(None).await });
     tokio::time::sleep(Duration::from_secs(600)).await;
     assert_eq!(log.last().unwrap().phase, Phase::Paused);
     assert!(fleet.replaced_batches().is_empty());
-    handle.send(Command::Resume);
+    handle.send(RolloutControl::Resume);
     // The first batch is replaced and waits to get healthy; abort then.
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(fleet.versions(), vec!["v2", "v1", "v1", "v1"]);
-    handle.send(Command::Abort);
+    handle.send(RolloutControl::Abort);
     let done = run.await.unwrap().unwrap();
     assert_eq!(done.phase, Phase::RolledBack);
     assert!(done.aborted);
@@ -170,7 +170,7 @@ async fn batches_wait_the_pause_between_them_and_an_abort_in_a_pause_rolls_back(
     let run = tokio::spawn(async move { rollout.run(None).await });
     tokio::time::sleep(Duration::from_secs(45)).await;
     assert_eq!(fleet.versions(), vec!["v2", "v2", "v1", "v1"]);
-    handle.send(Command::Abort);
+    handle.send(RolloutControl::Abort);
     let done = run.await.unwrap().unwrap();
     assert_eq!((done.phase, done.aborted), (Phase::RolledBack, true));
     assert_eq!(fleet.versions(), vec!["v1"; 4]);
@@ -182,7 +182,7 @@ async fn batches_wait_the_pause_between_them_and_an_abort_in_a_pause_rolls_back(
     let start = Instant::now();
     let run = tokio::spawn(async move { rollout.run(None).await });
     tokio::time::sleep(Duration::from_secs(5)).await;
-    handle.send(Command::Promote);
+    handle.send(RolloutControl::Promote);
     assert_eq!(run.await.unwrap().unwrap().phase, Phase::Completed);
     assert_eq!(start.elapsed(), Duration::from_secs(5));
 }

@@ -111,7 +111,7 @@ impl World {
     /// The last rollout of `web`, as journaled.
     pub async fn record(&self) -> Option<RolloutRecord> {
         let state = self.state().await;
-        let mark = state.rollouts.get("web")?;
+        let mark = state.handovers.get("web")?;
         serde_json::from_value(mark.record.clone()).ok()
     }
 

@@ -17,14 +17,14 @@
 //!
 //! [`Provider::expected_duration`]: crate::provider::Provider::expected_duration
 
+mod handover;
 mod outputs;
 mod report;
-mod rollout;
 mod step;
 mod steps;
 
+pub(crate) use handover::reset_interrupted;
 pub use report::{ApplyReport, StepKind, StepReport, StepStatus};
-pub(crate) use rollout::reset_interrupted;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -51,12 +51,12 @@ pub struct ApplyOptions {
     pub run_id: String,
     /// Told when each step starts and ends (progress displays).
     pub observer: Option<Arc<dyn ApplyObserver>>,
-    /// The deployment policies of the program's resources, by name: a
-    /// replacement planned under a policy needs its policy here.
-    pub deployments: std::collections::HashMap<String, crate::deploy::Deployment>,
-    /// Where rollouts under way take commands sent from other processes
-    /// (`rollout abort NAME`): the stack's state store.
-    pub controls: Option<Arc<dyn crate::state::StateStore>>,
+    /// The handover hooks of the program's resources, by name: a
+    /// replacement planned with a handover needs its hook here.
+    pub handovers: std::collections::HashMap<String, crate::handover::HandoverHook>,
+    /// Where handovers under way take messages sent from other processes:
+    /// the stack's state store, when it has a control channel.
+    pub channel: Option<Arc<dyn crate::state::StateStore>>,
 }
 
 /// Watches an apply: the executor calls it as steps start and end, from
@@ -92,8 +92,8 @@ impl Default for ApplyOptions {
             retry: RetryPolicy::default(),
             run_id: crate::state::new_id(),
             observer: None,
-            deployments: std::collections::HashMap::new(),
-            controls: None,
+            handovers: std::collections::HashMap::new(),
+            channel: None,
         }
     }
 }
@@ -120,10 +120,10 @@ pub async fn execute(
         journal: journal.clone(),
         retry: options.retry,
         run_id: options.run_id.clone(),
-        deployments: options.deployments.clone(),
-        controls: options.controls.clone(),
-        rollouts: state
-            .rollouts
+        handovers: options.handovers.clone(),
+        channel: options.channel.clone(),
+        records: state
+            .handovers
             .iter()
             .map(|(name, mark)| (name.clone(), mark.record.clone()))
             .collect(),
@@ -382,8 +382,8 @@ fn expected_costs<'a>(
 }
 
 /// `timings` with what this run's finished provider calls took. Steps of a
-/// change rolled out by a deployment policy are left out: their time is the
-/// rollout's, not the call's.
+/// change that is handed over are left out: their time is the hook's, not
+/// the call's.
 fn learn(
     plan: &Plan,
     graph: &steps::StepGraph,
@@ -397,7 +397,7 @@ fn learn(
         let Some(kind) = call_kind(step.kind) else {
             continue;
         };
-        if !matches!(status[i], Some(StepStatus::Done)) || change.flags.deploy.is_some() {
+        if !matches!(status[i], Some(StepStatus::Done)) || change.flags.handover.is_some() {
             continue;
         }
         let run = runs.entry((&change.type_name, kind)).or_default();

@@ -28,12 +28,12 @@ pub(crate) struct StepContext {
     pub journal: Journal,
     pub retry: RetryPolicy,
     pub run_id: String,
-    /// Deployment policies of the program's resources, by name.
-    pub deployments: std::collections::HashMap<String, crate::deploy::Deployment>,
-    /// Each resource's last rollout record, as the state had it.
-    pub rollouts: std::collections::HashMap<String, serde_json::Value>,
-    /// Where rollouts take commands from other processes.
-    pub controls: Option<Arc<dyn crate::state::StateStore>>,
+    /// Handover hooks of the program's resources, by name.
+    pub handovers: std::collections::HashMap<String, crate::handover::HandoverHook>,
+    /// Each resource's last handover record, as the state had it.
+    pub records: std::collections::HashMap<String, serde_json::Value>,
+    /// Where handovers take messages from other processes.
+    pub channel: Option<Arc<dyn crate::state::StateStore>>,
 }
 
 /// A step ready to run: its inputs resolved.
@@ -163,11 +163,11 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
             };
             if p.kind == StepKind::CreateReplacement
                 && kind == OpKind::CreateReplacement
-                && c.flags.deploy.is_some()
+                && c.flags.handover.is_some()
             {
                 let before =
                     before.ok_or_else(|| ProviderError::new("nothing recorded to replace"))?;
-                return super::rollout::deploy_replacement(ctx, &*provider, c, before, inputs)
+                return super::handover::replace_and_hand_over(ctx, &*provider, c, before, inputs)
                     .await
                     .map(Some);
             }

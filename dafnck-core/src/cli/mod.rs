@@ -410,12 +410,7 @@ where
             let engine = engine.targets(target.clone());
             let preview = engine.preview(prog(), *refresh).await?;
             print_preview(&preview, color);
-            let drifted = preview.drift.as_ref().is_some_and(|d| d.has_drift());
-            if !preview.plan.has_changes()
-                && preview.pending.is_empty()
-                && preview.interrupted_rollouts.is_empty()
-                && !drifted
-            {
+            if !preview.has_work() {
                 return Ok(0);
             }
             engine.check_secrets_writable(Some(&preview.plan)).await?;
@@ -424,22 +419,7 @@ where
                 return Ok(1);
             }
             let (engine, progress) = with_progress(engine, &preview.plan);
-            // What was shown is what is applied: the saved-plan path refuses
-            // if the state moved since. Recovery and refresh must write the
-            // state first, so those re-plan under the lock instead.
-            // A rollout needs the program's policies, and an interrupted one
-            // is reset under the lock first: those re-plan under it too.
-            let rollouts = !preview.interrupted_rollouts.is_empty()
-                || preview
-                    .plan
-                    .changes
-                    .iter()
-                    .any(|c| c.flags.deploy.is_some());
-            let report = if preview.pending.is_empty() && !*refresh && !rollouts {
-                engine.apply_plan(&preview.plan).await
-            } else {
-                engine.up(prog(), *refresh).await
-            };
+            let report = engine.up_previewed(prog(), &preview).await;
             progress.finish();
             print_report(&report?);
             Ok(0)
@@ -518,7 +498,7 @@ where
             | RolloutCommand::Promote { name }
             | RolloutCommand::Abort { name }),
         ) => {
-            use crate::state::RolloutControl as C;
+            use crate::deploy::RolloutControl as C;
             let (control, verb) = match cmd {
                 RolloutCommand::Pause { .. } => (C::Pause, "pause"),
                 RolloutCommand::Resume { .. } => (C::Resume, "resume"),
@@ -534,7 +514,7 @@ where
         }
         Command::Rollout(RolloutCommand::Retry { name, yes }) => {
             let state = engine.existing_state().await?;
-            if !state.rollouts.contains_key(name) {
+            if !state.handovers.contains_key(name) {
                 return Err(Error::Usage(format!(
                     "stack {:?} records no rollout of {name:?}; `rollout status` lists them",
                     engine.stack()
@@ -543,7 +523,7 @@ where
             let engine = engine.targets(vec![name.clone()]);
             let preview = engine.preview(prog(), false).await?;
             print_preview(&preview, color);
-            if !preview.plan.has_changes() && preview.interrupted_rollouts.is_empty() {
+            if !preview.plan.has_changes() && preview.interrupted.is_empty() {
                 println!("{name} has nothing left to roll out.");
                 return Ok(0);
             }

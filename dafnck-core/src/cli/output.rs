@@ -110,7 +110,7 @@ pub fn utc(ms: u64) -> String {
 /// attempt and message.
 pub fn rollouts(state: &crate::state::State, name: Option<&str>) -> Vec<String> {
     let mut lines = Vec::new();
-    for (resource, mark) in &state.rollouts {
+    for (resource, mark) in &state.handovers {
         if name.is_some_and(|n| n != resource) {
             continue;
         }
@@ -272,18 +272,18 @@ mod tests {
     #[test]
     fn rollouts_show_phase_step_weight_and_why() {
         let mut state = crate::state::State::default();
-        state.rollouts.insert(
+        state.handovers.insert(
             "web".into(),
-            crate::state::RolloutMark {
+            crate::state::HandoverMark {
                 active: false,
                 record: json!({"phase": "RolledBack", "attempt": 2, "step": 1, "weight": 0,
                                "message": "error rate 0.2 > 0.05",
                                "failed_at": 1_000, "traffic_off_at": 1_140}),
             },
         );
-        state.rollouts.insert(
+        state.handovers.insert(
             "api".into(),
-            crate::state::RolloutMark {
+            crate::state::HandoverMark {
                 active: true,
                 record: json!({"phase": "Progressing", "attempt": 1, "step": 0, "weight": 5}),
             },

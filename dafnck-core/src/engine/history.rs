@@ -16,8 +16,11 @@ impl Engine {
         summary: String,
         state: &State,
     ) -> crate::Result<()> {
-        let last = self
-            .store
+        // A store without history keeps no versions; the run is no less done.
+        let Some(history) = self.store.history() else {
+            return Ok(());
+        };
+        let last = history
             .versions(&self.stack)
             .await?
             .last()
@@ -31,7 +34,7 @@ impl Engine {
             summary,
             serial: state.serial,
         };
-        self.store.save_version(&self.stack, &info, state).await?;
+        history.save_version(&self.stack, &info, state).await?;
         Ok(())
     }
 
@@ -39,17 +42,29 @@ impl Engine {
     /// (`up`, `destroy`, `import`, `refresh`).
     ///
     /// # Errors
-    /// The store's errors.
+    /// [`state::StateError::Unsupported`] when the store keeps no history;
+    /// the store's errors.
     pub async fn history(&self) -> crate::Result<Vec<state::VersionInfo>> {
-        Ok(self.store.versions(&self.stack).await?)
+        Ok(self.store_history()?.versions(&self.stack).await?)
+    }
+
+    fn store_history(&self) -> Result<&dyn state::StateHistory, state::StateError> {
+        self.store
+            .history()
+            .ok_or_else(|| state::StateError::Unsupported {
+                store: self.store.describe(),
+                missing: "keeps no history of state versions".into(),
+            })
     }
 
     /// The stack's state as version `version` left it.
     ///
     /// # Errors
-    /// [`Error::Usage`] when there is no such version; the store's errors.
+    /// [`Error::Usage`] when there is no such version;
+    /// [`state::StateError::Unsupported`] when the store keeps no history;
+    /// the store's errors.
     pub async fn version(&self, version: u64) -> crate::Result<State> {
-        self.store
+        self.store_history()?
             .read_version(&self.stack, version)
             .await?
             .ok_or_else(|| {

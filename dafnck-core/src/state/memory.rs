@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored,
-    VersionInfo,
+    ControlChannel, LockInfo, LockRequest, Message, Record, State, StateError, StateHistory,
+    StateLock, StateStore, Stored, VersionInfo,
 };
 
 #[derive(Default)]
@@ -16,7 +16,7 @@ struct Slot {
     stored: Stored,
     lock: Option<(LockInfo, std::time::Duration)>,
     bytes_appended: u64,
-    controls: Vec<ControlMessage>,
+    messages: Vec<Message>,
     versions: Vec<(VersionInfo, State)>,
 }
 
@@ -83,6 +83,21 @@ impl StateStore for MemoryStore {
         Ok(())
     }
 
+    fn locks(&self) -> Option<&dyn StateLock> {
+        Some(self)
+    }
+
+    fn history(&self) -> Option<&dyn StateHistory> {
+        Some(self)
+    }
+
+    fn channel(&self) -> Option<&dyn ControlChannel> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl StateLock for MemoryStore {
     async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
         let mut stacks = self.stacks();
         let slot = stacks.entry(stack.to_owned()).or_default();
@@ -140,7 +155,10 @@ impl StateStore for MemoryStore {
             .get(stack)
             .and_then(|s| s.lock.as_ref().map(|l| l.0.clone())))
     }
+}
 
+#[async_trait]
+impl StateHistory for MemoryStore {
     async fn save_version(
         &self,
         stack: &str,
@@ -175,30 +193,29 @@ impl StateStore for MemoryStore {
                 .map(|(_, state)| state.clone())
         }))
     }
+}
 
-    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
+#[async_trait]
+impl ControlChannel for MemoryStore {
+    async fn send(&self, stack: &str, message: &Message) -> Result<(), StateError> {
         let mut stacks = self.stacks();
         stacks
             .entry(stack.to_owned())
             .or_default()
-            .controls
+            .messages
             .push(message.clone());
         Ok(())
     }
 
-    async fn take_controls(
-        &self,
-        stack: &str,
-        resource: &str,
-    ) -> Result<Vec<ControlMessage>, StateError> {
+    async fn take(&self, stack: &str, topic: &str) -> Result<Vec<Message>, StateError> {
         let mut stacks = self.stacks();
         let Some(slot) = stacks.get_mut(stack) else {
             return Ok(Vec::new());
         };
-        let (mine, others) = std::mem::take(&mut slot.controls)
+        let (mine, others) = std::mem::take(&mut slot.messages)
             .into_iter()
-            .partition(|m| m.resource == resource);
-        slot.controls = others;
+            .partition(|m| m.topic == topic);
+        slot.messages = others;
         Ok(mine)
     }
 }

@@ -25,11 +25,15 @@ pub async fn migrate(
     stack: &str,
 ) -> Result<State, StateError> {
     let request = LockRequest::for_this_process("state migrate", LEASE);
-    let source_lock = from.lock(stack, &request).await?;
-    let result = match to.lock(stack, &request).await {
+    let (from_locks, to_locks) = (
+        super::require_lock(from, "state migrate")?,
+        super::require_lock(to, "state migrate")?,
+    );
+    let source_lock = from_locks.lock(stack, &request).await?;
+    let result = match to_locks.lock(stack, &request).await {
         Ok(target_lock) => {
             let copied = copy(from, to, stack).await;
-            let released = to.unlock(stack, &target_lock.id).await;
+            let released = to_locks.unlock(stack, &target_lock.id).await;
             copied.and_then(|state| released.map(|()| state))
         }
         // The lock just taken on the source: the target is the same store.
@@ -43,7 +47,7 @@ pub async fn migrate(
         }
         Err(e) => Err(e),
     };
-    let released = from.unlock(stack, &source_lock.id).await;
+    let released = from_locks.unlock(stack, &source_lock.id).await;
     result.and_then(|state| released.map(|()| state))
 }
 
@@ -76,6 +80,7 @@ mod tests {
     use super::super::{MemoryStore, Record};
     use super::*;
     use crate::state::Entry;
+    use crate::state::StateLock;
 
     fn init(seq: u64) -> Record {
         Record {

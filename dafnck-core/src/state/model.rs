@@ -63,10 +63,15 @@ pub struct State {
     /// Intents without a result, by op (the intent's `seq`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<u64, Intent>,
-    /// The last rollout of each resource deployed by a policy
-    /// ([`crate::deploy`]), by resource name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub rollouts: BTreeMap<String, RolloutMark>,
+    /// The last handover of each resource whose changes are handed over
+    /// ([`crate::handover`]), by resource name. Kept under the name
+    /// `rollouts` on disk, as earlier versions wrote it.
+    #[serde(
+        rename = "rollouts",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub handovers: BTreeMap<String, HandoverMark>,
     /// How long provider calls took in earlier runs, by resource type: the
     /// executor starts the steps with the longest expected time ahead of
     /// them first.
@@ -95,42 +100,31 @@ pub struct VersionInfo {
     pub serial: u64,
 }
 
-/// What a person tells a rollout under way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RolloutControl {
-    /// Hold at the current step.
-    Pause,
-    /// Go on after a pause.
-    Resume,
-    /// All traffic to the new version now.
-    Promote,
-    /// Roll back now.
-    Abort,
-}
-
-/// A command left in the store for the run holding the lock.
+/// A message left in a store's [`ControlChannel`](super::ControlChannel)
+/// for the run holding the stack's lock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ControlMessage {
-    /// The resource whose rollout it is for.
-    pub resource: String,
-    /// The command.
-    pub control: RolloutControl,
-    /// When it was sent, Unix milliseconds: a rollout ignores commands
-    /// sent before it started.
+pub struct Message {
+    /// Whom it is for: the name of the resource whose handover it concerns.
+    pub topic: String,
+    /// What it says, in its sender's terms (the store keeps it as is).
+    pub body: serde_json::Value,
+    /// When it was sent, Unix milliseconds: a taker ignores messages sent
+    /// before it started.
     pub at: u64,
     /// Who sent it (`user@host`).
     pub by: String,
 }
 
-/// A resource's last rollout, as the state keeps it.
+/// A resource's last handover ([`crate::handover`]), as the state keeps it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RolloutMark {
-    /// Whether it is under way: traffic may be split between the old object
-    /// (deposed) and the new one. A run finding an active rollout it did not
-    /// start resets traffic to the old object and removes the new one.
+pub struct HandoverMark {
+    /// Whether it is under way: both the old object (deposed) and the new
+    /// one exist and the hook has not finished. A run finding an active
+    /// handover it did not start resets it through the hook and removes the
+    /// new object.
     pub active: bool,
-    /// The strategy's own record of its progress (phase, step, weights).
+    /// The hook's own record of its progress (for a deployment policy:
+    /// phase, step, weights); opaque to the engine.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub record: serde_json::Value,
 }
@@ -248,13 +242,15 @@ pub enum Entry {
         /// All of them.
         outputs: BTreeMap<String, Value>,
     },
-    /// A rollout of a resource started, progressed or ended.
-    Rollout {
+    /// A handover of a resource started, progressed or ended (`rollout`
+    /// on disk, as earlier versions wrote it).
+    #[serde(rename = "rollout")]
+    Handover {
         /// The resource.
         name: String,
         /// Its mark from now on.
         #[serde(flatten)]
-        mark: RolloutMark,
+        mark: HandoverMark,
     },
     /// What was learned of how long provider calls take, all of it (written
     /// at the end of an apply that made provider calls).
@@ -498,8 +494,8 @@ impl State {
             }
             Entry::Outputs { outputs } => self.outputs = outputs.clone(),
             Entry::Timings { timings } => self.timings = timings.clone(),
-            Entry::Rollout { name, mark } => {
-                self.rollouts.insert(name.clone(), mark.clone());
+            Entry::Handover { name, mark } => {
+                self.handovers.insert(name.clone(), mark.clone());
             }
             Entry::Restore { id } => {
                 let i = self

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use dafnck_core::deploy::{Deploy, DeployError, Rollout};
-use dafnck_core::state::StateStore;
+use dafnck_core::state::StateLock;
 use dafnck_core::testing::{FakeCloud, FakeOp, TestStack};
 use dafnck_core::{Action, Error, Options, Stack};
 use tokio::sync::Notify;
@@ -115,7 +115,10 @@ async fn a_change_under_a_policy_is_rolled_out_beside_the_old_object_then_the_ol
     let plan = t.preview(infra("v2", policy.clone())).await.unwrap();
     let change = plan.change("web").unwrap();
     assert_eq!(change.action, Action::Replace);
-    assert_eq!(change.flags.deploy.as_deref(), Some("scripted canary"));
+    assert_eq!(
+        change.flags.handover.as_deref(),
+        Some("deploy by scripted canary")
+    );
     let text = plan.render();
     assert!(
         text.contains("web (fake:graph:Node) (deploy by scripted canary)"),
@@ -134,7 +137,7 @@ async fn a_change_under_a_policy_is_rolled_out_beside_the_old_object_then_the_ol
     let state = t.state().await;
     assert_eq!(state.resources["web"].id, v2);
     assert!(state.deposed.is_empty());
-    let mark = &state.rollouts["web"];
+    let mark = &state.handovers["web"];
     assert!(!mark.active);
     assert_eq!(mark.record["weight"], 10);
 }
@@ -173,7 +176,7 @@ async fn a_rolled_back_rollout_deletes_the_new_object_and_keeps_the_old_one_curr
         Some("v1")
     );
     assert!(state.deposed.is_empty());
-    assert!(!state.rollouts["web"].active);
+    assert!(!state.handovers["web"].active);
     // The change is still wanted: the next preview plans it again.
     let plan = t.preview(infra("v3", bad)).await.unwrap();
     assert_eq!(plan.change("web").unwrap().action, Action::Replace);
@@ -197,11 +200,11 @@ async fn a_stuck_rollout_keeps_both_objects_and_the_next_run_resets_it() {
     assert!(
         report
             .to_string()
-            .contains("the rollout is stuck: nginx reload failed"),
+            .contains("the handover is stuck: nginx reload failed"),
         "{report}"
     );
     assert_eq!(t.cloud().objects_named("web").len(), 2, "both kept");
-    assert!(t.state().await.rollouts["web"].active);
+    assert!(t.state().await.handovers["web"].active);
 
     t.up(infra(
         "v2",
@@ -252,7 +255,7 @@ async fn a_rollout_interrupted_by_a_dead_run_is_reset_before_anything_else() {
         .unwrap()
         .id;
     let state = t.state().await;
-    assert!(state.rollouts["web"].active);
+    assert!(state.handovers["web"].active);
     let lock = t.store().lock_info("dev").await.unwrap().unwrap();
     t.engine().force_unlock(&lock.id).await.unwrap();
 
@@ -269,7 +272,7 @@ async fn a_rollout_interrupted_by_a_dead_run_is_reset_before_anything_else() {
     let objects = t.cloud().objects_named("web");
     assert_eq!(objects.len(), 1);
     assert!(objects[0].id != v1 && objects[0].id != orphan);
-    assert!(!t.state().await.rollouts["web"].active);
+    assert!(!t.state().await.handovers["web"].active);
 }
 
 #[tokio::test]
@@ -293,12 +296,12 @@ async fn an_interrupted_rollout_whose_policy_is_gone_is_refused_by_name() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Rollout { resource, .. } if resource == "web"),
+        matches!(&err, Error::Handover { resource, .. } if resource == "web"),
         "{err}"
     );
     assert!(
         err.to_string()
-            .contains("no longer declares it with a deployment policy"),
+            .contains("no longer declares it with its handover"),
         "{err}"
     );
     assert_eq!(t.cloud().objects_named("web").len(), 2, "nothing touched");

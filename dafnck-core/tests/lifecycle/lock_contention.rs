@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use dafnck_core::state::{LockInfo, LockRequest, StateError, StateStore};
+use dafnck_core::state::{
+    ControlChannel, LockInfo, LockRequest, StateError, StateHistory, StateLock, StateStore,
+};
 use dafnck_core::testing::TestStack;
 use dafnck_core::{Error, Stack};
 
@@ -188,6 +190,19 @@ impl StateStore for FlakyRenewals {
     ) -> Result<(), StateError> {
         self.inner.compact(stack, snapshot).await
     }
+    fn locks(&self) -> Option<&dyn StateLock> {
+        Some(self)
+    }
+    fn history(&self) -> Option<&dyn StateHistory> {
+        Some(&self.inner)
+    }
+    fn channel(&self) -> Option<&dyn ControlChannel> {
+        Some(&self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl StateLock for FlakyRenewals {
     async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
         self.inner.lock(stack, request).await
     }

@@ -187,7 +187,10 @@ async fn nothing_is_written_and_no_provider_is_called() {
     program_problems(t.up(|s| broken(s, &mut lines)).await);
     assert_eq!(t.store().read("dev").await.unwrap(), Stored::default());
     assert!(t.cloud().calls().is_empty());
-    assert!(t.store().lock_info("dev").await.unwrap().is_none());
+    assert!(dafnck_core::state::StateLock::lock_info(t.store(), "dev")
+        .await
+        .unwrap()
+        .is_none());
 
     // Also on a stack that already has state.
     t.up(|s: &mut Stack| {

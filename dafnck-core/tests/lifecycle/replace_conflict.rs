@@ -102,7 +102,7 @@ async fn a_policy_on_an_object_that_cannot_coexist_is_refused_at_plan_time() {
     let p = &problems[0];
     assert_eq!(p.resource.as_deref(), Some("web"));
     assert!(
-        p.message.contains("deployment policy (promotes)")
+        p.message.contains("handed over (deploy by promotes)")
             && p.message.contains("beside the old one")
             && p.message.contains("its key is fixed, and keys are unique"),
         "{}",

@@ -70,8 +70,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dafnck_core::state::{
-    ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, StoreBackend,
-    Stored, VersionInfo,
+    ControlChannel, LockInfo, LockRequest, Message, Record, State, StateError, StateHistory,
+    StateLock, StateStore, StoreBackend, Stored, VersionInfo,
 };
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::error::SqlState;
@@ -492,6 +492,21 @@ impl StateStore for PostgresStore {
         })
     }
 
+    fn locks(&self) -> Option<&dyn StateLock> {
+        Some(self)
+    }
+
+    fn history(&self) -> Option<&dyn StateHistory> {
+        Some(self)
+    }
+
+    fn channel(&self) -> Option<&dyn ControlChannel> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl StateLock for PostgresStore {
     async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
         let id = &dafnck_core::state::new_id();
         let lease_ms = &i64::try_from(request.lease.as_millis()).unwrap_or(i64::MAX / 4);
@@ -580,7 +595,10 @@ impl StateStore for PostgresStore {
         })?;
         Ok(row.map(|row| lock_of(&row)))
     }
+}
 
+#[async_trait]
+impl StateHistory for PostgresStore {
     async fn save_version(
         &self,
         stack: &str,
@@ -663,27 +681,26 @@ impl StateStore for PostgresStore {
         })
         .transpose()
     }
+}
 
-    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
+#[async_trait]
+impl ControlChannel for PostgresStore {
+    async fn send(&self, stack: &str, message: &Message) -> Result<(), StateError> {
         let body = serde_json::to_string(message).map_err(|e| StateError::Backend {
             backend: BACKEND.into(),
-            message: format!("cannot serialize a rollout command: {e}"),
+            message: format!("cannot serialize a control message: {e}"),
         })?;
-        let (sql, resource, body) = (&self.inner.sql.send_control, &message.resource, &body);
-        retrying!(self, "leave a rollout command", |client, _| {
+        let (sql, resource, body) = (&self.inner.sql.send_control, &message.topic, &body);
+        retrying!(self, "leave a control message", |client, _| {
             client.execute(sql, &[&stack, resource, body]).await?;
             Ok(())
         })
     }
 
-    async fn take_controls(
-        &self,
-        stack: &str,
-        resource: &str,
-    ) -> Result<Vec<ControlMessage>, StateError> {
+    async fn take(&self, stack: &str, topic: &str) -> Result<Vec<Message>, StateError> {
         let sql = &self.inner.sql.take_controls;
-        let mut rows = retrying!(self, "take rollout commands", |client, _| {
-            Ok(client.query(sql, &[&stack, &resource]).await?)
+        let mut rows = retrying!(self, "take control messages", |client, _| {
+            Ok(client.query(sql, &[&stack, &topic]).await?)
         })?;
         rows.sort_by_key(|r| r.get::<_, i64>(0));
         rows.iter()
@@ -692,7 +709,7 @@ impl StateStore for PostgresStore {
                 let body: String = row.get(1);
                 serde_json::from_str(&body).map_err(|e| StateError::Corrupt {
                     location: format!("{}, table controls, row {id}", self.inner.describe),
-                    message: format!("not a rollout command: {e}"),
+                    message: format!("not a control message: {e}"),
                 })
             })
             .collect()

@@ -2,7 +2,7 @@
 //! a version exists once its entry does) and rollout commands
 //! (`controls/<resource>/<sent at>-<written at>-<id>.json`).
 
-use dafnck_core::state::{new_id, ControlMessage, State, StateError, VersionInfo};
+use dafnck_core::state::{new_id, Message, State, StateError, VersionInfo};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::layout::Keys;
@@ -135,13 +135,13 @@ pub(super) async fn read_version(
 pub(super) async fn send_control(
     bucket: &Bucket,
     keys: &Keys,
-    message: &ControlMessage,
+    message: &Message,
 ) -> Result<(), StateError> {
-    let body = encode("a rollout command", message)?;
+    let body = encode("a control message", message)?;
     let written = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let key = keys.control(&message.resource, message.at, written, &new_id());
+    let key = keys.control(&message.topic, message.at, written, &new_id());
     // The key is new (a random id): a refusal can only be a first try that
     // wrote it and whose answer was lost.
     bucket.create(&key, body).await?;
@@ -151,17 +151,17 @@ pub(super) async fn send_control(
 pub(super) async fn take_controls(
     bucket: &Bucket,
     keys: &Keys,
-    resource: &str,
-) -> Result<Vec<ControlMessage>, StateError> {
+    topic: &str,
+) -> Result<Vec<Message>, StateError> {
     let mut taken = Vec::new();
-    for key in bucket.list(&keys.controls_dir(resource)).await? {
+    for key in bucket.list(&keys.controls_dir(topic)).await? {
         let Some(object) = bucket.get(&key).await? else {
             continue;
         };
-        let message: ControlMessage =
+        let message: Message =
             serde_json::from_slice(&object.bytes).map_err(|e| StateError::Corrupt {
                 location: bucket.location(&key),
-                message: format!("not a rollout command: {e}"),
+                message: format!("not a control message: {e}"),
             })?;
         // Deleting on the ETag read: a command another reader took first
         // is gone and not taken twice (and one whose delete answer was lost

@@ -34,7 +34,7 @@
 //! | `journal/<n>.jsonl` | one appended batch, one record a line; `<n>` is its first record's number, 20 digits, so a listing is in order |
 //! | `lock.json` | the lock: holder, lease end, lease length |
 //! | `versions/<n>/state.json`, `versions/<n>/info.json` | version `n` (it exists once its `info.json` does) |
-//! | `controls/<resource>/<sent>-<written>-<id>.json` | a rollout command |
+//! | `controls/<topic>/<sent>-<written>-<id>.json` | a control message (a rollout command) |
 //!
 //! # Guarantees
 //! - `append` writes a batch as one object created with `If-None-Match: *`:
@@ -82,8 +82,8 @@ use async_trait::async_trait;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use dafnck_core::state::{
-    ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, StoreBackend,
-    Stored, VersionInfo,
+    ControlChannel, LockInfo, LockRequest, Message, Record, State, StateError, StateHistory,
+    StateLock, StateStore, StoreBackend, Stored, VersionInfo,
 };
 
 use layout::StoreUrl;
@@ -209,6 +209,21 @@ impl StateStore for S3Store {
         journal::compact(&self.bucket, &self.url.stack(stack)?, stack, snapshot).await
     }
 
+    fn locks(&self) -> Option<&dyn StateLock> {
+        Some(self)
+    }
+
+    fn history(&self) -> Option<&dyn StateHistory> {
+        Some(self)
+    }
+
+    fn channel(&self) -> Option<&dyn ControlChannel> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl StateLock for S3Store {
     async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
         lock::lock(&self.bucket, &self.url.stack(stack)?, stack, request).await
     }
@@ -224,7 +239,10 @@ impl StateStore for S3Store {
     async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
         lock::lock_info(&self.bucket, &self.url.stack(stack)?).await
     }
+}
 
+#[async_trait]
+impl StateHistory for S3Store {
     async fn save_version(
         &self,
         stack: &str,
@@ -241,16 +259,15 @@ impl StateStore for S3Store {
     async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
         history::read_version(&self.bucket, &self.url.stack(stack)?, version).await
     }
+}
 
-    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
+#[async_trait]
+impl ControlChannel for S3Store {
+    async fn send(&self, stack: &str, message: &Message) -> Result<(), StateError> {
         history::send_control(&self.bucket, &self.url.stack(stack)?, message).await
     }
 
-    async fn take_controls(
-        &self,
-        stack: &str,
-        resource: &str,
-    ) -> Result<Vec<ControlMessage>, StateError> {
-        history::take_controls(&self.bucket, &self.url.stack(stack)?, resource).await
+    async fn take(&self, stack: &str, topic: &str) -> Result<Vec<Message>, StateError> {
+        history::take_controls(&self.bucket, &self.url.stack(stack)?, topic).await
     }
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use dafnck_core::state::{
-    self, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored,
+    self, ControlChannel, LockInfo, LockRequest, Record, State, StateError, StateHistory,
+    StateLock, StateStore, Stored,
 };
 use dafnck_core::testing::FakeCloud;
 use dafnck_stores::postgres::PostgresStore;
@@ -142,6 +143,19 @@ impl StateStore for Probe {
     async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
         self.store.compact(stack, snapshot).await
     }
+    fn locks(&self) -> Option<&dyn StateLock> {
+        Some(self)
+    }
+    fn history(&self) -> Option<&dyn StateHistory> {
+        self.store.history()
+    }
+    fn channel(&self) -> Option<&dyn ControlChannel> {
+        self.store.channel()
+    }
+}
+
+#[async_trait]
+impl StateLock for Probe {
     async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
         let lock = self.store.lock(stack, request).await?;
         self.db

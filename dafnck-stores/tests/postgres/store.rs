@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use dafnck_core::state::StateLock;
 use dafnck_core::state::{
     self, testing, Entry, LockRequest, Record, State, StateError, StateStore, Stored,
 };
@@ -18,16 +19,20 @@ async fn conformance_suite_passes() {
         return;
     };
     let store = PostgresStore::connect(&url).await.unwrap();
-    testing::conformance(&store).await;
+    let checked = testing::conformance(&store).await;
+    assert!(
+        checked.lock && checked.history && checked.channel,
+        "{checked:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rollout_commands_are_carried() {
+async fn control_messages_are_carried() {
     let Some(url) = url_for("controls") else {
         return;
     };
     let store = PostgresStore::connect(&url).await.unwrap();
-    testing::check_controls(&store).await;
+    testing::check_channel(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +66,7 @@ async fn version_1_tables_are_upgraded_in_place() {
         .unwrap();
     let store = PostgresStore::connect(&url).await.unwrap();
     assert_eq!(store.read("dev").await.unwrap().journal, vec![record]);
-    testing::check_controls(&store).await;
+    testing::check_channel(&store).await;
     testing::check_history(&store).await;
     let versions: Vec<i32> = raw(&url)
         .await

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use dafnck_core::state::{
-    self, ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored,
-    VersionInfo,
+    self, ControlChannel, LockInfo, LockRequest, Record, State, StateError, StateHistory,
+    StateLock, StateStore, Stored,
 };
 use dafnck_core::testing::FakeCloud;
 use dafnck_stores::s3::S3Store;
@@ -159,6 +159,19 @@ impl StateStore for Probe {
     async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
         self.store.compact(stack, snapshot).await
     }
+    fn locks(&self) -> Option<&dyn StateLock> {
+        Some(self)
+    }
+    fn history(&self) -> Option<&dyn StateHistory> {
+        self.store.history()
+    }
+    fn channel(&self) -> Option<&dyn ControlChannel> {
+        self.store.channel()
+    }
+}
+
+#[async_trait]
+impl StateLock for Probe {
     async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
         let lock = self.store.lock(stack, request).await?;
         println!("GRANT {}", now_nanos());
@@ -175,30 +188,6 @@ impl StateStore for Probe {
     }
     async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
         self.store.lock_info(stack).await
-    }
-    async fn save_version(
-        &self,
-        stack: &str,
-        info: &VersionInfo,
-        state: &State,
-    ) -> Result<(), StateError> {
-        self.store.save_version(stack, info, state).await
-    }
-    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
-        self.store.versions(stack).await
-    }
-    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
-        self.store.read_version(stack, version).await
-    }
-    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
-        self.store.send_control(stack, message).await
-    }
-    async fn take_controls(
-        &self,
-        stack: &str,
-        resource: &str,
-    ) -> Result<Vec<ControlMessage>, StateError> {
-        self.store.take_controls(stack, resource).await
     }
 }
 

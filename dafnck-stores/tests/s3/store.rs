@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use dafnck_core::state::{self, testing, Entry, Record, State, StateError, StateStore, Stored};
+use dafnck_core::state::{StateHistory, StateLock};
 use dafnck_core::testing::FakeCloud;
 use dafnck_core::Value;
 use dafnck_stores::s3::S3Store;
@@ -15,15 +16,19 @@ async fn conformance_suite_passes() {
     let Some(moto) = moto("conformance").await else {
         return;
     };
-    testing::conformance(&moto.store().await).await;
+    let checked = testing::conformance(&moto.store().await).await;
+    assert!(
+        checked.lock && checked.history && checked.channel,
+        "{checked:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rollout_commands_are_carried() {
+async fn control_messages_are_carried() {
     let Some(moto) = moto("controls").await else {
         return;
     };
-    testing::check_controls(&moto.store().await).await;
+    testing::check_channel(&moto.store().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

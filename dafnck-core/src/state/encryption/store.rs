@@ -12,7 +12,7 @@ use super::walk::{
 };
 use super::{Cipher, Encryption, KeyError, KeySource, Keyring};
 use crate::state::{
-    ControlMessage, Entry, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored,
+    ControlChannel, Entry, Record, State, StateError, StateHistory, StateLock, StateStore, Stored,
     VersionInfo,
 };
 
@@ -46,6 +46,13 @@ impl std::fmt::Debug for SealingStore {
 }
 
 impl SealingStore {
+    /// The inner store's history: offered only when it has one.
+    fn inner_history(&self) -> Result<&dyn StateHistory, StateError> {
+        self.inner
+            .history()
+            .ok_or_else(|| crate::state::unsupported(&*self.inner, "keeps no history"))
+    }
+
     /// Wraps `inner`, with keys from `source`.
     pub fn new(inner: Arc<dyn StateStore>, source: KeySource) -> Self {
         SealingStore {
@@ -250,22 +257,22 @@ impl StateStore for SealingStore {
         }
     }
 
-    async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
-        self.inner.lock(stack, request).await
+    fn locks(&self) -> Option<&dyn StateLock> {
+        self.inner.locks()
     }
 
-    async fn renew(&self, stack: &str, lock: &LockInfo) -> Result<LockInfo, StateError> {
-        self.inner.renew(stack, lock).await
+    /// Versions hold whole states: sealed here like snapshots.
+    fn history(&self) -> Option<&dyn StateHistory> {
+        self.inner.history().map(|_| self as &dyn StateHistory)
     }
 
-    async fn unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError> {
-        self.inner.unlock(stack, lock_id).await
+    fn channel(&self) -> Option<&dyn ControlChannel> {
+        self.inner.channel()
     }
+}
 
-    async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
-        self.inner.lock_info(stack).await
-    }
-
+#[async_trait]
+impl StateHistory for SealingStore {
     /// A version holds a whole state: sealed like a snapshot.
     async fn save_version(
         &self,
@@ -274,29 +281,29 @@ impl StateStore for SealingStore {
         state: &State,
     ) -> Result<(), StateError> {
         if !state_has_plaintext(state) {
-            return self.inner.save_version(stack, info, state).await;
+            return self.inner_history()?.save_version(stack, info, state).await;
         }
         match self.cipher(stack, state.encryption.as_ref())? {
             Some(c) => {
                 let mut copy = state.clone();
                 let _ = visit_state_mut(&mut copy, &mut sealer(&c));
-                self.inner.save_version(stack, info, &copy).await
+                self.inner_history()?.save_version(stack, info, &copy).await
             }
             None => {
                 self.refuse_plaintext(stack, state.encryption.as_ref())?;
-                self.inner.save_version(stack, info, state).await
+                self.inner_history()?.save_version(stack, info, state).await
             }
         }
     }
 
     async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
-        self.inner.versions(stack).await
+        self.inner_history()?.versions(stack).await
     }
 
     /// Opened with the key when there is one; without it the secrets stay
     /// sealed and show as `(secret)`.
     async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
-        let Some(mut state) = self.inner.read_version(stack, version).await? else {
+        let Some(mut state) = self.inner_history()?.read_version(stack, version).await? else {
             return Ok(None);
         };
         if let Some(c) = self.cipher(stack, state.encryption.as_ref())? {
@@ -307,17 +314,5 @@ impl StateStore for SealingStore {
             })?;
         }
         Ok(Some(state))
-    }
-
-    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
-        self.inner.send_control(stack, message).await
-    }
-
-    async fn take_controls(
-        &self,
-        stack: &str,
-        resource: &str,
-    ) -> Result<Vec<ControlMessage>, StateError> {
-        self.inner.take_controls(stack, resource).await
     }
 }

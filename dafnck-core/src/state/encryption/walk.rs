@@ -180,7 +180,7 @@ pub(crate) fn visit_record<'a>(record: &'a Record, f: &mut impl FnMut(&'a Value)
         | Entry::Remove { .. }
         | Entry::RemoveDeposed { .. }
         | Entry::Rename { .. }
-        | Entry::Rollout { .. }
+        | Entry::Handover { .. }
         | Entry::Timings { .. }
         | Entry::Restore { .. } => {}
     }
@@ -214,7 +214,7 @@ pub(crate) fn visit_record_mut<E>(
         | Entry::Remove { .. }
         | Entry::RemoveDeposed { .. }
         | Entry::Rename { .. }
-        | Entry::Rollout { .. }
+        | Entry::Handover { .. }
         | Entry::Timings { .. }
         | Entry::Restore { .. } => Ok(()),
     }

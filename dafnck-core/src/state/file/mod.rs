@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::model::now_millis;
 use super::{
-    ControlMessage, LockInfo, LockRequest, Record, State, StateError, StateStore, Stored,
-    VersionInfo,
+    ControlChannel, LockInfo, LockRequest, Message, Record, State, StateError, StateHistory,
+    StateLock, StateStore, Stored, VersionInfo,
 };
 
 mod controls;
@@ -230,6 +230,21 @@ impl StateStore for FileStore {
             .await
     }
 
+    fn locks(&self) -> Option<&dyn StateLock> {
+        Some(self)
+    }
+
+    fn history(&self) -> Option<&dyn StateHistory> {
+        Some(self)
+    }
+
+    fn channel(&self) -> Option<&dyn ControlChannel> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl StateLock for FileStore {
     async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
         check_stack(stack)?;
         let stack = stack.to_owned();
@@ -258,7 +273,10 @@ impl StateStore for FileStore {
         self.blocking(move |_| Ok(read_lock(&path)?.map(|l| l.info)))
             .await
     }
+}
 
+#[async_trait]
+impl StateHistory for FileStore {
     async fn save_version(
         &self,
         stack: &str,
@@ -283,8 +301,11 @@ impl StateStore for FileStore {
         let dir = self.inner.root.join(stack).join(HISTORY);
         self.blocking(move |_| history::read(&dir, version)).await
     }
+}
 
-    async fn send_control(&self, stack: &str, message: &ControlMessage) -> Result<(), StateError> {
+#[async_trait]
+impl ControlChannel for FileStore {
+    async fn send(&self, stack: &str, message: &Message) -> Result<(), StateError> {
         check_stack(stack)?;
         let dir = self.inner.root.join(stack).join(CONTROLS);
         let message = message.clone();
@@ -292,16 +313,11 @@ impl StateStore for FileStore {
             .await
     }
 
-    async fn take_controls(
-        &self,
-        stack: &str,
-        resource: &str,
-    ) -> Result<Vec<ControlMessage>, StateError> {
+    async fn take(&self, stack: &str, topic: &str) -> Result<Vec<Message>, StateError> {
         check_stack(stack)?;
         let dir = self.inner.root.join(stack).join(CONTROLS);
-        let resource = resource.to_owned();
-        self.blocking(move |_| controls::take(&dir, &resource))
-            .await
+        let topic = topic.to_owned();
+        self.blocking(move |_| controls::take(&dir, &topic)).await
     }
 }
 

@@ -1,8 +1,12 @@
-//! The conformance suite every [`StateStore`] must pass.
+//! The conformance suite every [`StateStore`] must pass, capability by
+//! capability.
 //!
-//! [`conformance`] runs every check against a store; each check is also a
-//! public function (`check_*`) so a store can run them one by one, e.g. to
-//! skip the lease check on a backend whose clock is not the machine's.
+//! [`conformance`] runs [`check_state`] against a store, then the checks of
+//! each capability the store says it has ([`check_lock`],
+//! [`check_history`], [`check_channel`]), and returns which ran. Each check
+//! is also a public function (`check_*`) so a store can run them one by
+//! one, e.g. to skip the lease check on a backend whose clock is not the
+//! machine's.
 //! Checks use fresh stack names (`conformance-<check>-<random id>`), so they
 //! can run against a store that already holds data, and against the same
 //! store several times. A failing check panics with a message naming the
@@ -38,21 +42,65 @@ use super::model::{new_id, now_millis};
 use super::{load, Entry, State, StateError, StateStore, Stored};
 use crate::value::Value;
 
-/// Runs every check of the suite against `store`.
+/// Which capabilities [`conformance`] checked besides snapshot and journal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// [`StateLock`](super::StateLock): [`check_lock`] ran.
+    pub lock: bool,
+    /// [`StateHistory`](super::StateHistory): [`check_history`] ran.
+    pub history: bool,
+    /// [`ControlChannel`](super::ControlChannel): [`check_channel`] ran.
+    pub channel: bool,
+}
+
+/// Runs the suite against `store`, capability by capability: snapshot and
+/// journal ([`check_state`]) always, then each capability the store says
+/// it has ([`check_lock`], [`check_history`], [`check_channel`]). Returns
+/// which ran, so a store's test can assert it offers what it should.
 ///
 /// # Panics
 /// When a check fails, with a message naming the check and the store.
-pub async fn conformance<S: StateStore>(store: &S) {
+pub async fn conformance<S: StateStore>(store: &S) -> Checked {
     let store: &dyn StateStore = store;
+    check_state(store).await;
+    let checked = Checked {
+        lock: store.locks().is_some(),
+        history: store.history().is_some(),
+        channel: store.channel().is_some(),
+    };
+    if checked.lock {
+        check_lock(store).await;
+    }
+    if checked.history {
+        check_history(store).await;
+    }
+    if checked.channel {
+        check_channel(store).await;
+    }
+    checked
+}
+
+/// The checks every store must pass: snapshot and journal.
+///
+/// # Panics
+/// When a check fails.
+pub async fn check_state(store: &dyn StateStore) {
     check_empty_stack(store).await;
     check_append_read(store).await;
     check_compact(store).await;
     check_isolation(store).await;
+    check_ordered_appends(store).await;
+}
+
+/// The checks of a store's [`StateLock`](super::StateLock).
+///
+/// # Panics
+/// When a check fails, or the store has no lock.
+pub async fn check_lock(store: &dyn StateStore) {
     check_lock_exclusive(store).await;
     check_lease_expiry(store).await;
     check_lock_info(store).await;
-    check_ordered_appends(store).await;
-    check_history(store).await;
+    check_lock_isolation(store).await;
 }
 
 /// A stack that was never written reads as empty ([`Stored::default`]) and
@@ -71,11 +119,13 @@ pub async fn check_empty_stack(store: &dyn StateStore) {
         &State::empty(&stack),
         "load of a never-written stack",
     );
-    let lock = c.ok(
-        store.lock_info(&stack).await,
-        "lock_info of a never-written stack",
-    );
-    c.eq(&lock, &None, "lock_info of a never-written stack");
+    if let Some(locks) = store.locks() {
+        let lock = c.ok(
+            locks.lock_info(&stack).await,
+            "lock_info of a never-written stack",
+        );
+        c.eq(&lock, &None, "lock_info of a never-written stack");
+    }
 }
 
 /// Appended records read back exactly and in order, across several appends,
@@ -223,8 +273,8 @@ pub async fn check_compact(store: &dyn StateStore) {
     );
 }
 
-/// What is done to one stack (append, compact, lock) does not show in
-/// another, even one whose name extends the first's.
+/// What is done to one stack (append, compact) does not show in another,
+/// even one whose name extends the first's.
 ///
 /// # Panics
 /// When the store does otherwise.
@@ -259,24 +309,36 @@ pub async fn check_isolation(store: &dyn StateStore) {
         "second stack after compacting the first",
     );
 
-    let lock = c.ok(
-        store
-            .lock(&a, &request("isolation", Duration::from_secs(60)))
-            .await,
-        "lock of the first stack",
-    );
-    c.eq(
-        &c.ok(store.lock_info(&b).await, "lock_info"),
-        &None,
-        "lock of the second stack while the first is locked",
-    );
     let unrelated = format!("conformance-isolation-{}", new_id());
     c.eq(
         &c.ok(store.read(&unrelated).await, "read"),
         &Stored::default(),
         "a third, never-written stack",
     );
-    c.ok(store.unlock(&a, &lock.id).await, "unlock");
+}
+
+/// A lock on one stack does not show on another whose name extends the
+/// first's.
+///
+/// # Panics
+/// When the store does otherwise, or has no lock.
+pub async fn check_lock_isolation(store: &dyn StateStore) {
+    let c = Check::new("lock-isolation", store);
+    let locks = c.locks();
+    let a = c.stack();
+    let b = format!("{a}-b");
+    let lock = c.ok(
+        locks
+            .lock(&a, &request("isolation", Duration::from_secs(60)))
+            .await,
+        "lock of the first stack",
+    );
+    c.eq(
+        &c.ok(locks.lock_info(&b).await, "lock_info"),
+        &None,
+        "lock of the second stack while the first is locked",
+    );
+    c.ok(locks.unlock(&a, &lock.id).await, "unlock");
 }
 
 /// A stack's lock excludes a second holder (naming the first), does not
@@ -284,9 +346,10 @@ pub async fn check_isolation(store: &dyn StateStore) {
 /// again once released.
 ///
 /// # Panics
-/// When the store does otherwise.
+/// When the store does otherwise, or has no lock.
 pub async fn check_lock_exclusive(store: &dyn StateStore) {
     let c = Check::new("lock-exclusive", store);
+    let locks = c.locks();
     let stack = c.stack();
     let other = c.stack();
     let mut first_req = request("up", Duration::from_secs(60));
@@ -294,7 +357,7 @@ pub async fn check_lock_exclusive(store: &dyn StateStore) {
     let mut second_req = request("destroy", Duration::from_secs(60));
     second_req.owner = "conformance-second".into();
 
-    let first = c.ok(store.lock(&stack, &first_req).await, "first lock");
+    let first = c.ok(locks.lock(&stack, &first_req).await, "first lock");
     c.eq(&first.owner, &first_req.owner, "owner of the granted lock");
     c.eq(&first.host, &first_req.host, "host of the granted lock");
     c.eq(&first.pid, &first_req.pid, "pid of the granted lock");
@@ -304,39 +367,39 @@ pub async fn check_lock_exclusive(store: &dyn StateStore) {
         "operation of the granted lock",
     );
     c.expect_locked(
-        store.lock(&stack, &second_req).await,
+        locks.lock(&stack, &second_req).await,
         &stack,
         &first,
         "a second lock on the same stack",
     );
 
     let elsewhere = c.ok(
-        store.lock(&other, &second_req).await,
+        locks.lock(&other, &second_req).await,
         "a lock on another stack while the first is held",
     );
 
-    match store.unlock(&stack, "not-the-lock-id").await {
+    match locks.unlock(&stack, "not-the-lock-id").await {
         Err(StateError::LockLost { .. }) => {}
         other => c.fail(format!(
             "unlock with a wrong id: expected LockLost, got {other:?}"
         )),
     }
     c.expect_locked(
-        store.lock(&stack, &second_req).await,
+        locks.lock(&stack, &second_req).await,
         &stack,
         &first,
         "a lock after an unlock with a wrong id",
     );
 
-    c.ok(store.unlock(&stack, &first.id).await, "unlock");
-    let again = c.ok(store.lock(&stack, &second_req).await, "lock after unlock");
+    c.ok(locks.unlock(&stack, &first.id).await, "unlock");
+    let again = c.ok(locks.lock(&stack, &second_req).await, "lock after unlock");
     if again.id == first.id {
         c.fail("a new lock got the id of the released one");
     }
     c.eq(&again.owner, &second_req.owner, "owner of the new lock");
-    c.ok(store.unlock(&stack, &again.id).await, "unlock");
+    c.ok(locks.unlock(&stack, &again.id).await, "unlock");
     c.ok(
-        store.unlock(&other, &elsewhere.id).await,
+        locks.unlock(&other, &elsewhere.id).await,
         "unlock of the other stack",
     );
 }
@@ -346,21 +409,22 @@ pub async fn check_lock_exclusive(store: &dyn StateStore) {
 /// live lease extends it.
 ///
 /// # Panics
-/// When the store does otherwise.
+/// When the store does otherwise, or has no lock.
 pub async fn check_lease_expiry(store: &dyn StateStore) {
     let c = Check::new("lease-expiry", store);
+    let locks = c.locks();
     let stack = c.stack();
     let lease = Duration::from_millis(300);
     // This process's pid and host: a store that takes over locks of dead
     // processes must take this one over because its lease ran out.
     let first = c.ok(
-        store.lock(&stack, &request("up", lease)).await,
+        locks.lock(&stack, &request("up", lease)).await,
         "lock with a 300 ms lease",
     );
 
     sleep_wall_clock(Duration::from_millis(50)).await;
     let asked = now_millis();
-    let renewed = c.ok(store.renew(&stack, &first).await, "renew of a live lease");
+    let renewed = c.ok(locks.renew(&stack, &first).await, "renew of a live lease");
     c.eq(&renewed.id, &first.id, "id of the renewed lock");
     if renewed.expires_at <= first.expires_at || renewed.expires_at < asked + 300 {
         c.fail(format!(
@@ -368,7 +432,7 @@ pub async fn check_lease_expiry(store: &dyn StateStore) {
             first.expires_at, renewed.expires_at
         ));
     }
-    let shown = c.ok(store.lock_info(&stack).await, "lock_info after renew");
+    let shown = c.ok(locks.lock_info(&stack).await, "lock_info after renew");
     c.eq(
         &shown.map(|l| l.expires_at),
         &Some(renewed.expires_at),
@@ -379,7 +443,7 @@ pub async fn check_lease_expiry(store: &dyn StateStore) {
     let wait = (renewed.expires_at + 200).saturating_sub(now_millis());
     sleep_wall_clock(Duration::from_millis(wait)).await;
     let second = c.ok(
-        store
+        locks
             .lock(&stack, &request("takeover", Duration::from_secs(60)))
             .await,
         "lock after the first lease expired",
@@ -387,25 +451,25 @@ pub async fn check_lease_expiry(store: &dyn StateStore) {
     if second.id == first.id {
         c.fail("the takeover lock has the expired lock's id");
     }
-    match store.renew(&stack, &first).await {
+    match locks.renew(&stack, &first).await {
         Err(StateError::LockLost { .. }) => {}
         other => c.fail(format!(
             "renew by the expired holder: expected LockLost, got {other:?}"
         )),
     }
-    match store.unlock(&stack, &first.id).await {
+    match locks.unlock(&stack, &first.id).await {
         Err(StateError::LockLost { .. }) => {}
         other => c.fail(format!(
             "unlock by the expired holder: expected LockLost, got {other:?}"
         )),
     }
     c.eq(
-        &c.ok(store.lock_info(&stack).await, "lock_info"),
+        &c.ok(locks.lock_info(&stack).await, "lock_info"),
         &Some(second.clone()),
         "holder after the takeover",
     );
     c.ok(
-        store.unlock(&stack, &second.id).await,
+        locks.unlock(&stack, &second.id).await,
         "unlock by the new holder",
     );
 }
@@ -414,29 +478,30 @@ pub async fn check_lease_expiry(store: &dyn StateStore) {
 /// released.
 ///
 /// # Panics
-/// When the store does otherwise.
+/// When the store does otherwise, or has no lock.
 pub async fn check_lock_info(store: &dyn StateStore) {
     let c = Check::new("lock-info", store);
+    let locks = c.locks();
     let stack = c.stack();
     c.eq(
-        &c.ok(store.lock_info(&stack).await, "lock_info"),
+        &c.ok(locks.lock_info(&stack).await, "lock_info"),
         &None,
         "lock_info before any lock",
     );
     let held = c.ok(
-        store
+        locks
             .lock(&stack, &request("up", Duration::from_secs(60)))
             .await,
         "lock",
     );
     c.eq(
-        &c.ok(store.lock_info(&stack).await, "lock_info"),
+        &c.ok(locks.lock_info(&stack).await, "lock_info"),
         &Some(held.clone()),
         "lock_info while locked",
     );
-    c.ok(store.unlock(&stack, &held.id).await, "unlock");
+    c.ok(locks.unlock(&stack, &held.id).await, "unlock");
     c.eq(
-        &c.ok(store.lock_info(&stack).await, "lock_info"),
+        &c.ok(locks.lock_info(&stack).await, "lock_info"),
         &None,
         "lock_info after unlock",
     );
@@ -508,67 +573,62 @@ mod support;
 
 use support::*;
 
-/// For a store that carries rollout commands (not part of [`conformance`]:
-/// the default [`StateStore::send_control`] refuses): commands are taken
-/// per resource, oldest first, each exactly once, and stacks do not share
-/// them.
+/// Messages are taken per topic, oldest first, each exactly once, bodies
+/// as sent; stacks do not share them.
 ///
 /// # Panics
-/// When the store does otherwise.
-pub async fn check_controls(store: &dyn StateStore) {
-    use super::{ControlMessage, RolloutControl};
-    let c = Check::new("controls", store);
+/// When the store does otherwise, or has no control channel.
+pub async fn check_channel(store: &dyn StateStore) {
+    use super::Message;
+    let c = Check::new("channel", store);
+    let channel = c.channel();
     let stack = c.stack();
     let other = c.stack();
-    let msg = |resource: &str, control, at| ControlMessage {
-        resource: resource.into(),
-        control,
+    let msg = |topic: &str, body: serde_json::Value, at| Message {
+        topic: topic.into(),
+        body,
         at,
         by: "tester@host".into(),
     };
-    let none = c.ok(
-        store.take_controls(&stack, "web").await,
-        "take with nothing sent",
-    );
+    let none = c.ok(channel.take(&stack, "web").await, "take with nothing sent");
     c.eq(&none, &Vec::new(), "take with nothing sent");
+    let nested =
+        serde_json::json!({"do": "pause", "why": "line \"1\"\nline 2", "n": [1, 2.5, null]});
     for m in [
-        msg("web", RolloutControl::Pause, 1_000),
-        msg("api", RolloutControl::Abort, 1_500),
-        msg("web", RolloutControl::Promote, 2_000),
+        msg("web", serde_json::json!("pause"), 1_000),
+        msg("api", serde_json::json!("abort"), 1_500),
+        msg("web", nested.clone(), 2_000),
     ] {
-        c.ok(store.send_control(&stack, &m).await, "send_control");
+        c.ok(channel.send(&stack, &m).await, "send");
     }
     c.ok(
-        store
-            .send_control(&other, &msg("web", RolloutControl::Abort, 3_000))
+        channel
+            .send(&other, &msg("web", serde_json::json!("abort"), 3_000))
             .await,
-        "send_control to another stack",
+        "send to another stack",
     );
-    let web = c.ok(store.take_controls(&stack, "web").await, "take web's");
+    let web = c.ok(channel.take(&stack, "web").await, "take web's");
     c.eq(
         &web,
         &vec![
-            msg("web", RolloutControl::Pause, 1_000),
-            msg("web", RolloutControl::Promote, 2_000),
+            msg("web", serde_json::json!("pause"), 1_000),
+            msg("web", nested, 2_000),
         ],
-        "web's commands, oldest first",
+        "web's messages, oldest first",
     );
-    let again = c.ok(store.take_controls(&stack, "web").await, "take web's again");
-    c.eq(&again, &Vec::new(), "a command is taken once");
-    let api = c.ok(store.take_controls(&stack, "api").await, "take api's");
+    let again = c.ok(channel.take(&stack, "web").await, "take web's again");
+    c.eq(&again, &Vec::new(), "a message is taken once");
+    let api = c.ok(channel.take(&stack, "api").await, "take api's");
     c.eq(
         &api,
-        &vec![msg("api", RolloutControl::Abort, 1_500)],
-        "api's command",
+        &vec![msg("api", serde_json::json!("abort"), 1_500)],
+        "api's message",
     );
-    let theirs = c.ok(
-        store.take_controls(&other, "web").await,
-        "take the other stack's",
-    );
+    let theirs = c.ok(channel.take(&other, "web").await, "take the other stack's");
     c.eq(
         &theirs,
-        &vec![msg("web", RolloutControl::Abort, 3_000)],
-        "the other stack's command",
+        &vec![msg("web", serde_json::json!("abort"), 3_000)],
+        "the other stack's message",
     );
 }
 
@@ -580,12 +640,13 @@ pub async fn check_controls(store: &dyn StateStore) {
 pub async fn check_history(store: &dyn StateStore) {
     use super::VersionInfo;
     let c = Check::new("history", store);
+    let history = c.history();
     let stack = c.stack();
     let other = c.stack();
-    let none = c.ok(store.versions(&stack).await, "versions of a new stack");
+    let none = c.ok(history.versions(&stack).await, "versions of a new stack");
     c.eq(&none, &Vec::new(), "versions of a new stack");
     let missing = c.ok(
-        store.read_version(&stack, 1).await,
+        history.read_version(&stack, 1).await,
         "read of a missing version",
     );
     c.eq(&missing, &None, "read of a missing version");
@@ -604,12 +665,12 @@ pub async fn check_history(store: &dyn StateStore) {
         state.serial = 10 * v;
         state.outputs.insert("version".into(), Value::Int(v as i64));
         c.ok(
-            store.save_version(&stack, &info(v), &state).await,
+            history.save_version(&stack, &info(v), &state).await,
             "save_version",
         );
         states.push(state);
     }
-    let listed = c.ok(store.versions(&stack).await, "versions");
+    let listed = c.ok(history.versions(&stack).await, "versions");
     c.eq(
         &listed,
         &vec![info(1), info(2), info(3)],
@@ -617,17 +678,17 @@ pub async fn check_history(store: &dyn StateStore) {
     );
     for (i, state) in states.iter().enumerate() {
         let read = c.ok(
-            store.read_version(&stack, i as u64 + 1).await,
+            history.read_version(&stack, i as u64 + 1).await,
             "read_version",
         );
         c.eq(&read.as_ref(), &Some(state), "a version read back");
     }
-    let again = store.save_version(&stack, &info(2), &states[0]).await;
+    let again = history.save_version(&stack, &info(2), &states[0]).await;
     if again.is_ok() {
         c.fail("saving a version number twice was not refused");
     }
     let kept = c.ok(
-        store.read_version(&stack, 2).await,
+        history.read_version(&stack, 2).await,
         "read_version after a refused save",
     );
     c.eq(
@@ -635,6 +696,6 @@ pub async fn check_history(store: &dyn StateStore) {
         &Some(&states[1]),
         "a refused save changes nothing",
     );
-    let theirs = c.ok(store.versions(&other).await, "versions of another stack");
+    let theirs = c.ok(history.versions(&other).await, "versions of another stack");
     c.eq(&theirs, &Vec::new(), "another stack's versions");
 }

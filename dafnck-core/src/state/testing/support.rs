@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::resource::Location;
 use crate::state::model::{new_id, now_millis};
 use crate::state::{
-    Entry, Intent, LockInfo, LockRequest, OpKind, Outcome, Record, ResourceState, StateError,
-    StateStore,
+    ControlChannel, Entry, Intent, LockInfo, LockRequest, OpKind, Outcome, Record, ResourceState,
+    StateError, StateHistory, StateLock, StateStore,
 };
 use crate::value::{OutputRef, Value};
 
@@ -34,6 +34,30 @@ impl<'a> Check<'a> {
             self.name,
             self.store.describe()
         )
+    }
+
+    /// The store's lock; the check fails if it has none.
+    #[track_caller]
+    pub(super) fn locks(&self) -> &'a dyn StateLock {
+        self.store
+            .locks()
+            .unwrap_or_else(|| self.fail("the store has no lock (`StateStore::locks` is None)"))
+    }
+
+    /// The store's history; the check fails if it has none.
+    #[track_caller]
+    pub(super) fn history(&self) -> &'a dyn StateHistory {
+        self.store.history().unwrap_or_else(|| {
+            self.fail("the store keeps no history (`StateStore::history` is None)")
+        })
+    }
+
+    /// The store's control channel; the check fails if it has none.
+    #[track_caller]
+    pub(super) fn channel(&self) -> &'a dyn ControlChannel {
+        self.store.channel().unwrap_or_else(|| {
+            self.fail("the store has no control channel (`StateStore::channel` is None)")
+        })
     }
 
     #[track_caller]

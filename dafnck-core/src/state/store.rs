@@ -1,0 +1,175 @@
+//! The store traits: [`StateStore`] keeps a stack's snapshot and journal,
+//! and says which further capabilities it has — a lock ([`StateLock`]),
+//! history ([`StateHistory`]), a control channel ([`ControlChannel`]). A
+//! store implements what it supports and nothing else: no capability has a
+//! do-nothing default.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{LockInfo, LockRequest, Message, Record, State, StateError, Stored, VersionInfo};
+
+/// Where stacks' states are kept: read, append and compact, which every
+/// store implements and [`super::testing::check_state`] checks; and the
+/// store's answer to which further capabilities it has.
+///
+/// # Guarantees a store gives
+/// - `append` returns only once the records are durable (fsynced, committed).
+/// - `read` returns the last compacted snapshot and every record appended
+///   after it, in order; a torn final record (a crash mid-append) is
+///   dropped, any other damage is [`StateError::Corrupt`].
+/// - `compact` atomically replaces the snapshot and drops the records it
+///   covers (`seq <= snapshot.serial`); after a crash mid-compaction `read`
+///   returns the old or the new snapshot, with the records still needed.
+///
+/// # Capabilities
+/// The engine writes a stack only under a lock, so a store without
+/// [`StateLock`] can be read and planned against but not applied to. A
+/// store without [`StateHistory`] keeps no versions (`history` commands say
+/// so); one without [`ControlChannel`] cannot carry commands to a run in
+/// another process.
+#[async_trait]
+pub trait StateStore: Send + Sync + 'static {
+    /// A short description for messages (`file .dafnck/dev`).
+    fn describe(&self) -> String;
+
+    /// The snapshot and the journal records after it; empty for a stack
+    /// that has never been written.
+    async fn read(&self, stack: &str) -> Result<Stored, StateError>;
+
+    /// Appends records durably, in order.
+    async fn append(&self, stack: &str, records: &[Record]) -> Result<(), StateError>;
+
+    /// Replaces the snapshot with `snapshot` and drops the records it covers.
+    async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError>;
+
+    /// The store's lock on stacks, if it keeps one.
+    fn locks(&self) -> Option<&dyn StateLock>;
+
+    /// The store's history of state versions, if it keeps one.
+    fn history(&self) -> Option<&dyn StateHistory>;
+
+    /// The store's channel for messages to the run holding a stack's lock,
+    /// if it carries them.
+    fn channel(&self) -> Option<&dyn ControlChannel>;
+}
+
+/// A lease-based lock per stack.
+///
+/// # Guarantees
+/// At most one live lease per stack; a lease that is not renewed expires
+/// and may be taken over. [`super::testing::check_lock`] checks it.
+#[async_trait]
+pub trait StateLock: Send + Sync {
+    /// Takes the stack's lock, or fails at once with [`StateError::Locked`]
+    /// naming the live holder.
+    async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError>;
+
+    /// Extends a held lease by `request.lease` from now.
+    async fn renew(&self, stack: &str, lock: &LockInfo) -> Result<LockInfo, StateError>;
+
+    /// Releases the lock with this id (also how `force-unlock` works).
+    async fn unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError>;
+
+    /// The lock on a stack, if one is held (live or expired).
+    async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError>;
+}
+
+/// Earlier versions of each stack's state, kept whole.
+/// [`super::testing::check_history`] checks it.
+#[async_trait]
+pub trait StateHistory: Send + Sync {
+    /// Keeps `state` as version `info.version` of the stack, beside the
+    /// versions before it (the engine calls it under the lock after every
+    /// run that wrote the state); a version number is kept once.
+    async fn save_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError>;
+
+    /// The stack's versions, oldest first.
+    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError>;
+
+    /// The state as version `version` left it; `None` when there is no such
+    /// version.
+    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError>;
+}
+
+/// Messages left for the run that holds a stack's lock, by topic (a
+/// resource's name): another process's way to reach a long operation under
+/// way. The store keeps bytes; what a message means is its sender's and
+/// taker's business. [`super::testing::check_channel`] checks it.
+#[async_trait]
+pub trait ControlChannel: Send + Sync {
+    /// Leaves `message` for its topic.
+    async fn send(&self, stack: &str, message: &Message) -> Result<(), StateError>;
+
+    /// Takes (removes and returns, oldest first) the messages left for
+    /// `topic`.
+    async fn take(&self, stack: &str, topic: &str) -> Result<Vec<Message>, StateError>;
+}
+
+#[async_trait]
+impl<S: StateStore + ?Sized> StateStore for Arc<S> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    async fn read(&self, stack: &str) -> Result<Stored, StateError> {
+        (**self).read(stack).await
+    }
+    async fn append(&self, stack: &str, records: &[Record]) -> Result<(), StateError> {
+        (**self).append(stack, records).await
+    }
+    async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
+        (**self).compact(stack, snapshot).await
+    }
+    fn locks(&self) -> Option<&dyn StateLock> {
+        (**self).locks()
+    }
+    fn history(&self) -> Option<&dyn StateHistory> {
+        (**self).history()
+    }
+    fn channel(&self) -> Option<&dyn ControlChannel> {
+        (**self).channel()
+    }
+}
+
+/// The error for a store that lacks a capability an operation needs.
+pub(crate) fn unsupported(store: &dyn StateStore, missing: impl Into<String>) -> StateError {
+    StateError::Unsupported {
+        store: store.describe(),
+        missing: missing.into(),
+    }
+}
+
+/// The store's lock, or an error saying `operation` needs one.
+///
+/// # Errors
+/// [`StateError::Unsupported`] when the store keeps no lock.
+pub fn require_lock<'a>(
+    store: &'a dyn StateStore,
+    operation: &str,
+) -> Result<&'a dyn StateLock, StateError> {
+    store.locks().ok_or_else(|| {
+        unsupported(
+            store,
+            format!("keeps no lock, and `{operation}` writes a stack only under one"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn _object_safe(
+        _: Box<dyn StateStore>,
+        _: Box<dyn StateLock>,
+        _: Box<dyn StateHistory>,
+        _: Box<dyn ControlChannel>,
+    ) {
+    }
+}
