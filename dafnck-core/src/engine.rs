@@ -21,7 +21,7 @@ use crate::planner;
 use crate::provider::{Providers, RetryPolicy};
 use crate::recover::{self, Resolution};
 use crate::stack::{Desired, Stack};
-use crate::state::encryption::{self, KeySource, SealingStore, SecretsKey};
+use crate::state::encryption::{KeySource, SealingStore, SecretsKey};
 use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, StateStore};
 
 mod handovers;
@@ -390,7 +390,7 @@ impl Engine {
         }
         self.locked("up", |this| async move {
             let state = this.state().await?;
-            this.require_key("up", &state, encryption::plan_holds_secrets(plan))?;
+            this.require_key("up", &state, crate::saved_plan::holds_secrets(plan))?;
             let found = StateBinding::of(&state);
             if found != plan.base || !state.pending.is_empty() {
                 return Err(Error::StalePlan {

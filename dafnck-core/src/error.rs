@@ -115,7 +115,7 @@ pub enum Error {
     State(#[from] crate::state::StateError),
     /// One or more steps failed while applying; the report names each.
     #[error("{0}")]
-    Apply(Box<crate::apply::ApplyReport>),
+    Apply(Box<crate::report::ApplyReport>),
     /// Resources could not be read back (refresh, drift, recovery).
     #[error("reading resources failed:{}", list(.0))]
     Read(Vec<Diagnostic>),

@@ -3,13 +3,11 @@
 //! applied later exactly as shown — or refused if the state moved on.
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write};
-use std::path::Path;
+use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
 use crate::name::Name;
 use crate::resource::{Location, Timeouts};
 use crate::state::{ResourceState, State};
@@ -257,10 +255,9 @@ pub struct Plan {
     pub encryption: Option<crate::state::Encryption>,
 }
 
-/// The format of saved plans; format 2 may hold sealed secrets.
+/// The format version of a plan as data (a saved plan whose secrets are
+/// sealed is marked with the next one, see [`crate::saved_plan`]).
 pub(crate) const PLAN_FORMAT: u32 = 1;
-/// The newest format this version reads.
-pub(crate) const PLAN_FORMAT_SEALED: u32 = 2;
 
 impl Plan {
     pub(crate) fn new(stack: &str, base: StateBinding, destroy: bool) -> Self {
@@ -306,156 +303,5 @@ impl Plan {
             }
         }
         s
-    }
-
-    /// Writes the plan to a file (JSON), secrets included as they are in
-    /// the plan: in plain text unless it was sealed first. The command line
-    /// saves plans with [`Engine::save_plan`](crate::engine::Engine::save_plan),
-    /// which seals them.
-    ///
-    /// # Errors
-    /// [`Error::PlanFile`] when the file cannot be written.
-    pub fn save(&self, path: &Path) -> crate::Result<()> {
-        let text = serde_json::to_vec_pretty(self).map_err(|e| plan_file(path, e))?;
-        std::fs::write(path, text).map_err(|e| plan_file(path, e))
-    }
-
-    /// Reads a plan written by [`Plan::save`].
-    ///
-    /// # Errors
-    /// [`Error::PlanFile`] when the file cannot be read or parsed, or was
-    /// written by an incompatible version.
-    pub fn load(path: &Path) -> crate::Result<Plan> {
-        let text = std::fs::read(path).map_err(|e| plan_file(path, e))?;
-        let plan: Plan = serde_json::from_slice(&text).map_err(|e| plan_file(path, e))?;
-        if !(PLAN_FORMAT..=PLAN_FORMAT_SEALED).contains(&plan.version) {
-            return Err(plan_file(
-                path,
-                format!(
-                    "plan format {} is not supported (expected {PLAN_FORMAT} or {PLAN_FORMAT_SEALED})",
-                    plan.version
-                ),
-            ));
-        }
-        Ok(plan)
-    }
-
-    /// A text rendering like Terraform's: one block per change with the
-    /// changed fields old → new, secrets as `(secret)`, unknowns as
-    /// `(known after apply)`, then a summary line.
-    pub fn render(&self) -> String {
-        self.render_styled(false)
-    }
-
-    /// [`Plan::render`], with ANSI colors when `color` is set: green
-    /// creates, yellow updates, magenta replacements, red deletes.
-    pub fn render_styled(&self, color: bool) -> String {
-        let mut out = String::new();
-        for c in self
-            .changes
-            .iter()
-            .filter(|c| c.action.is_change() || c.renamed_from.is_some())
-        {
-            render_change(&mut out, c, color);
-        }
-        if !self.has_changes() {
-            out.push_str("No changes: the stack matches the program.\n");
-        }
-        let s = self.summary();
-        let _ = writeln!(
-            out,
-            "Plan: {} to create, {} to update, {} to replace, {} to delete.",
-            s.create, s.update, s.replace, s.delete
-        );
-        out
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render())
-    }
-}
-
-pub(crate) fn plan_file(path: &Path, e: impl fmt::Display) -> Error {
-    Error::PlanFile {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
-fn render_change(out: &mut String, c: &Change, color: bool) {
-    let symbol = match (c.action, c.replace_order) {
-        (Action::Create, _) => "+",
-        (Action::Import, _) => "<=",
-        (Action::Update, _) => "~",
-        (Action::Replace, ReplaceOrder::CreateBeforeDelete) => "+/-",
-        (Action::Replace, ReplaceOrder::DeleteBeforeCreate) => "-/+",
-        (Action::Delete, _) => "-",
-        (Action::NoOp, _) => " ",
-    };
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    };
-    let code = match c.action {
-        Action::Create => "32",
-        Action::Import => "36",
-        Action::Update => "33",
-        Action::Replace => "35",
-        Action::Delete => "31",
-        Action::NoOp => "0",
-    };
-    let symbol = paint(code, symbol);
-    let what = if c.deposed { " (deposed object)" } else { "" };
-    let _ = write!(out, "{symbol} {} ({}){what}", c.name, c.type_name);
-    if let Some(from) = &c.renamed_from {
-        let _ = write!(out, " (renamed from {from})");
-    }
-    if let Some(id) = &c.import_id {
-        let _ = write!(out, " (import {id})");
-    }
-    match (&c.flags.handover, c.action) {
-        (Some(hook), Action::Replace) => {
-            let _ = write!(out, " ({hook})");
-        }
-        _ if !c.replace_because.is_empty() => {
-            let _ = write!(out, " (forced by {})", c.replace_because.join(", "));
-        }
-        _ => {}
-    }
-    out.push('\n');
-    let empty = BTreeMap::new();
-    let old = c
-        .before
-        .as_ref()
-        .and_then(|b| b.inputs.as_map())
-        .unwrap_or(&empty);
-    let new = c.after.as_ref().and_then(Value::as_map).unwrap_or(&empty);
-    match c.action {
-        Action::Create | Action::Import => {
-            for (k, v) in new {
-                let _ = writeln!(out, "    {k} = {v}");
-            }
-        }
-        Action::Update | Action::Replace => {
-            for k in &c.fields {
-                let a = old.get(k).map_or("(none)".to_owned(), Value::render);
-                let b = new.get(k).map_or("(none)".to_owned(), Value::render);
-                let mark = if c.replace_because.contains(k) {
-                    "  # forces replacement"
-                } else if old.get(k).is_some_and(crate::state::encryption::is_sealed) {
-                    // Without the key the recorded secret cannot be compared.
-                    "  # may change: the recorded secret is encrypted and no key was given"
-                } else {
-                    ""
-                };
-                let _ = writeln!(out, "    {k}: {a} → {b}{mark}");
-            }
-        }
-        Action::Delete | Action::NoOp => {}
     }
 }

@@ -3,27 +3,11 @@
 //! reading the object back — by id, or by the idempotency token the create
 //! carried — and recording what exists, so nothing created is lost track of.
 
-use serde::Serialize;
-
 use crate::error::{Diagnostic, Error};
 use crate::provider::{Observed, ProviderError, Providers, ReadRequest, RetryPolicy};
 use crate::state::{Entry, Intent, OpKind, Outcome, ResourceState, State};
 
-/// How one pending operation was resolved.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Resolution {
-    /// The intent's `seq`.
-    pub op: u64,
-    /// What the interrupted call was doing.
-    pub kind: OpKind,
-    /// The resource.
-    pub name: String,
-    /// What was found, in words (`created as i-123 (adopted)`, `not created`).
-    pub outcome: String,
-    /// The records that settle it, in order.
-    #[serde(skip)]
-    pub entries: Vec<Entry>,
-}
+pub use crate::report::Resolution;
 
 /// Reads back the object of one pending intent and says what to record.
 ///

@@ -19,12 +19,11 @@
 
 mod handover;
 mod outputs;
-mod report;
 mod step;
 mod steps;
 
+pub use crate::report::{ApplyReport, StepKind, StepReport, StepStatus};
 pub(crate) use handover::reset_interrupted;
-pub use report::{ApplyReport, StepKind, StepReport, StepStatus};
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};

@@ -18,8 +18,8 @@ use crate::state::{Entry, Intent, Journal, OpKind, Outcome, ResourceState, State
 use crate::value::{OutputRef, Value};
 
 use super::outputs::LiveOutputs;
-use super::report::StepKind;
 use super::steps::{reads_inputs, Step};
+use crate::report::StepKind;
 
 /// What every step task shares.
 pub(crate) struct StepContext {

@@ -17,7 +17,7 @@ use crate::graph::DepGraph;
 use crate::plan::{Action, Change, Plan, ReplaceOrder};
 use crate::state::State;
 
-use super::report::StepKind;
+use crate::report::StepKind;
 
 /// One step: a provider call (or a state-only record) for one change.
 #[derive(Clone, Debug)]

@@ -7,6 +7,7 @@ use std::path::Path;
 use super::Engine;
 use crate::error::Error;
 use crate::plan::Plan;
+use crate::saved_plan;
 use crate::stack::Desired;
 use crate::state::encryption::{self, KeySource};
 use crate::state::{self, Entry, State, StateError};
@@ -15,19 +16,19 @@ use crate::value::Value;
 impl Engine {
     /// Saves a plan to a file, its secrets sealed with this engine's key
     /// (under a fresh salt of its own); a plan without secrets is saved as
-    /// [`Plan::save`] does.
+    /// [`saved_plan::save`] does.
     ///
     /// # Errors
     /// [`Error::PlanFile`] when the file cannot be written, and
     /// [`state::StateError::Secrets`] when the plan holds secrets and no key
     /// was given (unless plain text was allowed).
     pub fn save_plan(&self, plan: &Plan, path: &Path) -> crate::Result<()> {
-        if !encryption::plan_holds_secrets(plan) {
-            return plan.save(path);
+        if !saved_plan::holds_secrets(plan) {
+            return saved_plan::save(plan, path);
         }
         let Some(header) = self.sealing.new_header(&self.stack)? else {
             if matches!(self.sealing.key_source(), KeySource::InsecurePlaintext) {
-                return plan.save(path);
+                return saved_plan::save(plan, path);
             }
             return Err(self.secrets_error(format!(
                 "the plan holds secrets, which would be saved to {} in plain text: set \
@@ -39,17 +40,10 @@ impl Engine {
             .sealing
             .cipher(&self.stack, Some(&header))?
             .expect("a key made the header");
-        let mut sealed = plan.clone();
-        let _ = encryption::visit_plan_mut(&mut sealed, &mut |v| {
-            encryption::seal_value_in_place(v, &cipher);
-            Ok::<(), std::convert::Infallible>(())
-        });
-        sealed.encryption = Some(header);
-        sealed.version = crate::plan::PLAN_FORMAT_SEALED;
-        sealed.save(path)
+        saved_plan::save(&saved_plan::sealed(plan, header, &cipher), path)
     }
 
-    /// Loads a plan saved by [`Engine::save_plan`] (or [`Plan::save`]),
+    /// Loads a plan saved by [`Engine::save_plan`] (or [`saved_plan::save`]),
     /// opening its secrets with this engine's key.
     ///
     /// # Errors
@@ -58,8 +52,8 @@ impl Engine {
     /// [`state::StateError::Secrets`] when its secrets are sealed and no key
     /// was given.
     pub fn load_plan(&self, path: &Path) -> crate::Result<Plan> {
-        let mut plan = Plan::load(path)?;
-        let Some(header) = plan.encryption.take() else {
+        let mut plan = saved_plan::load(path)?;
+        let Some(header) = plan.encryption.clone() else {
             return Ok(plan);
         };
         let Some(cipher) = self.sealing.cipher(&self.stack, Some(&header))? else {
@@ -69,11 +63,7 @@ impl Engine {
                 path.display()
             )));
         };
-        encryption::visit_plan_mut(&mut plan, &mut |v| {
-            encryption::open_value_in_place(v, &cipher)
-        })
-        .map_err(|e| crate::plan::plan_file(path, e))?;
-        plan.version = crate::plan::PLAN_FORMAT;
+        saved_plan::open(&mut plan, &cipher, path)?;
         Ok(plan)
     }
 
@@ -97,7 +87,7 @@ impl Engine {
         self.require_key(
             operation,
             &state,
-            plan.is_some_and(encryption::plan_holds_secrets),
+            plan.is_some_and(saved_plan::holds_secrets),
         )
     }
 }

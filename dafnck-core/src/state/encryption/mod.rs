@@ -46,7 +46,7 @@ mod walk;
 pub use store::SealingStore;
 pub use walk::{holds_plaintext_secrets, holds_sealed_secrets, is_sealed};
 pub(crate) use walk::{
-    open as open_value_in_place, plan_holds_secrets, seal as seal_value_in_place, visit_plan_mut,
+    open as open_value_in_place, seal as seal_value_in_place, visit_resource_mut,
 };
 
 use std::fmt;

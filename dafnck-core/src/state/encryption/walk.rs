@@ -1,8 +1,7 @@
-//! Finding every value of a record, a state or a plan, and sealing or
-//! opening the secrets inside.
+//! Finding every value of a record or a state, and sealing or opening the
+//! secrets inside.
 
 use super::{Cipher, OpenError, SEALED_KEY};
-use crate::plan::Plan;
 use crate::state::{Entry, Outcome, Record, ResourceState, State};
 use crate::value::Value;
 
@@ -40,17 +39,6 @@ pub fn holds_sealed_secrets(state: &State) -> bool {
     let mut found = false;
     visit_state(state, &mut |v| found = found || has_sealed(v));
     found
-}
-
-/// Whether a plan's inputs, recorded objects or exports hold a secret.
-pub(crate) fn plan_holds_secrets(plan: &Plan) -> bool {
-    plan.changes.iter().any(|c| {
-        c.after.as_ref().is_some_and(Value::contains_secret)
-            || c.inputs.as_ref().is_some_and(|v| v.contains_secret())
-            || c.before
-                .as_ref()
-                .is_some_and(|b| b.inputs.contains_secret() || b.outputs.contains_secret())
-    }) || plan.exports.values().any(Value::contains_secret)
 }
 
 pub(crate) fn has_plaintext(v: &Value) -> bool {
@@ -113,7 +101,7 @@ fn visit_resource<'a>(r: &'a ResourceState, f: &mut impl FnMut(&'a Value)) {
     f(&r.outputs);
 }
 
-fn visit_resource_mut<E>(
+pub(crate) fn visit_resource_mut<E>(
     r: &mut ResourceState,
     f: &mut impl FnMut(&mut Value) -> Result<(), E>,
 ) -> Result<(), E> {
@@ -218,29 +206,4 @@ pub(crate) fn visit_record_mut<E>(
         | Entry::Timings { .. }
         | Entry::Restore { .. } => Ok(()),
     }
-}
-
-/// Calls `f` for every value of a plan, to change it.
-pub(crate) fn visit_plan_mut<E>(
-    plan: &mut Plan,
-    f: &mut impl FnMut(&mut Value) -> Result<(), E>,
-) -> Result<(), E> {
-    for c in &mut plan.changes {
-        if let Some(before) = &mut c.before {
-            // Shared with the state in memory: changed here, copied first.
-            visit_resource_mut(std::sync::Arc::make_mut(before), f)?;
-        }
-        if let Some(after) = &mut c.after {
-            f(after)?;
-        }
-        if let Some(inputs) = &mut c.inputs {
-            // Shared with the program in memory; a plan being saved or
-            // loaded gets its own copy.
-            f(std::sync::Arc::make_mut(inputs))?;
-        }
-    }
-    for v in plan.exports.values_mut() {
-        f(v)?;
-    }
-    Ok(())
 }

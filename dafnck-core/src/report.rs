@@ -1,4 +1,6 @@
-//! What an apply did, step by step.
+//! What an apply did, step by step, and how pending operations of a
+//! crashed run were resolved: plain data, below the executor and the
+//! errors that carry it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -6,8 +8,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::recover::Resolution;
 use crate::resource::Location;
+use crate::state::{Entry, OpKind};
 use crate::value::Value;
 
 /// What a step does.
@@ -175,4 +177,20 @@ impl fmt::Display for ApplyReport {
         }
         Ok(())
     }
+}
+
+/// How one pending operation was resolved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Resolution {
+    /// The intent's `seq`.
+    pub op: u64,
+    /// What the interrupted call was doing.
+    pub kind: OpKind,
+    /// The resource.
+    pub name: String,
+    /// What was found, in words (`created as i-123 (adopted)`, `not created`).
+    pub outcome: String,
+    /// The records that settle it, in order.
+    #[serde(skip)]
+    pub entries: Vec<Entry>,
 }
