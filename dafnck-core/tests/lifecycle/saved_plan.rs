@@ -23,7 +23,7 @@ fn infra(value: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> 
 fn save_and_load(plan: &Plan) -> Plan {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.json");
-    dafnck_core::saved_plan::save(&plan, &path).unwrap();
+    dafnck_core::saved_plan::save(plan, &path).unwrap();
     let loaded = dafnck_core::saved_plan::load(&path).unwrap();
     assert_eq!(&loaded, plan, "the plan survives the file unchanged");
     loaded
