@@ -176,6 +176,7 @@ pub fn recorded(desired: &Desired) -> State {
                 protect: false,
                 retain_on_delete: false,
                 location: Some((*node.location).clone()),
+                provider: None,
             }
             .into(),
         );

@@ -260,7 +260,12 @@ async fn read_back(
     retry: &RetryPolicy,
 ) -> Result<Option<Observed>, String> {
     let provider = providers
-        .for_type(&r.name, &r.type_name, r.location.as_ref())
+        .for_instance(
+            &r.name,
+            &r.type_name,
+            r.provider.as_deref(),
+            r.location.as_ref(),
+        )
         .map_err(|e| e.to_string())?;
     let req = ReadRequest {
         name: r.name.clone(),

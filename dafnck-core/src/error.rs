@@ -77,7 +77,7 @@ pub enum Error {
         message: String,
     },
     /// No provider serves a resource's type.
-    #[error("{}resource {resource:?}: no provider for type {type_name:?} (package {package:?})", .location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
+    #[error("{}resource {resource:?}: no provider for type {type_name:?} (package {package:?}{})", .location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default(), .instance.as_ref().map(|i| format!(", instance {i:?}")).unwrap_or_default())]
     NoProvider {
         /// The resource.
         resource: String,
@@ -85,6 +85,8 @@ pub enum Error {
         type_name: String,
         /// The package no provider serves.
         package: String,
+        /// The named instance asked for (none: the package's default).
+        instance: Option<String>,
         /// Where it was declared.
         location: Option<Location>,
     },

@@ -172,6 +172,10 @@ pub struct ChangeFlags {
     /// old object).
     #[serde(default, alias = "deploy", skip_serializing_if = "Option::is_none")]
     pub handover: Option<String>,
+    /// The named provider instance that manages the new object (none: the
+    /// package's default instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 /// The state a plan was made against; a saved plan applies only to it.

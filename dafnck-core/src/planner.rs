@@ -160,7 +160,7 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
         .reserve(desired.nodes.len() + state.deposed.len());
 
     let mut flags = SharedFlags::default();
-    let mut last_provider: Option<(&str, &Arc<dyn crate::Provider>)> = None;
+    let mut last_provider: Option<(&str, Option<&str>, &Arc<dyn crate::Provider>)> = None;
     for &i in &desired.order {
         let node = &desired.nodes[i];
         let recorded = recorded_for[i].as_ref();
@@ -168,13 +168,16 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
         let refs = Refs { desired, i };
         // A program declares many resources of a type in a row: the last
         // type's provider is reused without hashing its package again.
+        let instance = node.options.provider.as_deref();
         let found = match &last_provider {
-            Some((t, p)) if *t == node.type_name.as_str() => Ok(*p),
-            _ => providers.for_type(&node.name, &node.type_name, Some(&*node.location)),
+            Some((t, n, p)) if *t == node.type_name.as_str() && *n == instance => Ok(*p),
+            _ => {
+                providers.for_instance(&node.name, &node.type_name, instance, Some(&*node.location))
+            }
         };
         let provider = match found {
             Ok(p) => {
-                last_provider = Some((node.type_name.as_str(), p));
+                last_provider = Some((node.type_name.as_str(), instance, p));
                 p
             }
             Err(e) => {
@@ -223,11 +226,21 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
                 change.after = Some(resolved);
                 change.inputs = Some(Arc::clone(&node.inputs));
             }
-            Some((old, _)) if old.type_name != node.type_name => {
+            Some((old, _))
+                if old.type_name != node.type_name || old.provider != node.options.provider =>
+            {
+                // A new type, or another provider instance (another region
+                // or account): a new object there, the old one deleted
+                // through the instance that made it.
+                let why = if old.type_name != node.type_name {
+                    "type"
+                } else {
+                    "provider"
+                };
                 let resolved = resolved_inputs(node, &refs, &known, &mut problems);
                 change.action = Action::Replace;
-                change.replace_because = vec!["type".into()];
-                change.fields = vec!["type".into()];
+                change.replace_because = vec![why.into()];
+                change.fields = vec![why.into()];
                 change.after = Some(resolved);
                 change.inputs = Some(Arc::clone(&node.inputs));
                 change.before = Some(Arc::clone(old));
@@ -557,6 +570,7 @@ fn flags_of(node: &Node) -> ChangeFlags {
         force_new: node.force_new.clone(),
         timeouts: node.options.timeouts,
         handover: node.options.handover.as_ref().map(|h| h.hook().describe()),
+        provider: node.options.provider.clone(),
     }
 }
 
@@ -578,7 +592,8 @@ impl SharedFlags {
             && !o.retain_on_delete
             && o.ignore_changes.is_empty()
             && o.timeouts == Timeouts::default()
-            && o.handover.is_none();
+            && o.handover.is_none()
+            && o.provider.is_none();
         if !plain {
             return Arc::new(flags_of(node));
         }

@@ -302,10 +302,12 @@ impl fmt::Debug for dyn Provider {
     }
 }
 
-/// The providers a program uses, by package.
+/// The providers a program uses: by package, and by package and instance
+/// name for the named instances ([`Providers::with_named`]).
 #[derive(Clone, Default, Debug)]
 pub struct Providers {
     by_package: HashMap<String, Arc<dyn Provider>>,
+    named: HashMap<(String, String), Arc<dyn Provider>>,
 }
 
 impl Providers {
@@ -314,19 +316,36 @@ impl Providers {
         Providers::default()
     }
 
-    /// Adds a provider (replacing one of the same package).
+    /// Adds a provider as its package's default instance (replacing one of
+    /// the same package).
     pub fn with(mut self, provider: impl Provider) -> Self {
         self.insert(Arc::new(provider));
         self
     }
 
-    /// Adds a shared provider (replacing one of the same package).
+    /// Adds a shared provider as its package's default instance (replacing
+    /// one of the same package).
     pub fn insert(&mut self, provider: Arc<dyn Provider>) {
         self.by_package
             .insert(provider.package().to_owned(), provider);
     }
 
-    /// The provider for a resource type.
+    /// Adds a provider as the instance `name` of its package: a resource
+    /// declared with [`Options::provider(name)`](crate::Options::provider)
+    /// is managed through it (two AWS regions, two accounts, two local
+    /// roots). Replaces an instance of the same package and name.
+    pub fn with_named(mut self, name: impl Into<String>, provider: impl Provider) -> Self {
+        self.insert_named(name, Arc::new(provider));
+        self
+    }
+
+    /// Adds a shared provider as the instance `name` of its package.
+    pub fn insert_named(&mut self, name: impl Into<String>, provider: Arc<dyn Provider>) {
+        self.named
+            .insert((provider.package().to_owned(), name.into()), provider);
+    }
+
+    /// The default provider for a resource type.
     ///
     /// # Errors
     /// [`Error::NoProvider`] naming the resource and where it was declared.
@@ -336,15 +355,34 @@ impl Providers {
         type_name: &str,
         location: Option<&Location>,
     ) -> Result<&Arc<dyn Provider>, Error> {
+        self.for_instance(resource, type_name, None, location)
+    }
+
+    /// The provider for a resource type: the instance `instance` of its
+    /// package, or the package's default with `None`.
+    ///
+    /// # Errors
+    /// [`Error::NoProvider`] naming the resource, the instance and where it
+    /// was declared.
+    pub fn for_instance(
+        &self,
+        resource: &str,
+        type_name: &str,
+        instance: Option<&str>,
+        location: Option<&Location>,
+    ) -> Result<&Arc<dyn Provider>, Error> {
         let package = package_of(type_name);
-        self.by_package
-            .get(package)
-            .ok_or_else(|| Error::NoProvider {
-                resource: resource.to_owned(),
-                type_name: type_name.to_owned(),
-                package: package.to_owned(),
-                location: location.cloned(),
-            })
+        let found = match instance {
+            None => self.by_package.get(package),
+            Some(name) => self.named.get(&(package.to_owned(), name.to_owned())),
+        };
+        found.ok_or_else(|| Error::NoProvider {
+            resource: resource.to_owned(),
+            type_name: type_name.to_owned(),
+            package: package.to_owned(),
+            instance: instance.map(str::to_owned),
+            location: location.cloned(),
+        })
     }
 }
 

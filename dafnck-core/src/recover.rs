@@ -21,7 +21,12 @@ pub async fn resolve_one(
     retry: &RetryPolicy,
 ) -> Result<Resolution, Error> {
     let r = &intent.resource;
-    let provider = providers.for_type(&r.name, &r.type_name, r.location.as_ref())?;
+    let provider = providers.for_instance(
+        &r.name,
+        &r.type_name,
+        r.provider.as_deref(),
+        r.location.as_ref(),
+    )?;
     let by_token = matches!(intent.kind, OpKind::Create | OpKind::CreateReplacement);
     let req = ReadRequest {
         name: r.name.clone(),

@@ -313,6 +313,11 @@ pub struct Options {
     pub aliases: Vec<String>,
     /// Per-call time limits.
     pub timeouts: Timeouts,
+    /// The named instance of its package's provider that manages it (none:
+    /// the package's default instance). See [`Providers::with_named`].
+    ///
+    /// [`Providers::with_named`]: crate::Providers::with_named
+    pub provider: Option<String>,
     /// What takes a changed resource's new object into service (none:
     /// updated in place or replaced, as the provider says). See
     /// [`crate::handover`].
@@ -388,6 +393,16 @@ impl Options {
     /// (`Options::deploy_with`).
     pub fn hand_over(mut self, hook: impl crate::handover::Handover + 'static) -> Self {
         self.handover = Some(crate::handover::HandoverHook::new(hook));
+        self
+    }
+
+    /// Manages this resource through the provider instance registered as
+    /// `name` (two AWS regions or accounts, two local roots) instead of its
+    /// package's default one. The instance is recorded with the object, so
+    /// a later run deletes or reads it through the same one; moving a
+    /// resource to another instance replaces it.
+    pub fn provider(mut self, name: impl Into<String>) -> Self {
+        self.provider = Some(name.into());
         self
     }
 

@@ -136,7 +136,7 @@ pub(crate) async fn reset_interrupted(
         hook.hook().reset(context).await.map_err(fail)?;
         if let Some(new) = current.filter(|c| c.id != old.id) {
             let provider = providers
-                .for_type(name, &new.type_name, None)
+                .for_instance(name, &new.type_name, new.provider.as_deref(), None)
                 .map_err(|e| fail(e.to_string()))?
                 .clone();
             delete(&ctx, &*provider, name, None, new, OpKind::Delete)

@@ -351,7 +351,12 @@ fn expected_costs<'a>(
             continue;
         }
         let prior = providers
-            .for_type(&change.name, &change.type_name, None)
+            .for_instance(
+                &change.name,
+                &change.type_name,
+                change.flags.provider.as_deref(),
+                None,
+            )
             .ok()
             .and_then(|p| p.expected_duration(&change.type_name, kind));
         if let Some(prior) = prior {

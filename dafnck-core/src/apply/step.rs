@@ -132,12 +132,20 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
             });
         }
     }
+    let before = c.before.as_deref();
+    // A delete goes through the instance that made the object; everything
+    // else through the one the program names now.
+    let instance = match (p.kind, before) {
+        (StepKind::Delete | StepKind::DeleteReplaced | StepKind::DeleteDeposed, Some(b)) => {
+            b.provider.as_deref()
+        }
+        _ => c.flags.provider.as_deref(),
+    };
     let provider = ctx
         .providers
-        .for_type(&c.name, &c.type_name, c.location.as_deref())
+        .for_instance(&c.name, &c.type_name, instance, c.location.as_deref())
         .map_err(|e| ProviderError::new(e.to_string()))?
         .clone();
-    let before = c.before.as_deref();
     match p.kind {
         StepKind::Record => {
             let b = before.ok_or_else(|| ProviderError::new("nothing recorded to update"))?;
@@ -226,6 +234,7 @@ pub(super) fn desired_state(
         protect: c.flags.protect,
         retain_on_delete: c.flags.retain_on_delete,
         location: c.location.as_deref().cloned(),
+        provider: c.flags.provider.clone(),
     }
 }
 

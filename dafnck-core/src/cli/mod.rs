@@ -103,6 +103,13 @@ where
         self
     }
 
+    /// Adds a provider as the named instance `name` of its package (see
+    /// [`Options::provider`](crate::Options::provider)).
+    pub fn named_provider(mut self, name: impl Into<String>, provider: impl Provider) -> Self {
+        self.providers.insert_named(name, Arc::new(provider));
+        self
+    }
+
     /// Adds several providers.
     pub fn providers(mut self, providers: Providers) -> Self {
         self.providers = providers;

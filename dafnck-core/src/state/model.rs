@@ -38,6 +38,10 @@ pub struct ResourceState {
     /// Where it was last declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// The named provider instance that manages it (none: its package's
+    /// default instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 /// A stack's recorded state.
@@ -596,6 +600,7 @@ mod tests {
             protect: false,
             retain_on_delete: false,
             location: None,
+            provider: None,
         }
     }
 

@@ -21,6 +21,7 @@ mod parallelism;
 mod pending_operations;
 mod program_errors;
 mod protect;
+mod provider_instances;
 mod replace;
 mod replace_conflict;
 mod replace_on_changes;

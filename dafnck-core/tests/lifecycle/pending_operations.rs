@@ -53,6 +53,7 @@ fn net_intent() -> ResourceState {
         protect: false,
         retain_on_delete: false,
         location: None,
+        provider: None,
     }
 }
 

@@ -179,6 +179,7 @@ fn put(seq: u64, name: &str, pw: &str) -> Record {
                 protect: false,
                 retain_on_delete: false,
                 location: None,
+                provider: None,
             },
         },
     }

@@ -25,6 +25,7 @@ fn put(seq: u64, name: &str) -> Record {
                 protect: false,
                 retain_on_delete: false,
                 location: None,
+                provider: None,
             },
         },
     }

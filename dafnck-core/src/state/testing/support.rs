@@ -158,6 +158,7 @@ pub(super) fn resource(name: &str, id: &str) -> ResourceState {
         protect: false,
         retain_on_delete: false,
         location: None,
+        provider: None,
     }
 }
 
