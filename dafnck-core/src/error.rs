@@ -86,7 +86,7 @@ pub enum Error {
         /// The package no provider serves.
         package: String,
         /// The named instance asked for (none: the package's default).
-        instance: Option<String>,
+        instance: Option<Box<str>>,
         /// Where it was declared.
         location: Option<Location>,
     },

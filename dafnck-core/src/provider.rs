@@ -380,7 +380,7 @@ impl Providers {
             resource: resource.to_owned(),
             type_name: type_name.to_owned(),
             package: package.to_owned(),
-            instance: instance.map(str::to_owned),
+            instance: instance.map(Box::from),
             location: location.cloned(),
         })
     }
