@@ -12,6 +12,7 @@ mod bad_input;
 mod crash;
 mod drift;
 mod elbv2;
+mod instances;
 mod network;
 mod recovery;
 mod support;

@@ -29,6 +29,8 @@ pub(crate) struct Moto {
     pub(crate) provider: aws::Provider,
     pub(crate) ec2: Client,
     pub(crate) elb: ElbClient,
+    /// The server's URL.
+    pub(crate) url: String,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -57,6 +59,7 @@ pub(crate) async fn moto(test: &str) -> Option<Moto> {
         provider,
         ec2,
         elb,
+        url,
         _turn: turn,
     })
 }
@@ -65,8 +68,13 @@ pub(crate) async fn moto(test: &str) -> Option<Moto> {
 /// region and credentials, so nothing is read from this process's
 /// environment and no test changes it.
 pub(crate) async fn sdk_config(url: &str) -> aws_config::SdkConfig {
+    sdk_config_in(url, "us-east-1").await
+}
+
+/// [`sdk_config`] in another region of the same server.
+pub(crate) async fn sdk_config_in(url: &str, region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region.to_owned()))
         .endpoint_url(url)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
         .load()
