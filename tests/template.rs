@@ -2,7 +2,7 @@
 //! repository, works as the README's "Start your own infrastructure repo"
 //! says: copied out of this checkout with its dependencies pointed here by
 //! path, it builds, its own unit tests pass, and its program previews,
-//! applies and destroys its resources.
+//! applies, updates and destroys its resources.
 //!
 //! The copy builds into the target directory of the outer run
 //! (`CARGO_TARGET_DIR` if set, else the one this test was built in) and
@@ -112,6 +112,27 @@ fn the_template_builds_tests_previews_applies_and_destroys_from_a_copy() {
     assert!(out.status.success(), "up fails");
     let page = std::fs::read_to_string(repo.join("public/index.html")).unwrap();
     assert_eq!(page, "<h1>hello</h1>\n");
+
+    let out = cargo(
+        &repo,
+        &[
+            "run",
+            "--offline",
+            "-q",
+            "--",
+            "up",
+            "--yes",
+            "--config",
+            "greeting=hi",
+        ],
+    );
+    assert!(out.status.success(), "up with a new greeting fails");
+    assert!(
+        stdout(&out).contains("~ index"),
+        "the page is updated in place"
+    );
+    let page = std::fs::read_to_string(repo.join("public/index.html")).unwrap();
+    assert_eq!(page, "<h1>hi</h1>\n");
 
     let out = cargo(&repo, &["run", "--offline", "-q", "--", "destroy", "--yes"]);
     assert!(out.status.success(), "destroy fails");
