@@ -75,7 +75,7 @@ fn stdout(out: &Output) -> String {
 }
 
 #[test]
-fn the_template_builds_tests_previews_applies_and_destroys_from_a_copy() {
+fn the_template_builds_tests_previews_applies_updates_and_destroys_from_a_copy() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("infra");
     copy_dir(&root().join("templates/infra"), &repo);
