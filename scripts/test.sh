@@ -73,6 +73,16 @@ status=0
 step "cargo test (unit, integration, property, crash, examples, benches once)"
 cargo test --workspace --all-features --all-targets --no-fail-fast 2>&1 | tee -a "$log" || status=1
 
+step "dafnck-core embedded: no command line (--no-default-features)"
+# The engine alone builds without clap, indicatif and tracing-subscriber,
+# and a program drives Engine directly in that build.
+if cargo tree -p dafnck-core --no-default-features -e normal --prefix none \
+    | grep -E '^(clap|indicatif|tracing-subscriber) '; then
+    echo "error: dafnck-core without its cli feature still depends on the above" >&2
+    status=1
+fi
+cargo test -p dafnck-core --no-default-features --test embedded 2>&1 | tee -a "$log" || status=1
+
 step "cargo test --doc"
 cargo test --workspace --all-features --doc --no-fail-fast 2>&1 | tee -a "$log" || status=1
 

@@ -42,3 +42,38 @@ pub mod cli {
         cli
     }
 }
+
+/// The guide under `docs/` and the README, compiled and run as doc tests
+/// (`cargo test --doc`), so every Rust example in them builds against the
+/// code it describes. Only built by rustdoc's test runner.
+#[cfg(doctest)]
+pub mod guide {
+    #[doc = include_str!("../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../docs/programs.md")]
+    pub struct Programs;
+    #[doc = include_str!("../docs/cli.md")]
+    pub struct Cli;
+    #[doc = include_str!("../docs/embedding.md")]
+    pub struct Embedding;
+    #[doc = include_str!("../docs/engine.md")]
+    pub struct Engine;
+    #[doc = include_str!("../docs/state.md")]
+    pub struct State;
+    #[doc = include_str!("../docs/testing.md")]
+    pub struct Testing;
+    #[doc = include_str!("../docs/performance.md")]
+    pub struct Performance;
+    /// Uses the `local` provider.
+    #[cfg(feature = "local")]
+    #[doc = include_str!("../docs/providers.md")]
+    pub struct Providers;
+    /// Uses the `local` provider and nginx's router.
+    #[cfg(feature = "local")]
+    #[doc = include_str!("../docs/strategies.md")]
+    pub struct Strategies;
+    /// Uses the AWS provider and the ALB router.
+    #[cfg(feature = "aws")]
+    #[doc = include_str!("../docs/aws.md")]
+    pub struct Aws;
+}

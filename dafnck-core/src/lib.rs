@@ -5,12 +5,21 @@
 //! A program declares resources in a [`Stack`], the [`planner`] diffs them
 //! against the recorded [`state`] into a [`Plan`], and [`apply`] carries the
 //! plan out through [`Provider`]s, journaling every step.
+//!
+//! # Features
+//!
+//! - `cli` (default): the `cli` module, the command line every program gets (clap,
+//!   indicatif, tracing-subscriber). Without it the crate is the engine
+//!   alone: a program that drives [`engine::Engine`] itself builds with
+//!   `default-features = false` and none of those dependencies.
+//! - `mock`: `testing::MockProvider`, a mockall mock of [`Provider`].
 
 // The derive macros generate `::dafnck_core::...` paths; this lets them work
 // inside this crate's own tests and doc examples too.
 extern crate self as dafnck_core;
 
 pub mod apply;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod deploy;
 pub mod drift;
