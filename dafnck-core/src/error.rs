@@ -105,7 +105,7 @@ pub enum Error {
     Usage(String),
     /// A handover (a rollout) a dead run left under way could not be reset;
     /// nothing else was done.
-    #[error("resource {resource:?}: a rollout interrupted by an earlier run could not be reset: {message}")]
+    #[error("resource {resource:?}: a handover (rollout) interrupted by an earlier run could not be reset: {message}")]
     Handover {
         /// The resource.
         resource: String,

@@ -36,8 +36,7 @@ pub trait Handover: Send + Sync {
     /// objects exist; their outputs are in `context`.
     ///
     /// # Errors
-    /// [`HandoverError::Declined`] when the old object is to stay (for a
-    /// deployment: rolled back, all traffic on the old object): the engine
+    /// [`HandoverError::Declined`] when the old object is to stay: the engine
     /// deletes the new object. [`HandoverError::Stuck`] when neither can be
     /// said to serve: the engine keeps both, and the next run resets.
     async fn hand_over(&self, context: HandoverContext) -> Result<(), HandoverError>;
@@ -117,8 +116,8 @@ impl HandoverContext {
         self
     }
 
-    /// Durably records `record` as the handover's progress (shown by
-    /// `rollout status`, given back as `previous` next time).
+    /// Durably records `record` as the handover's progress (kept in the
+    /// state, given back as `previous` next time).
     ///
     /// # Errors
     /// The journal could not be written.

@@ -72,10 +72,11 @@ pub struct Diff {
     /// Why the new object could not be created while the old one exists,
     /// if it could not (say, a name the cloud keeps unique that both
     /// would have): the planner then refuses a replacement that creates
-    /// the new object first — one a deployment policy rolls out, or any
-    /// without `delete_before_replace` — with this reason, instead of
-    /// letting the create fail at apply. Said whatever the change, since
-    /// a deployment policy turns any change into a replacement.
+    /// the new object first — one that is handed over
+    /// ([`crate::handover`]), or any without `delete_before_replace` — with
+    /// this reason, instead of letting the create fail at apply. Said
+    /// whatever the change, since a handover turns any change into a
+    /// replacement.
     pub replace_conflict: Option<String>,
 }
 

@@ -389,8 +389,7 @@ impl Options {
     /// Replaces this resource beside the old object on every change of its
     /// inputs, and hands both objects to `hook` before the old one is
     /// deleted (or, if the hook declines, the new one). See
-    /// [`crate::handover`]; a deployment policy attaches itself this way
-    /// (`Options::deploy_with`).
+    /// [`crate::handover`].
     pub fn hand_over(mut self, hook: impl crate::handover::Handover + 'static) -> Self {
         self.handover = Some(crate::handover::HandoverHook::new(hook));
         self

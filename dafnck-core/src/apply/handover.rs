@@ -109,7 +109,7 @@ pub(crate) async fn reset_interrupted(
     for (name, mark) in state.handovers.iter().filter(|(_, m)| m.active) {
         let fail = |message: String| (name.clone(), message);
         let hook = handovers.get(name).ok_or_else(|| {
-            fail("the program no longer declares it with its handover (its deployment policy), so it cannot be reset; declare it as it was, run `up`, then change it".into())
+            fail("the program no longer declares it with the handover it had (its deployment policy, say), so it cannot be reset; declare it as it was, run `up`, then change it".into())
         })?;
         let current = state.resources.get(name);
         let old = state.deposed.iter().rev().find(|d| &d.name == name);

@@ -127,8 +127,7 @@ pub struct HandoverMark {
     /// handover it did not start resets it through the hook and removes the
     /// new object.
     pub active: bool,
-    /// The hook's own record of its progress (for a deployment policy:
-    /// phase, step, weights); opaque to the engine.
+    /// The hook's own record of its progress; opaque to the engine.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub record: serde_json::Value,
 }

@@ -86,7 +86,10 @@ async fn two_regions_through_two_named_instances() {
     assert_eq!(cidrs(&us_ec2).await, ["10.10.0.0/16"]);
     assert_eq!(cidrs(&eu_ec2).await, ["10.20.0.0/16"]);
     let state = engine.state().await.unwrap();
-    assert_eq!(state.resources["web"].provider.as_deref(), Some("us-east-1"));
+    assert_eq!(
+        state.resources["web"].provider.as_deref(),
+        Some("us-east-1")
+    );
     // Refreshed through each instance, nothing drifted.
     let again = engine.preview(program("us-east-1"), true).await.unwrap();
     assert!(!again.plan.has_changes(), "{}", again.plan.render());
