@@ -301,7 +301,7 @@ async fn an_interrupted_rollout_whose_policy_is_gone_is_refused_by_name() {
     );
     assert!(
         err.to_string()
-            .contains("no longer declares it with its handover"),
+            .contains("no longer declares it with the handover it had"),
         "{err}"
     );
     assert_eq!(t.cloud().objects_named("web").len(), 2, "nothing touched");
