@@ -1,7 +1,10 @@
 //! The [`Provider`] trait: how the engine talks to a cloud (or to anything
 //! with a create / read / update / delete life cycle), its request and
 //! response types, errors that say whether a retry can help, and
-//! [`RetryPolicy`] for throttling.
+//! [`RetryPolicy`] for throttling; [`kit`] builds a provider out of typed
+//! handlers, one per resource type.
+
+pub mod kit;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,0 +1,715 @@
+//! Typed resource handlers, and [`Kit`], which serves a set of them as one
+//! [`Provider`].
+//!
+//! A provider author writes one [`ResourceHandler`] per resource type, over
+//! the type's own input struct (the `#[derive(Resource)]` struct) and its
+//! outputs struct, and registers it with one line. The kit finds the
+//! handler by type name, decodes the engine's [`Value`]s into the typed
+//! structs (an error names the resource and its type) and encodes the
+//! answers back: no `Value` and no dispatch over type names in the
+//! author's code.
+//!
+//! ```
+//! use dafnck_core::prelude::*;
+//! use dafnck_core::provider::kit::{Create, Delete, Found, Kit, Made, Read, ResourceHandler, Update};
+//! use dafnck_core::ProviderError;
+//!
+//! #[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
+//! #[resource(type = "acme:kv:Entry", outputs = EntryOutputs)]
+//! pub struct Entry {
+//!     pub value: Input<String>,
+//! }
+//!
+//! #[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+//! pub struct EntryOutputs {
+//!     pub key: String,
+//! }
+//!
+//! /// Where the handlers keep their objects (a real provider: its clients).
+//! #[derive(Default)]
+//! pub struct Store(std::sync::Mutex<std::collections::BTreeMap<String, String>>);
+//!
+//! struct EntryHandler;
+//!
+//! #[async_trait::async_trait]
+//! impl ResourceHandler for EntryHandler {
+//!     type Resource = Entry;
+//!     type Context = Store;
+//!
+//!     async fn create(&self, cx: &Store, req: Create<Entry>) -> Result<Made<EntryOutputs>, ProviderError> {
+//!         let value = req.inputs.value.as_value().cloned().unwrap_or_default();
+//!         cx.0.lock().unwrap().insert(req.token.clone(), value);
+//!         Ok(Made { id: req.token.clone(), outputs: EntryOutputs { key: req.token } })
+//!     }
+//!
+//!     async fn read(&self, cx: &Store, req: Read<Entry>) -> Result<Option<Found<Entry, EntryOutputs>>, ProviderError> {
+//!         // The token is the id here, so a lost create is found by it.
+//!         let Some(key) = req.id.clone().or(req.token.clone()) else { return Ok(None) };
+//!         let value = cx.0.lock().unwrap().get(&key).cloned();
+//!         Ok(value.map(|v| Found {
+//!             id: key.clone(),
+//!             inputs: Entry { value: v.into() },
+//!             outputs: EntryOutputs { key },
+//!         }))
+//!     }
+//!
+//!     async fn update(&self, cx: &Store, req: Update<Entry>) -> Result<EntryOutputs, ProviderError> {
+//!         let value = req.inputs.value.as_value().cloned().unwrap_or_default();
+//!         cx.0.lock().unwrap().insert(req.id.clone(), value);
+//!         Ok(EntryOutputs { key: req.id })
+//!     }
+//!
+//!     async fn delete(&self, cx: &Store, req: Delete<Entry>) -> Result<(), ProviderError> {
+//!         cx.0.lock().unwrap().remove(&req.id);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let provider = Kit::new("acme", Store::default()).with(EntryHandler);
+//! assert_eq!(provider.types().collect::<Vec<_>>(), vec!["acme:kv:Entry"]);
+//! let providers = Providers::new().with(provider);
+//! # let _ = providers;
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{
+    standard_diff, CreateRequest, Created, DeleteRequest, Diff, DiffRequest, Observed, Provider,
+    ProviderError, ReadRequest, UpdateRequest,
+};
+use crate::resource::Resource;
+use crate::state::CallKind;
+use crate::value::Value;
+
+/// The outputs struct of resource type `R`.
+pub type OutputsOf<R> = <R as Resource>::Outputs;
+
+/// A value recorded in the state (inputs or outputs), decoded only when a
+/// handler asks for it: a read after an import knows no inputs, and some
+/// handlers can do without them.
+pub struct Recorded<T> {
+    value: Value,
+    what: &'static str,
+    type_name: &'static str,
+    name: String,
+    _type: PhantomData<fn() -> T>,
+}
+
+// By hand: derives would ask `T: Clone + Debug` of a value never held.
+impl<T> Clone for Recorded<T> {
+    fn clone(&self) -> Self {
+        Recorded {
+            value: self.value.clone(),
+            what: self.what,
+            type_name: self.type_name,
+            name: self.name.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Recorded<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recorded")
+            .field("what", &self.what)
+            .field("value", &self.value)
+            .finish()
+    }
+}
+
+impl<T: DeserializeOwned> Recorded<T> {
+    fn new(value: Value, what: &'static str, type_name: &'static str, name: &str) -> Self {
+        Recorded {
+            value,
+            what,
+            type_name,
+            name: name.to_owned(),
+            _type: PhantomData,
+        }
+    }
+
+    /// The value, decoded.
+    ///
+    /// # Errors
+    /// A non-retryable error naming the resource, its type and what does
+    /// not decode.
+    pub fn decode(&self) -> Result<T, ProviderError> {
+        decode(&self.value, self.what, self.type_name, &self.name)
+    }
+
+    /// The value, decoded, or `T::default()` when it does not decode (none
+    /// was recorded).
+    pub fn decode_or_default(&self) -> T
+    where
+        T: Default,
+    {
+        self.decode().unwrap_or_default()
+    }
+}
+
+fn decode<T: DeserializeOwned>(
+    value: &Value,
+    what: &str,
+    type_name: &str,
+    name: &str,
+) -> Result<T, ProviderError> {
+    value
+        .deserialize_into()
+        .map_err(|e| ProviderError::new(format!("{type_name} {name:?}: invalid {what}: {e}")))
+}
+
+fn encode<T: Serialize>(
+    value: &T,
+    what: &str,
+    type_name: &str,
+    name: &str,
+) -> Result<Value, ProviderError> {
+    Value::from_serialize(value).map_err(|e| {
+        ProviderError::new(format!("{type_name} {name:?}: cannot encode {what}: {e}"))
+    })
+}
+
+/// A create call for one resource, its inputs decoded.
+#[derive(Clone, Debug)]
+pub struct Create<R> {
+    /// The resource's name in its stack.
+    pub name: String,
+    /// The stack's name (providers tag objects with it).
+    pub stack: String,
+    /// The idempotency token: stamp it on the object so that a create whose
+    /// answer was lost is found again by [`Read::token`].
+    pub token: String,
+    /// Resolved inputs.
+    pub inputs: R,
+}
+
+/// A read call for one resource: by id, or — after a create whose answer
+/// was lost — by the create's token.
+#[derive(Clone, Debug)]
+pub struct Read<R> {
+    /// The resource's name in its stack.
+    pub name: String,
+    /// The stack's name.
+    pub stack: String,
+    /// The object's id, when known.
+    pub id: Option<String>,
+    /// The idempotency token of the create that may have made the object,
+    /// when the id is not known.
+    pub token: Option<String>,
+    /// The inputs last recorded (or sent), for what cannot be read back.
+    pub recorded: Recorded<R>,
+}
+
+/// An update call for one resource, its desired inputs decoded.
+#[derive(Clone, Debug)]
+pub struct Update<R: Resource> {
+    /// The resource's name in its stack.
+    pub name: String,
+    /// The stack's name.
+    pub stack: String,
+    /// The object's id.
+    pub id: String,
+    /// Resolved desired inputs.
+    pub inputs: R,
+    /// Inputs recorded in the state.
+    pub old_inputs: Recorded<R>,
+    /// Outputs recorded in the state.
+    pub old_outputs: Recorded<OutputsOf<R>>,
+    /// The top-level input fields that differ.
+    pub changed: Vec<String>,
+}
+
+/// A delete call for one resource.
+#[derive(Clone, Debug)]
+pub struct Delete<R: Resource> {
+    /// The resource's name in its stack.
+    pub name: String,
+    /// The stack's name.
+    pub stack: String,
+    /// The object's id.
+    pub id: String,
+    /// Inputs recorded in the state.
+    pub inputs: Recorded<R>,
+    /// Outputs recorded in the state.
+    pub outputs: Recorded<OutputsOf<R>>,
+}
+
+/// What a create made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Made<O> {
+    /// The provider's id for the new object.
+    pub id: String,
+    /// Its outputs.
+    pub outputs: O,
+}
+
+/// An object as a read found it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found<R, O> {
+    /// The object's id.
+    pub id: String,
+    /// Its inputs as found (compared with the recorded ones for drift).
+    pub inputs: R,
+    /// Its outputs.
+    pub outputs: O,
+}
+
+/// The create / read / update / delete life cycle of one resource type,
+/// typed: registered in a [`Kit`] with [`Kit::with`].
+///
+/// # Guarantees a handler gives (checked by
+/// [`testing::conformance`](crate::testing::conformance))
+/// - `delete` of an object that is already gone succeeds.
+/// - `read` answers `None` for an object that does not exist, and finds an
+///   object by [`Read::token`] when [`Read::id`] is `None`.
+/// - Errors set [`ProviderError::retryable`] only when a retry can help.
+#[async_trait]
+pub trait ResourceHandler: Send + Sync + 'static {
+    /// The resource type's input struct.
+    type Resource: Resource<Outputs: Serialize + DeserializeOwned + Send + Sync>
+        + DeserializeOwned
+        + Send;
+    /// What every handler of a provider shares (clients, a work dir).
+    type Context: Send + Sync + 'static;
+
+    /// Compares recorded and desired inputs, as [`Provider::diff`]; the
+    /// default is [`standard_diff`].
+    fn diff(&self, req: &DiffRequest<'_>) -> Diff {
+        standard_diff(req)
+    }
+
+    /// How long a `call` typically takes, as
+    /// [`Provider::expected_duration`]; the default is `None` (no idea).
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        let _ = call;
+        None
+    }
+
+    /// Creates an object.
+    async fn create(
+        &self,
+        cx: &Self::Context,
+        req: Create<Self::Resource>,
+    ) -> Result<Made<OutputsOf<Self::Resource>>, ProviderError>;
+
+    /// Reads an object back (`None`: it does not exist).
+    async fn read(
+        &self,
+        cx: &Self::Context,
+        req: Read<Self::Resource>,
+    ) -> Result<Option<Found<Self::Resource, OutputsOf<Self::Resource>>>, ProviderError>;
+
+    /// Updates an object in place; returns its new outputs.
+    async fn update(
+        &self,
+        cx: &Self::Context,
+        req: Update<Self::Resource>,
+    ) -> Result<OutputsOf<Self::Resource>, ProviderError>;
+
+    /// Deletes an object (succeeding if it is already gone).
+    async fn delete(
+        &self,
+        cx: &Self::Context,
+        req: Delete<Self::Resource>,
+    ) -> Result<(), ProviderError>;
+}
+
+/// A handler behind the engine's untyped requests.
+#[async_trait]
+trait Untyped<C>: Send + Sync {
+    fn diff(&self, req: &DiffRequest<'_>) -> Diff;
+    fn expected_duration(&self, call: CallKind) -> Option<Duration>;
+    async fn create(&self, cx: &C, req: CreateRequest) -> Result<Created, ProviderError>;
+    async fn read(&self, cx: &C, req: ReadRequest) -> Result<Option<Observed>, ProviderError>;
+    async fn update(&self, cx: &C, req: UpdateRequest) -> Result<Value, ProviderError>;
+    async fn delete(&self, cx: &C, req: DeleteRequest) -> Result<(), ProviderError>;
+}
+
+struct Typed<H>(H);
+
+#[async_trait]
+impl<H: ResourceHandler> Untyped<H::Context> for Typed<H> {
+    fn diff(&self, req: &DiffRequest<'_>) -> Diff {
+        self.0.diff(req)
+    }
+
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        self.0.expected_duration(call)
+    }
+
+    async fn create(&self, cx: &H::Context, req: CreateRequest) -> Result<Created, ProviderError> {
+        let t = H::Resource::TYPE;
+        let inputs = decode(&req.inputs, "inputs", t, &req.name)?;
+        let name = req.name;
+        let made = self
+            .0
+            .create(
+                cx,
+                Create {
+                    name: name.clone(),
+                    stack: req.stack,
+                    token: req.token,
+                    inputs,
+                },
+            )
+            .await?;
+        Ok(Created {
+            id: made.id,
+            outputs: encode(&made.outputs, "outputs", t, &name)?,
+        })
+    }
+
+    async fn read(&self, cx: &H::Context, req: ReadRequest) -> Result<Option<Observed>, ProviderError> {
+        let t = H::Resource::TYPE;
+        let recorded = Recorded::new(req.inputs, "inputs", t, &req.name);
+        let name = req.name;
+        let found = self
+            .0
+            .read(
+                cx,
+                Read {
+                    name: name.clone(),
+                    stack: req.stack,
+                    id: req.id,
+                    token: req.token,
+                    recorded,
+                },
+            )
+            .await?;
+        found
+            .map(|f| {
+                Ok(Observed {
+                    id: f.id,
+                    inputs: encode(&f.inputs, "inputs", t, &name)?,
+                    outputs: encode(&f.outputs, "outputs", t, &name)?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn update(&self, cx: &H::Context, req: UpdateRequest) -> Result<Value, ProviderError> {
+        let t = H::Resource::TYPE;
+        let inputs = decode(&req.new_inputs, "inputs", t, &req.name)?;
+        let update = Update {
+            old_inputs: Recorded::new(req.old_inputs, "inputs", t, &req.name),
+            old_outputs: Recorded::new(req.old_outputs, "outputs", t, &req.name),
+            name: req.name,
+            stack: req.stack,
+            id: req.id,
+            inputs,
+            changed: req.changed,
+        };
+        let name = update.name.clone();
+        let outputs = self.0.update(cx, update).await?;
+        encode(&outputs, "outputs", t, &name)
+    }
+
+    async fn delete(&self, cx: &H::Context, req: DeleteRequest) -> Result<(), ProviderError> {
+        let t = H::Resource::TYPE;
+        let delete = Delete {
+            inputs: Recorded::new(req.inputs, "inputs", t, &req.name),
+            outputs: Recorded::new(req.outputs, "outputs", t, &req.name),
+            name: req.name,
+            stack: req.stack,
+            id: req.id,
+        };
+        self.0.delete(cx, delete).await
+    }
+}
+
+/// A [`Provider`] made of typed [`ResourceHandler`]s, one per type, which
+/// share a context `C` (a provider's clients, its work dir).
+///
+/// Cheap to clone when `C` is: the handlers are shared.
+pub struct Kit<C> {
+    package: String,
+    context: C,
+    handlers: Arc<HashMap<&'static str, Arc<dyn Untyped<C>>>>,
+}
+
+impl<C: Clone> Clone for Kit<C> {
+    fn clone(&self) -> Self {
+        Kit {
+            package: self.package.clone(),
+            context: self.context.clone(),
+            handlers: Arc::clone(&self.handlers),
+        }
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Kit<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut types: Vec<&str> = self.handlers.keys().copied().collect();
+        types.sort_unstable();
+        f.debug_struct("Kit")
+            .field("package", &self.package)
+            .field("context", &self.context)
+            .field("types", &types)
+            .finish()
+    }
+}
+
+impl<C: Send + Sync + 'static> Kit<C> {
+    /// A provider of `package` serving no type yet, its handlers sharing
+    /// `context`.
+    pub fn new(package: impl Into<String>, context: C) -> Self {
+        Kit {
+            package: package.into(),
+            context,
+            handlers: Arc::default(),
+        }
+    }
+
+    /// Serves the handler's resource type with it (replacing any handler
+    /// of that type).
+    pub fn with<H: ResourceHandler<Context = C>>(mut self, handler: H) -> Self {
+        let handlers = Arc::make_mut(&mut self.handlers);
+        handlers.insert(H::Resource::TYPE, Arc::new(Typed(handler)));
+        self
+    }
+
+    /// The context the handlers share.
+    pub fn context(&self) -> &C {
+        &self.context
+    }
+
+    /// The context the handlers share, to change a setting.
+    pub fn context_mut(&mut self) -> &mut C {
+        &mut self.context
+    }
+
+    /// The types served, in no particular order.
+    pub fn types(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.handlers.keys().copied()
+    }
+
+    fn handler(&self, type_name: &str) -> Result<&dyn Untyped<C>, ProviderError> {
+        self.handlers
+            .get(type_name)
+            .map(|h| &**h)
+            .ok_or_else(|| {
+                ProviderError::new(format!(
+                    "the {} provider does not serve type {type_name:?}",
+                    self.package
+                ))
+            })
+    }
+}
+
+#[async_trait]
+impl<C: Send + Sync + 'static> Provider for Kit<C> {
+    fn package(&self) -> &str {
+        &self.package
+    }
+
+    /// The handler's diff; [`standard_diff`] for a type not served (the
+    /// create will say so).
+    fn diff(&self, req: &DiffRequest<'_>) -> Diff {
+        match self.handler(req.type_name) {
+            Ok(h) => h.diff(req),
+            Err(_) => standard_diff(req),
+        }
+    }
+
+    fn expected_duration(&self, type_name: &str, call: CallKind) -> Option<Duration> {
+        self.handler(type_name).ok()?.expected_duration(call)
+    }
+
+    async fn create(&self, req: CreateRequest) -> Result<Created, ProviderError> {
+        self.handler(&req.type_name)?
+            .create(&self.context, req)
+            .await
+    }
+
+    async fn read(&self, req: ReadRequest) -> Result<Option<Observed>, ProviderError> {
+        self.handler(&req.type_name)?.read(&self.context, req).await
+    }
+
+    async fn update(&self, req: UpdateRequest) -> Result<Value, ProviderError> {
+        self.handler(&req.type_name)?
+            .update(&self.context, req)
+            .await
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
+        self.handler(&req.type_name)?
+            .delete(&self.context, req)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::resources::{Network, NetworkId, NetworkOutputs};
+
+    /// Keeps networks in a map; reports what it was given.
+    struct Networks;
+
+    #[async_trait]
+    impl ResourceHandler for Networks {
+        type Resource = Network;
+        type Context = std::sync::Mutex<HashMap<String, Network>>;
+
+        fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+            (call == CallKind::Create).then_some(Duration::from_secs(7))
+        }
+
+        async fn create(
+            &self,
+            cx: &Self::Context,
+            req: Create<Network>,
+        ) -> Result<Made<NetworkOutputs>, ProviderError> {
+            cx.lock().unwrap().insert(req.token.clone(), req.inputs);
+            Ok(Made {
+                id: req.token.clone(),
+                outputs: NetworkOutputs {
+                    network_id: NetworkId(req.token),
+                    arn: String::new(),
+                },
+            })
+        }
+
+        async fn read(
+            &self,
+            cx: &Self::Context,
+            req: Read<Network>,
+        ) -> Result<Option<Found<Network, NetworkOutputs>>, ProviderError> {
+            let recorded = req.recorded.decode()?;
+            let id = req.id.or(req.token).unwrap_or_default();
+            Ok(cx.lock().unwrap().get(&id).map(|_| Found {
+                id: id.clone(),
+                inputs: recorded,
+                outputs: NetworkOutputs {
+                    network_id: NetworkId(id),
+                    arn: String::new(),
+                },
+            }))
+        }
+
+        async fn update(
+            &self,
+            cx: &Self::Context,
+            req: Update<Network>,
+        ) -> Result<NetworkOutputs, ProviderError> {
+            let old = req.old_outputs.decode()?;
+            cx.lock().unwrap().insert(req.id, req.inputs);
+            Ok(old)
+        }
+
+        async fn delete(&self, cx: &Self::Context, req: Delete<Network>) -> Result<(), ProviderError> {
+            cx.lock().unwrap().remove(&req.id);
+            Ok(())
+        }
+    }
+
+    fn kit() -> Kit<std::sync::Mutex<HashMap<String, Network>>> {
+        Kit::new("fake", Default::default()).with(Networks)
+    }
+
+    fn _obj_safe(_: Box<dyn Provider>) {}
+
+    #[tokio::test]
+    async fn dispatches_by_type_and_converts_values() {
+        let kit = kit();
+        let inputs = Value::from_serialize(&Network {
+            cidr: "10.0.0.0/16".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let created = kit
+            .create(CreateRequest {
+                name: "net".into(),
+                stack: "dev".into(),
+                type_name: Network::TYPE.into(),
+                inputs: inputs.clone(),
+                token: "t1".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(created.id, "t1");
+        assert_eq!(created.outputs.get("network_id"), Some(&Value::from("t1")));
+        let observed = kit
+            .read(ReadRequest {
+                name: "net".into(),
+                stack: "dev".into(),
+                type_name: Network::TYPE.into(),
+                id: None,
+                token: Some("t1".into()),
+                inputs: inputs.clone(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(observed.inputs.get("cidr"), inputs.get("cidr"));
+        assert_eq!(
+            kit.expected_duration(Network::TYPE, CallKind::Create),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(kit.expected_duration("fake:net:Other", CallKind::Create), None);
+    }
+
+    #[tokio::test]
+    async fn bad_inputs_and_unknown_types_are_named() {
+        let kit = kit();
+        let e = kit
+            .create(CreateRequest {
+                name: "net".into(),
+                stack: "dev".into(),
+                type_name: Network::TYPE.into(),
+                inputs: Value::from("not a map"),
+                token: "t1".into(),
+            })
+            .await
+            .unwrap_err();
+        assert!(!e.retryable);
+        assert!(
+            e.message
+                .starts_with(&format!("{} \"net\": invalid inputs:", Network::TYPE)),
+            "{}",
+            e.message
+        );
+        let e = kit
+            .delete(DeleteRequest {
+                name: "x".into(),
+                stack: "dev".into(),
+                type_name: "fake:net:Router".into(),
+                id: "r-1".into(),
+                inputs: Value::Null,
+                outputs: Value::Null,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "the fake provider does not serve type \"fake:net:Router\""
+        );
+    }
+
+    #[tokio::test]
+    async fn recorded_outputs_decode_on_demand() {
+        let kit = kit();
+        let e = kit
+            .update(UpdateRequest {
+                name: "net".into(),
+                stack: "dev".into(),
+                type_name: Network::TYPE.into(),
+                id: "t1".into(),
+                old_inputs: Value::Null,
+                new_inputs: Value::from_serialize(&Network::default()).unwrap(),
+                old_outputs: Value::from(3),
+                changed: vec![],
+            })
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("invalid outputs"), "{}", e.message);
+    }
+}
