@@ -172,9 +172,8 @@ fn encode<T: Serialize>(
     type_name: &str,
     name: &str,
 ) -> Result<Value, ProviderError> {
-    Value::from_serialize(value).map_err(|e| {
-        ProviderError::new(format!("{type_name} {name:?}: cannot encode {what}: {e}"))
-    })
+    Value::from_serialize(value)
+        .map_err(|e| ProviderError::new(format!("{type_name} {name:?}: cannot encode {what}: {e}")))
 }
 
 /// A create call for one resource, its inputs decoded.
@@ -367,7 +366,11 @@ impl<H: ResourceHandler> Untyped<H::Context> for Typed<H> {
         })
     }
 
-    async fn read(&self, cx: &H::Context, req: ReadRequest) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        cx: &H::Context,
+        req: ReadRequest,
+    ) -> Result<Option<Observed>, ProviderError> {
         let t = H::Resource::TYPE;
         let recorded = Recorded::new(req.inputs, "inputs", t, &req.name);
         let name = req.name;
@@ -492,15 +495,12 @@ impl<C: Send + Sync + 'static> Kit<C> {
     }
 
     fn handler(&self, type_name: &str) -> Result<&dyn Untyped<C>, ProviderError> {
-        self.handlers
-            .get(type_name)
-            .map(|h| &**h)
-            .ok_or_else(|| {
-                ProviderError::new(format!(
-                    "the {} provider does not serve type {type_name:?}",
-                    self.package
-                ))
-            })
+        self.handlers.get(type_name).map(|h| &**h).ok_or_else(|| {
+            ProviderError::new(format!(
+                "the {} provider does not serve type {type_name:?}",
+                self.package
+            ))
+        })
     }
 }
 
@@ -605,7 +605,11 @@ mod tests {
             Ok(old)
         }
 
-        async fn delete(&self, cx: &Self::Context, req: Delete<Network>) -> Result<(), ProviderError> {
+        async fn delete(
+            &self,
+            cx: &Self::Context,
+            req: Delete<Network>,
+        ) -> Result<(), ProviderError> {
             cx.lock().unwrap().remove(&req.id);
             Ok(())
         }
@@ -654,7 +658,10 @@ mod tests {
             kit.expected_duration(Network::TYPE, CallKind::Create),
             Some(Duration::from_secs(7))
         );
-        assert_eq!(kit.expected_duration("fake:net:Other", CallKind::Create), None);
+        assert_eq!(
+            kit.expected_duration("fake:net:Other", CallKind::Create),
+            None
+        );
     }
 
     #[tokio::test]

@@ -6,9 +6,6 @@ use dafnck_core::ProviderError;
 /// Everything that can go wrong talking to AWS.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AwsError {
-    /// The resource's type is not one this provider serves.
-    #[error("the aws provider does not serve type {0:?}")]
-    UnknownType(String),
     /// The inputs do not describe a valid object.
     #[error("{type_name} {name:?}: invalid inputs: {message}")]
     Invalid {

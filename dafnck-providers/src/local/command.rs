@@ -216,7 +216,11 @@ impl ResourceHandler for CommandHandler {
         }))
     }
 
-    async fn update(&self, p: &Local, req: Update<Command>) -> Result<CommandOutputs, ProviderError> {
+    async fn update(
+        &self,
+        p: &Local,
+        req: Update<Command>,
+    ) -> Result<CommandOutputs, ProviderError> {
         let c = req.inputs;
         check(&c)?;
         if req.changed.iter().all(|f| f == "delete") {

@@ -142,7 +142,11 @@ impl ResourceHandler for FileHandler {
     type Resource = File;
     type Context = Local;
 
-    async fn create(&self, p: &Local, req: Create<File>) -> Result<Made<FileOutputs>, ProviderError> {
+    async fn create(
+        &self,
+        p: &Local,
+        req: Create<File>,
+    ) -> Result<Made<FileOutputs>, ProviderError> {
         let path = path_of(p, &req.inputs)?;
         let outputs = write(&path, &req.inputs)?;
         Ok(Made {

@@ -183,10 +183,7 @@ mod tests {
         let p = Provider::new("demo");
         assert!(p.work_dir().is_absolute());
         assert!(p.work_dir().ends_with("demo"));
-        assert_eq!(
-            p.kit.context().resolve("/etc/x"),
-            PathBuf::from("/etc/x")
-        );
+        assert_eq!(p.kit.context().resolve("/etc/x"), PathBuf::from("/etc/x"));
     }
 
     #[test]

@@ -464,9 +464,7 @@ fn current(
 ) -> Result<Option<(String, ServiceOutputs)>, LocalError> {
     Ok(match records.load::<ServiceRecord>(id)? {
         Some(r) => Some((r.token, r.outputs)),
-        None => outputs
-            .filter(|o| o.pid != 0)
-            .map(|o| (String::new(), o)),
+        None => outputs.filter(|o| o.pid != 0).map(|o| (String::new(), o)),
     })
 }
 
@@ -552,7 +550,11 @@ impl ResourceHandler for ServiceHandler {
         }))
     }
 
-    async fn update(&self, p: &Local, req: Update<Service>) -> Result<ServiceOutputs, ProviderError> {
+    async fn update(
+        &self,
+        p: &Local,
+        req: Update<Service>,
+    ) -> Result<ServiceOutputs, ProviderError> {
         let s = req.inputs;
         check(&s)?;
         let records = records(p);

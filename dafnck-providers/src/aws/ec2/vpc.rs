@@ -4,14 +4,16 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use aws_sdk_ec2::Client;
+use std::time::Duration;
+
+use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
-};
-use dafnck_core::Value;
+use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
+use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, required, VpcId};
 
 /// A VPC: an isolated network with an IPv4 range.
@@ -101,11 +103,11 @@ async fn set_dns_hostnames(
     Ok(())
 }
 
-fn outputs(vpc: &aws_sdk_ec2::types::Vpc) -> Value {
-    value_of(&VpcOutputs {
+fn outputs(vpc: &aws_sdk_ec2::types::Vpc) -> VpcOutputs {
+    VpcOutputs {
         vpc_id: VpcId(vpc.vpc_id().unwrap_or_default().to_owned()),
         owner_id: vpc.owner_id().unwrap_or_default().to_owned(),
-    })
+    }
 }
 
 async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
@@ -113,79 +115,96 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     Ok(())
 }
 
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let v: Vpc = inputs_of(&req.name, &req.inputs)?;
-    let cidr = required(&s, known(&s, &v.cidr_block, "cidr_block")?, "cidr_block")?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let vpc = match by_token(client, &s, &req.token).await? {
-        Some(vpc) => vpc,
-        None => client
-            .create_vpc()
-            .cidr_block(cidr)
-            .tag_specifications(tags::on_create(
-                ResourceType::Vpc,
-                &req.stack,
-                &req.name,
-                &req.token,
-                &v.tags,
-            ))
-            .send()
-            .await
-            .map_err(|e| s.error("CreateVpc", e))?
-            .vpc
-            .ok_or_else(|| s.incomplete("CreateVpc", "a VPC"))?,
-    };
-    let id = vpc.vpc_id().unwrap_or_default().to_owned();
-    if v.enable_dns_hostnames {
-        if let Err(e) = set_dns_hostnames(client, &s, &id, true).await {
-            return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
+/// Serves [`Vpc`].
+pub(crate) struct VpcHandler;
+
+#[async_trait]
+impl ResourceHandler for VpcHandler {
+    type Resource = Vpc;
+    type Context = Aws;
+
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
+    }
+
+    async fn create(&self, p: &Aws, req: Create<Vpc>) -> Result<Made<VpcOutputs>, ProviderError> {
+        let s = subject(&req.name);
+        let v = &req.inputs;
+        let cidr = required(&s, known(&s, &v.cidr_block, "cidr_block")?, "cidr_block")?;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let vpc = match by_token(client, &s, &req.token).await? {
+            Some(vpc) => vpc,
+            None => client
+                .create_vpc()
+                .cidr_block(cidr)
+                .tag_specifications(tags::on_create(
+                    ResourceType::Vpc,
+                    &req.stack,
+                    &req.name,
+                    &req.token,
+                    &v.tags,
+                ))
+                .send()
+                .await
+                .map_err(|e| s.error("CreateVpc", e))?
+                .vpc
+                .ok_or_else(|| s.incomplete("CreateVpc", "a VPC"))?,
+        };
+        let id = vpc.vpc_id().unwrap_or_default().to_owned();
+        if v.enable_dns_hostnames {
+            if let Err(e) = set_dns_hostnames(client, &s, &id, true).await {
+                return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
+            }
         }
+        Ok(Made {
+            id,
+            outputs: outputs(&vpc),
+        })
     }
-    Ok(Created {
-        id,
-        outputs: outputs(&vpc),
-    })
-}
 
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.ec2_client().await;
-    let found = lookup::find(
-        req,
-        |id| by_id(client, &s, id),
-        |token| by_token(client, &s, token),
-    )
-    .await?;
-    let Some(vpc) = found else {
-        return Ok(None);
-    };
-    let id = vpc.vpc_id().unwrap_or_default().to_owned();
-    let observed = Vpc {
-        cidr_block: vpc.cidr_block().unwrap_or_default().to_owned().into(),
-        enable_dns_hostnames: dns_hostnames(client, &s, &id).await?,
-        tags: tags::user_tags(vpc.tags()),
-    };
-    Ok(Some(lookup::observed(id, &observed, outputs(&vpc))))
-}
-
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let v: Vpc = inputs_of(&req.name, &req.new_inputs)?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let vpc = by_id(client, &s, &req.id)
-        .await?
-        .ok_or_else(|| s.gone(&req.id))?;
-    if dns_hostnames(client, &s, &req.id).await? != v.enable_dns_hostnames {
-        set_dns_hostnames(client, &s, &req.id, v.enable_dns_hostnames).await?;
+    async fn read(
+        &self,
+        p: &Aws,
+        req: kit::Read<Vpc>,
+    ) -> Result<Option<kit::Found<Vpc, VpcOutputs>>, ProviderError> {
+        let s = subject(&req.name);
+        let client = p.ec2_client().await;
+        let found = lookup::find(
+            &req,
+            |id| by_id(client, &s, id),
+            |token| by_token(client, &s, token),
+        )
+        .await?;
+        let Some(vpc) = found else {
+            return Ok(None);
+        };
+        let id = vpc.vpc_id().unwrap_or_default().to_owned();
+        let observed = Vpc {
+            cidr_block: vpc.cidr_block().unwrap_or_default().to_owned().into(),
+            enable_dns_hostnames: dns_hostnames(client, &s, &id).await?,
+            tags: tags::user_tags(vpc.tags()),
+        };
+        Ok(Some(lookup::observed(id, observed, outputs(&vpc))))
     }
-    tags::apply(client, &s, &req.id, &tags::user_tags(vpc.tags()), &v.tags).await?;
-    Ok(outputs(&vpc))
-}
 
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.ec2_client().await;
-    delete_by_id(client, &subject(&req.name), &req.id).await
+    async fn update(&self, p: &Aws, req: Update<Vpc>) -> Result<VpcOutputs, ProviderError> {
+        let s = subject(&req.name);
+        let v = &req.inputs;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let vpc = by_id(client, &s, &req.id)
+            .await?
+            .ok_or_else(|| s.gone(&req.id))?;
+        if dns_hostnames(client, &s, &req.id).await? != v.enable_dns_hostnames {
+            set_dns_hostnames(client, &s, &req.id, v.enable_dns_hostnames).await?;
+        }
+        tags::apply(client, &s, &req.id, &tags::user_tags(vpc.tags()), &v.tags).await?;
+        Ok(outputs(&vpc))
+    }
+
+    async fn delete(&self, p: &Aws, req: Delete<Vpc>) -> Result<(), ProviderError> {
+        let client = p.ec2_client().await;
+        Ok(delete_by_id(client, &subject(&req.name), &req.id).await?)
+    }
 }
