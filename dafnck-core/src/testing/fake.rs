@@ -17,6 +17,7 @@ use crate::provider::{
     UpdateRequest,
 };
 use crate::state::CallKind;
+use crate::testing::conformance::OutOfBand;
 use crate::value::Value;
 
 /// The provider operations, for failure rules and the call log.
@@ -333,6 +334,17 @@ impl FakeCloud {
         self.unpersist(id);
     }
 
+    /// A hook for the provider [`conformance`](super::conformance) suite
+    /// that changes this cloud's objects behind the engine's back (setting
+    /// input `field` to `value`) and deletes them.
+    pub fn out_of_band(&self, field: &str, value: Value) -> FakeOutOfBand {
+        FakeOutOfBand {
+            cloud: self.clone(),
+            field: field.to_owned(),
+            value,
+        }
+    }
+
     /// Adds an object that the program did not create (to import).
     pub fn insert(&self, obj: FakeObject) {
         self.persist(&obj);
@@ -562,5 +574,43 @@ impl Provider for FakeCloud {
             Ok((req.id.clone(), ()))
         })
         .await
+    }
+}
+
+/// Changes and deletes a [`FakeCloud`]'s objects behind the engine's back:
+/// made by [`FakeCloud::out_of_band`].
+#[derive(Clone)]
+pub struct FakeOutOfBand {
+    cloud: FakeCloud,
+    field: String,
+    value: Value,
+}
+
+impl std::fmt::Debug for FakeOutOfBand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeOutOfBand")
+            .field("field", &self.field)
+            .field("value", &self.value)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl OutOfBand for FakeOutOfBand {
+    async fn change(&self, found: &Observed) -> Result<(), String> {
+        if !self.cloud.objects().contains_key(&found.id) {
+            return Err(format!("no object {}", found.id));
+        }
+        self.cloud.mutate(&found.id, |o| {
+            let mut inputs = o.inputs.as_map().cloned().unwrap_or_default();
+            inputs.insert(self.field.clone(), self.value.clone());
+            o.inputs = Value::Map(inputs);
+        });
+        Ok(())
+    }
+
+    async fn delete(&self, found: &Observed) -> Result<(), String> {
+        self.cloud.remove(&found.id);
+        Ok(())
     }
 }
