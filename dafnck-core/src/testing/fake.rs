@@ -597,7 +597,7 @@ impl std::fmt::Debug for FakeOutOfBand {
 
 #[async_trait]
 impl OutOfBand for FakeOutOfBand {
-    async fn change(&self, found: &Observed) -> Result<(), String> {
+    async fn change(&self, found: &Observed) -> Result<bool, String> {
         if !self.cloud.objects().contains_key(&found.id) {
             return Err(format!("no object {}", found.id));
         }
@@ -606,7 +606,7 @@ impl OutOfBand for FakeOutOfBand {
             inputs.insert(self.field.clone(), self.value.clone());
             o.inputs = Value::Map(inputs);
         });
-        Ok(())
+        Ok(true)
     }
 
     async fn delete(&self, found: &Observed) -> Result<(), String> {
