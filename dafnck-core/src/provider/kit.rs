@@ -92,6 +92,15 @@ use crate::value::Value;
 /// The outputs struct of resource type `R`.
 pub type OutputsOf<R> = <R as Resource>::Outputs;
 
+/// What [`ResourceHandler::create`] answers.
+pub type CreateResult<R> = Result<Made<OutputsOf<R>>, ProviderError>;
+
+/// What [`ResourceHandler::read`] answers.
+pub type ReadResult<R> = Result<Option<Found<R, OutputsOf<R>>>, ProviderError>;
+
+/// What [`ResourceHandler::update`] answers.
+pub type UpdateResult<R> = Result<OutputsOf<R>, ProviderError>;
+
 /// A value recorded in the state (inputs or outputs), decoded only when a
 /// handler asks for it: a read after an import knows no inputs, and some
 /// handlers can do without them.

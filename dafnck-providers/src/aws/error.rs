@@ -177,6 +177,16 @@ pub(crate) struct Subject<'a> {
     pub name: &'a str,
 }
 
+impl<'a> Subject<'a> {
+    /// Names resource `name` of type `R`.
+    pub(crate) fn of<R: dafnck_core::Resource>(name: &'a str) -> Self {
+        Subject {
+            type_name: R::TYPE,
+            name,
+        }
+    }
+}
+
 impl Subject<'_> {
     /// Turns an SDK error of `call` into an [`AwsError`].
     pub(crate) fn error<E, R>(&self, call: &'static str, err: SdkError<E, R>) -> AwsError

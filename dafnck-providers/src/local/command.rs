@@ -8,7 +8,10 @@ use std::process::{ExitStatus, Stdio};
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{Create, Delete, Found, Made, Read, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
+};
 use dafnck_core::ProviderError;
 
 use super::error::LocalError;
@@ -175,11 +178,7 @@ impl ResourceHandler for CommandHandler {
     type Resource = Command;
     type Context = Local;
 
-    async fn create(
-        &self,
-        p: &Local,
-        req: Create<Command>,
-    ) -> Result<Made<CommandOutputs>, ProviderError> {
+    async fn create(&self, p: &Local, req: Create<Command>) -> CreateResult<Command> {
         let c = req.inputs;
         check(&c)?;
         let stdout = run(p, &c.create, c.dir.as_deref(), &c.env).await?;
@@ -195,11 +194,7 @@ impl ResourceHandler for CommandHandler {
         Ok(Made { id, outputs })
     }
 
-    async fn read(
-        &self,
-        p: &Local,
-        req: Read<Command>,
-    ) -> Result<Option<Found<Command, CommandOutputs>>, ProviderError> {
+    async fn read(&self, p: &Local, req: Read<Command>) -> ReadResult<Command> {
         let inputs = req.recorded.decode()?;
         let id = match (&req.id, &req.token) {
             (Some(id), _) => id.clone(),
@@ -216,11 +211,7 @@ impl ResourceHandler for CommandHandler {
         }))
     }
 
-    async fn update(
-        &self,
-        p: &Local,
-        req: Update<Command>,
-    ) -> Result<CommandOutputs, ProviderError> {
+    async fn update(&self, p: &Local, req: Update<Command>) -> UpdateResult<Command> {
         let c = req.inputs;
         check(&c)?;
         if req.changed.iter().all(|f| f == "delete") {

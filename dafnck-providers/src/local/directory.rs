@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{Create, Delete, Found, Made, Read, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
+};
 use dafnck_core::ProviderError;
 
 use super::error::LocalError;
@@ -116,11 +119,7 @@ impl ResourceHandler for DirectoryHandler {
     type Resource = Directory;
     type Context = Local;
 
-    async fn create(
-        &self,
-        p: &Local,
-        req: Create<Directory>,
-    ) -> Result<Made<DirectoryOutputs>, ProviderError> {
+    async fn create(&self, p: &Local, req: Create<Directory>) -> CreateResult<Directory> {
         let d = req.inputs;
         check_mode(Directory::TYPE, d.mode)?;
         let path = path_of(p, &d)?;
@@ -131,11 +130,7 @@ impl ResourceHandler for DirectoryHandler {
         })
     }
 
-    async fn read(
-        &self,
-        p: &Local,
-        req: Read<Directory>,
-    ) -> Result<Option<Found<Directory, DirectoryOutputs>>, ProviderError> {
+    async fn read(&self, p: &Local, req: Read<Directory>) -> ReadResult<Directory> {
         let d = req.recorded.decode()?;
         let path = match &req.id {
             Some(id) => p.resolve(id),
@@ -158,11 +153,7 @@ impl ResourceHandler for DirectoryHandler {
         }))
     }
 
-    async fn update(
-        &self,
-        p: &Local,
-        req: Update<Directory>,
-    ) -> Result<DirectoryOutputs, ProviderError> {
+    async fn update(&self, p: &Local, req: Update<Directory>) -> UpdateResult<Directory> {
         let d = req.inputs;
         check_mode(Directory::TYPE, d.mode)?;
         // The path never changes in place: the id is the directory (a

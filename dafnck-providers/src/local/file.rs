@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{Create, Delete, Found, Made, Read, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
+};
 use dafnck_core::ProviderError;
 use sha2::{Digest, Sha256};
 
@@ -142,11 +145,7 @@ impl ResourceHandler for FileHandler {
     type Resource = File;
     type Context = Local;
 
-    async fn create(
-        &self,
-        p: &Local,
-        req: Create<File>,
-    ) -> Result<Made<FileOutputs>, ProviderError> {
+    async fn create(&self, p: &Local, req: Create<File>) -> CreateResult<File> {
         let path = path_of(p, &req.inputs)?;
         let outputs = write(&path, &req.inputs)?;
         Ok(Made {
@@ -155,11 +154,7 @@ impl ResourceHandler for FileHandler {
         })
     }
 
-    async fn read(
-        &self,
-        p: &Local,
-        req: Read<File>,
-    ) -> Result<Option<Found<File, FileOutputs>>, ProviderError> {
+    async fn read(&self, p: &Local, req: Read<File>) -> ReadResult<File> {
         let f = req.recorded.decode()?;
         let path = match &req.id {
             Some(id) => p.resolve(id),
@@ -191,7 +186,7 @@ impl ResourceHandler for FileHandler {
         }))
     }
 
-    async fn update(&self, p: &Local, req: Update<File>) -> Result<FileOutputs, ProviderError> {
+    async fn update(&self, p: &Local, req: Update<File>) -> UpdateResult<File> {
         // The path never changes in place: the id is the file.
         Ok(write(&p.resolve(&req.id), &req.inputs)?)
     }

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{Create, Delete, Found, Made, Read, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
+};
 use dafnck_core::ProviderError;
 use sha2::{Digest, Sha256};
 
@@ -239,11 +242,7 @@ impl ResourceHandler for ServiceGroupHandler {
     type Resource = ServiceGroup;
     type Context = Local;
 
-    async fn create(
-        &self,
-        p: &Local,
-        req: Create<ServiceGroup>,
-    ) -> Result<Made<ServiceGroupOutputs>, ProviderError> {
+    async fn create(&self, p: &Local, req: Create<ServiceGroup>) -> CreateResult<ServiceGroup> {
         let g = req.inputs;
         check(&g)?;
         let id = group_id(&g.name, &req.token);
@@ -269,11 +268,7 @@ impl ResourceHandler for ServiceGroupHandler {
         }
     }
 
-    async fn read(
-        &self,
-        p: &Local,
-        req: Read<ServiceGroup>,
-    ) -> Result<Option<Found<ServiceGroup, ServiceGroupOutputs>>, ProviderError> {
+    async fn read(&self, p: &Local, req: Read<ServiceGroup>) -> ReadResult<ServiceGroup> {
         let mut g = req.recorded.decode()?;
         let id = match (&req.id, &req.token) {
             (Some(id), _) => id.clone(),
@@ -299,11 +294,7 @@ impl ResourceHandler for ServiceGroupHandler {
         }))
     }
 
-    async fn update(
-        &self,
-        p: &Local,
-        req: Update<ServiceGroup>,
-    ) -> Result<ServiceGroupOutputs, ProviderError> {
+    async fn update(&self, p: &Local, req: Update<ServiceGroup>) -> UpdateResult<ServiceGroup> {
         let g = req.inputs;
         check(&g)?;
         let records = records(p);

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Found, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    self, Create, CreateResult, Delete, Found, Made, ReadResult, ResourceHandler, Update,
+    UpdateResult,
+};
 use dafnck_core::ProviderError;
 
 use super::command::describe;
@@ -502,11 +505,7 @@ impl ResourceHandler for ServiceHandler {
     type Resource = Service;
     type Context = Local;
 
-    async fn create(
-        &self,
-        p: &Local,
-        req: Create<Service>,
-    ) -> Result<Made<ServiceOutputs>, ProviderError> {
+    async fn create(&self, p: &Local, req: Create<Service>) -> CreateResult<Service> {
         let s = req.inputs;
         check(&s)?;
         if let Some(old) = records(p).load::<ServiceRecord>(&s.name)? {
@@ -526,11 +525,7 @@ impl ResourceHandler for ServiceHandler {
         })
     }
 
-    async fn read(
-        &self,
-        p: &Local,
-        req: kit::Read<Service>,
-    ) -> Result<Option<Found<Service, ServiceOutputs>>, ProviderError> {
+    async fn read(&self, p: &Local, req: kit::Read<Service>) -> ReadResult<Service> {
         let inputs = req.recorded.decode()?;
         let name = req.id.clone().unwrap_or_else(|| inputs.name.clone());
         let Some(record) = records(p).load::<ServiceRecord>(&name)? else {
@@ -550,11 +545,7 @@ impl ResourceHandler for ServiceHandler {
         }))
     }
 
-    async fn update(
-        &self,
-        p: &Local,
-        req: Update<Service>,
-    ) -> Result<ServiceOutputs, ProviderError> {
+    async fn update(&self, p: &Local, req: Update<Service>) -> UpdateResult<Service> {
         let s = req.inputs;
         check(&s)?;
         let records = records(p);

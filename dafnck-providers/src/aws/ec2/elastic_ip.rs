@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 
@@ -62,13 +64,6 @@ pub struct ElasticIpOutputs {
     pub public_ip: String,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: ElasticIp::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::Address;
 
 async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
@@ -94,6 +89,8 @@ async fn by_token(
         .map_err(|e| s.error("DescribeAddresses", e))?;
     Ok(out.addresses().first().cloned())
 }
+
+find_by_id_or_token!(Found);
 
 fn outputs(a: &Found) -> ElasticIpOutputs {
     ElasticIpOutputs {
@@ -184,12 +181,8 @@ impl ResourceHandler for ElasticIpHandler {
         one_call(call)
     }
 
-    async fn create(
-        &self,
-        p: &Aws,
-        req: Create<ElasticIp>,
-    ) -> Result<Made<ElasticIpOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<ElasticIp>) -> CreateResult<ElasticIp> {
+        let s = Subject::of::<ElasticIp>(&req.name);
         let v = &req.inputs;
         let instance = declared_instance(&s, &v)?;
         tags::check_user_tags(&s, &v.tags)?;
@@ -200,13 +193,7 @@ impl ResourceHandler for ElasticIpHandler {
                 let out = client
                     .allocate_address()
                     .domain(DomainType::Vpc)
-                    .tag_specifications(tags::on_create(
-                        ResourceType::ElasticIp,
-                        &req.stack,
-                        &req.name,
-                        &req.token,
-                        &v.tags,
-                    ))
+                    .tag_specifications(tags::for_create(ResourceType::ElasticIp, &req, &v.tags))
                     .send()
                     .await
                     .map_err(|e| s.error("AllocateAddress", e))?;
@@ -228,19 +215,10 @@ impl ResourceHandler for ElasticIpHandler {
         })
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<ElasticIp>,
-    ) -> Result<Option<kit::Found<ElasticIp, ElasticIpOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<ElasticIp>) -> ReadResult<ElasticIp> {
+        let s = Subject::of::<ElasticIp>(&req.name);
         let client = p.ec2_client().await;
-        let found = lookup::find(
-            &req,
-            |id| by_id(client, &s, id),
-            |token| by_token(client, &s, token),
-        )
-        .await?;
+        let found = find(client, &s, &req).await?;
         let Some(a) = found else {
             return Ok(None);
         };
@@ -255,18 +233,14 @@ impl ResourceHandler for ElasticIpHandler {
         )))
     }
 
-    async fn update(
-        &self,
-        p: &Aws,
-        req: Update<ElasticIp>,
-    ) -> Result<ElasticIpOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<ElasticIp>) -> UpdateResult<ElasticIp> {
+        let s = Subject::of::<ElasticIp>(&req.name);
         let v = &req.inputs;
         let instance = declared_instance(&s, &v)?;
         tags::check_user_tags(&s, &v.tags)?;
         let client = p.ec2_client().await;
         let id = req.id.as_str();
-        let a = by_id(client, &s, id).await?.ok_or_else(|| s.gone(id))?;
+        let a = existing(client, &s, id).await?;
         associate(client, &s, &a, instance).await?;
         tags::apply(client, &s, id, &tags::user_tags(a.tags()), &v.tags).await?;
         Ok(outputs(&a))
@@ -274,7 +248,7 @@ impl ResourceHandler for ElasticIpHandler {
 
     async fn delete(&self, p: &Aws, req: Delete<ElasticIp>) -> Result<(), ProviderError> {
         let client = p.ec2_client().await;
-        Ok(release(client, &subject(&req.name), &req.id).await?)
+        Ok(release(client, &Subject::of::<ElasticIp>(&req.name), &req.id).await?)
     }
 }
 

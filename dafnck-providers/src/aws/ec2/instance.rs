@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 
@@ -107,13 +109,6 @@ pub struct InstanceOutputs {
     pub availability_zone: String,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: Instance::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::Instance;
 
 fn state_of(i: &Found) -> Option<&InstanceStateName> {
@@ -173,6 +168,9 @@ async fn by_token(
         .find(|i| !is_ending(i))
         .cloned())
 }
+
+// An update also skips an instance on its way out, so it has no `existing`.
+find_by_id_or_token!(Found, find_only);
 
 /// Waits until the instance is in state `want`, failing early when it
 /// ends up terminated instead.
@@ -292,12 +290,8 @@ impl ResourceHandler for InstanceHandler {
         }
     }
 
-    async fn create(
-        &self,
-        p: &Aws,
-        req: Create<Instance>,
-    ) -> Result<Made<InstanceOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<Instance>) -> CreateResult<Instance> {
+        let s = Subject::of::<Instance>(&req.name);
         let v = &req.inputs;
         let ami = required(&s, known(&s, &v.ami, "ami")?, "ami")?;
         let instance_type = required(
@@ -332,13 +326,7 @@ impl ResourceHandler for InstanceHandler {
                     .min_count(1)
                     .max_count(1)
                     .client_token(tags::client_token(&req.token))
-                    .tag_specifications(tags::on_create(
-                        ResourceType::Instance,
-                        &req.stack,
-                        &req.name,
-                        &req.token,
-                        &v.tags,
-                    ))
+                    .tag_specifications(tags::for_create(ResourceType::Instance, &req, &v.tags))
                     .send()
                     .await
                     .map_err(|e| s.error("RunInstances", e))?;
@@ -358,19 +346,10 @@ impl ResourceHandler for InstanceHandler {
         }
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<Instance>,
-    ) -> Result<Option<kit::Found<Instance, InstanceOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<Instance>) -> ReadResult<Instance> {
+        let s = Subject::of::<Instance>(&req.name);
         let client = p.ec2_client().await;
-        let found = lookup::find(
-            &req,
-            |id| by_id(client, &s, id),
-            |token| by_token(client, &s, token),
-        )
-        .await?;
+        let found = find(client, &s, &req).await?;
         let Some(i) = found.filter(|i| !is_ending(i)) else {
             return Ok(None);
         };
@@ -407,12 +386,8 @@ impl ResourceHandler for InstanceHandler {
         )))
     }
 
-    async fn update(
-        &self,
-        p: &Aws,
-        req: Update<Instance>,
-    ) -> Result<InstanceOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<Instance>) -> UpdateResult<Instance> {
+        let s = Subject::of::<Instance>(&req.name);
         let v = &req.inputs;
         let instance_type = required(
             &s,
@@ -466,7 +441,7 @@ impl ResourceHandler for InstanceHandler {
 
     async fn delete(&self, p: &Aws, req: Delete<Instance>) -> Result<(), ProviderError> {
         let client = p.ec2_client().await;
-        Ok(terminate(p, client, &subject(&req.name), &req.id).await?)
+        Ok(terminate(p, client, &Subject::of::<Instance>(&req.name), &req.id).await?)
     }
 }
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 
@@ -53,13 +55,6 @@ pub struct InternetGatewayOutputs {
     pub internet_gateway_id: InternetGatewayId,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: InternetGateway::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::InternetGateway;
 
 describe_by_id_and_token!(
@@ -69,6 +64,8 @@ describe_by_id_and_token!(
     internet_gateway_ids,
     internet_gateways
 );
+
+find_by_id_or_token!(Found);
 
 /// The VPCs the gateway is attached (or attaching) to.
 fn attached(gw: &Found) -> Vec<String> {
@@ -162,12 +159,8 @@ impl ResourceHandler for InternetGatewayHandler {
         one_call(call)
     }
 
-    async fn create(
-        &self,
-        p: &Aws,
-        req: Create<InternetGateway>,
-    ) -> Result<Made<InternetGatewayOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<InternetGateway>) -> CreateResult<InternetGateway> {
+        let s = Subject::of::<InternetGateway>(&req.name);
         let g = &req.inputs;
         let vpc = desired_vpc(&s, &g)?;
         tags::check_user_tags(&s, &g.tags)?;
@@ -176,11 +169,9 @@ impl ResourceHandler for InternetGatewayHandler {
             Some(gw) => gw,
             None => client
                 .create_internet_gateway()
-                .tag_specifications(tags::on_create(
+                .tag_specifications(tags::for_create(
                     ResourceType::InternetGateway,
-                    &req.stack,
-                    &req.name,
-                    &req.token,
+                    &req,
                     &g.tags,
                 ))
                 .send()
@@ -199,19 +190,10 @@ impl ResourceHandler for InternetGatewayHandler {
         })
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<InternetGateway>,
-    ) -> Result<Option<kit::Found<InternetGateway, InternetGatewayOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<InternetGateway>) -> ReadResult<InternetGateway> {
+        let s = Subject::of::<InternetGateway>(&req.name);
         let client = p.ec2_client().await;
-        let found = lookup::find(
-            &req,
-            |id| by_id(client, &s, id),
-            |token| by_token(client, &s, token),
-        )
-        .await?;
+        let found = find(client, &s, &req).await?;
         let Some(gw) = found else {
             return Ok(None);
         };
@@ -223,19 +205,13 @@ impl ResourceHandler for InternetGatewayHandler {
         Ok(Some(lookup::observed(&id, observed, outputs(&id))))
     }
 
-    async fn update(
-        &self,
-        p: &Aws,
-        req: Update<InternetGateway>,
-    ) -> Result<InternetGatewayOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<InternetGateway>) -> UpdateResult<InternetGateway> {
+        let s = Subject::of::<InternetGateway>(&req.name);
         let g = &req.inputs;
         let vpc = desired_vpc(&s, &g)?;
         tags::check_user_tags(&s, &g.tags)?;
         let client = p.ec2_client().await;
-        let gw = by_id(client, &s, &req.id)
-            .await?
-            .ok_or_else(|| s.gone(&req.id))?;
+        let gw = existing(client, &s, &req.id).await?;
         attach(client, &s, &req.id, &attached(&gw), vpc.as_deref()).await?;
         tags::apply(client, &s, &req.id, &tags::user_tags(gw.tags()), &g.tags).await?;
         Ok(outputs(&req.id))
@@ -243,6 +219,6 @@ impl ResourceHandler for InternetGatewayHandler {
 
     async fn delete(&self, p: &Aws, req: Delete<InternetGateway>) -> Result<(), ProviderError> {
         let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &subject(&req.name), &req.id).await?)
+        Ok(delete_by_id(client, &Subject::of::<InternetGateway>(&req.name), &req.id).await?)
     }
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 use dafnck_core::Secret;
@@ -84,13 +86,6 @@ pub struct KeyPairOutputs {
     pub private_key: Option<Secret<String>>,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: KeyPair::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::KeyPairInfo;
 
 /// The declared name, or one derived from the resource's name and the
@@ -134,6 +129,8 @@ async fn by_token(
         .map_err(|e| s.error("DescribeKeyPairs", e))?;
     Ok(out.key_pairs().first().cloned())
 }
+
+find_by_id_or_token!(Found);
 
 fn outputs(k: &Found, private_key: Option<String>) -> KeyPairOutputs {
     KeyPairOutputs {
@@ -202,26 +199,14 @@ impl ResourceHandler for KeyPairHandler {
         one_call(call)
     }
 
-    async fn create(
-        &self,
-        p: &Aws,
-        req: Create<KeyPair>,
-    ) -> Result<Made<KeyPairOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<KeyPair>) -> CreateResult<KeyPair> {
+        let s = Subject::of::<KeyPair>(&req.name);
         let v = &req.inputs;
         tags::check_user_tags(&s, &v.tags)?;
         let name = name_of(&v, &req.name, &req.token);
         let client = p.ec2_client().await;
         let found = by_token(client, &s, &req.token).await?;
-        let spec = || {
-            tags::on_create(
-                ResourceType::KeyPair,
-                &req.stack,
-                &req.name,
-                &req.token,
-                &v.tags,
-            )
-        };
+        let spec = || tags::for_create(ResourceType::KeyPair, &req, &v.tags);
         match (&v.public_key, found) {
             (Some(_), Some(k)) => Ok(Made {
                 id: k.key_pair_id().unwrap_or_default().to_owned(),
@@ -268,20 +253,11 @@ impl ResourceHandler for KeyPairHandler {
         }
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<KeyPair>,
-    ) -> Result<Option<kit::Found<KeyPair, KeyPairOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<KeyPair>) -> ReadResult<KeyPair> {
+        let s = Subject::of::<KeyPair>(&req.name);
         let client = p.ec2_client().await;
         let recorded = req.recorded.decode_or_default();
-        let found = lookup::find(
-            &req,
-            |id| by_id(client, &s, id),
-            |token| by_token(client, &s, token),
-        )
-        .await?;
+        let found = find(client, &s, &req).await?;
         let Some(k) = found else {
             return Ok(None);
         };
@@ -300,13 +276,13 @@ impl ResourceHandler for KeyPairHandler {
         )))
     }
 
-    async fn update(&self, p: &Aws, req: Update<KeyPair>) -> Result<KeyPairOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<KeyPair>) -> UpdateResult<KeyPair> {
+        let s = Subject::of::<KeyPair>(&req.name);
         let v = &req.inputs;
         tags::check_user_tags(&s, &v.tags)?;
         let client = p.ec2_client().await;
         let id = req.id.as_str();
-        let k = by_id(client, &s, id).await?.ok_or_else(|| s.gone(id))?;
+        let k = existing(client, &s, id).await?;
         tags::apply(client, &s, id, &tags::user_tags(k.tags()), &v.tags).await?;
         // The private key, if any, stays as recorded.
         let kept = req
@@ -320,7 +296,7 @@ impl ResourceHandler for KeyPairHandler {
 
     async fn delete(&self, p: &Aws, req: Delete<KeyPair>) -> Result<(), ProviderError> {
         let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &subject(&req.name), &req.id).await?)
+        Ok(delete_by_id(client, &Subject::of::<KeyPair>(&req.name), &req.id).await?)
     }
 }
 

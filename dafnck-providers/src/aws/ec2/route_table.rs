@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 
@@ -78,13 +80,6 @@ pub struct RouteTableOutputs {
     pub route_table_id: RouteTableId,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: RouteTable::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::RouteTable;
 
 describe_by_id_and_token!(
@@ -94,6 +89,8 @@ describe_by_id_and_token!(
     route_table_ids,
     route_tables
 );
+
+find_by_id_or_token!(Found);
 
 /// The table's routes the program manages: range → gateway.
 fn routes_of(table: &Found) -> BTreeMap<String, String> {
@@ -252,12 +249,8 @@ impl ResourceHandler for RouteTableHandler {
         one_call(call)
     }
 
-    async fn create(
-        &self,
-        p: &Aws,
-        req: Create<RouteTable>,
-    ) -> Result<Made<RouteTableOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<RouteTable>) -> CreateResult<RouteTable> {
+        let s = Subject::of::<RouteTable>(&req.name);
         let t = &req.inputs;
         let vpc_id = required(&s, known(&s, &t.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
         declared_routes(&s, &t)?;
@@ -270,13 +263,7 @@ impl ResourceHandler for RouteTableHandler {
                 .create_route_table()
                 .vpc_id(vpc_id)
                 .client_token(tags::client_token(&req.token))
-                .tag_specifications(tags::on_create(
-                    ResourceType::RouteTable,
-                    &req.stack,
-                    &req.name,
-                    &req.token,
-                    &t.tags,
-                ))
+                .tag_specifications(tags::for_create(ResourceType::RouteTable, &req, &t.tags))
                 .send()
                 .await
                 .map_err(|e| s.error("CreateRouteTable", e))?
@@ -293,19 +280,10 @@ impl ResourceHandler for RouteTableHandler {
         })
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<RouteTable>,
-    ) -> Result<Option<kit::Found<RouteTable, RouteTableOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<RouteTable>) -> ReadResult<RouteTable> {
+        let s = Subject::of::<RouteTable>(&req.name);
         let client = p.ec2_client().await;
-        let found = lookup::find(
-            &req,
-            |id| by_id(client, &s, id),
-            |token| by_token(client, &s, token),
-        )
-        .await?;
+        let found = find(client, &s, &req).await?;
         let Some(table) = found else {
             return Ok(None);
         };
@@ -337,24 +315,18 @@ impl ResourceHandler for RouteTableHandler {
         Ok(Some(lookup::observed(&id, observed, outputs(&id))))
     }
 
-    async fn update(
-        &self,
-        p: &Aws,
-        req: Update<RouteTable>,
-    ) -> Result<RouteTableOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<RouteTable>) -> UpdateResult<RouteTable> {
+        let s = Subject::of::<RouteTable>(&req.name);
         let t = &req.inputs;
         tags::check_user_tags(&s, &t.tags)?;
         let client = p.ec2_client().await;
-        let table = by_id(client, &s, &req.id)
-            .await?
-            .ok_or_else(|| s.gone(&req.id))?;
+        let table = existing(client, &s, &req.id).await?;
         converge(client, &s, &table, &t).await?;
         Ok(outputs(&req.id))
     }
 
     async fn delete(&self, p: &Aws, req: Delete<RouteTable>) -> Result<(), ProviderError> {
         let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &subject(&req.name), &req.id).await?)
+        Ok(delete_by_id(client, &Subject::of::<RouteTable>(&req.name), &req.id).await?)
     }
 }

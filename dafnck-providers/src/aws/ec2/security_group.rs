@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::provider::{standard_diff, Diff, DiffRequest};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -254,13 +256,6 @@ fn check_rules(s: &Subject<'_>, field: &str, rules: &[Rule]) -> Result<(), AwsEr
     Ok(())
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: SecurityGroup::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::SecurityGroup;
 
 describe_by_id_and_token!(
@@ -270,6 +265,8 @@ describe_by_id_and_token!(
     group_ids,
     security_groups
 );
+
+find_by_id_or_token!(Found);
 
 fn outputs(group: &Found) -> SecurityGroupOutputs {
     SecurityGroupOutputs {
@@ -400,12 +397,8 @@ impl ResourceHandler for SecurityGroupHandler {
         one_call(call)
     }
 
-    async fn create(
-        &self,
-        p: &Aws,
-        req: Create<SecurityGroup>,
-    ) -> Result<Made<SecurityGroupOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<SecurityGroup>) -> CreateResult<SecurityGroup> {
+        let s = Subject::of::<SecurityGroup>(&req.name);
         let g = &req.inputs;
         let name = required(&s, known(&s, &g.name, "name")?, "name")?;
         let description = required(&s, known(&s, &g.description, "description")?, "description")?;
@@ -419,13 +412,7 @@ impl ResourceHandler for SecurityGroupHandler {
                 .group_name(name)
                 .description(description)
                 .vpc_id(vpc_id)
-                .tag_specifications(tags::on_create(
-                    ResourceType::SecurityGroup,
-                    &req.stack,
-                    &req.name,
-                    &req.token,
-                    &g.tags,
-                ))
+                .tag_specifications(tags::for_create(ResourceType::SecurityGroup, &req, &g.tags))
                 .send()
                 .await
                 .map_err(|e| s.error("CreateSecurityGroup", e))?
@@ -433,7 +420,7 @@ impl ResourceHandler for SecurityGroupHandler {
                 .ok_or_else(|| s.incomplete("CreateSecurityGroup", "a group id"))?,
         };
         let configured = async {
-            let group = by_id(client, &s, &id).await?.ok_or_else(|| s.gone(&id))?;
+            let group = existing(client, &s, &id).await?;
             converge(client, &s, &group, &g).await?;
             Ok::<_, AwsError>(group)
         };
@@ -446,19 +433,10 @@ impl ResourceHandler for SecurityGroupHandler {
         }
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<SecurityGroup>,
-    ) -> Result<Option<kit::Found<SecurityGroup, SecurityGroupOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<SecurityGroup>) -> ReadResult<SecurityGroup> {
+        let s = Subject::of::<SecurityGroup>(&req.name);
         let client = p.ec2_client().await;
-        let found = lookup::find(
-            &req,
-            |id| by_id(client, &s, id),
-            |token| by_token(client, &s, token),
-        )
-        .await?;
+        let found = find(client, &s, &req).await?;
         let Some(group) = found else {
             return Ok(None);
         };
@@ -480,25 +458,19 @@ impl ResourceHandler for SecurityGroupHandler {
         )))
     }
 
-    async fn update(
-        &self,
-        p: &Aws,
-        req: Update<SecurityGroup>,
-    ) -> Result<SecurityGroupOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<SecurityGroup>) -> UpdateResult<SecurityGroup> {
+        let s = Subject::of::<SecurityGroup>(&req.name);
         let g = &req.inputs;
         check(&s, &g)?;
         let client = p.ec2_client().await;
-        let group = by_id(client, &s, &req.id)
-            .await?
-            .ok_or_else(|| s.gone(&req.id))?;
+        let group = existing(client, &s, &req.id).await?;
         converge(client, &s, &group, &g).await?;
         Ok(outputs(&group))
     }
 
     async fn delete(&self, p: &Aws, req: Delete<SecurityGroup>) -> Result<(), ProviderError> {
         let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &subject(&req.name), &req.id).await?)
+        Ok(delete_by_id(client, &Subject::of::<SecurityGroup>(&req.name), &req.id).await?)
     }
 }
 
@@ -599,7 +571,7 @@ mod tests {
 
     #[test]
     fn bad_rules_are_refused_naming_the_rule() {
-        let s = subject("web");
+        let s = Subject::of::<SecurityGroup>("web");
         let bad = [
             Rule {
                 cidr_blocks: vec![],

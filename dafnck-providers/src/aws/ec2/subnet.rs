@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 
@@ -77,13 +79,6 @@ pub struct SubnetOutputs {
     pub arn: String,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: Subnet::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::Subnet;
 
 describe_by_id_and_token!(
@@ -93,6 +88,8 @@ describe_by_id_and_token!(
     subnet_ids,
     subnets
 );
+
+find_by_id_or_token!(Found);
 
 async fn set_public_ip(
     client: &Client,
@@ -139,12 +136,8 @@ impl ResourceHandler for SubnetHandler {
         one_call(call)
     }
 
-    async fn create(
-        &self,
-        p: &Aws,
-        req: Create<Subnet>,
-    ) -> Result<Made<SubnetOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<Subnet>) -> CreateResult<Subnet> {
+        let s = Subject::of::<Subnet>(&req.name);
         let v = &req.inputs;
         let vpc_id = required(&s, known(&s, &v.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
         let cidr = required(&s, known(&s, &v.cidr_block, "cidr_block")?, "cidr_block")?;
@@ -157,13 +150,7 @@ impl ResourceHandler for SubnetHandler {
                 .vpc_id(vpc_id)
                 .cidr_block(cidr)
                 .set_availability_zone(v.availability_zone.clone())
-                .tag_specifications(tags::on_create(
-                    ResourceType::Subnet,
-                    &req.stack,
-                    &req.name,
-                    &req.token,
-                    &v.tags,
-                ))
+                .tag_specifications(tags::for_create(ResourceType::Subnet, &req, &v.tags))
                 .send()
                 .await
                 .map_err(|e| s.error("CreateSubnet", e))?
@@ -182,19 +169,10 @@ impl ResourceHandler for SubnetHandler {
         })
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<Subnet>,
-    ) -> Result<Option<kit::Found<Subnet, SubnetOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<Subnet>) -> ReadResult<Subnet> {
+        let s = Subject::of::<Subnet>(&req.name);
         let client = p.ec2_client().await;
-        let found = lookup::find(
-            &req,
-            |id| by_id(client, &s, id),
-            |token| by_token(client, &s, token),
-        )
-        .await?;
+        let found = find(client, &s, &req).await?;
         let Some(subnet) = found else {
             return Ok(None);
         };
@@ -216,14 +194,12 @@ impl ResourceHandler for SubnetHandler {
         )))
     }
 
-    async fn update(&self, p: &Aws, req: Update<Subnet>) -> Result<SubnetOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<Subnet>) -> UpdateResult<Subnet> {
+        let s = Subject::of::<Subnet>(&req.name);
         let v = &req.inputs;
         tags::check_user_tags(&s, &v.tags)?;
         let client = p.ec2_client().await;
-        let subnet = by_id(client, &s, &req.id)
-            .await?
-            .ok_or_else(|| s.gone(&req.id))?;
+        let subnet = existing(client, &s, &req.id).await?;
         if subnet.map_public_ip_on_launch().unwrap_or(false) != v.map_public_ip_on_launch {
             set_public_ip(client, &s, &req.id, v.map_public_ip_on_launch).await?;
         }
@@ -240,6 +216,6 @@ impl ResourceHandler for SubnetHandler {
 
     async fn delete(&self, p: &Aws, req: Delete<Subnet>) -> Result<(), ProviderError> {
         let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &subject(&req.name), &req.id).await?)
+        Ok(delete_by_id(client, &Subject::of::<Subnet>(&req.name), &req.id).await?)
     }
 }

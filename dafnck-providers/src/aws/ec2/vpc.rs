@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 
@@ -58,13 +60,6 @@ pub struct VpcOutputs {
     pub owner_id: String,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: Vpc::TYPE,
-        name,
-    }
-}
-
 describe_by_id_and_token!(
     aws_sdk_ec2::types::Vpc,
     "DescribeVpcs",
@@ -72,6 +67,8 @@ describe_by_id_and_token!(
     vpc_ids,
     vpcs
 );
+
+find_by_id_or_token!(aws_sdk_ec2::types::Vpc);
 
 async fn dns_hostnames(client: &Client, s: &Subject<'_>, id: &str) -> Result<bool, AwsError> {
     let out = client
@@ -127,8 +124,8 @@ impl ResourceHandler for VpcHandler {
         one_call(call)
     }
 
-    async fn create(&self, p: &Aws, req: Create<Vpc>) -> Result<Made<VpcOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<Vpc>) -> CreateResult<Vpc> {
+        let s = Subject::of::<Vpc>(&req.name);
         let v = &req.inputs;
         let cidr = required(&s, known(&s, &v.cidr_block, "cidr_block")?, "cidr_block")?;
         tags::check_user_tags(&s, &v.tags)?;
@@ -138,13 +135,7 @@ impl ResourceHandler for VpcHandler {
             None => client
                 .create_vpc()
                 .cidr_block(cidr)
-                .tag_specifications(tags::on_create(
-                    ResourceType::Vpc,
-                    &req.stack,
-                    &req.name,
-                    &req.token,
-                    &v.tags,
-                ))
+                .tag_specifications(tags::for_create(ResourceType::Vpc, &req, &v.tags))
                 .send()
                 .await
                 .map_err(|e| s.error("CreateVpc", e))?
@@ -163,19 +154,10 @@ impl ResourceHandler for VpcHandler {
         })
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<Vpc>,
-    ) -> Result<Option<kit::Found<Vpc, VpcOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<Vpc>) -> ReadResult<Vpc> {
+        let s = Subject::of::<Vpc>(&req.name);
         let client = p.ec2_client().await;
-        let found = lookup::find(
-            &req,
-            |id| by_id(client, &s, id),
-            |token| by_token(client, &s, token),
-        )
-        .await?;
+        let found = find(client, &s, &req).await?;
         let Some(vpc) = found else {
             return Ok(None);
         };
@@ -188,14 +170,12 @@ impl ResourceHandler for VpcHandler {
         Ok(Some(lookup::observed(id, observed, outputs(&vpc))))
     }
 
-    async fn update(&self, p: &Aws, req: Update<Vpc>) -> Result<VpcOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<Vpc>) -> UpdateResult<Vpc> {
+        let s = Subject::of::<Vpc>(&req.name);
         let v = &req.inputs;
         tags::check_user_tags(&s, &v.tags)?;
         let client = p.ec2_client().await;
-        let vpc = by_id(client, &s, &req.id)
-            .await?
-            .ok_or_else(|| s.gone(&req.id))?;
+        let vpc = existing(client, &s, &req.id).await?;
         if dns_hostnames(client, &s, &req.id).await? != v.enable_dns_hostnames {
             set_dns_hostnames(client, &s, &req.id, v.enable_dns_hostnames).await?;
         }
@@ -205,6 +185,6 @@ impl ResourceHandler for VpcHandler {
 
     async fn delete(&self, p: &Aws, req: Delete<Vpc>) -> Result<(), ProviderError> {
         let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &subject(&req.name), &req.id).await?)
+        Ok(delete_by_id(client, &Subject::of::<Vpc>(&req.name), &req.id).await?)
     }
 }

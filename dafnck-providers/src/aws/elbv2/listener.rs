@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 
@@ -105,13 +107,6 @@ pub struct ListenerOutputs {
 
 /// The most weight one target group can get.
 const MAX_WEIGHT: u16 = 999;
-
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: Listener::TYPE,
-        name,
-    }
-}
 
 type Found = aws_sdk_elasticloadbalancingv2::types::Listener;
 
@@ -280,12 +275,8 @@ impl ResourceHandler for ListenerHandler {
         one_call(call)
     }
 
-    async fn create(
-        &self,
-        p: &Aws,
-        req: Create<Listener>,
-    ) -> Result<Made<ListenerOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<Listener>) -> CreateResult<Listener> {
+        let s = Subject::of::<Listener>(&req.name);
         let v = &req.inputs;
         let lb = known(&s, &v.load_balancer_arn, "load_balancer_arn")?.as_str();
         if lb.is_empty() {
@@ -328,12 +319,8 @@ impl ResourceHandler for ListenerHandler {
         })
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<Listener>,
-    ) -> Result<Option<kit::Found<Listener, ListenerOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<Listener>) -> ReadResult<Listener> {
+        let s = Subject::of::<Listener>(&req.name);
         let client = p.elbv2_client().await;
         let recorded = req.recorded.decode_or_default();
         // An unresolved load balancer is an empty ARN, which has no listeners.
@@ -381,12 +368,8 @@ impl ResourceHandler for ListenerHandler {
         Ok(Some(lookup::observed(arn_of(&l), observed, outputs(&l))))
     }
 
-    async fn update(
-        &self,
-        p: &Aws,
-        req: Update<Listener>,
-    ) -> Result<ListenerOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<Listener>) -> UpdateResult<Listener> {
+        let s = Subject::of::<Listener>(&req.name);
         let v = &req.inputs;
         let groups = declared(&s, &v)?;
         check_user_tags(&s, &v.tags)?;
@@ -399,7 +382,7 @@ impl ResourceHandler for ListenerHandler {
 
     async fn delete(&self, p: &Aws, req: Delete<Listener>) -> Result<(), ProviderError> {
         let client = p.elbv2_client().await;
-        Ok(delete_by_arn(client, &subject(&req.name), &req.id).await?)
+        Ok(delete_by_arn(client, &Subject::of::<Listener>(&req.name), &req.id).await?)
     }
 }
 
@@ -443,7 +426,7 @@ mod tests {
 
     #[test]
     fn weights_are_checked_and_sent_as_one_forward_action() {
-        let s = subject("http");
+        let s = Subject::of::<Listener>("http");
         let v = Listener {
             forward: vec![
                 Forward::new(TargetGroupArn("arn:blue".into()).into(), 90),

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::provider::{standard_diff, Diff, DiffRequest};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -105,13 +107,6 @@ pub struct LoadBalancerOutputs {
     pub canonical_hosted_zone_id: String,
     /// Its VPC.
     pub vpc_id: VpcId,
-}
-
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: LoadBalancer::TYPE,
-        name,
-    }
 }
 
 type Found = aws_sdk_elasticloadbalancingv2::types::LoadBalancer;
@@ -292,12 +287,8 @@ impl ResourceHandler for LoadBalancerHandler {
         }))
     }
 
-    async fn create(
-        &self,
-        p: &Aws,
-        req: Create<LoadBalancer>,
-    ) -> Result<Made<LoadBalancerOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<LoadBalancer>) -> CreateResult<LoadBalancer> {
+        let s = Subject::of::<LoadBalancer>(&req.name);
         let v = &req.inputs;
         let subnets = declared_subnets(&s, &v)?;
         let groups = declared_groups(&s, &v)?;
@@ -348,12 +339,8 @@ impl ResourceHandler for LoadBalancerHandler {
         }
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<LoadBalancer>,
-    ) -> Result<Option<kit::Found<LoadBalancer, LoadBalancerOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<LoadBalancer>) -> ReadResult<LoadBalancer> {
+        let s = Subject::of::<LoadBalancer>(&req.name);
         let client = p.elbv2_client().await;
         let recorded = req.recorded.decode_or_default();
         let name = read_name(&req, recorded.name.as_deref());
@@ -407,12 +394,8 @@ impl ResourceHandler for LoadBalancerHandler {
         Ok(Some(lookup::observed(arn_of(&lb), observed, outputs(&lb))))
     }
 
-    async fn update(
-        &self,
-        p: &Aws,
-        req: Update<LoadBalancer>,
-    ) -> Result<LoadBalancerOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<LoadBalancer>) -> UpdateResult<LoadBalancer> {
+        let s = Subject::of::<LoadBalancer>(&req.name);
         let v = &req.inputs;
         let subnets = declared_subnets(&s, &v)?;
         let groups = declared_groups(&s, &v)?;
@@ -446,7 +429,7 @@ impl ResourceHandler for LoadBalancerHandler {
 
     async fn delete(&self, p: &Aws, req: Delete<LoadBalancer>) -> Result<(), ProviderError> {
         let client = p.elbv2_client().await;
-        Ok(delete_by_arn(p, client, &subject(&req.name), &req.id).await?)
+        Ok(delete_by_arn(p, client, &Subject::of::<LoadBalancer>(&req.name), &req.id).await?)
     }
 }
 

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::{self, Create, Delete, Made, ResourceHandler, Update};
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+};
 use dafnck_core::provider::{standard_diff, Diff, DiffRequest};
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -136,13 +138,6 @@ pub struct TargetGroupOutputs {
     pub arn: TargetGroupArn,
     /// Its name.
     pub name: String,
-}
-
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: TargetGroup::TYPE,
-        name,
-    }
 }
 
 type Found = aws_sdk_elasticloadbalancingv2::types::TargetGroup;
@@ -361,12 +356,8 @@ impl ResourceHandler for TargetGroupHandler {
         one_call(call)
     }
 
-    async fn create(
-        &self,
-        p: &Aws,
-        req: Create<TargetGroup>,
-    ) -> Result<Made<TargetGroupOutputs>, ProviderError> {
-        let s = subject(&req.name);
+    async fn create(&self, p: &Aws, req: Create<TargetGroup>) -> CreateResult<TargetGroup> {
+        let s = Subject::of::<TargetGroup>(&req.name);
         let v = &req.inputs;
         let vpc_id = known(&s, &v.vpc_id, "vpc_id")?.as_str();
         if vpc_id.is_empty() {
@@ -421,12 +412,8 @@ impl ResourceHandler for TargetGroupHandler {
         }
     }
 
-    async fn read(
-        &self,
-        p: &Aws,
-        req: kit::Read<TargetGroup>,
-    ) -> Result<Option<kit::Found<TargetGroup, TargetGroupOutputs>>, ProviderError> {
-        let s = subject(&req.name);
+    async fn read(&self, p: &Aws, req: Read<TargetGroup>) -> ReadResult<TargetGroup> {
+        let s = Subject::of::<TargetGroup>(&req.name);
         let client = p.elbv2_client().await;
         let recorded = req.recorded.decode_or_default();
         let name = req
@@ -478,12 +465,8 @@ impl ResourceHandler for TargetGroupHandler {
         Ok(Some(lookup::observed(arn, observed, outputs(&group))))
     }
 
-    async fn update(
-        &self,
-        p: &Aws,
-        req: Update<TargetGroup>,
-    ) -> Result<TargetGroupOutputs, ProviderError> {
-        let s = subject(&req.name);
+    async fn update(&self, p: &Aws, req: Update<TargetGroup>) -> UpdateResult<TargetGroup> {
+        let s = Subject::of::<TargetGroup>(&req.name);
         let v = &req.inputs;
         let targets = declared_targets(&s, &v)?;
         check_user_tags(&s, &v.tags)?;
@@ -515,7 +498,7 @@ impl ResourceHandler for TargetGroupHandler {
 
     async fn delete(&self, p: &Aws, req: Delete<TargetGroup>) -> Result<(), ProviderError> {
         let client = p.elbv2_client().await;
-        Ok(delete_by_arn(client, &subject(&req.name), &req.id).await?)
+        Ok(delete_by_arn(client, &Subject::of::<TargetGroup>(&req.name), &req.id).await?)
     }
 }
 
@@ -548,7 +531,7 @@ mod tests {
         };
         assert_eq!(name_for(&fixed, "web-tg", "run-1-web-tg"), "web");
 
-        let s = subject("web-tg");
+        let s = Subject::of::<TargetGroup>("web-tg");
         assert!(check_naming(&s, &prefixed).is_ok());
         let both = TargetGroup {
             name: Some("web".into()),
