@@ -289,9 +289,20 @@ pub trait ResourceHandler: Send + Sync + 'static {
     type Context: Send + Sync + 'static;
 
     /// Compares recorded and desired inputs, as [`Provider::diff`]; the
-    /// default is [`standard_diff`].
+    /// default is [`standard_diff`] with [`ResourceHandler::replace_conflict`].
     fn diff(&self, req: &DiffRequest<'_>) -> Diff {
-        standard_diff(req)
+        Diff {
+            replace_conflict: self.replace_conflict(req),
+            ..standard_diff(req)
+        }
+    }
+
+    /// Why the object's replacement could not be created while the old one
+    /// exists, if it could not ([`Diff::replace_conflict`]); the default is
+    /// `None`.
+    fn replace_conflict(&self, req: &DiffRequest<'_>) -> Option<String> {
+        let _ = req;
+        None
     }
 
     /// How long a `call` typically takes, as

@@ -14,7 +14,7 @@ use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
     Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
-use dafnck_core::provider::{standard_diff, Diff, DiffRequest};
+use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 
@@ -343,13 +343,8 @@ impl ResourceHandler for TargetGroupHandler {
     type Resource = TargetGroup;
     type Context = Aws;
 
-    /// The standard diff, saying when a replacement cannot be made beside
-    /// the old object.
-    fn diff(&self, req: &DiffRequest<'_>) -> Diff {
-        Diff {
-            replace_conflict: replace_conflict(req),
-            ..standard_diff(req)
-        }
+    fn replace_conflict(&self, req: &DiffRequest<'_>) -> Option<String> {
+        replace_conflict(req)
     }
 
     fn expected_duration(&self, call: CallKind) -> Option<Duration> {
