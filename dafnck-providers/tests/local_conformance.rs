@@ -36,8 +36,12 @@ fn pids(found: &Observed) -> Vec<i64> {
     let one = outputs["pid"].as_i64();
     let many = outputs["instances"]
         .as_array()
-        .map(|l| l.iter().filter_map(|o| o["pid"].as_i64()).collect())
-        .unwrap_or_else(Vec::new);
+        .map(|l| {
+            l.iter()
+                .filter_map(|o| o["pid"].as_i64())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
     one.into_iter().chain(many).collect()
 }
 

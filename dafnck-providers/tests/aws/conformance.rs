@@ -145,7 +145,7 @@ fn show(e: impl std::fmt::Debug) -> String {
 }
 
 async fn delete_elbv2(elb: &ElbClient, type_name: &str, arn: String) -> Result<(), String> {
-    let done = match type_name {
+    match type_name {
         "aws:elbv2:LoadBalancer" => elb
             .delete_load_balancer()
             .load_balancer_arn(arn)
@@ -169,7 +169,7 @@ async fn delete_elbv2(elb: &ElbClient, type_name: &str, arn: String) -> Result<(
             .map_err(show)?,
         other => return Err(format!("no console delete for {other}")),
     };
-    Ok(done)
+    Ok(())
 }
 
 /// `{"v": version}`: the tags a sample is created with (1) and updated to (2).

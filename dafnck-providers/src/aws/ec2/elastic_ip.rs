@@ -184,7 +184,7 @@ impl ResourceHandler for ElasticIpHandler {
     async fn create(&self, p: &Aws, req: Create<ElasticIp>) -> CreateResult<ElasticIp> {
         let s = Subject::of::<ElasticIp>(&req.name);
         let v = &req.inputs;
-        let instance = declared_instance(&s, &v)?;
+        let instance = declared_instance(&s, v)?;
         tags::check_user_tags(&s, &v.tags)?;
         let client = p.ec2_client().await;
         let address = match by_token(client, &s, &req.token).await? {
@@ -236,7 +236,7 @@ impl ResourceHandler for ElasticIpHandler {
     async fn update(&self, p: &Aws, req: Update<ElasticIp>) -> UpdateResult<ElasticIp> {
         let s = Subject::of::<ElasticIp>(&req.name);
         let v = &req.inputs;
-        let instance = declared_instance(&s, &v)?;
+        let instance = declared_instance(&s, v)?;
         tags::check_user_tags(&s, &v.tags)?;
         let client = p.ec2_client().await;
         let id = req.id.as_str();

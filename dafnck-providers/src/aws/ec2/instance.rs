@@ -304,7 +304,7 @@ impl ResourceHandler for InstanceHandler {
             known(&s, &v.subnet_id, "subnet_id")?.as_str(),
             "subnet_id",
         )?;
-        let groups = declared_groups(&s, &v)?;
+        let groups = declared_groups(&s, v)?;
         let key_name = v
             .key_name
             .as_ref()
@@ -394,7 +394,7 @@ impl ResourceHandler for InstanceHandler {
             known(&s, &v.instance_type, "instance_type")?,
             "instance_type",
         )?;
-        let groups = declared_groups(&s, &v)?;
+        let groups = declared_groups(&s, v)?;
         tags::check_user_tags(&s, &v.tags)?;
         let client = p.ec2_client().await;
         let id = req.id.as_str();

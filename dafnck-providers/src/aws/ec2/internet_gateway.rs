@@ -162,7 +162,7 @@ impl ResourceHandler for InternetGatewayHandler {
     async fn create(&self, p: &Aws, req: Create<InternetGateway>) -> CreateResult<InternetGateway> {
         let s = Subject::of::<InternetGateway>(&req.name);
         let g = &req.inputs;
-        let vpc = desired_vpc(&s, &g)?;
+        let vpc = desired_vpc(&s, g)?;
         tags::check_user_tags(&s, &g.tags)?;
         let client = p.ec2_client().await;
         let gw = match by_token(client, &s, &req.token).await? {
@@ -208,7 +208,7 @@ impl ResourceHandler for InternetGatewayHandler {
     async fn update(&self, p: &Aws, req: Update<InternetGateway>) -> UpdateResult<InternetGateway> {
         let s = Subject::of::<InternetGateway>(&req.name);
         let g = &req.inputs;
-        let vpc = desired_vpc(&s, &g)?;
+        let vpc = desired_vpc(&s, g)?;
         tags::check_user_tags(&s, &g.tags)?;
         let client = p.ec2_client().await;
         let gw = existing(client, &s, &req.id).await?;

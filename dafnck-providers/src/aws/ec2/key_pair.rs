@@ -203,7 +203,7 @@ impl ResourceHandler for KeyPairHandler {
         let s = Subject::of::<KeyPair>(&req.name);
         let v = &req.inputs;
         tags::check_user_tags(&s, &v.tags)?;
-        let name = name_of(&v, &req.name, &req.token);
+        let name = name_of(v, &req.name, &req.token);
         let client = p.ec2_client().await;
         let found = by_token(client, &s, &req.token).await?;
         let spec = || tags::for_create(ResourceType::KeyPair, &req, &v.tags);

@@ -253,8 +253,8 @@ impl ResourceHandler for RouteTableHandler {
         let s = Subject::of::<RouteTable>(&req.name);
         let t = &req.inputs;
         let vpc_id = required(&s, known(&s, &t.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
-        declared_routes(&s, &t)?;
-        declared_subnets(&s, &t)?;
+        declared_routes(&s, t)?;
+        declared_subnets(&s, t)?;
         tags::check_user_tags(&s, &t.tags)?;
         let client = p.ec2_client().await;
         let table = match by_token(client, &s, &req.token).await? {
@@ -271,7 +271,7 @@ impl ResourceHandler for RouteTableHandler {
                 .ok_or_else(|| s.incomplete("CreateRouteTable", "a route table"))?,
         };
         let id = table.route_table_id().unwrap_or_default().to_owned();
-        if let Err(e) = converge(client, &s, &table, &t).await {
+        if let Err(e) = converge(client, &s, &table, t).await {
             return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
         }
         Ok(Made {
@@ -321,7 +321,7 @@ impl ResourceHandler for RouteTableHandler {
         tags::check_user_tags(&s, &t.tags)?;
         let client = p.ec2_client().await;
         let table = existing(client, &s, &req.id).await?;
-        converge(client, &s, &table, &t).await?;
+        converge(client, &s, &table, t).await?;
         Ok(outputs(&req.id))
     }
 

@@ -398,7 +398,7 @@ impl ResourceHandler for SecurityGroupHandler {
         let name = required(&s, known(&s, &g.name, "name")?, "name")?;
         let description = required(&s, known(&s, &g.description, "description")?, "description")?;
         let vpc_id = required(&s, known(&s, &g.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
-        check(&s, &g)?;
+        check(&s, g)?;
         let client = p.ec2_client().await;
         let id = match by_token(client, &s, &req.token).await? {
             Some(group) => group.group_id().unwrap_or_default().to_owned(),
@@ -416,7 +416,7 @@ impl ResourceHandler for SecurityGroupHandler {
         };
         let configured = async {
             let group = existing(client, &s, &id).await?;
-            converge(client, &s, &group, &g).await?;
+            converge(client, &s, &group, g).await?;
             Ok::<_, AwsError>(group)
         };
         match configured.await {
@@ -456,10 +456,10 @@ impl ResourceHandler for SecurityGroupHandler {
     async fn update(&self, p: &Aws, req: Update<SecurityGroup>) -> UpdateResult<SecurityGroup> {
         let s = Subject::of::<SecurityGroup>(&req.name);
         let g = &req.inputs;
-        check(&s, &g)?;
+        check(&s, g)?;
         let client = p.ec2_client().await;
         let group = existing(client, &s, &req.id).await?;
-        converge(client, &s, &group, &g).await?;
+        converge(client, &s, &group, g).await?;
         Ok(outputs(&group))
     }
 

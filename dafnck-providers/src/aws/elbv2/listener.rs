@@ -282,13 +282,13 @@ impl ResourceHandler for ListenerHandler {
         if lb.is_empty() {
             return Err(s.invalid("`load_balancer_arn` must be set").into());
         }
-        let groups = declared(&s, &v)?;
+        let groups = declared(&s, v)?;
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         if let Some(l) = by_token(client, &s, lb, &req.token).await? {
             // Made by this create before a crash; finish it like an update.
             let arn = arn_of(&l).to_owned();
-            return match converge(client, &s, &arn, &l, &v, &groups).await {
+            return match converge(client, &s, &arn, &l, v, &groups).await {
                 Ok(()) => Ok(Made {
                     id: arn,
                     outputs: outputs(&l),
@@ -299,7 +299,7 @@ impl ResourceHandler for ListenerHandler {
         let out = client
             .create_listener()
             .load_balancer_arn(lb)
-            .port(port_of(&v).into())
+            .port(port_of(v).into())
             .protocol(v.protocol.sdk())
             .default_actions(forward_action(&groups))
             .set_tags(Some(tags_on_create(
@@ -371,12 +371,12 @@ impl ResourceHandler for ListenerHandler {
     async fn update(&self, p: &Aws, req: Update<Listener>) -> UpdateResult<Listener> {
         let s = Subject::of::<Listener>(&req.name);
         let v = &req.inputs;
-        let groups = declared(&s, &v)?;
+        let groups = declared(&s, v)?;
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();
         let l = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
-        converge(client, &s, arn, &l, &v, &groups).await?;
+        converge(client, &s, arn, &l, v, &groups).await?;
         Ok(outputs(&l))
     }
 

@@ -285,8 +285,8 @@ impl ResourceHandler for LoadBalancerHandler {
     async fn create(&self, p: &Aws, req: Create<LoadBalancer>) -> CreateResult<LoadBalancer> {
         let s = Subject::of::<LoadBalancer>(&req.name);
         let v = &req.inputs;
-        let subnets = declared_subnets(&s, &v)?;
-        let groups = declared_groups(&s, &v)?;
+        let subnets = declared_subnets(&s, v)?;
+        let groups = declared_groups(&s, v)?;
         if subnets.is_empty() {
             return Err(s
                 .invalid("`subnet_ids` must name at least one subnet")
@@ -392,8 +392,8 @@ impl ResourceHandler for LoadBalancerHandler {
     async fn update(&self, p: &Aws, req: Update<LoadBalancer>) -> UpdateResult<LoadBalancer> {
         let s = Subject::of::<LoadBalancer>(&req.name);
         let v = &req.inputs;
-        let subnets = declared_subnets(&s, &v)?;
-        let groups = declared_groups(&s, &v)?;
+        let subnets = declared_subnets(&s, v)?;
+        let groups = declared_groups(&s, v)?;
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();

@@ -358,10 +358,10 @@ impl ResourceHandler for TargetGroupHandler {
         if vpc_id.is_empty() {
             return Err(s.invalid("`vpc_id` must be set").into());
         }
-        let targets = declared_targets(&s, &v)?;
+        let targets = declared_targets(&s, v)?;
         check_user_tags(&s, &v.tags)?;
-        check_naming(&s, &v)?;
-        let name = name_for(&v, &req.name, &req.token);
+        check_naming(&s, v)?;
+        let name = name_for(v, &req.name, &req.token);
         let client = p.elbv2_client().await;
         let group = match by_token(client, &s, &name, &req.token).await? {
             Some(g) => g,
@@ -371,7 +371,7 @@ impl ResourceHandler for TargetGroupHandler {
                     .create_target_group()
                     .name(&name)
                     .protocol(v.protocol.sdk())
-                    .port(port_of(&v).into())
+                    .port(port_of(v).into())
                     .vpc_id(vpc_id)
                     .target_type(TargetTypeEnum::Instance)
                     .health_check_path(&h.path)
@@ -463,7 +463,7 @@ impl ResourceHandler for TargetGroupHandler {
     async fn update(&self, p: &Aws, req: Update<TargetGroup>) -> UpdateResult<TargetGroup> {
         let s = Subject::of::<TargetGroup>(&req.name);
         let v = &req.inputs;
-        let targets = declared_targets(&s, &v)?;
+        let targets = declared_targets(&s, v)?;
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();
