@@ -44,6 +44,18 @@ macro_rules! served_by_kit {
                 dafnck_core::Provider::read(&self.kit, req).await
             }
 
+            fn reads_in_batches(&self, type_name: &str) -> bool {
+                dafnck_core::Provider::reads_in_batches(&self.kit, type_name)
+            }
+
+            async fn read_many(
+                &self,
+                reqs: Vec<dafnck_core::provider::ReadRequest>,
+            ) -> Result<Vec<Option<dafnck_core::provider::Observed>>, dafnck_core::ProviderError>
+            {
+                dafnck_core::Provider::read_many(&self.kit, reqs).await
+            }
+
             async fn update(
                 &self,
                 req: dafnck_core::provider::UpdateRequest,

@@ -326,6 +326,28 @@ pub trait ResourceHandler: Send + Sync + 'static {
         req: Read<Self::Resource>,
     ) -> Result<Option<Found<Self::Resource, OutputsOf<Self::Resource>>>, ProviderError>;
 
+    /// Whether [`ResourceHandler::read_many`] reads many objects in one
+    /// call, as [`Provider::reads_in_batches`]; the default is `false`.
+    fn reads_in_batches(&self) -> bool {
+        false
+    }
+
+    /// Reads many objects: one answer per request, in order, as
+    /// [`Provider::read_many`]. Called only when
+    /// [`reads_in_batches`](ResourceHandler::reads_in_batches) is `true`;
+    /// the default reads them one by one.
+    async fn read_many(
+        &self,
+        cx: &Self::Context,
+        reqs: Vec<Read<Self::Resource>>,
+    ) -> Result<Vec<Option<Found<Self::Resource, OutputsOf<Self::Resource>>>>, ProviderError> {
+        let mut found = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            found.push(self.read(cx, req).await?);
+        }
+        Ok(found)
+    }
+
     /// Updates an object in place; returns its new outputs.
     async fn update(
         &self,
@@ -348,11 +370,40 @@ trait Untyped<C>: Send + Sync {
     fn expected_duration(&self, call: CallKind) -> Option<Duration>;
     async fn create(&self, cx: &C, req: CreateRequest) -> Result<Created, ProviderError>;
     async fn read(&self, cx: &C, req: ReadRequest) -> Result<Option<Observed>, ProviderError>;
+    fn reads_in_batches(&self) -> bool;
+    async fn read_many(
+        &self,
+        cx: &C,
+        reqs: Vec<ReadRequest>,
+    ) -> Result<Vec<Option<Observed>>, ProviderError>;
     async fn update(&self, cx: &C, req: UpdateRequest) -> Result<Value, ProviderError>;
     async fn delete(&self, cx: &C, req: DeleteRequest) -> Result<(), ProviderError>;
 }
 
 struct Typed<H>(H);
+
+/// A read request for resource type `R`.
+fn typed_read<R: Resource + DeserializeOwned>(req: ReadRequest) -> Read<R> {
+    Read {
+        recorded: Recorded::new(req.inputs, "inputs", R::TYPE, &req.name),
+        name: req.name,
+        stack: req.stack,
+        id: req.id,
+        token: req.token,
+    }
+}
+
+/// What a read of resource `name` found, as the engine takes it.
+fn observed<R: Resource>(f: Found<R, OutputsOf<R>>, name: &str) -> Result<Observed, ProviderError>
+where
+    OutputsOf<R>: Serialize,
+{
+    Ok(Observed {
+        id: f.id,
+        inputs: encode(&f.inputs, "inputs", R::TYPE, name)?,
+        outputs: encode(&f.outputs, "outputs", R::TYPE, name)?,
+    })
+}
 
 #[async_trait]
 impl<H: ResourceHandler> Untyped<H::Context> for Typed<H> {
@@ -391,31 +442,38 @@ impl<H: ResourceHandler> Untyped<H::Context> for Typed<H> {
         cx: &H::Context,
         req: ReadRequest,
     ) -> Result<Option<Observed>, ProviderError> {
-        let t = H::Resource::TYPE;
-        let recorded = Recorded::new(req.inputs, "inputs", t, &req.name);
-        let name = req.name;
+        let name = req.name.clone();
+        let found = self.0.read(cx, typed_read(req)).await?;
+        found.map(|f| observed(f, &name)).transpose()
+    }
+
+    fn reads_in_batches(&self) -> bool {
+        self.0.reads_in_batches()
+    }
+
+    async fn read_many(
+        &self,
+        cx: &H::Context,
+        reqs: Vec<ReadRequest>,
+    ) -> Result<Vec<Option<Observed>>, ProviderError> {
+        let names: Vec<String> = reqs.iter().map(|r| r.name.clone()).collect();
         let found = self
             .0
-            .read(
-                cx,
-                Read {
-                    name: name.clone(),
-                    stack: req.stack,
-                    id: req.id,
-                    token: req.token,
-                    recorded,
-                },
-            )
+            .read_many(cx, reqs.into_iter().map(typed_read).collect())
             .await?;
+        if found.len() != names.len() {
+            return Err(ProviderError::new(format!(
+                "{}: read_many answered {} objects for {} requests",
+                H::Resource::TYPE,
+                found.len(),
+                names.len()
+            )));
+        }
         found
-            .map(|f| {
-                Ok(Observed {
-                    id: f.id,
-                    inputs: encode(&f.inputs, "inputs", t, &name)?,
-                    outputs: encode(&f.outputs, "outputs", t, &name)?,
-                })
-            })
-            .transpose()
+            .into_iter()
+            .zip(&names)
+            .map(|(f, name)| f.map(|f| observed(f, name)).transpose())
+            .collect()
     }
 
     async fn update(&self, cx: &H::Context, req: UpdateRequest) -> Result<Value, ProviderError> {
@@ -553,6 +611,30 @@ impl<C: Send + Sync + 'static> Provider for Kit<C> {
         self.handler(&req.type_name)?.read(&self.context, req).await
     }
 
+    fn reads_in_batches(&self, type_name: &str) -> bool {
+        self.handler(type_name).is_ok_and(|h| h.reads_in_batches())
+    }
+
+    /// The handler's `read_many`; the requests must be of one type.
+    async fn read_many(
+        &self,
+        reqs: Vec<ReadRequest>,
+    ) -> Result<Vec<Option<Observed>>, ProviderError> {
+        let Some(first) = reqs.first() else {
+            return Ok(Vec::new());
+        };
+        let type_name = first.type_name.clone();
+        if let Some(other) = reqs.iter().find(|r| r.type_name != type_name) {
+            return Err(ProviderError::new(format!(
+                "read_many takes objects of one type, got {type_name:?} and {:?}",
+                other.type_name
+            )));
+        }
+        self.handler(&type_name)?
+            .read_many(&self.context, reqs)
+            .await
+    }
+
     async fn update(&self, req: UpdateRequest) -> Result<Value, ProviderError> {
         self.handler(&req.type_name)?
             .update(&self.context, req)
@@ -581,6 +663,10 @@ mod tests {
 
         fn expected_duration(&self, call: CallKind) -> Option<Duration> {
             (call == CallKind::Create).then_some(Duration::from_secs(7))
+        }
+
+        fn reads_in_batches(&self) -> bool {
+            true
         }
 
         async fn create(
@@ -719,6 +805,51 @@ mod tests {
             e.message,
             "the fake provider does not serve type \"fake:net:Router\""
         );
+    }
+
+    fn read_of(type_name: &str, token: &str) -> ReadRequest {
+        ReadRequest {
+            name: token.into(),
+            stack: "dev".into(),
+            type_name: type_name.into(),
+            id: None,
+            token: Some(token.into()),
+            inputs: Value::from_serialize(&Network::default()).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn many_reads_of_one_type_answer_in_order() {
+        let kit = kit();
+        assert!(kit.reads_in_batches(Network::TYPE));
+        assert!(!kit.reads_in_batches("fake:net:Other"));
+        kit.create(CreateRequest {
+            name: "b".into(),
+            stack: "dev".into(),
+            type_name: Network::TYPE.into(),
+            inputs: Value::from_serialize(&Network::default()).unwrap(),
+            token: "b".into(),
+        })
+        .await
+        .unwrap();
+        let found = kit
+            .read_many(vec![
+                read_of(Network::TYPE, "a"),
+                read_of(Network::TYPE, "b"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 2);
+        assert!(found[0].is_none());
+        assert_eq!(found[1].as_ref().unwrap().id, "b");
+        let e = kit
+            .read_many(vec![
+                read_of(Network::TYPE, "a"),
+                read_of("fake:net:Other", "b"),
+            ])
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("one type"), "{}", e.message);
     }
 
     #[tokio::test]

@@ -105,6 +105,9 @@ struct Inner {
     expected: Mutex<HashMap<(String, CallKind), Duration>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Types read in batches, and the size of each `read_many` call.
+    batched: Mutex<Vec<String>>,
+    batches: Mutex<Vec<usize>>,
 }
 
 /// A stateful fake cloud serving one package (default `fake`).
@@ -189,6 +192,8 @@ impl FakeCloud {
                 expected: Mutex::new(HashMap::new()),
                 in_flight: AtomicUsize::new(0),
                 max_in_flight: AtomicUsize::new(0),
+                batched: Mutex::new(Vec::new()),
+                batches: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -332,6 +337,18 @@ impl FakeCloud {
     pub fn remove(&self, id: &str) {
         lock(&self.inner.objects).remove(id);
         self.unpersist(id);
+    }
+
+    /// Reads objects of `type_name` in batches ([`Provider::read_many`]),
+    /// as a cloud whose list call takes many ids; each object of a batch is
+    /// still read (and recorded, delayed, failed) as one `Read`.
+    pub fn read_in_batches(&self, type_name: &str) {
+        lock(&self.inner.batched).push(type_name.to_owned());
+    }
+
+    /// The size of each `read_many` call so far, in order.
+    pub fn read_batches(&self) -> Vec<usize> {
+        lock(&self.inner.batches).clone()
     }
 
     /// A hook for the provider [`conformance`](super::conformance) suite
@@ -549,6 +566,22 @@ impl Provider for FakeCloud {
             Ok((id.clone(), observed))
         })
         .await
+    }
+
+    fn reads_in_batches(&self, type_name: &str) -> bool {
+        lock(&self.inner.batched).iter().any(|t| t == type_name)
+    }
+
+    async fn read_many(
+        &self,
+        reqs: Vec<ReadRequest>,
+    ) -> Result<Vec<Option<Observed>>, ProviderError> {
+        lock(&self.inner.batches).push(reqs.len());
+        let mut found = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            found.push(self.read(req).await?);
+        }
+        Ok(found)
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<Value, ProviderError> {
