@@ -10,7 +10,8 @@
 //!
 //! 1. `create` makes the object, and `read` by its id finds it with the
 //!    inputs it was given (no drift);
-//! 2. a second `read` answers the same (refresh is idempotent);
+//! 2. a second `read` answers the same (refresh is idempotent), and so
+//!    does `read_many` for a type the provider reads in batches;
 //! 3. `update` to the updated inputs, and `read` finds those;
 //! 4. a change made out of band is reported by `read` (drift), for a
 //!    type where one can be made;
@@ -303,6 +304,35 @@ impl<P: Provider> Run<'_, P> {
         Ok(found)
     }
 
+    /// For a type the provider reads in batches: `read_many` answers what
+    /// `read` does.
+    async fn batched_read_agrees(&self, id: &str, single: &Observed) -> Result<(), Failure> {
+        const CHECK: &str = "batched read";
+        if !self.provider.reads_in_batches(self.sample.type_name) {
+            return Ok(());
+        }
+        let req = ReadRequest {
+            name: NAME.into(),
+            stack: STACK.into(),
+            type_name: self.sample.type_name.into(),
+            id: Some(id.into()),
+            token: None,
+            inputs: self.sample.inputs.clone(),
+        };
+        let found = self
+            .provider
+            .read_many(vec![req])
+            .await
+            .map_err(|e| self.fail(CHECK, format!("read_many failed: {e}")))?;
+        match found.as_slice() {
+            [Some(batched)] if batched == single => Ok(()),
+            other => Err(self.fail(
+                CHECK,
+                format!("read_many answered {other:?}, read {single:?}"),
+            )),
+        }
+    }
+
     async fn delete(&self, check: &'static str, id: &str, found: &Observed) -> Result<(), Failure> {
         self.provider
             .delete(DeleteRequest {
@@ -342,6 +372,7 @@ impl<P: Provider> Run<'_, P> {
                 format!("a second read answered {again:?}, the first {first:?}"),
             ));
         }
+        self.batched_read_agrees(&id, &first).await?;
 
         let changed = self.drift(
             &s.inputs,
@@ -525,6 +556,14 @@ mod tests {
         let cloud = FakeCloud::new();
         conformance(&cloud, &[sample(&cloud)]).await.unwrap();
         assert!(cloud.objects().is_empty(), "{:?}", cloud.objects());
+    }
+
+    #[tokio::test]
+    async fn the_fake_cloud_reading_in_batches_passes() {
+        let cloud = FakeCloud::new();
+        cloud.read_in_batches(Network::TYPE);
+        conformance(&cloud, &[sample(&cloud)]).await.unwrap();
+        assert_eq!(cloud.read_batches(), vec![1]);
     }
 
     async fn failed_check(flaw: Flaw) -> Failure {
