@@ -2,12 +2,11 @@
 //! internet, with its attachment.
 
 use std::collections::BTreeMap;
-
-use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
-use aws_sdk_ec2::Client;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
+use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
     Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,

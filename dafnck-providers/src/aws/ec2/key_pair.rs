@@ -2,13 +2,12 @@
 //! from a public key or made by EC2.
 
 use std::collections::BTreeMap;
-
-use aws_sdk_ec2::primitives::Blob;
-use aws_sdk_ec2::types::{Filter, ResourceType};
-use aws_sdk_ec2::Client;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::primitives::Blob;
+use aws_sdk_ec2::types::{Filter, ResourceType};
+use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
     Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,

@@ -2,12 +2,11 @@
 //! rules as typed values kept in place by diff.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
-use aws_sdk_ec2::Client;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
+use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
     Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,

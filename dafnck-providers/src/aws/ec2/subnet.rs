@@ -1,12 +1,11 @@
 //! [`Subnet`] (`aws:ec2:Subnet`): a range of a VPC in one availability zone.
 
 use std::collections::BTreeMap;
-
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
-use aws_sdk_ec2::Client;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
     Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,

@@ -1,15 +1,15 @@
 //! [`Vpc`] (`aws:ec2:Vpc`): a virtual private cloud.
 
 use std::collections::BTreeMap;
-
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
-use aws_sdk_ec2::Client;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -112,6 +112,21 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     Ok(())
 }
 
+/// What a read reports of `vpc`.
+async fn found_as(
+    client: &Client,
+    s: &Subject<'_>,
+    vpc: &aws_sdk_ec2::types::Vpc,
+) -> Result<Found<Vpc, VpcOutputs>, AwsError> {
+    let id = vpc.vpc_id().unwrap_or_default().to_owned();
+    let observed = Vpc {
+        cidr_block: vpc.cidr_block().unwrap_or_default().to_owned().into(),
+        enable_dns_hostnames: dns_hostnames(client, s, &id).await?,
+        tags: tags::user_tags(vpc.tags()),
+    };
+    Ok(lookup::observed(id, observed, outputs(vpc)))
+}
+
 /// Serves [`Vpc`].
 pub(crate) struct VpcHandler;
 
@@ -158,16 +173,62 @@ impl ResourceHandler for VpcHandler {
         let s = Subject::of::<Vpc>(&req.name);
         let client = p.ec2_client().await;
         let found = find(client, &s, &req).await?;
-        let Some(vpc) = found else {
-            return Ok(None);
+        match found {
+            Some(vpc) => Ok(Some(found_as(client, &s, &vpc).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// One DescribeVpcs for every VPC read by id (filtered by `vpc-id`, so
+    /// an id AWS no longer knows is an absent VPC, not an error); a read
+    /// by token alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<Vpc>>,
+    ) -> Result<Vec<Option<Found<Vpc, VpcOutputs>>>, ProviderError> {
+        let Some(first) = reqs.first() else {
+            return Ok(Vec::new());
         };
-        let id = vpc.vpc_id().unwrap_or_default().to_owned();
-        let observed = Vpc {
-            cidr_block: vpc.cidr_block().unwrap_or_default().to_owned().into(),
-            enable_dns_hostnames: dns_hostnames(client, &s, &id).await?,
-            tags: tags::user_tags(vpc.tags()),
+        let s = Subject::of::<Vpc>(&first.name);
+        let client = p.ec2_client().await;
+        let ids: Vec<String> = reqs.iter().filter_map(|r| r.id.clone()).collect();
+        let listed = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let filter = aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .set_values(Some(ids))
+                .build();
+            client
+                .describe_vpcs()
+                .filters(filter)
+                .send()
+                .await
+                .map_err(|e| s.error("DescribeVpcs", e))?
+                .vpcs()
+                .to_vec()
         };
-        Ok(Some(lookup::observed(id, observed, outputs(&vpc))))
+        let mut found = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            let s = Subject::of::<Vpc>(&req.name);
+            let vpc = match &req.id {
+                Some(id) => listed
+                    .iter()
+                    .find(|v| v.vpc_id() == Some(id.as_str()))
+                    .cloned(),
+                None => find(client, &s, &req).await?,
+            };
+            found.push(match vpc {
+                Some(vpc) => Some(found_as(client, &s, &vpc).await?),
+                None => None,
+            });
+        }
+        Ok(found)
     }
 
     async fn update(&self, p: &Aws, req: Update<Vpc>) -> UpdateResult<Vpc> {

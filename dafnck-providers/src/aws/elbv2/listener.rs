@@ -2,14 +2,13 @@
 //! weighted target groups it forwards to.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
-use std::time::Duration;
-
-use async_trait::async_trait;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
     Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,

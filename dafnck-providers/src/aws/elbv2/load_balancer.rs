@@ -2,14 +2,13 @@
 //! load balancer in some subnets, waited for until it is active.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
-use std::time::Duration;
-
-use async_trait::async_trait;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
     Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
