@@ -351,7 +351,7 @@ impl FakeCloud {
         lock(&self.inner.batches).clone()
     }
 
-    /// A hook for the provider [`conformance`](super::conformance) suite
+    /// A hook for the provider [`conformance`](mod@super::conformance) suite
     /// that changes this cloud's objects behind the engine's back (setting
     /// input `field` to `value`) and deletes them.
     pub fn out_of_band(&self, field: &str, value: Value) -> FakeOutOfBand {

@@ -3,7 +3,7 @@
 //! - [`FakeCloud`]: a stateful in-memory cloud with injectable latency,
 //!   failures and panics; it serves the [`resources`] types, and any other
 //!   type of its package.
-//! - [`conformance`]: the suite every provider must pass, with a sample of
+//! - [`conformance`](mod@conformance): the suite every provider must pass, with a sample of
 //!   each of its types.
 //! - `MockProvider` (feature `mock`): a mockall mock of the
 //!   [`Provider`](crate::Provider) trait, to script answers and verify calls.

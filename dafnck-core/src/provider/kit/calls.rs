@@ -16,13 +16,13 @@ use crate::value::Value;
 /// The outputs struct of resource type `R`.
 pub type OutputsOf<R> = <R as Resource>::Outputs;
 
-/// What [`ResourceHandler::create`] answers.
+/// What [`ResourceHandler::create`](super::ResourceHandler::create) answers.
 pub type CreateResult<R> = Result<Made<OutputsOf<R>>, ProviderError>;
 
-/// What [`ResourceHandler::read`] answers.
+/// What [`ResourceHandler::read`](super::ResourceHandler::read) answers.
 pub type ReadResult<R> = Result<Option<Found<R, OutputsOf<R>>>, ProviderError>;
 
-/// What [`ResourceHandler::update`] answers.
+/// What [`ResourceHandler::update`](super::ResourceHandler::update) answers.
 pub type UpdateResult<R> = Result<OutputsOf<R>, ProviderError>;
 
 /// A value recorded in the state (inputs or outputs), decoded only when a

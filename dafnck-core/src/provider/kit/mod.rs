@@ -100,7 +100,7 @@ pub use calls::{
 /// typed: registered in a [`Kit`] with [`Kit::with`].
 ///
 /// # Guarantees a handler gives (checked by
-/// [`testing::conformance`](crate::testing::conformance))
+/// [`testing::conformance`](crate::testing::conformance()))
 /// - `delete` of an object that is already gone succeeds.
 /// - `read` answers `None` for an object that does not exist, and finds an
 ///   object by [`Read::token`] when [`Read::id`] is `None`.
