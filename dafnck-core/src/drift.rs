@@ -1,12 +1,17 @@
 //! Refresh and drift: read every recorded object through its provider (at
-//! most `parallelism` reads at once) and report what changed outside the
-//! program — fields that differ, objects that are gone.
+//! most `parallelism` reads at once; objects of a type whose provider reads
+//! in batches, up to [`READ_BATCH`] a call) and report what changed outside
+//! the program — fields that differ, objects that are gone.
+
+use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::error::{Diagnostic, Error};
-use crate::provider::{standard_diff, DiffRequest, Observed, Providers, ReadRequest, RetryPolicy};
+use crate::provider::{
+    standard_diff, DiffRequest, Observed, Providers, ReadRequest, RetryPolicy, READ_BATCH,
+};
 use crate::state::{Entry, ResourceState, State};
 use crate::value::Value;
 
@@ -123,14 +128,28 @@ pub async fn refresh(
     retry: &RetryPolicy,
     parallelism: usize,
 ) -> crate::Result<Refresh> {
+    let units = read_units(state, providers);
     // Futures built first: a closure inside the stream would make the
     // whole future `Send` only for one lifetime (a rustc limitation).
-    let futures: Vec<_> = state
+    let futures: Vec<_> = units
+        .iter()
+        .map(|(unit, batched)| read_unit(&state.stack, unit, *batched, providers, retry))
+        .collect();
+    let answers = bounded(futures, parallelism).await;
+    let mut by_name: HashMap<&str, Result<Option<Observed>, String>> = units
+        .iter()
+        .flat_map(|(unit, _)| unit.iter().map(|r| r.name.as_str()))
+        .zip(answers.into_iter().flatten())
+        .collect();
+    let reads: Vec<_> = state
         .resources
         .values()
-        .map(|r| read_back(&state.stack, r, providers, retry))
+        .map(|r| {
+            by_name
+                .remove(r.name.as_str())
+                .unwrap_or_else(|| Err(format!("cannot read {}: no answer", r.id)))
+        })
         .collect();
-    let reads = bounded(futures, parallelism).await;
     let mut refreshed = state.clone();
     let mut report = DriftReport {
         drifted: Vec::new(),
@@ -253,30 +272,89 @@ pub(crate) async fn bounded<F: std::future::Future>(
     done.into_iter().map(|(_, out)| out).collect()
 }
 
-async fn read_back(
+/// The calls a refresh makes: one resource each, or — for a type whose
+/// provider reads in batches — up to [`READ_BATCH`] resources of the type
+/// managed by the same provider instance (`true`).
+fn read_units<'a>(state: &'a State, providers: &Providers) -> Vec<(Vec<&'a ResourceState>, bool)> {
+    let mut units: Vec<(Vec<&ResourceState>, bool)> = Vec::new();
+    // The unit each batched type of each provider instance is filling.
+    let mut open: HashMap<(&str, Option<&str>), usize> = HashMap::new();
+    for r in state.resources.values() {
+        let instance = r.provider.as_deref();
+        let batched = providers
+            .for_instance(&r.name, &r.type_name, instance, r.location.as_ref())
+            .is_ok_and(|p| p.reads_in_batches(&r.type_name));
+        if !batched {
+            units.push((vec![&**r], false));
+            continue;
+        }
+        match open.get(&(r.type_name.as_str(), instance)) {
+            Some(&i) if units[i].0.len() < READ_BATCH => units[i].0.push(&**r),
+            _ => {
+                open.insert((&r.type_name, instance), units.len());
+                units.push((vec![&**r], true));
+            }
+        }
+    }
+    units
+}
+
+/// Reads the resources of one unit back: one `read`, or one `read_many`;
+/// an answer (or an error message) per resource, in order.
+async fn read_unit(
     stack: &str,
-    r: &ResourceState,
+    unit: &[&ResourceState],
+    batched: bool,
     providers: &Providers,
     retry: &RetryPolicy,
-) -> Result<Option<Observed>, String> {
-    let provider = providers
-        .for_instance(
-            &r.name,
-            &r.type_name,
-            r.provider.as_deref(),
-            r.location.as_ref(),
-        )
-        .map_err(|e| e.to_string())?;
-    let req = ReadRequest {
-        name: r.name.clone(),
-        stack: stack.to_owned(),
-        type_name: r.type_name.clone(),
-        id: Some(r.id.clone()),
-        token: None,
-        inputs: r.inputs.clone(),
+) -> Vec<Result<Option<Observed>, String>> {
+    let Some(first) = unit.first() else {
+        return Vec::new();
     };
-    retry
-        .run(0, || provider.read(req.clone()))
-        .await
-        .map_err(|e| format!("cannot read {}: {e}", r.id))
+    let provider = match providers.for_instance(
+        &first.name,
+        &first.type_name,
+        first.provider.as_deref(),
+        first.location.as_ref(),
+    ) {
+        Ok(p) => p,
+        Err(e) => return vec![Err(e.to_string()); unit.len()],
+    };
+    let reqs: Vec<ReadRequest> = unit
+        .iter()
+        .map(|r| ReadRequest {
+            name: r.name.clone(),
+            stack: stack.to_owned(),
+            type_name: r.type_name.clone(),
+            id: Some(r.id.clone()),
+            token: None,
+            inputs: r.inputs.clone(),
+        })
+        .collect();
+    let answers = if batched {
+        retry.run(0, || provider.read_many(reqs.clone())).await
+    } else {
+        retry
+            .run(0, || provider.read(reqs[0].clone()))
+            .await
+            .map(|found| vec![found])
+    };
+    match answers {
+        Ok(found) if found.len() == unit.len() => found.into_iter().map(Ok).collect(),
+        Ok(found) => unit
+            .iter()
+            .map(|r| {
+                Err(format!(
+                    "cannot read {}: {} answers for {} objects",
+                    r.id,
+                    found.len(),
+                    unit.len()
+                ))
+            })
+            .collect(),
+        Err(e) => unit
+            .iter()
+            .map(|r| Err(format!("cannot read {}: {e}", r.id)))
+            .collect(),
+    }
 }

@@ -3,6 +3,76 @@
 //! cloud SDKs it uses. The engine's own in-memory fake provider lives in
 //! `dafnck_core::testing`.
 
+/// Implements `dafnck_core::Provider` for a provider struct by handing
+/// every call to its `kit` field (a [`Kit`](dafnck_core::provider::kit::Kit)
+/// of the provider's typed handlers).
+#[cfg(any(feature = "local", feature = "aws"))]
+macro_rules! served_by_kit {
+    ($provider:ty) => {
+        #[async_trait::async_trait]
+        impl dafnck_core::Provider for $provider {
+            fn package(&self) -> &str {
+                dafnck_core::Provider::package(&self.kit)
+            }
+
+            fn diff(
+                &self,
+                req: &dafnck_core::provider::DiffRequest<'_>,
+            ) -> dafnck_core::provider::Diff {
+                dafnck_core::Provider::diff(&self.kit, req)
+            }
+
+            fn expected_duration(
+                &self,
+                type_name: &str,
+                call: dafnck_core::state::CallKind,
+            ) -> Option<std::time::Duration> {
+                dafnck_core::Provider::expected_duration(&self.kit, type_name, call)
+            }
+
+            async fn create(
+                &self,
+                req: dafnck_core::provider::CreateRequest,
+            ) -> Result<dafnck_core::provider::Created, dafnck_core::ProviderError> {
+                dafnck_core::Provider::create(&self.kit, req).await
+            }
+
+            async fn read(
+                &self,
+                req: dafnck_core::provider::ReadRequest,
+            ) -> Result<Option<dafnck_core::provider::Observed>, dafnck_core::ProviderError> {
+                dafnck_core::Provider::read(&self.kit, req).await
+            }
+
+            fn reads_in_batches(&self, type_name: &str) -> bool {
+                dafnck_core::Provider::reads_in_batches(&self.kit, type_name)
+            }
+
+            async fn read_many(
+                &self,
+                reqs: Vec<dafnck_core::provider::ReadRequest>,
+            ) -> Result<Vec<Option<dafnck_core::provider::Observed>>, dafnck_core::ProviderError>
+            {
+                dafnck_core::Provider::read_many(&self.kit, reqs).await
+            }
+
+            async fn update(
+                &self,
+                req: dafnck_core::provider::UpdateRequest,
+            ) -> Result<dafnck_core::Value, dafnck_core::ProviderError> {
+                dafnck_core::Provider::update(&self.kit, req).await
+            }
+
+            async fn delete(
+                &self,
+                req: dafnck_core::provider::DeleteRequest,
+            ) -> Result<(), dafnck_core::ProviderError> {
+                dafnck_core::Provider::delete(&self.kit, req).await
+            }
+        }
+    };
+}
+
 #[cfg(feature = "local")]
 pub mod local;
 

@@ -17,6 +17,7 @@ use crate::provider::{
     UpdateRequest,
 };
 use crate::state::CallKind;
+use crate::testing::conformance::OutOfBand;
 use crate::value::Value;
 
 /// The provider operations, for failure rules and the call log.
@@ -104,6 +105,9 @@ struct Inner {
     expected: Mutex<HashMap<(String, CallKind), Duration>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Types read in batches, and the size of each `read_many` call.
+    batched: Mutex<Vec<String>>,
+    batches: Mutex<Vec<usize>>,
 }
 
 /// A stateful fake cloud serving one package (default `fake`).
@@ -188,6 +192,8 @@ impl FakeCloud {
                 expected: Mutex::new(HashMap::new()),
                 in_flight: AtomicUsize::new(0),
                 max_in_flight: AtomicUsize::new(0),
+                batched: Mutex::new(Vec::new()),
+                batches: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -331,6 +337,29 @@ impl FakeCloud {
     pub fn remove(&self, id: &str) {
         lock(&self.inner.objects).remove(id);
         self.unpersist(id);
+    }
+
+    /// Reads objects of `type_name` in batches ([`Provider::read_many`]),
+    /// as a cloud whose list call takes many ids; each object of a batch is
+    /// still read (and recorded, delayed, failed) as one `Read`.
+    pub fn read_in_batches(&self, type_name: &str) {
+        lock(&self.inner.batched).push(type_name.to_owned());
+    }
+
+    /// The size of each `read_many` call so far, in order.
+    pub fn read_batches(&self) -> Vec<usize> {
+        lock(&self.inner.batches).clone()
+    }
+
+    /// A hook for the provider [`conformance`](mod@super::conformance) suite
+    /// that changes this cloud's objects behind the engine's back (setting
+    /// input `field` to `value`) and deletes them.
+    pub fn out_of_band(&self, field: &str, value: Value) -> FakeOutOfBand {
+        FakeOutOfBand {
+            cloud: self.clone(),
+            field: field.to_owned(),
+            value,
+        }
     }
 
     /// Adds an object that the program did not create (to import).
@@ -539,6 +568,22 @@ impl Provider for FakeCloud {
         .await
     }
 
+    fn reads_in_batches(&self, type_name: &str) -> bool {
+        lock(&self.inner.batched).iter().any(|t| t == type_name)
+    }
+
+    async fn read_many(
+        &self,
+        reqs: Vec<ReadRequest>,
+    ) -> Result<Vec<Option<Observed>>, ProviderError> {
+        lock(&self.inner.batches).push(reqs.len());
+        let mut found = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            found.push(self.read(req).await?);
+        }
+        Ok(found)
+    }
+
     async fn update(&self, req: UpdateRequest) -> Result<Value, ProviderError> {
         self.operate(FakeOp::Update, &req.name, &req.id, || {
             let mut objects = lock(&self.inner.objects);
@@ -562,5 +607,43 @@ impl Provider for FakeCloud {
             Ok((req.id.clone(), ()))
         })
         .await
+    }
+}
+
+/// Changes and deletes a [`FakeCloud`]'s objects behind the engine's back:
+/// made by [`FakeCloud::out_of_band`].
+#[derive(Clone)]
+pub struct FakeOutOfBand {
+    cloud: FakeCloud,
+    field: String,
+    value: Value,
+}
+
+impl std::fmt::Debug for FakeOutOfBand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeOutOfBand")
+            .field("field", &self.field)
+            .field("value", &self.value)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl OutOfBand for FakeOutOfBand {
+    async fn change(&self, found: &Observed) -> Result<bool, String> {
+        if !self.cloud.objects().contains_key(&found.id) {
+            return Err(format!("no object {}", found.id));
+        }
+        self.cloud.mutate(&found.id, |o| {
+            let mut inputs = o.inputs.as_map().cloned().unwrap_or_default();
+            inputs.insert(self.field.clone(), self.value.clone());
+            o.inputs = Value::Map(inputs);
+        });
+        Ok(true)
+    }
+
+    async fn delete(&self, found: &Observed) -> Result<(), String> {
+        self.cloud.remove(&found.id);
+        Ok(())
     }
 }

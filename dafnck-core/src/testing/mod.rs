@@ -3,6 +3,8 @@
 //! - [`FakeCloud`]: a stateful in-memory cloud with injectable latency,
 //!   failures and panics; it serves the [`resources`] types, and any other
 //!   type of its package.
+//! - [`conformance`](mod@conformance): the suite every provider must pass, with a sample of
+//!   each of its types.
 //! - `MockProvider` (feature `mock`): a mockall mock of the
 //!   [`Provider`](crate::Provider) trait, to script answers and verify calls.
 //! - [`TestStack`]: a program's stack against a fake cloud and an in-memory
@@ -40,12 +42,14 @@
 //! # });
 //! ```
 
+pub mod conformance;
 mod fake;
 #[cfg(feature = "mock")]
 mod mock;
 pub mod resources;
 
-pub use fake::{FakeCall, FakeCloud, FakeObject, FakeOp, Fault};
+pub use conformance::conformance;
+pub use fake::{FakeCall, FakeCloud, FakeObject, FakeOp, FakeOutOfBand, Fault};
 #[cfg(feature = "mock")]
 pub use mock::MockProvider;
 

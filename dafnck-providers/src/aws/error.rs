@@ -6,9 +6,6 @@ use dafnck_core::ProviderError;
 /// Everything that can go wrong talking to AWS.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AwsError {
-    /// The resource's type is not one this provider serves.
-    #[error("the aws provider does not serve type {0:?}")]
-    UnknownType(String),
     /// The inputs do not describe a valid object.
     #[error("{type_name} {name:?}: invalid inputs: {message}")]
     Invalid {
@@ -178,6 +175,16 @@ pub(crate) struct Subject<'a> {
     pub type_name: &'static str,
     /// The resource's name in its stack.
     pub name: &'a str,
+}
+
+impl<'a> Subject<'a> {
+    /// Names resource `name` of type `R`.
+    pub(crate) fn of<R: dafnck_core::Resource>(name: &'a str) -> Self {
+        Subject {
+            type_name: R::TYPE,
+            name,
+        }
+    }
 }
 
 impl Subject<'_> {

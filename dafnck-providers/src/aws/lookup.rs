@@ -5,12 +5,9 @@
 use std::future::Future;
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use dafnck_core::provider::{Observed, ReadRequest};
-use dafnck_core::Value;
-use serde::Serialize;
+use dafnck_core::provider::kit::{Found, Read};
 
 use super::error::{AwsError, Subject};
-use super::value_of;
 
 /// The answer to `call`, or `None` when AWS says the addressed object does
 /// not exist; any other error as an [`AwsError`] naming `call`.
@@ -34,8 +31,8 @@ where
 
 /// The object `req` asks about: `by_id` when state records an id, else
 /// `by_token` when the engine reads after a crash mid-create, else none.
-pub(crate) async fn find<'a, T, I, IF, K, KF>(
-    req: &'a ReadRequest,
+pub(crate) async fn find<'a, R, T, I, IF, K, KF>(
+    req: &'a Read<R>,
     by_id: I,
     by_token: K,
 ) -> Result<Option<T>, AwsError>
@@ -54,14 +51,10 @@ where
 
 /// What a read found: the object's id, its inputs as found (for drift)
 /// and its outputs.
-pub(crate) fn observed<R: Serialize>(
-    id: impl Into<String>,
-    inputs: &R,
-    outputs: Value,
-) -> Observed {
-    Observed {
+pub(crate) fn observed<R, O>(id: impl Into<String>, inputs: R, outputs: O) -> Found<R, O> {
+    Found {
         id: id.into(),
-        inputs: value_of(inputs),
+        inputs,
         outputs,
     }
 }

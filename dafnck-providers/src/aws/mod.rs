@@ -84,16 +84,10 @@ mod tags;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use aws_config::{BehaviorVersion, SdkConfig};
-use dafnck_core::provider::{
-    standard_diff, CreateRequest, Created, DeleteRequest, Diff, DiffRequest, Observed,
-    ProviderError, ReadRequest, UpdateRequest,
-};
+use dafnck_core::provider::kit::Kit;
+use dafnck_core::provider::ProviderError;
 use dafnck_core::state::CallKind;
-use dafnck_core::{Resource, Value};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use tokio::sync::OnceCell;
 
 pub use tags::{NAME_TAG, STACK_TAG, TOKEN_TAG};
@@ -119,8 +113,17 @@ use error::{AwsError, Subject};
 ///     .poll_interval(Duration::from_secs(5));
 /// # let _ = provider;
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Provider {
+    kit: Kit<Aws>,
+}
+
+served_by_kit!(Provider);
+
+/// What the aws handlers share: the configuration, loaded once, the
+/// clients made from it, and how to wait.
+#[derive(Clone)]
+pub(crate) struct Aws {
     config: Arc<OnceCell<SdkConfig>>,
     ec2: Arc<OnceCell<aws_sdk_ec2::Client>>,
     elbv2: Arc<OnceCell<aws_sdk_elasticloadbalancingv2::Client>>,
@@ -145,9 +148,9 @@ impl Default for Timing {
     }
 }
 
-impl std::fmt::Debug for Provider {
+impl std::fmt::Debug for Aws {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Provider")
+        f.debug_struct("Aws")
             .field("loaded", &self.config.initialized())
             .field("timing", &self.timing)
             .finish()
@@ -160,12 +163,29 @@ impl Provider {
     /// files, ...) on its first call, not now: building it needs no runtime
     /// and makes no request.
     pub fn from_env() -> Self {
-        Provider {
+        Provider::serving(Aws {
             config: Arc::new(OnceCell::new()),
             ec2: Arc::new(OnceCell::new()),
             elbv2: Arc::new(OnceCell::new()),
             timing: Timing::default(),
-        }
+        })
+    }
+
+    /// The handlers of every type, sharing `aws`.
+    fn serving(aws: Aws) -> Self {
+        let kit = Kit::new("aws", aws)
+            .with(ec2::vpc::VpcHandler)
+            .with(ec2::subnet::SubnetHandler)
+            .with(ec2::security_group::SecurityGroupHandler)
+            .with(ec2::instance::InstanceHandler)
+            .with(ec2::internet_gateway::InternetGatewayHandler)
+            .with(ec2::route_table::RouteTableHandler)
+            .with(ec2::key_pair::KeyPairHandler)
+            .with(ec2::elastic_ip::ElasticIpHandler)
+            .with(elbv2::load_balancer::LoadBalancerHandler)
+            .with(elbv2::target_group::TargetGroupHandler)
+            .with(elbv2::listener::ListenerHandler);
+        Provider { kit }
     }
 
     /// A provider with this configuration (region, credentials, endpoint).
@@ -183,44 +203,60 @@ impl Provider {
     /// # }
     /// ```
     pub fn with_config(config: SdkConfig) -> Self {
-        Provider {
-            config: Arc::new(OnceCell::from(config)),
-            ..Provider::from_env()
-        }
+        let mut p = Provider::from_env();
+        p.kit.context_mut().config = Arc::new(OnceCell::from(config));
+        p
     }
 
     /// Sets how often the provider looks at an object it waits for
     /// (default 2 s).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.timing.poll_interval = interval;
+        self.kit.context_mut().timing.poll_interval = interval;
         self
     }
 
     /// Sets the longest wait for an object to reach a state, such as an
     /// instance's `running` (default 10 min).
     pub fn wait_timeout(mut self, timeout: Duration) -> Self {
-        self.timing.wait_timeout = timeout;
+        self.kit.context_mut().timing.wait_timeout = timeout;
         self
     }
 
     /// The SDK configuration, loaded from the standard chain on first use
     /// unless given to [`Provider::with_config`].
     pub async fn sdk_config(&self) -> &SdkConfig {
+        self.kit.context().sdk_config().await
+    }
+
+    /// The EC2 client the provider uses.
+    pub async fn ec2_client(&self) -> &aws_sdk_ec2::Client {
+        self.kit.context().ec2_client().await
+    }
+
+    /// The Elastic Load Balancing (v2) client the provider uses.
+    pub async fn elbv2_client(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
+        self.kit.context().elbv2_client().await
+    }
+}
+
+impl Aws {
+    /// The SDK configuration, loaded from the standard chain on first use.
+    async fn sdk_config(&self) -> &SdkConfig {
         self.config
             .get_or_init(|| aws_config::defaults(BehaviorVersion::latest()).load())
             .await
     }
 
-    /// The EC2 client the provider uses.
-    pub async fn ec2_client(&self) -> &aws_sdk_ec2::Client {
+    /// The EC2 client.
+    async fn ec2_client(&self) -> &aws_sdk_ec2::Client {
         let config = self.sdk_config().await;
         self.ec2
             .get_or_init(|| async { aws_sdk_ec2::Client::new(config) })
             .await
     }
 
-    /// The Elastic Load Balancing (v2) client the provider uses.
-    pub async fn elbv2_client(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
+    /// The Elastic Load Balancing (v2) client.
+    async fn elbv2_client(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
         let config = self.sdk_config().await;
         self.elbv2
             .get_or_init(|| async { aws_sdk_elasticloadbalancingv2::Client::new(config) })
@@ -289,176 +325,49 @@ enum Poll<T> {
     Pending(String),
 }
 
-/// The types this provider serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Vpc,
-    Subnet,
-    SecurityGroup,
-    Instance,
-    InternetGateway,
-    RouteTable,
-    KeyPair,
-    ElasticIp,
-    LoadBalancer,
-    TargetGroup,
-    Listener,
-}
-
-impl Kind {
-    fn of(type_name: &str) -> Result<Kind, AwsError> {
-        [
-            (ec2::Vpc::TYPE, Kind::Vpc),
-            (ec2::Subnet::TYPE, Kind::Subnet),
-            (ec2::SecurityGroup::TYPE, Kind::SecurityGroup),
-            (ec2::Instance::TYPE, Kind::Instance),
-            (ec2::InternetGateway::TYPE, Kind::InternetGateway),
-            (ec2::RouteTable::TYPE, Kind::RouteTable),
-            (ec2::KeyPair::TYPE, Kind::KeyPair),
-            (ec2::ElasticIp::TYPE, Kind::ElasticIp),
-            (elbv2::LoadBalancer::TYPE, Kind::LoadBalancer),
-            (elbv2::TargetGroup::TYPE, Kind::TargetGroup),
-            (elbv2::Listener::TYPE, Kind::Listener),
-        ]
-        .into_iter()
-        .find(|(t, _)| *t == type_name)
-        .map(|(_, k)| k)
-        .ok_or_else(|| AwsError::UnknownType(type_name.to_owned()))
-    }
-}
-
-/// Reads a resource's inputs into its typed struct.
-fn inputs_of<R: Resource + DeserializeOwned>(name: &str, inputs: &Value) -> Result<R, AwsError> {
-    inputs
-        .deserialize_into::<R>()
-        .map_err(|e| AwsError::Invalid {
-            type_name: R::TYPE,
-            name: name.to_owned(),
-            message: e.to_string(),
-        })
-}
-
-/// A typed value as the engine's [`Value`].
-fn value_of<T: Serialize>(value: &T) -> Value {
-    // Every type passed here is plain data whose serialization cannot fail.
-    Value::from_serialize(value).unwrap_or(Value::Null)
-}
-
-#[async_trait]
-impl dafnck_core::Provider for Provider {
-    fn package(&self) -> &str {
-        "aws"
-    }
-
-    /// The standard diff; a load balancer or target group with a fixed
-    /// `name`, or a security group keeping its name in its VPC, also says
-    /// that its replacement cannot be made beside it.
-    fn diff(&self, req: &DiffRequest<'_>) -> Diff {
-        let mut diff = standard_diff(req);
-        diff.replace_conflict =
-            elbv2::replace_conflict(req).or_else(|| ec2::security_group::replace_conflict(req));
-        diff
-    }
-
-    /// Rough priors, from the orders of magnitude commonly seen on AWS (not
-    /// measured by this project): a call that waits for a state change
-    /// takes tens of seconds (an instance `running` or `terminated`) to
-    /// minutes (a load balancer `active`); the others are one or a few API
-    /// calls, about a second. Only their ratios order an apply, and what the
-    /// engine learns of real calls replaces them after the first run.
-    fn expected_duration(&self, type_name: &str, call: CallKind) -> Option<Duration> {
-        let secs = match (Kind::of(type_name).ok()?, call) {
-            (Kind::Instance, CallKind::Create | CallKind::Delete) => 30,
-            // Tags only (a second) or a new type (stop, modify, start:
-            // minutes): no single guess.
-            (Kind::Instance, CallKind::Update) => return None,
-            (Kind::LoadBalancer, CallKind::Create) => 120,
-            (Kind::LoadBalancer, CallKind::Delete) => 30,
-            _ => 1,
-        };
-        Some(Duration::from_secs(secs))
-    }
-
-    async fn create(&self, req: CreateRequest) -> Result<Created, ProviderError> {
-        match Kind::of(&req.type_name)? {
-            Kind::Vpc => ec2::vpc::create(self, &req).await,
-            Kind::Subnet => ec2::subnet::create(self, &req).await,
-            Kind::SecurityGroup => ec2::security_group::create(self, &req).await,
-            Kind::Instance => ec2::instance::create(self, &req).await,
-            Kind::InternetGateway => ec2::internet_gateway::create(self, &req).await,
-            Kind::RouteTable => ec2::route_table::create(self, &req).await,
-            Kind::KeyPair => ec2::key_pair::create(self, &req).await,
-            Kind::ElasticIp => ec2::elastic_ip::create(self, &req).await,
-            Kind::LoadBalancer => elbv2::load_balancer::create(self, &req).await,
-            Kind::TargetGroup => elbv2::target_group::create(self, &req).await,
-            Kind::Listener => elbv2::listener::create(self, &req).await,
-        }
-    }
-
-    async fn read(&self, req: ReadRequest) -> Result<Option<Observed>, ProviderError> {
-        let observed = match Kind::of(&req.type_name)? {
-            Kind::Vpc => ec2::vpc::read(self, &req).await,
-            Kind::Subnet => ec2::subnet::read(self, &req).await,
-            Kind::SecurityGroup => ec2::security_group::read(self, &req).await,
-            Kind::Instance => ec2::instance::read(self, &req).await,
-            Kind::InternetGateway => ec2::internet_gateway::read(self, &req).await,
-            Kind::RouteTable => ec2::route_table::read(self, &req).await,
-            Kind::KeyPair => ec2::key_pair::read(self, &req).await,
-            Kind::ElasticIp => ec2::elastic_ip::read(self, &req).await,
-            Kind::LoadBalancer => elbv2::load_balancer::read(self, &req).await,
-            Kind::TargetGroup => elbv2::target_group::read(self, &req).await,
-            Kind::Listener => elbv2::listener::read(self, &req).await,
-        };
-        Ok(observed?)
-    }
-
-    async fn update(&self, req: UpdateRequest) -> Result<Value, ProviderError> {
-        let outputs = match Kind::of(&req.type_name)? {
-            Kind::Vpc => ec2::vpc::update(self, &req).await,
-            Kind::Subnet => ec2::subnet::update(self, &req).await,
-            Kind::SecurityGroup => ec2::security_group::update(self, &req).await,
-            Kind::Instance => ec2::instance::update(self, &req).await,
-            Kind::InternetGateway => ec2::internet_gateway::update(self, &req).await,
-            Kind::RouteTable => ec2::route_table::update(self, &req).await,
-            Kind::KeyPair => ec2::key_pair::update(self, &req).await,
-            Kind::ElasticIp => ec2::elastic_ip::update(self, &req).await,
-            Kind::LoadBalancer => elbv2::load_balancer::update(self, &req).await,
-            Kind::TargetGroup => elbv2::target_group::update(self, &req).await,
-            Kind::Listener => elbv2::listener::update(self, &req).await,
-        };
-        Ok(outputs?)
-    }
-
-    async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
-        match Kind::of(&req.type_name)? {
-            Kind::Vpc => ec2::vpc::delete(self, &req).await,
-            Kind::Subnet => ec2::subnet::delete(self, &req).await,
-            Kind::SecurityGroup => ec2::security_group::delete(self, &req).await,
-            Kind::Instance => ec2::instance::delete(self, &req).await,
-            Kind::InternetGateway => ec2::internet_gateway::delete(self, &req).await,
-            Kind::RouteTable => ec2::route_table::delete(self, &req).await,
-            Kind::KeyPair => ec2::key_pair::delete(self, &req).await,
-            Kind::ElasticIp => ec2::elastic_ip::delete(self, &req).await,
-            Kind::LoadBalancer => elbv2::load_balancer::delete(self, &req).await,
-            Kind::TargetGroup => elbv2::target_group::delete(self, &req).await,
-            Kind::Listener => elbv2::listener::delete(self, &req).await,
-        }?;
-        Ok(())
-    }
+/// The prior of a call that waits for nothing: one or a few API calls,
+/// about a second. Rough, from the orders of magnitude commonly seen on
+/// AWS (not measured by this project): only the ratios between types order
+/// an apply, and what the engine learns of real calls replaces them after
+/// the first run.
+fn one_call(_: CallKind) -> Option<Duration> {
+    Some(Duration::from_secs(1))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dafnck_core::provider::ReadRequest;
+    use dafnck_core::{Resource, Value};
 
     fn _obj_safe(_: Box<dyn dafnck_core::Provider>) {}
 
     #[test]
-    fn serves_the_ec2_and_elbv2_types_only() {
-        assert_eq!(Kind::of("aws:ec2:Vpc").unwrap(), Kind::Vpc);
-        assert_eq!(Kind::of("aws:ec2:Instance").unwrap(), Kind::Instance);
-        assert_eq!(Kind::of("aws:elbv2:Listener").unwrap(), Kind::Listener);
-        let e = ProviderError::from(Kind::of("aws:s3:Bucket").unwrap_err());
+    fn serves_the_ec2_and_elbv2_types() {
+        let p = Provider::from_env();
+        let mut types: Vec<&str> = p.kit.types().collect();
+        types.sort_unstable();
+        assert_eq!(types.len(), 11);
+        for t in ["aws:ec2:Vpc", "aws:ec2:Instance", "aws:elbv2:Listener"] {
+            assert!(types.contains(&t), "{t}");
+        }
+    }
+
+    #[tokio::test]
+    async fn other_types_are_refused_by_name() {
+        let e = dafnck_core::Provider::read(
+            &Provider::from_env(),
+            ReadRequest {
+                name: "b".into(),
+                stack: "dev".into(),
+                type_name: "aws:s3:Bucket".into(),
+                id: Some("b".into()),
+                token: None,
+                inputs: Value::Null,
+            },
+        )
+        .await
+        .unwrap_err();
         assert!(e.message.contains("aws:s3:Bucket"), "{}", e.message);
         assert!(!e.retryable);
     }
@@ -517,8 +426,11 @@ mod tests {
     #[test]
     fn from_env_loads_nothing_until_used() {
         let p = Provider::from_env().poll_interval(Duration::from_millis(10));
-        assert!(!p.config.initialized());
-        assert_eq!(p.timing.poll_interval, Duration::from_millis(10));
+        assert!(!p.kit.context().config.initialized());
+        assert_eq!(
+            p.kit.context().timing.poll_interval,
+            Duration::from_millis(10)
+        );
         assert_eq!(dafnck_core::Provider::package(&p), "aws");
     }
 }

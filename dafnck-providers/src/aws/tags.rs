@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use dafnck_core::provider::kit::Create;
 use sha2::{Digest, Sha256};
 
 use super::error::{AwsError, Subject};
@@ -83,6 +84,15 @@ pub(crate) fn on_create(
         .resource_type(resource_type)
         .set_tags(Some(tags.collect()))
         .build()
+}
+
+/// [`on_create`] for the resource a create call is for.
+pub(crate) fn for_create<R>(
+    resource_type: ResourceType,
+    req: &Create<R>,
+    user: &BTreeMap<String, String>,
+) -> TagSpecification {
+    on_create(resource_type, &req.stack, &req.name, &req.token, user)
 }
 
 /// One tag.

@@ -6,16 +6,18 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 
+use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::ProviderError;
 
 use super::error::LocalError;
 use super::file::sha256_hex;
 use super::record::Records;
-use super::{inputs_of, tail, value_of, Provider};
+use super::{tail, Local};
 
 /// Lines of standard error an error message shows.
 const STDERR_LINES: usize = 20;
@@ -86,7 +88,7 @@ struct CommandRecord {
     outputs: CommandOutputs,
 }
 
-fn records(p: &Provider) -> Records {
+fn records(p: &Local) -> Records {
     Records::new(p, "commands")
 }
 
@@ -118,7 +120,7 @@ fn summary(script: &str) -> String {
 
 /// Runs `script` with `sh -c` and returns its trimmed standard output.
 async fn run(
-    p: &Provider,
+    p: &Local,
     script: &str,
     dir: Option<&str>,
     env: &BTreeMap<String, String>,
@@ -168,71 +170,78 @@ fn check(c: &Command) -> Result<(), LocalError> {
     Ok(())
 }
 
-pub(super) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, LocalError> {
-    let c: Command = inputs_of(&req.inputs)?;
-    check(&c)?;
-    let stdout = run(p, &c.create, c.dir.as_deref(), &c.env).await?;
-    let id = id_of(&c.create, &req.token);
-    let outputs = CommandOutputs { stdout };
-    records(p).save(
-        &id,
-        &CommandRecord {
-            token: req.token.clone(),
-            outputs: outputs.clone(),
-        },
-    )?;
-    Ok(Created {
-        id,
-        outputs: value_of(&outputs),
-    })
-}
+/// Serves [`Command`].
+pub(super) struct CommandHandler;
 
-pub(super) fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, LocalError> {
-    let id = match (&req.id, &req.token) {
-        (Some(id), _) => id.clone(),
-        (None, Some(token)) => id_of(&inputs_of::<Command>(&req.inputs)?.create, token),
-        (None, None) => return Ok(None),
-    };
-    let Some(record) = records(p).load::<CommandRecord>(&id)? else {
-        return Ok(None);
-    };
-    Ok(Some(Observed {
-        id,
-        inputs: req.inputs.clone(),
-        outputs: value_of(&record.outputs),
-    }))
-}
+#[async_trait]
+impl ResourceHandler for CommandHandler {
+    type Resource = Command;
+    type Context = Local;
 
-pub(super) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, LocalError> {
-    let c: Command = inputs_of(&req.new_inputs)?;
-    check(&c)?;
-    if req.changed.iter().all(|f| f == "delete") {
-        return Ok(req.old_outputs.clone());
+    async fn create(&self, p: &Local, req: Create<Command>) -> CreateResult<Command> {
+        let c = req.inputs;
+        check(&c)?;
+        let stdout = run(p, &c.create, c.dir.as_deref(), &c.env).await?;
+        let id = id_of(&c.create, &req.token);
+        let outputs = CommandOutputs { stdout };
+        records(p).save(
+            &id,
+            &CommandRecord {
+                token: req.token.clone(),
+                outputs: outputs.clone(),
+            },
+        )?;
+        Ok(Made { id, outputs })
     }
-    let script = c.update.as_deref().unwrap_or(&c.create);
-    let stdout = run(p, script, c.dir.as_deref(), &c.env).await?;
-    let records = records(p);
-    let token = records
-        .load::<CommandRecord>(&req.id)?
-        .map(|r| r.token)
-        .unwrap_or_default();
-    let outputs = CommandOutputs { stdout };
-    records.save(
-        &req.id,
-        &CommandRecord {
-            token,
-            outputs: outputs.clone(),
-        },
-    )?;
-    Ok(value_of(&outputs))
-}
 
-pub(super) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), LocalError> {
-    let c: Command = inputs_of(&req.inputs)?;
-    if let Some(script) = c.delete.as_deref().filter(|s| !s.trim().is_empty()) {
-        run(p, script, c.dir.as_deref(), &c.env).await?;
+    async fn read(&self, p: &Local, req: Read<Command>) -> ReadResult<Command> {
+        let inputs = req.recorded.decode()?;
+        let id = match (&req.id, &req.token) {
+            (Some(id), _) => id.clone(),
+            (None, Some(token)) => id_of(&inputs.create, token),
+            (None, None) => return Ok(None),
+        };
+        let Some(record) = records(p).load::<CommandRecord>(&id)? else {
+            return Ok(None);
+        };
+        Ok(Some(Found {
+            id,
+            inputs,
+            outputs: record.outputs,
+        }))
     }
-    records(p).remove(&req.id)
+
+    async fn update(&self, p: &Local, req: Update<Command>) -> UpdateResult<Command> {
+        let c = req.inputs;
+        check(&c)?;
+        if req.changed.iter().all(|f| f == "delete") {
+            return req.old_outputs.decode();
+        }
+        let script = c.update.as_deref().unwrap_or(&c.create);
+        let stdout = run(p, script, c.dir.as_deref(), &c.env).await?;
+        let records = records(p);
+        let token = records
+            .load::<CommandRecord>(&req.id)?
+            .map(|r| r.token)
+            .unwrap_or_default();
+        let outputs = CommandOutputs { stdout };
+        records.save(
+            &req.id,
+            &CommandRecord {
+                token,
+                outputs: outputs.clone(),
+            },
+        )?;
+        Ok(outputs)
+    }
+
+    async fn delete(&self, p: &Local, req: Delete<Command>) -> Result<(), ProviderError> {
+        let c = req.inputs.decode()?;
+        if let Some(script) = c.delete.as_deref().filter(|s| !s.trim().is_empty()) {
+            run(p, script, c.dir.as_deref(), &c.env).await?;
+        }
+        Ok(records(p).remove(&req.id)?)
+    }
 }
 
 #[cfg(test)]
@@ -258,7 +267,7 @@ mod tests {
     #[tokio::test]
     async fn a_failing_command_reports_its_code_and_stderr_tail() {
         let tmp = tempfile::tempdir().unwrap();
-        let p = Provider::new(tmp.path());
+        let p = Local::new(tmp.path());
         let script = "for i in $(seq 1 30); do echo line$i >&2; done; exit 3";
         let e = run(&p, script, None, &BTreeMap::new()).await.unwrap_err();
         let msg = e.to_string();
@@ -271,7 +280,7 @@ mod tests {
     async fn output_is_trimmed_and_env_and_dir_apply() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir(tmp.path().join("sub")).unwrap();
-        let p = Provider::new(tmp.path());
+        let p = Local::new(tmp.path());
         let env = BTreeMap::from([("GREETING".to_string(), "hi".to_string())]);
         let out = run(
             &p,

@@ -4,14 +4,16 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::ProviderError;
 
 use super::error::LocalError;
-use super::{inputs_of, value_of, Provider};
+use super::Local;
 
 /// A directory on this machine, created with any missing parents.
 ///
@@ -54,7 +56,7 @@ pub struct DirectoryOutputs {
     pub path: String,
 }
 
-fn path_of(p: &Provider, d: &Directory) -> Result<PathBuf, LocalError> {
+fn path_of(p: &Local, d: &Directory) -> Result<PathBuf, LocalError> {
     match d.path.as_value() {
         Some(path) if !path.is_empty() => Ok(p.resolve(path)),
         _ => Err(LocalError::Invalid {
@@ -86,7 +88,7 @@ pub(super) fn mode_of(meta: &std::fs::Metadata) -> u32 {
     meta.permissions().mode() & 0o7777
 }
 
-fn ensure(path: &Path, mode: Option<u32>) -> Result<Value, LocalError> {
+fn ensure(path: &Path, mode: Option<u32>) -> Result<DirectoryOutputs, LocalError> {
     match std::fs::metadata(path) {
         Ok(meta) if !meta.is_dir() => {
             return Err(LocalError::io(
@@ -104,64 +106,72 @@ fn ensure(path: &Path, mode: Option<u32>) -> Result<Value, LocalError> {
     if let Some(mode) = mode {
         set_mode(path, mode)?;
     }
-    Ok(value_of(&DirectoryOutputs {
+    Ok(DirectoryOutputs {
         path: path.to_string_lossy().into_owned(),
-    }))
-}
-
-pub(super) fn create(p: &Provider, req: &CreateRequest) -> Result<Created, LocalError> {
-    let d: Directory = inputs_of(&req.inputs)?;
-    check_mode(Directory::TYPE, d.mode)?;
-    let path = path_of(p, &d)?;
-    let outputs = ensure(&path, d.mode)?;
-    Ok(Created {
-        id: path.to_string_lossy().into_owned(),
-        outputs,
     })
 }
 
-pub(super) fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, LocalError> {
-    let d: Directory = inputs_of(&req.inputs)?;
-    let path = match &req.id {
-        Some(id) => p.resolve(id),
-        None => path_of(p, &d)?,
-    };
-    let meta = match std::fs::metadata(&path) {
-        Ok(meta) if meta.is_dir() => meta,
-        Ok(_) => return Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(LocalError::io("read", path, e)),
-    };
-    let observed = Directory {
-        mode: d.mode.map(|_| mode_of(&meta)),
-        ..d
-    };
-    Ok(Some(Observed {
-        id: path.to_string_lossy().into_owned(),
-        inputs: value_of(&observed),
-        outputs: value_of(&DirectoryOutputs {
-            path: path.to_string_lossy().into_owned(),
-        }),
-    }))
-}
+/// Serves [`Directory`].
+pub(super) struct DirectoryHandler;
 
-pub(super) fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, LocalError> {
-    let d: Directory = inputs_of(&req.new_inputs)?;
-    check_mode(Directory::TYPE, d.mode)?;
-    // The path never changes in place: the id is the directory (a
-    // relative id, as an import may give, is relative to the work dir).
-    ensure(&p.resolve(&req.id), d.mode)
-}
+#[async_trait]
+impl ResourceHandler for DirectoryHandler {
+    type Resource = Directory;
+    type Context = Local;
 
-pub(super) fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), LocalError> {
-    let path = &p.resolve(&req.id);
-    match std::fs::remove_dir(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Err(LocalError::NotEmpty {
-            path: path.to_path_buf(),
-        }),
-        Err(e) => Err(LocalError::io("remove directory", path, e)),
+    async fn create(&self, p: &Local, req: Create<Directory>) -> CreateResult<Directory> {
+        let d = req.inputs;
+        check_mode(Directory::TYPE, d.mode)?;
+        let path = path_of(p, &d)?;
+        let outputs = ensure(&path, d.mode)?;
+        Ok(Made {
+            id: path.to_string_lossy().into_owned(),
+            outputs,
+        })
+    }
+
+    async fn read(&self, p: &Local, req: Read<Directory>) -> ReadResult<Directory> {
+        let d = req.recorded.decode()?;
+        let path = match &req.id {
+            Some(id) => p.resolve(id),
+            None => path_of(p, &d)?,
+        };
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => meta,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(LocalError::io("read", path, e).into()),
+        };
+        let path = path.to_string_lossy().into_owned();
+        Ok(Some(Found {
+            id: path.clone(),
+            inputs: Directory {
+                mode: d.mode.map(|_| mode_of(&meta)),
+                ..d
+            },
+            outputs: DirectoryOutputs { path },
+        }))
+    }
+
+    async fn update(&self, p: &Local, req: Update<Directory>) -> UpdateResult<Directory> {
+        let d = req.inputs;
+        check_mode(Directory::TYPE, d.mode)?;
+        // The path never changes in place: the id is the directory (a
+        // relative id, as an import may give, is relative to the work dir).
+        Ok(ensure(&p.resolve(&req.id), d.mode)?)
+    }
+
+    async fn delete(&self, p: &Local, req: Delete<Directory>) -> Result<(), ProviderError> {
+        let path = &p.resolve(&req.id);
+        match std::fs::remove_dir(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Err(LocalError::NotEmpty {
+                path: path.to_path_buf(),
+            }
+            .into()),
+            Err(e) => Err(LocalError::io("remove directory", path, e).into()),
+        }
     }
 }
 

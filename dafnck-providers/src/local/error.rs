@@ -8,9 +8,6 @@ use dafnck_core::ProviderError;
 /// Everything that can go wrong on this machine.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LocalError {
-    /// The resource's type is not one this provider serves.
-    #[error("the local provider does not serve type {0:?}")]
-    UnknownType(String),
     /// The inputs do not describe a valid object.
     #[error("invalid {type_name} inputs: {message}")]
     Invalid {

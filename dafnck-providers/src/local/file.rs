@@ -4,17 +4,19 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::ProviderError;
 use sha2::{Digest, Sha256};
 
 use super::directory::{check_mode, mode_of, set_mode};
 use super::error::LocalError;
 use super::record::remove_file_if_present;
-use super::{inputs_of, value_of, Provider};
+use super::Local;
 
 /// A file on this machine with given content, written atomically (a
 /// temporary file renamed over it), with any missing parent directories.
@@ -58,7 +60,7 @@ pub struct FileOutputs {
     pub sha256: String,
 }
 
-fn path_of(p: &Provider, f: &File) -> Result<PathBuf, LocalError> {
+fn path_of(p: &Local, f: &File) -> Result<PathBuf, LocalError> {
     match f.path.as_value() {
         Some(path) if !path.is_empty() => Ok(p.resolve(path)),
         _ => Err(LocalError::Invalid {
@@ -115,7 +117,7 @@ pub(super) fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Resu
     written
 }
 
-fn write(path: &Path, f: &File) -> Result<Value, LocalError> {
+fn write(path: &Path, f: &File) -> Result<FileOutputs, LocalError> {
     check_mode(File::TYPE, f.mode)?;
     let content = f.content.as_value().map(String::as_str).unwrap_or_default();
     if let Some(dir) = path.parent() {
@@ -129,62 +131,69 @@ fn write(path: &Path, f: &File) -> Result<Value, LocalError> {
         ));
     }
     write_atomic(path, content.as_bytes(), f.mode)?;
-    Ok(value_of(&FileOutputs {
+    Ok(FileOutputs {
         path: path.to_string_lossy().into_owned(),
         sha256: sha256_hex(content.as_bytes()),
-    }))
-}
-
-pub(super) fn create(p: &Provider, req: &CreateRequest) -> Result<Created, LocalError> {
-    let f: File = inputs_of(&req.inputs)?;
-    let path = path_of(p, &f)?;
-    let outputs = write(&path, &f)?;
-    Ok(Created {
-        id: path.to_string_lossy().into_owned(),
-        outputs,
     })
 }
 
-pub(super) fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, LocalError> {
-    let f: File = inputs_of(&req.inputs)?;
-    let path = match &req.id {
-        Some(id) => p.resolve(id),
-        None => path_of(p, &f)?,
-    };
-    let meta = match std::fs::metadata(&path) {
-        Ok(meta) if meta.is_file() => meta,
-        Ok(_) => return Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(LocalError::io("read", path, e)),
-    };
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(LocalError::io("read", path, e)),
-    };
-    let observed = File {
-        path: f.path,
-        content: String::from_utf8_lossy(&bytes).into_owned().into(),
-        mode: f.mode.map(|_| mode_of(&meta)),
-    };
-    Ok(Some(Observed {
-        id: path.to_string_lossy().into_owned(),
-        inputs: value_of(&observed),
-        outputs: value_of(&FileOutputs {
-            path: path.to_string_lossy().into_owned(),
-            sha256: sha256_hex(&bytes),
-        }),
-    }))
-}
+/// Serves [`File`].
+pub(super) struct FileHandler;
 
-pub(super) fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, LocalError> {
-    let f: File = inputs_of(&req.new_inputs)?;
-    // The path never changes in place: the id is the file.
-    write(&p.resolve(&req.id), &f)
-}
+#[async_trait]
+impl ResourceHandler for FileHandler {
+    type Resource = File;
+    type Context = Local;
 
-pub(super) fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), LocalError> {
-    remove_file_if_present(&p.resolve(&req.id))
+    async fn create(&self, p: &Local, req: Create<File>) -> CreateResult<File> {
+        let path = path_of(p, &req.inputs)?;
+        let outputs = write(&path, &req.inputs)?;
+        Ok(Made {
+            id: path.to_string_lossy().into_owned(),
+            outputs,
+        })
+    }
+
+    async fn read(&self, p: &Local, req: Read<File>) -> ReadResult<File> {
+        let f = req.recorded.decode()?;
+        let path = match &req.id {
+            Some(id) => p.resolve(id),
+            None => path_of(p, &f)?,
+        };
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => meta,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(LocalError::io("read", path, e).into()),
+        };
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(LocalError::io("read", path, e).into()),
+        };
+        let path_text = path.to_string_lossy().into_owned();
+        Ok(Some(Found {
+            id: path_text.clone(),
+            inputs: File {
+                path: f.path,
+                content: String::from_utf8_lossy(&bytes).into_owned().into(),
+                mode: f.mode.map(|_| mode_of(&meta)),
+            },
+            outputs: FileOutputs {
+                path: path_text,
+                sha256: sha256_hex(&bytes),
+            },
+        }))
+    }
+
+    async fn update(&self, p: &Local, req: Update<File>) -> UpdateResult<File> {
+        // The path never changes in place: the id is the file.
+        Ok(write(&p.resolve(&req.id), &req.inputs)?)
+    }
+
+    async fn delete(&self, p: &Local, req: Delete<File>) -> Result<(), ProviderError> {
+        Ok(remove_file_if_present(&p.resolve(&req.id))?)
+    }
 }
 
 #[cfg(test)]

@@ -4,17 +4,19 @@
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::ProviderError;
 use sha2::{Digest, Sha256};
 
 use super::error::LocalError;
 use super::record::Records;
 use super::service::{self, Service, ServiceOutputs};
-use super::{inputs_of, value_of, Provider};
+use super::Local;
 
 /// Fields whose change a group takes without restarting its replicas.
 const SCALING: [&str; 3] = ["replicas", "startup_timeout_secs", "stop_timeout_secs"];
@@ -154,7 +156,7 @@ struct GroupRecord {
     replicas: Vec<String>,
 }
 
-fn records(p: &Provider) -> Records {
+fn records(p: &Local) -> Records {
     Records::new(p, "groups")
 }
 
@@ -188,7 +190,7 @@ fn group_id(name: &str, token: &str) -> String {
 /// Starts the replicas `names` of `g` at once; if any fails, stops the
 /// others and returns the first failure.
 async fn start_all(
-    p: &Provider,
+    p: &Local,
     g: &ServiceGroup,
     names: &[String],
     token: &str,
@@ -216,41 +218,15 @@ async fn start_all(
 }
 
 /// Stops the replicas `names`, all at once.
-async fn stop_all(p: &Provider, names: &[String], grace: u64) -> Result<(), LocalError> {
+async fn stop_all(p: &Local, names: &[String], grace: u64) -> Result<(), LocalError> {
     let grace = service::secs(grace);
     let stopped =
         futures::future::join_all(names.iter().map(|n| service::stop(p, n, None, grace))).await;
     stopped.into_iter().collect()
 }
 
-pub(super) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, LocalError> {
-    let g: ServiceGroup = inputs_of(&req.inputs)?;
-    check(&g)?;
-    let id = group_id(&g.name, &req.token);
-    let names: Vec<String> = (0..g.replicas).map(|i| format!("{id}-{i}")).collect();
-    let records = records(p);
-    // Recorded before any replica starts, so a crash still finds them.
-    records.save(
-        &id,
-        &GroupRecord {
-            token: req.token.clone(),
-            replicas: names.clone(),
-        },
-    )?;
-    match start_all(p, &g, &names, &req.token).await {
-        Ok(instances) => Ok(Created {
-            id,
-            outputs: value_of(&ServiceGroupOutputs::of(instances)),
-        }),
-        Err(e) => {
-            records.remove(&id)?;
-            Err(e)
-        }
-    }
-}
-
 /// The replicas `names` that run, in order.
-fn running(p: &Provider, names: &[String]) -> Result<Vec<ServiceOutputs>, LocalError> {
+fn running(p: &Local, names: &[String]) -> Result<Vec<ServiceOutputs>, LocalError> {
     let mut found = Vec::new();
     for name in names {
         found.extend(service::running(p, name)?);
@@ -258,90 +234,124 @@ fn running(p: &Provider, names: &[String]) -> Result<Vec<ServiceOutputs>, LocalE
     Ok(found)
 }
 
-pub(super) fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, LocalError> {
-    let mut g: ServiceGroup = inputs_of(&req.inputs)?;
-    let id = match (&req.id, &req.token) {
-        (Some(id), _) => id.clone(),
-        (None, Some(token)) => group_id(&g.name, token),
-        (None, None) => return Ok(None),
-    };
-    let Some(record) = records(p).load::<GroupRecord>(&id)? else {
-        return Ok(None);
-    };
-    // Without an id, only the create that carried this token counts.
-    if req.id.is_none() && req.token.as_deref() != Some(record.token.as_str()) {
-        return Ok(None);
-    }
-    let instances = running(p, &record.replicas)?;
-    if instances.is_empty() {
-        return Ok(None);
-    }
-    g.replicas = u16::try_from(instances.len()).unwrap_or(u16::MAX);
-    Ok(Some(Observed {
-        id,
-        inputs: value_of(&g),
-        outputs: value_of(&ServiceGroupOutputs::of(instances)),
-    }))
-}
+/// Serves [`ServiceGroup`].
+pub(super) struct ServiceGroupHandler;
 
-pub(super) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, LocalError> {
-    let g: ServiceGroup = inputs_of(&req.new_inputs)?;
-    check(&g)?;
-    let records = records(p);
-    let record = records
-        .load::<GroupRecord>(&req.id)?
-        .unwrap_or(GroupRecord {
-            token: String::new(),
-            replicas: Vec::new(),
-        });
-    let names: Vec<String> = (0..g.replicas).map(|i| format!("{}-{i}", req.id)).collect();
-    let extra: Vec<String> = record
-        .replicas
-        .iter()
-        .filter(|n| !names.contains(n))
-        .cloned()
-        .collect();
-    let restart = !req.changed.iter().all(|f| SCALING.contains(&f.as_str()));
-    // Stopped: the extra replicas, and every one on a restart.
-    let to_stop = if restart {
-        record.replicas.clone()
-    } else {
-        extra
-    };
-    stop_all(p, &to_stop, g.stop_timeout_secs).await?;
-    let mut to_start = Vec::new();
-    for name in &names {
-        if restart || service::running(p, name)?.is_none() {
-            to_start.push(name.clone());
-        }
-    }
-    records.save(
-        &req.id,
-        &GroupRecord {
-            token: record.token.clone(),
-            replicas: names.clone(),
-        },
-    )?;
-    start_all(p, &g, &to_start, &record.token).await?;
-    let instances = running(p, &names)?;
-    Ok(value_of(&ServiceGroupOutputs::of(instances)))
-}
+#[async_trait]
+impl ResourceHandler for ServiceGroupHandler {
+    type Resource = ServiceGroup;
+    type Context = Local;
 
-pub(super) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), LocalError> {
-    let g: ServiceGroup = inputs_of(&req.inputs)?;
-    let records = records(p);
-    match records.load::<GroupRecord>(&req.id)? {
-        Some(record) => stop_all(p, &record.replicas, g.stop_timeout_secs).await?,
-        // No record (removed by hand): the processes the state knows of.
-        None => {
-            let outputs: ServiceGroupOutputs = req.outputs.deserialize_into().unwrap_or_default();
-            let grace = service::secs(g.stop_timeout_secs);
-            for (i, o) in outputs.instances.iter().enumerate() {
-                service::stop(p, &format!("{}-{i}", req.id), Some(o), grace).await?;
+    async fn create(&self, p: &Local, req: Create<ServiceGroup>) -> CreateResult<ServiceGroup> {
+        let g = req.inputs;
+        check(&g)?;
+        let id = group_id(&g.name, &req.token);
+        let names: Vec<String> = (0..g.replicas).map(|i| format!("{id}-{i}")).collect();
+        let records = records(p);
+        // Recorded before any replica starts, so a crash still finds them.
+        records.save(
+            &id,
+            &GroupRecord {
+                token: req.token.clone(),
+                replicas: names.clone(),
+            },
+        )?;
+        match start_all(p, &g, &names, &req.token).await {
+            Ok(instances) => Ok(Made {
+                id,
+                outputs: ServiceGroupOutputs::of(instances),
+            }),
+            Err(e) => {
+                records.remove(&id)?;
+                Err(e.into())
             }
         }
     }
-    records.remove(&req.id)
+
+    async fn read(&self, p: &Local, req: Read<ServiceGroup>) -> ReadResult<ServiceGroup> {
+        let mut g = req.recorded.decode()?;
+        let id = match (&req.id, &req.token) {
+            (Some(id), _) => id.clone(),
+            (None, Some(token)) => group_id(&g.name, token),
+            (None, None) => return Ok(None),
+        };
+        let Some(record) = records(p).load::<GroupRecord>(&id)? else {
+            return Ok(None);
+        };
+        // Without an id, only the create that carried this token counts.
+        if req.id.is_none() && req.token.as_deref() != Some(record.token.as_str()) {
+            return Ok(None);
+        }
+        let instances = running(p, &record.replicas)?;
+        if instances.is_empty() {
+            return Ok(None);
+        }
+        g.replicas = u16::try_from(instances.len()).unwrap_or(u16::MAX);
+        Ok(Some(Found {
+            id,
+            inputs: g,
+            outputs: ServiceGroupOutputs::of(instances),
+        }))
+    }
+
+    async fn update(&self, p: &Local, req: Update<ServiceGroup>) -> UpdateResult<ServiceGroup> {
+        let g = req.inputs;
+        check(&g)?;
+        let records = records(p);
+        let record = records
+            .load::<GroupRecord>(&req.id)?
+            .unwrap_or(GroupRecord {
+                token: String::new(),
+                replicas: Vec::new(),
+            });
+        let names: Vec<String> = (0..g.replicas).map(|i| format!("{}-{i}", req.id)).collect();
+        let extra: Vec<String> = record
+            .replicas
+            .iter()
+            .filter(|n| !names.contains(n))
+            .cloned()
+            .collect();
+        let restart = !req.changed.iter().all(|f| SCALING.contains(&f.as_str()));
+        // Stopped: the extra replicas, and every one on a restart.
+        let to_stop = if restart {
+            record.replicas.clone()
+        } else {
+            extra
+        };
+        stop_all(p, &to_stop, g.stop_timeout_secs).await?;
+        let mut to_start = Vec::new();
+        for name in &names {
+            if restart || service::running(p, name)?.is_none() {
+                to_start.push(name.clone());
+            }
+        }
+        records.save(
+            &req.id,
+            &GroupRecord {
+                token: record.token.clone(),
+                replicas: names.clone(),
+            },
+        )?;
+        start_all(p, &g, &to_start, &record.token).await?;
+        Ok(ServiceGroupOutputs::of(running(p, &names)?))
+    }
+
+    async fn delete(&self, p: &Local, req: Delete<ServiceGroup>) -> Result<(), ProviderError> {
+        let g = req.inputs.decode()?;
+        let records = records(p);
+        match records.load::<GroupRecord>(&req.id)? {
+            Some(record) => stop_all(p, &record.replicas, g.stop_timeout_secs).await?,
+            // No record (removed by hand): the processes the state knows of.
+            None => {
+                let outputs = req.outputs.decode_or_default();
+                let grace = service::secs(g.stop_timeout_secs);
+                for (i, o) in outputs.instances.iter().enumerate() {
+                    service::stop(p, &format!("{}-{i}", req.id), Some(o), grace).await?;
+                }
+            }
+        }
+        Ok(records.remove(&req.id)?)
+    }
 }
 
 #[cfg(test)]

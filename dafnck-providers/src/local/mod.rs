@@ -50,21 +50,13 @@ mod service;
 
 use std::path::{Path, PathBuf};
 
-use async_trait::async_trait;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
-};
-use dafnck_core::{Resource, Value};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use dafnck_core::provider::kit::Kit;
 
 pub use command::{Command, CommandOutputs, CommandOutputsRefs};
 pub use directory::{Directory, DirectoryOutputs, DirectoryOutputsRefs};
 pub use file::{File, FileOutputs, FileOutputsRefs};
 pub use group::{ServiceGroup, ServiceGroupOutputs, ServiceGroupOutputsRefs};
 pub use service::{Service, ServiceOutputs, ServiceOutputsRefs};
-
-use error::LocalError;
 
 /// The local provider: serves the `local:*` types on this machine.
 ///
@@ -77,7 +69,7 @@ use error::LocalError;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Provider {
-    work_dir: PathBuf,
+    kit: Kit<Local>,
 }
 
 impl Default for Provider {
@@ -91,13 +83,39 @@ impl Provider {
     /// A provider working in `work_dir` (made absolute against the current
     /// directory if it is relative).
     pub fn new(work_dir: impl Into<PathBuf>) -> Self {
-        let work_dir = work_dir.into();
-        let work_dir = std::path::absolute(&work_dir).unwrap_or(work_dir);
-        Provider { work_dir }
+        let kit = Kit::new("local", Local::new(work_dir))
+            .with(directory::DirectoryHandler)
+            .with(file::FileHandler)
+            .with(command::CommandHandler)
+            .with(service::ServiceHandler)
+            .with(group::ServiceGroupHandler);
+        Provider { kit }
     }
 
     /// The directory relative paths are relative to.
     pub fn work_dir(&self) -> &Path {
+        &self.kit.context().work_dir
+    }
+}
+
+served_by_kit!(Provider);
+
+/// What the local handlers share: the work dir.
+#[derive(Clone, Debug)]
+pub(crate) struct Local {
+    work_dir: PathBuf,
+}
+
+impl Local {
+    /// Working in `work_dir`, made absolute against the current directory.
+    pub(crate) fn new(work_dir: impl Into<PathBuf>) -> Self {
+        let work_dir = work_dir.into();
+        let work_dir = std::path::absolute(&work_dir).unwrap_or(work_dir);
+        Local { work_dir }
+    }
+
+    /// The directory relative paths are relative to.
+    fn work_dir(&self) -> &Path {
         &self.work_dir
     }
 
@@ -112,104 +130,11 @@ impl Provider {
     }
 }
 
-/// The types this provider serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Directory,
-    File,
-    Command,
-    Service,
-    ServiceGroup,
-}
-
-impl Kind {
-    fn of(type_name: &str) -> Result<Kind, LocalError> {
-        [
-            (Directory::TYPE, Kind::Directory),
-            (File::TYPE, Kind::File),
-            (Command::TYPE, Kind::Command),
-            (Service::TYPE, Kind::Service),
-            (ServiceGroup::TYPE, Kind::ServiceGroup),
-        ]
-        .into_iter()
-        .find(|(t, _)| *t == type_name)
-        .map(|(_, k)| k)
-        .ok_or_else(|| LocalError::UnknownType(type_name.to_owned()))
-    }
-}
-
-/// Reads a resource's inputs into its typed struct.
-fn inputs_of<R: Resource + DeserializeOwned>(inputs: &Value) -> Result<R, LocalError> {
-    inputs
-        .deserialize_into::<R>()
-        .map_err(|e| LocalError::Invalid {
-            type_name: R::TYPE,
-            message: e.to_string(),
-        })
-}
-
-/// A typed value as the engine's [`Value`].
-fn value_of<T: Serialize>(value: &T) -> Value {
-    // Every type passed here is plain data whose serialization cannot fail.
-    Value::from_serialize(value).unwrap_or(Value::Null)
-}
-
 /// The last `lines` lines of `text`, trimmed.
 fn tail(text: &str, lines: usize) -> String {
     let text = text.trim_end();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-#[async_trait]
-impl dafnck_core::Provider for Provider {
-    fn package(&self) -> &str {
-        "local"
-    }
-
-    async fn create(&self, req: CreateRequest) -> Result<Created, ProviderError> {
-        let created = match Kind::of(&req.type_name)? {
-            Kind::Directory => directory::create(self, &req),
-            Kind::File => file::create(self, &req),
-            Kind::Command => command::create(self, &req).await,
-            Kind::Service => service::create(self, &req).await,
-            Kind::ServiceGroup => group::create(self, &req).await,
-        };
-        Ok(created?)
-    }
-
-    async fn read(&self, req: ReadRequest) -> Result<Option<Observed>, ProviderError> {
-        let observed = match Kind::of(&req.type_name)? {
-            Kind::Directory => directory::read(self, &req),
-            Kind::File => file::read(self, &req),
-            Kind::Command => command::read(self, &req),
-            Kind::Service => service::read(self, &req),
-            Kind::ServiceGroup => group::read(self, &req),
-        };
-        Ok(observed?)
-    }
-
-    async fn update(&self, req: UpdateRequest) -> Result<Value, ProviderError> {
-        let outputs = match Kind::of(&req.type_name)? {
-            Kind::Directory => directory::update(self, &req),
-            Kind::File => file::update(self, &req),
-            Kind::Command => command::update(self, &req).await,
-            Kind::Service => service::update(self, &req).await,
-            Kind::ServiceGroup => group::update(self, &req).await,
-        };
-        Ok(outputs?)
-    }
-
-    async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
-        match Kind::of(&req.type_name)? {
-            Kind::Directory => directory::delete(self, &req),
-            Kind::File => file::delete(self, &req),
-            Kind::Command => command::delete(self, &req).await,
-            Kind::Service => service::delete(self, &req).await,
-            Kind::ServiceGroup => group::delete(self, &req).await,
-        }?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -219,10 +144,37 @@ mod tests {
     fn _obj_safe(_: Box<dyn dafnck_core::Provider>) {}
 
     #[test]
-    fn serves_its_four_types_only() {
-        assert_eq!(Kind::of("local:fs:File").unwrap(), Kind::File);
-        assert_eq!(Kind::of("local:exec:Service").unwrap(), Kind::Service);
-        let e = ProviderError::from(Kind::of("local:fs:Link").unwrap_err());
+    fn serves_its_five_types() {
+        let p = Provider::new("demo");
+        let mut types: Vec<&str> = p.kit.types().collect();
+        types.sort_unstable();
+        assert_eq!(
+            types,
+            [
+                "local:exec:Command",
+                "local:exec:Service",
+                "local:exec:ServiceGroup",
+                "local:fs:Directory",
+                "local:fs:File"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn other_types_are_refused_by_name() {
+        let e = dafnck_core::Provider::delete(
+            &Provider::new("demo"),
+            dafnck_core::provider::DeleteRequest {
+                name: "l".into(),
+                stack: "dev".into(),
+                type_name: "local:fs:Link".into(),
+                id: "x".into(),
+                inputs: dafnck_core::Value::Null,
+                outputs: dafnck_core::Value::Null,
+            },
+        )
+        .await
+        .unwrap_err();
         assert!(e.message.contains("local:fs:Link"), "{}", e.message);
     }
 
@@ -231,7 +183,7 @@ mod tests {
         let p = Provider::new("demo");
         assert!(p.work_dir().is_absolute());
         assert!(p.work_dir().ends_with("demo"));
-        assert_eq!(p.resolve("/etc/x"), PathBuf::from("/etc/x"));
+        assert_eq!(p.kit.context().resolve("/etc/x"), PathBuf::from("/etc/x"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::error::LocalError;
 use super::file::write_atomic;
-use super::Provider;
+use super::Local;
 
 /// Held while a record directory is made and filled, or pruned: the
 /// engine runs calls in parallel, and a delete pruning the directory must
@@ -30,7 +30,7 @@ pub(crate) struct Records {
 
 impl Records {
     /// The records of `kind` (`commands`, `services`) of provider `p`.
-    pub(crate) fn new(p: &Provider, kind: &str) -> Self {
+    pub(crate) fn new(p: &Local, kind: &str) -> Self {
         Records {
             dir: p.records_dir().join(kind),
         }
@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn records_round_trip_and_leave_nothing_when_removed() {
         let tmp = tempfile::tempdir().unwrap();
-        let records = Records::new(&Provider::new(tmp.path()), "commands");
+        let records = Records::new(&Local::new(tmp.path()), "commands");
         assert_eq!(records.load::<Vec<u32>>("a").unwrap(), None);
         records.save("a", &vec![1u32, 2]).unwrap();
         assert_eq!(records.load::<Vec<u32>>("a").unwrap(), Some(vec![1, 2]));
@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn a_corrupt_record_is_an_error_naming_the_file() {
         let tmp = tempfile::tempdir().unwrap();
-        let records = Records::new(&Provider::new(tmp.path()), "services");
+        let records = Records::new(&Local::new(tmp.path()), "services");
         std::fs::create_dir_all(records.dir()).unwrap();
         std::fs::write(records.path("web"), "{").unwrap();
         let e = records.load::<Vec<u32>>("web").unwrap_err().to_string();

@@ -10,16 +10,18 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    self, Create, CreateResult, Delete, Found, Made, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::ProviderError;
 
 use super::command::describe;
 use super::error::{LocalError, StartupFailure, StartupProblem};
 use super::record::{remove_file_if_present, Records};
-use super::{http, inputs_of, process, tail, value_of, Provider};
+use super::{http, process, tail, Local};
 
 /// Lines of the log an error message shows.
 const LOG_LINES: usize = 20;
@@ -159,7 +161,7 @@ struct ServiceRecord {
     outputs: ServiceOutputs,
 }
 
-pub(super) fn records(p: &Provider) -> Records {
+pub(super) fn records(p: &Local) -> Records {
     Records::new(p, "services")
 }
 
@@ -273,7 +275,7 @@ fn with_port(s: &Service) -> Result<Service, LocalError> {
 
 /// Starts the service detached and waits until it is healthy.
 pub(super) async fn start(
-    p: &Provider,
+    p: &Local,
     s: &Service,
     token: &str,
 ) -> Result<ServiceOutputs, LocalError> {
@@ -457,90 +459,20 @@ async fn wait_healthy(
     }
 }
 
-pub(super) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, LocalError> {
-    let s: Service = inputs_of(&req.inputs)?;
-    check(&s)?;
-    if let Some(old) = records(p).load::<ServiceRecord>(&s.name)? {
-        if process::is_running(old.outputs.pid, old.outputs.start_ticks) {
-            return Err(invalid(format!(
-                "service {}: a service of that name already runs from this work dir (pid {}); \
-                 names must be unique per work dir",
-                s.name, old.outputs.pid
-            )));
-        }
-    }
-    let outputs = start(p, &s, &req.token).await?;
-    Ok(Created {
-        id: s.name,
-        outputs: value_of(&outputs),
-    })
-}
-
-pub(super) fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, LocalError> {
-    let name = match &req.id {
-        Some(id) => id.clone(),
-        None => inputs_of::<Service>(&req.inputs)?.name,
-    };
-    let Some(record) = records(p).load::<ServiceRecord>(&name)? else {
-        return Ok(None);
-    };
-    // Without an id, only the create that carried this token counts.
-    if req.id.is_none() && req.token.as_deref() != Some(record.token.as_str()) {
-        return Ok(None);
-    }
-    if !process::is_running(record.outputs.pid, record.outputs.start_ticks) {
-        return Ok(None);
-    }
-    Ok(Some(Observed {
-        id: name,
-        inputs: req.inputs.clone(),
-        outputs: value_of(&record.outputs),
-    }))
-}
-
 /// The running process as recorded, else as the state has it.
 fn current(
     records: &Records,
     id: &str,
-    outputs: &Value,
+    outputs: Option<ServiceOutputs>,
 ) -> Result<Option<(String, ServiceOutputs)>, LocalError> {
     Ok(match records.load::<ServiceRecord>(id)? {
         Some(r) => Some((r.token, r.outputs)),
-        None => outputs
-            .deserialize_into::<ServiceOutputs>()
-            .ok()
-            .filter(|o| o.pid != 0)
-            .map(|o| (String::new(), o)),
+        None => outputs.filter(|o| o.pid != 0).map(|o| (String::new(), o)),
     })
 }
 
-pub(super) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, LocalError> {
-    let s: Service = inputs_of(&req.new_inputs)?;
-    check(&s)?;
-    let records = records(p);
-    let running = current(&records, &req.id, &req.old_outputs)?;
-    let timeouts_only = req
-        .changed
-        .iter()
-        .all(|f| f == "startup_timeout_secs" || f == "stop_timeout_secs");
-    if let Some((_, outputs)) = &running {
-        if timeouts_only && process::is_running(outputs.pid, outputs.start_ticks) {
-            return Ok(value_of(outputs));
-        }
-    }
-    let token = match running {
-        Some((token, outputs)) => {
-            process::stop(outputs.pid, outputs.start_ticks, secs(s.stop_timeout_secs)).await?;
-            token
-        }
-        None => String::new(),
-    };
-    let outputs = start(p, &s, &token).await?;
-    Ok(value_of(&outputs))
-}
-
 /// The service `name` started, if its process still runs.
-pub(super) fn running(p: &Provider, name: &str) -> Result<Option<ServiceOutputs>, LocalError> {
+pub(super) fn running(p: &Local, name: &str) -> Result<Option<ServiceOutputs>, LocalError> {
     Ok(records(p)
         .load::<ServiceRecord>(name)?
         .map(|r| r.outputs)
@@ -550,7 +482,7 @@ pub(super) fn running(p: &Provider, name: &str) -> Result<Option<ServiceOutputs>
 /// Stops the service `name` (its recorded process, else the one in
 /// `outputs`), and removes its log and record.
 pub(super) async fn stop(
-    p: &Provider,
+    p: &Local,
     name: &str,
     outputs: Option<&ServiceOutputs>,
     grace: Duration,
@@ -565,15 +497,88 @@ pub(super) async fn stop(
     records.remove(name)
 }
 
-pub(super) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), LocalError> {
-    let s: Service = inputs_of(&req.inputs)?;
-    let records = records(p);
-    if let Some((_, outputs)) = current(&records, &req.id, &req.outputs)? {
-        process::stop(outputs.pid, outputs.start_ticks, secs(s.stop_timeout_secs)).await?;
-        remove_file_if_present(Path::new(&outputs.log_file))?;
+/// Serves [`Service`].
+pub(super) struct ServiceHandler;
+
+#[async_trait]
+impl ResourceHandler for ServiceHandler {
+    type Resource = Service;
+    type Context = Local;
+
+    async fn create(&self, p: &Local, req: Create<Service>) -> CreateResult<Service> {
+        let s = req.inputs;
+        check(&s)?;
+        if let Some(old) = records(p).load::<ServiceRecord>(&s.name)? {
+            if process::is_running(old.outputs.pid, old.outputs.start_ticks) {
+                return Err(invalid(format!(
+                    "service {}: a service of that name already runs from this work dir (pid \
+                     {}); names must be unique per work dir",
+                    s.name, old.outputs.pid
+                ))
+                .into());
+            }
+        }
+        let outputs = start(p, &s, &req.token).await?;
+        Ok(Made {
+            id: s.name,
+            outputs,
+        })
     }
-    remove_file_if_present(&records.dir().join(format!("{}.log", req.id)))?;
-    records.remove(&req.id)
+
+    async fn read(&self, p: &Local, req: kit::Read<Service>) -> ReadResult<Service> {
+        let inputs = req.recorded.decode()?;
+        let name = req.id.clone().unwrap_or_else(|| inputs.name.clone());
+        let Some(record) = records(p).load::<ServiceRecord>(&name)? else {
+            return Ok(None);
+        };
+        // Without an id, only the create that carried this token counts.
+        if req.id.is_none() && req.token.as_deref() != Some(record.token.as_str()) {
+            return Ok(None);
+        }
+        if !process::is_running(record.outputs.pid, record.outputs.start_ticks) {
+            return Ok(None);
+        }
+        Ok(Some(Found {
+            id: name,
+            inputs,
+            outputs: record.outputs,
+        }))
+    }
+
+    async fn update(&self, p: &Local, req: Update<Service>) -> UpdateResult<Service> {
+        let s = req.inputs;
+        check(&s)?;
+        let records = records(p);
+        let running = current(&records, &req.id, req.old_outputs.decode().ok())?;
+        let timeouts_only = req
+            .changed
+            .iter()
+            .all(|f| f == "startup_timeout_secs" || f == "stop_timeout_secs");
+        if let Some((_, outputs)) = &running {
+            if timeouts_only && process::is_running(outputs.pid, outputs.start_ticks) {
+                return Ok(outputs.clone());
+            }
+        }
+        let token = match running {
+            Some((token, outputs)) => {
+                process::stop(outputs.pid, outputs.start_ticks, secs(s.stop_timeout_secs)).await?;
+                token
+            }
+            None => String::new(),
+        };
+        Ok(start(p, &s, &token).await?)
+    }
+
+    async fn delete(&self, p: &Local, req: Delete<Service>) -> Result<(), ProviderError> {
+        let s = req.inputs.decode()?;
+        let records = records(p);
+        if let Some((_, outputs)) = current(&records, &req.id, req.outputs.decode().ok())? {
+            process::stop(outputs.pid, outputs.start_ticks, secs(s.stop_timeout_secs)).await?;
+            remove_file_if_present(Path::new(&outputs.log_file))?;
+        }
+        remove_file_if_present(&records.dir().join(format!("{}.log", req.id)))?;
+        Ok(records.remove(&req.id)?)
+    }
 }
 
 #[cfg(test)]

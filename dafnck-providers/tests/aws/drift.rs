@@ -105,3 +105,62 @@ async fn drift_outside_the_program_is_reported_and_repaired() {
     );
     engine.destroy().await.unwrap();
 }
+
+/// VPCs are read in one DescribeVpcs per batch: a refresh of three finds
+/// the one deleted and the one retagged outside the program.
+#[tokio::test]
+async fn vpcs_read_in_a_batch_report_their_drift() {
+    use dafnck_core::Stack;
+    use dafnck_providers::aws::ec2::{Vpc, VpcOutputs};
+
+    let Some(m) = moto("vpcs_read_in_a_batch_report_their_drift").await else {
+        return;
+    };
+    assert!(dafnck_core::Provider::reads_in_batches(
+        &m.provider,
+        <Vpc as dafnck_core::Resource>::TYPE
+    ));
+    fn three(stack: &mut Stack) -> dafnck_core::Result<()> {
+        for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+            stack.add(
+                name,
+                Vpc {
+                    cidr_block: format!("10.{i}.0.0/16").into(),
+                    ..Default::default()
+                },
+            );
+        }
+        Ok(())
+    }
+    let engine = m.engine();
+    engine.up(three, false).await.unwrap();
+    let a: VpcOutputs = outputs(&engine, "a").await;
+    let b: VpcOutputs = outputs(&engine, "b").await;
+    m.ec2
+        .delete_vpc()
+        .vpc_id(a.vpc_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    m.ec2
+        .create_tags()
+        .resources(b.vpc_id.as_str())
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("owner")
+                .value("someone")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let report = engine.drift().await.unwrap();
+
+    assert_eq!(report.checked, 3);
+    assert_eq!(report.drifted.len(), 2, "{report:?}");
+    assert_eq!(report.get("a").unwrap().kind, DriftKind::Deleted);
+    let changed = report.get("b").unwrap();
+    assert_eq!(changed.kind, DriftKind::Changed);
+    assert_eq!(changed.fields[0].field, "tags");
+}

@@ -9,6 +9,7 @@
 
 mod access;
 mod bad_input;
+mod conformance;
 mod crash;
 mod drift;
 mod elbv2;

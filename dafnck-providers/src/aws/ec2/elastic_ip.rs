@@ -2,17 +2,20 @@
 //! optionally associated with an instance.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, Filter, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
+use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, AllocationId, InstanceId};
 
 /// An elastic IP address (AllocateAddress, domain `vpc`): a public IPv4
@@ -60,13 +63,6 @@ pub struct ElasticIpOutputs {
     pub public_ip: String,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: ElasticIp::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::Address;
 
 async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
@@ -93,11 +89,13 @@ async fn by_token(
     Ok(out.addresses().first().cloned())
 }
 
-fn outputs(a: &Found) -> Value {
-    value_of(&ElasticIpOutputs {
+find_by_id_or_token!(Found);
+
+fn outputs(a: &Found) -> ElasticIpOutputs {
+    ElasticIpOutputs {
         allocation_id: AllocationId(a.allocation_id().unwrap_or_default().to_owned()),
         public_ip: a.public_ip().unwrap_or_default().to_owned(),
-    })
+    }
 }
 
 /// The instance the address is associated with (moto answers an empty
@@ -170,85 +168,87 @@ fn declared_instance<'a>(s: &Subject<'_>, v: &'a ElasticIp) -> Result<Option<&'a
         .transpose()
 }
 
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let v: ElasticIp = inputs_of(&req.name, &req.inputs)?;
-    let instance = declared_instance(&s, &v)?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let address = match by_token(client, &s, &req.token).await? {
-        Some(a) => a,
-        None => {
-            let out = client
-                .allocate_address()
-                .domain(DomainType::Vpc)
-                .tag_specifications(tags::on_create(
-                    ResourceType::ElasticIp,
-                    &req.stack,
-                    &req.name,
-                    &req.token,
-                    &v.tags,
-                ))
-                .send()
-                .await
-                .map_err(|e| s.error("AllocateAddress", e))?;
-            let id = out
-                .allocation_id()
-                .ok_or_else(|| s.incomplete("AllocateAddress", "an allocation id"))?;
-            by_id(client, &s, id)
-                .await?
-                .ok_or_else(|| s.wait(id, "is not visible after AllocateAddress"))?
-        }
-    };
-    let id = address.allocation_id().unwrap_or_default().to_owned();
-    if let Err(e) = associate(client, &s, &address, instance).await {
-        return Err(failed_after_create(e, &id, release(client, &s, &id)).await);
+/// Serves [`ElasticIp`].
+pub(crate) struct ElasticIpHandler;
+
+#[async_trait]
+impl ResourceHandler for ElasticIpHandler {
+    type Resource = ElasticIp;
+    type Context = Aws;
+
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
     }
-    Ok(Created {
-        id,
-        outputs: outputs(&address),
-    })
-}
 
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.ec2_client().await;
-    let found = lookup::find(
-        req,
-        |id| by_id(client, &s, id),
-        |token| by_token(client, &s, token),
-    )
-    .await?;
-    let Some(a) = found else {
-        return Ok(None);
-    };
-    let observed = ElasticIp {
-        instance_id: instance_of(&a).map(|i| InstanceId(i.to_owned()).into()),
-        tags: tags::user_tags(a.tags()),
-    };
-    Ok(Some(lookup::observed(
-        a.allocation_id().unwrap_or_default(),
-        &observed,
-        outputs(&a),
-    )))
-}
+    async fn create(&self, p: &Aws, req: Create<ElasticIp>) -> CreateResult<ElasticIp> {
+        let s = Subject::of::<ElasticIp>(&req.name);
+        let v = &req.inputs;
+        let instance = declared_instance(&s, v)?;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let address = match by_token(client, &s, &req.token).await? {
+            Some(a) => a,
+            None => {
+                let out = client
+                    .allocate_address()
+                    .domain(DomainType::Vpc)
+                    .tag_specifications(tags::for_create(ResourceType::ElasticIp, &req, &v.tags))
+                    .send()
+                    .await
+                    .map_err(|e| s.error("AllocateAddress", e))?;
+                let id = out
+                    .allocation_id()
+                    .ok_or_else(|| s.incomplete("AllocateAddress", "an allocation id"))?;
+                by_id(client, &s, id)
+                    .await?
+                    .ok_or_else(|| s.wait(id, "is not visible after AllocateAddress"))?
+            }
+        };
+        let id = address.allocation_id().unwrap_or_default().to_owned();
+        if let Err(e) = associate(client, &s, &address, instance).await {
+            return Err(failed_after_create(e, &id, release(client, &s, &id)).await);
+        }
+        Ok(Made {
+            id,
+            outputs: outputs(&address),
+        })
+    }
 
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let v: ElasticIp = inputs_of(&req.name, &req.new_inputs)?;
-    let instance = declared_instance(&s, &v)?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let id = req.id.as_str();
-    let a = by_id(client, &s, id).await?.ok_or_else(|| s.gone(id))?;
-    associate(client, &s, &a, instance).await?;
-    tags::apply(client, &s, id, &tags::user_tags(a.tags()), &v.tags).await?;
-    Ok(outputs(&a))
-}
+    async fn read(&self, p: &Aws, req: Read<ElasticIp>) -> ReadResult<ElasticIp> {
+        let s = Subject::of::<ElasticIp>(&req.name);
+        let client = p.ec2_client().await;
+        let found = find(client, &s, &req).await?;
+        let Some(a) = found else {
+            return Ok(None);
+        };
+        let observed = ElasticIp {
+            instance_id: instance_of(&a).map(|i| InstanceId(i.to_owned()).into()),
+            tags: tags::user_tags(a.tags()),
+        };
+        Ok(Some(lookup::observed(
+            a.allocation_id().unwrap_or_default(),
+            observed,
+            outputs(&a),
+        )))
+    }
 
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.ec2_client().await;
-    release(client, &subject(&req.name), &req.id).await
+    async fn update(&self, p: &Aws, req: Update<ElasticIp>) -> UpdateResult<ElasticIp> {
+        let s = Subject::of::<ElasticIp>(&req.name);
+        let v = &req.inputs;
+        let instance = declared_instance(&s, v)?;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let id = req.id.as_str();
+        let a = existing(client, &s, id).await?;
+        associate(client, &s, &a, instance).await?;
+        tags::apply(client, &s, id, &tags::user_tags(a.tags()), &v.tags).await?;
+        Ok(outputs(&a))
+    }
+
+    async fn delete(&self, p: &Aws, req: Delete<ElasticIp>) -> Result<(), ProviderError> {
+        let client = p.ec2_client().await;
+        Ok(release(client, &Subject::of::<ElasticIp>(&req.name), &req.id).await?)
+    }
 }
 
 #[cfg(test)]

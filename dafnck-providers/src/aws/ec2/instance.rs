@@ -2,17 +2,20 @@
 //! it runs.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeValue, Filter, InstanceStateName, InstanceType, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Poll, Provider};
+use super::super::{failed_after_create, lookup, tags, Aws, Poll};
 use super::{known, required, InstanceId, SecurityGroupId, SubnetId};
 
 /// An EC2 instance in a [`Subnet`](super::Subnet). Create and update wait
@@ -105,13 +108,6 @@ pub struct InstanceOutputs {
     pub availability_zone: String,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: Instance::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::Instance;
 
 fn state_of(i: &Found) -> Option<&InstanceStateName> {
@@ -172,10 +168,13 @@ async fn by_token(
         .cloned())
 }
 
+// An update also skips an instance on its way out, so it has no `existing`.
+find_by_id_or_token!(Found, find_only);
+
 /// Waits until the instance is in state `want`, failing early when it
 /// ends up terminated instead.
 async fn wait_until(
-    p: &Provider,
+    p: &Aws,
     client: &Client,
     s: &Subject<'_>,
     id: &str,
@@ -210,7 +209,7 @@ async fn wait_until(
 
 /// Waits until the instance is terminated (or unknown to AWS).
 async fn wait_terminated(
-    p: &Provider,
+    p: &Aws,
     client: &Client,
     s: &Subject<'_>,
     id: &str,
@@ -225,12 +224,7 @@ async fn wait_terminated(
     .await
 }
 
-async fn terminate(
-    p: &Provider,
-    client: &Client,
-    s: &Subject<'_>,
-    id: &str,
-) -> Result<(), AwsError> {
+async fn terminate(p: &Aws, client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
     let terminating = lookup::unless_not_found(
         s,
         "TerminateInstances",
@@ -243,8 +237,8 @@ async fn terminate(
     wait_terminated(p, client, s, id).await
 }
 
-fn outputs(i: &Found) -> Value {
-    value_of(&InstanceOutputs {
+fn outputs(i: &Found) -> InstanceOutputs {
+    InstanceOutputs {
         instance_id: InstanceId(i.instance_id().unwrap_or_default().to_owned()),
         private_ip: i.private_ip_address().unwrap_or_default().to_owned(),
         public_ip: i.public_ip_address().map(str::to_owned),
@@ -254,7 +248,7 @@ fn outputs(i: &Found) -> Value {
             .and_then(|p| p.availability_zone())
             .unwrap_or_default()
             .to_owned(),
-    })
+    }
 }
 
 /// The ids of the instance's security groups.
@@ -277,169 +271,177 @@ fn same_set(a: &[String], b: &[String]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
 }
 
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let v: Instance = inputs_of(&req.name, &req.inputs)?;
-    let ami = required(&s, known(&s, &v.ami, "ami")?, "ami")?;
-    let instance_type = required(
-        &s,
-        known(&s, &v.instance_type, "instance_type")?,
-        "instance_type",
-    )?;
-    let subnet_id = required(
-        &s,
-        known(&s, &v.subnet_id, "subnet_id")?.as_str(),
-        "subnet_id",
-    )?;
-    let groups = declared_groups(&s, &v)?;
-    let key_name = v
-        .key_name
-        .as_ref()
-        .map(|k| known(&s, k, "key_name").cloned())
-        .transpose()?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let id = match by_token(client, &s, &req.token).await? {
-        Some(i) => i.instance_id().unwrap_or_default().to_owned(),
-        None => {
-            let out = client
-                .run_instances()
-                .image_id(ami)
-                .instance_type(InstanceType::from(instance_type))
-                .subnet_id(subnet_id)
-                .set_security_group_ids((!groups.is_empty()).then_some(groups))
-                .set_key_name(key_name)
-                .set_user_data(v.user_data.as_deref().map(base64))
-                .min_count(1)
-                .max_count(1)
-                .client_token(tags::client_token(&req.token))
-                .tag_specifications(tags::on_create(
-                    ResourceType::Instance,
-                    &req.stack,
-                    &req.name,
-                    &req.token,
-                    &v.tags,
-                ))
+/// Serves [`Instance`].
+pub(crate) struct InstanceHandler;
+
+#[async_trait]
+impl ResourceHandler for InstanceHandler {
+    type Resource = Instance;
+    type Context = Aws;
+
+    /// Waited for until `running` or `terminated`; an update is tags
+    /// only (a second) or a new type (stop, modify, start: minutes), so no
+    /// single guess.
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        match call {
+            CallKind::Create | CallKind::Delete => Some(Duration::from_secs(30)),
+            _ => None,
+        }
+    }
+
+    async fn create(&self, p: &Aws, req: Create<Instance>) -> CreateResult<Instance> {
+        let s = Subject::of::<Instance>(&req.name);
+        let v = &req.inputs;
+        let ami = required(&s, known(&s, &v.ami, "ami")?, "ami")?;
+        let instance_type = required(
+            &s,
+            known(&s, &v.instance_type, "instance_type")?,
+            "instance_type",
+        )?;
+        let subnet_id = required(
+            &s,
+            known(&s, &v.subnet_id, "subnet_id")?.as_str(),
+            "subnet_id",
+        )?;
+        let groups = declared_groups(&s, v)?;
+        let key_name = v
+            .key_name
+            .as_ref()
+            .map(|k| known(&s, k, "key_name").cloned())
+            .transpose()?;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let id = match by_token(client, &s, &req.token).await? {
+            Some(i) => i.instance_id().unwrap_or_default().to_owned(),
+            None => {
+                let out = client
+                    .run_instances()
+                    .image_id(ami)
+                    .instance_type(InstanceType::from(instance_type))
+                    .subnet_id(subnet_id)
+                    .set_security_group_ids((!groups.is_empty()).then_some(groups))
+                    .set_key_name(key_name)
+                    .set_user_data(v.user_data.as_deref().map(base64))
+                    .min_count(1)
+                    .max_count(1)
+                    .client_token(tags::client_token(&req.token))
+                    .tag_specifications(tags::for_create(ResourceType::Instance, &req, &v.tags))
+                    .send()
+                    .await
+                    .map_err(|e| s.error("RunInstances", e))?;
+                out.instances()
+                    .first()
+                    .and_then(|i| i.instance_id())
+                    .ok_or_else(|| s.incomplete("RunInstances", "an instance"))?
+                    .to_owned()
+            }
+        };
+        match wait_until(p, client, &s, &id, InstanceStateName::Running).await {
+            Ok(i) => Ok(Made {
+                id,
+                outputs: outputs(&i),
+            }),
+            Err(e) => Err(failed_after_create(e, &id, terminate(p, client, &s, &id)).await),
+        }
+    }
+
+    async fn read(&self, p: &Aws, req: Read<Instance>) -> ReadResult<Instance> {
+        let s = Subject::of::<Instance>(&req.name);
+        let client = p.ec2_client().await;
+        let found = find(client, &s, &req).await?;
+        let Some(i) = found.filter(|i| !is_ending(i)) else {
+            return Ok(None);
+        };
+        let recorded = req.recorded.decode_or_default();
+        let found_groups = group_ids(&i);
+        // Groups compare as a set: the declared order is kept when it holds.
+        // None declared means the VPC's default group, which is not watched.
+        let security_group_ids = match declared_groups(&s, &recorded) {
+            Ok(declared) if declared.is_empty() || same_set(&declared, &found_groups) => {
+                recorded.security_group_ids.clone()
+            }
+            _ => found_groups
+                .into_iter()
+                .map(|g| SecurityGroupId(g).into())
+                .collect(),
+        };
+        let observed = Instance {
+            ami: i.image_id().unwrap_or_default().to_owned().into(),
+            instance_type: i
+                .instance_type()
+                .map_or("", InstanceType::as_str)
+                .to_owned()
+                .into(),
+            subnet_id: SubnetId(i.subnet_id().unwrap_or_default().to_owned()).into(),
+            security_group_ids,
+            key_name: i.key_name().map(|k| k.to_owned().into()),
+            user_data: recorded.user_data,
+            tags: tags::user_tags(i.tags()),
+        };
+        Ok(Some(lookup::observed(
+            i.instance_id().unwrap_or_default(),
+            observed,
+            outputs(&i),
+        )))
+    }
+
+    async fn update(&self, p: &Aws, req: Update<Instance>) -> UpdateResult<Instance> {
+        let s = Subject::of::<Instance>(&req.name);
+        let v = &req.inputs;
+        let instance_type = required(
+            &s,
+            known(&s, &v.instance_type, "instance_type")?,
+            "instance_type",
+        )?;
+        let groups = declared_groups(&s, v)?;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let id = req.id.as_str();
+        let mut i = by_id(client, &s, id)
+            .await?
+            .filter(|i| !is_ending(i))
+            .ok_or_else(|| s.gone(id))?;
+        if i.instance_type().map(InstanceType::as_str) != Some(instance_type) {
+            // The type of a running instance cannot change: stop, modify, start.
+            client
+                .stop_instances()
+                .instance_ids(id)
                 .send()
                 .await
-                .map_err(|e| s.error("RunInstances", e))?;
-            out.instances()
-                .first()
-                .and_then(|i| i.instance_id())
-                .ok_or_else(|| s.incomplete("RunInstances", "an instance"))?
-                .to_owned()
+                .map_err(|e| s.error("StopInstances", e))?;
+            wait_until(p, client, &s, id, InstanceStateName::Stopped).await?;
+            client
+                .modify_instance_attribute()
+                .instance_id(id)
+                .instance_type(AttributeValue::builder().value(instance_type).build())
+                .send()
+                .await
+                .map_err(|e| s.error("ModifyInstanceAttribute", e))?;
+            client
+                .start_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map_err(|e| s.error("StartInstances", e))?;
+            i = wait_until(p, client, &s, id, InstanceStateName::Running).await?;
         }
-    };
-    match wait_until(p, client, &s, &id, InstanceStateName::Running).await {
-        Ok(i) => Ok(Created {
-            id,
-            outputs: outputs(&i),
-        }),
-        Err(e) => Err(failed_after_create(e, &id, terminate(p, client, &s, &id)).await),
-    }
-}
-
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.ec2_client().await;
-    let found = lookup::find(
-        req,
-        |id| by_id(client, &s, id),
-        |token| by_token(client, &s, token),
-    )
-    .await?;
-    let Some(i) = found.filter(|i| !is_ending(i)) else {
-        return Ok(None);
-    };
-    let recorded: Instance = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let found_groups = group_ids(&i);
-    // Groups compare as a set: the declared order is kept when it holds.
-    // None declared means the VPC's default group, which is not watched.
-    let security_group_ids = match declared_groups(&s, &recorded) {
-        Ok(declared) if declared.is_empty() || same_set(&declared, &found_groups) => {
-            recorded.security_group_ids.clone()
+        if !groups.is_empty() && !same_set(&groups, &group_ids(&i)) {
+            client
+                .modify_instance_attribute()
+                .instance_id(id)
+                .set_groups(Some(groups))
+                .send()
+                .await
+                .map_err(|e| s.error("ModifyInstanceAttribute", e))?;
         }
-        _ => found_groups
-            .into_iter()
-            .map(|g| SecurityGroupId(g).into())
-            .collect(),
-    };
-    let observed = Instance {
-        ami: i.image_id().unwrap_or_default().to_owned().into(),
-        instance_type: i
-            .instance_type()
-            .map_or("", InstanceType::as_str)
-            .to_owned()
-            .into(),
-        subnet_id: SubnetId(i.subnet_id().unwrap_or_default().to_owned()).into(),
-        security_group_ids,
-        key_name: i.key_name().map(|k| k.to_owned().into()),
-        user_data: recorded.user_data,
-        tags: tags::user_tags(i.tags()),
-    };
-    Ok(Some(lookup::observed(
-        i.instance_id().unwrap_or_default(),
-        &observed,
-        outputs(&i),
-    )))
-}
-
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let v: Instance = inputs_of(&req.name, &req.new_inputs)?;
-    let instance_type = required(
-        &s,
-        known(&s, &v.instance_type, "instance_type")?,
-        "instance_type",
-    )?;
-    let groups = declared_groups(&s, &v)?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let id = req.id.as_str();
-    let mut i = by_id(client, &s, id)
-        .await?
-        .filter(|i| !is_ending(i))
-        .ok_or_else(|| s.gone(id))?;
-    if i.instance_type().map(InstanceType::as_str) != Some(instance_type) {
-        // The type of a running instance cannot change: stop, modify, start.
-        client
-            .stop_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(|e| s.error("StopInstances", e))?;
-        wait_until(p, client, &s, id, InstanceStateName::Stopped).await?;
-        client
-            .modify_instance_attribute()
-            .instance_id(id)
-            .instance_type(AttributeValue::builder().value(instance_type).build())
-            .send()
-            .await
-            .map_err(|e| s.error("ModifyInstanceAttribute", e))?;
-        client
-            .start_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .map_err(|e| s.error("StartInstances", e))?;
-        i = wait_until(p, client, &s, id, InstanceStateName::Running).await?;
+        tags::apply(client, &s, id, &tags::user_tags(i.tags()), &v.tags).await?;
+        Ok(outputs(&i))
     }
-    if !groups.is_empty() && !same_set(&groups, &group_ids(&i)) {
-        client
-            .modify_instance_attribute()
-            .instance_id(id)
-            .set_groups(Some(groups))
-            .send()
-            .await
-            .map_err(|e| s.error("ModifyInstanceAttribute", e))?;
-    }
-    tags::apply(client, &s, id, &tags::user_tags(i.tags()), &v.tags).await?;
-    Ok(outputs(&i))
-}
 
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.ec2_client().await;
-    terminate(p, client, &subject(&req.name), &req.id).await
+    async fn delete(&self, p: &Aws, req: Delete<Instance>) -> Result<(), ProviderError> {
+        let client = p.ec2_client().await;
+        Ok(terminate(p, client, &Subject::of::<Instance>(&req.name), &req.id).await?)
+    }
 }
 
 /// Standard base64 with padding, as RunInstances takes user data.

@@ -2,17 +2,20 @@
 //! internet, with its attachment.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
+use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, InternetGatewayId, VpcId};
 
 /// An internet gateway, attached to at most one VPC.
@@ -51,13 +54,6 @@ pub struct InternetGatewayOutputs {
     pub internet_gateway_id: InternetGatewayId,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: InternetGateway::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::InternetGateway;
 
 describe_by_id_and_token!(
@@ -67,6 +63,8 @@ describe_by_id_and_token!(
     internet_gateway_ids,
     internet_gateways
 );
+
+find_by_id_or_token!(Found);
 
 /// The VPCs the gateway is attached (or attaching) to.
 fn attached(gw: &Found) -> Vec<String> {
@@ -142,80 +140,84 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     Ok(())
 }
 
-fn outputs(id: &str) -> Value {
-    value_of(&InternetGatewayOutputs {
+fn outputs(id: &str) -> InternetGatewayOutputs {
+    InternetGatewayOutputs {
         internet_gateway_id: InternetGatewayId(id.to_owned()),
-    })
-}
-
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let g: InternetGateway = inputs_of(&req.name, &req.inputs)?;
-    let vpc = desired_vpc(&s, &g)?;
-    tags::check_user_tags(&s, &g.tags)?;
-    let client = p.ec2_client().await;
-    let gw = match by_token(client, &s, &req.token).await? {
-        Some(gw) => gw,
-        None => client
-            .create_internet_gateway()
-            .tag_specifications(tags::on_create(
-                ResourceType::InternetGateway,
-                &req.stack,
-                &req.name,
-                &req.token,
-                &g.tags,
-            ))
-            .send()
-            .await
-            .map_err(|e| s.error("CreateInternetGateway", e))?
-            .internet_gateway
-            .ok_or_else(|| s.incomplete("CreateInternetGateway", "a gateway"))?,
-    };
-    let id = gw.internet_gateway_id().unwrap_or_default().to_owned();
-    if let Err(e) = attach(client, &s, &id, &attached(&gw), vpc.as_deref()).await {
-        return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
     }
-    Ok(Created {
-        outputs: outputs(&id),
-        id,
-    })
 }
 
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.ec2_client().await;
-    let found = lookup::find(
-        req,
-        |id| by_id(client, &s, id),
-        |token| by_token(client, &s, token),
-    )
-    .await?;
-    let Some(gw) = found else {
-        return Ok(None);
-    };
-    let id = gw.internet_gateway_id().unwrap_or_default().to_owned();
-    let observed = InternetGateway {
-        vpc_id: attached(&gw).into_iter().next().map(|v| VpcId(v).into()),
-        tags: tags::user_tags(gw.tags()),
-    };
-    Ok(Some(lookup::observed(&id, &observed, outputs(&id))))
-}
+/// Serves [`InternetGateway`].
+pub(crate) struct InternetGatewayHandler;
 
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let g: InternetGateway = inputs_of(&req.name, &req.new_inputs)?;
-    let vpc = desired_vpc(&s, &g)?;
-    tags::check_user_tags(&s, &g.tags)?;
-    let client = p.ec2_client().await;
-    let gw = by_id(client, &s, &req.id)
-        .await?
-        .ok_or_else(|| s.gone(&req.id))?;
-    attach(client, &s, &req.id, &attached(&gw), vpc.as_deref()).await?;
-    tags::apply(client, &s, &req.id, &tags::user_tags(gw.tags()), &g.tags).await?;
-    Ok(outputs(&req.id))
-}
+#[async_trait]
+impl ResourceHandler for InternetGatewayHandler {
+    type Resource = InternetGateway;
+    type Context = Aws;
 
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.ec2_client().await;
-    delete_by_id(client, &subject(&req.name), &req.id).await
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
+    }
+
+    async fn create(&self, p: &Aws, req: Create<InternetGateway>) -> CreateResult<InternetGateway> {
+        let s = Subject::of::<InternetGateway>(&req.name);
+        let g = &req.inputs;
+        let vpc = desired_vpc(&s, g)?;
+        tags::check_user_tags(&s, &g.tags)?;
+        let client = p.ec2_client().await;
+        let gw = match by_token(client, &s, &req.token).await? {
+            Some(gw) => gw,
+            None => client
+                .create_internet_gateway()
+                .tag_specifications(tags::for_create(
+                    ResourceType::InternetGateway,
+                    &req,
+                    &g.tags,
+                ))
+                .send()
+                .await
+                .map_err(|e| s.error("CreateInternetGateway", e))?
+                .internet_gateway
+                .ok_or_else(|| s.incomplete("CreateInternetGateway", "a gateway"))?,
+        };
+        let id = gw.internet_gateway_id().unwrap_or_default().to_owned();
+        if let Err(e) = attach(client, &s, &id, &attached(&gw), vpc.as_deref()).await {
+            return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
+        }
+        Ok(Made {
+            outputs: outputs(&id),
+            id,
+        })
+    }
+
+    async fn read(&self, p: &Aws, req: Read<InternetGateway>) -> ReadResult<InternetGateway> {
+        let s = Subject::of::<InternetGateway>(&req.name);
+        let client = p.ec2_client().await;
+        let found = find(client, &s, &req).await?;
+        let Some(gw) = found else {
+            return Ok(None);
+        };
+        let id = gw.internet_gateway_id().unwrap_or_default().to_owned();
+        let observed = InternetGateway {
+            vpc_id: attached(&gw).into_iter().next().map(|v| VpcId(v).into()),
+            tags: tags::user_tags(gw.tags()),
+        };
+        Ok(Some(lookup::observed(&id, observed, outputs(&id))))
+    }
+
+    async fn update(&self, p: &Aws, req: Update<InternetGateway>) -> UpdateResult<InternetGateway> {
+        let s = Subject::of::<InternetGateway>(&req.name);
+        let g = &req.inputs;
+        let vpc = desired_vpc(&s, g)?;
+        tags::check_user_tags(&s, &g.tags)?;
+        let client = p.ec2_client().await;
+        let gw = existing(client, &s, &req.id).await?;
+        attach(client, &s, &req.id, &attached(&gw), vpc.as_deref()).await?;
+        tags::apply(client, &s, &req.id, &tags::user_tags(gw.tags()), &g.tags).await?;
+        Ok(outputs(&req.id))
+    }
+
+    async fn delete(&self, p: &Aws, req: Delete<InternetGateway>) -> Result<(), ProviderError> {
+        let client = p.ec2_client().await;
+        Ok(delete_by_id(client, &Subject::of::<InternetGateway>(&req.name), &req.id).await?)
+    }
 }

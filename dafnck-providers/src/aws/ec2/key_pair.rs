@@ -2,19 +2,23 @@
 //! from a public key or made by EC2.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::{Filter, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
-use dafnck_core::{Secret, Value};
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
+use dafnck_core::Secret;
 use sha2::{Digest, Sha256};
 
 use super::super::error::{AwsError, Subject};
-use super::super::{inputs_of, lookup, tags, value_of, Provider};
+use super::super::{lookup, one_call, tags, Aws};
 use super::KeyPairId;
 
 /// An EC2 key pair, for [`Instance::key_name`](super::Instance::key_name).
@@ -81,13 +85,6 @@ pub struct KeyPairOutputs {
     pub private_key: Option<Secret<String>>,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: KeyPair::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::KeyPairInfo;
 
 /// The declared name, or one derived from the resource's name and the
@@ -132,13 +129,15 @@ async fn by_token(
     Ok(out.key_pairs().first().cloned())
 }
 
-fn outputs(k: &Found, private_key: Option<String>) -> Value {
-    value_of(&KeyPairOutputs {
+find_by_id_or_token!(Found);
+
+fn outputs(k: &Found, private_key: Option<String>) -> KeyPairOutputs {
+    KeyPairOutputs {
         key_pair_id: KeyPairId(k.key_pair_id().unwrap_or_default().to_owned()),
         key_name: k.key_name().unwrap_or_default().to_owned(),
         fingerprint: k.key_fingerprint().unwrap_or_default().to_owned(),
         private_key: private_key.map(Secret::new),
-    })
+    }
 }
 
 async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
@@ -158,16 +157,20 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
 }
 
 /// What ImportKeyPair or CreateKeyPair (`call`) answered.
-struct Made<'a> {
+struct Answer<'a> {
     call: &'static str,
     id: Option<&'a str>,
     key_name: &'a str,
     fingerprint: Option<&'a str>,
 }
 
-impl Made<'_> {
+impl Answer<'_> {
     /// The new pair, with its private key when AWS made one.
-    fn created(&self, s: &Subject<'_>, private_key: Option<String>) -> Result<Created, AwsError> {
+    fn created(
+        &self,
+        s: &Subject<'_>,
+        private_key: Option<String>,
+    ) -> Result<Made<KeyPairOutputs>, AwsError> {
         let id = self
             .id
             .ok_or_else(|| s.incomplete(self.call, "a key pair id"))?;
@@ -176,124 +179,124 @@ impl Made<'_> {
             .key_name(self.key_name)
             .key_fingerprint(self.fingerprint.unwrap_or_default())
             .build();
-        Ok(Created {
+        Ok(Made {
             id: id.to_owned(),
             outputs: outputs(&k, private_key),
         })
     }
 }
 
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let v: KeyPair = inputs_of(&req.name, &req.inputs)?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let name = name_of(&v, &req.name, &req.token);
-    let client = p.ec2_client().await;
-    let found = by_token(client, &s, &req.token).await?;
-    let spec = || {
-        tags::on_create(
-            ResourceType::KeyPair,
-            &req.stack,
-            &req.name,
-            &req.token,
-            &v.tags,
-        )
-    };
-    match (&v.public_key, found) {
-        (Some(_), Some(k)) => Ok(Created {
-            id: k.key_pair_id().unwrap_or_default().to_owned(),
-            outputs: outputs(&k, None),
-        }),
-        (Some(public_key), None) => {
-            let out = client
-                .import_key_pair()
-                .key_name(&name)
-                .public_key_material(Blob::new(public_key.as_bytes()))
-                .tag_specifications(spec())
-                .send()
-                .await
-                .map_err(|e| s.error("ImportKeyPair", e))?;
-            let made = Made {
-                call: "ImportKeyPair",
-                id: out.key_pair_id(),
-                key_name: out.key_name().unwrap_or(&name),
-                fingerprint: out.key_fingerprint(),
-            };
-            Ok(made.created(&s, None)?)
-        }
-        (None, found) => {
-            // A pair an earlier attempt made lost its private key with that
-            // attempt's answer: make it again.
-            if let Some(k) = found {
-                delete_by_id(client, &s, k.key_pair_id().unwrap_or_default()).await?;
+/// Serves [`KeyPair`].
+pub(crate) struct KeyPairHandler;
+
+#[async_trait]
+impl ResourceHandler for KeyPairHandler {
+    type Resource = KeyPair;
+    type Context = Aws;
+
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
+    }
+
+    async fn create(&self, p: &Aws, req: Create<KeyPair>) -> CreateResult<KeyPair> {
+        let s = Subject::of::<KeyPair>(&req.name);
+        let v = &req.inputs;
+        tags::check_user_tags(&s, &v.tags)?;
+        let name = name_of(v, &req.name, &req.token);
+        let client = p.ec2_client().await;
+        let found = by_token(client, &s, &req.token).await?;
+        let spec = || tags::for_create(ResourceType::KeyPair, &req, &v.tags);
+        match (&v.public_key, found) {
+            (Some(_), Some(k)) => Ok(Made {
+                id: k.key_pair_id().unwrap_or_default().to_owned(),
+                outputs: outputs(&k, None),
+            }),
+            (Some(public_key), None) => {
+                let out = client
+                    .import_key_pair()
+                    .key_name(&name)
+                    .public_key_material(Blob::new(public_key.as_bytes()))
+                    .tag_specifications(spec())
+                    .send()
+                    .await
+                    .map_err(|e| s.error("ImportKeyPair", e))?;
+                let made = Answer {
+                    call: "ImportKeyPair",
+                    id: out.key_pair_id(),
+                    key_name: out.key_name().unwrap_or(&name),
+                    fingerprint: out.key_fingerprint(),
+                };
+                Ok(made.created(&s, None)?)
             }
-            let out = client
-                .create_key_pair()
-                .key_name(&name)
-                .tag_specifications(spec())
-                .send()
-                .await
-                .map_err(|e| s.error("CreateKeyPair", e))?;
-            let made = Made {
-                call: "CreateKeyPair",
-                id: out.key_pair_id(),
-                key_name: out.key_name().unwrap_or(&name),
-                fingerprint: out.key_fingerprint(),
-            };
-            Ok(made.created(&s, out.key_material().map(str::to_owned))?)
+            (None, found) => {
+                // A pair an earlier attempt made lost its private key with that
+                // attempt's answer: make it again.
+                if let Some(k) = found {
+                    delete_by_id(client, &s, k.key_pair_id().unwrap_or_default()).await?;
+                }
+                let out = client
+                    .create_key_pair()
+                    .key_name(&name)
+                    .tag_specifications(spec())
+                    .send()
+                    .await
+                    .map_err(|e| s.error("CreateKeyPair", e))?;
+                let made = Answer {
+                    call: "CreateKeyPair",
+                    id: out.key_pair_id(),
+                    key_name: out.key_name().unwrap_or(&name),
+                    fingerprint: out.key_fingerprint(),
+                };
+                Ok(made.created(&s, out.key_material().map(str::to_owned))?)
+            }
         }
     }
-}
 
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.ec2_client().await;
-    let recorded: KeyPair = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let found = lookup::find(
-        req,
-        |id| by_id(client, &s, id),
-        |token| by_token(client, &s, token),
-    )
-    .await?;
-    let Some(k) = found else {
-        return Ok(None);
-    };
-    let observed = KeyPair {
-        key_name: recorded
-            .key_name
-            .map(|_| k.key_name().unwrap_or_default().to_owned()),
-        // EC2 does not give the key material back; it cannot drift.
-        public_key: recorded.public_key,
-        tags: tags::user_tags(k.tags()),
-    };
-    Ok(Some(lookup::observed(
-        k.key_pair_id().unwrap_or_default(),
-        &observed,
-        outputs(&k, None),
-    )))
-}
+    async fn read(&self, p: &Aws, req: Read<KeyPair>) -> ReadResult<KeyPair> {
+        let s = Subject::of::<KeyPair>(&req.name);
+        let client = p.ec2_client().await;
+        let recorded = req.recorded.decode_or_default();
+        let found = find(client, &s, &req).await?;
+        let Some(k) = found else {
+            return Ok(None);
+        };
+        let observed = KeyPair {
+            key_name: recorded
+                .key_name
+                .map(|_| k.key_name().unwrap_or_default().to_owned()),
+            // EC2 does not give the key material back; it cannot drift.
+            public_key: recorded.public_key,
+            tags: tags::user_tags(k.tags()),
+        };
+        Ok(Some(lookup::observed(
+            k.key_pair_id().unwrap_or_default(),
+            observed,
+            outputs(&k, None),
+        )))
+    }
 
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let v: KeyPair = inputs_of(&req.name, &req.new_inputs)?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let id = req.id.as_str();
-    let k = by_id(client, &s, id).await?.ok_or_else(|| s.gone(id))?;
-    tags::apply(client, &s, id, &tags::user_tags(k.tags()), &v.tags).await?;
-    // The private key, if any, stays as recorded.
-    let kept: Option<String> = req
-        .old_outputs
-        .get("private_key")
-        .and_then(|v| v.deserialize_into::<Option<Secret<String>>>().ok())
-        .flatten()
-        .map(Secret::into_inner);
-    Ok(outputs(&k, kept))
-}
+    async fn update(&self, p: &Aws, req: Update<KeyPair>) -> UpdateResult<KeyPair> {
+        let s = Subject::of::<KeyPair>(&req.name);
+        let v = &req.inputs;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let id = req.id.as_str();
+        let k = existing(client, &s, id).await?;
+        tags::apply(client, &s, id, &tags::user_tags(k.tags()), &v.tags).await?;
+        // The private key, if any, stays as recorded.
+        let kept = req
+            .old_outputs
+            .decode()
+            .ok()
+            .and_then(|o| o.private_key)
+            .map(Secret::into_inner);
+        Ok(outputs(&k, kept))
+    }
 
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.ec2_client().await;
-    delete_by_id(client, &subject(&req.name), &req.id).await
+    async fn delete(&self, p: &Aws, req: Delete<KeyPair>) -> Result<(), ProviderError> {
+        let client = p.ec2_client().await;
+        Ok(delete_by_id(client, &Subject::of::<KeyPair>(&req.name), &req.id).await?)
+    }
 }
 
 #[cfg(test)]

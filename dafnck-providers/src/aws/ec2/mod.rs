@@ -47,6 +47,38 @@ macro_rules! describe_by_id_and_token {
     };
 }
 
+/// Defines `find` and `existing` for an EC2 type with `by_id` and
+/// `by_token`: the object a read asks about (by id, else by the token of
+/// the create that may have made it), and the object an update needs to
+/// exist.
+macro_rules! find_by_id_or_token {
+    ($found:ty) => {
+        find_by_id_or_token!($found, find_only);
+
+        async fn existing(
+            client: &aws_sdk_ec2::Client,
+            s: &$crate::aws::error::Subject<'_>,
+            id: &str,
+        ) -> Result<$found, $crate::aws::error::AwsError> {
+            by_id(client, s, id).await?.ok_or_else(|| s.gone(id))
+        }
+    };
+    ($found:ty, find_only) => {
+        async fn find<R>(
+            client: &aws_sdk_ec2::Client,
+            s: &$crate::aws::error::Subject<'_>,
+            req: &dafnck_core::provider::kit::Read<R>,
+        ) -> Result<Option<$found>, $crate::aws::error::AwsError> {
+            $crate::aws::lookup::find(
+                req,
+                |id| by_id(client, s, id),
+                |token| by_token(client, s, token),
+            )
+            .await
+        }
+    };
+}
+
 pub(crate) mod elastic_ip;
 pub(crate) mod instance;
 pub(crate) mod internet_gateway;

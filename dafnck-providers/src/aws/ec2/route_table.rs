@@ -2,17 +2,20 @@
 //! that use them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
+use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, required, InternetGatewayId, RouteTableId, SubnetId, VpcId};
 
 /// A route table of a VPC, and the subnets associated with it.
@@ -76,13 +79,6 @@ pub struct RouteTableOutputs {
     pub route_table_id: RouteTableId,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: RouteTable::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::RouteTable;
 
 describe_by_id_and_token!(
@@ -92,6 +88,8 @@ describe_by_id_and_token!(
     route_table_ids,
     route_tables
 );
+
+find_by_id_or_token!(Found);
 
 /// The table's routes the program manages: range → gateway.
 fn routes_of(table: &Found) -> BTreeMap<String, String> {
@@ -232,102 +230,102 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     Ok(())
 }
 
-fn outputs(id: &str) -> Value {
-    value_of(&RouteTableOutputs {
+fn outputs(id: &str) -> RouteTableOutputs {
+    RouteTableOutputs {
         route_table_id: RouteTableId(id.to_owned()),
-    })
-}
-
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let t: RouteTable = inputs_of(&req.name, &req.inputs)?;
-    let vpc_id = required(&s, known(&s, &t.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
-    declared_routes(&s, &t)?;
-    declared_subnets(&s, &t)?;
-    tags::check_user_tags(&s, &t.tags)?;
-    let client = p.ec2_client().await;
-    let table = match by_token(client, &s, &req.token).await? {
-        Some(table) => table,
-        None => client
-            .create_route_table()
-            .vpc_id(vpc_id)
-            .client_token(tags::client_token(&req.token))
-            .tag_specifications(tags::on_create(
-                ResourceType::RouteTable,
-                &req.stack,
-                &req.name,
-                &req.token,
-                &t.tags,
-            ))
-            .send()
-            .await
-            .map_err(|e| s.error("CreateRouteTable", e))?
-            .route_table
-            .ok_or_else(|| s.incomplete("CreateRouteTable", "a route table"))?,
-    };
-    let id = table.route_table_id().unwrap_or_default().to_owned();
-    if let Err(e) = converge(client, &s, &table, &t).await {
-        return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
     }
-    Ok(Created {
-        outputs: outputs(&id),
-        id,
-    })
 }
 
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.ec2_client().await;
-    let found = lookup::find(
-        req,
-        |id| by_id(client, &s, id),
-        |token| by_token(client, &s, token),
-    )
-    .await?;
-    let Some(table) = found else {
-        return Ok(None);
-    };
-    let recorded: RouteTable = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let id = table.route_table_id().unwrap_or_default().to_owned();
-    // The declared order is kept when the same routes and subnets are found.
-    let routes = routes_of(&table);
-    let routes = match declared_routes(&s, &recorded) {
-        Ok(declared) if declared == routes => recorded.routes.clone(),
-        _ => routes
-            .into_iter()
-            .map(|(d, gw)| Route {
-                destination_cidr_block: d,
-                gateway_id: InternetGatewayId(gw).into(),
-            })
-            .collect(),
-    };
-    let subnets: BTreeSet<String> = associations_of(&table).into_keys().collect();
-    let subnet_ids = match declared_subnets(&s, &recorded) {
-        Ok(declared) if declared == subnets => recorded.subnet_ids.clone(),
-        _ => subnets.into_iter().map(|sn| SubnetId(sn).into()).collect(),
-    };
-    let observed = RouteTable {
-        vpc_id: VpcId(table.vpc_id().unwrap_or_default().to_owned()).into(),
-        routes,
-        subnet_ids,
-        tags: tags::user_tags(table.tags()),
-    };
-    Ok(Some(lookup::observed(&id, &observed, outputs(&id))))
-}
+/// Serves [`RouteTable`].
+pub(crate) struct RouteTableHandler;
 
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let t: RouteTable = inputs_of(&req.name, &req.new_inputs)?;
-    tags::check_user_tags(&s, &t.tags)?;
-    let client = p.ec2_client().await;
-    let table = by_id(client, &s, &req.id)
-        .await?
-        .ok_or_else(|| s.gone(&req.id))?;
-    converge(client, &s, &table, &t).await?;
-    Ok(outputs(&req.id))
-}
+#[async_trait]
+impl ResourceHandler for RouteTableHandler {
+    type Resource = RouteTable;
+    type Context = Aws;
 
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.ec2_client().await;
-    delete_by_id(client, &subject(&req.name), &req.id).await
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
+    }
+
+    async fn create(&self, p: &Aws, req: Create<RouteTable>) -> CreateResult<RouteTable> {
+        let s = Subject::of::<RouteTable>(&req.name);
+        let t = &req.inputs;
+        let vpc_id = required(&s, known(&s, &t.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
+        declared_routes(&s, t)?;
+        declared_subnets(&s, t)?;
+        tags::check_user_tags(&s, &t.tags)?;
+        let client = p.ec2_client().await;
+        let table = match by_token(client, &s, &req.token).await? {
+            Some(table) => table,
+            None => client
+                .create_route_table()
+                .vpc_id(vpc_id)
+                .client_token(tags::client_token(&req.token))
+                .tag_specifications(tags::for_create(ResourceType::RouteTable, &req, &t.tags))
+                .send()
+                .await
+                .map_err(|e| s.error("CreateRouteTable", e))?
+                .route_table
+                .ok_or_else(|| s.incomplete("CreateRouteTable", "a route table"))?,
+        };
+        let id = table.route_table_id().unwrap_or_default().to_owned();
+        if let Err(e) = converge(client, &s, &table, t).await {
+            return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
+        }
+        Ok(Made {
+            outputs: outputs(&id),
+            id,
+        })
+    }
+
+    async fn read(&self, p: &Aws, req: Read<RouteTable>) -> ReadResult<RouteTable> {
+        let s = Subject::of::<RouteTable>(&req.name);
+        let client = p.ec2_client().await;
+        let found = find(client, &s, &req).await?;
+        let Some(table) = found else {
+            return Ok(None);
+        };
+        let recorded = req.recorded.decode_or_default();
+        let id = table.route_table_id().unwrap_or_default().to_owned();
+        // The declared order is kept when the same routes and subnets are found.
+        let routes = routes_of(&table);
+        let routes = match declared_routes(&s, &recorded) {
+            Ok(declared) if declared == routes => recorded.routes.clone(),
+            _ => routes
+                .into_iter()
+                .map(|(d, gw)| Route {
+                    destination_cidr_block: d,
+                    gateway_id: InternetGatewayId(gw).into(),
+                })
+                .collect(),
+        };
+        let subnets: BTreeSet<String> = associations_of(&table).into_keys().collect();
+        let subnet_ids = match declared_subnets(&s, &recorded) {
+            Ok(declared) if declared == subnets => recorded.subnet_ids.clone(),
+            _ => subnets.into_iter().map(|sn| SubnetId(sn).into()).collect(),
+        };
+        let observed = RouteTable {
+            vpc_id: VpcId(table.vpc_id().unwrap_or_default().to_owned()).into(),
+            routes,
+            subnet_ids,
+            tags: tags::user_tags(table.tags()),
+        };
+        Ok(Some(lookup::observed(&id, observed, outputs(&id))))
+    }
+
+    async fn update(&self, p: &Aws, req: Update<RouteTable>) -> UpdateResult<RouteTable> {
+        let s = Subject::of::<RouteTable>(&req.name);
+        let t = &req.inputs;
+        tags::check_user_tags(&s, &t.tags)?;
+        let client = p.ec2_client().await;
+        let table = existing(client, &s, &req.id).await?;
+        converge(client, &s, &table, t).await?;
+        Ok(outputs(&req.id))
+    }
+
+    async fn delete(&self, p: &Aws, req: Delete<RouteTable>) -> Result<(), ProviderError> {
+        let client = p.ec2_client().await;
+        Ok(delete_by_id(client, &Subject::of::<RouteTable>(&req.name), &req.id).await?)
+    }
 }

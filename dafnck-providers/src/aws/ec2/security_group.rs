@@ -2,18 +2,22 @@
 //! rules as typed values kept in place by diff.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, DiffRequest, Observed, ProviderError, ReadRequest,
-    UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
+use dafnck_core::provider::DiffRequest;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 use dafnck_core::Value;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
+use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, required, SecurityGroupId, VpcId};
 
 /// A security group of a VPC: which traffic its members accept (`ingress`)
@@ -251,13 +255,6 @@ fn check_rules(s: &Subject<'_>, field: &str, rules: &[Rule]) -> Result<(), AwsEr
     Ok(())
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: SecurityGroup::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::SecurityGroup;
 
 describe_by_id_and_token!(
@@ -268,11 +265,13 @@ describe_by_id_and_token!(
     security_groups
 );
 
-fn outputs(group: &Found) -> Value {
-    value_of(&SecurityGroupOutputs {
+find_by_id_or_token!(Found);
+
+fn outputs(group: &Found) -> SecurityGroupOutputs {
+    SecurityGroupOutputs {
         security_group_id: SecurityGroupId(group.group_id().unwrap_or_default().to_owned()),
         arn: group.security_group_arn().unwrap_or_default().to_owned(),
-    })
+    }
 }
 
 /// Which way a set of rules points.
@@ -376,93 +375,97 @@ fn check(s: &Subject<'_>, g: &SecurityGroup) -> Result<(), AwsError> {
     tags::check_user_tags(s, &g.tags)
 }
 
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let g: SecurityGroup = inputs_of(&req.name, &req.inputs)?;
-    let name = required(&s, known(&s, &g.name, "name")?, "name")?;
-    let description = required(&s, known(&s, &g.description, "description")?, "description")?;
-    let vpc_id = required(&s, known(&s, &g.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
-    check(&s, &g)?;
-    let client = p.ec2_client().await;
-    let id = match by_token(client, &s, &req.token).await? {
-        Some(group) => group.group_id().unwrap_or_default().to_owned(),
-        None => client
-            .create_security_group()
-            .group_name(name)
-            .description(description)
-            .vpc_id(vpc_id)
-            .tag_specifications(tags::on_create(
-                ResourceType::SecurityGroup,
-                &req.stack,
-                &req.name,
-                &req.token,
-                &g.tags,
-            ))
-            .send()
-            .await
-            .map_err(|e| s.error("CreateSecurityGroup", e))?
-            .group_id
-            .ok_or_else(|| s.incomplete("CreateSecurityGroup", "a group id"))?,
-    };
-    let configured = async {
-        let group = by_id(client, &s, &id).await?.ok_or_else(|| s.gone(&id))?;
-        converge(client, &s, &group, &g).await?;
-        Ok::<_, AwsError>(group)
-    };
-    match configured.await {
-        Ok(group) => Ok(Created {
-            id,
-            outputs: outputs(&group),
-        }),
-        Err(e) => Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await),
+/// Serves [`SecurityGroup`].
+pub(crate) struct SecurityGroupHandler;
+
+#[async_trait]
+impl ResourceHandler for SecurityGroupHandler {
+    type Resource = SecurityGroup;
+    type Context = Aws;
+
+    fn replace_conflict(&self, req: &DiffRequest<'_>) -> Option<String> {
+        replace_conflict(req)
     }
-}
 
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.ec2_client().await;
-    let found = lookup::find(
-        req,
-        |id| by_id(client, &s, id),
-        |token| by_token(client, &s, token),
-    )
-    .await?;
-    let Some(group) = found else {
-        return Ok(None);
-    };
-    let recorded: SecurityGroup = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let observed = SecurityGroup {
-        name: group.group_name().unwrap_or_default().to_owned().into(),
-        description: group.description().unwrap_or_default().to_owned().into(),
-        vpc_id: VpcId(group.vpc_id().unwrap_or_default().to_owned()).into(),
-        ingress: observed_rules(&atoms_of(group.ip_permissions()), &recorded.ingress),
-        egress: recorded
-            .egress
-            .map(|r| observed_rules(&atoms_of(group.ip_permissions_egress()), &r)),
-        tags: tags::user_tags(group.tags()),
-    };
-    Ok(Some(lookup::observed(
-        group.group_id().unwrap_or_default(),
-        &observed,
-        outputs(&group),
-    )))
-}
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
+    }
 
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let g: SecurityGroup = inputs_of(&req.name, &req.new_inputs)?;
-    check(&s, &g)?;
-    let client = p.ec2_client().await;
-    let group = by_id(client, &s, &req.id)
-        .await?
-        .ok_or_else(|| s.gone(&req.id))?;
-    converge(client, &s, &group, &g).await?;
-    Ok(outputs(&group))
-}
+    async fn create(&self, p: &Aws, req: Create<SecurityGroup>) -> CreateResult<SecurityGroup> {
+        let s = Subject::of::<SecurityGroup>(&req.name);
+        let g = &req.inputs;
+        let name = required(&s, known(&s, &g.name, "name")?, "name")?;
+        let description = required(&s, known(&s, &g.description, "description")?, "description")?;
+        let vpc_id = required(&s, known(&s, &g.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
+        check(&s, g)?;
+        let client = p.ec2_client().await;
+        let id = match by_token(client, &s, &req.token).await? {
+            Some(group) => group.group_id().unwrap_or_default().to_owned(),
+            None => client
+                .create_security_group()
+                .group_name(name)
+                .description(description)
+                .vpc_id(vpc_id)
+                .tag_specifications(tags::for_create(ResourceType::SecurityGroup, &req, &g.tags))
+                .send()
+                .await
+                .map_err(|e| s.error("CreateSecurityGroup", e))?
+                .group_id
+                .ok_or_else(|| s.incomplete("CreateSecurityGroup", "a group id"))?,
+        };
+        let configured = async {
+            let group = existing(client, &s, &id).await?;
+            converge(client, &s, &group, g).await?;
+            Ok::<_, AwsError>(group)
+        };
+        match configured.await {
+            Ok(group) => Ok(Made {
+                id,
+                outputs: outputs(&group),
+            }),
+            Err(e) => Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await),
+        }
+    }
 
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.ec2_client().await;
-    delete_by_id(client, &subject(&req.name), &req.id).await
+    async fn read(&self, p: &Aws, req: Read<SecurityGroup>) -> ReadResult<SecurityGroup> {
+        let s = Subject::of::<SecurityGroup>(&req.name);
+        let client = p.ec2_client().await;
+        let found = find(client, &s, &req).await?;
+        let Some(group) = found else {
+            return Ok(None);
+        };
+        let recorded = req.recorded.decode_or_default();
+        let observed = SecurityGroup {
+            name: group.group_name().unwrap_or_default().to_owned().into(),
+            description: group.description().unwrap_or_default().to_owned().into(),
+            vpc_id: VpcId(group.vpc_id().unwrap_or_default().to_owned()).into(),
+            ingress: observed_rules(&atoms_of(group.ip_permissions()), &recorded.ingress),
+            egress: recorded
+                .egress
+                .map(|r| observed_rules(&atoms_of(group.ip_permissions_egress()), &r)),
+            tags: tags::user_tags(group.tags()),
+        };
+        Ok(Some(lookup::observed(
+            group.group_id().unwrap_or_default(),
+            observed,
+            outputs(&group),
+        )))
+    }
+
+    async fn update(&self, p: &Aws, req: Update<SecurityGroup>) -> UpdateResult<SecurityGroup> {
+        let s = Subject::of::<SecurityGroup>(&req.name);
+        let g = &req.inputs;
+        check(&s, g)?;
+        let client = p.ec2_client().await;
+        let group = existing(client, &s, &req.id).await?;
+        converge(client, &s, &group, g).await?;
+        Ok(outputs(&group))
+    }
+
+    async fn delete(&self, p: &Aws, req: Delete<SecurityGroup>) -> Result<(), ProviderError> {
+        let client = p.ec2_client().await;
+        Ok(delete_by_id(client, &Subject::of::<SecurityGroup>(&req.name), &req.id).await?)
+    }
 }
 
 /// Why a new security group could not be created beside its old one: both
@@ -562,7 +565,7 @@ mod tests {
 
     #[test]
     fn bad_rules_are_refused_naming_the_rule() {
-        let s = subject("web");
+        let s = Subject::of::<SecurityGroup>("web");
         let bad = [
             Rule {
                 cidr_blocks: vec![],

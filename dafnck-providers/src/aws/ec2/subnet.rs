@@ -1,17 +1,20 @@
 //! [`Subnet`] (`aws:ec2:Subnet`): a range of a VPC in one availability zone.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
+use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, required, SubnetId, VpcId};
 
 /// A subnet: a range of a [`Vpc`](super::Vpc) in one availability zone.
@@ -75,13 +78,6 @@ pub struct SubnetOutputs {
     pub arn: String,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: Subnet::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_ec2::types::Subnet;
 
 describe_by_id_and_token!(
@@ -91,6 +87,8 @@ describe_by_id_and_token!(
     subnet_ids,
     subnets
 );
+
+find_by_id_or_token!(Found);
 
 async fn set_public_ip(
     client: &Client,
@@ -108,12 +106,12 @@ async fn set_public_ip(
     Ok(())
 }
 
-fn outputs(subnet: &Found) -> Value {
-    value_of(&SubnetOutputs {
+fn outputs(subnet: &Found) -> SubnetOutputs {
+    SubnetOutputs {
         subnet_id: SubnetId(subnet.subnet_id().unwrap_or_default().to_owned()),
         availability_zone: subnet.availability_zone().unwrap_or_default().to_owned(),
         arn: subnet.subnet_arn().unwrap_or_default().to_owned(),
-    })
+    }
 }
 
 async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
@@ -125,98 +123,98 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     Ok(())
 }
 
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let v: Subnet = inputs_of(&req.name, &req.inputs)?;
-    let vpc_id = required(&s, known(&s, &v.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
-    let cidr = required(&s, known(&s, &v.cidr_block, "cidr_block")?, "cidr_block")?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let subnet = match by_token(client, &s, &req.token).await? {
-        Some(subnet) => subnet,
-        None => client
-            .create_subnet()
-            .vpc_id(vpc_id)
-            .cidr_block(cidr)
-            .set_availability_zone(v.availability_zone.clone())
-            .tag_specifications(tags::on_create(
-                ResourceType::Subnet,
-                &req.stack,
-                &req.name,
-                &req.token,
-                &v.tags,
-            ))
-            .send()
-            .await
-            .map_err(|e| s.error("CreateSubnet", e))?
-            .subnet
-            .ok_or_else(|| s.incomplete("CreateSubnet", "a subnet"))?,
-    };
-    let id = subnet.subnet_id().unwrap_or_default().to_owned();
-    if v.map_public_ip_on_launch != subnet.map_public_ip_on_launch().unwrap_or(false) {
-        if let Err(e) = set_public_ip(client, &s, &id, v.map_public_ip_on_launch).await {
-            return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
+/// Serves [`Subnet`].
+pub(crate) struct SubnetHandler;
+
+#[async_trait]
+impl ResourceHandler for SubnetHandler {
+    type Resource = Subnet;
+    type Context = Aws;
+
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
+    }
+
+    async fn create(&self, p: &Aws, req: Create<Subnet>) -> CreateResult<Subnet> {
+        let s = Subject::of::<Subnet>(&req.name);
+        let v = &req.inputs;
+        let vpc_id = required(&s, known(&s, &v.vpc_id, "vpc_id")?.as_str(), "vpc_id")?;
+        let cidr = required(&s, known(&s, &v.cidr_block, "cidr_block")?, "cidr_block")?;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let subnet = match by_token(client, &s, &req.token).await? {
+            Some(subnet) => subnet,
+            None => client
+                .create_subnet()
+                .vpc_id(vpc_id)
+                .cidr_block(cidr)
+                .set_availability_zone(v.availability_zone.clone())
+                .tag_specifications(tags::for_create(ResourceType::Subnet, &req, &v.tags))
+                .send()
+                .await
+                .map_err(|e| s.error("CreateSubnet", e))?
+                .subnet
+                .ok_or_else(|| s.incomplete("CreateSubnet", "a subnet"))?,
+        };
+        let id = subnet.subnet_id().unwrap_or_default().to_owned();
+        if v.map_public_ip_on_launch != subnet.map_public_ip_on_launch().unwrap_or(false) {
+            if let Err(e) = set_public_ip(client, &s, &id, v.map_public_ip_on_launch).await {
+                return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
+            }
         }
+        Ok(Made {
+            id,
+            outputs: outputs(&subnet),
+        })
     }
-    Ok(Created {
-        id,
-        outputs: outputs(&subnet),
-    })
-}
 
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.ec2_client().await;
-    let found = lookup::find(
-        req,
-        |id| by_id(client, &s, id),
-        |token| by_token(client, &s, token),
-    )
-    .await?;
-    let Some(subnet) = found else {
-        return Ok(None);
-    };
-    // The zone is only watched when the program chose it.
-    let recorded: Subnet = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let observed = Subnet {
-        vpc_id: VpcId(subnet.vpc_id().unwrap_or_default().to_owned()).into(),
-        cidr_block: subnet.cidr_block().unwrap_or_default().to_owned().into(),
-        availability_zone: recorded
-            .availability_zone
-            .map(|_| subnet.availability_zone().unwrap_or_default().to_owned()),
-        map_public_ip_on_launch: subnet.map_public_ip_on_launch().unwrap_or(false),
-        tags: tags::user_tags(subnet.tags()),
-    };
-    Ok(Some(lookup::observed(
-        subnet.subnet_id().unwrap_or_default(),
-        &observed,
-        outputs(&subnet),
-    )))
-}
-
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let v: Subnet = inputs_of(&req.name, &req.new_inputs)?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let subnet = by_id(client, &s, &req.id)
-        .await?
-        .ok_or_else(|| s.gone(&req.id))?;
-    if subnet.map_public_ip_on_launch().unwrap_or(false) != v.map_public_ip_on_launch {
-        set_public_ip(client, &s, &req.id, v.map_public_ip_on_launch).await?;
+    async fn read(&self, p: &Aws, req: Read<Subnet>) -> ReadResult<Subnet> {
+        let s = Subject::of::<Subnet>(&req.name);
+        let client = p.ec2_client().await;
+        let found = find(client, &s, &req).await?;
+        let Some(subnet) = found else {
+            return Ok(None);
+        };
+        // The zone is only watched when the program chose it.
+        let recorded = req.recorded.decode_or_default();
+        let observed = Subnet {
+            vpc_id: VpcId(subnet.vpc_id().unwrap_or_default().to_owned()).into(),
+            cidr_block: subnet.cidr_block().unwrap_or_default().to_owned().into(),
+            availability_zone: recorded
+                .availability_zone
+                .map(|_| subnet.availability_zone().unwrap_or_default().to_owned()),
+            map_public_ip_on_launch: subnet.map_public_ip_on_launch().unwrap_or(false),
+            tags: tags::user_tags(subnet.tags()),
+        };
+        Ok(Some(lookup::observed(
+            subnet.subnet_id().unwrap_or_default(),
+            observed,
+            outputs(&subnet),
+        )))
     }
-    tags::apply(
-        client,
-        &s,
-        &req.id,
-        &tags::user_tags(subnet.tags()),
-        &v.tags,
-    )
-    .await?;
-    Ok(outputs(&subnet))
-}
 
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.ec2_client().await;
-    delete_by_id(client, &subject(&req.name), &req.id).await
+    async fn update(&self, p: &Aws, req: Update<Subnet>) -> UpdateResult<Subnet> {
+        let s = Subject::of::<Subnet>(&req.name);
+        let v = &req.inputs;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let subnet = existing(client, &s, &req.id).await?;
+        if subnet.map_public_ip_on_launch().unwrap_or(false) != v.map_public_ip_on_launch {
+            set_public_ip(client, &s, &req.id, v.map_public_ip_on_launch).await?;
+        }
+        tags::apply(
+            client,
+            &s,
+            &req.id,
+            &tags::user_tags(subnet.tags()),
+            &v.tags,
+        )
+        .await?;
+        Ok(outputs(&subnet))
+    }
+
+    async fn delete(&self, p: &Aws, req: Delete<Subnet>) -> Result<(), ProviderError> {
+        let client = p.ec2_client().await;
+        Ok(delete_by_id(client, &Subject::of::<Subnet>(&req.name), &req.id).await?)
+    }
 }

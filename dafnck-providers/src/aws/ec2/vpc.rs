@@ -1,17 +1,21 @@
 //! [`Vpc`] (`aws:ec2:Vpc`): a virtual private cloud.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
-use super::super::{failed_after_create, inputs_of, lookup, tags, value_of, Provider};
+use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, required, VpcId};
 
 /// A VPC: an isolated network with an IPv4 range.
@@ -56,13 +60,6 @@ pub struct VpcOutputs {
     pub owner_id: String,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: Vpc::TYPE,
-        name,
-    }
-}
-
 describe_by_id_and_token!(
     aws_sdk_ec2::types::Vpc,
     "DescribeVpcs",
@@ -70,6 +67,8 @@ describe_by_id_and_token!(
     vpc_ids,
     vpcs
 );
+
+find_by_id_or_token!(aws_sdk_ec2::types::Vpc);
 
 async fn dns_hostnames(client: &Client, s: &Subject<'_>, id: &str) -> Result<bool, AwsError> {
     let out = client
@@ -101,11 +100,11 @@ async fn set_dns_hostnames(
     Ok(())
 }
 
-fn outputs(vpc: &aws_sdk_ec2::types::Vpc) -> Value {
-    value_of(&VpcOutputs {
+fn outputs(vpc: &aws_sdk_ec2::types::Vpc) -> VpcOutputs {
+    VpcOutputs {
         vpc_id: VpcId(vpc.vpc_id().unwrap_or_default().to_owned()),
         owner_id: vpc.owner_id().unwrap_or_default().to_owned(),
-    })
+    }
 }
 
 async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
@@ -113,79 +112,140 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     Ok(())
 }
 
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let v: Vpc = inputs_of(&req.name, &req.inputs)?;
-    let cidr = required(&s, known(&s, &v.cidr_block, "cidr_block")?, "cidr_block")?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let vpc = match by_token(client, &s, &req.token).await? {
-        Some(vpc) => vpc,
-        None => client
-            .create_vpc()
-            .cidr_block(cidr)
-            .tag_specifications(tags::on_create(
-                ResourceType::Vpc,
-                &req.stack,
-                &req.name,
-                &req.token,
-                &v.tags,
-            ))
-            .send()
-            .await
-            .map_err(|e| s.error("CreateVpc", e))?
-            .vpc
-            .ok_or_else(|| s.incomplete("CreateVpc", "a VPC"))?,
-    };
-    let id = vpc.vpc_id().unwrap_or_default().to_owned();
-    if v.enable_dns_hostnames {
-        if let Err(e) = set_dns_hostnames(client, &s, &id, true).await {
-            return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
-        }
-    }
-    Ok(Created {
-        id,
-        outputs: outputs(&vpc),
-    })
-}
-
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.ec2_client().await;
-    let found = lookup::find(
-        req,
-        |id| by_id(client, &s, id),
-        |token| by_token(client, &s, token),
-    )
-    .await?;
-    let Some(vpc) = found else {
-        return Ok(None);
-    };
+/// What a read reports of `vpc`.
+async fn found_as(
+    client: &Client,
+    s: &Subject<'_>,
+    vpc: &aws_sdk_ec2::types::Vpc,
+) -> Result<Found<Vpc, VpcOutputs>, AwsError> {
     let id = vpc.vpc_id().unwrap_or_default().to_owned();
     let observed = Vpc {
         cidr_block: vpc.cidr_block().unwrap_or_default().to_owned().into(),
-        enable_dns_hostnames: dns_hostnames(client, &s, &id).await?,
+        enable_dns_hostnames: dns_hostnames(client, s, &id).await?,
         tags: tags::user_tags(vpc.tags()),
     };
-    Ok(Some(lookup::observed(id, &observed, outputs(&vpc))))
+    Ok(lookup::observed(id, observed, outputs(vpc)))
 }
 
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let v: Vpc = inputs_of(&req.name, &req.new_inputs)?;
-    tags::check_user_tags(&s, &v.tags)?;
-    let client = p.ec2_client().await;
-    let vpc = by_id(client, &s, &req.id)
-        .await?
-        .ok_or_else(|| s.gone(&req.id))?;
-    if dns_hostnames(client, &s, &req.id).await? != v.enable_dns_hostnames {
-        set_dns_hostnames(client, &s, &req.id, v.enable_dns_hostnames).await?;
+/// Serves [`Vpc`].
+pub(crate) struct VpcHandler;
+
+#[async_trait]
+impl ResourceHandler for VpcHandler {
+    type Resource = Vpc;
+    type Context = Aws;
+
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
     }
-    tags::apply(client, &s, &req.id, &tags::user_tags(vpc.tags()), &v.tags).await?;
-    Ok(outputs(&vpc))
-}
 
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.ec2_client().await;
-    delete_by_id(client, &subject(&req.name), &req.id).await
+    async fn create(&self, p: &Aws, req: Create<Vpc>) -> CreateResult<Vpc> {
+        let s = Subject::of::<Vpc>(&req.name);
+        let v = &req.inputs;
+        let cidr = required(&s, known(&s, &v.cidr_block, "cidr_block")?, "cidr_block")?;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let vpc = match by_token(client, &s, &req.token).await? {
+            Some(vpc) => vpc,
+            None => client
+                .create_vpc()
+                .cidr_block(cidr)
+                .tag_specifications(tags::for_create(ResourceType::Vpc, &req, &v.tags))
+                .send()
+                .await
+                .map_err(|e| s.error("CreateVpc", e))?
+                .vpc
+                .ok_or_else(|| s.incomplete("CreateVpc", "a VPC"))?,
+        };
+        let id = vpc.vpc_id().unwrap_or_default().to_owned();
+        if v.enable_dns_hostnames {
+            if let Err(e) = set_dns_hostnames(client, &s, &id, true).await {
+                return Err(failed_after_create(e, &id, delete_by_id(client, &s, &id)).await);
+            }
+        }
+        Ok(Made {
+            id,
+            outputs: outputs(&vpc),
+        })
+    }
+
+    async fn read(&self, p: &Aws, req: Read<Vpc>) -> ReadResult<Vpc> {
+        let s = Subject::of::<Vpc>(&req.name);
+        let client = p.ec2_client().await;
+        let found = find(client, &s, &req).await?;
+        match found {
+            Some(vpc) => Ok(Some(found_as(client, &s, &vpc).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// One DescribeVpcs for every VPC read by id (filtered by `vpc-id`, so
+    /// an id AWS no longer knows is an absent VPC, not an error); a read
+    /// by token alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<Vpc>>,
+    ) -> Result<Vec<Option<Found<Vpc, VpcOutputs>>>, ProviderError> {
+        let Some(first) = reqs.first() else {
+            return Ok(Vec::new());
+        };
+        let s = Subject::of::<Vpc>(&first.name);
+        let client = p.ec2_client().await;
+        let ids: Vec<String> = reqs.iter().filter_map(|r| r.id.clone()).collect();
+        let listed = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let filter = aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .set_values(Some(ids))
+                .build();
+            client
+                .describe_vpcs()
+                .filters(filter)
+                .send()
+                .await
+                .map_err(|e| s.error("DescribeVpcs", e))?
+                .vpcs()
+                .to_vec()
+        };
+        let mut found = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            let s = Subject::of::<Vpc>(&req.name);
+            let vpc = match &req.id {
+                Some(id) => listed
+                    .iter()
+                    .find(|v| v.vpc_id() == Some(id.as_str()))
+                    .cloned(),
+                None => find(client, &s, &req).await?,
+            };
+            found.push(match vpc {
+                Some(vpc) => Some(found_as(client, &s, &vpc).await?),
+                None => None,
+            });
+        }
+        Ok(found)
+    }
+
+    async fn update(&self, p: &Aws, req: Update<Vpc>) -> UpdateResult<Vpc> {
+        let s = Subject::of::<Vpc>(&req.name);
+        let v = &req.inputs;
+        tags::check_user_tags(&s, &v.tags)?;
+        let client = p.ec2_client().await;
+        let vpc = existing(client, &s, &req.id).await?;
+        if dns_hostnames(client, &s, &req.id).await? != v.enable_dns_hostnames {
+            set_dns_hostnames(client, &s, &req.id, v.enable_dns_hostnames).await?;
+        }
+        tags::apply(client, &s, &req.id, &tags::user_tags(vpc.tags()), &v.tags).await?;
+        Ok(outputs(&vpc))
+    }
+
+    async fn delete(&self, p: &Aws, req: Delete<Vpc>) -> Result<(), ProviderError> {
+        let client = p.ec2_client().await;
+        Ok(delete_by_id(client, &Subject::of::<Vpc>(&req.name), &req.id).await?)
+    }
 }

@@ -2,21 +2,24 @@
 //! weighted target groups it forwards to.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 
 use super::super::ec2::known;
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
-use super::super::{failed_after_create, inputs_of, lookup, value_of, Provider};
+use super::super::{failed_after_create, lookup, one_call, Aws};
 use super::{
     apply_tags, made_by, tags_of, tags_on_create, user_tags, ListenerArn, LoadBalancerArn,
     Protocol, TargetGroupArn,
@@ -104,13 +107,6 @@ pub struct ListenerOutputs {
 /// The most weight one target group can get.
 const MAX_WEIGHT: u16 = 999;
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: Listener::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_elasticloadbalancingv2::types::Listener;
 
 async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
@@ -156,10 +152,10 @@ fn arn_of(l: &Found) -> &str {
     l.listener_arn().unwrap_or_default()
 }
 
-fn outputs(l: &Found) -> Value {
-    value_of(&ListenerOutputs {
+fn outputs(l: &Found) -> ListenerOutputs {
+    ListenerOutputs {
         arn: ListenerArn(arn_of(l).to_owned()),
-    })
+    }
 }
 
 fn port_of(v: &Listener) -> u16 {
@@ -266,48 +262,127 @@ async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<()
     Ok(())
 }
 
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let v: Listener = inputs_of(&req.name, &req.inputs)?;
-    let lb = known(&s, &v.load_balancer_arn, "load_balancer_arn")?.as_str();
-    if lb.is_empty() {
-        return Err(s.invalid("`load_balancer_arn` must be set").into());
+/// Serves [`Listener`].
+pub(crate) struct ListenerHandler;
+
+#[async_trait]
+impl ResourceHandler for ListenerHandler {
+    type Resource = Listener;
+    type Context = Aws;
+
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
     }
-    let groups = declared(&s, &v)?;
-    check_user_tags(&s, &v.tags)?;
-    let client = p.elbv2_client().await;
-    if let Some(l) = by_token(client, &s, lb, &req.token).await? {
-        // Made by this create before a crash; finish it like an update.
-        let arn = arn_of(&l).to_owned();
-        return match converge(client, &s, &arn, &l, &v, &groups).await {
-            Ok(()) => Ok(Created {
-                id: arn,
-                outputs: outputs(&l),
-            }),
-            Err(e) => Err(failed_after_create(e, &arn, delete_by_arn(client, &s, &arn)).await),
+
+    async fn create(&self, p: &Aws, req: Create<Listener>) -> CreateResult<Listener> {
+        let s = Subject::of::<Listener>(&req.name);
+        let v = &req.inputs;
+        let lb = known(&s, &v.load_balancer_arn, "load_balancer_arn")?.as_str();
+        if lb.is_empty() {
+            return Err(s.invalid("`load_balancer_arn` must be set").into());
+        }
+        let groups = declared(&s, v)?;
+        check_user_tags(&s, &v.tags)?;
+        let client = p.elbv2_client().await;
+        if let Some(l) = by_token(client, &s, lb, &req.token).await? {
+            // Made by this create before a crash; finish it like an update.
+            let arn = arn_of(&l).to_owned();
+            return match converge(client, &s, &arn, &l, v, &groups).await {
+                Ok(()) => Ok(Made {
+                    id: arn,
+                    outputs: outputs(&l),
+                }),
+                Err(e) => Err(failed_after_create(e, &arn, delete_by_arn(client, &s, &arn)).await),
+            };
+        }
+        let out = client
+            .create_listener()
+            .load_balancer_arn(lb)
+            .port(port_of(v).into())
+            .protocol(v.protocol.sdk())
+            .default_actions(forward_action(&groups))
+            .set_tags(Some(tags_on_create(
+                &req.stack, &req.name, &req.token, &v.tags,
+            )))
+            .send()
+            .await
+            .map_err(|e| s.error("CreateListener", e))?;
+        let l = out
+            .listeners()
+            .first()
+            .cloned()
+            .ok_or_else(|| s.incomplete("CreateListener", "a listener"))?;
+        Ok(Made {
+            id: arn_of(&l).to_owned(),
+            outputs: outputs(&l),
+        })
+    }
+
+    async fn read(&self, p: &Aws, req: Read<Listener>) -> ReadResult<Listener> {
+        let s = Subject::of::<Listener>(&req.name);
+        let client = p.elbv2_client().await;
+        let recorded = req.recorded.decode_or_default();
+        // An unresolved load balancer is an empty ARN, which has no listeners.
+        let lb = recorded
+            .load_balancer_arn
+            .as_value()
+            .map_or("", |lb| lb.as_str());
+        let found = lookup::find(
+            &req,
+            |arn| by_arn(client, &s, arn),
+            |token| by_token(client, &s, lb, token),
+        )
+        .await?;
+        let Some(l) = found else {
+            return Ok(None);
         };
+        let tags = tags_of(client, &s, arn_of(&l)).await?;
+        let found_forward = forwarding_of(&l);
+        // As recorded (its order and weights) when the split is the same.
+        let forward = match declared(&s, &recorded) {
+            Ok(d) if same_split(&d, &found_forward) => recorded.forward.clone(),
+            _ => found_forward
+                .into_iter()
+                .map(|(arn, weight)| Forward::new(TargetGroupArn(arn).into(), weight))
+                .collect(),
+        };
+        let port = l
+            .port()
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or_default();
+        let observed = Listener {
+            load_balancer_arn: LoadBalancerArn(
+                l.load_balancer_arn().unwrap_or_default().to_owned(),
+            )
+            .into(),
+            port: if recorded.port == 0 && port == 80 {
+                0
+            } else {
+                port
+            },
+            protocol: Protocol::of(l.protocol()),
+            forward,
+            tags: user_tags(&tags),
+        };
+        Ok(Some(lookup::observed(arn_of(&l), observed, outputs(&l))))
     }
-    let out = client
-        .create_listener()
-        .load_balancer_arn(lb)
-        .port(port_of(&v).into())
-        .protocol(v.protocol.sdk())
-        .default_actions(forward_action(&groups))
-        .set_tags(Some(tags_on_create(
-            &req.stack, &req.name, &req.token, &v.tags,
-        )))
-        .send()
-        .await
-        .map_err(|e| s.error("CreateListener", e))?;
-    let l = out
-        .listeners()
-        .first()
-        .cloned()
-        .ok_or_else(|| s.incomplete("CreateListener", "a listener"))?;
-    Ok(Created {
-        id: arn_of(&l).to_owned(),
-        outputs: outputs(&l),
-    })
+
+    async fn update(&self, p: &Aws, req: Update<Listener>) -> UpdateResult<Listener> {
+        let s = Subject::of::<Listener>(&req.name);
+        let v = &req.inputs;
+        let groups = declared(&s, v)?;
+        check_user_tags(&s, &v.tags)?;
+        let client = p.elbv2_client().await;
+        let arn = req.id.as_str();
+        let l = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
+        converge(client, &s, arn, &l, v, &groups).await?;
+        Ok(outputs(&l))
+    }
+
+    async fn delete(&self, p: &Aws, req: Delete<Listener>) -> Result<(), ProviderError> {
+        let client = p.elbv2_client().await;
+        Ok(delete_by_arn(client, &Subject::of::<Listener>(&req.name), &req.id).await?)
+    }
 }
 
 /// Makes the listener `l` match `v`: port, protocol and forwarding in one
@@ -339,70 +414,6 @@ async fn converge(
     apply_tags(client, s, arn, &current, &v.tags).await
 }
 
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.elbv2_client().await;
-    let recorded: Listener = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    // An unresolved load balancer is an empty ARN, which has no listeners.
-    let lb = recorded
-        .load_balancer_arn
-        .as_value()
-        .map_or("", |lb| lb.as_str());
-    let found = lookup::find(
-        req,
-        |arn| by_arn(client, &s, arn),
-        |token| by_token(client, &s, lb, token),
-    )
-    .await?;
-    let Some(l) = found else {
-        return Ok(None);
-    };
-    let tags = tags_of(client, &s, arn_of(&l)).await?;
-    let found_forward = forwarding_of(&l);
-    // As recorded (its order and weights) when the split is the same.
-    let forward = match declared(&s, &recorded) {
-        Ok(d) if same_split(&d, &found_forward) => recorded.forward.clone(),
-        _ => found_forward
-            .into_iter()
-            .map(|(arn, weight)| Forward::new(TargetGroupArn(arn).into(), weight))
-            .collect(),
-    };
-    let port = l
-        .port()
-        .and_then(|p| u16::try_from(p).ok())
-        .unwrap_or_default();
-    let observed = Listener {
-        load_balancer_arn: LoadBalancerArn(l.load_balancer_arn().unwrap_or_default().to_owned())
-            .into(),
-        port: if recorded.port == 0 && port == 80 {
-            0
-        } else {
-            port
-        },
-        protocol: Protocol::of(l.protocol()),
-        forward,
-        tags: user_tags(&tags),
-    };
-    Ok(Some(lookup::observed(arn_of(&l), &observed, outputs(&l))))
-}
-
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let v: Listener = inputs_of(&req.name, &req.new_inputs)?;
-    let groups = declared(&s, &v)?;
-    check_user_tags(&s, &v.tags)?;
-    let client = p.elbv2_client().await;
-    let arn = req.id.as_str();
-    let l = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
-    converge(client, &s, arn, &l, &v, &groups).await?;
-    Ok(outputs(&l))
-}
-
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.elbv2_client().await;
-    delete_by_arn(client, &subject(&req.name), &req.id).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,7 +425,7 @@ mod tests {
 
     #[test]
     fn weights_are_checked_and_sent_as_one_forward_action() {
-        let s = subject("http");
+        let s = Subject::of::<Listener>("http");
         let v = Listener {
             forward: vec![
                 Forward::new(TargetGroupArn("arn:blue".into()).into(), 90),

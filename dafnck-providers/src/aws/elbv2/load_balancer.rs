@@ -2,24 +2,28 @@
 //! load balancer in some subnets, waited for until it is active.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::provider::DiffRequest;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 
 use super::super::ec2::{known, SecurityGroupId, SubnetId, VpcId};
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
-use super::super::{failed_after_create, inputs_of, lookup, value_of, Poll, Provider};
+use super::super::{failed_after_create, lookup, Aws, Poll};
 use super::{
-    apply_tags, made_by, object_name, read_name, same_set, tags_of, tags_on_create, user_tags,
-    LoadBalancerArn,
+    apply_tags, made_by, object_name, read_name, replace_conflict, same_set, tags_of,
+    tags_on_create, user_tags, LoadBalancerArn,
 };
 
 /// A load balancer: the entry point that [`Listener`](super::Listener)s
@@ -104,13 +108,6 @@ pub struct LoadBalancerOutputs {
     pub vpc_id: VpcId,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: LoadBalancer::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_elasticloadbalancingv2::types::LoadBalancer;
 
 async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
@@ -168,14 +165,14 @@ fn arn_of(lb: &Found) -> &str {
     lb.load_balancer_arn().unwrap_or_default()
 }
 
-fn outputs(lb: &Found) -> Value {
-    value_of(&LoadBalancerOutputs {
+fn outputs(lb: &Found) -> LoadBalancerOutputs {
+    LoadBalancerOutputs {
         arn: LoadBalancerArn(arn_of(lb).to_owned()),
         name: lb.load_balancer_name().unwrap_or_default().to_owned(),
         dns_name: lb.dns_name().unwrap_or_default().to_owned(),
         canonical_hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_owned(),
         vpc_id: VpcId(lb.vpc_id().unwrap_or_default().to_owned()),
-    })
+    }
 }
 
 fn subnets_of(lb: &Found) -> Vec<String> {
@@ -201,7 +198,7 @@ fn declared_groups(s: &Subject<'_>, v: &LoadBalancer) -> Result<Vec<String>, Aws
 
 /// Waits until the load balancer is active.
 async fn wait_active(
-    p: &Provider,
+    p: &Aws,
     client: &Client,
     s: &Subject<'_>,
     arn: &str,
@@ -230,7 +227,7 @@ async fn wait_active(
 }
 
 async fn delete_by_arn(
-    p: &Provider,
+    p: &Aws,
     client: &Client,
     s: &Subject<'_>,
     arn: &str,
@@ -263,149 +260,171 @@ async fn delete_by_arn(
     .await
 }
 
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let v: LoadBalancer = inputs_of(&req.name, &req.inputs)?;
-    let subnets = declared_subnets(&s, &v)?;
-    let groups = declared_groups(&s, &v)?;
-    if subnets.is_empty() {
-        return Err(s
-            .invalid("`subnet_ids` must name at least one subnet")
-            .into());
+/// Serves [`LoadBalancer`].
+pub(crate) struct LoadBalancerHandler;
+
+#[async_trait]
+impl ResourceHandler for LoadBalancerHandler {
+    type Resource = LoadBalancer;
+    type Context = Aws;
+
+    fn replace_conflict(&self, req: &DiffRequest<'_>) -> Option<String> {
+        replace_conflict(req)
     }
-    check_user_tags(&s, &v.tags)?;
-    let name = object_name(v.name.as_deref(), &req.name, &req.token);
-    let client = p.elbv2_client().await;
-    let arn = match by_token(client, &s, &name, &req.token).await? {
-        Some(lb) => arn_of(&lb).to_owned(),
-        None => {
-            let out = client
-                .create_load_balancer()
-                .name(&name)
+
+    /// Waited for until `active` (minutes), and until gone.
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        Some(Duration::from_secs(match call {
+            CallKind::Create => 120,
+            CallKind::Delete => 30,
+            _ => 1,
+        }))
+    }
+
+    async fn create(&self, p: &Aws, req: Create<LoadBalancer>) -> CreateResult<LoadBalancer> {
+        let s = Subject::of::<LoadBalancer>(&req.name);
+        let v = &req.inputs;
+        let subnets = declared_subnets(&s, v)?;
+        let groups = declared_groups(&s, v)?;
+        if subnets.is_empty() {
+            return Err(s
+                .invalid("`subnet_ids` must name at least one subnet")
+                .into());
+        }
+        check_user_tags(&s, &v.tags)?;
+        let name = object_name(v.name.as_deref(), &req.name, &req.token);
+        let client = p.elbv2_client().await;
+        let arn = match by_token(client, &s, &name, &req.token).await? {
+            Some(lb) => arn_of(&lb).to_owned(),
+            None => {
+                let out = client
+                    .create_load_balancer()
+                    .name(&name)
+                    .set_subnets(Some(subnets))
+                    .set_security_groups((!groups.is_empty()).then_some(groups))
+                    .scheme(match v.scheme {
+                        Scheme::InternetFacing => LoadBalancerSchemeEnum::InternetFacing,
+                        Scheme::Internal => LoadBalancerSchemeEnum::Internal,
+                    })
+                    .r#type(match v.load_balancer_type {
+                        LoadBalancerType::Application => LoadBalancerTypeEnum::Application,
+                        LoadBalancerType::Network => LoadBalancerTypeEnum::Network,
+                    })
+                    .set_tags(Some(tags_on_create(
+                        &req.stack, &req.name, &req.token, &v.tags,
+                    )))
+                    .send()
+                    .await
+                    .map_err(|e| s.error("CreateLoadBalancer", e))?;
+                out.load_balancers()
+                    .first()
+                    .map(arn_of)
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| s.incomplete("CreateLoadBalancer", "a load balancer"))?
+                    .to_owned()
+            }
+        };
+        match wait_active(p, client, &s, &arn).await {
+            Ok(lb) => Ok(Made {
+                id: arn,
+                outputs: outputs(&lb),
+            }),
+            Err(e) => Err(failed_after_create(e, &arn, delete_by_arn(p, client, &s, &arn)).await),
+        }
+    }
+
+    async fn read(&self, p: &Aws, req: Read<LoadBalancer>) -> ReadResult<LoadBalancer> {
+        let s = Subject::of::<LoadBalancer>(&req.name);
+        let client = p.elbv2_client().await;
+        let recorded = req.recorded.decode_or_default();
+        let name = read_name(&req, recorded.name.as_deref());
+        let found = lookup::find(
+            &req,
+            |arn| by_arn(client, &s, arn),
+            |token| by_token(client, &s, &name, token),
+        )
+        .await?;
+        let Some(lb) = found else {
+            return Ok(None);
+        };
+        let tags = tags_of(client, &s, arn_of(&lb)).await?;
+        // Lists compare as sets: the declared order is kept when it holds.
+        let found_subnets = subnets_of(&lb);
+        let subnet_ids = match declared_subnets(&s, &recorded) {
+            Ok(declared) if same_set(&declared, &found_subnets) => recorded.subnet_ids.clone(),
+            _ => found_subnets
+                .into_iter()
+                .map(|id| SubnetId(id).into())
+                .collect(),
+        };
+        let found_groups = lb.security_groups().to_vec();
+        // None declared: AWS gives an application load balancer the VPC's
+        // default group, which is then not watched.
+        let security_group_ids = match declared_groups(&s, &recorded) {
+            Ok(declared) if declared.is_empty() || same_set(&declared, &found_groups) => {
+                recorded.security_group_ids.clone()
+            }
+            _ => found_groups
+                .into_iter()
+                .map(|id| SecurityGroupId(id).into())
+                .collect(),
+        };
+        let observed = LoadBalancer {
+            name: recorded
+                .name
+                .map(|_| lb.load_balancer_name().unwrap_or_default().to_owned()),
+            scheme: match lb.scheme() {
+                Some(LoadBalancerSchemeEnum::Internal) => Scheme::Internal,
+                _ => Scheme::InternetFacing,
+            },
+            load_balancer_type: match lb.r#type() {
+                Some(LoadBalancerTypeEnum::Network) => LoadBalancerType::Network,
+                _ => LoadBalancerType::Application,
+            },
+            subnet_ids,
+            security_group_ids,
+            tags: user_tags(&tags),
+        };
+        Ok(Some(lookup::observed(arn_of(&lb), observed, outputs(&lb))))
+    }
+
+    async fn update(&self, p: &Aws, req: Update<LoadBalancer>) -> UpdateResult<LoadBalancer> {
+        let s = Subject::of::<LoadBalancer>(&req.name);
+        let v = &req.inputs;
+        let subnets = declared_subnets(&s, v)?;
+        let groups = declared_groups(&s, v)?;
+        check_user_tags(&s, &v.tags)?;
+        let client = p.elbv2_client().await;
+        let arn = req.id.as_str();
+        let lb = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
+        if !same_set(&subnets, &subnets_of(&lb)) {
+            client
+                .set_subnets()
+                .load_balancer_arn(arn)
                 .set_subnets(Some(subnets))
-                .set_security_groups((!groups.is_empty()).then_some(groups))
-                .scheme(match v.scheme {
-                    Scheme::InternetFacing => LoadBalancerSchemeEnum::InternetFacing,
-                    Scheme::Internal => LoadBalancerSchemeEnum::Internal,
-                })
-                .r#type(match v.load_balancer_type {
-                    LoadBalancerType::Application => LoadBalancerTypeEnum::Application,
-                    LoadBalancerType::Network => LoadBalancerTypeEnum::Network,
-                })
-                .set_tags(Some(tags_on_create(
-                    &req.stack, &req.name, &req.token, &v.tags,
-                )))
                 .send()
                 .await
-                .map_err(|e| s.error("CreateLoadBalancer", e))?;
-            out.load_balancers()
-                .first()
-                .map(arn_of)
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| s.incomplete("CreateLoadBalancer", "a load balancer"))?
-                .to_owned()
+                .map_err(|e| s.error("SetSubnets", e))?;
         }
-    };
-    match wait_active(p, client, &s, &arn).await {
-        Ok(lb) => Ok(Created {
-            id: arn,
-            outputs: outputs(&lb),
-        }),
-        Err(e) => Err(failed_after_create(e, &arn, delete_by_arn(p, client, &s, &arn)).await),
-    }
-}
-
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.elbv2_client().await;
-    let recorded: LoadBalancer = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let name = read_name(req, recorded.name.as_deref());
-    let found = lookup::find(
-        req,
-        |arn| by_arn(client, &s, arn),
-        |token| by_token(client, &s, &name, token),
-    )
-    .await?;
-    let Some(lb) = found else {
-        return Ok(None);
-    };
-    let tags = tags_of(client, &s, arn_of(&lb)).await?;
-    // Lists compare as sets: the declared order is kept when it holds.
-    let found_subnets = subnets_of(&lb);
-    let subnet_ids = match declared_subnets(&s, &recorded) {
-        Ok(declared) if same_set(&declared, &found_subnets) => recorded.subnet_ids.clone(),
-        _ => found_subnets
-            .into_iter()
-            .map(|id| SubnetId(id).into())
-            .collect(),
-    };
-    let found_groups = lb.security_groups().to_vec();
-    // None declared: AWS gives an application load balancer the VPC's
-    // default group, which is then not watched.
-    let security_group_ids = match declared_groups(&s, &recorded) {
-        Ok(declared) if declared.is_empty() || same_set(&declared, &found_groups) => {
-            recorded.security_group_ids.clone()
+        if !groups.is_empty() && !same_set(&groups, lb.security_groups()) {
+            client
+                .set_security_groups()
+                .load_balancer_arn(arn)
+                .set_security_groups(Some(groups))
+                .send()
+                .await
+                .map_err(|e| s.error("SetSecurityGroups", e))?;
         }
-        _ => found_groups
-            .into_iter()
-            .map(|id| SecurityGroupId(id).into())
-            .collect(),
-    };
-    let observed = LoadBalancer {
-        name: recorded
-            .name
-            .map(|_| lb.load_balancer_name().unwrap_or_default().to_owned()),
-        scheme: match lb.scheme() {
-            Some(LoadBalancerSchemeEnum::Internal) => Scheme::Internal,
-            _ => Scheme::InternetFacing,
-        },
-        load_balancer_type: match lb.r#type() {
-            Some(LoadBalancerTypeEnum::Network) => LoadBalancerType::Network,
-            _ => LoadBalancerType::Application,
-        },
-        subnet_ids,
-        security_group_ids,
-        tags: user_tags(&tags),
-    };
-    Ok(Some(lookup::observed(arn_of(&lb), &observed, outputs(&lb))))
-}
-
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let v: LoadBalancer = inputs_of(&req.name, &req.new_inputs)?;
-    let subnets = declared_subnets(&s, &v)?;
-    let groups = declared_groups(&s, &v)?;
-    check_user_tags(&s, &v.tags)?;
-    let client = p.elbv2_client().await;
-    let arn = req.id.as_str();
-    let lb = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
-    if !same_set(&subnets, &subnets_of(&lb)) {
-        client
-            .set_subnets()
-            .load_balancer_arn(arn)
-            .set_subnets(Some(subnets))
-            .send()
-            .await
-            .map_err(|e| s.error("SetSubnets", e))?;
+        let current = user_tags(&tags_of(client, &s, arn).await?);
+        apply_tags(client, &s, arn, &current, &v.tags).await?;
+        let lb = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
+        Ok(outputs(&lb))
     }
-    if !groups.is_empty() && !same_set(&groups, lb.security_groups()) {
-        client
-            .set_security_groups()
-            .load_balancer_arn(arn)
-            .set_security_groups(Some(groups))
-            .send()
-            .await
-            .map_err(|e| s.error("SetSecurityGroups", e))?;
-    }
-    let current = user_tags(&tags_of(client, &s, arn).await?);
-    apply_tags(client, &s, arn, &current, &v.tags).await?;
-    let lb = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
-    Ok(outputs(&lb))
-}
 
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.elbv2_client().await;
-    delete_by_arn(p, client, &subject(&req.name), &req.id).await
+    async fn delete(&self, p: &Aws, req: Delete<LoadBalancer>) -> Result<(), ProviderError> {
+        let client = p.elbv2_client().await;
+        Ok(delete_by_arn(p, client, &Subject::of::<LoadBalancer>(&req.name), &req.id).await?)
+    }
 }
 
 #[cfg(test)]

@@ -65,7 +65,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, Tag};
 use aws_sdk_elasticloadbalancingv2::Client;
-use dafnck_core::provider::{DiffRequest, ReadRequest};
+use dafnck_core::provider::kit::Read;
+use dafnck_core::provider::DiffRequest;
 use dafnck_core::{Resource, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -219,7 +220,7 @@ pub(crate) fn replace_conflict(req: &DiffRequest<'_>) -> Option<String> {
 /// The name the create a read's token stands for gave its object (the
 /// declared one, or the one derived from the token): where `by_token`
 /// looks. Empty when the read has no token.
-pub(crate) fn read_name(req: &ReadRequest, declared: Option<&str>) -> String {
+pub(crate) fn read_name<R>(req: &Read<R>, declared: Option<&str>) -> String {
     req.token
         .as_deref()
         .map(|token| object_name(declared, &req.name, token))

@@ -2,24 +2,28 @@
 //! to, with their health check, and which instances are in it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, TargetDescription, TargetHealthStateEnum, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, ProviderError, ReadRequest, UpdateRequest,
+use dafnck_core::provider::kit::{
+    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
-use dafnck_core::Value;
+use dafnck_core::provider::DiffRequest;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
 
 use super::super::ec2::{known, InstanceId, VpcId};
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
-use super::super::{failed_after_create, inputs_of, lookup, value_of, Provider};
+use super::super::{failed_after_create, lookup, one_call, Aws};
 use super::{
-    apply_tags, check_prefix, made_by, object_name, prefixed_name, same_set, tags_of,
-    tags_on_create, user_tags, Protocol, TargetGroupArn,
+    apply_tags, check_prefix, made_by, object_name, prefixed_name, replace_conflict, same_set,
+    tags_of, tags_on_create, user_tags, Protocol, TargetGroupArn,
 };
 
 /// A target group: the instances a [`Listener`](super::Listener) forwards
@@ -135,13 +139,6 @@ pub struct TargetGroupOutputs {
     pub name: String,
 }
 
-fn subject(name: &str) -> Subject<'_> {
-    Subject {
-        type_name: TargetGroup::TYPE,
-        name,
-    }
-}
-
 type Found = aws_sdk_elasticloadbalancingv2::types::TargetGroup;
 
 async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
@@ -212,11 +209,11 @@ fn arn_of(g: &Found) -> &str {
     g.target_group_arn().unwrap_or_default()
 }
 
-fn outputs(g: &Found) -> Value {
-    value_of(&TargetGroupOutputs {
+fn outputs(g: &Found) -> TargetGroupOutputs {
+    TargetGroupOutputs {
         arn: TargetGroupArn(arn_of(g).to_owned()),
         name: g.target_group_name().unwrap_or_default().to_owned(),
-    })
+    }
 }
 
 fn port_of(v: &TargetGroup) -> u16 {
@@ -337,29 +334,144 @@ async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<()
     Ok(())
 }
 
-pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created, ProviderError> {
-    let s = subject(&req.name);
-    let v: TargetGroup = inputs_of(&req.name, &req.inputs)?;
-    let vpc_id = known(&s, &v.vpc_id, "vpc_id")?.as_str();
-    if vpc_id.is_empty() {
-        return Err(s.invalid("`vpc_id` must be set").into());
+/// Serves [`TargetGroup`].
+pub(crate) struct TargetGroupHandler;
+
+#[async_trait]
+impl ResourceHandler for TargetGroupHandler {
+    type Resource = TargetGroup;
+    type Context = Aws;
+
+    fn replace_conflict(&self, req: &DiffRequest<'_>) -> Option<String> {
+        replace_conflict(req)
     }
-    let targets = declared_targets(&s, &v)?;
-    check_user_tags(&s, &v.tags)?;
-    check_naming(&s, &v)?;
-    let name = name_for(&v, &req.name, &req.token);
-    let client = p.elbv2_client().await;
-    let group = match by_token(client, &s, &name, &req.token).await? {
-        Some(g) => g,
-        None => {
-            let h = &v.health_check;
-            let out = client
-                .create_target_group()
-                .name(&name)
-                .protocol(v.protocol.sdk())
-                .port(port_of(&v).into())
-                .vpc_id(vpc_id)
-                .target_type(TargetTypeEnum::Instance)
+
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
+    }
+
+    async fn create(&self, p: &Aws, req: Create<TargetGroup>) -> CreateResult<TargetGroup> {
+        let s = Subject::of::<TargetGroup>(&req.name);
+        let v = &req.inputs;
+        let vpc_id = known(&s, &v.vpc_id, "vpc_id")?.as_str();
+        if vpc_id.is_empty() {
+            return Err(s.invalid("`vpc_id` must be set").into());
+        }
+        let targets = declared_targets(&s, v)?;
+        check_user_tags(&s, &v.tags)?;
+        check_naming(&s, v)?;
+        let name = name_for(v, &req.name, &req.token);
+        let client = p.elbv2_client().await;
+        let group = match by_token(client, &s, &name, &req.token).await? {
+            Some(g) => g,
+            None => {
+                let h = &v.health_check;
+                let out = client
+                    .create_target_group()
+                    .name(&name)
+                    .protocol(v.protocol.sdk())
+                    .port(port_of(v).into())
+                    .vpc_id(vpc_id)
+                    .target_type(TargetTypeEnum::Instance)
+                    .health_check_path(&h.path)
+                    .health_check_port(health_port(h))
+                    .health_check_interval_seconds(h.interval_seconds.into())
+                    .health_check_timeout_seconds(h.timeout_seconds.into())
+                    .healthy_threshold_count(h.healthy_threshold.into())
+                    .unhealthy_threshold_count(h.unhealthy_threshold.into())
+                    .matcher(Matcher::builder().http_code(&h.matcher).build())
+                    .set_tags(Some(tags_on_create(
+                        &req.stack, &req.name, &req.token, &v.tags,
+                    )))
+                    .send()
+                    .await
+                    .map_err(|e| s.error("CreateTargetGroup", e))?;
+                out.target_groups()
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| s.incomplete("CreateTargetGroup", "a target group"))?
+            }
+        };
+        let arn = arn_of(&group).to_owned();
+        let registered = async {
+            let current = targets_of(client, &s, &arn).await?;
+            set_targets(client, &s, &arn, &current, &targets).await
+        };
+        match registered.await {
+            Ok(()) => Ok(Made {
+                id: arn,
+                outputs: outputs(&group),
+            }),
+            Err(e) => Err(failed_after_create(e, &arn, delete_by_arn(client, &s, &arn)).await),
+        }
+    }
+
+    async fn read(&self, p: &Aws, req: Read<TargetGroup>) -> ReadResult<TargetGroup> {
+        let s = Subject::of::<TargetGroup>(&req.name);
+        let client = p.elbv2_client().await;
+        let recorded = req.recorded.decode_or_default();
+        let name = req
+            .token
+            .as_deref()
+            .map(|token| name_for(&recorded, &req.name, token))
+            .unwrap_or_default();
+        let found = lookup::find(
+            &req,
+            |arn| by_arn(client, &s, arn),
+            |token| by_token(client, &s, &name, token),
+        )
+        .await?;
+        let Some(group) = found else {
+            return Ok(None);
+        };
+        let arn = arn_of(&group);
+        let tags = tags_of(client, &s, arn).await?;
+        let found_targets = targets_of(client, &s, arn).await?;
+        let targets = match declared_targets(&s, &recorded) {
+            Ok(declared) if same_set(&declared, &found_targets) => recorded.targets.clone(),
+            _ => found_targets
+                .into_iter()
+                .map(|id| InstanceId(id).into())
+                .collect(),
+        };
+        let port = group
+            .port()
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or_default();
+        let observed = TargetGroup {
+            name: recorded
+                .name
+                .map(|_| group.target_group_name().unwrap_or_default().to_owned()),
+            // Not kept by AWS: the name shows it.
+            name_prefix: recorded.name_prefix,
+            protocol: Protocol::of(group.protocol()),
+            // A recorded 0 means the default port 80.
+            port: if recorded.port == 0 && port == 80 {
+                0
+            } else {
+                port
+            },
+            vpc_id: VpcId(group.vpc_id().unwrap_or_default().to_owned()).into(),
+            health_check: health_of(&group),
+            targets,
+            tags: user_tags(&tags),
+        };
+        Ok(Some(lookup::observed(arn, observed, outputs(&group))))
+    }
+
+    async fn update(&self, p: &Aws, req: Update<TargetGroup>) -> UpdateResult<TargetGroup> {
+        let s = Subject::of::<TargetGroup>(&req.name);
+        let v = &req.inputs;
+        let targets = declared_targets(&s, v)?;
+        check_user_tags(&s, &v.tags)?;
+        let client = p.elbv2_client().await;
+        let arn = req.id.as_str();
+        let group = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
+        let h = &v.health_check;
+        if &health_of(&group) != h {
+            client
+                .modify_target_group()
+                .target_group_arn(arn)
                 .health_check_path(&h.path)
                 .health_check_port(health_port(h))
                 .health_check_interval_seconds(h.interval_seconds.into())
@@ -367,119 +479,21 @@ pub(crate) async fn create(p: &Provider, req: &CreateRequest) -> Result<Created,
                 .healthy_threshold_count(h.healthy_threshold.into())
                 .unhealthy_threshold_count(h.unhealthy_threshold.into())
                 .matcher(Matcher::builder().http_code(&h.matcher).build())
-                .set_tags(Some(tags_on_create(
-                    &req.stack, &req.name, &req.token, &v.tags,
-                )))
                 .send()
                 .await
-                .map_err(|e| s.error("CreateTargetGroup", e))?;
-            out.target_groups()
-                .first()
-                .cloned()
-                .ok_or_else(|| s.incomplete("CreateTargetGroup", "a target group"))?
+                .map_err(|e| s.error("ModifyTargetGroup", e))?;
         }
-    };
-    let arn = arn_of(&group).to_owned();
-    let registered = async {
-        let current = targets_of(client, &s, &arn).await?;
-        set_targets(client, &s, &arn, &current, &targets).await
-    };
-    match registered.await {
-        Ok(()) => Ok(Created {
-            id: arn,
-            outputs: outputs(&group),
-        }),
-        Err(e) => Err(failed_after_create(e, &arn, delete_by_arn(client, &s, &arn)).await),
+        let current = targets_of(client, &s, arn).await?;
+        set_targets(client, &s, arn, &current, &targets).await?;
+        let tags = user_tags(&tags_of(client, &s, arn).await?);
+        apply_tags(client, &s, arn, &tags, &v.tags).await?;
+        Ok(outputs(&group))
     }
-}
 
-pub(crate) async fn read(p: &Provider, req: &ReadRequest) -> Result<Option<Observed>, AwsError> {
-    let s = subject(&req.name);
-    let client = p.elbv2_client().await;
-    let recorded: TargetGroup = inputs_of(&req.name, &req.inputs).unwrap_or_default();
-    let name = req
-        .token
-        .as_deref()
-        .map(|token| name_for(&recorded, &req.name, token))
-        .unwrap_or_default();
-    let found = lookup::find(
-        req,
-        |arn| by_arn(client, &s, arn),
-        |token| by_token(client, &s, &name, token),
-    )
-    .await?;
-    let Some(group) = found else {
-        return Ok(None);
-    };
-    let arn = arn_of(&group);
-    let tags = tags_of(client, &s, arn).await?;
-    let found_targets = targets_of(client, &s, arn).await?;
-    let targets = match declared_targets(&s, &recorded) {
-        Ok(declared) if same_set(&declared, &found_targets) => recorded.targets.clone(),
-        _ => found_targets
-            .into_iter()
-            .map(|id| InstanceId(id).into())
-            .collect(),
-    };
-    let port = group
-        .port()
-        .and_then(|p| u16::try_from(p).ok())
-        .unwrap_or_default();
-    let observed = TargetGroup {
-        name: recorded
-            .name
-            .map(|_| group.target_group_name().unwrap_or_default().to_owned()),
-        // Not kept by AWS: the name shows it.
-        name_prefix: recorded.name_prefix,
-        protocol: Protocol::of(group.protocol()),
-        // A recorded 0 means the default port 80.
-        port: if recorded.port == 0 && port == 80 {
-            0
-        } else {
-            port
-        },
-        vpc_id: VpcId(group.vpc_id().unwrap_or_default().to_owned()).into(),
-        health_check: health_of(&group),
-        targets,
-        tags: user_tags(&tags),
-    };
-    Ok(Some(lookup::observed(arn, &observed, outputs(&group))))
-}
-
-pub(crate) async fn update(p: &Provider, req: &UpdateRequest) -> Result<Value, AwsError> {
-    let s = subject(&req.name);
-    let v: TargetGroup = inputs_of(&req.name, &req.new_inputs)?;
-    let targets = declared_targets(&s, &v)?;
-    check_user_tags(&s, &v.tags)?;
-    let client = p.elbv2_client().await;
-    let arn = req.id.as_str();
-    let group = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
-    let h = &v.health_check;
-    if &health_of(&group) != h {
-        client
-            .modify_target_group()
-            .target_group_arn(arn)
-            .health_check_path(&h.path)
-            .health_check_port(health_port(h))
-            .health_check_interval_seconds(h.interval_seconds.into())
-            .health_check_timeout_seconds(h.timeout_seconds.into())
-            .healthy_threshold_count(h.healthy_threshold.into())
-            .unhealthy_threshold_count(h.unhealthy_threshold.into())
-            .matcher(Matcher::builder().http_code(&h.matcher).build())
-            .send()
-            .await
-            .map_err(|e| s.error("ModifyTargetGroup", e))?;
+    async fn delete(&self, p: &Aws, req: Delete<TargetGroup>) -> Result<(), ProviderError> {
+        let client = p.elbv2_client().await;
+        Ok(delete_by_arn(client, &Subject::of::<TargetGroup>(&req.name), &req.id).await?)
     }
-    let current = targets_of(client, &s, arn).await?;
-    set_targets(client, &s, arn, &current, &targets).await?;
-    let tags = user_tags(&tags_of(client, &s, arn).await?);
-    apply_tags(client, &s, arn, &tags, &v.tags).await?;
-    Ok(outputs(&group))
-}
-
-pub(crate) async fn delete(p: &Provider, req: &DeleteRequest) -> Result<(), AwsError> {
-    let client = p.elbv2_client().await;
-    delete_by_arn(client, &subject(&req.name), &req.id).await
 }
 
 #[cfg(test)]
@@ -511,7 +525,7 @@ mod tests {
         };
         assert_eq!(name_for(&fixed, "web-tg", "run-1-web-tg"), "web");
 
-        let s = subject("web-tg");
+        let s = Subject::of::<TargetGroup>("web-tg");
         assert!(check_naming(&s, &prefixed).is_ok());
         let both = TargetGroup {
             name: Some("web".into()),

@@ -1,7 +1,10 @@
 //! The [`Provider`] trait: how the engine talks to a cloud (or to anything
 //! with a create / read / update / delete life cycle), its request and
 //! response types, errors that say whether a retry can help, and
-//! [`RetryPolicy`] for throttling.
+//! [`RetryPolicy`] for throttling; [`kit`] builds a provider out of typed
+//! handlers, one per resource type.
+
+pub mod kit;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,6 +17,9 @@ use crate::error::Error;
 use crate::resource::{package_of, Location};
 use crate::state::CallKind;
 use crate::value::Value;
+
+/// The most objects a refresh reads in one [`Provider::read_many`] call.
+pub const READ_BATCH: usize = 100;
 
 /// What a provider returns when a call fails.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -289,6 +295,35 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Reads an object back (`Ok(None)`: it does not exist).
     async fn read(&self, req: ReadRequest) -> Result<Option<Observed>, ProviderError>;
+
+    /// Whether [`Provider::read_many`] reads objects of `type_name` in one
+    /// call: a refresh then reads them in batches of up to
+    /// [`READ_BATCH`], each batch one call (and one slot of the refresh's
+    /// parallelism). The default is `false`: one read per object. It must
+    /// not call the cloud.
+    fn reads_in_batches(&self, type_name: &str) -> bool {
+        let _ = type_name;
+        false
+    }
+
+    /// Reads many objects of one type: one answer per request, in order.
+    /// The engine calls it only for a type whose
+    /// [`reads_in_batches`](Provider::reads_in_batches) is `true`; the
+    /// default reads them one by one.
+    ///
+    /// # Errors
+    /// One error for the batch; the engine retries the whole batch when
+    /// it is retryable.
+    async fn read_many(
+        &self,
+        reqs: Vec<ReadRequest>,
+    ) -> Result<Vec<Option<Observed>>, ProviderError> {
+        let mut found = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            found.push(self.read(req).await?);
+        }
+        Ok(found)
+    }
 
     /// Updates an object in place; returns its new outputs.
     async fn update(&self, req: UpdateRequest) -> Result<Value, ProviderError>;
