@@ -49,6 +49,42 @@ where
     }
 }
 
+/// The objects `reqs` ask about, in order, as [`find`] answers each: every
+/// one with an id from a single call to `listed` (given all those ids; an id
+/// it does not answer is an absent object), any other through `find_one`
+/// (a read by token after a crash mid-create, rare enough to go one by one).
+pub(crate) async fn find_many<'a, R, T, L, LF, F, FF>(
+    reqs: &'a [Read<R>],
+    listed: L,
+    id_of: fn(&T) -> Option<&str>,
+    find_one: F,
+) -> Result<Vec<Option<T>>, AwsError>
+where
+    T: Clone,
+    L: FnOnce(Vec<String>) -> LF,
+    LF: Future<Output = Result<Vec<T>, AwsError>>,
+    F: Fn(&'a Read<R>) -> FF,
+    FF: Future<Output = Result<Option<T>, AwsError>>,
+{
+    let ids: Vec<String> = reqs.iter().filter_map(|r| r.id.clone()).collect();
+    let listed = if ids.is_empty() {
+        Vec::new()
+    } else {
+        listed(ids).await?
+    };
+    let mut found = Vec::with_capacity(reqs.len());
+    for req in reqs {
+        found.push(match &req.id {
+            Some(id) => listed
+                .iter()
+                .find(|t| id_of(t) == Some(id.as_str()))
+                .cloned(),
+            None => find_one(req).await?,
+        });
+    }
+    Ok(found)
+}
+
 /// What a read found: the object's id, its inputs as found (for drift)
 /// and its outputs.
 pub(crate) fn observed<R, O>(id: impl Into<String>, inputs: R, outputs: O) -> Found<R, O> {

@@ -164,3 +164,124 @@ async fn vpcs_read_in_a_batch_report_their_drift() {
     assert_eq!(changed.kind, DriftKind::Changed);
     assert_eq!(changed.fields[0].field, "tags");
 }
+
+/// Every batched EC2 type reads a batch of two, one deleted outside the
+/// program, as one found and one absent: an id AWS no longer knows does not
+/// fail the batch.
+#[tokio::test]
+async fn ec2_types_read_in_batches_find_the_deleted_one_absent() {
+    use dafnck_core::{Resource, Stack};
+    use dafnck_providers::aws::ec2::{
+        ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, KeyPair,
+        KeyPairOutputs, RouteTable, RouteTableOutputs, SecurityGroup, SecurityGroupOutputs, Subnet,
+        SubnetOutputs, Vpc, VpcOutputs,
+    };
+
+    let Some(m) = moto("ec2_types_read_in_batches_find_the_deleted_one_absent").await else {
+        return;
+    };
+    for type_name in [
+        Subnet::TYPE,
+        SecurityGroup::TYPE,
+        InternetGateway::TYPE,
+        RouteTable::TYPE,
+        ElasticIp::TYPE,
+        KeyPair::TYPE,
+    ] {
+        assert!(
+            dafnck_core::Provider::reads_in_batches(&m.provider, type_name),
+            "{type_name}"
+        );
+    }
+    fn pairs(stack: &mut Stack) -> dafnck_core::Result<()> {
+        let vpc = stack.add(
+            "net",
+            Vpc {
+                cidr_block: "10.9.0.0/16".to_string().into(),
+                ..Default::default()
+            },
+        );
+        let vpc_id = vpc.out().vpc_id;
+        for i in 1..=2 {
+            stack.add(
+                &format!("s{i}"),
+                Subnet {
+                    vpc_id: vpc_id.clone(),
+                    cidr_block: format!("10.9.{i}.0/24").into(),
+                    ..Default::default()
+                },
+            );
+            stack.add(
+                &format!("g{i}"),
+                SecurityGroup {
+                    name: format!("batch-{i}").into(),
+                    description: "batched".to_string().into(),
+                    vpc_id: vpc_id.clone(),
+                    ..Default::default()
+                },
+            );
+            stack.add(&format!("i{i}"), InternetGateway::default());
+            stack.add(
+                &format!("r{i}"),
+                RouteTable {
+                    vpc_id: vpc_id.clone(),
+                    ..Default::default()
+                },
+            );
+            stack.add(&format!("e{i}"), ElasticIp::default());
+            stack.add(&format!("k{i}"), KeyPair::default());
+        }
+        Ok(())
+    }
+    let engine = m.engine();
+    engine.up(pairs, false).await.unwrap();
+    let _: VpcOutputs = outputs(&engine, "net").await;
+    let s2: SubnetOutputs = outputs(&engine, "s2").await;
+    let g2: SecurityGroupOutputs = outputs(&engine, "g2").await;
+    let i2: InternetGatewayOutputs = outputs(&engine, "i2").await;
+    let r2: RouteTableOutputs = outputs(&engine, "r2").await;
+    let e2: ElasticIpOutputs = outputs(&engine, "e2").await;
+    let k2: KeyPairOutputs = outputs(&engine, "k2").await;
+    let ec2 = &m.ec2;
+    ec2.delete_subnet()
+        .subnet_id(s2.subnet_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_security_group()
+        .group_id(g2.security_group_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_internet_gateway()
+        .internet_gateway_id(i2.internet_gateway_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_route_table()
+        .route_table_id(r2.route_table_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    ec2.release_address()
+        .allocation_id(e2.allocation_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    // By name: moto ignores a `KeyPairId` here.
+    ec2.delete_key_pair()
+        .key_name(k2.key_name.as_str())
+        .send()
+        .await
+        .unwrap();
+
+    let report = engine.drift().await.unwrap();
+
+    assert_eq!(report.checked, 13);
+    let mut deleted: Vec<&str> = report.drifted.iter().map(|d| d.name.as_str()).collect();
+    deleted.sort_unstable();
+    assert_eq!(deleted, ["e2", "g2", "i2", "k2", "r2", "s2"], "{report:?}");
+    for name in deleted {
+        assert_eq!(report.get(name).unwrap().kind, DriftKind::Deleted, "{name}");
+    }
+}

@@ -9,7 +9,8 @@ use aws_sdk_ec2::types::{DomainType, Filter, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -91,6 +92,16 @@ async fn by_token(
 
 find_by_id_or_token!(Found);
 
+describe_by_ids!(
+    Found,
+    "DescribeAddresses",
+    describe_addresses,
+    "allocation-id",
+    addresses
+);
+
+find_many_by_ids!(Found, allocation_id);
+
 fn outputs(a: &Found) -> ElasticIpOutputs {
     ElasticIpOutputs {
         allocation_id: AllocationId(a.allocation_id().unwrap_or_default().to_owned()),
@@ -168,6 +179,16 @@ fn declared_instance<'a>(s: &Subject<'_>, v: &'a ElasticIp) -> Result<Option<&'a
         .transpose()
 }
 
+/// What a read reports of `a`: shared by `read` and
+/// `read_many` so both answer alike.
+fn observed_as(a: &Found) -> kit::Found<ElasticIp, ElasticIpOutputs> {
+    let observed = ElasticIp {
+        instance_id: instance_of(&a).map(|i| InstanceId(i.to_owned()).into()),
+        tags: tags::user_tags(a.tags()),
+    };
+    lookup::observed(a.allocation_id().unwrap_or_default(), observed, outputs(&a))
+}
+
 /// Serves [`ElasticIp`].
 pub(crate) struct ElasticIpHandler;
 
@@ -218,18 +239,26 @@ impl ResourceHandler for ElasticIpHandler {
         let s = Subject::of::<ElasticIp>(&req.name);
         let client = p.ec2_client().await;
         let found = find(client, &s, &req).await?;
-        let Some(a) = found else {
-            return Ok(None);
-        };
-        let observed = ElasticIp {
-            instance_id: instance_of(&a).map(|i| InstanceId(i.to_owned()).into()),
-            tags: tags::user_tags(a.tags()),
-        };
-        Ok(Some(lookup::observed(
-            a.allocation_id().unwrap_or_default(),
-            observed,
-            outputs(&a),
-        )))
+        Ok(found.map(|a| observed_as(&a)))
+    }
+
+    /// One DescribeAddresses for every object read by id (an id AWS no longer
+    /// knows is an absent object); a read by token alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<ElasticIp>>,
+    ) -> Result<Vec<Option<kit::Found<ElasticIp, ElasticIpOutputs>>>, ProviderError> {
+        let client = p.ec2_client().await;
+        let found = find_many(client, &reqs).await?;
+        Ok(found
+            .into_iter()
+            .map(|found| found.map(|a| observed_as(&a)))
+            .collect())
     }
 
     async fn update(&self, p: &Aws, req: Update<ElasticIp>) -> UpdateResult<ElasticIp> {

@@ -9,7 +9,8 @@ use aws_sdk_ec2::types::{AttributeValue, Filter, InstanceStateName, InstanceType
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -171,6 +172,33 @@ async fn by_token(
 // An update also skips an instance on its way out, so it has no `existing`.
 find_by_id_or_token!(Found, find_only);
 
+/// The instances AWS knows among `ids`, whatever their state, in one call
+/// (a filter, so an unknown id is not answered rather than an error).
+async fn by_ids(
+    client: &Client,
+    s: &Subject<'_>,
+    ids: Vec<String>,
+) -> Result<Vec<Found>, AwsError> {
+    let filter = Filter::builder()
+        .name("instance-id")
+        .set_values(Some(ids))
+        .build();
+    let out = client
+        .describe_instances()
+        .filters(filter)
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeInstances", e))?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .cloned()
+        .collect())
+}
+
+find_many_by_ids!(Found, instance_id);
+
 /// Waits until the instance is in state `want`, failing early when it
 /// ends up terminated instead.
 async fn wait_until(
@@ -271,6 +299,39 @@ fn same_set(a: &[String], b: &[String]) -> bool {
     a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
 }
 
+/// What a read reports of `i`, found for `req`: shared by `read` and
+/// `read_many` so both answer alike.
+fn observed_as(req: &Read<Instance>, i: &Found) -> kit::Found<Instance, InstanceOutputs> {
+    let s = Subject::of::<Instance>(&req.name);
+    let recorded = req.recorded.decode_or_default();
+    let found_groups = group_ids(&i);
+    // Groups compare as a set: the declared order is kept when it holds.
+    // None declared means the VPC's default group, which is not watched.
+    let security_group_ids = match declared_groups(&s, &recorded) {
+        Ok(declared) if declared.is_empty() || same_set(&declared, &found_groups) => {
+            recorded.security_group_ids.clone()
+        }
+        _ => found_groups
+            .into_iter()
+            .map(|g| SecurityGroupId(g).into())
+            .collect(),
+    };
+    let observed = Instance {
+        ami: i.image_id().unwrap_or_default().to_owned().into(),
+        instance_type: i
+            .instance_type()
+            .map_or("", InstanceType::as_str)
+            .to_owned()
+            .into(),
+        subnet_id: SubnetId(i.subnet_id().unwrap_or_default().to_owned()).into(),
+        security_group_ids,
+        key_name: i.key_name().map(|k| k.to_owned().into()),
+        user_data: recorded.user_data,
+        tags: tags::user_tags(i.tags()),
+    };
+    lookup::observed(i.instance_id().unwrap_or_default(), observed, outputs(&i))
+}
+
 /// Serves [`Instance`].
 pub(crate) struct InstanceHandler;
 
@@ -349,40 +410,33 @@ impl ResourceHandler for InstanceHandler {
         let s = Subject::of::<Instance>(&req.name);
         let client = p.ec2_client().await;
         let found = find(client, &s, &req).await?;
-        let Some(i) = found.filter(|i| !is_ending(i)) else {
-            return Ok(None);
-        };
-        let recorded = req.recorded.decode_or_default();
-        let found_groups = group_ids(&i);
-        // Groups compare as a set: the declared order is kept when it holds.
-        // None declared means the VPC's default group, which is not watched.
-        let security_group_ids = match declared_groups(&s, &recorded) {
-            Ok(declared) if declared.is_empty() || same_set(&declared, &found_groups) => {
-                recorded.security_group_ids.clone()
-            }
-            _ => found_groups
-                .into_iter()
-                .map(|g| SecurityGroupId(g).into())
-                .collect(),
-        };
-        let observed = Instance {
-            ami: i.image_id().unwrap_or_default().to_owned().into(),
-            instance_type: i
-                .instance_type()
-                .map_or("", InstanceType::as_str)
-                .to_owned()
-                .into(),
-            subnet_id: SubnetId(i.subnet_id().unwrap_or_default().to_owned()).into(),
-            security_group_ids,
-            key_name: i.key_name().map(|k| k.to_owned().into()),
-            user_data: recorded.user_data,
-            tags: tags::user_tags(i.tags()),
-        };
-        Ok(Some(lookup::observed(
-            i.instance_id().unwrap_or_default(),
-            observed,
-            outputs(&i),
-        )))
+        Ok(found
+            .filter(|i| !is_ending(i))
+            .map(|i| observed_as(&req, &i)))
+    }
+
+    /// One DescribeInstances for every object read by id (an id AWS no longer
+    /// knows is an absent object); a read by token alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<Instance>>,
+    ) -> Result<Vec<Option<kit::Found<Instance, InstanceOutputs>>>, ProviderError> {
+        let client = p.ec2_client().await;
+        let found = find_many(client, &reqs).await?;
+        Ok(reqs
+            .iter()
+            .zip(found)
+            .map(|(req, found)| {
+                found
+                    .filter(|i| !is_ending(i))
+                    .map(|i| observed_as(req, &i))
+            })
+            .collect())
     }
 
     async fn update(&self, p: &Aws, req: Update<Instance>) -> UpdateResult<Instance> {

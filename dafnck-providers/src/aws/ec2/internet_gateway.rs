@@ -9,7 +9,8 @@ use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -65,6 +66,16 @@ describe_by_id_and_token!(
 );
 
 find_by_id_or_token!(Found);
+
+describe_by_ids!(
+    Found,
+    "DescribeInternetGateways",
+    describe_internet_gateways,
+    "internet-gateway-id",
+    internet_gateways
+);
+
+find_many_by_ids!(Found, internet_gateway_id);
 
 /// The VPCs the gateway is attached (or attaching) to.
 fn attached(gw: &Found) -> Vec<String> {
@@ -146,6 +157,17 @@ fn outputs(id: &str) -> InternetGatewayOutputs {
     }
 }
 
+/// What a read reports of `gw`: shared by `read` and
+/// `read_many` so both answer alike.
+fn observed_as(gw: &Found) -> kit::Found<InternetGateway, InternetGatewayOutputs> {
+    let id = gw.internet_gateway_id().unwrap_or_default().to_owned();
+    let observed = InternetGateway {
+        vpc_id: attached(&gw).into_iter().next().map(|v| VpcId(v).into()),
+        tags: tags::user_tags(gw.tags()),
+    };
+    lookup::observed(&id, observed, outputs(&id))
+}
+
 /// Serves [`InternetGateway`].
 pub(crate) struct InternetGatewayHandler;
 
@@ -193,15 +215,27 @@ impl ResourceHandler for InternetGatewayHandler {
         let s = Subject::of::<InternetGateway>(&req.name);
         let client = p.ec2_client().await;
         let found = find(client, &s, &req).await?;
-        let Some(gw) = found else {
-            return Ok(None);
-        };
-        let id = gw.internet_gateway_id().unwrap_or_default().to_owned();
-        let observed = InternetGateway {
-            vpc_id: attached(&gw).into_iter().next().map(|v| VpcId(v).into()),
-            tags: tags::user_tags(gw.tags()),
-        };
-        Ok(Some(lookup::observed(&id, observed, outputs(&id))))
+        Ok(found.map(|gw| observed_as(&gw)))
+    }
+
+    /// One DescribeInternetGateways for every object read by id (an id AWS no longer
+    /// knows is an absent object); a read by token alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<InternetGateway>>,
+    ) -> Result<Vec<Option<kit::Found<InternetGateway, InternetGatewayOutputs>>>, ProviderError>
+    {
+        let client = p.ec2_client().await;
+        let found = find_many(client, &reqs).await?;
+        Ok(found
+            .into_iter()
+            .map(|found| found.map(|gw| observed_as(&gw)))
+            .collect())
     }
 
     async fn update(&self, p: &Aws, req: Update<InternetGateway>) -> UpdateResult<InternetGateway> {

@@ -10,7 +10,8 @@ use aws_sdk_ec2::types::{Filter, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -131,6 +132,16 @@ async fn by_token(
 
 find_by_id_or_token!(Found);
 
+describe_by_ids!(
+    Found,
+    "DescribeKeyPairs",
+    describe_key_pairs,
+    "key-pair-id",
+    key_pairs
+);
+
+find_many_by_ids!(Found, key_pair_id);
+
 fn outputs(k: &Found, private_key: Option<String>) -> KeyPairOutputs {
     KeyPairOutputs {
         key_pair_id: KeyPairId(k.key_pair_id().unwrap_or_default().to_owned()),
@@ -184,6 +195,25 @@ impl Answer<'_> {
             outputs: outputs(&k, private_key),
         })
     }
+}
+
+/// What a read reports of `k`, found for `req`: shared by `read` and
+/// `read_many` so both answer alike.
+fn observed_as(req: &Read<KeyPair>, k: &Found) -> kit::Found<KeyPair, KeyPairOutputs> {
+    let recorded = req.recorded.decode_or_default();
+    let observed = KeyPair {
+        key_name: recorded
+            .key_name
+            .map(|_| k.key_name().unwrap_or_default().to_owned()),
+        // EC2 does not give the key material back; it cannot drift.
+        public_key: recorded.public_key,
+        tags: tags::user_tags(k.tags()),
+    };
+    lookup::observed(
+        k.key_pair_id().unwrap_or_default(),
+        observed,
+        outputs(&k, None),
+    )
 }
 
 /// Serves [`KeyPair`].
@@ -255,24 +285,28 @@ impl ResourceHandler for KeyPairHandler {
     async fn read(&self, p: &Aws, req: Read<KeyPair>) -> ReadResult<KeyPair> {
         let s = Subject::of::<KeyPair>(&req.name);
         let client = p.ec2_client().await;
-        let recorded = req.recorded.decode_or_default();
         let found = find(client, &s, &req).await?;
-        let Some(k) = found else {
-            return Ok(None);
-        };
-        let observed = KeyPair {
-            key_name: recorded
-                .key_name
-                .map(|_| k.key_name().unwrap_or_default().to_owned()),
-            // EC2 does not give the key material back; it cannot drift.
-            public_key: recorded.public_key,
-            tags: tags::user_tags(k.tags()),
-        };
-        Ok(Some(lookup::observed(
-            k.key_pair_id().unwrap_or_default(),
-            observed,
-            outputs(&k, None),
-        )))
+        Ok(found.map(|k| observed_as(&req, &k)))
+    }
+
+    /// One DescribeKeyPairs for every object read by id (an id AWS no longer
+    /// knows is an absent object); a read by token alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<KeyPair>>,
+    ) -> Result<Vec<Option<kit::Found<KeyPair, KeyPairOutputs>>>, ProviderError> {
+        let client = p.ec2_client().await;
+        let found = find_many(client, &reqs).await?;
+        Ok(reqs
+            .iter()
+            .zip(found)
+            .map(|(req, found)| found.map(|k| observed_as(req, &k)))
+            .collect())
     }
 
     async fn update(&self, p: &Aws, req: Update<KeyPair>) -> UpdateResult<KeyPair> {

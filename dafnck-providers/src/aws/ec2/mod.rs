@@ -79,6 +79,59 @@ macro_rules! find_by_id_or_token {
     };
 }
 
+/// Defines `by_ids` for an EC2 type whose `Describe*` call (`$call`, made
+/// by `$describe`) filters on ids (`$filter`) and answers a list (`$list`):
+/// the objects AWS knows among `ids`, in one call. A filter rather than the
+/// ids parameter, because an unknown id then is simply not answered instead
+/// of failing the whole call.
+macro_rules! describe_by_ids {
+    ($found:ty, $call:literal, $describe:ident, $filter:literal, $list:ident) => {
+        async fn by_ids(
+            client: &aws_sdk_ec2::Client,
+            s: &$crate::aws::error::Subject<'_>,
+            ids: Vec<String>,
+        ) -> Result<Vec<$found>, $crate::aws::error::AwsError> {
+            let filter = aws_sdk_ec2::types::Filter::builder()
+                .name($filter)
+                .set_values(Some(ids))
+                .build();
+            let out = client
+                .$describe()
+                .filters(filter)
+                .send()
+                .await
+                .map_err(|e| s.error($call, e))?;
+            Ok(out.$list().to_vec())
+        }
+    };
+}
+
+/// Defines `find_many` for an EC2 type with `by_ids` and `find`: the
+/// objects a batch of reads asks about, in order (see
+/// [`lookup::find_many`](super::lookup::find_many)), each known by `$id`.
+macro_rules! find_many_by_ids {
+    ($found:ty, $id:ident) => {
+        async fn find_many<R: dafnck_core::Resource>(
+            client: &aws_sdk_ec2::Client,
+            reqs: &[dafnck_core::provider::kit::Read<R>],
+        ) -> Result<Vec<Option<$found>>, $crate::aws::error::AwsError> {
+            // A failed listing names the batch's first resource.
+            let first = reqs.first().map_or("", |r| r.name.as_str());
+            let s = $crate::aws::error::Subject::of::<R>(first);
+            $crate::aws::lookup::find_many(
+                reqs,
+                |ids| by_ids(client, &s, ids),
+                <$found>::$id,
+                |req| async move {
+                    let s = $crate::aws::error::Subject::of::<R>(&req.name);
+                    find(client, &s, req).await
+                },
+            )
+            .await
+        }
+    };
+}
+
 pub(crate) mod elastic_ip;
 pub(crate) mod instance;
 pub(crate) mod internet_gateway;

@@ -9,7 +9,8 @@ use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -90,6 +91,16 @@ describe_by_id_and_token!(
 );
 
 find_by_id_or_token!(Found);
+
+describe_by_ids!(
+    Found,
+    "DescribeRouteTables",
+    describe_route_tables,
+    "route-table-id",
+    route_tables
+);
+
+find_many_by_ids!(Found, route_table_id);
 
 /// The table's routes the program manages: range → gateway.
 fn routes_of(table: &Found) -> BTreeMap<String, String> {
@@ -236,6 +247,38 @@ fn outputs(id: &str) -> RouteTableOutputs {
     }
 }
 
+/// What a read reports of `table`, found for `req`: shared by `read` and
+/// `read_many` so both answer alike.
+fn observed_as(req: &Read<RouteTable>, table: &Found) -> kit::Found<RouteTable, RouteTableOutputs> {
+    let s = Subject::of::<RouteTable>(&req.name);
+    let recorded = req.recorded.decode_or_default();
+    let id = table.route_table_id().unwrap_or_default().to_owned();
+    // The declared order is kept when the same routes and subnets are found.
+    let routes = routes_of(&table);
+    let routes = match declared_routes(&s, &recorded) {
+        Ok(declared) if declared == routes => recorded.routes.clone(),
+        _ => routes
+            .into_iter()
+            .map(|(d, gw)| Route {
+                destination_cidr_block: d,
+                gateway_id: InternetGatewayId(gw).into(),
+            })
+            .collect(),
+    };
+    let subnets: BTreeSet<String> = associations_of(&table).into_keys().collect();
+    let subnet_ids = match declared_subnets(&s, &recorded) {
+        Ok(declared) if declared == subnets => recorded.subnet_ids.clone(),
+        _ => subnets.into_iter().map(|sn| SubnetId(sn).into()).collect(),
+    };
+    let observed = RouteTable {
+        vpc_id: VpcId(table.vpc_id().unwrap_or_default().to_owned()).into(),
+        routes,
+        subnet_ids,
+        tags: tags::user_tags(table.tags()),
+    };
+    lookup::observed(&id, observed, outputs(&id))
+}
+
 /// Serves [`RouteTable`].
 pub(crate) struct RouteTableHandler;
 
@@ -283,35 +326,27 @@ impl ResourceHandler for RouteTableHandler {
         let s = Subject::of::<RouteTable>(&req.name);
         let client = p.ec2_client().await;
         let found = find(client, &s, &req).await?;
-        let Some(table) = found else {
-            return Ok(None);
-        };
-        let recorded = req.recorded.decode_or_default();
-        let id = table.route_table_id().unwrap_or_default().to_owned();
-        // The declared order is kept when the same routes and subnets are found.
-        let routes = routes_of(&table);
-        let routes = match declared_routes(&s, &recorded) {
-            Ok(declared) if declared == routes => recorded.routes.clone(),
-            _ => routes
-                .into_iter()
-                .map(|(d, gw)| Route {
-                    destination_cidr_block: d,
-                    gateway_id: InternetGatewayId(gw).into(),
-                })
-                .collect(),
-        };
-        let subnets: BTreeSet<String> = associations_of(&table).into_keys().collect();
-        let subnet_ids = match declared_subnets(&s, &recorded) {
-            Ok(declared) if declared == subnets => recorded.subnet_ids.clone(),
-            _ => subnets.into_iter().map(|sn| SubnetId(sn).into()).collect(),
-        };
-        let observed = RouteTable {
-            vpc_id: VpcId(table.vpc_id().unwrap_or_default().to_owned()).into(),
-            routes,
-            subnet_ids,
-            tags: tags::user_tags(table.tags()),
-        };
-        Ok(Some(lookup::observed(&id, observed, outputs(&id))))
+        Ok(found.map(|table| observed_as(&req, &table)))
+    }
+
+    /// One DescribeRouteTables for every object read by id (an id AWS no longer
+    /// knows is an absent object); a read by token alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<RouteTable>>,
+    ) -> Result<Vec<Option<kit::Found<RouteTable, RouteTableOutputs>>>, ProviderError> {
+        let client = p.ec2_client().await;
+        let found = find_many(client, &reqs).await?;
+        Ok(reqs
+            .iter()
+            .zip(found)
+            .map(|(req, found)| found.map(|table| observed_as(req, &table)))
+            .collect())
     }
 
     async fn update(&self, p: &Aws, req: Update<RouteTable>) -> UpdateResult<RouteTable> {

@@ -9,7 +9,8 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
@@ -267,6 +268,16 @@ describe_by_id_and_token!(
 
 find_by_id_or_token!(Found);
 
+describe_by_ids!(
+    Found,
+    "DescribeSecurityGroups",
+    describe_security_groups,
+    "group-id",
+    security_groups
+);
+
+find_many_by_ids!(Found, group_id);
+
 fn outputs(group: &Found) -> SecurityGroupOutputs {
     SecurityGroupOutputs {
         security_group_id: SecurityGroupId(group.group_id().unwrap_or_default().to_owned()),
@@ -375,6 +386,30 @@ fn check(s: &Subject<'_>, g: &SecurityGroup) -> Result<(), AwsError> {
     tags::check_user_tags(s, &g.tags)
 }
 
+/// What a read reports of `group`, found for `req`: shared by `read` and
+/// `read_many` so both answer alike.
+fn observed_as(
+    req: &Read<SecurityGroup>,
+    group: &Found,
+) -> kit::Found<SecurityGroup, SecurityGroupOutputs> {
+    let recorded = req.recorded.decode_or_default();
+    let observed = SecurityGroup {
+        name: group.group_name().unwrap_or_default().to_owned().into(),
+        description: group.description().unwrap_or_default().to_owned().into(),
+        vpc_id: VpcId(group.vpc_id().unwrap_or_default().to_owned()).into(),
+        ingress: observed_rules(&atoms_of(group.ip_permissions()), &recorded.ingress),
+        egress: recorded
+            .egress
+            .map(|r| observed_rules(&atoms_of(group.ip_permissions_egress()), &r)),
+        tags: tags::user_tags(group.tags()),
+    };
+    lookup::observed(
+        group.group_id().unwrap_or_default(),
+        observed,
+        outputs(&group),
+    )
+}
+
 /// Serves [`SecurityGroup`].
 pub(crate) struct SecurityGroupHandler;
 
@@ -431,25 +466,27 @@ impl ResourceHandler for SecurityGroupHandler {
         let s = Subject::of::<SecurityGroup>(&req.name);
         let client = p.ec2_client().await;
         let found = find(client, &s, &req).await?;
-        let Some(group) = found else {
-            return Ok(None);
-        };
-        let recorded = req.recorded.decode_or_default();
-        let observed = SecurityGroup {
-            name: group.group_name().unwrap_or_default().to_owned().into(),
-            description: group.description().unwrap_or_default().to_owned().into(),
-            vpc_id: VpcId(group.vpc_id().unwrap_or_default().to_owned()).into(),
-            ingress: observed_rules(&atoms_of(group.ip_permissions()), &recorded.ingress),
-            egress: recorded
-                .egress
-                .map(|r| observed_rules(&atoms_of(group.ip_permissions_egress()), &r)),
-            tags: tags::user_tags(group.tags()),
-        };
-        Ok(Some(lookup::observed(
-            group.group_id().unwrap_or_default(),
-            observed,
-            outputs(&group),
-        )))
+        Ok(found.map(|group| observed_as(&req, &group)))
+    }
+
+    /// One DescribeSecurityGroups for every object read by id (an id AWS no longer
+    /// knows is an absent object); a read by token alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<SecurityGroup>>,
+    ) -> Result<Vec<Option<kit::Found<SecurityGroup, SecurityGroupOutputs>>>, ProviderError> {
+        let client = p.ec2_client().await;
+        let found = find_many(client, &reqs).await?;
+        Ok(reqs
+            .iter()
+            .zip(found)
+            .map(|(req, found)| found.map(|group| observed_as(req, &group)))
+            .collect())
     }
 
     async fn update(&self, p: &Aws, req: Update<SecurityGroup>) -> UpdateResult<SecurityGroup> {

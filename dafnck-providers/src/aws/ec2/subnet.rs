@@ -8,7 +8,8 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -90,6 +91,16 @@ describe_by_id_and_token!(
 
 find_by_id_or_token!(Found);
 
+describe_by_ids!(
+    Found,
+    "DescribeSubnets",
+    describe_subnets,
+    "subnet-id",
+    subnets
+);
+
+find_many_by_ids!(Found, subnet_id);
+
 async fn set_public_ip(
     client: &Client,
     s: &Subject<'_>,
@@ -121,6 +132,27 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
         client.delete_subnet().subnet_id(id).send().await,
     )?;
     Ok(())
+}
+
+/// What a read reports of `subnet`, found for `req`: shared by `read` and
+/// `read_many` so both answer alike.
+fn observed_as(req: &Read<Subnet>, subnet: &Found) -> kit::Found<Subnet, SubnetOutputs> {
+    // The zone is only watched when the program chose it.
+    let recorded = req.recorded.decode_or_default();
+    let observed = Subnet {
+        vpc_id: VpcId(subnet.vpc_id().unwrap_or_default().to_owned()).into(),
+        cidr_block: subnet.cidr_block().unwrap_or_default().to_owned().into(),
+        availability_zone: recorded
+            .availability_zone
+            .map(|_| subnet.availability_zone().unwrap_or_default().to_owned()),
+        map_public_ip_on_launch: subnet.map_public_ip_on_launch().unwrap_or(false),
+        tags: tags::user_tags(subnet.tags()),
+    };
+    lookup::observed(
+        subnet.subnet_id().unwrap_or_default(),
+        observed,
+        outputs(&subnet),
+    )
 }
 
 /// Serves [`Subnet`].
@@ -172,25 +204,27 @@ impl ResourceHandler for SubnetHandler {
         let s = Subject::of::<Subnet>(&req.name);
         let client = p.ec2_client().await;
         let found = find(client, &s, &req).await?;
-        let Some(subnet) = found else {
-            return Ok(None);
-        };
-        // The zone is only watched when the program chose it.
-        let recorded = req.recorded.decode_or_default();
-        let observed = Subnet {
-            vpc_id: VpcId(subnet.vpc_id().unwrap_or_default().to_owned()).into(),
-            cidr_block: subnet.cidr_block().unwrap_or_default().to_owned().into(),
-            availability_zone: recorded
-                .availability_zone
-                .map(|_| subnet.availability_zone().unwrap_or_default().to_owned()),
-            map_public_ip_on_launch: subnet.map_public_ip_on_launch().unwrap_or(false),
-            tags: tags::user_tags(subnet.tags()),
-        };
-        Ok(Some(lookup::observed(
-            subnet.subnet_id().unwrap_or_default(),
-            observed,
-            outputs(&subnet),
-        )))
+        Ok(found.map(|subnet| observed_as(&req, &subnet)))
+    }
+
+    /// One DescribeSubnets for every object read by id (an id AWS no longer
+    /// knows is an absent object); a read by token alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<Subnet>>,
+    ) -> Result<Vec<Option<kit::Found<Subnet, SubnetOutputs>>>, ProviderError> {
+        let client = p.ec2_client().await;
+        let found = find_many(client, &reqs).await?;
+        Ok(reqs
+            .iter()
+            .zip(found)
+            .map(|(req, found)| found.map(|subnet| observed_as(req, &subnet)))
+            .collect())
     }
 
     async fn update(&self, p: &Aws, req: Update<Subnet>) -> UpdateResult<Subnet> {

@@ -70,6 +70,16 @@ describe_by_id_and_token!(
 
 find_by_id_or_token!(aws_sdk_ec2::types::Vpc);
 
+describe_by_ids!(
+    aws_sdk_ec2::types::Vpc,
+    "DescribeVpcs",
+    describe_vpcs,
+    "vpc-id",
+    vpcs
+);
+
+find_many_by_ids!(aws_sdk_ec2::types::Vpc, vpc_id);
+
 async fn dns_hostnames(client: &Client, s: &Subject<'_>, id: &str) -> Result<bool, AwsError> {
     let out = client
         .describe_vpc_attribute()
@@ -179,9 +189,9 @@ impl ResourceHandler for VpcHandler {
         }
     }
 
-    /// One DescribeVpcs for every VPC read by id (filtered by `vpc-id`, so
-    /// an id AWS no longer knows is an absent VPC, not an error); a read
-    /// by token alone, as `read`.
+    /// One DescribeVpcs for every VPC read by id (an id AWS no longer knows
+    /// is an absent VPC); a read by token alone, as `read`. Each VPC's DNS
+    /// setting is still one DescribeVpcAttribute: EC2 has no list form.
     fn reads_in_batches(&self) -> bool {
         true
     }
@@ -191,38 +201,11 @@ impl ResourceHandler for VpcHandler {
         p: &Aws,
         reqs: Vec<Read<Vpc>>,
     ) -> Result<Vec<Option<Found<Vpc, VpcOutputs>>>, ProviderError> {
-        let Some(first) = reqs.first() else {
-            return Ok(Vec::new());
-        };
-        let s = Subject::of::<Vpc>(&first.name);
         let client = p.ec2_client().await;
-        let ids: Vec<String> = reqs.iter().filter_map(|r| r.id.clone()).collect();
-        let listed = if ids.is_empty() {
-            Vec::new()
-        } else {
-            let filter = aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .set_values(Some(ids))
-                .build();
-            client
-                .describe_vpcs()
-                .filters(filter)
-                .send()
-                .await
-                .map_err(|e| s.error("DescribeVpcs", e))?
-                .vpcs()
-                .to_vec()
-        };
+        let listed = find_many(client, &reqs).await?;
         let mut found = Vec::with_capacity(reqs.len());
-        for req in reqs {
+        for (req, vpc) in reqs.iter().zip(listed) {
             let s = Subject::of::<Vpc>(&req.name);
-            let vpc = match &req.id {
-                Some(id) => listed
-                    .iter()
-                    .find(|v| v.vpc_id() == Some(id.as_str()))
-                    .cloned(),
-                None => find(client, &s, &req).await?,
-            };
             found.push(match vpc {
                 Some(vpc) => Some(found_as(client, &s, &vpc).await?),
                 None => None,

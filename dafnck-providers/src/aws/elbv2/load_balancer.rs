@@ -11,7 +11,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
@@ -22,8 +23,8 @@ use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, Aws, Poll};
 use super::{
-    apply_tags, made_by, object_name, read_name, replace_conflict, same_set, tags_of,
-    tags_on_create, user_tags, LoadBalancerArn,
+    apply_tags, describe_many, made_by, object_name, read_name, replace_conflict, same_set,
+    tags_of, tags_of_many, tags_on_create, user_tags, LoadBalancerArn,
 };
 
 /// A load balancer: the entry point that [`Listener`](super::Listener)s
@@ -260,6 +261,94 @@ async fn delete_by_arn(
     .await
 }
 
+/// What a read reports of `lb` (with its `tags`), found for `req`: shared
+/// by `read` and `read_many` so both answer alike.
+fn observed_as(
+    req: &Read<LoadBalancer>,
+    lb: &Found,
+    tags: &BTreeMap<String, String>,
+) -> kit::Found<LoadBalancer, LoadBalancerOutputs> {
+    let s = Subject::of::<LoadBalancer>(&req.name);
+    let recorded = req.recorded.decode_or_default();
+    // Lists compare as sets: the declared order is kept when it holds.
+    let found_subnets = subnets_of(lb);
+    let subnet_ids = match declared_subnets(&s, &recorded) {
+        Ok(declared) if same_set(&declared, &found_subnets) => recorded.subnet_ids.clone(),
+        _ => found_subnets
+            .into_iter()
+            .map(|id| SubnetId(id).into())
+            .collect(),
+    };
+    let found_groups = lb.security_groups().to_vec();
+    // None declared: AWS gives an application load balancer the VPC's
+    // default group, which is then not watched.
+    let security_group_ids = match declared_groups(&s, &recorded) {
+        Ok(declared) if declared.is_empty() || same_set(&declared, &found_groups) => {
+            recorded.security_group_ids.clone()
+        }
+        _ => found_groups
+            .into_iter()
+            .map(|id| SecurityGroupId(id).into())
+            .collect(),
+    };
+    let observed = LoadBalancer {
+        name: recorded
+            .name
+            .map(|_| lb.load_balancer_name().unwrap_or_default().to_owned()),
+        scheme: match lb.scheme() {
+            Some(LoadBalancerSchemeEnum::Internal) => Scheme::Internal,
+            _ => Scheme::InternetFacing,
+        },
+        load_balancer_type: match lb.r#type() {
+            Some(LoadBalancerTypeEnum::Network) => LoadBalancerType::Network,
+            _ => LoadBalancerType::Application,
+        },
+        subnet_ids,
+        security_group_ids,
+        tags: user_tags(tags),
+    };
+    lookup::observed(arn_of(lb), observed, outputs(lb))
+}
+
+/// The load balancer `req` asks about (by ARN, else by the token of the
+/// create that may have made it).
+async fn find(client: &Client, req: &Read<LoadBalancer>) -> Result<Option<Found>, AwsError> {
+    let s = Subject::of::<LoadBalancer>(&req.name);
+    let recorded = req.recorded.decode_or_default();
+    let name = read_name(req, recorded.name.as_deref());
+    lookup::find(
+        req,
+        |arn| by_arn(client, &s, arn),
+        |token| by_token(client, &s, &name, token),
+    )
+    .await
+}
+
+/// The load balancers AWS knows among `arns` (see [`describe_many`]).
+async fn by_arns(
+    client: &Client,
+    s: &Subject<'_>,
+    arns: Vec<String>,
+) -> Result<Vec<Found>, AwsError> {
+    describe_many(
+        arns,
+        |chunk| async move {
+            let out = lookup::unless_not_found(
+                s,
+                "DescribeLoadBalancers",
+                client
+                    .describe_load_balancers()
+                    .set_load_balancer_arns(Some(chunk))
+                    .send()
+                    .await,
+            )?;
+            Ok(out.map(|out| out.load_balancers().to_vec()))
+        },
+        |arn| async move { by_arn(client, s, &arn).await },
+    )
+    .await
+}
+
 /// Serves [`LoadBalancer`].
 pub(crate) struct LoadBalancerHandler;
 
@@ -336,56 +425,50 @@ impl ResourceHandler for LoadBalancerHandler {
     async fn read(&self, p: &Aws, req: Read<LoadBalancer>) -> ReadResult<LoadBalancer> {
         let s = Subject::of::<LoadBalancer>(&req.name);
         let client = p.elbv2_client().await;
-        let recorded = req.recorded.decode_or_default();
-        let name = read_name(&req, recorded.name.as_deref());
-        let found = lookup::find(
-            &req,
-            |arn| by_arn(client, &s, arn),
-            |token| by_token(client, &s, &name, token),
-        )
-        .await?;
-        let Some(lb) = found else {
+        let Some(lb) = find(client, &req).await? else {
             return Ok(None);
         };
         let tags = tags_of(client, &s, arn_of(&lb)).await?;
-        // Lists compare as sets: the declared order is kept when it holds.
-        let found_subnets = subnets_of(&lb);
-        let subnet_ids = match declared_subnets(&s, &recorded) {
-            Ok(declared) if same_set(&declared, &found_subnets) => recorded.subnet_ids.clone(),
-            _ => found_subnets
-                .into_iter()
-                .map(|id| SubnetId(id).into())
-                .collect(),
-        };
-        let found_groups = lb.security_groups().to_vec();
-        // None declared: AWS gives an application load balancer the VPC's
-        // default group, which is then not watched.
-        let security_group_ids = match declared_groups(&s, &recorded) {
-            Ok(declared) if declared.is_empty() || same_set(&declared, &found_groups) => {
-                recorded.security_group_ids.clone()
-            }
-            _ => found_groups
-                .into_iter()
-                .map(|id| SecurityGroupId(id).into())
-                .collect(),
-        };
-        let observed = LoadBalancer {
-            name: recorded
-                .name
-                .map(|_| lb.load_balancer_name().unwrap_or_default().to_owned()),
-            scheme: match lb.scheme() {
-                Some(LoadBalancerSchemeEnum::Internal) => Scheme::Internal,
-                _ => Scheme::InternetFacing,
-            },
-            load_balancer_type: match lb.r#type() {
-                Some(LoadBalancerTypeEnum::Network) => LoadBalancerType::Network,
-                _ => LoadBalancerType::Application,
-            },
-            subnet_ids,
-            security_group_ids,
-            tags: user_tags(&tags),
-        };
-        Ok(Some(lookup::observed(arn_of(&lb), observed, outputs(&lb))))
+        Ok(Some(observed_as(&req, &lb, &tags)))
+    }
+
+    /// DescribeLoadBalancers and DescribeTags for up to 20 load balancers
+    /// read by ARN at a time (a chunk with an ARN AWS no longer knows is
+    /// described again one by one, so that one reads as absent); a read by
+    /// token alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<LoadBalancer>>,
+    ) -> Result<Vec<Option<kit::Found<LoadBalancer, LoadBalancerOutputs>>>, ProviderError> {
+        let client = p.elbv2_client().await;
+        // A failed listing names the batch's first resource.
+        let s = Subject::of::<LoadBalancer>(reqs.first().map_or("", |r| r.name.as_str()));
+        let found = lookup::find_many(
+            &reqs,
+            |arns| by_arns(client, &s, arns),
+            Found::load_balancer_arn,
+            |req| find(client, req),
+        )
+        .await?;
+        let arns: Vec<String> = found
+            .iter()
+            .flatten()
+            .map(|lb| arn_of(lb).to_owned())
+            .collect();
+        let tags = tags_of_many(client, &s, &arns).await?;
+        let none = BTreeMap::new();
+        Ok(reqs
+            .iter()
+            .zip(found)
+            .map(|(req, lb)| {
+                lb.map(|lb| observed_as(req, &lb, tags.get(arn_of(&lb)).unwrap_or(&none)))
+            })
+            .collect())
     }
 
     async fn update(&self, p: &Aws, req: Update<LoadBalancer>) -> UpdateResult<LoadBalancer> {

@@ -61,7 +61,8 @@ pub(crate) mod listener;
 pub(crate) mod load_balancer;
 pub(crate) mod target_group;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, Tag};
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -268,6 +269,72 @@ pub(crate) async fn tags_of(
             ))
         })
         .collect())
+}
+
+/// At most this many ARNs in one ELBv2 describe call (`DescribeTags` and
+/// `DescribeLoadBalancers` take no more).
+const ARNS_PER_CALL: usize = 20;
+
+/// The objects among `arns` that AWS knows, described `ARNS_PER_CALL` at a
+/// time by `describe` (which answers `None` when AWS says an object is
+/// unknown). ELBv2 fails the whole call for one unknown ARN, so such a
+/// chunk is described again one ARN at a time with `by_arn`, and only the
+/// unknown one is absent.
+pub(crate) async fn describe_many<T, D, DF, B, BF>(
+    arns: Vec<String>,
+    describe: D,
+    by_arn: B,
+) -> Result<Vec<T>, AwsError>
+where
+    D: Fn(Vec<String>) -> DF,
+    DF: Future<Output = Result<Option<Vec<T>>, AwsError>>,
+    B: Fn(String) -> BF,
+    BF: Future<Output = Result<Option<T>, AwsError>>,
+{
+    let mut found = Vec::with_capacity(arns.len());
+    for chunk in arns.chunks(ARNS_PER_CALL) {
+        match describe(chunk.to_vec()).await? {
+            Some(listed) => found.extend(listed),
+            None => {
+                for arn in chunk {
+                    found.extend(by_arn(arn.clone()).await?);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The tags of many objects (as [`tags_of`]), by ARN, in calls of up to
+/// `ARNS_PER_CALL` ARNs.
+pub(crate) async fn tags_of_many(
+    client: &Client,
+    s: &Subject<'_>,
+    arns: &[String],
+) -> Result<HashMap<String, BTreeMap<String, String>>, AwsError> {
+    let mut tags = HashMap::with_capacity(arns.len());
+    for chunk in arns.chunks(ARNS_PER_CALL) {
+        let out = client
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| s.error("DescribeTags", e))?;
+        for d in out.tag_descriptions() {
+            let of_one = d
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .collect();
+            tags.insert(d.resource_arn().unwrap_or_default().to_owned(), of_one);
+        }
+    }
+    Ok(tags)
 }
 
 /// Whether the tags say the object was made by a create with `token`.

@@ -11,7 +11,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
@@ -22,8 +23,8 @@ use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, one_call, Aws};
 use super::{
-    apply_tags, check_prefix, made_by, object_name, prefixed_name, replace_conflict, same_set,
-    tags_of, tags_on_create, user_tags, Protocol, TargetGroupArn,
+    apply_tags, check_prefix, describe_many, made_by, object_name, prefixed_name, replace_conflict,
+    same_set, tags_of, tags_of_many, tags_on_create, user_tags, Protocol, TargetGroupArn,
 };
 
 /// A target group: the instances a [`Listener`](super::Listener) forwards
@@ -334,6 +335,92 @@ async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<()
     Ok(())
 }
 
+/// What a read reports of `group` (with its `tags` and the targets found
+/// in it), found for `req`: shared by `read` and `read_many` so both answer
+/// alike.
+fn observed_as(
+    req: &Read<TargetGroup>,
+    group: &Found,
+    tags: &BTreeMap<String, String>,
+    found_targets: Vec<String>,
+) -> kit::Found<TargetGroup, TargetGroupOutputs> {
+    let s = Subject::of::<TargetGroup>(&req.name);
+    let recorded = req.recorded.decode_or_default();
+    let targets = match declared_targets(&s, &recorded) {
+        Ok(declared) if same_set(&declared, &found_targets) => recorded.targets.clone(),
+        _ => found_targets
+            .into_iter()
+            .map(|id| InstanceId(id).into())
+            .collect(),
+    };
+    let port = group
+        .port()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or_default();
+    let observed = TargetGroup {
+        name: recorded
+            .name
+            .map(|_| group.target_group_name().unwrap_or_default().to_owned()),
+        // Not kept by AWS: the name shows it.
+        name_prefix: recorded.name_prefix,
+        protocol: Protocol::of(group.protocol()),
+        // A recorded 0 means the default port 80.
+        port: if recorded.port == 0 && port == 80 {
+            0
+        } else {
+            port
+        },
+        vpc_id: VpcId(group.vpc_id().unwrap_or_default().to_owned()).into(),
+        health_check: health_of(group),
+        targets,
+        tags: user_tags(tags),
+    };
+    lookup::observed(arn_of(group), observed, outputs(group))
+}
+
+/// The group `req` asks about (by ARN, else by the token of the create
+/// that may have made it).
+async fn find(client: &Client, req: &Read<TargetGroup>) -> Result<Option<Found>, AwsError> {
+    let s = Subject::of::<TargetGroup>(&req.name);
+    let recorded = req.recorded.decode_or_default();
+    let name = req
+        .token
+        .as_deref()
+        .map(|token| name_for(&recorded, &req.name, token))
+        .unwrap_or_default();
+    lookup::find(
+        req,
+        |arn| by_arn(client, &s, arn),
+        |token| by_token(client, &s, &name, token),
+    )
+    .await
+}
+
+/// The groups AWS knows among `arns` (see [`describe_many`]).
+async fn by_arns(
+    client: &Client,
+    s: &Subject<'_>,
+    arns: Vec<String>,
+) -> Result<Vec<Found>, AwsError> {
+    describe_many(
+        arns,
+        |chunk| async move {
+            let out = lookup::unless_not_found(
+                s,
+                "DescribeTargetGroups",
+                client
+                    .describe_target_groups()
+                    .set_target_group_arns(Some(chunk))
+                    .send()
+                    .await,
+            )?;
+            Ok(out.map(|out| out.target_groups().to_vec()))
+        },
+        |arn| async move { by_arn(client, s, &arn).await },
+    )
+    .await
+}
+
 /// Serves [`TargetGroup`].
 pub(crate) struct TargetGroupHandler;
 
@@ -409,54 +496,60 @@ impl ResourceHandler for TargetGroupHandler {
     async fn read(&self, p: &Aws, req: Read<TargetGroup>) -> ReadResult<TargetGroup> {
         let s = Subject::of::<TargetGroup>(&req.name);
         let client = p.elbv2_client().await;
-        let recorded = req.recorded.decode_or_default();
-        let name = req
-            .token
-            .as_deref()
-            .map(|token| name_for(&recorded, &req.name, token))
-            .unwrap_or_default();
-        let found = lookup::find(
-            &req,
-            |arn| by_arn(client, &s, arn),
-            |token| by_token(client, &s, &name, token),
-        )
-        .await?;
-        let Some(group) = found else {
+        let Some(group) = find(client, &req).await? else {
             return Ok(None);
         };
         let arn = arn_of(&group);
         let tags = tags_of(client, &s, arn).await?;
-        let found_targets = targets_of(client, &s, arn).await?;
-        let targets = match declared_targets(&s, &recorded) {
-            Ok(declared) if same_set(&declared, &found_targets) => recorded.targets.clone(),
-            _ => found_targets
-                .into_iter()
-                .map(|id| InstanceId(id).into())
-                .collect(),
-        };
-        let port = group
-            .port()
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or_default();
-        let observed = TargetGroup {
-            name: recorded
-                .name
-                .map(|_| group.target_group_name().unwrap_or_default().to_owned()),
-            // Not kept by AWS: the name shows it.
-            name_prefix: recorded.name_prefix,
-            protocol: Protocol::of(group.protocol()),
-            // A recorded 0 means the default port 80.
-            port: if recorded.port == 0 && port == 80 {
-                0
-            } else {
-                port
-            },
-            vpc_id: VpcId(group.vpc_id().unwrap_or_default().to_owned()).into(),
-            health_check: health_of(&group),
-            targets,
-            tags: user_tags(&tags),
-        };
-        Ok(Some(lookup::observed(arn, observed, outputs(&group))))
+        let targets = targets_of(client, &s, arn).await?;
+        Ok(Some(observed_as(&req, &group, &tags, targets)))
+    }
+
+    /// DescribeTargetGroups and DescribeTags for up to 20 groups read by
+    /// ARN at a time (a chunk with an ARN AWS no longer knows is described
+    /// again one by one, so that one reads as absent); a read by token
+    /// alone, as `read`. Each group's targets are still one
+    /// DescribeTargetHealth: ELBv2 has no list form.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<TargetGroup>>,
+    ) -> Result<Vec<Option<kit::Found<TargetGroup, TargetGroupOutputs>>>, ProviderError> {
+        let client = p.elbv2_client().await;
+        // A failed listing names the batch's first resource.
+        let s = Subject::of::<TargetGroup>(reqs.first().map_or("", |r| r.name.as_str()));
+        let found = lookup::find_many(
+            &reqs,
+            |arns| by_arns(client, &s, arns),
+            Found::target_group_arn,
+            |req| find(client, req),
+        )
+        .await?;
+        let arns: Vec<String> = found
+            .iter()
+            .flatten()
+            .map(|g| arn_of(g).to_owned())
+            .collect();
+        let tags = tags_of_many(client, &s, &arns).await?;
+        let none = BTreeMap::new();
+        let mut observed = Vec::with_capacity(reqs.len());
+        for (req, group) in reqs.iter().zip(found) {
+            observed.push(match group {
+                Some(group) => {
+                    let arn = arn_of(&group);
+                    let s = Subject::of::<TargetGroup>(&req.name);
+                    let targets = targets_of(client, &s, arn).await?;
+                    let tags = tags.get(arn).unwrap_or(&none);
+                    Some(observed_as(req, &group, tags, targets))
+                }
+                None => None,
+            });
+        }
+        Ok(observed)
     }
 
     async fn update(&self, p: &Aws, req: Update<TargetGroup>) -> UpdateResult<TargetGroup> {
