@@ -100,22 +100,24 @@ fn objects(n: usize, stack: &mut Stack) -> dafnck_core::Result<()> {
         })
         .collect();
     for i in 0..n - vpcs.len() {
-        let v = i % vpcs.len();
+        // Subnets and groups take turns; each kind spreads over the VPCs.
+        let k = i / 2;
+        let v = k % vpcs.len();
         let vpc_id = vpcs[v].out().vpc_id;
         if i % 2 == 0 {
             stack.add(
-                &format!("subnet-{i}"),
+                &format!("subnet-{k}"),
                 Subnet {
                     vpc_id,
-                    cidr_block: format!("10.{v}.{}.0/24", i / vpcs.len() / 2).into(),
+                    cidr_block: format!("10.{v}.{}.0/24", k / vpcs.len()).into(),
                     ..Default::default()
                 },
             );
         } else {
             stack.add(
-                &format!("group-{i}"),
+                &format!("group-{k}"),
                 SecurityGroup {
-                    name: format!("group-{i}").into(),
+                    name: format!("group-{k}").into(),
                     description: "refresh benchmark".to_string().into(),
                     vpc_id,
                     ..Default::default()

@@ -518,3 +518,103 @@ async fn interrupted_creates_of_load_balancers_target_groups_and_listeners_are_a
         .iter()
         .any(|t| t.key() == Some(STACK_TAG)));
 }
+
+/// Load balancers and target groups are read in batches: a batch holding
+/// one deleted outside the program (which fails ELBv2's describe call as a
+/// whole) reads that one as absent and the others as found, with their
+/// tags.
+#[tokio::test]
+async fn load_balancers_and_target_groups_read_in_batches_find_the_deleted_one_absent() {
+    use dafnck_core::drift::DriftKind;
+    use dafnck_core::Resource;
+
+    let Some(m) = moto("elbv2_batched_reads").await else {
+        return;
+    };
+    for type_name in [LoadBalancer::TYPE, TargetGroup::TYPE] {
+        assert!(m.provider.reads_in_batches(type_name), "{type_name}");
+    }
+    fn two_of_each(stack: &mut Stack) -> dafnck_core::Result<()> {
+        let vpc = stack.add(
+            "vpc",
+            Vpc {
+                cidr_block: "10.6.0.0/16".into(),
+                ..Default::default()
+            },
+        );
+        let subnets: Vec<_> = ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, z)| {
+                stack.add(
+                    &format!("subnet-{z}"),
+                    Subnet {
+                        vpc_id: vpc.out().vpc_id,
+                        cidr_block: format!("10.6.{}.0/24", i + 1).into(),
+                        availability_zone: Some(format!("us-east-1{z}")),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        for i in 1..=2 {
+            stack.add(
+                &format!("lb{i}"),
+                LoadBalancer {
+                    subnet_ids: subnets.iter().map(|s| s.out().subnet_id).collect(),
+                    ..Default::default()
+                },
+            );
+        }
+        for i in 1..=3 {
+            stack.add(
+                &format!("tg{i}"),
+                TargetGroup {
+                    port: 8080,
+                    vpc_id: vpc.out().vpc_id,
+                    ..Default::default()
+                },
+            );
+        }
+        Ok(())
+    }
+    let engine = m.engine();
+    engine.up(two_of_each, false).await.unwrap();
+    let lb2: LoadBalancerOutputs = outputs(&engine, "lb2").await;
+    let tg2: TargetGroupOutputs = outputs(&engine, "tg2").await;
+    let tg3: TargetGroupOutputs = outputs(&engine, "tg3").await;
+    m.elb
+        .delete_load_balancer()
+        .load_balancer_arn(lb2.arn.as_str())
+        .send()
+        .await
+        .unwrap();
+    m.elb
+        .delete_target_group()
+        .target_group_arn(tg2.arn.as_str())
+        .send()
+        .await
+        .unwrap();
+    m.elb
+        .add_tags()
+        .resource_arns(tg3.arn.as_str())
+        .tags(
+            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                .key("owner")
+                .value("someone")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let report = engine.drift().await.unwrap();
+
+    assert_eq!(report.checked, 8);
+    assert_eq!(report.drifted.len(), 3, "{report:?}");
+    assert_eq!(report.get("lb2").unwrap().kind, DriftKind::Deleted);
+    assert_eq!(report.get("tg2").unwrap().kind, DriftKind::Deleted);
+    let changed = report.get("tg3").unwrap();
+    assert_eq!(changed.kind, DriftKind::Changed);
+    assert_eq!(changed.fields[0].field, "tags");
+}
