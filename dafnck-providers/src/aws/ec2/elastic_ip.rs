@@ -183,10 +183,10 @@ fn declared_instance<'a>(s: &Subject<'_>, v: &'a ElasticIp) -> Result<Option<&'a
 /// `read_many` so both answer alike.
 fn observed_as(a: &Found) -> kit::Found<ElasticIp, ElasticIpOutputs> {
     let observed = ElasticIp {
-        instance_id: instance_of(&a).map(|i| InstanceId(i.to_owned()).into()),
+        instance_id: instance_of(a).map(|i| InstanceId(i.to_owned()).into()),
         tags: tags::user_tags(a.tags()),
     };
-    lookup::observed(a.allocation_id().unwrap_or_default(), observed, outputs(&a))
+    lookup::observed(a.allocation_id().unwrap_or_default(), observed, outputs(a))
 }
 
 /// Serves [`ElasticIp`].

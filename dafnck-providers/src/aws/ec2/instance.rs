@@ -304,7 +304,7 @@ fn same_set(a: &[String], b: &[String]) -> bool {
 fn observed_as(req: &Read<Instance>, i: &Found) -> kit::Found<Instance, InstanceOutputs> {
     let s = Subject::of::<Instance>(&req.name);
     let recorded = req.recorded.decode_or_default();
-    let found_groups = group_ids(&i);
+    let found_groups = group_ids(i);
     // Groups compare as a set: the declared order is kept when it holds.
     // None declared means the VPC's default group, which is not watched.
     let security_group_ids = match declared_groups(&s, &recorded) {
@@ -329,7 +329,7 @@ fn observed_as(req: &Read<Instance>, i: &Found) -> kit::Found<Instance, Instance
         user_data: recorded.user_data,
         tags: tags::user_tags(i.tags()),
     };
-    lookup::observed(i.instance_id().unwrap_or_default(), observed, outputs(&i))
+    lookup::observed(i.instance_id().unwrap_or_default(), observed, outputs(i))
 }
 
 /// Serves [`Instance`].

@@ -162,7 +162,7 @@ fn outputs(id: &str) -> InternetGatewayOutputs {
 fn observed_as(gw: &Found) -> kit::Found<InternetGateway, InternetGatewayOutputs> {
     let id = gw.internet_gateway_id().unwrap_or_default().to_owned();
     let observed = InternetGateway {
-        vpc_id: attached(&gw).into_iter().next().map(|v| VpcId(v).into()),
+        vpc_id: attached(gw).into_iter().next().map(|v| VpcId(v).into()),
         tags: tags::user_tags(gw.tags()),
     };
     lookup::observed(&id, observed, outputs(&id))

@@ -212,7 +212,7 @@ fn observed_as(req: &Read<KeyPair>, k: &Found) -> kit::Found<KeyPair, KeyPairOut
     lookup::observed(
         k.key_pair_id().unwrap_or_default(),
         observed,
-        outputs(&k, None),
+        outputs(k, None),
     )
 }
 

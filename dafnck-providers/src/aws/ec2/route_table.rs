@@ -254,7 +254,7 @@ fn observed_as(req: &Read<RouteTable>, table: &Found) -> kit::Found<RouteTable, 
     let recorded = req.recorded.decode_or_default();
     let id = table.route_table_id().unwrap_or_default().to_owned();
     // The declared order is kept when the same routes and subnets are found.
-    let routes = routes_of(&table);
+    let routes = routes_of(table);
     let routes = match declared_routes(&s, &recorded) {
         Ok(declared) if declared == routes => recorded.routes.clone(),
         _ => routes
@@ -265,7 +265,7 @@ fn observed_as(req: &Read<RouteTable>, table: &Found) -> kit::Found<RouteTable, 
             })
             .collect(),
     };
-    let subnets: BTreeSet<String> = associations_of(&table).into_keys().collect();
+    let subnets: BTreeSet<String> = associations_of(table).into_keys().collect();
     let subnet_ids = match declared_subnets(&s, &recorded) {
         Ok(declared) if declared == subnets => recorded.subnet_ids.clone(),
         _ => subnets.into_iter().map(|sn| SubnetId(sn).into()).collect(),

@@ -406,7 +406,7 @@ fn observed_as(
     lookup::observed(
         group.group_id().unwrap_or_default(),
         observed,
-        outputs(&group),
+        outputs(group),
     )
 }
 

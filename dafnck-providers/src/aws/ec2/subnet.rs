@@ -151,7 +151,7 @@ fn observed_as(req: &Read<Subnet>, subnet: &Found) -> kit::Found<Subnet, SubnetO
     lookup::observed(
         subnet.subnet_id().unwrap_or_default(),
         observed,
-        outputs(&subnet),
+        outputs(subnet),
     )
 }
 
