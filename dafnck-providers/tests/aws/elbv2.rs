@@ -9,7 +9,8 @@ use dafnck_core::provider::{CreateRequest, ReadRequest};
 use dafnck_core::{Action, Provider as _, Value};
 use dafnck_providers::aws::ec2::{Instance, InstanceOutputs, SecurityGroup, Subnet, Vpc};
 use dafnck_providers::aws::elbv2::{
-    Forward, Listener, LoadBalancer, LoadBalancerOutputs, Scheme, TargetGroup, TargetGroupOutputs,
+    Forward, Listener, ListenerOutputs, LoadBalancer, LoadBalancerOutputs, Scheme, TargetGroup,
+    TargetGroupOutputs,
 };
 use dafnck_providers::aws::STACK_TAG;
 
@@ -519,19 +520,19 @@ async fn interrupted_creates_of_load_balancers_target_groups_and_listeners_are_a
         .any(|t| t.key() == Some(STACK_TAG)));
 }
 
-/// Load balancers and target groups are read in batches: a batch holding
-/// one deleted outside the program (which fails ELBv2's describe call as a
-/// whole) reads that one as absent and the others as found, with their
-/// tags.
+/// Load balancers, target groups and listeners are read in batches: a
+/// batch holding one deleted outside the program (which fails ELBv2's
+/// describe call as a whole) reads that one as absent and the others as
+/// found, with their tags.
 #[tokio::test]
-async fn load_balancers_and_target_groups_read_in_batches_find_the_deleted_one_absent() {
+async fn elbv2_types_read_in_batches_find_the_deleted_one_absent() {
     use dafnck_core::drift::DriftKind;
     use dafnck_core::Resource;
 
     let Some(m) = moto("elbv2_batched_reads").await else {
         return;
     };
-    for type_name in [LoadBalancer::TYPE, TargetGroup::TYPE] {
+    for type_name in [LoadBalancer::TYPE, TargetGroup::TYPE, Listener::TYPE] {
         assert!(m.provider.reads_in_batches(type_name), "{type_name}");
     }
     fn two_of_each(stack: &mut Stack) -> dafnck_core::Result<()> {
@@ -557,21 +558,36 @@ async fn load_balancers_and_target_groups_read_in_batches_find_the_deleted_one_a
                 )
             })
             .collect();
-        for i in 1..=2 {
+        let lbs: Vec<_> = (1..=2)
+            .map(|i| {
+                stack.add(
+                    &format!("lb{i}"),
+                    LoadBalancer {
+                        subnet_ids: subnets.iter().map(|s| s.out().subnet_id).collect(),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        let groups: Vec<_> = (1..=3)
+            .map(|i| {
+                stack.add(
+                    &format!("tg{i}"),
+                    TargetGroup {
+                        port: 8080,
+                        vpc_id: vpc.out().vpc_id,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        for (i, port) in [(1, 80), (2, 8081)] {
             stack.add(
-                &format!("lb{i}"),
-                LoadBalancer {
-                    subnet_ids: subnets.iter().map(|s| s.out().subnet_id).collect(),
-                    ..Default::default()
-                },
-            );
-        }
-        for i in 1..=3 {
-            stack.add(
-                &format!("tg{i}"),
-                TargetGroup {
-                    port: 8080,
-                    vpc_id: vpc.out().vpc_id,
+                &format!("l{i}"),
+                Listener {
+                    load_balancer_arn: lbs[0].out().arn,
+                    port,
+                    forward: vec![Forward::new(groups[0].out().arn, 1)],
                     ..Default::default()
                 },
             );
@@ -583,6 +599,13 @@ async fn load_balancers_and_target_groups_read_in_batches_find_the_deleted_one_a
     let lb2: LoadBalancerOutputs = outputs(&engine, "lb2").await;
     let tg2: TargetGroupOutputs = outputs(&engine, "tg2").await;
     let tg3: TargetGroupOutputs = outputs(&engine, "tg3").await;
+    let l2: ListenerOutputs = outputs(&engine, "l2").await;
+    m.elb
+        .delete_listener()
+        .listener_arn(l2.arn.as_str())
+        .send()
+        .await
+        .unwrap();
     m.elb
         .delete_load_balancer()
         .load_balancer_arn(lb2.arn.as_str())
@@ -610,8 +633,9 @@ async fn load_balancers_and_target_groups_read_in_batches_find_the_deleted_one_a
 
     let report = engine.drift().await.unwrap();
 
-    assert_eq!(report.checked, 8);
-    assert_eq!(report.drifted.len(), 3, "{report:?}");
+    assert_eq!(report.checked, 10);
+    assert_eq!(report.drifted.len(), 4, "{report:?}");
+    assert_eq!(report.get("l2").unwrap().kind, DriftKind::Deleted);
     assert_eq!(report.get("lb2").unwrap().kind, DriftKind::Deleted);
     assert_eq!(report.get("tg2").unwrap().kind, DriftKind::Deleted);
     let changed = report.get("tg3").unwrap();

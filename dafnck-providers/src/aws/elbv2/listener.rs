@@ -11,7 +11,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -21,8 +22,8 @@ use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, one_call, Aws};
 use super::{
-    apply_tags, made_by, tags_of, tags_on_create, user_tags, ListenerArn, LoadBalancerArn,
-    Protocol, TargetGroupArn,
+    apply_tags, describe_many, made_by, tags_of, tags_of_many, tags_on_create, user_tags,
+    ListenerArn, LoadBalancerArn, Protocol, TargetGroupArn,
 };
 
 /// A listener of a [`LoadBalancer`](super::LoadBalancer): a port, and the
@@ -262,6 +263,86 @@ async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<()
     Ok(())
 }
 
+/// What a read reports of `l` (with its `tags`), found for `req`: shared by
+/// `read` and `read_many` so both answer alike.
+fn observed_as(
+    req: &Read<Listener>,
+    l: &Found,
+    tags: &BTreeMap<String, String>,
+) -> kit::Found<Listener, ListenerOutputs> {
+    let s = Subject::of::<Listener>(&req.name);
+    let recorded = req.recorded.decode_or_default();
+    let found_forward = forwarding_of(l);
+    // As recorded (its order and weights) when the split is the same.
+    let forward = match declared(&s, &recorded) {
+        Ok(d) if same_split(&d, &found_forward) => recorded.forward.clone(),
+        _ => found_forward
+            .into_iter()
+            .map(|(arn, weight)| Forward::new(TargetGroupArn(arn).into(), weight))
+            .collect(),
+    };
+    let port = l
+        .port()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or_default();
+    let observed = Listener {
+        load_balancer_arn: LoadBalancerArn(l.load_balancer_arn().unwrap_or_default().to_owned())
+            .into(),
+        port: if recorded.port == 0 && port == 80 {
+            0
+        } else {
+            port
+        },
+        protocol: Protocol::of(l.protocol()),
+        forward,
+        tags: user_tags(tags),
+    };
+    lookup::observed(arn_of(l), observed, outputs(l))
+}
+
+/// The listener `req` asks about (by ARN, else by the token of the create
+/// that may have made it).
+async fn find(client: &Client, req: &Read<Listener>) -> Result<Option<Found>, AwsError> {
+    let s = Subject::of::<Listener>(&req.name);
+    let recorded = req.recorded.decode_or_default();
+    // An unresolved load balancer is an empty ARN, which has no listeners.
+    let lb = recorded
+        .load_balancer_arn
+        .as_value()
+        .map_or("", |lb| lb.as_str());
+    lookup::find(
+        req,
+        |arn| by_arn(client, &s, arn),
+        |token| by_token(client, &s, lb, token),
+    )
+    .await
+}
+
+/// The listeners AWS knows among `arns` (see [`describe_many`]).
+async fn by_arns(
+    client: &Client,
+    s: &Subject<'_>,
+    arns: Vec<String>,
+) -> Result<Vec<Found>, AwsError> {
+    describe_many(
+        arns,
+        |chunk| async move {
+            let out = lookup::unless_not_found(
+                s,
+                "DescribeListeners",
+                client
+                    .describe_listeners()
+                    .set_listener_arns(Some(chunk))
+                    .send()
+                    .await,
+            )?;
+            Ok(out.map(|out| out.listeners().to_vec()))
+        },
+        |arn| async move { by_arn(client, s, &arn).await },
+    )
+    .await
+}
+
 /// Serves [`Listener`].
 pub(crate) struct ListenerHandler;
 
@@ -321,50 +402,48 @@ impl ResourceHandler for ListenerHandler {
     async fn read(&self, p: &Aws, req: Read<Listener>) -> ReadResult<Listener> {
         let s = Subject::of::<Listener>(&req.name);
         let client = p.elbv2_client().await;
-        let recorded = req.recorded.decode_or_default();
-        // An unresolved load balancer is an empty ARN, which has no listeners.
-        let lb = recorded
-            .load_balancer_arn
-            .as_value()
-            .map_or("", |lb| lb.as_str());
-        let found = lookup::find(
-            &req,
-            |arn| by_arn(client, &s, arn),
-            |token| by_token(client, &s, lb, token),
-        )
-        .await?;
-        let Some(l) = found else {
+        let Some(l) = find(client, &req).await? else {
             return Ok(None);
         };
         let tags = tags_of(client, &s, arn_of(&l)).await?;
-        let found_forward = forwarding_of(&l);
-        // As recorded (its order and weights) when the split is the same.
-        let forward = match declared(&s, &recorded) {
-            Ok(d) if same_split(&d, &found_forward) => recorded.forward.clone(),
-            _ => found_forward
-                .into_iter()
-                .map(|(arn, weight)| Forward::new(TargetGroupArn(arn).into(), weight))
-                .collect(),
-        };
-        let port = l
-            .port()
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or_default();
-        let observed = Listener {
-            load_balancer_arn: LoadBalancerArn(
-                l.load_balancer_arn().unwrap_or_default().to_owned(),
-            )
-            .into(),
-            port: if recorded.port == 0 && port == 80 {
-                0
-            } else {
-                port
-            },
-            protocol: Protocol::of(l.protocol()),
-            forward,
-            tags: user_tags(&tags),
-        };
-        Ok(Some(lookup::observed(arn_of(&l), observed, outputs(&l))))
+        Ok(Some(observed_as(&req, &l, &tags)))
+    }
+
+    /// DescribeListeners and DescribeTags for up to 20 listeners read by
+    /// ARN at a time (a chunk with an ARN AWS no longer knows is described
+    /// again one by one, so that one reads as absent); a read by token
+    /// alone, as `read`.
+    fn reads_in_batches(&self) -> bool {
+        true
+    }
+
+    async fn read_many(
+        &self,
+        p: &Aws,
+        reqs: Vec<Read<Listener>>,
+    ) -> Result<Vec<Option<kit::Found<Listener, ListenerOutputs>>>, ProviderError> {
+        let client = p.elbv2_client().await;
+        // A failed listing names the batch's first resource.
+        let s = Subject::of::<Listener>(reqs.first().map_or("", |r| r.name.as_str()));
+        let found = lookup::find_many(
+            &reqs,
+            |arns| by_arns(client, &s, arns),
+            Found::listener_arn,
+            |req| find(client, req),
+        )
+        .await?;
+        let arns: Vec<String> = found
+            .iter()
+            .flatten()
+            .map(|l| arn_of(l).to_owned())
+            .collect();
+        let tags = tags_of_many(client, &s, &arns).await?;
+        let none = BTreeMap::new();
+        Ok(reqs
+            .iter()
+            .zip(found)
+            .map(|(req, l)| l.map(|l| observed_as(req, &l, tags.get(arn_of(&l)).unwrap_or(&none))))
+            .collect())
     }
 
     async fn update(&self, p: &Aws, req: Update<Listener>) -> UpdateResult<Listener> {
