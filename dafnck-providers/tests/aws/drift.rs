@@ -172,7 +172,7 @@ async fn vpcs_read_in_a_batch_report_their_drift() {
 async fn ec2_types_read_in_batches_find_the_deleted_one_absent() {
     use dafnck_core::{Resource, Stack};
     use dafnck_providers::aws::ec2::{
-        ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, KeyPair,
+        ElasticIp, ElasticIpOutputs, Instance, InternetGateway, InternetGatewayOutputs, KeyPair,
         KeyPairOutputs, RouteTable, RouteTableOutputs, SecurityGroup, SecurityGroupOutputs, Subnet,
         SubnetOutputs, Vpc, VpcOutputs,
     };
@@ -187,13 +187,15 @@ async fn ec2_types_read_in_batches_find_the_deleted_one_absent() {
         RouteTable::TYPE,
         ElasticIp::TYPE,
         KeyPair::TYPE,
+        Instance::TYPE,
     ] {
         assert!(
             dafnck_core::Provider::reads_in_batches(&m.provider, type_name),
             "{type_name}"
         );
     }
-    fn pairs(stack: &mut Stack) -> dafnck_core::Result<()> {
+    let ami = m.ami().await;
+    let pairs = move |stack: &mut Stack| -> dafnck_core::Result<()> {
         let vpc = stack.add(
             "net",
             Vpc {
@@ -202,15 +204,16 @@ async fn ec2_types_read_in_batches_find_the_deleted_one_absent() {
             },
         );
         let vpc_id = vpc.out().vpc_id;
+        let mut subnets = Vec::new();
         for i in 1..=2 {
-            stack.add(
+            subnets.push(stack.add(
                 &format!("s{i}"),
                 Subnet {
                     vpc_id: vpc_id.clone(),
                     cidr_block: format!("10.9.{i}.0/24").into(),
                     ..Default::default()
                 },
-            );
+            ));
             stack.add(
                 &format!("g{i}"),
                 SecurityGroup {
@@ -230,9 +233,18 @@ async fn ec2_types_read_in_batches_find_the_deleted_one_absent() {
             );
             stack.add(&format!("e{i}"), ElasticIp::default());
             stack.add(&format!("k{i}"), KeyPair::default());
+            stack.add(
+                &format!("vm{i}"),
+                Instance {
+                    ami: ami.clone().into(),
+                    instance_type: "t3.micro".to_string().into(),
+                    subnet_id: subnets[0].out().subnet_id,
+                    ..Default::default()
+                },
+            );
         }
         Ok(())
-    }
+    };
     let engine = m.engine();
     engine.up(pairs, false).await.unwrap();
     let _: VpcOutputs = outputs(&engine, "net").await;
@@ -242,6 +254,7 @@ async fn ec2_types_read_in_batches_find_the_deleted_one_absent() {
     let r2: RouteTableOutputs = outputs(&engine, "r2").await;
     let e2: ElasticIpOutputs = outputs(&engine, "e2").await;
     let k2: KeyPairOutputs = outputs(&engine, "k2").await;
+    let vm2: InstanceOutputs = outputs(&engine, "vm2").await;
     let ec2 = &m.ec2;
     ec2.delete_subnet()
         .subnet_id(s2.subnet_id.as_str())
@@ -275,12 +288,23 @@ async fn ec2_types_read_in_batches_find_the_deleted_one_absent() {
         .await
         .unwrap();
 
+    // A terminated instance reads as absent, as in its single read.
+    ec2.terminate_instances()
+        .instance_ids(vm2.instance_id.as_str())
+        .send()
+        .await
+        .unwrap();
+
     let report = engine.drift().await.unwrap();
 
-    assert_eq!(report.checked, 13);
+    assert_eq!(report.checked, 15);
     let mut deleted: Vec<&str> = report.drifted.iter().map(|d| d.name.as_str()).collect();
     deleted.sort_unstable();
-    assert_eq!(deleted, ["e2", "g2", "i2", "k2", "r2", "s2"], "{report:?}");
+    assert_eq!(
+        deleted,
+        ["e2", "g2", "i2", "k2", "r2", "s2", "vm2"],
+        "{report:?}"
+    );
     for name in deleted {
         assert_eq!(report.get(name).unwrap().kind, DriftKind::Deleted, "{name}");
     }
