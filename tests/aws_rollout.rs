@@ -93,7 +93,10 @@ impl Clients {
                 seen.push(now);
             }
             assert!(Instant::now() < deadline, "up ran for 5 minutes: {seen:?}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Often: against moto a reset to the serving group can be
+            // followed by the next rollout's first step within a few
+            // hundred milliseconds.
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let out = waiting.await.unwrap().unwrap();
         let now = self.forwarding(listener).await;
