@@ -75,6 +75,27 @@ macro_rules! ids {
     )*};
 }
 
+/// Declares a service's resource types, one line per type: `module:
+/// Handler`. Each line declares the module (one file per type, holding its
+/// input and output structs, its id type and its handler), re-exports the
+/// module's public items, and registers its handler in `register`, which
+/// [`Provider::serving`] calls. Adding a type is its file plus its line.
+macro_rules! resource_types {
+    ($($module:ident: $handler:ident,)*) => {
+        $(
+            pub(crate) mod $module;
+            pub use $module::*;
+        )*
+
+        /// Registers the handler of every type of this service.
+        pub(crate) fn register(
+            kit: dafnck_core::provider::kit::Kit<$crate::aws::Aws>,
+        ) -> dafnck_core::provider::kit::Kit<$crate::aws::Aws> {
+            kit$(.with($module::$handler))*
+        }
+    };
+}
+
 pub mod ec2;
 pub mod elbv2;
 mod error;
@@ -173,18 +194,7 @@ impl Provider {
 
     /// The handlers of every type, sharing `aws`.
     fn serving(aws: Aws) -> Self {
-        let kit = Kit::new("aws", aws)
-            .with(ec2::vpc::VpcHandler)
-            .with(ec2::subnet::SubnetHandler)
-            .with(ec2::security_group::SecurityGroupHandler)
-            .with(ec2::instance::InstanceHandler)
-            .with(ec2::internet_gateway::InternetGatewayHandler)
-            .with(ec2::route_table::RouteTableHandler)
-            .with(ec2::key_pair::KeyPairHandler)
-            .with(ec2::elastic_ip::ElasticIpHandler)
-            .with(elbv2::load_balancer::LoadBalancerHandler)
-            .with(elbv2::target_group::TargetGroupHandler)
-            .with(elbv2::listener::ListenerHandler);
+        let kit = elbv2::register(ec2::register(Kit::new("aws", aws)));
         Provider { kit }
     }
 

@@ -17,7 +17,13 @@ use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
-use super::{known, AllocationId, InstanceId};
+use super::{known, InstanceId};
+
+
+ids! {
+    /// The allocation id of an [`ElasticIp`] (`eipalloc-...`).
+    AllocationId;
+}
 
 /// An elastic IP address (AllocateAddress, domain `vpc`): a public IPv4
 /// address that stays the same while instances come and go.

@@ -17,7 +17,13 @@ use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, tags, Aws, Poll};
-use super::{known, required, InstanceId, SecurityGroupId, SubnetId};
+use super::{known, required, SecurityGroupId, SubnetId};
+
+
+ids! {
+    /// The id of an [`Instance`] (`i-...`).
+    InstanceId;
+}
 
 /// An EC2 instance in a [`Subnet`](super::Subnet). Create and update wait
 /// until it is `running`.

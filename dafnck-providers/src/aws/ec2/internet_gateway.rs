@@ -17,7 +17,13 @@ use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
-use super::{known, InternetGatewayId, VpcId};
+use super::{known, VpcId};
+
+
+ids! {
+    /// The id of an [`InternetGateway`] (`igw-...`).
+    InternetGatewayId;
+}
 
 /// An internet gateway, attached to at most one VPC.
 ///

@@ -20,7 +20,12 @@ use sha2::{Digest, Sha256};
 
 use super::super::error::{AwsError, Subject};
 use super::super::{lookup, one_call, tags, Aws};
-use super::KeyPairId;
+
+
+ids! {
+    /// The id of a [`KeyPair`] (`key-...`).
+    KeyPairId;
+}
 
 /// An EC2 key pair, for [`Instance::key_name`](super::Instance::key_name).
 ///

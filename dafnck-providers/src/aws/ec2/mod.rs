@@ -132,41 +132,15 @@ macro_rules! find_many_by_ids {
     };
 }
 
-pub(crate) mod elastic_ip;
-pub(crate) mod instance;
-pub(crate) mod internet_gateway;
-pub(crate) mod key_pair;
-pub(crate) mod route_table;
-pub(crate) mod security_group;
-pub(crate) mod subnet;
-pub(crate) mod vpc;
-
-pub use elastic_ip::{ElasticIp, ElasticIpOutputs, ElasticIpOutputsRefs};
-pub use instance::{Instance, InstanceOutputs, InstanceOutputsRefs};
-pub use internet_gateway::{InternetGateway, InternetGatewayOutputs, InternetGatewayOutputsRefs};
-pub use key_pair::{KeyPair, KeyPairOutputs, KeyPairOutputsRefs};
-pub use route_table::{Route, RouteTable, RouteTableOutputs, RouteTableOutputsRefs};
-pub use security_group::{Rule, SecurityGroup, SecurityGroupOutputs, SecurityGroupOutputsRefs};
-pub use subnet::{Subnet, SubnetOutputs, SubnetOutputsRefs};
-pub use vpc::{Vpc, VpcOutputs, VpcOutputsRefs};
-
-ids! {
-    /// The id of a [`Vpc`] (`vpc-...`).
-    VpcId;
-    /// The id of a [`Subnet`] (`subnet-...`).
-    SubnetId;
-    /// The id of a [`SecurityGroup`] (`sg-...`).
-    SecurityGroupId;
-    /// The id of an [`Instance`] (`i-...`).
-    InstanceId;
-    /// The id of an [`InternetGateway`] (`igw-...`).
-    InternetGatewayId;
-    /// The id of a [`RouteTable`] (`rtb-...`).
-    RouteTableId;
-    /// The id of a [`KeyPair`] (`key-...`).
-    KeyPairId;
-    /// The allocation id of an [`ElasticIp`] (`eipalloc-...`).
-    AllocationId;
+resource_types! {
+    elastic_ip: ElasticIpHandler,
+    instance: InstanceHandler,
+    internet_gateway: InternetGatewayHandler,
+    key_pair: KeyPairHandler,
+    route_table: RouteTableHandler,
+    security_group: SecurityGroupHandler,
+    subnet: SubnetHandler,
+    vpc: VpcHandler,
 }
 
 /// The value of a typed input, or `what` is missing.

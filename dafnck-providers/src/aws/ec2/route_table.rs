@@ -17,7 +17,13 @@ use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
-use super::{known, required, InternetGatewayId, RouteTableId, SubnetId, VpcId};
+use super::{known, required, InternetGatewayId, SubnetId, VpcId};
+
+
+ids! {
+    /// The id of a [`RouteTable`] (`rtb-...`).
+    RouteTableId;
+}
 
 /// A route table of a VPC, and the subnets associated with it.
 ///

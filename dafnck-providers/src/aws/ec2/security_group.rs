@@ -19,7 +19,13 @@ use dafnck_core::Value;
 
 use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
-use super::{known, required, SecurityGroupId, VpcId};
+use super::{known, required, VpcId};
+
+
+ids! {
+    /// The id of a [`SecurityGroup`] (`sg-...`).
+    SecurityGroupId;
+}
 
 /// A security group of a VPC: which traffic its members accept (`ingress`)
 /// and send (`egress`).

@@ -16,7 +16,13 @@ use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
-use super::{known, required, SubnetId, VpcId};
+use super::{known, required, VpcId};
+
+
+ids! {
+    /// The id of a [`Subnet`] (`subnet-...`).
+    SubnetId;
+}
 
 /// A subnet: a range of a [`Vpc`](super::Vpc) in one availability zone.
 ///

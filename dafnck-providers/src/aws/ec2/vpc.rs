@@ -16,7 +16,13 @@ use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
-use super::{known, required, VpcId};
+use super::{known, required};
+
+
+ids! {
+    /// The id of a [`Vpc`] (`vpc-...`).
+    VpcId;
+}
 
 /// A VPC: an isolated network with an IPv4 range.
 ///

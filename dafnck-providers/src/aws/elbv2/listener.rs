@@ -21,10 +21,13 @@ use super::super::ec2::known;
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, one_call, Aws};
-use super::{
-    apply_tags, describe_many, made_by, tags_of, tags_of_many, tags_on_create, user_tags,
-    ListenerArn, LoadBalancerArn, Protocol, TargetGroupArn,
-};
+use super::{apply_tags, describe_many, made_by, tags_of, tags_of_many, tags_on_create, user_tags, LoadBalancerArn, Protocol, TargetGroupArn};
+
+
+ids! {
+    /// The ARN of a [`Listener`].
+    ListenerArn;
+}
 
 /// A listener of a [`LoadBalancer`](super::LoadBalancer): a port, and the
 /// [`TargetGroup`](super::TargetGroup)s its traffic is forwarded to, by

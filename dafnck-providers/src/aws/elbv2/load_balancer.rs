@@ -22,10 +22,13 @@ use super::super::ec2::{known, SecurityGroupId, SubnetId, VpcId};
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, Aws, Poll};
-use super::{
-    apply_tags, describe_many, made_by, object_name, read_name, replace_conflict, same_set,
-    tags_of, tags_of_many, tags_on_create, user_tags, LoadBalancerArn,
-};
+use super::{apply_tags, describe_many, made_by, object_name, read_name, replace_conflict, same_set, tags_of, tags_of_many, tags_on_create, user_tags};
+
+
+ids! {
+    /// The ARN of a [`LoadBalancer`].
+    LoadBalancerArn;
+}
 
 /// A load balancer: the entry point that [`Listener`](super::Listener)s
 /// listen on.

@@ -57,9 +57,11 @@
 //! # let _ = infra;
 //! ```
 
-pub(crate) mod listener;
-pub(crate) mod load_balancer;
-pub(crate) mod target_group;
+resource_types! {
+    listener: ListenerHandler,
+    load_balancer: LoadBalancerHandler,
+    target_group: TargetGroupHandler,
+}
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -74,21 +76,6 @@ use sha2::{Digest, Sha256};
 
 use super::error::{AwsError, Subject};
 use super::tags::{self, client_token, TOKEN_TAG};
-
-pub use listener::{Forward, Listener, ListenerOutputs, ListenerOutputsRefs};
-pub use load_balancer::{
-    LoadBalancer, LoadBalancerOutputs, LoadBalancerOutputsRefs, LoadBalancerType, Scheme,
-};
-pub use target_group::{HealthCheck, TargetGroup, TargetGroupOutputs, TargetGroupOutputsRefs};
-
-ids! {
-    /// The ARN of a [`LoadBalancer`].
-    LoadBalancerArn;
-    /// The ARN of a [`TargetGroup`].
-    TargetGroupArn;
-    /// The ARN of a [`Listener`].
-    ListenerArn;
-}
 
 /// A protocol of a [`TargetGroup`] or [`Listener`].
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]

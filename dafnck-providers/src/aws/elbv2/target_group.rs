@@ -22,10 +22,13 @@ use super::super::ec2::{known, InstanceId, VpcId};
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, one_call, Aws};
-use super::{
-    apply_tags, check_prefix, describe_many, made_by, object_name, prefixed_name, replace_conflict,
-    same_set, tags_of, tags_of_many, tags_on_create, user_tags, Protocol, TargetGroupArn,
-};
+use super::{apply_tags, check_prefix, describe_many, made_by, object_name, prefixed_name, replace_conflict, same_set, tags_of, tags_of_many, tags_on_create, user_tags, Protocol};
+
+
+ids! {
+    /// The ARN of a [`TargetGroup`].
+    TargetGroupArn;
+}
 
 /// A target group: the instances a [`Listener`](super::Listener) forwards
 /// to, and how their health is checked.
