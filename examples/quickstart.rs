@@ -8,7 +8,7 @@
 //! cargo run --example quickstart -- preview --config version=v2   # an update: both replicas restart
 //! cargo run --example quickstart -- up --yes --config version=v2
 //! cargo run --example quickstart -- drift                          # after killing a replica: exit 2
-//! cargo run --example quickstart -- up --yes --refresh             # repairs it
+//! cargo run --example quickstart -- up --yes                       # refreshes first, so it repairs it
 //! cargo run --example quickstart -- destroy --yes
 //! ```
 //!

@@ -231,12 +231,7 @@ async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
         "{e}"
     );
     // Nothing left to do, and nothing drifted.
-    let r = run(
-        dir,
-        &url,
-        &["preview", "--detailed-exitcode", "--refresh"],
-        &v2,
-    );
+    let r = run(dir, &url, &["preview", "--detailed-exitcode"], &v2);
     expect(&r, 0);
     let r = run(dir, &url, &["up", "--yes"], &v2);
     expect(&r, 0);

@@ -140,12 +140,7 @@ async fn the_example_is_deployed_changed_in_place_replaced_in_order_and_destroye
         "{}",
         r.stdout
     );
-    let r = run(
-        dir,
-        &url,
-        &["preview", "--detailed-exitcode", "--refresh"],
-        &base,
-    );
+    let r = run(dir, &url, &["preview", "--detailed-exitcode"], &base);
     expect(&r, 0);
     assert!(r.stdout.contains("No changes"), "{}", r.stdout);
 
@@ -281,12 +276,7 @@ async fn the_example_is_deployed_changed_in_place_replaced_in_order_and_destroye
             .is_err(),
         "the old subnet is deleted"
     );
-    let r = run(
-        dir,
-        &url,
-        &["preview", "--detailed-exitcode", "--refresh"],
-        &moved,
-    );
+    let r = run(dir, &url, &["preview", "--detailed-exitcode"], &moved);
     expect(&r, 0);
 
     // destroy leaves nothing of the stack.

@@ -148,7 +148,22 @@ fn drift_names_what_changed_outside_and_up_repairs_it() {
         "{kinds:?}"
     );
 
-    let r = run(dir.path(), &["up", "--yes", "--refresh"]);
+    // Without a refresh the plan is made against the state as recorded:
+    // it sees nothing to do. A plain `up` refreshes first and repairs both.
+    expect(
+        &run(
+            dir.path(),
+            &["preview", "--no-refresh", "--detailed-exitcode"],
+        ),
+        0,
+    );
+    expect(&run(dir.path(), &["preview", "--detailed-exitcode"]), 2);
+    // The earlier opt-in flag is still accepted.
+    expect(
+        &run(dir.path(), &["preview", "--refresh", "--detailed-exitcode"]),
+        2,
+    );
+    let r = run(dir.path(), &["up", "--yes"]);
     expect(&r, 0);
     expect(&run(dir.path(), &["drift"]), 0);
     expect(&run(dir.path(), &["preview", "--detailed-exitcode"]), 0);

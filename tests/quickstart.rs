@@ -148,7 +148,7 @@ fn the_quickstart_deploys_drifts_repairs_updates_and_destroys() {
         "{named:?}"
     );
 
-    d.ok(&["up", "--yes", "--refresh"]);
+    d.ok(&["up", "--yes"]);
     assert_eq!(get(d.port, "/version").as_deref(), Some("v1"));
     assert!(std::fs::read_to_string(site.join("index.html"))
         .unwrap()

@@ -79,6 +79,10 @@ pub struct Preview {
     /// Resources whose handover (a rollout) a dead run left under way: `up`
     /// resets them to the old object first (see [`crate::handover`]).
     pub interrupted: Vec<String>,
+    /// What the refresh read, as journal entries: [`Engine::up_previewed`]
+    /// records exactly these before it applies the plan, so the state it
+    /// writes is the one the plan was made against.
+    refreshed: Vec<Entry>,
 }
 
 impl Preview {
@@ -289,7 +293,7 @@ impl Engine {
         let desired = self.desired(program)?;
         let stored = self.state().await?;
         if refresh {
-            self.require_key_to_compare("preview --refresh", &stored)?;
+            self.require_key_to_compare("preview", &stored)?;
         }
         // The plan is bound to the state as stored. When nothing is resolved
         // or refreshed in memory, that is the state planned against, which
@@ -303,6 +307,7 @@ impl Engine {
             .collect();
         let (mut current, pending) = self.resolved_in_memory(stored).await?;
         let mut drift = None;
+        let mut refreshed = Vec::new();
         if refresh {
             let r = drift::refresh(
                 &current,
@@ -313,6 +318,7 @@ impl Engine {
             .await?;
             current = r.state;
             drift = Some(r.report);
+            refreshed = r.entries;
         }
         let plan = self.plan(&desired, &current, base)?;
         Ok(Preview {
@@ -320,6 +326,7 @@ impl Engine {
             drift,
             pending,
             interrupted,
+            refreshed,
         })
     }
 
@@ -348,11 +355,12 @@ impl Engine {
 
     /// Applies what `preview` showed (made by [`Engine::preview`] of the same
     /// `program`): exactly that plan, refused with [`Error::StalePlan`] if
-    /// the state moved since. A preview that needs the state written first
-    /// (pending operations to recover, a refresh to record, an interrupted
-    /// handover to reset), or whose changes are handed over (a hook runs
-    /// with the program), is planned again under the lock instead, from the
-    /// same program.
+    /// the state moved since. A refreshed preview's reads are recorded first
+    /// (not read again), so the plan applies to the state it was made
+    /// against. A preview that needs the state written first (pending
+    /// operations to recover, an interrupted handover to reset), or whose
+    /// changes are handed over (a hook runs with the program), is planned
+    /// again under the lock instead, from the same program.
     ///
     /// # Errors
     /// As [`Engine::apply_plan`] and [`Engine::up`].
@@ -366,12 +374,40 @@ impl Engine {
             .changes
             .iter()
             .any(|c| c.flags.handover.is_some());
-        if preview.pending.is_empty() && !refresh && preview.interrupted.is_empty() && !handed_over
-        {
-            self.apply_plan(&preview.plan).await
-        } else {
+        if !preview.pending.is_empty() || !preview.interrupted.is_empty() || handed_over {
             self.up(program, refresh).await
+        } else if refresh {
+            self.apply_refreshed(preview).await
+        } else {
+            self.apply_plan(&preview.plan).await
         }
+    }
+
+    /// Under the lock: records what `preview`'s refresh read, then applies
+    /// its plan; refused with [`Error::StalePlan`] if the state moved since
+    /// the preview read it.
+    async fn apply_refreshed(&self, preview: &Preview) -> crate::Result<ApplyReport> {
+        let plan = &preview.plan;
+        self.locked("up", |this| async move {
+            let state = this.state().await?;
+            this.require_key("up", &state, crate::saved_plan::holds_secrets(plan))?;
+            let found = StateBinding::of(&state);
+            if found != plan.base || !state.pending.is_empty() {
+                return Err(Error::StalePlan {
+                    expected: plan.base.to_string(),
+                    found: found.to_string(),
+                });
+            }
+            let (journal, task) = this.journal(state);
+            for e in &preview.refreshed {
+                journal.record(e.clone());
+            }
+            drop(journal);
+            let state = task.finish().await?;
+            this.execute("up", plan, state, Vec::new(), HashMap::new())
+                .await
+        })
+        .await
     }
 
     /// Applies a saved plan exactly, or refuses it if the state changed since

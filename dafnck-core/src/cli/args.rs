@@ -82,8 +82,14 @@ pub struct Args {
 pub enum Command {
     /// Show what `up` would change.
     Preview {
-        /// Read every recorded object first, so the plan corrects drift.
+        /// Plan against the state as recorded, without reading the recorded
+        /// objects first (by default they are read, so the plan corrects
+        /// drift: a deleted object is created again, a changed one updated).
         #[arg(long)]
+        no_refresh: bool,
+        /// Read every recorded object first: the default, kept so that
+        /// scripts written for earlier versions still run.
+        #[arg(long, hide = true, conflicts_with = "no_refresh")]
         refresh: bool,
         /// Print the plan as one JSON document.
         #[arg(long)]
@@ -106,8 +112,14 @@ pub enum Command {
         /// Apply this saved plan exactly (refused if the state changed since).
         #[arg(long, value_name = "FILE")]
         plan: Option<PathBuf>,
-        /// Read every recorded object first, so the plan corrects drift.
+        /// Plan against the state as recorded, without reading the recorded
+        /// objects first (by default they are read, so the plan corrects
+        /// drift: a deleted object is created again, a changed one updated).
         #[arg(long)]
+        no_refresh: bool,
+        /// Read every recorded object first: the default, kept so that
+        /// scripts written for earlier versions still run.
+        #[arg(long, hide = true, conflicts_with = "no_refresh")]
         refresh: bool,
         /// Only this resource and what it depends on (repeatable).
         #[arg(long, value_name = "NAME")]

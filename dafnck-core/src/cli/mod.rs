@@ -355,14 +355,15 @@ where
     };
     match &args.command {
         Command::Preview {
-            refresh,
+            no_refresh,
             json,
             out,
             target,
             detailed_exitcode,
+            ..
         } => {
             let engine = engine.targets(target.clone());
-            let preview = engine.preview(prog(), *refresh).await?;
+            let preview = engine.preview(prog(), !*no_refresh).await?;
             if *json {
                 println!("{}", output::plan_json(&preview.plan));
             } else {
@@ -411,11 +412,15 @@ where
         Command::Up {
             yes,
             plan: None,
-            refresh,
+            no_refresh,
             target,
+            ..
         } => {
             let engine = engine.targets(target.clone());
-            let preview = engine.preview(prog(), *refresh).await?;
+            if !*no_refresh {
+                engine.check_key_for("up").await?;
+            }
+            let preview = engine.preview(prog(), !*no_refresh).await?;
             print_preview(&preview, color);
             if !preview.has_work() {
                 return Ok(0);

@@ -90,6 +90,17 @@ impl Engine {
             plan.is_some_and(saved_plan::holds_secrets),
         )
     }
+
+    /// As [`Engine::check_secrets_writable`] for `operation`, before any
+    /// plan is made: the command line's `up` calls it before its refreshing
+    /// preview, so a missing key is reported as `up`'s, not the preview's.
+    pub(crate) async fn check_key_for(&self, operation: &str) -> crate::Result<()> {
+        if self.sealing.key_source().has_key() {
+            return Ok(());
+        }
+        let state = self.state().await?;
+        self.require_key(operation, &state, false)
+    }
 }
 
 impl Engine {
@@ -157,7 +168,7 @@ impl Engine {
             return Err(self.secrets_error(format!(
                 "`{operation}` compares the recorded secrets with what providers report, so it \
                  needs the key: set DAFNCK_PASSPHRASE (or give the program's key with \
-                 `secrets_key`); `preview` without --refresh works without it"
+                 `secrets_key`); `preview --no-refresh` works without it"
             )));
         }
         Ok(())

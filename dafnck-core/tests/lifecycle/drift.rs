@@ -127,6 +127,39 @@ async fn a_refreshing_up_recreates_the_deleted_and_updates_the_changed() {
 }
 
 #[tokio::test]
+async fn up_after_a_refreshing_preview_applies_the_shown_plan_without_reading_again() {
+    let t = drifted().await;
+    let preview = t.engine().preview(infra, true).await.unwrap();
+    let reads = calls(t.cloud(), FakeOp::Read, "web").len();
+    let mark = t.cloud().calls().len();
+    t.engine().up_previewed(infra, &preview).await.unwrap();
+    let run = &t.cloud().calls()[mark..];
+    assert!(
+        run.iter().all(|c| c.op != FakeOp::Read),
+        "the preview's reads are recorded, not made again: {run:?}"
+    );
+    assert_eq!(calls(t.cloud(), FakeOp::Read, "web").len(), reads);
+    find(run, FakeOp::Update, "web");
+    find(run, FakeOp::Create, "cache");
+    assert_eq!(t.cloud().objects().len(), 5);
+    assert!(!t.engine().drift().await.unwrap().has_drift());
+}
+
+#[tokio::test]
+async fn up_after_a_refreshing_preview_refuses_when_the_state_moved() {
+    let t = drifted().await;
+    let preview = t.engine().preview(infra, true).await.unwrap();
+    // Another run records what it read in between.
+    t.engine().refresh().await.unwrap();
+    let state = t.state().await;
+    let mark = t.cloud().calls().len();
+    let err = t.engine().up_previewed(infra, &preview).await.unwrap_err();
+    assert!(matches!(err, dafnck_core::Error::StalePlan { .. }), "{err}");
+    assert_eq!(t.cloud().calls().len(), mark, "nothing is called");
+    assert_eq!(t.state().await, state, "nothing is written");
+}
+
+#[tokio::test]
 async fn refresh_records_what_it_found() {
     let t = drifted().await;
     let report = t.engine().refresh().await.unwrap();

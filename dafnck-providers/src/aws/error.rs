@@ -240,7 +240,7 @@ impl Subject<'_> {
     pub(crate) fn gone(&self, id: &str) -> AwsError {
         self.wait(
             id,
-            "is gone (deleted outside this program); `up --refresh` creates it again",
+            "is gone (deleted outside this program); `up` creates it again",
         )
     }
 
