@@ -75,15 +75,16 @@ macro_rules! ids {
     )*};
 }
 
-/// Declares a service's resource types, one line per type: `module:
-/// Handler`. Each line declares the module (one file per type, holding its
-/// input and output structs, its id type and its handler), re-exports the
-/// module's public items, and registers its handler in `register`, which
-/// [`Provider::serving`] calls. Adding a type is its file plus its line.
+/// Registers a service's resource types, one line per type: `module:
+/// Handler`. Each type is one file (its input and output structs, its id
+/// type and its handler), declared with `mod` just above the list (where
+/// `cargo fmt` and rustdoc can see it); its line re-exports the module's
+/// public items and registers its handler in `register`, which
+/// [`Provider::serving`] calls. Adding a type is its file, its `mod` line
+/// and its line here.
 macro_rules! resource_types {
     ($($module:ident: $handler:ident,)*) => {
         $(
-            pub(crate) mod $module;
             pub use $module::*;
         )*
 

@@ -19,7 +19,6 @@ use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, InstanceId};
 
-
 ids! {
     /// The allocation id of an [`ElasticIp`] (`eipalloc-...`).
     AllocationId;

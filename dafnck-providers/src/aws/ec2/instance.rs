@@ -19,7 +19,6 @@ use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, tags, Aws, Poll};
 use super::{known, required, SecurityGroupId, SubnetId};
 
-
 ids! {
     /// The id of an [`Instance`] (`i-...`).
     InstanceId;

@@ -19,7 +19,6 @@ use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, VpcId};
 
-
 ids! {
     /// The id of an [`InternetGateway`] (`igw-...`).
     InternetGatewayId;

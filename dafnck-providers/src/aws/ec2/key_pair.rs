@@ -21,7 +21,6 @@ use sha2::{Digest, Sha256};
 use super::super::error::{AwsError, Subject};
 use super::super::{lookup, one_call, tags, Aws};
 
-
 ids! {
     /// The id of a [`KeyPair`] (`key-...`).
     KeyPairId;

@@ -132,6 +132,15 @@ macro_rules! find_many_by_ids {
     };
 }
 
+mod elastic_ip;
+mod instance;
+mod internet_gateway;
+mod key_pair;
+mod route_table;
+mod security_group;
+mod subnet;
+mod vpc;
+
 resource_types! {
     elastic_ip: ElasticIpHandler,
     instance: InstanceHandler,

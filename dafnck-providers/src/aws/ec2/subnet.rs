@@ -18,7 +18,6 @@ use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, required, VpcId};
 
-
 ids! {
     /// The id of a [`Subnet`] (`subnet-...`).
     SubnetId;

@@ -21,8 +21,10 @@ use super::super::ec2::known;
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, one_call, Aws};
-use super::{apply_tags, describe_many, made_by, tags_of, tags_of_many, tags_on_create, user_tags, LoadBalancerArn, Protocol, TargetGroupArn};
-
+use super::{
+    apply_tags, by_arn, made_by, tags_of, tags_on_create, user_tags, LoadBalancerArn, Protocol,
+    TargetGroupArn,
+};
 
 ids! {
     /// The ARN of a [`Listener`].
@@ -113,14 +115,13 @@ const MAX_WEIGHT: u16 = 999;
 
 type Found = aws_sdk_elasticloadbalancingv2::types::Listener;
 
-async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
-    let out = lookup::unless_not_found(
-        s,
-        "DescribeListeners",
-        client.describe_listeners().listener_arns(arn).send().await,
-    )?;
-    Ok(out.and_then(|out| out.listeners().first().cloned()))
-}
+described!(
+    Listener,
+    "DescribeListeners",
+    describe_listeners,
+    set_listener_arns,
+    listeners
+);
 
 /// The listener a create with `token` made: among the load balancer's
 /// listeners, the one whose token tag says so.
@@ -315,33 +316,8 @@ async fn find(client: &Client, req: &Read<Listener>) -> Result<Option<Found>, Aw
         .map_or("", |lb| lb.as_str());
     lookup::find(
         req,
-        |arn| by_arn(client, &s, arn),
+        |arn| by_arn::<Listener>(client, &s, arn),
         |token| by_token(client, &s, lb, token),
-    )
-    .await
-}
-
-/// The listeners AWS knows among `arns` (see [`describe_many`]).
-async fn by_arns(
-    client: &Client,
-    s: &Subject<'_>,
-    arns: Vec<String>,
-) -> Result<Vec<Found>, AwsError> {
-    describe_many(
-        arns,
-        |chunk| async move {
-            let out = lookup::unless_not_found(
-                s,
-                "DescribeListeners",
-                client
-                    .describe_listeners()
-                    .set_listener_arns(Some(chunk))
-                    .send()
-                    .await,
-            )?;
-            Ok(out.map(|out| out.listeners().to_vec()))
-        },
-        |arn| async move { by_arn(client, s, &arn).await },
     )
     .await
 }
@@ -403,13 +379,7 @@ impl ResourceHandler for ListenerHandler {
     }
 
     async fn read(&self, p: &Aws, req: Read<Listener>) -> ReadResult<Listener> {
-        let s = Subject::of::<Listener>(&req.name);
-        let client = p.elbv2_client().await;
-        let Some(l) = find(client, &req).await? else {
-            return Ok(None);
-        };
-        let tags = tags_of(client, &s, arn_of(&l)).await?;
-        Ok(Some(observed_as(&req, &l, &tags)))
+        super::read(p.elbv2_client().await, req).await
     }
 
     /// DescribeListeners and DescribeTags for up to 20 listeners read by
@@ -425,28 +395,7 @@ impl ResourceHandler for ListenerHandler {
         p: &Aws,
         reqs: Vec<Read<Listener>>,
     ) -> Result<Vec<Option<kit::Found<Listener, ListenerOutputs>>>, ProviderError> {
-        let client = p.elbv2_client().await;
-        // A failed listing names the batch's first resource.
-        let s = Subject::of::<Listener>(reqs.first().map_or("", |r| r.name.as_str()));
-        let found = lookup::find_many(
-            &reqs,
-            |arns| by_arns(client, &s, arns),
-            Found::listener_arn,
-            |req| find(client, req),
-        )
-        .await?;
-        let arns: Vec<String> = found
-            .iter()
-            .flatten()
-            .map(|l| arn_of(l).to_owned())
-            .collect();
-        let tags = tags_of_many(client, &s, &arns).await?;
-        let none = BTreeMap::new();
-        Ok(reqs
-            .iter()
-            .zip(found)
-            .map(|(req, l)| l.map(|l| observed_as(req, &l, tags.get(arn_of(&l)).unwrap_or(&none))))
-            .collect())
+        super::read_many(p.elbv2_client().await, reqs).await
     }
 
     async fn update(&self, p: &Aws, req: Update<Listener>) -> UpdateResult<Listener> {
@@ -456,7 +405,9 @@ impl ResourceHandler for ListenerHandler {
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();
-        let l = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
+        let l = by_arn::<Listener>(client, &s, arn)
+            .await?
+            .ok_or_else(|| s.gone(arn))?;
         converge(client, &s, arn, &l, v, &groups).await?;
         Ok(outputs(&l))
     }

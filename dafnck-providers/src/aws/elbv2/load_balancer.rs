@@ -22,8 +22,10 @@ use super::super::ec2::{known, SecurityGroupId, SubnetId, VpcId};
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, Aws, Poll};
-use super::{apply_tags, describe_many, made_by, object_name, read_name, replace_conflict, same_set, tags_of, tags_of_many, tags_on_create, user_tags};
-
+use super::{
+    apply_tags, by_arn, made_by, object_name, read_name, replace_conflict, same_set, tags_of,
+    tags_on_create, user_tags,
+};
 
 ids! {
     /// The ARN of a [`LoadBalancer`].
@@ -114,18 +116,13 @@ pub struct LoadBalancerOutputs {
 
 type Found = aws_sdk_elasticloadbalancingv2::types::LoadBalancer;
 
-async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
-    let out = lookup::unless_not_found(
-        s,
-        "DescribeLoadBalancers",
-        client
-            .describe_load_balancers()
-            .load_balancer_arns(arn)
-            .send()
-            .await,
-    )?;
-    Ok(out.and_then(|out| out.load_balancers().first().cloned()))
-}
+described!(
+    LoadBalancer,
+    "DescribeLoadBalancers",
+    describe_load_balancers,
+    set_load_balancer_arns,
+    load_balancers
+);
 
 async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<Found>, AwsError> {
     let out = lookup::unless_not_found(
@@ -208,7 +205,7 @@ async fn wait_active(
     arn: &str,
 ) -> Result<Found, AwsError> {
     p.wait_for(s, arn, "active", || async {
-        let Some(lb) = by_arn(client, s, arn).await? else {
+        let Some(lb) = by_arn::<LoadBalancer>(client, s, arn).await? else {
             return Ok(Poll::Pending("not visible yet".into()));
         };
         match lb.state().and_then(|st| st.code()) {
@@ -251,7 +248,7 @@ async fn delete_by_arn(
     // Its network interfaces hold its subnets and security groups until
     // it is gone.
     p.wait_for(s, arn, "deleted", || async {
-        Ok(match by_arn(client, s, arn).await? {
+        Ok(match by_arn::<LoadBalancer>(client, s, arn).await? {
             None => Poll::Done(()),
             Some(lb) => Poll::Pending(
                 lb.state()
@@ -321,33 +318,8 @@ async fn find(client: &Client, req: &Read<LoadBalancer>) -> Result<Option<Found>
     let name = read_name(req, recorded.name.as_deref());
     lookup::find(
         req,
-        |arn| by_arn(client, &s, arn),
+        |arn| by_arn::<LoadBalancer>(client, &s, arn),
         |token| by_token(client, &s, &name, token),
-    )
-    .await
-}
-
-/// The load balancers AWS knows among `arns` (see [`describe_many`]).
-async fn by_arns(
-    client: &Client,
-    s: &Subject<'_>,
-    arns: Vec<String>,
-) -> Result<Vec<Found>, AwsError> {
-    describe_many(
-        arns,
-        |chunk| async move {
-            let out = lookup::unless_not_found(
-                s,
-                "DescribeLoadBalancers",
-                client
-                    .describe_load_balancers()
-                    .set_load_balancer_arns(Some(chunk))
-                    .send()
-                    .await,
-            )?;
-            Ok(out.map(|out| out.load_balancers().to_vec()))
-        },
-        |arn| async move { by_arn(client, s, &arn).await },
     )
     .await
 }
@@ -426,13 +398,7 @@ impl ResourceHandler for LoadBalancerHandler {
     }
 
     async fn read(&self, p: &Aws, req: Read<LoadBalancer>) -> ReadResult<LoadBalancer> {
-        let s = Subject::of::<LoadBalancer>(&req.name);
-        let client = p.elbv2_client().await;
-        let Some(lb) = find(client, &req).await? else {
-            return Ok(None);
-        };
-        let tags = tags_of(client, &s, arn_of(&lb)).await?;
-        Ok(Some(observed_as(&req, &lb, &tags)))
+        super::read(p.elbv2_client().await, req).await
     }
 
     /// DescribeLoadBalancers and DescribeTags for up to 20 load balancers
@@ -448,30 +414,7 @@ impl ResourceHandler for LoadBalancerHandler {
         p: &Aws,
         reqs: Vec<Read<LoadBalancer>>,
     ) -> Result<Vec<Option<kit::Found<LoadBalancer, LoadBalancerOutputs>>>, ProviderError> {
-        let client = p.elbv2_client().await;
-        // A failed listing names the batch's first resource.
-        let s = Subject::of::<LoadBalancer>(reqs.first().map_or("", |r| r.name.as_str()));
-        let found = lookup::find_many(
-            &reqs,
-            |arns| by_arns(client, &s, arns),
-            Found::load_balancer_arn,
-            |req| find(client, req),
-        )
-        .await?;
-        let arns: Vec<String> = found
-            .iter()
-            .flatten()
-            .map(|lb| arn_of(lb).to_owned())
-            .collect();
-        let tags = tags_of_many(client, &s, &arns).await?;
-        let none = BTreeMap::new();
-        Ok(reqs
-            .iter()
-            .zip(found)
-            .map(|(req, lb)| {
-                lb.map(|lb| observed_as(req, &lb, tags.get(arn_of(&lb)).unwrap_or(&none)))
-            })
-            .collect())
+        super::read_many(p.elbv2_client().await, reqs).await
     }
 
     async fn update(&self, p: &Aws, req: Update<LoadBalancer>) -> UpdateResult<LoadBalancer> {
@@ -482,7 +425,9 @@ impl ResourceHandler for LoadBalancerHandler {
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();
-        let lb = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
+        let lb = by_arn::<LoadBalancer>(client, &s, arn)
+            .await?
+            .ok_or_else(|| s.gone(arn))?;
         if !same_set(&subnets, &subnets_of(&lb)) {
             client
                 .set_subnets()
@@ -503,7 +448,9 @@ impl ResourceHandler for LoadBalancerHandler {
         }
         let current = user_tags(&tags_of(client, &s, arn).await?);
         apply_tags(client, &s, arn, &current, &v.tags).await?;
-        let lb = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
+        let lb = by_arn::<LoadBalancer>(client, &s, arn)
+            .await?
+            .ok_or_else(|| s.gone(arn))?;
         Ok(outputs(&lb))
     }
 

@@ -57,6 +57,79 @@
 //! # let _ = infra;
 //! ```
 
+/// Implements [`Described`] for `$resource` from its file's `Found`,
+/// `find`, `arn_of` and `observed_as` (or, given a last argument, that
+/// async function in place of `observed_as`, for a type whose read needs
+/// another call): described by `$call` (the client's `$describe()` with
+/// `$arns(..)`), answering `$list`.
+macro_rules! described {
+    ($resource:ty, $call:literal, $describe:ident, $arns:ident, $list:ident, $observed:ident) => {
+        #[async_trait::async_trait]
+        impl super::Described for $resource {
+            type Found = Found;
+
+            async fn describe(
+                client: &aws_sdk_elasticloadbalancingv2::Client,
+                s: &$crate::aws::error::Subject<'_>,
+                arns: Vec<String>,
+            ) -> Result<Option<Vec<Found>>, $crate::aws::error::AwsError> {
+                let out = $crate::aws::lookup::unless_not_found(
+                    s,
+                    $call,
+                    client.$describe().$arns(Some(arns)).send().await,
+                )?;
+                Ok(out.map(|out| out.$list().to_vec()))
+            }
+
+            fn arn_of(found: &Found) -> &str {
+                arn_of(found)
+            }
+
+            async fn find(
+                client: &aws_sdk_elasticloadbalancingv2::Client,
+                req: &dafnck_core::provider::kit::Read<Self>,
+            ) -> Result<Option<Found>, $crate::aws::error::AwsError> {
+                find(client, req).await
+            }
+
+            async fn observed(
+                client: &aws_sdk_elasticloadbalancingv2::Client,
+                req: &dafnck_core::provider::kit::Read<Self>,
+                found: &Found,
+                tags: &std::collections::BTreeMap<String, String>,
+            ) -> Result<
+                dafnck_core::provider::kit::Found<Self, <Self as dafnck_core::Resource>::Outputs>,
+                $crate::aws::error::AwsError,
+            > {
+                $observed(client, req, found, tags).await
+            }
+        }
+    };
+    ($resource:ty, $call:literal, $describe:ident, $arns:ident, $list:ident) => {
+        /// What a read reports: [`observed_as`], which needs no other call.
+        async fn observed(
+            _: &aws_sdk_elasticloadbalancingv2::Client,
+            req: &dafnck_core::provider::kit::Read<$resource>,
+            found: &Found,
+            tags: &std::collections::BTreeMap<String, String>,
+        ) -> Result<
+            dafnck_core::provider::kit::Found<
+                $resource,
+                <$resource as dafnck_core::Resource>::Outputs,
+            >,
+            $crate::aws::error::AwsError,
+        > {
+            Ok(observed_as(req, found, tags))
+        }
+
+        described!($resource, $call, $describe, $arns, $list, observed);
+    };
+}
+
+mod listener;
+mod load_balancer;
+mod target_group;
+
 resource_types! {
     listener: ListenerHandler,
     load_balancer: LoadBalancerHandler,
@@ -68,13 +141,14 @@ use std::future::Future;
 
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, Tag};
 use aws_sdk_elasticloadbalancingv2::Client;
-use dafnck_core::provider::kit::Read;
+use dafnck_core::provider::kit::{self, Read, ReadResult};
 use dafnck_core::provider::DiffRequest;
-use dafnck_core::{Resource, Value};
+use dafnck_core::{ProviderError, Resource, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::{AwsError, Subject};
+use super::lookup;
 use super::tags::{self, client_token, TOKEN_TAG};
 
 /// A protocol of a [`TargetGroup`] or [`Listener`].
@@ -290,6 +364,111 @@ where
         }
     }
     Ok(found)
+}
+
+/// The read path the ELBv2 types share: each type says how it is described
+/// and what a read reports of it; [`read`] and [`read_many`] do the rest
+/// (tags by `DescribeTags`, batches of ARNs, unknown ARNs one by one).
+#[async_trait::async_trait]
+pub(crate) trait Described: Resource + Send + Sync + Sized + 'static {
+    /// The SDK's description of one object.
+    type Found: Clone + Send + Sync;
+    /// One `Describe*` call for `arns` (at most `ARNS_PER_CALL`): what AWS
+    /// answered, or `None` when it said an ARN is unknown.
+    async fn describe(
+        client: &Client,
+        s: &Subject<'_>,
+        arns: Vec<String>,
+    ) -> Result<Option<Vec<Self::Found>>, AwsError>;
+
+    /// The object's ARN.
+    fn arn_of(found: &Self::Found) -> &str;
+
+    /// The object `req` asks about: by ARN, else by the token of the create
+    /// that may have made it.
+    async fn find(client: &Client, req: &Read<Self>) -> Result<Option<Self::Found>, AwsError>;
+
+    /// What a read reports of `found`, with its `tags`, for `req` (a type
+    /// that needs another call to tell, as a target group its targets,
+    /// makes it here).
+    async fn observed(
+        client: &Client,
+        req: &Read<Self>,
+        found: &Self::Found,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<kit::Found<Self, Self::Outputs>, AwsError>;
+}
+
+/// The object with this ARN, or `None` when AWS does not know it.
+pub(crate) async fn by_arn<R: Described>(
+    client: &Client,
+    s: &Subject<'_>,
+    arn: &str,
+) -> Result<Option<R::Found>, AwsError> {
+    Ok(R::describe(client, s, vec![arn.to_owned()])
+        .await?
+        .and_then(|found| found.into_iter().next()))
+}
+
+/// The objects AWS knows among `arns` (see [`describe_many`]).
+async fn by_arns<R: Described>(
+    client: &Client,
+    s: &Subject<'_>,
+    arns: Vec<String>,
+) -> Result<Vec<R::Found>, AwsError> {
+    describe_many(
+        arns,
+        |chunk| R::describe(client, s, chunk),
+        |arn| async move { by_arn::<R>(client, s, &arn).await },
+    )
+    .await
+}
+
+/// A handler's `read`: the object `req` asks about, with its tags.
+pub(crate) async fn read<R: Described>(client: &Client, req: Read<R>) -> ReadResult<R> {
+    let s = Subject::of::<R>(&req.name);
+    let Some(found) = R::find(client, &req).await? else {
+        return Ok(None);
+    };
+    let tags = tags_of(client, &s, R::arn_of(&found)).await?;
+    Ok(Some(R::observed(client, &req, &found, &tags).await?))
+}
+
+/// A handler's `read_many`: `Describe*` and `DescribeTags` for up to
+/// `ARNS_PER_CALL` objects read by ARN at a time (a chunk with an ARN AWS no
+/// longer knows is described again one by one, so that one reads as
+/// absent); a read by token alone, as [`read`].
+pub(crate) async fn read_many<R: Described>(
+    client: &Client,
+    reqs: Vec<Read<R>>,
+) -> Result<Vec<Option<kit::Found<R, R::Outputs>>>, ProviderError> {
+    // A failed listing names the batch's first resource.
+    let s = Subject::of::<R>(reqs.first().map_or("", |r| r.name.as_str()));
+    let found = lookup::find_many(
+        &reqs,
+        |arns| by_arns::<R>(client, &s, arns),
+        |f| Some(R::arn_of(f)),
+        |req| R::find(client, req),
+    )
+    .await?;
+    let arns: Vec<String> = found
+        .iter()
+        .flatten()
+        .map(|f| R::arn_of(f).to_owned())
+        .collect();
+    let tags = tags_of_many(client, &s, &arns).await?;
+    let none = BTreeMap::new();
+    let mut observed = Vec::with_capacity(reqs.len());
+    for (req, f) in reqs.iter().zip(found) {
+        observed.push(match f {
+            Some(f) => {
+                let tags = tags.get(R::arn_of(&f)).unwrap_or(&none);
+                Some(R::observed(client, req, &f, tags).await?)
+            }
+            None => None,
+        });
+    }
+    Ok(observed)
 }
 
 /// The tags of many objects (as [`tags_of`]), by ARN, in calls of up to

@@ -22,8 +22,10 @@ use super::super::ec2::{known, InstanceId, VpcId};
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, one_call, Aws};
-use super::{apply_tags, check_prefix, describe_many, made_by, object_name, prefixed_name, replace_conflict, same_set, tags_of, tags_of_many, tags_on_create, user_tags, Protocol};
-
+use super::{
+    apply_tags, by_arn, check_prefix, made_by, object_name, prefixed_name, replace_conflict,
+    same_set, tags_of, tags_on_create, user_tags, Protocol,
+};
 
 ids! {
     /// The ARN of a [`TargetGroup`].
@@ -145,17 +147,26 @@ pub struct TargetGroupOutputs {
 
 type Found = aws_sdk_elasticloadbalancingv2::types::TargetGroup;
 
-async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
-    let out = lookup::unless_not_found(
-        s,
-        "DescribeTargetGroups",
-        client
-            .describe_target_groups()
-            .target_group_arns(arn)
-            .send()
-            .await,
-    )?;
-    Ok(out.and_then(|out| out.target_groups().first().cloned()))
+described!(
+    TargetGroup,
+    "DescribeTargetGroups",
+    describe_target_groups,
+    set_target_group_arns,
+    target_groups,
+    observed_with_targets
+);
+
+/// What a read reports of `group`: [`observed_as`] with the targets found
+/// in it (one DescribeTargetHealth: ELBv2 has no list form).
+async fn observed_with_targets(
+    client: &Client,
+    req: &Read<TargetGroup>,
+    group: &Found,
+    tags: &BTreeMap<String, String>,
+) -> Result<kit::Found<TargetGroup, TargetGroupOutputs>, AwsError> {
+    let s = Subject::of::<TargetGroup>(&req.name);
+    let targets = targets_of(client, &s, arn_of(group)).await?;
+    Ok(observed_as(req, group, tags, targets))
 }
 
 /// The group a create with `token` made (see the load balancer's).
@@ -393,33 +404,8 @@ async fn find(client: &Client, req: &Read<TargetGroup>) -> Result<Option<Found>,
         .unwrap_or_default();
     lookup::find(
         req,
-        |arn| by_arn(client, &s, arn),
+        |arn| by_arn::<TargetGroup>(client, &s, arn),
         |token| by_token(client, &s, &name, token),
-    )
-    .await
-}
-
-/// The groups AWS knows among `arns` (see [`describe_many`]).
-async fn by_arns(
-    client: &Client,
-    s: &Subject<'_>,
-    arns: Vec<String>,
-) -> Result<Vec<Found>, AwsError> {
-    describe_many(
-        arns,
-        |chunk| async move {
-            let out = lookup::unless_not_found(
-                s,
-                "DescribeTargetGroups",
-                client
-                    .describe_target_groups()
-                    .set_target_group_arns(Some(chunk))
-                    .send()
-                    .await,
-            )?;
-            Ok(out.map(|out| out.target_groups().to_vec()))
-        },
-        |arn| async move { by_arn(client, s, &arn).await },
     )
     .await
 }
@@ -497,15 +483,7 @@ impl ResourceHandler for TargetGroupHandler {
     }
 
     async fn read(&self, p: &Aws, req: Read<TargetGroup>) -> ReadResult<TargetGroup> {
-        let s = Subject::of::<TargetGroup>(&req.name);
-        let client = p.elbv2_client().await;
-        let Some(group) = find(client, &req).await? else {
-            return Ok(None);
-        };
-        let arn = arn_of(&group);
-        let tags = tags_of(client, &s, arn).await?;
-        let targets = targets_of(client, &s, arn).await?;
-        Ok(Some(observed_as(&req, &group, &tags, targets)))
+        super::read(p.elbv2_client().await, req).await
     }
 
     /// DescribeTargetGroups and DescribeTags for up to 20 groups read by
@@ -522,37 +500,7 @@ impl ResourceHandler for TargetGroupHandler {
         p: &Aws,
         reqs: Vec<Read<TargetGroup>>,
     ) -> Result<Vec<Option<kit::Found<TargetGroup, TargetGroupOutputs>>>, ProviderError> {
-        let client = p.elbv2_client().await;
-        // A failed listing names the batch's first resource.
-        let s = Subject::of::<TargetGroup>(reqs.first().map_or("", |r| r.name.as_str()));
-        let found = lookup::find_many(
-            &reqs,
-            |arns| by_arns(client, &s, arns),
-            Found::target_group_arn,
-            |req| find(client, req),
-        )
-        .await?;
-        let arns: Vec<String> = found
-            .iter()
-            .flatten()
-            .map(|g| arn_of(g).to_owned())
-            .collect();
-        let tags = tags_of_many(client, &s, &arns).await?;
-        let none = BTreeMap::new();
-        let mut observed = Vec::with_capacity(reqs.len());
-        for (req, group) in reqs.iter().zip(found) {
-            observed.push(match group {
-                Some(group) => {
-                    let arn = arn_of(&group);
-                    let s = Subject::of::<TargetGroup>(&req.name);
-                    let targets = targets_of(client, &s, arn).await?;
-                    let tags = tags.get(arn).unwrap_or(&none);
-                    Some(observed_as(req, &group, tags, targets))
-                }
-                None => None,
-            });
-        }
-        Ok(observed)
+        super::read_many(p.elbv2_client().await, reqs).await
     }
 
     async fn update(&self, p: &Aws, req: Update<TargetGroup>) -> UpdateResult<TargetGroup> {
@@ -562,7 +510,9 @@ impl ResourceHandler for TargetGroupHandler {
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();
-        let group = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
+        let group = by_arn::<TargetGroup>(client, &s, arn)
+            .await?
+            .ok_or_else(|| s.gone(arn))?;
         let h = &v.health_check;
         if &health_of(&group) != h {
             client
