@@ -357,7 +357,7 @@ mod tests {
         let p = Provider::from_env();
         let mut types: Vec<&str> = p.kit.types().collect();
         types.sort_unstable();
-        assert_eq!(types.len(), 11);
+        assert_eq!(types.len(), 12);
         for t in ["aws:ec2:Vpc", "aws:ec2:Instance", "aws:elbv2:Listener"] {
             assert!(types.contains(&t), "{t}");
         }

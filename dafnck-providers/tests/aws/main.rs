@@ -8,6 +8,7 @@
 #![cfg(feature = "aws")]
 
 mod access;
+mod asg_conformance;
 mod bad_input;
 mod conformance;
 mod crash;

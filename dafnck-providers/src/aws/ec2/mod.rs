@@ -137,6 +137,7 @@ resource_types! {
     instance: InstanceHandler,
     internet_gateway: InternetGatewayHandler,
     key_pair: KeyPairHandler,
+    launch_template: LaunchTemplateHandler,
     route_table: RouteTableHandler,
     security_group: SecurityGroupHandler,
     subnet: SubnetHandler,
