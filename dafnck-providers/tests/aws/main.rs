@@ -9,6 +9,7 @@
 
 mod access;
 mod asg_conformance;
+mod asg_stack;
 mod bad_input;
 mod conformance;
 mod crash;
