@@ -93,7 +93,11 @@ impl Default for InstanceRefresh {
 /// - `subnet_ids`: where instances run (the VPC zone identifier); changed
 ///   in place.
 /// - `target_group_arns`: target groups its instances are registered in;
-///   attached and detached in place.
+///   attached and detached in place. A [`TargetGroup`](super::super::elbv2::TargetGroup)'s
+///   own `targets` are authoritative: declare such a group with
+///   `Options::new().ignore_changes(["targets"])`, or the next `up`
+///   deregisters the group's instances (its drift report still lists them
+///   under `targets`).
 /// - `health_check_type`, `health_check_grace_period`: how instance health
 ///   is judged (EC2 or ELB) and after how many seconds of a new instance
 ///   (300); changed in place.
