@@ -422,3 +422,141 @@ async fn the_auto_scaling_and_cloudwatch_types_pass_the_provider_conformance_sui
     let samples = fleet_samples(&m).await;
     conformance(&m.provider, &samples).await.unwrap();
 }
+
+/// A create with the engine's token, as the engine calls it.
+async fn create<R: Resource + serde::Serialize>(
+    m: &Moto,
+    inputs: &R,
+    token: &str,
+) -> Result<String, dafnck_core::ProviderError> {
+    let created = dafnck_core::Provider::create(
+        &m.provider,
+        dafnck_core::provider::CreateRequest {
+            name: "again".into(),
+            stack: "test".into(),
+            type_name: R::TYPE.into(),
+            inputs: dafnck_core::Value::from_serialize(inputs).unwrap(),
+            token: token.into(),
+        },
+    )
+    .await?;
+    Ok(created.id)
+}
+
+#[tokio::test]
+async fn a_create_repeated_after_a_crash_finds_its_object_and_a_name_taken_by_another_is_refused() {
+    let Some(m) = moto(
+        "a_create_repeated_after_a_crash_finds_its_object_and_a_name_taken_by_another_is_refused",
+    )
+    .await
+    else {
+        return;
+    };
+    let f = fleet(&m).await;
+    let template = LaunchTemplate {
+        image_id: m.ami().await.into(),
+        instance_type: "t3.micro".into(),
+        ..Default::default()
+    };
+    let group = AutoScalingGroup {
+        launch_template_id: LaunchTemplateId(f.template.clone()).into(),
+        max_size: 1,
+        subnet_ids: vec![SubnetId(f.subnets[0].clone()).into()],
+        ..Default::default()
+    };
+    let policy = ScalingPolicy {
+        auto_scaling_group_name: f.group.clone().into(),
+        target_value: 70.0,
+        ..Default::default()
+    };
+    let alarm = MetricAlarm {
+        namespace: "AWS/EC2".into(),
+        metric_name: "CPUUtilization".into(),
+        threshold: 90.0,
+        ..Default::default()
+    };
+    // The same create twice (its first answer lost): one object, one id.
+    let token = "run-1-again";
+    assert_eq!(
+        create(&m, &template, token).await.unwrap(),
+        create(&m, &template, token).await.unwrap()
+    );
+    assert_eq!(
+        create(&m, &group, token).await.unwrap(),
+        create(&m, &group, token).await.unwrap()
+    );
+    assert_eq!(
+        create(&m, &policy, token).await.unwrap(),
+        create(&m, &policy, token).await.unwrap()
+    );
+    assert_eq!(
+        create(&m, &alarm, token).await.unwrap(),
+        create(&m, &alarm, token).await.unwrap()
+    );
+    let templates = m.ec2.describe_launch_templates().send().await.unwrap();
+    assert_eq!(
+        templates.launch_templates().len(),
+        2,
+        "the fleet's and ours"
+    );
+    let groups = f
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        groups.auto_scaling_groups().len(),
+        2,
+        "the fleet's and ours"
+    );
+    let policies = f.autoscaling.describe_policies().send().await.unwrap();
+    assert_eq!(policies.scaling_policies().len(), 1);
+    let alarms = f.cloudwatch.describe_alarms().send().await.unwrap();
+    assert_eq!(alarms.metric_alarms().len(), 1);
+
+    // A declared name another group or alarm has is not adopted.
+    let taken = AutoScalingGroup {
+        name: Some(f.group.clone()),
+        ..group
+    };
+    let e = create(&m, &taken, "run-2-again").await.unwrap_err();
+    assert!(!e.retryable);
+    assert!(
+        e.message
+            .contains("aws:autoscaling:AutoScalingGroup \"again\"")
+            && e.message
+                .contains("already exists and was not made by this resource"),
+        "{}",
+        e.message
+    );
+    f.cloudwatch
+        .put_metric_alarm()
+        .alarm_name("by-hand")
+        .namespace("AWS/EC2")
+        .metric_name("CPUUtilization")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .unwrap();
+    let e = create(
+        &m,
+        &MetricAlarm {
+            name: Some("by-hand".into()),
+            ..alarm
+        },
+        "run-2-again",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.message
+            .contains("already exists and was not made by this resource"),
+        "{}",
+        e.message
+    );
+}
