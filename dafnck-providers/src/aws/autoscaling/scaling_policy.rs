@@ -88,6 +88,11 @@ impl PredefinedMetric {
 /// overwrites the policy of that name: a create repeated after a crash
 /// finds (and overwrites) the policy its lost attempt made.
 ///
+/// # Caveats
+/// Policies carry no tags, so a declared `name` that another policy of the
+/// group already has is taken over, not refused; leave `name` unset to get
+/// one of the resource's own.
+///
 /// # Drift
 /// `read` reports the metric, label, target, scale-in and warm-up as found.
 #[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
