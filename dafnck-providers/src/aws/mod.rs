@@ -1,6 +1,8 @@
 //! The `aws` provider (package `aws`): EC2 networks, security groups,
 //! instances, key pairs and elastic IPs ([`ec2`]), and application load balancers, target groups and
-//! listeners ([`elbv2`]), through the AWS SDK for Rust.
+//! listeners ([`elbv2`]), Auto Scaling groups
+//! and their scaling policies ([`autoscaling`]), and CloudWatch alarms
+//! ([`cloudwatch`]), through the AWS SDK for Rust.
 //!
 //! Credentials, region and endpoint come from the SDK's standard chain
 //! (environment, shared config and credentials files, web identity, ECS and
@@ -97,6 +99,8 @@ macro_rules! resource_types {
     };
 }
 
+pub mod autoscaling;
+pub mod cloudwatch;
 pub mod ec2;
 pub mod elbv2;
 mod error;
@@ -118,6 +122,8 @@ pub use tags::{NAME_TAG, STACK_TAG, TOKEN_TAG};
 /// or calling AWS directly.
 pub mod sdk {
     pub use aws_config as config;
+    pub use aws_sdk_autoscaling as autoscaling;
+    pub use aws_sdk_cloudwatch as cloudwatch;
     pub use aws_sdk_ec2 as ec2;
     pub use aws_sdk_elasticloadbalancingv2 as elbv2;
 }
@@ -149,6 +155,8 @@ pub(crate) struct Aws {
     config: Arc<OnceCell<SdkConfig>>,
     ec2: Arc<OnceCell<aws_sdk_ec2::Client>>,
     elbv2: Arc<OnceCell<aws_sdk_elasticloadbalancingv2::Client>>,
+    autoscaling: Arc<OnceCell<aws_sdk_autoscaling::Client>>,
+    cloudwatch: Arc<OnceCell<aws_sdk_cloudwatch::Client>>,
     timing: Timing,
 }
 
@@ -189,6 +197,8 @@ impl Provider {
             config: Arc::new(OnceCell::new()),
             ec2: Arc::new(OnceCell::new()),
             elbv2: Arc::new(OnceCell::new()),
+            autoscaling: Arc::new(OnceCell::new()),
+            cloudwatch: Arc::new(OnceCell::new()),
             timing: Timing::default(),
         })
     }
@@ -196,6 +206,7 @@ impl Provider {
     /// The handlers of every type, sharing `aws`.
     fn serving(aws: Aws) -> Self {
         let kit = elbv2::register(ec2::register(Kit::new("aws", aws)));
+        let kit = cloudwatch::register(autoscaling::register(kit));
         Provider { kit }
     }
 
@@ -248,6 +259,16 @@ impl Provider {
     pub async fn elbv2_client(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
         self.kit.context().elbv2_client().await
     }
+
+    /// The EC2 Auto Scaling client the provider uses.
+    pub async fn autoscaling_client(&self) -> &aws_sdk_autoscaling::Client {
+        self.kit.context().autoscaling_client().await
+    }
+
+    /// The CloudWatch client the provider uses.
+    pub async fn cloudwatch_client(&self) -> &aws_sdk_cloudwatch::Client {
+        self.kit.context().cloudwatch_client().await
+    }
 }
 
 impl Aws {
@@ -271,6 +292,22 @@ impl Aws {
         let config = self.sdk_config().await;
         self.elbv2
             .get_or_init(|| async { aws_sdk_elasticloadbalancingv2::Client::new(config) })
+            .await
+    }
+
+    /// The EC2 Auto Scaling client.
+    async fn autoscaling_client(&self) -> &aws_sdk_autoscaling::Client {
+        let config = self.sdk_config().await;
+        self.autoscaling
+            .get_or_init(|| async { aws_sdk_autoscaling::Client::new(config) })
+            .await
+    }
+
+    /// The CloudWatch client.
+    async fn cloudwatch_client(&self) -> &aws_sdk_cloudwatch::Client {
+        let config = self.sdk_config().await;
+        self.cloudwatch
+            .get_or_init(|| async { aws_sdk_cloudwatch::Client::new(config) })
             .await
     }
 
@@ -358,8 +395,15 @@ mod tests {
         let p = Provider::from_env();
         let mut types: Vec<&str> = p.kit.types().collect();
         types.sort_unstable();
-        assert_eq!(types.len(), 11);
-        for t in ["aws:ec2:Vpc", "aws:ec2:Instance", "aws:elbv2:Listener"] {
+        assert_eq!(types.len(), 15);
+        for t in [
+            "aws:ec2:Vpc",
+            "aws:ec2:Instance",
+            "aws:elbv2:Listener",
+            "aws:autoscaling:AutoScalingGroup",
+            "aws:autoscaling:ScalingPolicy",
+            "aws:cloudwatch:MetricAlarm",
+        ] {
             assert!(types.contains(&t), "{t}");
         }
     }

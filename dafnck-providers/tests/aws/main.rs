@@ -8,6 +8,8 @@
 #![cfg(feature = "aws")]
 
 mod access;
+mod asg_conformance;
+mod asg_stack;
 mod bad_input;
 mod conformance;
 mod crash;

@@ -504,7 +504,7 @@ impl ResourceHandler for InstanceHandler {
 }
 
 /// Standard base64 with padding, as RunInstances takes user data.
-fn base64(text: &str) -> String {
+pub(super) fn base64(text: &str) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);

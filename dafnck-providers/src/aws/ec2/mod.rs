@@ -136,6 +136,7 @@ mod elastic_ip;
 mod instance;
 mod internet_gateway;
 mod key_pair;
+mod launch_template;
 mod route_table;
 mod security_group;
 mod subnet;
@@ -146,6 +147,7 @@ resource_types! {
     instance: InstanceHandler,
     internet_gateway: InternetGatewayHandler,
     key_pair: KeyPairHandler,
+    launch_template: LaunchTemplateHandler,
     route_table: RouteTableHandler,
     security_group: SecurityGroupHandler,
     subnet: SubnetHandler,
