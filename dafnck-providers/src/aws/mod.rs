@@ -1,6 +1,8 @@
 //! The `aws` provider (package `aws`): EC2 networks, security groups,
 //! instances, key pairs and elastic IPs ([`ec2`]), and application load balancers, target groups and
-//! listeners ([`elbv2`]), through the AWS SDK for Rust.
+//! listeners ([`elbv2`]), S3 buckets and objects ([`s3`]), and IAM roles,
+//! policies, attachments and instance profiles ([`iam`]), through the AWS
+//! SDK for Rust.
 //!
 //! Credentials, region and endpoint come from the SDK's standard chain
 //! (environment, shared config and credentials files, web identity, ECS and
@@ -99,7 +101,9 @@ macro_rules! resource_types {
 pub mod ec2;
 pub mod elbv2;
 mod error;
+pub mod iam;
 mod lookup;
+pub mod s3;
 mod tags;
 
 use std::sync::Arc;
@@ -119,6 +123,8 @@ pub mod sdk {
     pub use aws_config as config;
     pub use aws_sdk_ec2 as ec2;
     pub use aws_sdk_elasticloadbalancingv2 as elbv2;
+    pub use aws_sdk_iam as iam;
+    pub use aws_sdk_s3 as s3;
 }
 
 use error::{AwsError, Subject};
@@ -148,6 +154,8 @@ pub(crate) struct Aws {
     config: Arc<OnceCell<SdkConfig>>,
     ec2: Arc<OnceCell<aws_sdk_ec2::Client>>,
     elbv2: Arc<OnceCell<aws_sdk_elasticloadbalancingv2::Client>>,
+    s3: Arc<OnceCell<aws_sdk_s3::Client>>,
+    iam: Arc<OnceCell<aws_sdk_iam::Client>>,
     timing: Timing,
 }
 
@@ -188,6 +196,8 @@ impl Provider {
             config: Arc::new(OnceCell::new()),
             ec2: Arc::new(OnceCell::new()),
             elbv2: Arc::new(OnceCell::new()),
+            s3: Arc::new(OnceCell::new()),
+            iam: Arc::new(OnceCell::new()),
             timing: Timing::default(),
         })
     }
@@ -195,6 +205,7 @@ impl Provider {
     /// The handlers of every type, sharing `aws`.
     fn serving(aws: Aws) -> Self {
         let kit = elbv2::register(ec2::register(Kit::new("aws", aws)));
+        let kit = iam::register(s3::register(kit));
         Provider { kit }
     }
 
@@ -270,6 +281,29 @@ impl Aws {
         let config = self.sdk_config().await;
         self.elbv2
             .get_or_init(|| async { aws_sdk_elasticloadbalancingv2::Client::new(config) })
+            .await
+    }
+
+    /// The S3 client: path-style addressing when an endpoint is set (an
+    /// S3-compatible server such as moto rarely resolves `bucket.host`).
+    async fn s3_client(&self) -> &aws_sdk_s3::Client {
+        let config = self.sdk_config().await;
+        self.s3
+            .get_or_init(|| async {
+                let mut s3 = aws_sdk_s3::config::Builder::from(config);
+                if config.endpoint_url().is_some() {
+                    s3 = s3.force_path_style(true);
+                }
+                aws_sdk_s3::Client::from_conf(s3.build())
+            })
+            .await
+    }
+
+    /// The IAM client.
+    async fn iam_client(&self) -> &aws_sdk_iam::Client {
+        let config = self.sdk_config().await;
+        self.iam
+            .get_or_init(|| async { aws_sdk_iam::Client::new(config) })
             .await
     }
 
@@ -357,8 +391,24 @@ mod tests {
         let p = Provider::from_env();
         let mut types: Vec<&str> = p.kit.types().collect();
         types.sort_unstable();
-        assert_eq!(types.len(), 11);
+        assert_eq!(types.len(), 17);
         for t in ["aws:ec2:Vpc", "aws:ec2:Instance", "aws:elbv2:Listener"] {
+            assert!(types.contains(&t), "{t}");
+        }
+    }
+
+    #[test]
+    fn serves_the_s3_and_iam_types() {
+        let p = Provider::from_env();
+        let types: Vec<&str> = p.kit.types().collect();
+        for t in [
+            "aws:s3:Bucket",
+            "aws:s3:BucketObject",
+            "aws:iam:Role",
+            "aws:iam:Policy",
+            "aws:iam:RolePolicyAttachment",
+            "aws:iam:InstanceProfile",
+        ] {
             assert!(types.contains(&t), "{t}");
         }
     }
@@ -370,7 +420,7 @@ mod tests {
             ReadRequest {
                 name: "b".into(),
                 stack: "dev".into(),
-                type_name: "aws:s3:Bucket".into(),
+                type_name: "aws:sqs:Queue".into(),
                 id: Some("b".into()),
                 token: None,
                 inputs: Value::Null,
@@ -378,7 +428,7 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(e.message.contains("aws:s3:Bucket"), "{}", e.message);
+        assert!(e.message.contains("aws:sqs:Queue"), "{}", e.message);
         assert!(!e.retryable);
     }
 
@@ -430,7 +480,7 @@ mod tests {
         let balancer = expected(elbv2::LoadBalancer::TYPE, CallKind::Create).unwrap();
         assert!(group < instance && instance < balancer);
         assert_eq!(expected(ec2::Instance::TYPE, CallKind::Update), None);
-        assert_eq!(expected("aws:s3:Bucket", CallKind::Create), None);
+        assert_eq!(expected("aws:sqs:Queue", CallKind::Create), None);
     }
 
     #[test]
