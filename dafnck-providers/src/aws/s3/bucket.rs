@@ -215,6 +215,30 @@ where
     }
 }
 
+/// The versioning status in the body of a GetBucketVersioning answer the
+/// SDK could not parse: moto (5.2) names its root element
+/// `GetBucketVersioningResponse`, not `VersioningConfiguration`. `None`
+/// when the answer is not such a body (a real error).
+fn versioning_in_body<E>(
+    e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<Option<BucketVersioningStatus>> {
+    let raw = e.raw_response()?;
+    if raw.status().as_u16() != 200 {
+        return None;
+    }
+    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
+    if !body.contains("GetBucketVersioningResponse") {
+        return None;
+    }
+    Some(if body.contains("<Status>Enabled</Status>") {
+        Some(BucketVersioningStatus::Enabled)
+    } else if body.contains("<Status>Suspended</Status>") {
+        Some(BucketVersioningStatus::Suspended)
+    } else {
+        None
+    })
+}
+
 /// Whether the bucket exists (and this account may see it).
 async fn exists(client: &Client, s: &Subject<'_>, name: &str) -> Result<bool, AwsError> {
     let found = lookup::unless_not_found(
@@ -257,12 +281,13 @@ async fn observe(
     if !exists(client, s, name).await? {
         return Ok(None);
     }
-    let versioning = client
-        .get_bucket_versioning()
-        .bucket(name)
-        .send()
-        .await
-        .map_err(|e| s.error("GetBucketVersioning", e))?;
+    let versioning = match client.get_bucket_versioning().bucket(name).send().await {
+        Ok(out) => out.status().cloned(),
+        Err(e) => match versioning_in_body(&e) {
+            Some(status) => status,
+            None => return Err(s.error("GetBucketVersioning", e)),
+        },
+    };
     let encryption = unless_absent(
         s,
         "GetBucketEncryption",
@@ -350,7 +375,7 @@ async fn observe(
     let tags = all_tags(client, s, name).await?;
     let bucket = Bucket {
         name: declared.map(|_| name.to_owned()),
-        versioning: versioning.status() == Some(&BucketVersioningStatus::Enabled),
+        versioning: versioning == Some(BucketVersioningStatus::Enabled),
         encryption,
         public_access_block: block,
         lifecycle_rules,
