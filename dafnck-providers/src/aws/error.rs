@@ -111,6 +111,9 @@ fn is_retryable_code(code: &str) -> bool {
             | "Unavailable"
             | "IncorrectState"
             | "IncorrectInstanceState"
+            // IAM's: a role or policy made a moment ago may not be
+            // visible to the next call yet.
+            | "NoSuchEntity"
     ) || (code.ends_with(".NotFound") && !code.starts_with("InvalidAMIID"))
         // ELBv2's: a group or balancer made a moment ago may not be
         // visible to the next call yet.
@@ -376,7 +379,11 @@ mod tests {
         assert!(!api("DuplicateLoadBalancerName").is_not_found());
         for code in ["NoSuchBucket", "NoSuchKey", "NotFound", "NoSuchEntity"] {
             assert!(api(code).is_not_found(), "{code}");
-            assert!(!api(code).is_retryable(), "{code}");
         }
+        assert!(
+            api("NoSuchEntity").is_retryable(),
+            "IAM is eventually consistent"
+        );
+        assert!(!api("NoSuchBucket").is_retryable());
     }
 }

@@ -333,3 +333,100 @@ async fn the_s3_and_iam_types_pass_the_provider_conformance_suite() {
     ];
     conformance(&m.provider, &samples).await.unwrap();
 }
+
+/// A create run again with its token (the engine's retry after an answer
+/// was lost) finds the object the first one made; an object of the
+/// declared name that another create made is refused, naming the resource.
+#[tokio::test]
+async fn a_create_retried_with_its_token_finds_its_object_and_a_foreign_name_is_refused() {
+    use dafnck_core::provider::CreateRequest;
+    use dafnck_core::{Provider, Resource, Value};
+
+    let Some(m) =
+        moto("a_create_retried_with_its_token_finds_its_object_and_a_foreign_name_is_refused")
+            .await
+    else {
+        return;
+    };
+    let (s3, iam) = clients(&m).await;
+    fn request<R: Resource>(inputs: &R, token: &str) -> CreateRequest {
+        CreateRequest {
+            name: "twice".into(),
+            stack: "test".into(),
+            type_name: R::TYPE.into(),
+            inputs: Value::from_serialize(inputs).unwrap(),
+            token: token.into(),
+        }
+    }
+    let role = Role {
+        assume_role_policy: TRUST.into(),
+        ..Default::default()
+    };
+    let samples = [
+        request(&role, "t1"),
+        request(
+            &Policy {
+                document: READ.into(),
+                ..Default::default()
+            },
+            "t1",
+        ),
+        request(&InstanceProfile::default(), "t1"),
+        request(&Bucket::default(), "t1"),
+    ];
+    for req in samples {
+        let first = m.provider.create(req.clone()).await.unwrap();
+        let again = m.provider.create(req.clone()).await.unwrap();
+        assert_eq!(first.id, again.id, "{}", req.type_name);
+    }
+    assert_eq!(iam.list_roles().send().await.unwrap().roles().len(), 1);
+    assert_eq!(s3.list_buckets().send().await.unwrap().buckets().len(), 1);
+    let profiles = iam.list_instance_profiles().send().await.unwrap();
+    assert_eq!(profiles.instance_profiles().len(), 1);
+    let policies = iam
+        .list_policies()
+        .scope(dafnck_providers::aws::sdk::iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policies.policies().len(), 1);
+
+    // A role named `taken` made by hand is not this resource's.
+    iam.create_role()
+        .role_name("taken")
+        .assume_role_policy_document(TRUST)
+        .send()
+        .await
+        .unwrap();
+    let named = Role {
+        name: Some("taken".into()),
+        ..role
+    };
+    let e = m.provider.create(request(&named, "t2")).await.unwrap_err();
+    assert!(!e.retryable);
+    assert!(
+        e.message.starts_with("aws:iam:Role \"twice\"")
+            && e.message
+                .contains("already exists and was not made by this resource"),
+        "{}",
+        e.message
+    );
+    // So is an untagged bucket of a declared name.
+    s3.create_bucket().bucket("taken").send().await.unwrap();
+    let e = m
+        .provider
+        .create(request(
+            &Bucket {
+                name: Some("taken".into()),
+                ..Default::default()
+            },
+            "t2",
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.starts_with("aws:s3:Bucket \"twice\"") && e.message.contains("import it"),
+        "{}",
+        e.message
+    );
+}

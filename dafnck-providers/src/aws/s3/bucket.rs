@@ -59,8 +59,9 @@ ids! {
 /// # Caveats
 /// CreateBucket takes no tags, so the bucket is tagged (with its
 /// `dafnck:token`) by a second call. After a crash between the two, the
-/// next run finds a bucket with the derived (or declared) name and no tags
-/// at all, and adopts it as the one its create made. A bucket that holds
+/// next run finds a bucket with the derived name and no tags at all, and
+/// adopts it as the one its create made; with a declared `name` it cannot
+/// tell that bucket from anyone's, and says so (import it). A bucket that holds
 /// objects (or object versions) is not deleted: S3 refuses, and the error
 /// says so; declare the objects as [`BucketObject`](super::BucketObject)s
 /// so the engine deletes them first.
@@ -241,12 +242,20 @@ fn versioning_in_body<E>(
 
 /// Whether the bucket exists (and this account may see it).
 async fn exists(client: &Client, s: &Subject<'_>, name: &str) -> Result<bool, AwsError> {
-    let found = lookup::unless_not_found(
-        s,
-        "HeadBucket",
-        client.head_bucket().bucket(name).send().await,
-    )?;
-    Ok(found.is_some())
+    match client.head_bucket().bucket(name).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => match s.error("HeadBucket", e) {
+            e if e.is_not_found() => Ok(false),
+            e if matches!(e.code(), Some("Forbidden" | "AccessDenied" | "403")) => {
+                Err(s.invalid(format!(
+                    "a bucket named {name:?} exists and this account may not use it (bucket \
+                     names are global across all AWS accounts): choose another `name`, or \
+                     leave it unset"
+                )))
+            }
+            e => Err(e),
+        },
+    }
 }
 
 /// All the bucket's tags, by key (none: empty).
@@ -668,10 +677,11 @@ fn outputs(client: &Client, name: &str) -> BucketOutputs {
 }
 
 /// Whether the tags say a create with `token` made the bucket: its token
-/// tag, or no tags at all (a create that crashed before tagging; see the
+/// tag, or — for a name derived from that token, which no one else would
+/// choose — no tags at all (a create that crashed before tagging; see the
 /// type's caveats).
-fn made_by(tags: &BTreeMap<String, String>, token: &str) -> bool {
-    tags.is_empty() || tags.get(TOKEN_TAG) == Some(&client_token(token))
+fn made_by(tags: &BTreeMap<String, String>, token: &str, derived: bool) -> bool {
+    (derived && tags.is_empty()) || tags.get(TOKEN_TAG) == Some(&client_token(token))
 }
 
 /// The bucket a create with `token` made, if any (`name` is the name that
@@ -687,7 +697,7 @@ async fn by_token(
     let Some((bucket, tags)) = observe(client, s, name, declared).await? else {
         return Ok(None);
     };
-    if made_by(&tags, token) {
+    if made_by(&tags, token, bucket.name.is_none()) {
         Ok(Some((bucket, tags)))
     } else {
         Err(s.invalid(format!(
@@ -847,9 +857,10 @@ mod tests {
     #[test]
     fn an_untagged_bucket_is_taken_for_a_crashed_create() {
         let mut tags = BTreeMap::new();
-        assert!(made_by(&tags, "t1"));
+        assert!(made_by(&tags, "t1", true));
+        assert!(!made_by(&tags, "t1", false), "a declared name may be anyone's");
         tags.insert(TOKEN_TAG.to_owned(), "t2".to_owned());
-        assert!(!made_by(&tags, "t1"));
-        assert!(made_by(&tags, "t2"));
+        assert!(!made_by(&tags, "t1", true));
+        assert!(made_by(&tags, "t2", false));
     }
 }
