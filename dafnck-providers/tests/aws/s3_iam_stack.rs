@@ -289,3 +289,70 @@ async fn policy_versions_past_iam_s_limit_are_pruned() {
     assert!(!engine.drift().await.unwrap().has_drift());
     engine.destroy().await.unwrap();
 }
+
+/// An object from a local file: hashed when declared, uploaded again only
+/// when the file changed.
+#[tokio::test]
+async fn an_object_from_a_file_is_uploaded_again_only_when_the_file_changes() {
+    let Some(m) = moto("an_object_from_a_file_is_uploaded_again_only_when_the_file_changes").await
+    else {
+        return;
+    };
+    let (s3, _) = clients(&m).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.js");
+    std::fs::write(&path, "console.log(1)").unwrap();
+    let program = |path: std::path::PathBuf| {
+        move |stack: &mut Stack| -> dafnck_core::Result<()> {
+            let bucket = stack.add(
+                "assets",
+                Bucket {
+                    versioning: true,
+                    ..Default::default()
+                },
+            );
+            stack.add(
+                "app",
+                BucketObject {
+                    bucket: bucket.out().bucket,
+                    key: "js/app.js".into(),
+                    content: Content::file(&path).expect("the file is there"),
+                    content_type: Some("application/javascript".into()),
+                },
+            );
+            Ok(())
+        }
+    };
+    let engine = m.engine();
+    engine.up(program(path.clone()), false).await.unwrap();
+    let first: BucketObjectOutputs = outputs(&engine, "app").await;
+
+    // The same file: nothing to do, no new version.
+    let preview = engine.preview(program(path.clone()), true).await.unwrap();
+    assert!(!preview.plan.has_changes(), "{}", preview.plan.render());
+    engine.up(program(path.clone()), true).await.unwrap();
+    let same: BucketObjectOutputs = outputs(&engine, "app").await;
+    assert_eq!(same.version_id, first.version_id);
+
+    // A changed file: a new version with the new content.
+    std::fs::write(&path, "console.log(2)").unwrap();
+    let preview = engine.preview(program(path.clone()), true).await.unwrap();
+    assert!(preview.plan.has_changes());
+    engine.up(program(path.clone()), true).await.unwrap();
+    let second: BucketObjectOutputs = outputs(&engine, "app").await;
+    assert_ne!(second.version_id, first.version_id);
+    assert_ne!(second.sha256, first.sha256);
+    let got = s3
+        .get_object()
+        .bucket(second.bucket.as_str())
+        .key("js/app.js")
+        .send()
+        .await
+        .unwrap();
+    let bytes = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&bytes[..], b"console.log(2)");
+
+    // Destroy deletes both versions, then the bucket.
+    engine.destroy().await.unwrap();
+    assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
+}
