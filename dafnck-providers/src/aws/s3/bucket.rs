@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
     CreateBucketConfiguration, ErrorDocument, ExpirationStatus, IndexDocument,
@@ -26,7 +25,7 @@ use dafnck_core::ProviderError;
 use super::super::error::{AwsError, Subject};
 use super::super::tags::{self, client_token, TOKEN_TAG};
 use super::super::{failed_after_create, lookup, one_call, Aws};
-use super::bucket_name;
+use super::{bucket_name, unless_absent, versioning_in_body};
 
 ids! {
     /// The name of a [`Bucket`] (its identity in S3, and its id).
@@ -192,52 +191,6 @@ pub struct BucketOutputs {
     pub arn: String,
     /// Its region.
     pub region: String,
-}
-
-/// An S3 answer, or `None` when its error code is one of `absent` (S3's
-/// way of saying a bucket has no such configuration); any other error as
-/// an [`AwsError`] naming `call`.
-fn unless_absent<T, E, R>(
-    s: &Subject<'_>,
-    call: &'static str,
-    absent: &[&str],
-    result: Result<T, SdkError<E, R>>,
-) -> Result<Option<T>, AwsError>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    match result {
-        Ok(out) => Ok(Some(out)),
-        Err(e) => match s.error(call, e) {
-            e if e.code().is_some_and(|c| absent.contains(&c)) => Ok(None),
-            e => Err(e),
-        },
-    }
-}
-
-/// The versioning status in the body of a GetBucketVersioning answer the
-/// SDK could not parse: moto (5.2) names its root element
-/// `GetBucketVersioningResponse`, not `VersioningConfiguration`. `None`
-/// when the answer is not such a body (a real error).
-fn versioning_in_body<E>(
-    e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> Option<Option<BucketVersioningStatus>> {
-    let raw = e.raw_response()?;
-    if raw.status().as_u16() != 200 {
-        return None;
-    }
-    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
-    if !body.contains("GetBucketVersioningResponse") {
-        return None;
-    }
-    Some(if body.contains("<Status>Enabled</Status>") {
-        Some(BucketVersioningStatus::Enabled)
-    } else if body.contains("<Status>Suspended</Status>") {
-        Some(BucketVersioningStatus::Suspended)
-    } else {
-        None
-    })
 }
 
 /// Whether the bucket exists (and this account may see it).

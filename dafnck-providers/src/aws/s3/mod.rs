@@ -38,8 +38,11 @@ resource_types! {
     bucket_object: BucketObjectHandler,
 }
 
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::BucketVersioningStatus;
 use sha2::{Digest, Sha256};
 
+use super::error::{AwsError, Subject};
 use super::tags::client_token;
 
 /// The longest bucket name S3 accepts.
@@ -78,6 +81,52 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// The SHA-256 of `bytes`, in hex.
 pub(crate) fn sha256(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
+}
+
+/// An S3 answer, or `None` when its error code is one of `absent` (S3's
+/// way of saying a bucket has no such configuration); any other error as
+/// an [`AwsError`] naming `call`.
+pub(crate) fn unless_absent<T, E, R>(
+    s: &Subject<'_>,
+    call: &'static str,
+    absent: &[&str],
+    result: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) => match s.error(call, e) {
+            e if e.code().is_some_and(|c| absent.contains(&c)) => Ok(None),
+            e => Err(e),
+        },
+    }
+}
+
+/// The versioning status in the body of a GetBucketVersioning answer the
+/// SDK could not parse: moto (5.2) names its root element
+/// `GetBucketVersioningResponse`, not `VersioningConfiguration`. `None`
+/// when the answer is not such a body (a real error).
+pub(crate) fn versioning_in_body<E>(
+    e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<Option<BucketVersioningStatus>> {
+    let raw = e.raw_response()?;
+    if raw.status().as_u16() != 200 {
+        return None;
+    }
+    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
+    if !body.contains("GetBucketVersioningResponse") {
+        return None;
+    }
+    Some(if body.contains("<Status>Enabled</Status>") {
+        Some(BucketVersioningStatus::Enabled)
+    } else if body.contains("<Status>Suspended</Status>") {
+        Some(BucketVersioningStatus::Suspended)
+    } else {
+        None
+    })
 }
 
 #[cfg(test)]
