@@ -111,6 +111,9 @@ fn is_retryable_code(code: &str) -> bool {
             | "Unavailable"
             | "IncorrectState"
             | "IncorrectInstanceState"
+            // IAM's: a role or policy made a moment ago may not be
+            // visible to the next call yet.
+            | "NoSuchEntity"
     ) || (code.ends_with(".NotFound") && !code.starts_with("InvalidAMIID"))
         // ELBv2's: a group or balancer made a moment ago may not be
         // visible to the next call yet.
@@ -129,7 +132,17 @@ pub(crate) fn is_not_found(code: &str) -> bool {
             || matches!(
                 code,
                 "LoadBalancerNotFound" | "TargetGroupNotFound" | "ListenerNotFound"
-            ))
+            )
+            || is_s3_or_iam_not_found(code))
+}
+
+/// S3's and IAM's codes for an object that does not exist (`NotFound` is
+/// what S3 answers a HEAD request with).
+fn is_s3_or_iam_not_found(code: &str) -> bool {
+    matches!(
+        code,
+        "NoSuchBucket" | "NoSuchKey" | "NotFound" | "NoSuchEntity"
+    )
 }
 
 /// What to tell the user about a known error code.
@@ -161,6 +174,24 @@ fn hint(code: &str) -> &'static str {
         "InvalidTarget" | "TargetNotRunning" => {
             "; a target is not a running instance of the target group's VPC"
         }
+        "BucketAlreadyExists" => {
+            "; bucket names are global across all AWS accounts and this one is taken: choose \
+             another `name`, or leave it unset"
+        }
+        "BucketNotEmpty" => {
+            "; the bucket still holds objects (or object versions): delete them first, or \
+             declare them as `BucketObject`s so the engine deletes them first"
+        }
+        "EntityAlreadyExists" => {
+            "; an IAM object with this name already exists in the account: choose another \
+             `name`, or leave it unset"
+        }
+        "MalformedPolicyDocument" => "; the policy document is not a valid IAM policy",
+        "DeleteConflict" => {
+            "; other IAM objects still use it (attached policies, instance profiles, \
+             policy versions): remove them first"
+        }
+        "LimitExceeded" => "; an IAM quota is reached (policy versions, attachments, ...)",
         "InvalidParameterValue" | "InvalidParameterCombination" | "ValidationError" => {
             "; AWS rejected a field of the inputs"
         }
@@ -346,5 +377,13 @@ mod tests {
         assert!(api("TargetGroupNotFound").is_not_found());
         assert!(!api("DependencyViolation").is_not_found());
         assert!(!api("DuplicateLoadBalancerName").is_not_found());
+        for code in ["NoSuchBucket", "NoSuchKey", "NotFound", "NoSuchEntity"] {
+            assert!(api(code).is_not_found(), "{code}");
+        }
+        assert!(
+            api("NoSuchEntity").is_retryable(),
+            "IAM is eventually consistent"
+        );
+        assert!(!api("NoSuchBucket").is_retryable());
     }
 }

@@ -1,8 +1,9 @@
 //! The `aws` provider (package `aws`): EC2 networks, security groups,
 //! instances, key pairs and elastic IPs ([`ec2`]), and application load balancers, target groups and
-//! listeners ([`elbv2`]), Auto Scaling groups
-//! and their scaling policies ([`autoscaling`]), and CloudWatch alarms
-//! ([`cloudwatch`]), through the AWS SDK for Rust.
+//! listeners ([`elbv2`]), Auto Scaling groups and their scaling policies
+//! ([`autoscaling`]), CloudWatch alarms ([`cloudwatch`]), S3 buckets and
+//! objects ([`s3`]), and IAM roles, policies, attachments and instance
+//! profiles ([`iam`]), through the AWS SDK for Rust.
 //!
 //! Credentials, region and endpoint come from the SDK's standard chain
 //! (environment, shared config and credentials files, web identity, ECS and
@@ -104,7 +105,9 @@ pub mod cloudwatch;
 pub mod ec2;
 pub mod elbv2;
 mod error;
+pub mod iam;
 mod lookup;
+pub mod s3;
 mod tags;
 
 use std::sync::Arc;
@@ -126,6 +129,8 @@ pub mod sdk {
     pub use aws_sdk_cloudwatch as cloudwatch;
     pub use aws_sdk_ec2 as ec2;
     pub use aws_sdk_elasticloadbalancingv2 as elbv2;
+    pub use aws_sdk_iam as iam;
+    pub use aws_sdk_s3 as s3;
 }
 
 use error::{AwsError, Subject};
@@ -157,6 +162,8 @@ pub(crate) struct Aws {
     elbv2: Arc<OnceCell<aws_sdk_elasticloadbalancingv2::Client>>,
     autoscaling: Arc<OnceCell<aws_sdk_autoscaling::Client>>,
     cloudwatch: Arc<OnceCell<aws_sdk_cloudwatch::Client>>,
+    s3: Arc<OnceCell<aws_sdk_s3::Client>>,
+    iam: Arc<OnceCell<aws_sdk_iam::Client>>,
     timing: Timing,
 }
 
@@ -199,6 +206,8 @@ impl Provider {
             elbv2: Arc::new(OnceCell::new()),
             autoscaling: Arc::new(OnceCell::new()),
             cloudwatch: Arc::new(OnceCell::new()),
+            s3: Arc::new(OnceCell::new()),
+            iam: Arc::new(OnceCell::new()),
             timing: Timing::default(),
         })
     }
@@ -207,6 +216,7 @@ impl Provider {
     fn serving(aws: Aws) -> Self {
         let kit = elbv2::register(ec2::register(Kit::new("aws", aws)));
         let kit = cloudwatch::register(autoscaling::register(kit));
+        let kit = iam::register(s3::register(kit));
         Provider { kit }
     }
 
@@ -311,6 +321,29 @@ impl Aws {
             .await
     }
 
+    /// The S3 client: path-style addressing when an endpoint is set (an
+    /// S3-compatible server such as moto rarely resolves `bucket.host`).
+    async fn s3_client(&self) -> &aws_sdk_s3::Client {
+        let config = self.sdk_config().await;
+        self.s3
+            .get_or_init(|| async {
+                let mut s3 = aws_sdk_s3::config::Builder::from(config);
+                if config.endpoint_url().is_some() {
+                    s3 = s3.force_path_style(true);
+                }
+                aws_sdk_s3::Client::from_conf(s3.build())
+            })
+            .await
+    }
+
+    /// The IAM client.
+    async fn iam_client(&self) -> &aws_sdk_iam::Client {
+        let config = self.sdk_config().await;
+        self.iam
+            .get_or_init(|| async { aws_sdk_iam::Client::new(config) })
+            .await
+    }
+
     /// Calls `look` every poll interval until it returns `Some`, or fails
     /// with `what` when the wait timeout passes.
     async fn wait_for<T, F, Fut>(
@@ -391,11 +424,11 @@ mod tests {
     fn _obj_safe(_: Box<dyn dafnck_core::Provider>) {}
 
     #[test]
-    fn serves_the_ec2_and_elbv2_types() {
+    fn serves_every_type() {
         let p = Provider::from_env();
         let mut types: Vec<&str> = p.kit.types().collect();
         types.sort_unstable();
-        assert_eq!(types.len(), 15);
+        assert_eq!(types.len(), 21);
         for t in [
             "aws:ec2:Vpc",
             "aws:ec2:Instance",
@@ -403,6 +436,24 @@ mod tests {
             "aws:autoscaling:AutoScalingGroup",
             "aws:autoscaling:ScalingPolicy",
             "aws:cloudwatch:MetricAlarm",
+            "aws:s3:Bucket",
+            "aws:iam:Role",
+        ] {
+            assert!(types.contains(&t), "{t}");
+        }
+    }
+
+    #[test]
+    fn serves_the_s3_and_iam_types() {
+        let p = Provider::from_env();
+        let types: Vec<&str> = p.kit.types().collect();
+        for t in [
+            "aws:s3:Bucket",
+            "aws:s3:BucketObject",
+            "aws:iam:Role",
+            "aws:iam:Policy",
+            "aws:iam:RolePolicyAttachment",
+            "aws:iam:InstanceProfile",
         ] {
             assert!(types.contains(&t), "{t}");
         }
@@ -415,7 +466,7 @@ mod tests {
             ReadRequest {
                 name: "b".into(),
                 stack: "dev".into(),
-                type_name: "aws:s3:Bucket".into(),
+                type_name: "aws:sqs:Queue".into(),
                 id: Some("b".into()),
                 token: None,
                 inputs: Value::Null,
@@ -423,7 +474,7 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(e.message.contains("aws:s3:Bucket"), "{}", e.message);
+        assert!(e.message.contains("aws:sqs:Queue"), "{}", e.message);
         assert!(!e.retryable);
     }
 
@@ -475,7 +526,7 @@ mod tests {
         let balancer = expected(elbv2::LoadBalancer::TYPE, CallKind::Create).unwrap();
         assert!(group < instance && instance < balancer);
         assert_eq!(expected(ec2::Instance::TYPE, CallKind::Update), None);
-        assert_eq!(expected("aws:s3:Bucket", CallKind::Create), None);
+        assert_eq!(expected("aws:sqs:Queue", CallKind::Create), None);
     }
 
     #[test]

@@ -18,5 +18,7 @@ mod elbv2;
 mod instances;
 mod network;
 mod recovery;
+mod s3_iam_conformance;
+mod s3_iam_stack;
 mod support;
 mod web_stack;

@@ -1,0 +1,297 @@
+//! [`InstanceProfile`] (`aws:iam:InstanceProfile`): how an EC2 instance
+//! takes on a role.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_iam::Client;
+use dafnck_core::prelude::*;
+use dafnck_core::provider::kit::{
+    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
+    UpdateResult,
+};
+use dafnck_core::provider::DiffRequest;
+use dafnck_core::state::CallKind;
+use dafnck_core::ProviderError;
+
+use super::super::ec2::known;
+use super::super::error::{AwsError, Subject};
+use super::super::{failed_after_create, lookup, one_call, tags, Aws};
+use super::{
+    check_name, fixed_name_conflict, iam_name, made_by, not_ours, tag, tags_on_create, user_tags,
+    RoleName,
+};
+
+ids! {
+    /// The ARN of an [`InstanceProfile`].
+    InstanceProfileArn;
+}
+
+/// An instance profile: the role an EC2 instance runs as.
+///
+/// - `name`: its name, unique in the account; `None` (the default) derives
+///   one from the resource's name and 8 hex digits that differ from create
+///   to create. Changing it replaces the profile.
+/// - `role`: its role (`role.out().name`), or `None`; added, removed or
+///   swapped in place.
+/// - `tags`: the user's tags; set in place.
+///
+/// Deleting it removes its role first.
+///
+/// # Drift
+/// `read` reports the role and tags as IAM has them.
+#[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+#[resource(type = "aws:iam:InstanceProfile", outputs = InstanceProfileOutputs)]
+pub struct InstanceProfile {
+    /// Its name; `None` derives one. Changing it replaces the profile.
+    #[resource(force_new)]
+    pub name: Option<String>,
+    /// Its role.
+    pub role: Option<Input<RoleName>>,
+    /// The user's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What an [`InstanceProfile`] reports.
+#[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+pub struct InstanceProfileOutputs {
+    /// Its name (and id).
+    pub name: String,
+    /// Its ARN.
+    pub arn: InstanceProfileArn,
+    /// Its unique id (`AIPA...`).
+    pub instance_profile_id: String,
+}
+
+type Found = aws_sdk_iam::types::InstanceProfile;
+
+async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<Found>, AwsError> {
+    let out = lookup::unless_not_found(
+        s,
+        "GetInstanceProfile",
+        client
+            .get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await,
+    )?;
+    Ok(out.and_then(|out| out.instance_profile))
+}
+
+async fn by_token(
+    client: &Client,
+    s: &Subject<'_>,
+    name: &str,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
+    match by_name(client, s, name).await? {
+        Some(p) if made_by(p.tags(), token) => Ok(Some(p)),
+        Some(_) => Err(not_ours(s, "instance profile", name)),
+        None => Ok(None),
+    }
+}
+
+fn roles_of(p: &Found) -> Vec<String> {
+    p.roles().iter().map(|r| r.role_name().to_owned()).collect()
+}
+
+fn desired_role(s: &Subject<'_>, v: &InstanceProfile) -> Result<Option<String>, AwsError> {
+    v.role
+        .as_ref()
+        .map(|r| Ok(known(s, r, "role")?.0.clone()))
+        .transpose()
+}
+
+/// Removes every role but `keep`, then adds `keep` if it is not there.
+async fn set_role(
+    client: &Client,
+    s: &Subject<'_>,
+    name: &str,
+    current: &[String],
+    keep: Option<&str>,
+) -> Result<(), AwsError> {
+    for role in current.iter().filter(|r| Some(r.as_str()) != keep) {
+        lookup::unless_not_found(
+            s,
+            "RemoveRoleFromInstanceProfile",
+            client
+                .remove_role_from_instance_profile()
+                .instance_profile_name(name)
+                .role_name(role)
+                .send()
+                .await,
+        )?;
+    }
+    if let Some(role) = keep.filter(|k| !current.iter().any(|c| c == k)) {
+        client
+            .add_role_to_instance_profile()
+            .instance_profile_name(name)
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| s.error("AddRoleToInstanceProfile", e))?;
+    }
+    Ok(())
+}
+
+async fn delete_profile(client: &Client, s: &Subject<'_>, name: &str) -> Result<(), AwsError> {
+    let Some(p) = by_name(client, s, name).await? else {
+        return Ok(());
+    };
+    set_role(client, s, name, &roles_of(&p), None).await?;
+    lookup::unless_not_found(
+        s,
+        "DeleteInstanceProfile",
+        client
+            .delete_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await,
+    )?;
+    Ok(())
+}
+
+fn outputs(p: &Found) -> InstanceProfileOutputs {
+    InstanceProfileOutputs {
+        name: p.instance_profile_name().to_owned(),
+        arn: InstanceProfileArn(p.arn().to_owned()),
+        instance_profile_id: p.instance_profile_id().to_owned(),
+    }
+}
+
+fn observed_as(
+    p: &Found,
+    recorded: &InstanceProfile,
+) -> kit::Found<InstanceProfile, InstanceProfileOutputs> {
+    let observed = InstanceProfile {
+        name: recorded
+            .name
+            .as_ref()
+            .map(|_| p.instance_profile_name().to_owned()),
+        role: roles_of(p).into_iter().next().map(|r| RoleName(r).into()),
+        tags: user_tags(p.tags()),
+    };
+    lookup::observed(p.instance_profile_name(), observed, outputs(p))
+}
+
+/// Serves [`InstanceProfile`].
+pub(crate) struct InstanceProfileHandler;
+
+#[async_trait]
+impl ResourceHandler for InstanceProfileHandler {
+    type Resource = InstanceProfile;
+    type Context = Aws;
+
+    fn replace_conflict(&self, req: &DiffRequest<'_>) -> Option<String> {
+        fixed_name_conflict(
+            req,
+            "instance profile",
+            "instance profile names are unique in an account",
+        )
+    }
+
+    fn expected_duration(&self, call: CallKind) -> Option<Duration> {
+        one_call(call)
+    }
+
+    async fn create(&self, p: &Aws, req: Create<InstanceProfile>) -> CreateResult<InstanceProfile> {
+        let s = Subject::of::<InstanceProfile>(&req.name);
+        let v = &req.inputs;
+        check_name(&s, v.name.as_deref())?;
+        tags::check_user_tags(&s, &v.tags)?;
+        let role = desired_role(&s, v)?;
+        let name = iam_name(v.name.as_deref(), &req.name, &req.token);
+        let client = p.iam_client().await;
+        let profile = match by_token(client, &s, &name, &req.token).await? {
+            Some(p) => p,
+            None => client
+                .create_instance_profile()
+                .instance_profile_name(&name)
+                .set_tags(Some(tags_on_create(
+                    &s, &req.stack, &req.name, &req.token, &v.tags,
+                )?))
+                .send()
+                .await
+                .map_err(|e| s.error("CreateInstanceProfile", e))?
+                .instance_profile
+                .ok_or_else(|| s.incomplete("CreateInstanceProfile", "an instance profile"))?,
+        };
+        if let Err(e) = set_role(client, &s, &name, &roles_of(&profile), role.as_deref()).await {
+            return Err(failed_after_create(e, &name, delete_profile(client, &s, &name)).await);
+        }
+        Ok(Made {
+            outputs: outputs(&profile),
+            id: name,
+        })
+    }
+
+    async fn read(&self, p: &Aws, req: Read<InstanceProfile>) -> ReadResult<InstanceProfile> {
+        let s = Subject::of::<InstanceProfile>(&req.name);
+        let client = p.iam_client().await;
+        let recorded = req.recorded.decode_or_default();
+        let found = match (&req.id, &req.token) {
+            (Some(id), _) => by_name(client, &s, id).await?,
+            (None, Some(token)) => {
+                let name = iam_name(recorded.name.as_deref(), &req.name, token);
+                by_token(client, &s, &name, token).await?
+            }
+            (None, None) => None,
+        };
+        Ok(found.map(|p| observed_as(&p, &recorded)))
+    }
+
+    async fn update(&self, p: &Aws, req: Update<InstanceProfile>) -> UpdateResult<InstanceProfile> {
+        let s = Subject::of::<InstanceProfile>(&req.name);
+        let v = &req.inputs;
+        tags::check_user_tags(&s, &v.tags)?;
+        let role = desired_role(&s, v)?;
+        let client = p.iam_client().await;
+        let name = req.id.as_str();
+        let profile = by_name(client, &s, name)
+            .await?
+            .ok_or_else(|| s.gone(name))?;
+        set_role(client, &s, name, &roles_of(&profile), role.as_deref()).await?;
+        let current = user_tags(profile.tags());
+        let (set, remove) = tags::diff(&current, &v.tags);
+        if !set.is_empty() {
+            let set = set
+                .into_iter()
+                .map(|(k, v)| tag(&s, k, v))
+                .collect::<Result<Vec<_>, _>>()?;
+            client
+                .tag_instance_profile()
+                .instance_profile_name(name)
+                .set_tags(Some(set))
+                .send()
+                .await
+                .map_err(|e| s.error("TagInstanceProfile", e))?;
+        }
+        if !remove.is_empty() {
+            client
+                .untag_instance_profile()
+                .instance_profile_name(name)
+                .set_tag_keys(Some(remove.into_iter().map(str::to_owned).collect()))
+                .send()
+                .await
+                .map_err(|e| s.error("UntagInstanceProfile", e))?;
+        }
+        Ok(outputs(&profile))
+    }
+
+    async fn delete(&self, p: &Aws, req: Delete<InstanceProfile>) -> Result<(), ProviderError> {
+        let client = p.iam_client().await;
+        Ok(delete_profile(client, &Subject::of::<InstanceProfile>(&req.name), &req.id).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_name_replaces_the_profile() {
+        assert_eq!(InstanceProfile::force_new_fields(), &["name"]);
+    }
+}
