@@ -20,10 +20,25 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
+    none_if(s, call, result, AwsError::is_not_found)
+}
+
+/// The answer to `call`, or `None` when its error is one that `absent`
+/// accepts; any other error as an [`AwsError`] naming `call`.
+pub(crate) fn none_if<T, E, R>(
+    s: &Subject<'_>,
+    call: &'static str,
+    result: Result<T, SdkError<E, R>>,
+    absent: impl FnOnce(&AwsError) -> bool,
+) -> Result<Option<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
     match result {
         Ok(out) => Ok(Some(out)),
         Err(e) => match s.error(call, e) {
-            e if e.is_not_found() => Ok(None),
+            e if absent(&e) => Ok(None),
             e => Err(e),
         },
     }

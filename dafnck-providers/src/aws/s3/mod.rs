@@ -46,6 +46,7 @@ use aws_sdk_s3::types::BucketVersioningStatus;
 use sha2::{Digest, Sha256};
 
 use super::error::{AwsError, Subject};
+use super::lookup;
 use super::tags::client_token;
 
 /// The longest bucket name S3 accepts.
@@ -99,13 +100,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    match result {
-        Ok(out) => Ok(Some(out)),
-        Err(e) => match s.error(call, e) {
-            e if e.code().is_some_and(|c| absent.contains(&c)) => Ok(None),
-            e => Err(e),
-        },
-    }
+    lookup::none_if(s, call, result, |e| {
+        e.code().is_some_and(|c| absent.contains(&c))
+    })
 }
 
 /// The versioning status in the body of a GetBucketVersioning answer the
