@@ -19,8 +19,8 @@ use super::super::ec2::known;
 use super::super::error::{AwsError, Subject};
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{
-    check_name, fixed_name_conflict, iam_name, made_by, not_ours, tag, tags_on_create, user_tags,
-    RoleName,
+    by_token, check_name, fixed_name_conflict, iam_name, read_named, tags_on_create, user_tags,
+    NamedType, RoleName, Tag,
 };
 
 ids! {
@@ -67,32 +67,6 @@ pub struct InstanceProfileOutputs {
 
 type Found = aws_sdk_iam::types::InstanceProfile;
 
-async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<Found>, AwsError> {
-    let out = lookup::unless_not_found(
-        s,
-        "GetInstanceProfile",
-        client
-            .get_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await,
-    )?;
-    Ok(out.and_then(|out| out.instance_profile))
-}
-
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    name: &str,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    match by_name(client, s, name).await? {
-        Some(p) if made_by(p.tags(), token) => Ok(Some(p)),
-        Some(_) => Err(not_ours(s, "instance profile", name)),
-        None => Ok(None),
-    }
-}
-
 fn roles_of(p: &Found) -> Vec<String> {
     p.roles().iter().map(|r| r.role_name().to_owned()).collect()
 }
@@ -137,7 +111,7 @@ async fn set_role(
 }
 
 async fn delete_profile(client: &Client, s: &Subject<'_>, name: &str) -> Result<(), AwsError> {
-    let Some(p) = by_name(client, s, name).await? else {
+    let Some(p) = InstanceProfileHandler::by_id(client, s, name).await? else {
         return Ok(());
     };
     set_role(client, s, name, &roles_of(&p), None).await?;
@@ -159,21 +133,6 @@ fn outputs(p: &Found) -> InstanceProfileOutputs {
         arn: InstanceProfileArn(p.arn().to_owned()),
         instance_profile_id: p.instance_profile_id().to_owned(),
     }
-}
-
-fn observed_as(
-    p: &Found,
-    recorded: &InstanceProfile,
-) -> kit::Found<InstanceProfile, InstanceProfileOutputs> {
-    let observed = InstanceProfile {
-        name: recorded
-            .name
-            .as_ref()
-            .map(|_| p.instance_profile_name().to_owned()),
-        role: roles_of(p).into_iter().next().map(|r| RoleName(r).into()),
-        tags: user_tags(p.tags()),
-    };
-    lookup::observed(p.instance_profile_name(), observed, outputs(p))
 }
 
 /// Serves [`InstanceProfile`].
@@ -204,7 +163,7 @@ impl ResourceHandler for InstanceProfileHandler {
         let role = desired_role(&s, v)?;
         let name = iam_name(v.name.as_deref(), &req.name, &req.token);
         let client = p.iam_client().await;
-        let profile = match by_token(client, &s, &name, &req.token).await? {
+        let profile = match by_token::<Self>(client, &s, &name, &req.token).await? {
             Some(p) => p,
             None => client
                 .create_instance_profile()
@@ -228,18 +187,7 @@ impl ResourceHandler for InstanceProfileHandler {
     }
 
     async fn read(&self, p: &Aws, req: Read<InstanceProfile>) -> ReadResult<InstanceProfile> {
-        let s = Subject::of::<InstanceProfile>(&req.name);
-        let client = p.iam_client().await;
-        let recorded = req.recorded.decode_or_default();
-        let found = match (&req.id, &req.token) {
-            (Some(id), _) => by_name(client, &s, id).await?,
-            (None, Some(token)) => {
-                let name = iam_name(recorded.name.as_deref(), &req.name, token);
-                by_token(client, &s, &name, token).await?
-            }
-            (None, None) => None,
-        };
-        Ok(found.map(|p| observed_as(&p, &recorded)))
+        read_named::<Self>(p, req).await
     }
 
     async fn update(&self, p: &Aws, req: Update<InstanceProfile>) -> UpdateResult<InstanceProfile> {
@@ -249,40 +197,68 @@ impl ResourceHandler for InstanceProfileHandler {
         let role = desired_role(&s, v)?;
         let client = p.iam_client().await;
         let name = req.id.as_str();
-        let profile = by_name(client, &s, name)
+        let profile = Self::by_id(client, &s, name)
             .await?
             .ok_or_else(|| s.gone(name))?;
         set_role(client, &s, name, &roles_of(&profile), role.as_deref()).await?;
-        let current = user_tags(profile.tags());
-        let (set, remove) = tags::diff(&current, &v.tags);
-        if !set.is_empty() {
-            let set = set
-                .into_iter()
-                .map(|(k, v)| tag(&s, k, v))
-                .collect::<Result<Vec<_>, _>>()?;
-            client
-                .tag_instance_profile()
-                .instance_profile_name(name)
-                .set_tags(Some(set))
-                .send()
-                .await
-                .map_err(|e| s.error("TagInstanceProfile", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_instance_profile()
-                .instance_profile_name(name)
-                .set_tag_keys(Some(remove.into_iter().map(str::to_owned).collect()))
-                .send()
-                .await
-                .map_err(|e| s.error("UntagInstanceProfile", e))?;
-        }
+        retag!(
+            &s, &user_tags(profile.tags()) => &v.tags,
+            client.tag_instance_profile / untag_instance_profile, instance_profile_name(name),
+            "TagInstanceProfile" / "UntagInstanceProfile"
+        )
+        .await?;
         Ok(outputs(&profile))
     }
 
     async fn delete(&self, p: &Aws, req: Delete<InstanceProfile>) -> Result<(), ProviderError> {
         let client = p.iam_client().await;
         Ok(delete_profile(client, &Subject::of::<InstanceProfile>(&req.name), &req.id).await?)
+    }
+}
+
+#[async_trait]
+impl NamedType for InstanceProfileHandler {
+    const WHAT: &'static str = "instance profile";
+    type Found = Found;
+
+    fn declared_name(inputs: &InstanceProfile) -> Option<&str> {
+        inputs.name.as_deref()
+    }
+
+    fn tags(profile: &Found) -> &[Tag] {
+        profile.tags()
+    }
+
+    fn observed(
+        p: &Found,
+        recorded: &InstanceProfile,
+    ) -> kit::Found<InstanceProfile, InstanceProfileOutputs> {
+        let observed = InstanceProfile {
+            name: recorded
+                .name
+                .as_ref()
+                .map(|_| p.instance_profile_name().to_owned()),
+            role: roles_of(p).into_iter().next().map(|r| RoleName(r).into()),
+            tags: user_tags(p.tags()),
+        };
+        lookup::observed(p.instance_profile_name(), observed, outputs(p))
+    }
+
+    async fn by_id(
+        client: &Client,
+        s: &Subject<'_>,
+        name: &str,
+    ) -> Result<Option<Found>, AwsError> {
+        let out = lookup::unless_not_found(
+            s,
+            "GetInstanceProfile",
+            client
+                .get_instance_profile()
+                .instance_profile_name(name)
+                .send()
+                .await,
+        )?;
+        Ok(out.and_then(|out| out.instance_profile))
     }
 }
 

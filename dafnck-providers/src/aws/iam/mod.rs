@@ -43,6 +43,27 @@
 //! # let _ = infra;
 //! ```
 
+/// Calls [`retag`] with the tag and untag calls for one kind of object:
+/// `retag!(&s, &current => &desired, client.tag_role / untag_role,
+/// role_name(name), "TagRole" / "UntagRole")`. A macro because each kind
+/// has its own SDK builders.
+macro_rules! retag {
+    (
+        $s:expr, $current:expr => $desired:expr,
+        $client:ident.$tag:ident / $untag:ident, $key:ident($id:expr),
+        $tag_call:literal / $untag_call:literal
+    ) => {
+        $crate::aws::iam::retag(
+            $s,
+            $current,
+            $desired,
+            ($tag_call, $untag_call),
+            |set| $client.$tag().$key($id).set_tags(Some(set)).send(),
+            |keys| $client.$untag().$key($id).set_tag_keys(Some(keys)).send(),
+        )
+    };
+}
+
 mod instance_profile;
 mod policy;
 mod role;
@@ -56,8 +77,13 @@ resource_types! {
 }
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
+use async_trait::async_trait;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::Client;
+use dafnck_core::provider::kit::{self, OutputsOf, Read, ReadResult, ResourceHandler};
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::Value;
 use serde_json::Value as Json;
@@ -65,6 +91,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{AwsError, Subject};
 use super::tags::{self, client_token, TOKEN_TAG};
+use super::{lookup, Aws};
 
 /// The longest role, policy or instance profile name IAM accepts.
 const MAX_NAME: usize = 64;
@@ -181,6 +208,121 @@ pub(crate) fn not_ours(s: &Subject<'_>, what: &str, name: &str) -> AwsError {
         "an IAM {what} named {name:?} already exists and was not made by this resource \
          (choose another `name`, or import it)"
     ))
+}
+
+/// A type of IAM object known by a name unique in the account (a role, a
+/// policy, an instance profile), as the code its handlers share sees it:
+/// how to find an object, and what a read of one reports. Finding the
+/// object a create made ([`by_token`]) and reading ([`read_named`]) are
+/// then written once.
+#[async_trait]
+pub(crate) trait NamedType: ResourceHandler<Context = Aws> {
+    /// What IAM calls an object of the type, for messages (`"role"`).
+    const WHAT: &'static str;
+    /// An object as found.
+    type Found: Send;
+
+    /// The `name` the inputs declare.
+    fn declared_name(inputs: &Self::Resource) -> Option<&str>;
+
+    /// A found object's tags.
+    fn tags(found: &Self::Found) -> &[Tag];
+
+    /// What a read reports of `found`, given the `recorded` inputs.
+    fn observed(
+        found: &Self::Found,
+        recorded: &Self::Resource,
+    ) -> kit::Found<Self::Resource, OutputsOf<Self::Resource>>;
+
+    /// The object whose id is `id`, if any.
+    async fn by_id(
+        client: &Client,
+        s: &Subject<'_>,
+        id: &str,
+    ) -> Result<Option<Self::Found>, AwsError>;
+
+    /// The object named `name`, if any; by default the one whose id it is.
+    async fn by_name(
+        client: &Client,
+        s: &Subject<'_>,
+        name: &str,
+    ) -> Result<Option<Self::Found>, AwsError> {
+        Self::by_id(client, s, name).await
+    }
+}
+
+/// The object a create with `token` made, if any (`name`: the name that
+/// create gives it). One of that name that it did not make is an error:
+/// adopting it would take over a stranger's object.
+pub(crate) async fn by_token<N: NamedType>(
+    client: &Client,
+    s: &Subject<'_>,
+    name: &str,
+    token: &str,
+) -> Result<Option<N::Found>, AwsError> {
+    match N::by_name(client, s, name).await? {
+        Some(found) if made_by(N::tags(&found), token) => Ok(Some(found)),
+        Some(_) => Err(not_ours(s, N::WHAT, name)),
+        None => Ok(None),
+    }
+}
+
+/// Serves a read of a named object: by the id state records, else (after
+/// a crash mid-create) by the name and token of the create.
+pub(crate) async fn read_named<N>(p: &Aws, req: Read<N::Resource>) -> ReadResult<N::Resource>
+where
+    N: NamedType,
+    N::Resource: Default,
+{
+    let s = &Subject::of::<N::Resource>(&req.name);
+    let client = p.iam_client().await;
+    let recorded = req.recorded.decode_or_default();
+    let (declared, resource) = (N::declared_name(&recorded), req.name.as_str());
+    let found = lookup::find(
+        &req,
+        |id| N::by_id(client, s, id),
+        |token| async move {
+            let name = iam_name(declared, resource, token);
+            by_token::<N>(client, s, &name, token).await
+        },
+    )
+    .await?;
+    Ok(found.map(|f| N::observed(&f, &recorded)))
+}
+
+/// Moves an object's user tags from `current` to `desired`: `set_tags`
+/// sets the new and changed ones in one call, `unset_tags` removes the
+/// others in another (`calls`: their names, for errors). [`retag!`] makes
+/// the two calls for a kind of object.
+pub(crate) async fn retag<SF, UF, SO, UO, SE, UE, SR, UR>(
+    s: &Subject<'_>,
+    current: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+    calls: (&'static str, &'static str),
+    set_tags: impl FnOnce(Vec<Tag>) -> SF,
+    unset_tags: impl FnOnce(Vec<String>) -> UF,
+) -> Result<(), AwsError>
+where
+    SF: Future<Output = Result<SO, SdkError<SE, SR>>>,
+    UF: Future<Output = Result<UO, SdkError<UE, UR>>>,
+    SE: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    UE: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    SR: std::fmt::Debug,
+    UR: std::fmt::Debug,
+{
+    let (set, remove) = tags::diff(current, desired);
+    if !set.is_empty() {
+        let set = set
+            .into_iter()
+            .map(|(k, v)| tag(s, k, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        set_tags(set).await.map_err(|e| s.error(calls.0, e))?;
+    }
+    if !remove.is_empty() {
+        let keys = remove.into_iter().map(str::to_owned).collect();
+        unset_tags(keys).await.map_err(|e| s.error(calls.1, e))?;
+    }
+    Ok(())
 }
 
 /// A policy document as IAM answers it: URL-encoded (by AWS) or not (by

@@ -19,8 +19,8 @@ use dafnck_core::ProviderError;
 use super::super::error::{AwsError, Subject};
 use super::super::{lookup, one_call, tags, Aws};
 use super::{
-    as_found, check_document, check_name, fixed_name_conflict, iam_name, made_by, not_ours,
-    policy_diff, same_policy, tag, tags_on_create, user_tags,
+    as_found, by_token, check_document, check_name, fixed_name_conflict, iam_name, policy_diff,
+    read_named, same_policy, tags_on_create, user_tags, NamedType, Tag,
 };
 
 ids! {
@@ -83,91 +83,9 @@ pub struct PolicyOutputs {
 
 /// A policy as found: the policy and its default version's document.
 #[derive(Clone, Debug)]
-struct Found {
+pub(crate) struct Found {
     policy: aws_sdk_iam::types::Policy,
     document: String,
-}
-
-async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
-    let out = lookup::unless_not_found(
-        s,
-        "GetPolicy",
-        client.get_policy().policy_arn(arn).send().await,
-    )?;
-    let Some(mut policy) = out.and_then(|out| out.policy) else {
-        return Ok(None);
-    };
-    if policy.tags().is_empty() {
-        // GetPolicy's tags, or ListPolicyTags' where a fake leaves them out.
-        let tags = client
-            .list_policy_tags()
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| s.error("ListPolicyTags", e))?;
-        policy.tags = Some(tags.tags().to_vec());
-    }
-    let version = policy.default_version_id().unwrap_or("v1").to_owned();
-    let out = client
-        .get_policy_version()
-        .policy_arn(arn)
-        .version_id(&version)
-        .send()
-        .await
-        .map_err(|e| s.error("GetPolicyVersion", e))?;
-    let document = out
-        .policy_version()
-        .and_then(|v| v.document())
-        .unwrap_or_default()
-        .to_owned();
-    Ok(Some(Found { policy, document }))
-}
-
-/// The ARN of the account's own policy named `name`, if any.
-async fn arn_of_name(
-    client: &Client,
-    s: &Subject<'_>,
-    name: &str,
-) -> Result<Option<String>, AwsError> {
-    let mut marker = None;
-    loop {
-        let out = client
-            .list_policies()
-            .scope(PolicyScopeType::Local)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| s.error("ListPolicies", e))?;
-        if let Some(p) = out
-            .policies()
-            .iter()
-            .find(|p| p.policy_name() == Some(name))
-        {
-            return Ok(p.arn().map(str::to_owned));
-        }
-        if !out.is_truncated() {
-            return Ok(None);
-        }
-        marker = out.marker().map(str::to_owned);
-    }
-}
-
-/// The policy a create with `token` made, if any (`name`: the name that
-/// create gives it).
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    name: &str,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let Some(arn) = arn_of_name(client, s, name).await? else {
-        return Ok(None);
-    };
-    match by_arn(client, s, &arn).await? {
-        Some(found) if made_by(found.policy.tags(), token) => Ok(Some(found)),
-        Some(_) => Err(not_ours(s, "policy", name)),
-        None => Ok(None),
-    }
 }
 
 fn outputs(p: &aws_sdk_iam::types::Policy) -> PolicyOutputs {
@@ -183,20 +101,6 @@ fn check(s: &Subject<'_>, v: &Policy) -> Result<(), AwsError> {
     check_name(s, v.name.as_deref())?;
     check_document(s, "document", &v.document)?;
     tags::check_user_tags(s, &v.tags)
-}
-
-fn observed_as(found: &Found, recorded: &Policy) -> kit::Found<Policy, PolicyOutputs> {
-    let p = &found.policy;
-    let observed = Policy {
-        name: recorded
-            .name
-            .as_ref()
-            .map(|_| p.policy_name().unwrap_or_default().to_owned()),
-        document: as_found(&found.document, &recorded.document),
-        description: p.description().unwrap_or_default().to_owned(),
-        tags: user_tags(p.tags()),
-    };
-    lookup::observed(p.arn().unwrap_or_default(), observed, outputs(p))
 }
 
 /// The policy's versions that are not its default, oldest first.
@@ -316,7 +220,7 @@ impl ResourceHandler for PolicyHandler {
         check(&s, v)?;
         let name = iam_name(v.name.as_deref(), &req.name, &req.token);
         let client = p.iam_client().await;
-        if let Some(found) = by_token(client, &s, &name, &req.token).await? {
+        if let Some(found) = by_token::<Self>(client, &s, &name, &req.token).await? {
             return Ok(Made {
                 id: found.policy.arn().unwrap_or_default().to_owned(),
                 outputs: outputs(&found.policy),
@@ -347,18 +251,7 @@ impl ResourceHandler for PolicyHandler {
     }
 
     async fn read(&self, p: &Aws, req: Read<Policy>) -> ReadResult<Policy> {
-        let s = Subject::of::<Policy>(&req.name);
-        let client = p.iam_client().await;
-        let recorded = req.recorded.decode_or_default();
-        let found = match (&req.id, &req.token) {
-            (Some(arn), _) => by_arn(client, &s, arn).await?,
-            (None, Some(token)) => {
-                let name = iam_name(recorded.name.as_deref(), &req.name, token);
-                by_token(client, &s, &name, token).await?
-            }
-            (None, None) => None,
-        };
-        Ok(found.map(|f| observed_as(&f, &recorded)))
+        read_named::<Self>(p, req).await
     }
 
     async fn update(&self, p: &Aws, req: Update<Policy>) -> UpdateResult<Policy> {
@@ -367,41 +260,118 @@ impl ResourceHandler for PolicyHandler {
         check(&s, v)?;
         let client = p.iam_client().await;
         let arn = req.id.as_str();
-        let found = by_arn(client, &s, arn).await?.ok_or_else(|| s.gone(arn))?;
+        let found = Self::by_id(client, &s, arn)
+            .await?
+            .ok_or_else(|| s.gone(arn))?;
         let mut out = outputs(&found.policy);
         if !same_policy(&found.document, &v.document) {
             out.default_version_id = new_version(client, &s, arn, &v.document).await?;
         }
-        let current = user_tags(found.policy.tags());
-        let (set, remove) = tags::diff(&current, &v.tags);
-        if !set.is_empty() {
-            let set = set
-                .into_iter()
-                .map(|(k, v)| tag(&s, k, v))
-                .collect::<Result<Vec<_>, _>>()?;
-            client
-                .tag_policy()
-                .policy_arn(arn)
-                .set_tags(Some(set))
-                .send()
-                .await
-                .map_err(|e| s.error("TagPolicy", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_policy()
-                .policy_arn(arn)
-                .set_tag_keys(Some(remove.into_iter().map(str::to_owned).collect()))
-                .send()
-                .await
-                .map_err(|e| s.error("UntagPolicy", e))?;
-        }
+        retag!(
+            &s, &user_tags(found.policy.tags()) => &v.tags,
+            client.tag_policy / untag_policy, policy_arn(arn),
+            "TagPolicy" / "UntagPolicy"
+        )
+        .await?;
         Ok(out)
     }
 
     async fn delete(&self, p: &Aws, req: Delete<Policy>) -> Result<(), ProviderError> {
         let client = p.iam_client().await;
         Ok(delete_policy(client, &Subject::of::<Policy>(&req.name), &req.id).await?)
+    }
+}
+
+#[async_trait]
+impl NamedType for PolicyHandler {
+    const WHAT: &'static str = "policy";
+    type Found = Found;
+
+    fn declared_name(inputs: &Policy) -> Option<&str> {
+        inputs.name.as_deref()
+    }
+
+    fn tags(found: &Found) -> &[Tag] {
+        found.policy.tags()
+    }
+
+    fn observed(found: &Found, recorded: &Policy) -> kit::Found<Policy, PolicyOutputs> {
+        let p = &found.policy;
+        let observed = Policy {
+            name: recorded
+                .name
+                .as_ref()
+                .map(|_| p.policy_name().unwrap_or_default().to_owned()),
+            document: as_found(&found.document, &recorded.document),
+            description: p.description().unwrap_or_default().to_owned(),
+            tags: user_tags(p.tags()),
+        };
+        lookup::observed(p.arn().unwrap_or_default(), observed, outputs(p))
+    }
+
+    async fn by_id(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
+        let out = lookup::unless_not_found(
+            s,
+            "GetPolicy",
+            client.get_policy().policy_arn(arn).send().await,
+        )?;
+        let Some(mut policy) = out.and_then(|out| out.policy) else {
+            return Ok(None);
+        };
+        if policy.tags().is_empty() {
+            // GetPolicy's tags, or ListPolicyTags' where a fake leaves them out.
+            let tags = client
+                .list_policy_tags()
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| s.error("ListPolicyTags", e))?;
+            policy.tags = Some(tags.tags().to_vec());
+        }
+        let version = policy.default_version_id().unwrap_or("v1").to_owned();
+        let out = client
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(&version)
+            .send()
+            .await
+            .map_err(|e| s.error("GetPolicyVersion", e))?;
+        let document = out
+            .policy_version()
+            .and_then(|v| v.document())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Some(Found { policy, document }))
+    }
+
+    /// The account's own policy named `name`, found among its policies.
+    async fn by_name(
+        client: &Client,
+        s: &Subject<'_>,
+        name: &str,
+    ) -> Result<Option<Found>, AwsError> {
+        let mut marker = None;
+        loop {
+            let out = client
+                .list_policies()
+                .scope(PolicyScopeType::Local)
+                .set_marker(marker)
+                .send()
+                .await
+                .map_err(|e| s.error("ListPolicies", e))?;
+            if let Some(p) = out
+                .policies()
+                .iter()
+                .find(|p| p.policy_name() == Some(name))
+            {
+                let Some(arn) = p.arn() else { return Ok(None) };
+                return Self::by_id(client, s, arn).await;
+            }
+            if !out.is_truncated() {
+                return Ok(None);
+            }
+            marker = out.marker().map(str::to_owned);
+        }
     }
 }
 

@@ -17,8 +17,8 @@ use dafnck_core::ProviderError;
 use super::super::error::{AwsError, Subject};
 use super::super::{lookup, one_call, tags, Aws};
 use super::{
-    as_found, check_document, check_name, fixed_name_conflict, iam_name, made_by, not_ours,
-    policy_diff, same_policy, tag, tags_on_create, user_tags,
+    as_found, by_token, check_document, check_name, fixed_name_conflict, iam_name, policy_diff,
+    read_named, same_policy, tags_on_create, user_tags, NamedType, Tag,
 };
 
 ids! {
@@ -79,42 +79,6 @@ type Found = aws_sdk_iam::types::Role;
 /// AWS's default session duration.
 const DEFAULT_SESSION: u32 = 3600;
 
-async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<Found>, AwsError> {
-    let out =
-        lookup::unless_not_found(s, "GetRole", client.get_role().role_name(name).send().await)?;
-    let Some(role) = out.and_then(|out| out.role) else {
-        return Ok(None);
-    };
-    // GetRole's tags, or ListRoleTags' where a fake leaves them out.
-    if !role.tags().is_empty() {
-        return Ok(Some(role));
-    }
-    let tags = client
-        .list_role_tags()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(|e| s.error("ListRoleTags", e))?;
-    let mut role = role;
-    role.tags = Some(tags.tags().to_vec());
-    Ok(Some(role))
-}
-
-/// The role a create with `token` made, if any (`name`: the name that
-/// create gives it).
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    name: &str,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    match by_name(client, s, name).await? {
-        Some(role) if made_by(role.tags(), token) => Ok(Some(role)),
-        Some(_) => Err(not_ours(s, "role", name)),
-        None => Ok(None),
-    }
-}
-
 fn outputs(role: &Found) -> RoleOutputs {
     RoleOutputs {
         name: RoleName(role.role_name().to_owned()),
@@ -142,29 +106,6 @@ fn check(s: &Subject<'_>, v: &Role) -> Result<(), AwsError> {
         )));
     }
     Ok(())
-}
-
-/// What a read reports of `role`, given the `recorded` inputs.
-fn observed_as(role: &Found, recorded: &Role) -> kit::Found<Role, RoleOutputs> {
-    let session = role
-        .max_session_duration()
-        .and_then(|d| u32::try_from(d).ok())
-        .unwrap_or(DEFAULT_SESSION);
-    let observed = Role {
-        name: recorded.name.as_ref().map(|_| role.role_name().to_owned()),
-        assume_role_policy: as_found(
-            role.assume_role_policy_document().unwrap_or_default(),
-            &recorded.assume_role_policy,
-        ),
-        description: role.description().unwrap_or_default().to_owned(),
-        max_session_duration: if recorded.max_session_duration == 0 && session == DEFAULT_SESSION {
-            0
-        } else {
-            session
-        },
-        tags: user_tags(role.tags()),
-    };
-    lookup::observed(role.role_name(), observed, outputs(role))
 }
 
 async fn delete_role(client: &Client, s: &Subject<'_>, name: &str) -> Result<(), AwsError> {
@@ -205,7 +146,7 @@ impl ResourceHandler for RoleHandler {
         check(&s, v)?;
         let name = iam_name(v.name.as_deref(), &req.name, &req.token);
         let client = p.iam_client().await;
-        if let Some(role) = by_token(client, &s, &name, &req.token).await? {
+        if let Some(role) = by_token::<Self>(client, &s, &name, &req.token).await? {
             return Ok(Made {
                 id: name,
                 outputs: outputs(&role),
@@ -233,18 +174,7 @@ impl ResourceHandler for RoleHandler {
     }
 
     async fn read(&self, p: &Aws, req: Read<Role>) -> ReadResult<Role> {
-        let s = Subject::of::<Role>(&req.name);
-        let client = p.iam_client().await;
-        let recorded = req.recorded.decode_or_default();
-        let found = match (&req.id, &req.token) {
-            (Some(id), _) => by_name(client, &s, id).await?,
-            (None, Some(token)) => {
-                let name = iam_name(recorded.name.as_deref(), &req.name, token);
-                by_token(client, &s, &name, token).await?
-            }
-            (None, None) => None,
-        };
-        Ok(found.map(|role| observed_as(&role, &recorded)))
+        read_named::<Self>(p, req).await
     }
 
     async fn update(&self, p: &Aws, req: Update<Role>) -> UpdateResult<Role> {
@@ -253,10 +183,10 @@ impl ResourceHandler for RoleHandler {
         check(&s, v)?;
         let client = p.iam_client().await;
         let name = req.id.as_str();
-        let role = by_name(client, &s, name)
+        let role = Self::by_id(client, &s, name)
             .await?
             .ok_or_else(|| s.gone(name))?;
-        let found = observed_as(&role, v).inputs;
+        let found = Self::observed(&role, v).inputs;
         if !same_policy(&found.assume_role_policy, &v.assume_role_policy) {
             client
                 .update_assume_role_policy()
@@ -278,35 +208,81 @@ impl ResourceHandler for RoleHandler {
                 .await
                 .map_err(|e| s.error("UpdateRole", e))?;
         }
-        let (set, remove) = tags::diff(&found.tags, &v.tags);
-        if !set.is_empty() {
-            let set = set
-                .into_iter()
-                .map(|(k, v)| tag(&s, k, v))
-                .collect::<Result<Vec<_>, _>>()?;
-            client
-                .tag_role()
-                .role_name(name)
-                .set_tags(Some(set))
-                .send()
-                .await
-                .map_err(|e| s.error("TagRole", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(remove.into_iter().map(str::to_owned).collect()))
-                .send()
-                .await
-                .map_err(|e| s.error("UntagRole", e))?;
-        }
+        retag!(
+            &s, &found.tags => &v.tags,
+            client.tag_role / untag_role, role_name(name),
+            "TagRole" / "UntagRole"
+        )
+        .await?;
         Ok(outputs(&role))
     }
 
     async fn delete(&self, p: &Aws, req: Delete<Role>) -> Result<(), ProviderError> {
         let client = p.iam_client().await;
         Ok(delete_role(client, &Subject::of::<Role>(&req.name), &req.id).await?)
+    }
+}
+
+#[async_trait]
+impl NamedType for RoleHandler {
+    const WHAT: &'static str = "role";
+    type Found = Found;
+
+    fn declared_name(inputs: &Role) -> Option<&str> {
+        inputs.name.as_deref()
+    }
+
+    fn tags(role: &Found) -> &[Tag] {
+        role.tags()
+    }
+
+    fn observed(role: &Found, recorded: &Role) -> kit::Found<Role, RoleOutputs> {
+        let session = role
+            .max_session_duration()
+            .and_then(|d| u32::try_from(d).ok())
+            .unwrap_or(DEFAULT_SESSION);
+        let observed = Role {
+            name: recorded.name.as_ref().map(|_| role.role_name().to_owned()),
+            assume_role_policy: as_found(
+                role.assume_role_policy_document().unwrap_or_default(),
+                &recorded.assume_role_policy,
+            ),
+            description: role.description().unwrap_or_default().to_owned(),
+            max_session_duration: if recorded.max_session_duration == 0
+                && session == DEFAULT_SESSION
+            {
+                0
+            } else {
+                session
+            },
+            tags: user_tags(role.tags()),
+        };
+        lookup::observed(role.role_name(), observed, outputs(role))
+    }
+
+    async fn by_id(
+        client: &Client,
+        s: &Subject<'_>,
+        name: &str,
+    ) -> Result<Option<Found>, AwsError> {
+        let out =
+            lookup::unless_not_found(s, "GetRole", client.get_role().role_name(name).send().await)?;
+        let Some(role) = out.and_then(|out| out.role) else {
+            return Ok(None);
+        };
+        // GetRole's tags, or ListRoleTags' where a fake leaves them out.
+        if !role.tags().is_empty() {
+            return Ok(Some(role));
+        }
+        let tags = client
+            .list_role_tags()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| s.error("ListRoleTags", e))?;
+        let mut role = role;
+        role.tags = Some(tags.tags().to_vec());
+        Ok(Some(role))
     }
 }
 
