@@ -15,8 +15,10 @@
 //! - `crc32` is the CRC-32 (as the journal's lines use) and `len` the
 //!   length of the body: every byte after the header's `\n`.
 //!
-//! Journal records are kept a line (a row, an object's line) each, as
-//! `<crc32 as 8 lowercase hex>\t<record JSON>` ([`encode_line`]).
+//! A journal kept as lines appended to one file, or as one row per record,
+//! carries a checksum per record instead, `<crc32 as 8 lowercase hex>\t<record
+//! JSON>` ([`encode_line`]); a journal kept as one object per batch makes
+//! each batch a unit ([`Unit::Journal`]).
 //!
 //! # Formats
 //! - **1**: the body alone, with no header (every unit written before the
@@ -63,6 +65,9 @@ pub enum Unit {
     Version,
     /// A saved plan (`dafnck-plan`).
     Plan,
+    /// A batch of journal records kept as one object, one record's JSON a
+    /// line (`dafnck-journal`).
+    Journal,
 }
 
 impl Unit {
@@ -71,6 +76,7 @@ impl Unit {
             Unit::State => "dafnck-state",
             Unit::Version => "dafnck-version",
             Unit::Plan => "dafnck-plan",
+            Unit::Journal => "dafnck-journal",
         }
     }
 }

@@ -1,10 +1,11 @@
-//! The snapshot and the journal: `snapshot.json` (a unit of the
-//! [`envelope`] format), and one object per appended batch,
-//! `journal/<first record number, 20 digits>.jsonl`, one record a line as
-//! `<crc32>\t<record JSON>` ([`envelope::encode_line`]; lines of format 1,
-//! the record alone, are still read).
+//! The snapshot and the journal: `snapshot.json`, and one object per
+//! appended batch, `journal/<first record number, 20 digits>.jsonl`, one
+//! record a line; both units of the [`envelope`] format (a header line with
+//! the format, a checksum and the length; objects of format 1, without it,
+//! are still read).
 
-use dafnck_core::state::{envelope, Record, State, StateError, Stored};
+use dafnck_core::state::envelope::{self, Unit};
+use dafnck_core::state::{Record, State, StateError, Stored};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::layout::Keys;
@@ -100,9 +101,10 @@ pub(super) async fn append(
             backend: BACKEND.into(),
             message: format!("cannot serialize journal record {}: {e}", record.seq),
         })?;
-        body.extend_from_slice(&envelope::encode_line(&json));
+        body.extend_from_slice(&json);
         body.push(b'\n');
     }
+    let body = envelope::encode(Unit::Journal, &body);
     let key = keys.batch(first.seq);
     if bucket.create(&key, body.clone()).await?.is_some() {
         return Ok(());
@@ -220,20 +222,11 @@ fn parse_batch(bucket: &Bucket, key: &str, seq: u64, object: &Object) -> Result<
         message,
     };
     let mut records: Vec<Record> = Vec::new();
-    if object.bytes.last() != Some(&b'\n') {
-        return Err(StateError::Damaged {
-            location: bucket.location(key),
-            message: "the batch does not end with a newline (cut short?)".into(),
-        });
-    }
-    for (n, line) in object.bytes.split(|b| *b == b'\n').enumerate() {
+    let body = envelope::decode(Unit::Journal, &object.bytes, &bucket.location(key))?.body;
+    for (n, line) in body.split(|b| *b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
         }
-        let line = envelope::decode_line(line).map_err(|message| StateError::Damaged {
-            location: format!("{}, line {}", bucket.location(key), n + 1),
-            message,
-        })?;
         let record: Record = serde_json::from_slice(line).map_err(|e| {
             corrupt(format!(
                 "line {} does not parse as a journal record: {e}",

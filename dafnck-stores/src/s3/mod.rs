@@ -31,7 +31,7 @@
 //! | key | holds |
 //! | --- | --- |
 //! | `snapshot.json` | the last compacted [`State`], a unit of the [`envelope`](dafnck_core::state::envelope) format (a header with the format and a checksum, then JSON) |
-//! | `journal/<n>.jsonl` | one appended batch, one record a line (`<crc32>\t<JSON>`); `<n>` is its first record's number, 20 digits, so a listing is in order |
+//! | `journal/<n>.jsonl` | one appended batch, one record a line, after the unit's header line; `<n>` is its first record's number, 20 digits, so a listing is in order |
 //! | `lock.json` | the lock: holder, lease end, lease length |
 //! | `versions/<n>/state.json`, `versions/<n>/info.json` | version `n` (it exists once its `info.json` does), units like the snapshot |
 //! | `controls/<topic>/<sent>-<written>-<id>.json` | a control message (a rollout command) |

@@ -96,7 +96,11 @@ async fn layout_and_line_format() {
     let (header, json) = bytes.split_at(bytes.iter().position(|&b| b == b'\n').unwrap() + 1);
     assert_eq!(
         std::str::from_utf8(header).unwrap(),
-        format!("dafnck-state/2 crc32={:08x} len={}\n", crc32(json), json.len())
+        format!(
+            "dafnck-state/2 crc32={:08x} len={}\n",
+            crc32(json),
+            json.len()
+        )
     );
     let on_disk: State = serde_json::from_slice(json).unwrap();
     assert_eq!(on_disk, snap);
