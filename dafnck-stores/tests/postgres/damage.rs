@@ -131,3 +131,114 @@ async fn every_damaged_row_is_refused_by_name_and_left_as_it_is() {
     // seven units, three ways.
     assert_eq!(trials, 7 * 3);
 }
+
+/// A unit's text without its header line: as state format 1 wrote it.
+fn format_1(text: &str) -> String {
+    text.split_once('\n').expect("a header line").1.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_of_format_1_load_and_a_hand_edit_loads_once_accepted() {
+    use dafnck_core::state::{self, Entry, Record, StateHistory, StateStore};
+    use dafnck_core::testing::FakeCloud;
+    use std::time::Duration;
+
+    let Some(url) = url_for("format1") else {
+        return;
+    };
+    let store = PostgresStore::connect(&url).await.unwrap();
+    let (db, s) = (raw(&url).await, schema_of(&url));
+    let cloud = FakeCloud::new();
+    let engine = super::engine(store.clone(), "dev", &cloud, Duration::from_secs(60));
+    engine.up(super::program("a"), false).await.unwrap();
+    let state = state::load(&store, "dev").await.unwrap();
+    let record = Record {
+        seq: state.serial + 1,
+        at: 1,
+        entry: Entry::Outputs {
+            outputs: state.outputs.clone(),
+        },
+    };
+    store.append("dev", &[record]).await.unwrap();
+
+    // Every row as format 1 wrote it: no header, no checksum.
+    for (table, column) in [
+        ("snapshots", "state"),
+        ("versions", "state"),
+        ("versions", "info"),
+    ] {
+        let rows = db
+            .query(&format!("SELECT {column} FROM \"{s}\".{table}"), &[])
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        let text: String = rows[0].get(0);
+        assert!(text.starts_with("dafnck-"), "{text}");
+        db.execute(
+            &format!("UPDATE \"{s}\".{table} SET {column} = $1"),
+            &[&format_1(&text)],
+        )
+        .await
+        .unwrap();
+    }
+    let text: String = db
+        .query_one(&format!("SELECT record FROM \"{s}\".journal"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    let (_, json) = text.split_once('\t').unwrap();
+    db.execute(&format!("UPDATE \"{s}\".journal SET record = $1"), &[&json])
+        .await
+        .unwrap();
+    assert_eq!(
+        state::load(&store, "dev").await.unwrap().serial,
+        state.serial + 1
+    );
+    assert_eq!(store.versions("dev").await.unwrap().len(), 1);
+    assert!(store.read_version("dev", 1).await.unwrap().is_some());
+    let verified = engine.verify().await;
+    assert!(!verified.is_damaged(), "{verified}");
+
+    // A run writes the current format; a hand edit of it is refused until
+    // accepted.
+    engine.up(super::program("b"), false).await.unwrap();
+    let text: String = db
+        .query_one(&format!("SELECT state FROM \"{s}\".snapshots"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(text.starts_with("dafnck-state/2 "), "{text}");
+    let edited = text.replace("\"value\":\"b\"", "\"value\":\"hand\"");
+    assert_ne!(edited, text);
+    db.execute(
+        &format!("UPDATE \"{s}\".snapshots SET state = $1"),
+        &[&edited],
+    )
+    .await
+    .unwrap();
+    let e = state::load(&store, "dev").await.unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("{s}.snapshots")) && e.contains("damaged"),
+        "{e}"
+    );
+    let accepted = engine
+        .accept_edit(|_, last| {
+            assert_eq!(last.map(|(n, _)| n), Some(2));
+            Ok(true)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        accepted.resources["n0"]
+            .inputs
+            .get("value")
+            .unwrap()
+            .as_str(),
+        Some("hand")
+    );
+    assert_eq!(state::load(&store, "dev").await.unwrap(), accepted);
+    let versions = store.versions("dev").await.unwrap();
+    assert_eq!(versions.last().unwrap().operation, "state verify --accept");
+    assert!(!engine.verify().await.is_damaged());
+}
