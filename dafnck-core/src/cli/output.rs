@@ -237,6 +237,48 @@ fn snippet(loc: &Location) -> Option<String> {
     ))
 }
 
+/// What a hand edit of a snapshot changed, against the stack's last
+/// version when there is one: a line per resource added, removed or
+/// changed, after a line with the edited state's serial and size.
+pub(super) fn edit_summary(
+    edited: &crate::state::State,
+    last: Option<(u64, &crate::state::State)>,
+) -> Vec<String> {
+    let mut lines = vec![format!(
+        "serial {}, lineage {}, {} resource(s)",
+        edited.serial,
+        edited.lineage,
+        edited.resources.len()
+    )];
+    let Some((version, before)) = last else {
+        lines.push("(no earlier version to compare with)".into());
+        return lines;
+    };
+    let mut changes = Vec::new();
+    for (name, r) in &edited.resources {
+        match before.resources.get(name) {
+            None => changes.push(format!("+ {name} ({}, id {})", r.type_name, r.id)),
+            Some(b) if b != r => changes.push(format!("~ {name} ({}, id {})", r.type_name, r.id)),
+            Some(_) => {}
+        }
+    }
+    for (name, r) in &before.resources {
+        if !edited.resources.contains_key(name) {
+            changes.push(format!("- {name} ({}, id {})", r.type_name, r.id));
+        }
+    }
+    if edited.outputs != before.outputs {
+        changes.push("~ the stack's exported values".into());
+    }
+    if changes.is_empty() {
+        lines.push(format!("no resource differs from version {version}"));
+    } else {
+        lines.push(format!("against version {version}:"));
+        lines.extend(changes);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,46 +347,4 @@ mod tests {
         assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
         assert_eq!(utc(1_795_684_959_000), "2026-11-26 09:22:39 UTC");
     }
-}
-
-/// What a hand edit of a snapshot changed, against the stack's last
-/// version when there is one: a line per resource added, removed or
-/// changed, after a line with the edited state's serial and size.
-pub(super) fn edit_summary(
-    edited: &crate::state::State,
-    last: Option<(u64, &crate::state::State)>,
-) -> Vec<String> {
-    let mut lines = vec![format!(
-        "serial {}, lineage {}, {} resource(s)",
-        edited.serial,
-        edited.lineage,
-        edited.resources.len()
-    )];
-    let Some((version, before)) = last else {
-        lines.push("(no earlier version to compare with)".into());
-        return lines;
-    };
-    let mut changes = Vec::new();
-    for (name, r) in &edited.resources {
-        match before.resources.get(name) {
-            None => changes.push(format!("+ {name} ({}, id {})", r.type_name, r.id)),
-            Some(b) if b != r => changes.push(format!("~ {name} ({}, id {})", r.type_name, r.id)),
-            Some(_) => {}
-        }
-    }
-    for (name, r) in &before.resources {
-        if !edited.resources.contains_key(name) {
-            changes.push(format!("- {name} ({}, id {})", r.type_name, r.id));
-        }
-    }
-    if edited.outputs != before.outputs {
-        changes.push("~ the stack's exported values".into());
-    }
-    if changes.is_empty() {
-        lines.push(format!("no resource differs from version {version}"));
-    } else {
-        lines.push(format!("against version {version}:"));
-        lines.extend(changes);
-    }
-    lines
 }
