@@ -44,15 +44,21 @@ pub fn save(plan: &Plan, path: &Path) -> crate::Result<()> {
 ///
 /// # Errors
 /// [`Error::PlanFile`] when the file cannot be read or parsed, or was
-/// written by an incompatible version; [`StateError::Damaged`] (as
-/// [`Error::State`]) when its bytes do not match its checksum,
-/// [`StateError::NewerFormat`] when a newer dafnck wrote it.
+/// written by an incompatible version (a newer state format too), or its
+/// bytes do not match its checksum (damaged).
 pub fn load(path: &Path) -> crate::Result<Plan> {
     let text = std::fs::read(path).map_err(|e| plan_file(path, e))?;
     let location = path.display().to_string();
     let plan: Plan = match envelope::decode_json(Unit::Plan, &text, &location, "the plan") {
         Ok(plan) => plan,
         Err(StateError::Corrupt { message, .. }) => return Err(plan_file(path, message)),
+        Err(StateError::Damaged { message, .. }) => {
+            return Err(plan_file(
+                path,
+                format!("the file is damaged: {message}; nothing was applied (make the plan again with `preview --out`)"),
+            ))
+        }
+        Err(e @ StateError::NewerFormat { .. }) => return Err(plan_file(path, e)),
         Err(e) => return Err(e.into()),
     };
     if !(PLAN_FORMAT..=PLAN_FORMAT_SEALED).contains(&plan.version) {

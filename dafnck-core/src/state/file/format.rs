@@ -37,7 +37,7 @@ pub(super) fn scan_journal(bytes: &[u8], path: &Path) -> Result<Scan, StateError
             Ok(record) => scan.lines.push(Line { record, start, end }),
             Err(_) if end == bytes.len() => break, // torn final line
             Err(message) => {
-                return Err(StateError::Corrupt {
+                return Err(StateError::Damaged {
                     location: format!("{}:{line_no}", path.display()),
                     message,
                 })

@@ -49,9 +49,9 @@ const BACKEND: &str = "file";
 ///   size of the state (`bytes_written` shows it).
 /// - `read` never changes a file. A final journal line that is incomplete
 ///   or fails its checksum is the torn write of a crash and is dropped; a
-///   bad line anywhere else is [`StateError::Corrupt`] naming the file and
-///   line; a snapshot or history version whose bytes do not match its
-///   checksum is [`StateError::Damaged`] naming the file.
+///   bad line anywhere else, and a snapshot or history version whose bytes
+///   do not match its checksum, is [`StateError::Damaged`] naming the file
+///   (and line).
 /// - `append` removes a torn final line before writing (it was never
 ///   acknowledged, so nothing is lost), and refuses to append after any
 ///   other damage.

@@ -179,25 +179,25 @@ async fn damage_before_the_last_line_is_corruption() {
 
     let err = store.read("dev").await.unwrap_err();
     match &err {
-        StateError::Corrupt { location, message } => {
+        StateError::Damaged { location, message } => {
             assert!(location.ends_with("journal.jsonl:2"), "{location}");
             assert!(message.contains("checksum"), "{message}");
         }
-        other => panic!("expected Corrupt, got {other}"),
+        other => panic!("expected Damaged, got {other}"),
     }
     // Appending after the damage is refused, whatever this store saw.
     let err = store.append("dev", &[put(4, "d")]).await.unwrap_err();
-    assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+    assert!(matches!(err, StateError::Damaged { .. }), "{err}");
     let err = FileStore::new(tmp.path())
         .append("dev", &[put(4, "d")])
         .await
         .unwrap_err();
-    assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+    assert!(matches!(err, StateError::Damaged { .. }), "{err}");
     let mut snap = State::empty("dev");
     snap.serial = 1;
     assert!(matches!(
         store.compact("dev", &snap).await,
-        Err(StateError::Corrupt { .. })
+        Err(StateError::Damaged { .. })
     ));
     assert_eq!(fs::read(&path).unwrap(), bytes);
     assert!(!tmp.path().join("dev").join(SNAPSHOT).exists());
