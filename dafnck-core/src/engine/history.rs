@@ -80,8 +80,8 @@ impl Engine {
     /// accepted state, or `None` when `confirm` declined.
     ///
     /// # Errors
-    /// [`Error::Usage`] when the snapshot is whole (there is nothing to
-    /// accept) or there is none; [`state::StateError::Unsupported`] when
+    /// [`Error::Usage`] when the snapshot matches its checksum (there is
+    /// nothing to accept) or there is none; [`state::StateError::Unsupported`] when
     /// the store cannot accept edits; [`state::StateError::Damaged`] when
     /// the edited snapshot does not parse; the store's errors.
     pub async fn accept_edit<F>(&self, confirm: F) -> crate::Result<Option<State>>
@@ -95,15 +95,9 @@ impl Engine {
                 store: raw.describe(),
                 missing: "cannot accept a hand edit of a snapshot".into(),
             })?;
-            if raw.read(&this.stack).await.is_ok() {
-                return Err(Error::Usage(format!(
-                    "the snapshot of stack {:?} matches its checksum: there is no hand edit to accept (`state verify` checks every unit)",
-                    this.stack
-                )));
-            }
             let Some(edited) = edits.read_edited(&this.stack).await? else {
                 return Err(Error::Usage(format!(
-                    "stack {:?} has no snapshot to accept",
+                    "stack {:?} has no edited snapshot to accept: there is none, or it matches its checksum (`state verify` checks every unit)",
                     this.stack
                 )));
             };

@@ -215,6 +215,20 @@ pub fn decode_state(bytes: &[u8], location: &str) -> Result<State, StateError> {
     decode_json(Unit::State, bytes, location, "the state")
 }
 
+/// The state a hand edit left in the unit at `location`: `None` when the
+/// unit matches its checksum (or has none, format 1), else the state read
+/// without checking it ([`decode_state_unchecked`]).
+///
+/// # Errors
+/// As [`decode_state_unchecked`].
+pub fn decode_state_edited(bytes: &[u8], location: &str) -> Result<Option<State>, StateError> {
+    match decode(Unit::State, bytes, location) {
+        Ok(_) => Ok(None),
+        Err(StateError::Damaged { .. }) => decode_state_unchecked(bytes, location).map(Some),
+        Err(e) => Err(e),
+    }
+}
+
 /// A state read from the unit at `location` *without* checking its
 /// checksum or length: what a hand edit of a snapshot left, to show it
 /// before accepting it ([`SnapshotEdits`](super::SnapshotEdits)). Only the

@@ -69,8 +69,9 @@ pub trait StateStore: Send + Sync + 'static {
 /// records who did in the history.
 #[async_trait]
 pub trait SnapshotEdits: Send + Sync {
-    /// The stack's snapshot as stored, parsed *without* checking its
-    /// checksum; `None` when there is none.
+    /// The stack's snapshot as a hand edit left it, parsed *without*
+    /// checking its checksum; `None` when there is none, or it matches its
+    /// checksum (nothing to accept).
     async fn read_edited(&self, stack: &str) -> Result<Option<State>, StateError>;
 
     /// Writes `snapshot` (what [`read_edited`](Self::read_edited) returned)

@@ -525,8 +525,9 @@ impl SnapshotEdits for PostgresStore {
             Ok(client.query_opt(sql, &[&stack]).await?)
         })?;
         let location = self.location("snapshots", &format!("stack = {stack:?}"));
-        row.map(|row| envelope::decode_state_unchecked(row.get::<_, &str>(0).as_bytes(), &location))
+        row.map(|row| envelope::decode_state_edited(row.get::<_, &str>(0).as_bytes(), &location))
             .transpose()
+            .map(Option::flatten)
     }
 
     async fn accept_edited(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {

@@ -264,9 +264,7 @@ pub(super) fn parse_snapshot(
 pub(super) async fn read_edited(bucket: &Bucket, keys: &Keys) -> Result<Option<State>, StateError> {
     let key = keys.snapshot();
     match bucket.get(&key).await? {
-        Some(object) => {
-            envelope::decode_state_unchecked(&object.bytes, &bucket.location(&key)).map(Some)
-        }
+        Some(object) => envelope::decode_state_edited(&object.bytes, &bucket.location(&key)),
         None => Ok(None),
     }
 }

@@ -252,8 +252,9 @@ impl SnapshotEdits for FileStore {
         let path = self.inner.root.join(stack).join(SNAPSHOT);
         self.blocking(move |_| {
             read_optional(&path)?
-                .map(|bytes| envelope::decode_state_unchecked(&bytes, &path.display().to_string()))
+                .map(|bytes| envelope::decode_state_edited(&bytes, &path.display().to_string()))
                 .transpose()
+                .map(Option::flatten)
         })
         .await
     }
