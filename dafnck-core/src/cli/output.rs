@@ -284,6 +284,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_hand_edit_is_summarized_against_the_last_version() {
+        use crate::state::{ResourceState, State};
+        let res = |name: &str, id: &str| ResourceState {
+            name: name.into(),
+            type_name: "fake:t:T".into(),
+            id: id.into(),
+            inputs: Value::Null,
+            outputs: Value::Null,
+            dependencies: vec![],
+            protect: false,
+            retain_on_delete: false,
+            location: None,
+            provider: None,
+        };
+        let mut before = State::empty("dev");
+        before.serial = 4;
+        for name in ["a", "b"] {
+            before.resources.insert(name.into(), res(name, "1").into());
+        }
+        let mut edited = before.clone();
+        edited.resources.insert("a".into(), res("a", "2").into());
+        edited.resources.remove("b");
+        edited.resources.insert("c".into(), res("c", "3").into());
+        assert_eq!(
+            edit_summary(&edited, Some((3, &before))),
+            [
+                "serial 4, lineage , 2 resource(s)",
+                "against version 3:",
+                "~ a (fake:t:T, id 2)",
+                "+ c (fake:t:T, id 3)",
+                "- b (fake:t:T, id 1)",
+            ]
+        );
+        assert_eq!(
+            edit_summary(&before, Some((3, &before)))[1],
+            "no resource differs from version 3"
+        );
+        assert_eq!(
+            edit_summary(&edited, None)[1],
+            "(no earlier version to compare with)"
+        );
+    }
+
+    #[test]
     fn secrets_are_redacted_in_json() {
         let v: Value = [
             ("pw", Value::Secret(Box::new("hunter2".into()))),
