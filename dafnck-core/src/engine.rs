@@ -614,7 +614,12 @@ impl Engine {
     {
         let held = self.lock(operation).await?;
         tracing::debug!(stack = %self.stack, operation, lock = %held.lock.id, "took the stack's lock");
-        let result = f(self).await;
+        // The run ends by numbering a new version after the last one: a
+        // history that cannot be read refuses the run before it starts.
+        let result = match self.check_history().await {
+            Ok(()) => f(self).await,
+            Err(e) => Err(e),
+        };
         held.renewal.abort();
         let released = match self.store.locks() {
             Some(locks) => locks.unlock(&self.stack, &held.lock.id).await,

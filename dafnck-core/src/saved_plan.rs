@@ -12,6 +12,8 @@ use crate::plan::Plan;
 use crate::state::encryption::{
     self, open_value_in_place, seal_value_in_place, visit_resource_mut, Encryption,
 };
+use crate::state::envelope::{self, Unit};
+use crate::state::StateError;
 use crate::value::Value;
 
 use crate::plan::PLAN_FORMAT;
@@ -19,28 +21,46 @@ use crate::plan::PLAN_FORMAT;
 /// The format of a plan saved with its secrets sealed.
 const PLAN_FORMAT_SEALED: u32 = 2;
 
-/// Writes `plan` to a file (JSON), secrets included as they are in the
-/// plan: in plain text unless it was sealed first. The command line saves
+/// Writes `plan` to a file (pretty JSON after a header line with the state
+/// format and a checksum, [`envelope`]), secrets included as they are in
+/// the plan: in plain text unless it was sealed first. The command line saves
 /// plans with [`Engine::save_plan`](crate::engine::Engine::save_plan),
 /// which seals them.
 ///
 /// # Errors
 /// [`Error::PlanFile`] when the file cannot be written.
 pub fn save(plan: &Plan, path: &Path) -> crate::Result<()> {
-    let text = serde_json::to_vec_pretty(plan).map_err(|e| plan_file(path, e))?;
-    std::fs::write(path, text).map_err(|e| plan_file(path, e))
+    let mut json = serde_json::to_vec_pretty(plan).map_err(|e| plan_file(path, e))?;
+    json.push(b'\n');
+    let bytes = envelope::encode(Unit::Plan, &json);
+    std::fs::write(path, bytes).map_err(|e| plan_file(path, e))
 }
 
 /// Reads a plan written by [`save`] (its secrets still sealed, if they
 /// were; [`Engine::load_plan`](crate::engine::Engine::load_plan) opens
 /// them).
 ///
+/// Files written before plans carried a checksum (format 1) are read too.
+///
 /// # Errors
 /// [`Error::PlanFile`] when the file cannot be read or parsed, or was
-/// written by an incompatible version.
+/// written by an incompatible version (a newer state format too), or its
+/// bytes do not match its checksum (damaged).
 pub fn load(path: &Path) -> crate::Result<Plan> {
     let text = std::fs::read(path).map_err(|e| plan_file(path, e))?;
-    let plan: Plan = serde_json::from_slice(&text).map_err(|e| plan_file(path, e))?;
+    let location = path.display().to_string();
+    let plan: Plan = match envelope::decode_json(Unit::Plan, &text, &location, "the plan") {
+        Ok(plan) => plan,
+        Err(StateError::Corrupt { message, .. }) => return Err(plan_file(path, message)),
+        Err(StateError::Damaged { message, .. }) => {
+            return Err(plan_file(
+                path,
+                format!("the file is damaged: {message}; nothing was applied (make the plan again with `preview --out`)"),
+            ))
+        }
+        Err(e @ StateError::NewerFormat { .. }) => return Err(plan_file(path, e)),
+        Err(e) => return Err(e.into()),
+    };
     if !(PLAN_FORMAT..=PLAN_FORMAT_SEALED).contains(&plan.version) {
         return Err(plan_file(
             path,

@@ -241,6 +241,19 @@ pub enum StateCommand {
         #[arg(long, value_name = "URL")]
         to: String,
     },
+    /// Check every stored unit of the stack (the snapshot, the journal,
+    /// the history and each of its versions) against its checksum; exits 1
+    /// when any is damaged. Changes nothing, unless `--accept`.
+    Verify {
+        /// Accept a hand edit of the snapshot: show it, then write it again
+        /// with a checksum of its new bytes and record who accepted it in
+        /// the history.
+        #[arg(long)]
+        accept: bool,
+        /// Accept without asking.
+        #[arg(long, short = 'y', requires = "accept")]
+        yes: bool,
+    },
     /// Release the stack's lock (when its holder is known to be dead).
     ForceUnlock {
         /// The lock id, as the error that refused a run printed it.

@@ -652,6 +652,43 @@ async fn state_command(
                 state::redact_url(to)
             );
         }
+        StateCommand::Verify { accept: false, .. } => {
+            let verification = engine.verify().await;
+            print!("{verification}");
+            if verification.is_damaged() {
+                println!(
+                    "Stack {:?} has damaged units (BAD above); nothing was changed.",
+                    engine.stack()
+                );
+                return Ok(1);
+            }
+            println!("Every unit of stack {:?} is whole.", engine.stack());
+        }
+        StateCommand::Verify { accept: true, yes } => {
+            let accepted = engine
+                .accept_edit(|edited, last| {
+                    println!(
+                        "The snapshot of stack {:?} in {} was edited by hand; as it reads now:",
+                        engine.stack(),
+                        engine.raw_store().describe()
+                    );
+                    for line in output::edit_summary(edited, last) {
+                        println!("  {line}");
+                    }
+                    confirm(*yes, "accept this edit as the stack's state")
+                })
+                .await?;
+            match accepted {
+                Some(state) => println!(
+                    "Accepted: the snapshot carries a checksum of its new bytes (serial {}), and the history records who accepted it.",
+                    state.serial
+                ),
+                None => {
+                    println!("Nothing was accepted.");
+                    return Ok(1);
+                }
+            }
+        }
         StateCommand::ForceUnlock { id } => {
             engine.force_unlock(id).await?;
             println!("Released lock {id} of stack {:?}.", engine.stack());

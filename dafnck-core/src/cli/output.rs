@@ -237,9 +237,95 @@ fn snippet(loc: &Location) -> Option<String> {
     ))
 }
 
+/// What a hand edit of a snapshot changed, against the stack's last
+/// version when there is one: a line per resource added, removed or
+/// changed, after a line with the edited state's serial and size.
+pub(super) fn edit_summary(
+    edited: &crate::state::State,
+    last: Option<(u64, &crate::state::State)>,
+) -> Vec<String> {
+    let mut lines = vec![format!(
+        "serial {}, lineage {}, {} resource(s)",
+        edited.serial,
+        edited.lineage,
+        edited.resources.len()
+    )];
+    let Some((version, before)) = last else {
+        lines.push("(no earlier version to compare with)".into());
+        return lines;
+    };
+    let mut changes = Vec::new();
+    for (name, r) in &edited.resources {
+        match before.resources.get(name) {
+            None => changes.push(format!("+ {name} ({}, id {})", r.type_name, r.id)),
+            Some(b) if b != r => changes.push(format!("~ {name} ({}, id {})", r.type_name, r.id)),
+            Some(_) => {}
+        }
+    }
+    for (name, r) in &before.resources {
+        if !edited.resources.contains_key(name) {
+            changes.push(format!("- {name} ({}, id {})", r.type_name, r.id));
+        }
+    }
+    if edited.outputs != before.outputs {
+        changes.push("~ the stack's exported values".into());
+    }
+    if changes.is_empty() {
+        lines.push(format!("no resource differs from version {version}"));
+    } else {
+        lines.push(format!("against version {version}:"));
+        lines.extend(changes);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hand_edit_is_summarized_against_the_last_version() {
+        use crate::state::{ResourceState, State};
+        let res = |name: &str, id: &str| ResourceState {
+            name: name.into(),
+            type_name: "fake:t:T".into(),
+            id: id.into(),
+            inputs: Value::Null,
+            outputs: Value::Null,
+            dependencies: vec![],
+            protect: false,
+            retain_on_delete: false,
+            location: None,
+            provider: None,
+        };
+        let mut before = State::empty("dev");
+        before.serial = 4;
+        for name in ["a", "b"] {
+            before.resources.insert(name.into(), res(name, "1").into());
+        }
+        let mut edited = before.clone();
+        edited.resources.insert("a".into(), res("a", "2").into());
+        edited.resources.remove("b");
+        edited.resources.insert("c".into(), res("c", "3").into());
+        assert_eq!(
+            edit_summary(&edited, Some((3, &before))),
+            [
+                "serial 4, lineage , 2 resource(s)",
+                "against version 3:",
+                "~ a (fake:t:T, id 2)",
+                "+ c (fake:t:T, id 3)",
+                "- b (fake:t:T, id 1)",
+            ]
+        );
+        assert_eq!(
+            edit_summary(&before, Some((3, &before)))[1],
+            "no resource differs from version 3"
+        );
+        assert_eq!(
+            edit_summary(&edited, None)[1],
+            "(no earlier version to compare with)"
+        );
+    }
 
     #[test]
     fn secrets_are_redacted_in_json() {

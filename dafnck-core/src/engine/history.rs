@@ -38,6 +38,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Reads the list of versions (whose last number the run's version
+    /// follows), to refuse a run on a damaged history before it starts.
+    pub(super) async fn check_history(&self) -> crate::Result<()> {
+        if let Some(history) = self.store.history() {
+            history.versions(&self.stack).await?;
+        }
+        Ok(())
+    }
+
     /// The stack's versions, oldest first: one per run that wrote its state
     /// (`up`, `destroy`, `import`, `refresh`).
     ///
@@ -55,6 +64,76 @@ impl Engine {
                 store: self.store.describe(),
                 missing: "keeps no history of state versions".into(),
             })
+    }
+
+    /// Checks every stored unit of the stack, as stored (secrets sealed):
+    /// see [`state::verify`].
+    pub async fn verify(&self) -> state::Verification {
+        state::verify(&*self.raw_store, &self.stack).await
+    }
+
+    /// Accepts a hand edit of the stack's snapshot, under the lock: reads
+    /// the edited snapshot without its checksum, calls `confirm` with it
+    /// and the stack's last version (to show what changed), and if it says
+    /// yes, writes it again with a checksum of its bytes and records a
+    /// version `state verify --accept` by this user and host. Returns the
+    /// accepted state, or `None` when `confirm` declined.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when the snapshot matches its checksum (there is
+    /// nothing to accept) or there is none; [`state::StateError::Unsupported`] when
+    /// the store cannot accept edits; [`state::StateError::Damaged`] when
+    /// the edited snapshot does not parse; the store's errors.
+    pub async fn accept_edit<F>(&self, confirm: F) -> crate::Result<Option<State>>
+    where
+        F: FnOnce(&State, Option<(u64, &State)>) -> crate::Result<bool> + Send,
+    {
+        const OPERATION: &str = "state verify --accept";
+        let raw = self.raw_store.clone();
+        self.locked(OPERATION, |this| async move {
+            let edits = raw.edits().ok_or_else(|| state::StateError::Unsupported {
+                store: raw.describe(),
+                missing: "cannot accept a hand edit of a snapshot".into(),
+            })?;
+            let Some(edited) = edits.read_edited(&this.stack).await? else {
+                return Err(Error::Usage(format!(
+                    "stack {:?} has no edited snapshot to accept: there is none, or it matches its checksum (`state verify` checks every unit)",
+                    this.stack
+                )));
+            };
+            let history = raw.history();
+            let last_number = match history {
+                Some(h) => h.versions(&this.stack).await?.last().map(|v| v.version),
+                None => None,
+            };
+            let last = match (history, last_number) {
+                (Some(h), Some(n)) => h.read_version(&this.stack, n).await?.map(|s| (n, s)),
+                _ => None,
+            };
+            if !confirm(&edited, last.as_ref().map(|(n, s)| (*n, s)))? {
+                return Ok(None);
+            }
+            edits.accept_edited(&this.stack, &edited).await?;
+            // The journal's records after the snapshot still apply.
+            let accepted = state::load(&*raw, &this.stack).await?;
+            if let Some(h) = history {
+                let me = LockRequest::for_this_process(OPERATION, Duration::ZERO);
+                let info = state::VersionInfo {
+                    version: last_number.unwrap_or(0) + 1,
+                    at: state::now_millis(),
+                    by: format!("{}@{}", me.owner, me.host),
+                    operation: OPERATION.into(),
+                    summary: format!(
+                        "accepted a hand edit of the snapshot (serial {})",
+                        edited.serial
+                    ),
+                    serial: accepted.serial,
+                };
+                h.save_version(&this.stack, &info, &accepted).await?;
+            }
+            Ok(Some(accepted))
+        })
+        .await
     }
 
     /// The stack's state as version `version` left it.

@@ -13,6 +13,7 @@
 mod backend;
 mod digest;
 pub mod encryption;
+pub mod envelope;
 mod file;
 mod journal;
 mod memory;
@@ -21,6 +22,7 @@ mod model;
 mod store;
 pub mod testing;
 mod timings;
+mod verify;
 
 pub use backend::{redact_url, FileBackend, StoreBackend, StoreBackends};
 pub use encryption::{Encryption, KeySource, SealingStore, SecretsKey};
@@ -33,8 +35,9 @@ pub use model::{
     Outcome, Record, ResourceState, State, Stored, VersionInfo,
 };
 pub(crate) use store::unsupported;
-pub use store::{require_lock, ControlChannel, StateHistory, StateLock, StateStore};
+pub use store::{require_lock, ControlChannel, SnapshotEdits, StateHistory, StateLock, StateStore};
 pub use timings::{CallKind, Timing, Timings};
+pub use verify::{verify, UnitCheck, Verification};
 
 /// Errors of the state and its stores.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,27 @@ pub enum StateError {
         location: String,
         /// What is wrong.
         message: String,
+    },
+    /// A stored unit (a snapshot, a history version, a journal record, a
+    /// saved plan) is not the bytes that were written: its checksum or
+    /// length does not match, or its header is broken. Nothing was written.
+    #[error("{location} is damaged: {message}. Nothing was changed. `state verify` checks every unit of the stack; restore this one from a backup or an earlier version (`state history`, `state show --version N`), or, if it was edited by hand on purpose, accept the edit with `state verify --accept`")]
+    Damaged {
+        /// The file, row or object (and line).
+        location: String,
+        /// What does not match.
+        message: String,
+    },
+    /// A stored unit was written in a newer state format than this code
+    /// reads ([`envelope::FORMAT`]); nothing was read or written.
+    #[error("{location} is in state format {found}, and this program's dafnck reads formats up to {supported}: a newer dafnck wrote it. Upgrade this program's dafnck to use this state (nothing was changed; if no newer dafnck ever wrote it, the unit is damaged: `state verify`)")]
+    NewerFormat {
+        /// The file, row or object.
+        location: String,
+        /// The unit's format.
+        found: u32,
+        /// The newest format this code reads.
+        supported: u32,
     },
     /// Another run holds the stack's lock.
     #[error("stack {stack:?} is locked by {holder}; if that run is dead, wait for its lease to expire or run `state force-unlock {}`", holder.id)]

@@ -1,8 +1,9 @@
 //! The store traits: [`StateStore`] keeps a stack's snapshot and journal,
 //! and says which further capabilities it has — a lock ([`StateLock`]),
 //! history ([`StateHistory`]), a control channel ([`ControlChannel`]). A
-//! store implements what it supports and nothing else: no capability has a
-//! do-nothing default.
+//! store implements what it supports and nothing else. Only
+//! [`SnapshotEdits`], added after the others, has a default (none), so
+//! stores written before it still build.
 
 use std::sync::Arc;
 
@@ -53,6 +54,30 @@ pub trait StateStore: Send + Sync + 'static {
     /// The store's channel for messages to the run holding a stack's lock,
     /// if it carries them.
     fn channel(&self) -> Option<&dyn ControlChannel>;
+
+    /// The store's way to accept a hand edit of a snapshot, if it has one
+    /// (`state verify --accept`). None by default.
+    fn edits(&self) -> Option<&dyn SnapshotEdits> {
+        None
+    }
+}
+
+/// Accepting a hand edit of a stack's snapshot: every unit carries a
+/// checksum ([`envelope`](super::envelope)), so an edited snapshot is refused as damaged
+/// until it is accepted, which writes it again with a checksum of its new
+/// bytes. `state verify --accept` shows the edit, then accepts it and
+/// records who did in the history.
+#[async_trait]
+pub trait SnapshotEdits: Send + Sync {
+    /// The stack's snapshot as a hand edit left it, parsed *without*
+    /// checking its checksum; `None` when there is none, or it matches its
+    /// checksum (nothing to accept).
+    async fn read_edited(&self, stack: &str) -> Result<Option<State>, StateError>;
+
+    /// Writes `snapshot` (what [`read_edited`](Self::read_edited) returned)
+    /// as the stack's snapshot with a checksum of its bytes, if the stored
+    /// one still reads as `snapshot`; the journal is left as it is.
+    async fn accept_edited(&self, stack: &str, snapshot: &State) -> Result<(), StateError>;
 }
 
 /// A lease-based lock per stack.
@@ -135,6 +160,9 @@ impl<S: StateStore + ?Sized> StateStore for Arc<S> {
     fn channel(&self) -> Option<&dyn ControlChannel> {
         (**self).channel()
     }
+    fn edits(&self) -> Option<&dyn SnapshotEdits> {
+        (**self).edits()
+    }
 }
 
 /// The error for a store that lacks a capability an operation needs.
@@ -170,6 +198,7 @@ mod tests {
         _: Box<dyn StateLock>,
         _: Box<dyn StateHistory>,
         _: Box<dyn ControlChannel>,
+        _: Box<dyn SnapshotEdits>,
     ) {
     }
 }

@@ -43,6 +43,7 @@
 //! ```
 
 pub mod conformance;
+pub mod damage;
 mod fake;
 #[cfg(feature = "mock")]
 mod mock;

@@ -69,9 +69,10 @@ pub use url::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_SCHEMA};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use dafnck_core::state::envelope::{self, Unit};
 use dafnck_core::state::{
-    ControlChannel, LockInfo, LockRequest, Message, Record, State, StateError, StateHistory,
-    StateLock, StateStore, StoreBackend, Stored, VersionInfo,
+    ControlChannel, LockInfo, LockRequest, Message, Record, SnapshotEdits, State, StateError,
+    StateHistory, StateLock, StateStore, StoreBackend, Stored, VersionInfo,
 };
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::error::SqlState;
@@ -175,6 +176,8 @@ struct Sql {
     save_version: String,
     versions: String,
     read_version: String,
+    read_snapshot: String,
+    reseal_snapshot: String,
 }
 
 impl Sql {
@@ -235,6 +238,10 @@ impl Sql {
             ),
             read_version: format!(
                 "SELECT state FROM {s}.versions WHERE stack = $1 AND version = $2"
+            ),
+            read_snapshot: format!("SELECT state FROM {s}.snapshots WHERE stack = $1"),
+            reseal_snapshot: format!(
+                "UPDATE {s}.snapshots SET state = $2, updated_at = now() WHERE stack = $1"
             ),
             send_control: format!(
                 "INSERT INTO {s}.controls (stack, resource, message) VALUES ($1, $2, $3)"
@@ -332,25 +339,24 @@ impl PostgresStore {
         })
     }
 
+    /// A row, for messages: `<store>, table <schema>.<table>, row <row>`.
+    fn location(&self, table: &str, row: &str) -> String {
+        format!(
+            "{}, table {}.{table}, row {row}",
+            self.inner.describe, self.inner.url.schema
+        )
+    }
+
     fn corrupt(&self, table: &str, row: String, message: String) -> StateError {
         StateError::Corrupt {
-            location: format!(
-                "{}, table {}.{table}, row {row}",
-                self.inner.describe, self.inner.url.schema
-            ),
+            location: self.location(table, &row),
             message,
         }
     }
 
     fn parse_snapshot(&self, stack: &str, serial: i64, body: &str) -> Result<State, StateError> {
         let row = || format!("stack = {stack:?}");
-        let state: State = serde_json::from_str(body).map_err(|e| {
-            self.corrupt(
-                "snapshots",
-                row(),
-                format!("the snapshot does not parse: {e}"),
-            )
-        })?;
+        let state = envelope::decode_state(body.as_bytes(), &self.location("snapshots", &row()))?;
         if i64::try_from(state.serial).ok() != Some(serial) {
             return Err(self.corrupt(
                 "snapshots",
@@ -366,7 +372,12 @@ impl PostgresStore {
 
     fn parse_record(&self, stack: &str, seq: i64, body: &str) -> Result<Record, StateError> {
         let row = || format!("(stack = {stack:?}, seq = {seq})");
-        let record: Record = serde_json::from_str(body).map_err(|e| {
+        let json =
+            envelope::decode_line(body.as_bytes()).map_err(|message| StateError::Damaged {
+                location: self.location("journal", &row()),
+                message,
+            })?;
+        let record: Record = serde_json::from_slice(json).map_err(|e| {
             self.corrupt("journal", row(), format!("the record does not parse: {e}"))
         })?;
         if i64::try_from(record.seq).ok() != Some(seq) {
@@ -416,12 +427,12 @@ impl StateStore for PostgresStore {
                 backend: BACKEND.into(),
                 message: format!("journal record number {} is too large", record.seq),
             })?;
-            let body = serde_json::to_string(record).map_err(|e| StateError::Backend {
+            let json = serde_json::to_vec(record).map_err(|e| StateError::Backend {
                 backend: BACKEND.into(),
                 message: format!("cannot serialize journal record {}: {e}", record.seq),
             })?;
             seqs.push(seq);
-            bodies.push(body);
+            bodies.push(text(envelope::encode_line(&json)));
         }
         let (seqs, bodies) = (&seqs, &bodies);
         let sql = &self.inner.sql;
@@ -463,10 +474,7 @@ impl StateStore for PostgresStore {
     }
 
     async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
-        let body = serde_json::to_string(snapshot).map_err(|e| StateError::Backend {
-            backend: BACKEND.into(),
-            message: format!("cannot serialize the snapshot of stack {stack:?}: {e}"),
-        })?;
+        let body = text(envelope::encode_state(snapshot, false, BACKEND)?);
         let serial = i64::try_from(snapshot.serial).map_err(|_| StateError::Backend {
             backend: BACKEND.into(),
             message: format!("snapshot serial {} is too large", snapshot.serial),
@@ -502,6 +510,62 @@ impl StateStore for PostgresStore {
 
     fn channel(&self) -> Option<&dyn ControlChannel> {
         Some(self)
+    }
+
+    fn edits(&self) -> Option<&dyn SnapshotEdits> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SnapshotEdits for PostgresStore {
+    async fn read_edited(&self, stack: &str) -> Result<Option<State>, StateError> {
+        let sql = &self.inner.sql.read_snapshot;
+        let row = retrying!(self, "read the snapshot", |client, _| {
+            Ok(client.query_opt(sql, &[&stack]).await?)
+        })?;
+        let location = self.location("snapshots", &format!("stack = {stack:?}"));
+        row.map(|row| envelope::decode_state_edited(row.get::<_, &str>(0).as_bytes(), &location))
+            .transpose()
+            .map(Option::flatten)
+    }
+
+    async fn accept_edited(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
+        let body = &text(envelope::encode_state(snapshot, false, BACKEND)?);
+        let sql = &self.inner.sql;
+        let location = &self.location("snapshots", &format!("stack = {stack:?}"));
+        retrying!(self, "accept the edited snapshot", |client, _| {
+            let tx = client.transaction().await?;
+            let current = match tx.query_opt(&sql.old_snapshot, &[&stack]).await? {
+                Some(row) => Some(envelope::decode_state_unchecked(
+                    row.get::<_, &str>(1).as_bytes(),
+                    location,
+                )?),
+                None => None,
+            };
+            // A retry after a first try that committed finds the same
+            // state, sealed, and writes the same row again.
+            match current {
+                Some(current) if current == *snapshot => {}
+                Some(_) => {
+                    return Err(Failure::State(StateError::Backend {
+                        backend: BACKEND.into(),
+                        message: format!(
+                            "{location} changed since it was shown; nothing was accepted (run the command again)"
+                        ),
+                    }))
+                }
+                None => {
+                    return Err(Failure::State(StateError::Backend {
+                        backend: BACKEND.into(),
+                        message: format!("{location}: there is no snapshot to accept"),
+                    }))
+                }
+            }
+            tx.execute(&sql.reseal_snapshot, &[&stack, body]).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 }
 
@@ -605,14 +669,15 @@ impl StateHistory for PostgresStore {
         info: &VersionInfo,
         state: &State,
     ) -> Result<(), StateError> {
-        let encode = |what: &str, r: Result<String, serde_json::Error>| {
+        let encode = |what: &str, r: Result<Vec<u8>, serde_json::Error>| {
             r.map_err(|e| StateError::Backend {
                 backend: BACKEND.into(),
                 message: format!("cannot serialize {what}: {e}"),
             })
         };
-        let info_text = encode("a version's entry", serde_json::to_string(info))?;
-        let state_text = encode("a version of the state", serde_json::to_string(state))?;
+        let info_json = encode("a version's entry", serde_json::to_vec(info))?;
+        let info_text = text(envelope::encode(Unit::Version, &info_json));
+        let state_text = text(envelope::encode_state(state, false, BACKEND)?);
         let version = i64::try_from(info.version).map_err(|_| StateError::Backend {
             backend: BACKEND.into(),
             message: format!("version {} is too large", info.version),
@@ -649,14 +714,16 @@ impl StateHistory for PostgresStore {
         rows.iter()
             .map(|row| {
                 let version: i64 = row.get(0);
-                let info: String = row.get(1);
-                serde_json::from_str(&info).map_err(|e| StateError::Corrupt {
-                    location: format!(
-                        "{}, table versions, stack {stack:?} version {version}",
-                        self.inner.describe
+                let info: &str = row.get(1);
+                envelope::decode_json(
+                    Unit::Version,
+                    info.as_bytes(),
+                    &self.location(
+                        "versions",
+                        &format!("(stack = {stack:?}, version = {version}), column info"),
                     ),
-                    message: format!("not a version entry: {e}"),
-                })
+                    "the version's entry",
+                )
             })
             .collect()
     }
@@ -670,14 +737,14 @@ impl StateHistory for PostgresStore {
             Ok(client.query_opt(sql, &[&stack, &v]).await?)
         })?;
         row.map(|row| {
-            let text: String = row.get(0);
-            serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
-                location: format!(
-                    "{}, table versions, stack {stack:?} version {version}",
-                    self.inner.describe
+            let body: &str = row.get(0);
+            envelope::decode_state(
+                body.as_bytes(),
+                &self.location(
+                    "versions",
+                    &format!("(stack = {stack:?}, version = {version}), column state"),
                 ),
-                message: format!("the state does not parse: {e}"),
-            })
+            )
         })
         .transpose()
     }
@@ -714,6 +781,12 @@ impl ControlChannel for PostgresStore {
             })
             .collect()
     }
+}
+
+/// A unit's bytes as the `text` a column holds: always UTF-8, since the
+/// header is ASCII and the body JSON.
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Why a call failed: the database (retried once when the connection was

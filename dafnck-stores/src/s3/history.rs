@@ -2,6 +2,7 @@
 //! a version exists once its entry does) and rollout commands
 //! (`controls/<resource>/<sent at>-<written at>-<id>.json`).
 
+use dafnck_core::state::envelope::{self, Unit};
 use dafnck_core::state::{new_id, Message, State, StateError, VersionInfo};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -23,8 +24,8 @@ pub(super) async fn save_version(
     info: &VersionInfo,
     state: &State,
 ) -> Result<(), StateError> {
-    let info_body = encode("a version's entry", info)?;
-    let state_body = encode("a version of the state", state)?;
+    let info_body = envelope::encode(Unit::Version, &encode("a version's entry", info)?);
+    let state_body = envelope::encode_state(state, false, BACKEND)?;
     let (info_key, state_key) = (
         keys.version_info(info.version),
         keys.version_state(info.version),
@@ -90,11 +91,12 @@ pub(super) async fn versions(bucket: &Bucket, keys: &Keys) -> Result<Vec<Version
             let Some(object) = bucket.get(&key).await? else {
                 return Ok(None);
             };
-            let info: VersionInfo =
-                serde_json::from_slice(&object.bytes).map_err(|e| StateError::Corrupt {
-                    location: bucket.location(&key),
-                    message: format!("not a version entry: {e}"),
-                })?;
+            let info: VersionInfo = envelope::decode_json(
+                Unit::Version,
+                &object.bytes,
+                &bucket.location(&key),
+                "the version's entry",
+            )?;
             if info.version != version {
                 return Err(StateError::Corrupt {
                     location: bucket.location(&key),
@@ -124,12 +126,7 @@ pub(super) async fn read_version(
             message: format!("version {version} has an entry but no state"),
         });
     };
-    serde_json::from_slice(&object.bytes)
-        .map(Some)
-        .map_err(|e| StateError::Corrupt {
-            location: bucket.location(&key),
-            message: format!("the state does not parse: {e}"),
-        })
+    envelope::decode_state(&object.bytes, &bucket.location(&key)).map(Some)
 }
 
 pub(super) async fn send_control(

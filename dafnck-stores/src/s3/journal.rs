@@ -1,7 +1,10 @@
 //! The snapshot and the journal: `snapshot.json`, and one object per
 //! appended batch, `journal/<first record number, 20 digits>.jsonl`, one
-//! record a line.
+//! record a line; both units of the [`envelope`] format (a header line with
+//! the format, a checksum and the length; objects of format 1, without it,
+//! are still read).
 
+use dafnck_core::state::envelope::{self, Unit};
 use dafnck_core::state::{Record, State, StateError, Stored};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -94,12 +97,14 @@ pub(super) async fn append(
     }
     let mut body = Vec::new();
     for record in records {
-        serde_json::to_writer(&mut body, record).map_err(|e| StateError::Backend {
+        let json = serde_json::to_vec(record).map_err(|e| StateError::Backend {
             backend: BACKEND.into(),
             message: format!("cannot serialize journal record {}: {e}", record.seq),
         })?;
+        body.extend_from_slice(&json);
         body.push(b'\n');
     }
+    let body = envelope::encode(Unit::Journal, &body);
     let key = keys.batch(first.seq);
     if bucket.create(&key, body.clone()).await?.is_some() {
         return Ok(());
@@ -124,10 +129,7 @@ pub(super) async fn compact(
     stack: &str,
     snapshot: &State,
 ) -> Result<(), StateError> {
-    let body = serde_json::to_vec(snapshot).map_err(|e| StateError::Backend {
-        backend: BACKEND.into(),
-        message: format!("cannot serialize the snapshot of stack {stack:?}: {e}"),
-    })?;
+    let body = envelope::encode_state(snapshot, false, BACKEND)?;
     let serial = snapshot.serial;
     // Check before writing: what cannot be parsed is never overwritten or
     // deleted.
@@ -220,7 +222,8 @@ fn parse_batch(bucket: &Bucket, key: &str, seq: u64, object: &Object) -> Result<
         message,
     };
     let mut records: Vec<Record> = Vec::new();
-    for (n, line) in object.bytes.split(|b| *b == b'\n').enumerate() {
+    let body = envelope::decode(Unit::Journal, &object.bytes, &bucket.location(key))?.body;
+    for (n, line) in body.split(|b| *b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
         }
@@ -254,8 +257,53 @@ pub(super) fn parse_snapshot(
     key: &str,
     bytes: &[u8],
 ) -> Result<State, StateError> {
-    serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
-        location: bucket.location(key),
-        message: format!("the snapshot does not parse: {e}"),
-    })
+    envelope::decode_state(bytes, &bucket.location(key))
+}
+
+/// The snapshot as stored, parsed without checking its checksum.
+pub(super) async fn read_edited(bucket: &Bucket, keys: &Keys) -> Result<Option<State>, StateError> {
+    let key = keys.snapshot();
+    match bucket.get(&key).await? {
+        Some(object) => envelope::decode_state_edited(&object.bytes, &bucket.location(&key)),
+        None => Ok(None),
+    }
+}
+
+/// Writes `snapshot` with a checksum of its bytes over the stored one, if
+/// that still reads (unchecked) as `snapshot`, on the ETag read.
+pub(super) async fn accept_edited(
+    bucket: &Bucket,
+    keys: &Keys,
+    snapshot: &State,
+) -> Result<(), StateError> {
+    let key = keys.snapshot();
+    let location = bucket.location(&key);
+    let changed = || StateError::Backend {
+        backend: BACKEND.into(),
+        message: format!(
+            "{location} changed since it was shown; nothing was accepted (run the command again)"
+        ),
+    };
+    let Some(old) = bucket.get(&key).await? else {
+        return Err(StateError::Backend {
+            backend: BACKEND.into(),
+            message: format!("{location}: there is no snapshot to accept"),
+        });
+    };
+    if envelope::decode_state_unchecked(&old.bytes, &location)? != *snapshot {
+        return Err(changed());
+    }
+    let body = envelope::encode_state(snapshot, false, BACKEND)?;
+    if bucket
+        .replace(&key, &old.etag, body.clone())
+        .await?
+        .is_none()
+    {
+        // A retried first try that did write, or another writer.
+        match bucket.get(&key).await? {
+            Some(object) if object.bytes == body => {}
+            _ => return Err(changed()),
+        }
+    }
+    Ok(())
 }

@@ -30,10 +30,10 @@
 //!
 //! | key | holds |
 //! | --- | --- |
-//! | `snapshot.json` | the last compacted [`State`] |
-//! | `journal/<n>.jsonl` | one appended batch, one record a line; `<n>` is its first record's number, 20 digits, so a listing is in order |
+//! | `snapshot.json` | the last compacted [`State`], a unit of the [`envelope`](dafnck_core::state::envelope) format (a header with the format and a checksum, then JSON) |
+//! | `journal/<n>.jsonl` | one appended batch, one record a line, after the unit's header line; `<n>` is its first record's number, 20 digits, so a listing is in order |
 //! | `lock.json` | the lock: holder, lease end, lease length |
-//! | `versions/<n>/state.json`, `versions/<n>/info.json` | version `n` (it exists once its `info.json` does) |
+//! | `versions/<n>/state.json`, `versions/<n>/info.json` | version `n` (it exists once its `info.json` does), units like the snapshot |
 //! | `controls/<topic>/<sent>-<written>-<id>.json` | a control message (a rollout command) |
 //!
 //! # Guarantees
@@ -55,6 +55,9 @@
 //!   on the ETag just read, so of any number of runs trying at once exactly
 //!   one wins and the others fail with [`StateError::Locked`] naming the
 //!   holder and lock id.
+//! - Every object but a lock or a control message carries a checksum of
+//!   its bytes, checked on every read: a damaged one is refused with
+//!   [`StateError::Damaged`] naming its key, and nothing is written.
 //! - A request S3 does not answer gives up after the timeout (three
 //!   attempts), with an error naming the endpoint; a missing bucket is an
 //!   error naming it.
@@ -82,8 +85,8 @@ use async_trait::async_trait;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use dafnck_core::state::{
-    ControlChannel, LockInfo, LockRequest, Message, Record, State, StateError, StateHistory,
-    StateLock, StateStore, StoreBackend, Stored, VersionInfo,
+    ControlChannel, LockInfo, LockRequest, Message, Record, SnapshotEdits, State, StateError,
+    StateHistory, StateLock, StateStore, StoreBackend, Stored, VersionInfo,
 };
 
 use layout::StoreUrl;
@@ -219,6 +222,21 @@ impl StateStore for S3Store {
 
     fn channel(&self) -> Option<&dyn ControlChannel> {
         Some(self)
+    }
+
+    fn edits(&self) -> Option<&dyn SnapshotEdits> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SnapshotEdits for S3Store {
+    async fn read_edited(&self, stack: &str) -> Result<Option<State>, StateError> {
+        journal::read_edited(&self.bucket, &self.url.stack(stack)?).await
+    }
+
+    async fn accept_edited(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
+        journal::accept_edited(&self.bucket, &self.url.stack(stack)?, snapshot).await
     }
 }
 

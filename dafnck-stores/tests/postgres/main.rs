@@ -9,6 +9,7 @@
 //! processes (`--ignored --exact <child>`), as the engine's crash test does.
 #![cfg(feature = "postgres")]
 
+mod damage;
 mod processes;
 mod secrets;
 mod store;

@@ -10,6 +10,7 @@
 //! (`AWS_ENDPOINT_URL`, ...), as a program run by a user does.
 #![cfg(feature = "s3")]
 
+mod damage;
 mod processes;
 mod secrets;
 mod store;

@@ -164,6 +164,11 @@ fn sealer(cipher: &Cipher) -> impl FnMut(&mut crate::Value) -> Result<(), Infall
 
 #[async_trait]
 impl StateStore for SealingStore {
+    fn edits(&self) -> Option<&dyn crate::state::SnapshotEdits> {
+        // An accepted edit is written as it was read: still sealed.
+        self.inner.edits()
+    }
+
     fn describe(&self) -> String {
         self.inner.describe()
     }

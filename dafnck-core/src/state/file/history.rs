@@ -1,13 +1,15 @@
 //! Versions in the file store: `<root>/<stack>/history/<N>.json` holds the
-//! state version N left, and `history/index.jsonl` one line per version
-//! (written after its state file, so every listed version can be read).
+//! state version N left (a unit of the [`envelope`] format), and
+//! `history/index.jsonl` one line per version, `<crc32>\t<entry JSON>` as
+//! the journal's (written after its state file, so every listed version
+//! can be read). Lines of format 1, the entry alone, are still read.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
 use super::{io_err, parse_snapshot, Inner, BACKEND};
-use crate::state::{State, StateError, VersionInfo};
+use crate::state::{envelope, State, StateError, VersionInfo};
 
 const INDEX: &str = "index.jsonl";
 
@@ -31,13 +33,13 @@ pub(super) fn save(
             message: format!("{} already has version {}", dir.display(), info.version),
         });
     }
-    let state_bytes = encode(state, "a version of the state")?;
+    let state_bytes = envelope::encode_state(state, false, BACKEND)?;
     inner.write_atomic(
         &dir.join(format!("{}.json", info.version)),
         &state_bytes,
         true,
     )?;
-    let mut line = encode(info, "a version's entry")?;
+    let mut line = envelope::encode_line(&encode(info, "a version's entry")?);
     line.push(b'\n');
     let index = dir.join(INDEX);
     let mut file = OpenOptions::new()
@@ -49,31 +51,68 @@ pub(super) fn save(
     inner.sync(&file, &index, true)
 }
 
-/// The versions listed, oldest first; a torn last line (a crash mid-append)
-/// is left out, damage elsewhere is corruption.
+/// The versions listed, oldest first. Any bad line is damage, a torn last
+/// line too: a crash in the middle of appending one short line is far less
+/// likely than a file cut short, and a version is never numbered again
+/// over one that may exist.
 pub(super) fn list(dir: &Path) -> Result<Vec<VersionInfo>, StateError> {
     let index = dir.join(INDEX);
-    let text = match fs::read_to_string(&index) {
-        Ok(text) => text,
+    let bytes = match fs::read(&index) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_err("read", &index)(e)),
     };
-    let complete = text.ends_with('\n');
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err(StateError::Damaged {
+            location: format!("{}:{}", index.display(), text.lines().count()),
+            message: "the last line is cut short (no newline)".into(),
+        });
+    }
     let lines: Vec<&str> = text.lines().collect();
     let mut versions = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
-        match serde_json::from_str::<VersionInfo>(line) {
+        let parsed = envelope::decode_line(line.as_bytes()).and_then(|json| {
+            serde_json::from_slice::<VersionInfo>(json)
+                .map_err(|e| format!("not a version entry: {e}"))
+        });
+        match parsed {
             Ok(v) => versions.push(v),
-            Err(_) if i + 1 == lines.len() && !complete => break,
-            Err(e) => {
-                return Err(StateError::Corrupt {
+            Err(message) => {
+                return Err(StateError::Damaged {
                     location: format!("{}:{}", index.display(), i + 1),
-                    message: format!("not a version entry: {e}"),
+                    message,
                 })
             }
         }
     }
+    // A version file past the last listed version: the index lost lines
+    // (cut short at a line's end, which no checksum can see), or a crash
+    // came between writing that version and listing it. Either way the
+    // next version must not be written over it.
+    let last = versions.last().map_or(0, |v| v.version);
+    if let Some(unlisted) = version_files(dir)?.into_iter().find(|&n| n > last) {
+        return Err(StateError::Damaged {
+            location: index.display().to_string(),
+            message: format!(
+                "it lists versions up to {last}, but {} exists: the index may have been cut short (restore it from a backup), or a run died between writing that version and listing it (then remove that file)",
+                dir.join(format!("{unlisted}.json")).display()
+            ),
+        });
+    }
     Ok(versions)
+}
+
+/// The numbers of the `<N>.json` files in `dir`.
+fn version_files(dir: &Path) -> Result<Vec<u64>, StateError> {
+    let entries = fs::read_dir(dir).map_err(io_err("list", dir))?;
+    Ok(entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_suffix(".json")?.parse().ok()
+        })
+        .collect())
 }
 
 pub(super) fn read(dir: &Path, version: u64) -> Result<Option<State>, StateError> {

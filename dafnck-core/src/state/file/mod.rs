@@ -13,15 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use super::model::now_millis;
 use super::{
-    ControlChannel, LockInfo, LockRequest, Message, Record, State, StateError, StateHistory,
-    StateLock, StateStore, Stored, VersionInfo,
+    envelope, ControlChannel, LockInfo, LockRequest, Message, Record, SnapshotEdits, State,
+    StateError, StateHistory, StateLock, StateStore, Stored, VersionInfo,
 };
 
 mod controls;
 mod format;
 mod history;
 
-use format::{crc32, scan_journal, Scan};
+use format::{scan_journal, Scan};
 
 const SNAPSHOT: &str = "snapshot.json";
 const JOURNAL: &str = "journal.jsonl";
@@ -33,7 +33,9 @@ const BACKEND: &str = "file";
 
 /// State kept in files: for each stack, a directory `<root>/<stack>/` with
 ///
-/// - `snapshot.json`: the last compacted [`State`];
+/// - `snapshot.json`: the last compacted [`State`], as a unit of the
+///   [`envelope`] format (a header line with the format, a checksum and
+///   the length, then pretty JSON);
 /// - `journal.jsonl`: the [`Record`]s appended since, one per line, each
 ///   line `<crc32 as 8 lowercase hex>\t<record JSON>\n`;
 /// - `lock.json`: the stack's lock ([`LockInfo`] plus its lease), if held;
@@ -47,8 +49,9 @@ const BACKEND: &str = "file";
 ///   size of the state (`bytes_written` shows it).
 /// - `read` never changes a file. A final journal line that is incomplete
 ///   or fails its checksum is the torn write of a crash and is dropped; a
-///   bad line anywhere else, or a snapshot that does not parse, is
-///   [`StateError::Corrupt`] naming the file (and line).
+///   bad line anywhere else, and a snapshot or history version whose bytes
+///   do not match its checksum, is [`StateError::Damaged`] naming the file
+///   (and line).
 /// - `append` removes a torn final line before writing (it was never
 ///   acknowledged, so nothing is lost), and refuses to append after any
 ///   other damage.
@@ -208,8 +211,7 @@ impl StateStore for FileStore {
                 backend: BACKEND.into(),
                 message: format!("cannot serialize journal record {}: {e}", record.seq),
             })?;
-            lines.extend_from_slice(format!("{:08x}\t", crc32(&json)).as_bytes());
-            lines.extend_from_slice(&json);
+            lines.extend_from_slice(&envelope::encode_line(&json));
             lines.push(b'\n');
         }
         let stack = stack.to_owned();
@@ -219,11 +221,7 @@ impl StateStore for FileStore {
 
     async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
         check_stack(stack)?;
-        let mut json = serde_json::to_vec_pretty(snapshot).map_err(|e| StateError::Backend {
-            backend: BACKEND.into(),
-            message: format!("cannot serialize the snapshot of stack {stack:?}: {e}"),
-        })?;
-        json.push(b'\n');
+        let json = envelope::encode_state(snapshot, true, BACKEND)?;
         let serial = snapshot.serial;
         let stack = stack.to_owned();
         self.blocking(move |inner| inner.compact(&stack, &json, serial))
@@ -240,6 +238,58 @@ impl StateStore for FileStore {
 
     fn channel(&self) -> Option<&dyn ControlChannel> {
         Some(self)
+    }
+
+    fn edits(&self) -> Option<&dyn SnapshotEdits> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SnapshotEdits for FileStore {
+    async fn read_edited(&self, stack: &str) -> Result<Option<State>, StateError> {
+        check_stack(stack)?;
+        let path = self.inner.root.join(stack).join(SNAPSHOT);
+        self.blocking(move |_| {
+            read_optional(&path)?
+                .map(|bytes| envelope::decode_state_edited(&bytes, &path.display().to_string()))
+                .transpose()
+                .map(Option::flatten)
+        })
+        .await
+    }
+
+    async fn accept_edited(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
+        check_stack(stack)?;
+        let bytes = envelope::encode_state(snapshot, true, BACKEND)?;
+        let expected = snapshot.clone();
+        let dir = self.inner.root.join(stack);
+        let stack = stack.to_owned();
+        self.blocking(move |inner| {
+            let _guard = inner.stack_mutex(&dir)?;
+            let path = dir.join(SNAPSHOT);
+            let location = path.display().to_string();
+            let current = read_optional(&path)?
+                .map(|b| envelope::decode_state_unchecked(&b, &location))
+                .transpose()?;
+            if current.as_ref() != Some(&expected) {
+                return Err(edited_under(&location));
+            }
+            inner.write_atomic(&path, &bytes, true)?;
+            inner.add_written(&stack, bytes.len());
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The refusal of an accept whose snapshot changed since it was shown.
+fn edited_under(location: &str) -> StateError {
+    StateError::Backend {
+        backend: BACKEND.into(),
+        message: format!(
+            "{location} changed since it was shown; nothing was accepted (run the command again)"
+        ),
     }
 }
 
@@ -700,14 +750,7 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
 }
 
 fn parse_snapshot(bytes: &[u8], path: &Path) -> Result<State, StateError> {
-    serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
-        location: if e.line() > 0 {
-            format!("{}:{}:{}", path.display(), e.line(), e.column())
-        } else {
-            path.display().to_string()
-        },
-        message: format!("the snapshot does not parse: {e}"),
-    })
+    envelope::decode_state(bytes, &path.display().to_string())
 }
 
 fn read_lock(path: &Path) -> Result<Option<LockFile>, StateError> {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
+use crate::state::envelope::crc32;
 use crate::state::{Entry, ResourceState};
 use crate::value::Value;
 
@@ -89,9 +90,19 @@ async fn layout_and_line_format() {
     let mut snap = State::empty("dev");
     snap.serial = 1;
     store.compact("dev", &snap).await.unwrap();
-    let on_disk: State =
-        serde_json::from_slice(&fs::read(store.root().join("dev").join(SNAPSHOT)).unwrap())
-            .unwrap();
+    // The snapshot: a header line with the format, checksum and length of
+    // the pretty JSON after it.
+    let bytes = fs::read(store.root().join("dev").join(SNAPSHOT)).unwrap();
+    let (header, json) = bytes.split_at(bytes.iter().position(|&b| b == b'\n').unwrap() + 1);
+    assert_eq!(
+        std::str::from_utf8(header).unwrap(),
+        format!(
+            "dafnck-state/2 crc32={:08x} len={}\n",
+            crc32(json),
+            json.len()
+        )
+    );
+    let on_disk: State = serde_json::from_slice(json).unwrap();
     assert_eq!(on_disk, snap);
     assert!(!store.root().join("dev").join("snapshot.json.tmp").exists());
     let stored = store.read("dev").await.unwrap();
@@ -168,25 +179,25 @@ async fn damage_before_the_last_line_is_corruption() {
 
     let err = store.read("dev").await.unwrap_err();
     match &err {
-        StateError::Corrupt { location, message } => {
+        StateError::Damaged { location, message } => {
             assert!(location.ends_with("journal.jsonl:2"), "{location}");
             assert!(message.contains("checksum"), "{message}");
         }
-        other => panic!("expected Corrupt, got {other}"),
+        other => panic!("expected Damaged, got {other}"),
     }
     // Appending after the damage is refused, whatever this store saw.
     let err = store.append("dev", &[put(4, "d")]).await.unwrap_err();
-    assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+    assert!(matches!(err, StateError::Damaged { .. }), "{err}");
     let err = FileStore::new(tmp.path())
         .append("dev", &[put(4, "d")])
         .await
         .unwrap_err();
-    assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+    assert!(matches!(err, StateError::Damaged { .. }), "{err}");
     let mut snap = State::empty("dev");
     snap.serial = 1;
     assert!(matches!(
         store.compact("dev", &snap).await,
-        Err(StateError::Corrupt { .. })
+        Err(StateError::Damaged { .. })
     ));
     assert_eq!(fs::read(&path).unwrap(), bytes);
     assert!(!tmp.path().join("dev").join(SNAPSHOT).exists());

@@ -1,0 +1,423 @@
+//! The format every stored unit of state is written in, and the check of
+//! its bytes on every read: a snapshot, a history version, a version's
+//! entry and a saved plan are each one *unit*, and every store keeps each
+//! as one file, row or object.
+//!
+//! A unit is a header line, then its JSON body:
+//!
+//! ```text
+//! dafnck-state/2 crc32=5c6bd5a1 len=1614
+//! {"stack":"dev", ...}
+//! ```
+//!
+//! - `dafnck-<kind>` says what the unit holds ([`Unit`]);
+//! - `/2` is the state format ([`FORMAT`]) that wrote it;
+//! - `crc32` is the CRC-32 (as the journal's lines use) and `len` the
+//!   length of the body: every byte after the header's `\n`.
+//!
+//! A journal kept as lines appended to one file, or as one row per record,
+//! carries a checksum per record instead, `<crc32 as 8 lowercase hex>\t<record
+//! JSON>` ([`encode_line`]); a journal kept as one object per batch makes
+//! each batch a unit ([`Unit::Journal`]).
+//!
+//! # Formats
+//! - **1**: the body alone, with no header (every unit written before the
+//!   checksums existed, and journal rows and lines with no checksum in the
+//!   PostgreSQL and S3 stores). Still read: a format-1 unit is recognized by
+//!   its first byte, `{`, which no header can turn into by damage to one
+//!   bit, since a header starts with `d`.
+//! - **2**: the header above.
+//!
+//! A unit of a newer format than [`FORMAT`] is refused
+//! ([`StateError::NewerFormat`], naming both); a unit whose header does not
+//! parse, or whose body does not match its length or checksum, is
+//! [`StateError::Damaged`], naming the unit. Either way nothing is written.
+//!
+//! ```
+//! use dafnck_core::state::envelope::{self, Unit};
+//! use dafnck_core::state::StateError;
+//!
+//! let bytes = envelope::encode(Unit::State, br#"{"stack":"dev"}"#);
+//! assert!(bytes.starts_with(b"dafnck-state/2 crc32="));
+//! let opened = envelope::decode(Unit::State, &bytes, "snapshot.json").unwrap();
+//! assert_eq!((opened.format, opened.body), (2, &br#"{"stack":"dev"}"#[..]));
+//!
+//! // One appended byte: refused, naming the unit.
+//! let mut damaged = bytes.clone();
+//! damaged.push(b' ');
+//! let err = envelope::decode(Unit::State, &damaged, "snapshot.json").unwrap_err();
+//! assert!(matches!(err, StateError::Damaged { .. }));
+//! assert!(err.to_string().contains("snapshot.json"));
+//! ```
+
+use super::{State, StateError};
+
+/// The state format this code writes; it reads every format up to it.
+pub const FORMAT: u32 = 2;
+
+/// What a unit holds: the `<kind>` of its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A snapshot or a history version of a stack's state (`dafnck-state`).
+    State,
+    /// A history version's entry, [`VersionInfo`](super::VersionInfo)
+    /// (`dafnck-version`).
+    Version,
+    /// A saved plan (`dafnck-plan`).
+    Plan,
+    /// A batch of journal records kept as one object, one record's JSON a
+    /// line (`dafnck-journal`).
+    Journal,
+}
+
+impl Unit {
+    fn tag(self) -> &'static str {
+        match self {
+            Unit::State => "dafnck-state",
+            Unit::Version => "dafnck-version",
+            Unit::Plan => "dafnck-plan",
+            Unit::Journal => "dafnck-journal",
+        }
+    }
+}
+
+/// A unit whose bytes were checked: its format and its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opened<'a> {
+    /// The format that wrote it (1: no header, no checksum).
+    pub format: u32,
+    /// The body (JSON).
+    pub body: &'a [u8],
+}
+
+/// `body` as a unit of `kind` in the current format: the header, then the
+/// body as it is.
+pub fn encode(kind: Unit, body: &[u8]) -> Vec<u8> {
+    let header = format!(
+        "{}/{FORMAT} crc32={:08x} len={}\n",
+        kind.tag(),
+        crc32(body),
+        body.len()
+    );
+    let mut out = Vec::with_capacity(header.len() + body.len());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Checks a unit of `kind` read at `location` (a file, row or object, for
+/// messages) and returns its body.
+///
+/// # Errors
+/// - [`StateError::NewerFormat`] when a newer dafnck wrote it;
+/// - [`StateError::Damaged`] when the header does not parse, names another
+///   kind, or the body's length or checksum is not the header's.
+pub fn decode<'a>(kind: Unit, bytes: &'a [u8], location: &str) -> Result<Opened<'a>, StateError> {
+    let damaged = |message: String| StateError::Damaged {
+        location: location.to_owned(),
+        message,
+    };
+    if bytes.first() == Some(&b'{') {
+        return Ok(Opened {
+            format: 1,
+            body: bytes,
+        });
+    }
+    let Some(newline) = bytes.iter().position(|&b| b == b'\n') else {
+        return Err(damaged(if bytes.is_empty() {
+            "it is empty".into()
+        } else {
+            "it has no header line".into()
+        }));
+    };
+    let header = std::str::from_utf8(&bytes[..newline])
+        .map_err(|_| damaged("its header line is not text".into()))?;
+    let body = &bytes[newline + 1..];
+    let expected = format!("{}/", kind.tag());
+    let Some(rest) = header.strip_prefix(&expected) else {
+        return Err(damaged(format!(
+            "its header {header:?} does not start with {expected:?}"
+        )));
+    };
+    let (format, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    let format: u32 = format
+        .parse()
+        .map_err(|_| damaged(format!("its header {header:?} names no format")))?;
+    if format > FORMAT {
+        return Err(StateError::NewerFormat {
+            location: location.to_owned(),
+            found: format,
+            supported: FORMAT,
+        });
+    }
+    if format < 2 {
+        return Err(damaged(format!(
+            "its header names format {format}, which never had a header"
+        )));
+    }
+    let mut crc = None;
+    let mut len = None;
+    for field in rest.split(' ') {
+        match field.split_once('=') {
+            Some(("crc32", hex)) if is_lower_hex(hex) => crc = u32::from_str_radix(hex, 16).ok(),
+            Some(("len", n)) => len = n.parse::<usize>().ok(),
+            _ => return Err(damaged(format!("its header {header:?} does not parse"))),
+        }
+    }
+    let (Some(crc), Some(len)) = (crc, len) else {
+        return Err(damaged(format!(
+            "its header {header:?} lacks a checksum or a length"
+        )));
+    };
+    if body.len() != len {
+        return Err(damaged(format!(
+            "its body is {} bytes long, its header says {len}",
+            body.len()
+        )));
+    }
+    let actual = crc32(body);
+    if actual != crc {
+        return Err(damaged(format!(
+            "checksum mismatch: the header says {crc:08x}, the body hashes to {actual:08x}"
+        )));
+    }
+    Ok(Opened { format, body })
+}
+
+/// A state as a unit: pretty JSON (with a final newline, for people who
+/// read it) or compact.
+///
+/// # Errors
+/// [`StateError::Backend`] of `backend` when the state cannot be encoded.
+pub fn encode_state(state: &State, pretty: bool, backend: &str) -> Result<Vec<u8>, StateError> {
+    let json = if pretty {
+        serde_json::to_vec_pretty(state).map(|mut j| {
+            j.push(b'\n');
+            j
+        })
+    } else {
+        serde_json::to_vec(state)
+    };
+    let json = json.map_err(|e| StateError::Backend {
+        backend: backend.to_owned(),
+        message: format!("cannot serialize the state of stack {:?}: {e}", state.stack),
+    })?;
+    Ok(encode(Unit::State, &json))
+}
+
+/// A state read from the unit at `location`, checked and parsed.
+///
+/// # Errors
+/// As [`decode`]; [`StateError::Corrupt`] when a format-1 unit (no
+/// checksum) does not parse, [`StateError::Damaged`] when a checked body
+/// does not (a bug or an edit that kept the checksum right).
+pub fn decode_state(bytes: &[u8], location: &str) -> Result<State, StateError> {
+    decode_json(Unit::State, bytes, location, "the state")
+}
+
+/// The state a hand edit left in the unit at `location`: `None` when the
+/// unit matches its checksum (or has none, format 1), else the state read
+/// without checking it ([`decode_state_unchecked`]).
+///
+/// # Errors
+/// As [`decode_state_unchecked`].
+pub fn decode_state_edited(bytes: &[u8], location: &str) -> Result<Option<State>, StateError> {
+    match decode(Unit::State, bytes, location) {
+        Ok(_) => Ok(None),
+        Err(StateError::Damaged { .. }) => decode_state_unchecked(bytes, location).map(Some),
+        Err(e) => Err(e),
+    }
+}
+
+/// A state read from the unit at `location` *without* checking its
+/// checksum or length: what a hand edit of a snapshot left, to show it
+/// before accepting it ([`SnapshotEdits`](super::SnapshotEdits)). Only the
+/// header's kind and format are checked.
+///
+/// # Errors
+/// [`StateError::NewerFormat`]; [`StateError::Damaged`] when the header
+/// is not a state's or the body does not parse.
+pub fn decode_state_unchecked(bytes: &[u8], location: &str) -> Result<State, StateError> {
+    let body = match decode(Unit::State, bytes, location) {
+        Ok(opened) => opened.body,
+        Err(StateError::Damaged { .. }) => {
+            let header_end = bytes
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(bytes.len());
+            let header = String::from_utf8_lossy(&bytes[..header_end]);
+            let kind = format!("{}/{FORMAT} ", Unit::State.tag());
+            if !header.starts_with(&kind) {
+                return Err(StateError::Damaged {
+                    location: location.to_owned(),
+                    message: format!("its header {header:?} is not a format-{FORMAT} state's"),
+                });
+            }
+            bytes.get(header_end + 1..).unwrap_or_default()
+        }
+        Err(e) => return Err(e),
+    };
+    serde_json::from_slice(body).map_err(|e| StateError::Damaged {
+        location: location.to_owned(),
+        message: format!("the edited state does not parse: {e}"),
+    })
+}
+
+/// A value of `kind` (a version's entry, a plan) read from the unit at
+/// `location`, checked and parsed; `what` names it in messages.
+///
+/// # Errors
+/// As [`decode_state`].
+pub fn decode_json<T: serde::de::DeserializeOwned>(
+    kind: Unit,
+    bytes: &[u8],
+    location: &str,
+    what: &str,
+) -> Result<T, StateError> {
+    let opened = decode(kind, bytes, location)?;
+    serde_json::from_slice(opened.body).map_err(|e| {
+        let message = format!("{what} does not parse: {e}");
+        // A line and column point into the body, which is the file after
+        // the header line for format 2.
+        let location = match (opened.format, e.line()) {
+            (1, line) if line > 0 => format!("{location}:{line}:{}", e.column()),
+            (_, line) if line > 0 => format!("{location}:{}:{}", line + 1, e.column()),
+            _ => location.to_owned(),
+        };
+        if opened.format == 1 {
+            StateError::Corrupt { location, message }
+        } else {
+            StateError::Damaged { location, message }
+        }
+    })
+}
+
+/// A journal record's JSON as a line: `<crc32 as 8 lowercase hex>\t<json>`
+/// (no `\n`).
+pub fn encode_line(json: &[u8]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(json.len() + 9);
+    line.extend_from_slice(format!("{:08x}\t", crc32(json)).as_bytes());
+    line.extend_from_slice(json);
+    line
+}
+
+/// The JSON of a line written by [`encode_line`], its checksum checked; a
+/// line of format 1 (the JSON alone, starting with `{`) is returned as it
+/// is.
+///
+/// # Errors
+/// A message saying what is wrong with the line.
+pub fn decode_line(line: &[u8]) -> Result<&[u8], String> {
+    if line.first() == Some(&b'{') {
+        return Ok(line);
+    }
+    let (Some(hex), Some(b'\t'), Some(json)) = (line.get(..8), line.get(8), line.get(9..)) else {
+        return Err("the line is not `<crc32>\\t<record>`".into());
+    };
+    let stated = std::str::from_utf8(hex)
+        .ok()
+        .filter(|h| is_lower_hex(h))
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+        .ok_or("the line does not start with a checksum (8 lowercase hex digits)")?;
+    let actual = crc32(json);
+    if stated != actual {
+        return Err(format!(
+            "checksum mismatch: the line says {stated:08x}, its record hashes to {actual:08x}"
+        ));
+    }
+    Ok(json)
+}
+
+/// Eight lowercase hex digits: the one way a checksum is written, so no
+/// changed letter case reads as the same number.
+fn is_lower_hex(hex: &str) -> bool {
+    hex.len() == 8 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zlib
+/// computes it (and as the journal's lines always carried it).
+pub fn crc32(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_is_zlibs() {
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+
+    #[test]
+    fn every_bit_flip_truncation_and_appended_byte_is_refused() {
+        let body = br#"{"stack":"dev","lineage":"l","serial":3,"resources":{}}"#;
+        let unit = encode(Unit::State, body);
+        for i in 0..unit.len() {
+            for bit in 0..8 {
+                let mut d = unit.clone();
+                d[i] ^= 1 << bit;
+                assert!(
+                    decode(Unit::State, &d, "u").is_err(),
+                    "byte {i} bit {bit} accepted"
+                );
+            }
+        }
+        for n in 0..unit.len() {
+            assert!(decode(Unit::State, &unit[..n], "u").is_err(), "cut at {n}");
+        }
+        let mut longer = unit.clone();
+        longer.push(b'\n');
+        assert!(decode(Unit::State, &longer, "u").is_err());
+        assert_eq!(decode(Unit::State, &unit, "u").unwrap().body, body);
+    }
+
+    #[test]
+    fn format_1_is_read_and_a_newer_format_is_refused_by_name() {
+        let old = br#"{"stack":"dev"}"#;
+        assert_eq!(
+            decode(Unit::State, old, "u").unwrap(),
+            Opened {
+                format: 1,
+                body: old
+            }
+        );
+        let newer = b"dafnck-state/7 crc32=00000000 len=0 zstd\n";
+        let err = decode(Unit::State, newer, "s/snapshot.json").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StateError::NewerFormat {
+                    found: 7,
+                    supported: FORMAT,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("s/snapshot.json") && text.contains('7') && text.contains('2'),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_unit_of_another_kind_is_refused() {
+        let plan = encode(Unit::Plan, b"{}");
+        assert!(matches!(
+            decode(Unit::State, &plan, "u"),
+            Err(StateError::Damaged { .. })
+        ));
+    }
+
+    #[test]
+    fn lines_round_trip_and_refuse_damage() {
+        let line = encode_line(br#"{"seq":1}"#);
+        assert_eq!(decode_line(&line).unwrap(), br#"{"seq":1}"#);
+        assert_eq!(decode_line(br#"{"seq":1}"#).unwrap(), br#"{"seq":1}"#);
+        let mut d = line.clone();
+        d[12] ^= 4;
+        assert!(decode_line(&d).is_err());
+    }
+}

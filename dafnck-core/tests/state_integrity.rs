@@ -1,0 +1,315 @@
+//! Every stored unit of the file store, and a saved plan, carries a
+//! checksum: damage is refused by name and nothing is written; files of
+//! state format 1 (before checksums) still load; a newer format is refused
+//! naming both formats; a hand edit is accepted only through
+//! `state verify --accept`, which records who accepted it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dafnck_core::cli;
+use dafnck_core::engine::Engine;
+use dafnck_core::prelude::*;
+use dafnck_core::state::{self, envelope, FileStore, StateError, StateHistory};
+use dafnck_core::testing::damage::{self, Damage, StoredUnit, UnitAccess, UnitKind};
+use dafnck_core::testing::resources::{Network, Subnet};
+use dafnck_core::testing::FakeCloud;
+use dafnck_core::Providers;
+
+/// The file store's units, as files.
+struct Files(PathBuf);
+
+#[async_trait]
+impl UnitAccess for Files {
+    async fn units(&self, stack: &str) -> Vec<StoredUnit> {
+        let dir = self.0.join(stack);
+        let unit = |path: PathBuf, kind| StoredUnit {
+            key: path.display().to_string(),
+            name: path.display().to_string(),
+            kind,
+        };
+        let mut units = vec![
+            unit(dir.join("snapshot.json"), UnitKind::Snapshot),
+            unit(
+                dir.join("journal.jsonl"),
+                UnitKind::Journal { torn_tail: true },
+            ),
+            unit(dir.join("history/index.jsonl"), UnitKind::History),
+        ];
+        let mut versions: Vec<u64> = fs::read_dir(dir.join("history"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".json")?.parse().ok()
+            })
+            .collect();
+        versions.sort();
+        for n in versions {
+            units.push(unit(
+                dir.join(format!("history/{n}.json")),
+                UnitKind::Version(n),
+            ));
+        }
+        units
+    }
+    async fn read_unit(&self, unit: &StoredUnit) -> Vec<u8> {
+        fs::read(&unit.key).unwrap()
+    }
+    async fn write_unit(&self, unit: &StoredUnit, bytes: Vec<u8>) {
+        fs::write(&unit.key, bytes).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn every_damaged_unit_of_the_file_store_is_refused_by_name_and_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::new(dir.path()));
+    let trials = damage::check_damage(store, &Files(dir.path().to_path_buf()), "dev").await;
+    // snapshot, index and two versions three ways each; the journal's
+    // flipped bit.
+    assert_eq!(trials, 4 * 3 + 1);
+}
+
+fn infra(tag: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> + Send + Sync {
+    move |stack| {
+        let net = stack.add(
+            "net",
+            Network {
+                cidr: "10.0.0.0/16".into(),
+                tags: [("env".to_owned(), tag.to_owned())].into(),
+            },
+        );
+        let sub = stack.add(
+            "sub",
+            Subnet {
+                network_id: net.out().network_id,
+                cidr: "10.0.1.0/24".into(),
+                ..Default::default()
+            },
+        );
+        stack.export("subnet_id", sub.out().subnet_id);
+        Ok(())
+    }
+}
+
+fn engine(dir: &Path, cloud: &FakeCloud) -> Engine {
+    Engine::with_store(
+        "dev",
+        Arc::new(FileStore::new(dir)),
+        Providers::new().with(cloud.clone()),
+    )
+    .insecure_plaintext_secrets()
+}
+
+#[tokio::test]
+async fn a_damaged_saved_plan_is_refused_by_name_and_nothing_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = FakeCloud::new();
+    let engine = engine(dir.path(), &cloud);
+    engine.up(infra("one"), false).await.unwrap();
+    let plan = engine.preview(infra("two"), false).await.unwrap().plan;
+    let path = dir.path().join("plan.json");
+    engine.save_plan(&plan, &path).unwrap();
+    let whole = fs::read(&path).unwrap();
+    assert!(whole.starts_with(b"dafnck-plan/2 crc32="));
+    assert_eq!(engine.load_plan(&path).unwrap(), plan);
+    let snapshot = fs::read(dir.path().join("dev/snapshot.json")).unwrap();
+    let calls = cloud.calls().len();
+    for d in Damage::ALL {
+        let damaged = d.apply(&whole, &UnitKind::Snapshot);
+        fs::write(&path, &damaged).unwrap();
+        let err = engine.load_plan(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains("damaged"),
+            "{d:?}: {err}"
+        );
+        // The command line refuses the same way before applying anything.
+        let code = cli::run(infra("two"))
+            .provider(cloud.clone())
+            .insecure_plaintext_secrets()
+            .args(args(
+                dir.path(),
+                &["up", "--yes", "--plan", path.to_str().unwrap()],
+            ))
+            .exit_code()
+            .await;
+        assert_eq!(code, 1, "{d:?}");
+        assert_eq!(fs::read(&path).unwrap(), damaged);
+    }
+    assert_eq!(cloud.calls().len(), calls, "no provider was called");
+    assert_eq!(
+        fs::read(dir.path().join("dev/snapshot.json")).unwrap(),
+        snapshot
+    );
+}
+
+fn args(dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut v = vec![
+        "prog".to_owned(),
+        "--state-dir".to_owned(),
+        dir.display().to_string(),
+    ];
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+/// Copies a directory tree.
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state-v1");
+
+#[tokio::test]
+async fn state_format_1_files_load_plan_nothing_and_are_written_anew_in_the_current_format() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&Path::new(FIXTURES).join("store"), dir.path());
+    let store = FileStore::new(dir.path());
+    let snapshot = fs::read(dir.path().join("dev/snapshot.json")).unwrap();
+    assert!(snapshot.starts_with(b"{"), "the fixture is of format 1");
+
+    let state = state::load(&store, "dev").await.unwrap();
+    assert_eq!(state.serial, 11, "the journal's record is replayed");
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["net", "sub"]);
+    let versions = store.versions("dev").await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(
+        store.read_version("dev", 2).await.unwrap().unwrap().serial,
+        10
+    );
+    let plan = dafnck_core::saved_plan::load(&Path::new(FIXTURES).join("plan.json")).unwrap();
+    assert_eq!(plan.stack, "dev");
+    assert_eq!(plan.summary().update, 1);
+
+    let cloud = FakeCloud::new();
+    let engine = engine(dir.path(), &cloud);
+    assert!(!engine.verify().await.is_damaged());
+    let preview = engine.preview(infra("two"), false).await.unwrap();
+    assert!(!preview.plan.has_changes(), "{}", preview.plan.render());
+
+    // A run that writes leaves the current format beside the old versions.
+    engine.forget("sub").await.unwrap();
+    let snapshot = fs::read(dir.path().join("dev/snapshot.json")).unwrap();
+    assert!(snapshot.starts_with(format!("dafnck-state/{} ", envelope::FORMAT).as_bytes()));
+    let verified = engine.verify().await;
+    assert!(!verified.is_damaged(), "{verified}");
+    assert_eq!(state::load(&store, "dev").await.unwrap().resources.len(), 1);
+}
+
+#[tokio::test]
+async fn a_unit_of_a_newer_format_is_refused_naming_both_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = FakeCloud::new();
+    let engine = engine(dir.path(), &cloud);
+    engine.up(infra("one"), false).await.unwrap();
+    let path = dir.path().join("dev/snapshot.json");
+    let bytes = fs::read(&path).unwrap();
+    let newer = format!("dafnck-state/{} ", envelope::FORMAT + 1);
+    let current = format!("dafnck-state/{} ", envelope::FORMAT);
+    let mut changed = newer.as_bytes().to_vec();
+    changed.extend_from_slice(&bytes[current.len()..]);
+    fs::write(&path, &changed).unwrap();
+
+    let err = engine.preview(infra("one"), false).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            dafnck_core::Error::State(StateError::NewerFormat {
+                found: 3,
+                supported: 2,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&path.display().to_string())
+            && text.contains("format 3")
+            && text.contains("up to 2"),
+        "{text}"
+    );
+    assert!(engine.up(infra("two"), false).await.is_err());
+    assert_eq!(fs::read(&path).unwrap(), changed, "nothing was written");
+}
+
+#[tokio::test]
+async fn a_hand_edit_is_refused_until_accepted_and_the_history_records_who_accepted_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cloud = FakeCloud::new();
+    let run = |extra: &[&str]| {
+        cli::run(infra("one"))
+            .provider(cloud.clone())
+            .insecure_plaintext_secrets()
+            .args(args(dir.path(), extra))
+    };
+    assert_eq!(run(&["up", "--yes"]).exit_code().await, 0);
+    assert_eq!(run(&["state", "verify"]).exit_code().await, 0);
+
+    // A hand edit of the snapshot: a new tag value.
+    let path = dir.path().join("dev/snapshot.json");
+    let text = fs::read_to_string(&path).unwrap();
+    assert_eq!(text.matches("\"env\": \"one\"").count(), 2, "{text}");
+    fs::write(&path, text.replace("\"env\": \"one\"", "\"env\": \"hand\"")).unwrap();
+    let edited = fs::read(&path).unwrap();
+
+    for refused in [
+        &["state", "verify"][..],
+        &["state", "list"],
+        &["preview"],
+        &["up", "--yes"],
+    ] {
+        assert_eq!(run(refused).exit_code().await, 1, "{refused:?}");
+    }
+    assert_eq!(fs::read(&path).unwrap(), edited, "nothing was written");
+
+    assert_eq!(
+        run(&["state", "verify", "--accept", "--yes"])
+            .exit_code()
+            .await,
+        0
+    );
+    assert_eq!(run(&["state", "verify"]).exit_code().await, 0);
+    // Nothing more to accept.
+    assert_eq!(
+        run(&["state", "verify", "--accept", "--yes"])
+            .exit_code()
+            .await,
+        1
+    );
+    let store = FileStore::new(dir.path());
+    let state = state::load(&store, "dev").await.unwrap();
+    assert_eq!(
+        state.resources["net"]
+            .inputs
+            .get("tags")
+            .unwrap()
+            .get("env")
+            .unwrap()
+            .as_str(),
+        Some("hand")
+    );
+    let versions = store.versions("dev").await.unwrap();
+    let last = versions.last().unwrap();
+    assert_eq!(last.operation, "state verify --accept");
+    assert!(last.by.contains('@'), "{}", last.by);
+    assert_eq!(last.version, 2);
+    // The program says "one" again: an update, as after any change.
+    let engine = engine(dir.path(), &cloud);
+    let plan = engine.preview(infra("one"), false).await.unwrap().plan;
+    assert_eq!(plan.summary().update, 1);
+}
