@@ -250,8 +250,7 @@ pub struct FunctionOutputs {
     pub name: FunctionName,
     /// Its ARN.
     pub arn: FunctionArn,
-    /// The hash of its code as deployed, for
-    /// [`Version::code_sha256`](super::Version::code_sha256).
+    /// The hash of its code as deployed (Lambda's `CodeSha256`).
     pub code_sha256: String,
 }
 

@@ -27,7 +27,7 @@
 //!     });
 //!     let code = Package::directory("functions/api").expect("the function's code");
 //!     let api = stack.add("api", Function {
-//!         code,
+//!         code: code.clone(),
 //!         runtime: "python3.12".into(),
 //!         handler: "main.handler".into(),
 //!         role: role.out().arn,
@@ -37,7 +37,8 @@
 //!     });
 //!     let v = stack.add("api", Version {
 //!         function_name: api.out().name,
-//!         code_sha256: api.out().code_sha256,
+//!         // Known now: a plan with new code shows a new version.
+//!         code_sha256: code.sha256.into(),
 //!         ..Default::default()
 //!     });
 //!     stack.add("api-live", Alias {
@@ -151,9 +152,13 @@ pub(crate) fn provider_error(e: AwsError) -> ProviderError {
     }
 }
 
-/// Whether `e` is Lambda's answer to a create of something that exists.
+/// Whether `e` is Lambda's answer to a create of something that exists
+/// (moto answers `ConflictException` for an alias).
 pub(crate) fn is_conflict(e: &AwsError) -> bool {
-    e.code() == Some("ResourceConflictException")
+    matches!(
+        e.code(),
+        Some("ResourceConflictException" | "ConflictException")
+    )
 }
 
 /// The function name and qualifier (a version's number, an alias's name)

@@ -29,10 +29,12 @@ ids! {
 ///
 /// - `function_name`: the function (a [`Function`](super::Function)'s
 ///   `name` output).
-/// - `code_sha256`: the code it publishes (the function's `code_sha256`
-///   output): taking it from the function orders the publish after the
-///   function's code update, and a new hash publishes a new version. The
-///   publish fails when the function's code has another hash.
+/// - `code_sha256`: the hash of the code it publishes: the function's
+///   [`Package::sha256`](super::Package::sha256), which the program knows
+///   when it runs, so a plan shows a new version with new code (the
+///   function's `code_sha256` output would not be known before the
+///   function's update). The publish, ordered after the function's update
+///   by `function_name`, fails when the function's code has another hash.
 /// - `description`: the version's.
 ///
 /// Every field replaces the version: a version never changes (Lambda has
