@@ -20,6 +20,7 @@ use dafnck_providers::aws::sdk::lambda::primitives::Blob;
 use dafnck_providers::aws::sdk::lambda::types::FunctionCode;
 use dafnck_providers::aws::sdk::lambda::Client as LambdaClient;
 
+use super::asg_conformance::create;
 use super::s3_iam_stack::clients;
 use super::support::{moto, tags, Moto};
 
@@ -270,4 +271,94 @@ async fn the_lambda_types_pass_the_provider_conformance_suite() {
         .filter_map(|f| f.function_name())
         .collect();
     assert_eq!(names.len(), 2, "the SDK's two functions only: {names:?}");
+}
+
+#[tokio::test]
+async fn a_repeated_create_finds_its_objects_and_names_taken_by_others_are_refused() {
+    let Some(m) =
+        moto("a_repeated_create_finds_its_objects_and_names_taken_by_others_are_refused").await
+    else {
+        return;
+    };
+    let lambda = m.provider.lambda_client().await.clone();
+    let role = execution_role(&m, "again-lambda").await;
+    let (_dir, package) = code("def handler(event, context):\n    return 1\n");
+    let function = Function {
+        code: package.clone(),
+        runtime: "python3.12".into(),
+        handler: "main.handler".into(),
+        role: RoleArn(role.clone()).into(),
+        ..Default::default()
+    };
+    // The same create twice (its first answer lost): one function, one id.
+    let token = "run-1-again";
+    let name = create(&m, &function, token).await.unwrap();
+    assert_eq!(create(&m, &function, token).await.unwrap(), name);
+    let version = Version {
+        function_name: FunctionName(name.clone()).into(),
+        code_sha256: package.sha256.clone().into(),
+        ..Default::default()
+    };
+    let published = create(&m, &version, token).await.unwrap();
+    assert_eq!(create(&m, &version, token).await.unwrap(), published);
+    let alias = Alias {
+        name: "live".into(),
+        function_name: FunctionName(name.clone()).into(),
+        function_version: "1".to_string().into(),
+        ..Default::default()
+    };
+    let arn = create(&m, &alias, token).await.unwrap();
+    assert_eq!(create(&m, &alias, token).await.unwrap(), arn);
+    let functions = lambda.list_functions().send().await.unwrap();
+    assert_eq!(functions.functions().len(), 1);
+
+    // A declared name another function has is not adopted, nor an alias
+    // of the same name pointing elsewhere.
+    sdk_function(&lambda, "by-hand", &role).await;
+    let e = create(
+        &m,
+        &Function {
+            name: Some("by-hand".into()),
+            ..function
+        },
+        "run-2-again",
+    )
+    .await
+    .unwrap_err();
+    assert!(!e.retryable);
+    assert!(
+        e.message.contains("aws:lambda:Function \"again\"")
+            && e.message
+                .contains("already exists and was not made by this resource"),
+        "{}",
+        e.message
+    );
+    let e = create(
+        &m,
+        &Alias {
+            function_version: "$LATEST".to_string().into(),
+            ..alias
+        },
+        "run-2-again",
+    )
+    .await
+    .unwrap_err();
+    assert!(e.message.contains("points elsewhere"), "{}", e.message);
+
+    // A version of code the function does not have is refused by name.
+    let e = create(
+        &m,
+        &Version {
+            code_sha256: "not-the-hash".to_string().into(),
+            ..version
+        },
+        "run-3-again",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.message.contains("aws:lambda:Version \"again\"") && e.message.contains("not-the-hash"),
+        "{}",
+        e.message
+    );
 }
