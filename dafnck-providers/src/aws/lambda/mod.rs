@@ -12,7 +12,9 @@
 //! `# Caveats`). A function's code is a zip [`Package`] built (or read) and
 //! hashed when the program declares it, so a changed file is a changed
 //! input, and an unchanged package is never uploaded again (its hash is
-//! Lambda's `CodeSha256`). Deleting an object that is already gone succeeds.
+//! Lambda's `CodeSha256`). Lambda has no call that describes many named
+//! functions with their tags, so each object is read on its own. Deleting
+//! an object that is already gone succeeds.
 //!
 //! ```no_run
 //! use dafnck_core::prelude::*;
