@@ -8,7 +8,8 @@
 #   eval "$(scripts/servers/moto.sh start)"
 #
 # `start` installs moto[server] with pip when it is missing, starts it in the
-# background with AMI validation on (unknown AMIs are rejected as by AWS),
+# background with AMI validation on (unknown AMIs are rejected as by AWS) and
+# Lambda in its no-Docker mode (functions are kept, never run),
 # waits until it answers, and records its pid, URL and log under
 # $DAFNCK_SERVERS_DIR (default: target/servers/ in the checkout). Starting
 # while it runs prints the running server's URL. Only the export line goes
@@ -32,6 +33,21 @@ NAME=moto
 
 PYTHON="$(command -v python3 || true)"
 [ -n "$PYTHON" ] || die "python3 is not installed; moto needs Python 3 with pip"
+
+# Turns off moto's use of Docker for Lambda at the server at $1: moto then
+# makes, versions and aliases functions but runs no code (an invoke answers
+# a canned result), so the tests need no Docker daemon. The setting is the
+# server's, kept across `/moto-api/reset`.
+configure() {
+    python3 - "$1" <<'PY' || die "moto at $1 refused its configuration"
+import json, sys, urllib.request
+body = json.dumps({"lambda": {"use_docker": False}}).encode()
+req = urllib.request.Request(sys.argv[1] + "/moto-api/config", data=body, method="POST",
+                             headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(req, timeout=5) as r:
+    sys.exit(0 if r.status in (200, 201) else 1)
+PY
+}
 
 # Whether the server at $1 answers its management API.
 answers() { http_ok "$1/moto-api/data.json"; }
@@ -66,6 +82,7 @@ start() {
         url="$(cat "$URL_FILE")"
         if answers "$url"; then
             say "already running (pid $pid) at $url"
+            configure "$url"
             echo "export DAFNCK_MOTO_URL=$url"
             return
         fi
@@ -86,7 +103,8 @@ start() {
     echo "$pid" >"$PID_FILE"
     echo "$url" >"$URL_FILE"
     wait_ready "$pid" "$url" "$STARTUP_TIMEOUT_SECS" 0.2 "$LOG_FILE"
-    say "moto is up (pid $pid)"
+    configure "$url"
+    say "moto is up (pid $pid), Lambda without Docker"
     echo "export DAFNCK_MOTO_URL=$url"
 }
 

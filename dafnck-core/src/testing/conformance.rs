@@ -12,7 +12,8 @@
 //!    inputs it was given (no drift);
 //! 2. a second `read` answers the same (refresh is idempotent), and so
 //!    does `read_many` for a type the provider reads in batches;
-//! 3. `update` to the updated inputs, and `read` finds those;
+//! 3. `update` to the updated inputs, and `read` finds those (skipped for
+//!    a sample made with [`Sample::immutable`]);
 //! 4. a change made out of band is reported by `read` (drift), for a
 //!    type where one can be made;
 //! 5. `delete`, then `read` answers `None`, and deleting the missing object
@@ -82,6 +83,8 @@ pub struct Sample {
     type_name: &'static str,
     inputs: Value,
     updated: Value,
+    /// Whether the suite updates the object (see [`Sample::immutable`]).
+    in_place: bool,
     out_of_band: Arc<dyn OutOfBand>,
 }
 
@@ -109,7 +112,21 @@ impl Sample {
             type_name: R::TYPE,
             inputs: value(&inputs),
             updated: value(&updated),
+            in_place: true,
             out_of_band: Arc::new(out_of_band),
+        }
+    }
+
+    /// A sample of a type whose every input replaces the object (a
+    /// published version, say): the suite checks all but the update in
+    /// place, which the engine never asks of such a type.
+    ///
+    /// # Panics
+    /// When `inputs` cannot be serialized (a resource struct always can).
+    pub fn immutable<R: Resource + Clone>(inputs: R, out_of_band: impl OutOfBand) -> Self {
+        Sample {
+            in_place: false,
+            ..Sample::new(inputs.clone(), inputs, out_of_band)
         }
     }
 
@@ -359,21 +376,9 @@ impl<P: Provider> Run<'_, P> {
         }
     }
 
-    async fn checks(&mut self) -> Result<(), Failure> {
+    /// Updates `id` (found as `first`) to the sample's updated inputs.
+    async fn update(&self, id: &str, first: &Observed) -> Result<(), Failure> {
         let s = self.sample;
-        let id = self.create("create", &token("create")).await?;
-        let first = self.read_as("read after create", &id, &s.inputs).await?;
-        let again = self
-            .read_as("refresh is idempotent", &id, &s.inputs)
-            .await?;
-        if again != first {
-            return Err(self.fail(
-                "refresh is idempotent",
-                format!("a second read answered {again:?}, the first {first:?}"),
-            ));
-        }
-        self.batched_read_agrees(&id, &first).await?;
-
         let changed = self.drift(
             &s.inputs,
             &Observed {
@@ -389,7 +394,7 @@ impl<P: Provider> Run<'_, P> {
                 name: NAME.into(),
                 stack: STACK.into(),
                 type_name: s.type_name.into(),
-                id: id.clone(),
+                id: id.into(),
                 old_inputs: s.inputs.clone(),
                 new_inputs: s.updated.clone(),
                 old_outputs: first.outputs.clone(),
@@ -397,6 +402,27 @@ impl<P: Provider> Run<'_, P> {
             })
             .await
             .map_err(|e| self.fail("update", format!("update failed: {e}")))?;
+        Ok(())
+    }
+
+    async fn checks(&mut self) -> Result<(), Failure> {
+        let s = self.sample;
+        let id = self.create("create", &token("create")).await?;
+        let first = self.read_as("read after create", &id, &s.inputs).await?;
+        let again = self
+            .read_as("refresh is idempotent", &id, &s.inputs)
+            .await?;
+        if again != first {
+            return Err(self.fail(
+                "refresh is idempotent",
+                format!("a second read answered {again:?}, the first {first:?}"),
+            ));
+        }
+        self.batched_read_agrees(&id, &first).await?;
+
+        if s.in_place {
+            self.update(&id, &first).await?;
+        }
         let updated = self.read_as("read after update", &id, &s.updated).await?;
 
         let changed = s.out_of_band.change(&updated).await.map_err(|e| {
@@ -594,6 +620,20 @@ mod tests {
     async fn a_provider_blind_to_drift_fails() {
         let f = failed_check(Flaw::NoDrift).await;
         assert_eq!(f.check, "drift (changed)");
+    }
+
+    #[tokio::test]
+    async fn an_immutable_sample_skips_the_update_and_passes() {
+        let cloud = FakeCloud::new();
+        let s = Sample::immutable(
+            Network {
+                cidr: "10.0.0.0/16".into(),
+                ..Default::default()
+            },
+            cloud.out_of_band("cidr", Value::from("10.9.0.0/16")),
+        );
+        conformance(&cloud, &[s]).await.unwrap();
+        assert!(cloud.objects().is_empty(), "{:?}", cloud.objects());
     }
 
     #[tokio::test]

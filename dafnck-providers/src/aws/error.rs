@@ -133,7 +133,9 @@ pub(crate) fn is_not_found(code: &str) -> bool {
                 code,
                 "LoadBalancerNotFound" | "TargetGroupNotFound" | "ListenerNotFound"
             )
-            || is_s3_or_iam_not_found(code))
+            || is_s3_or_iam_not_found(code)
+            // Lambda's, for a function, version or alias.
+            || code == "ResourceNotFoundException")
 }
 
 /// S3's and IAM's codes for an object that does not exist (`NotFound` is

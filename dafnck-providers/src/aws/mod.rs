@@ -2,8 +2,9 @@
 //! instances, key pairs and elastic IPs ([`ec2`]), and application load balancers, target groups and
 //! listeners ([`elbv2`]), Auto Scaling groups and their scaling policies
 //! ([`autoscaling`]), CloudWatch alarms ([`cloudwatch`]), S3 buckets and
-//! objects ([`s3`]), and IAM roles, policies, attachments and instance
-//! profiles ([`iam`]), through the AWS SDK for Rust.
+//! objects ([`s3`]), IAM roles, policies, attachments and instance
+//! profiles ([`iam`]), and Lambda functions, versions and aliases
+//! ([`lambda`]), through the AWS SDK for Rust.
 //!
 //! Credentials, region and endpoint come from the SDK's standard chain
 //! (environment, shared config and credentials files, web identity, ECS and
@@ -106,6 +107,7 @@ pub mod ec2;
 pub mod elbv2;
 mod error;
 pub mod iam;
+pub mod lambda;
 mod lookup;
 pub mod s3;
 mod tags;
@@ -130,6 +132,7 @@ pub mod sdk {
     pub use aws_sdk_ec2 as ec2;
     pub use aws_sdk_elasticloadbalancingv2 as elbv2;
     pub use aws_sdk_iam as iam;
+    pub use aws_sdk_lambda as lambda;
     pub use aws_sdk_s3 as s3;
 }
 
@@ -164,6 +167,7 @@ pub(crate) struct Aws {
     cloudwatch: Arc<OnceCell<aws_sdk_cloudwatch::Client>>,
     s3: Arc<OnceCell<aws_sdk_s3::Client>>,
     iam: Arc<OnceCell<aws_sdk_iam::Client>>,
+    lambda: Arc<OnceCell<aws_sdk_lambda::Client>>,
     timing: Timing,
 }
 
@@ -208,6 +212,7 @@ impl Provider {
             cloudwatch: Arc::new(OnceCell::new()),
             s3: Arc::new(OnceCell::new()),
             iam: Arc::new(OnceCell::new()),
+            lambda: Arc::new(OnceCell::new()),
             timing: Timing::default(),
         })
     }
@@ -217,6 +222,7 @@ impl Provider {
         let kit = elbv2::register(ec2::register(Kit::new("aws", aws)));
         let kit = cloudwatch::register(autoscaling::register(kit));
         let kit = iam::register(s3::register(kit));
+        let kit = lambda::register(kit);
         Provider { kit }
     }
 
@@ -278,6 +284,11 @@ impl Provider {
     /// The CloudWatch client the provider uses.
     pub async fn cloudwatch_client(&self) -> &aws_sdk_cloudwatch::Client {
         self.kit.context().cloudwatch_client().await
+    }
+
+    /// The Lambda client the provider uses.
+    pub async fn lambda_client(&self) -> &aws_sdk_lambda::Client {
+        self.kit.context().lambda_client().await
     }
 }
 
@@ -341,6 +352,14 @@ impl Aws {
         let config = self.sdk_config().await;
         self.iam
             .get_or_init(|| async { aws_sdk_iam::Client::new(config) })
+            .await
+    }
+
+    /// The Lambda client.
+    async fn lambda_client(&self) -> &aws_sdk_lambda::Client {
+        let config = self.sdk_config().await;
+        self.lambda
+            .get_or_init(|| async { aws_sdk_lambda::Client::new(config) })
             .await
     }
 
@@ -428,7 +447,7 @@ mod tests {
         let p = Provider::from_env();
         let mut types: Vec<&str> = p.kit.types().collect();
         types.sort_unstable();
-        assert_eq!(types.len(), 21);
+        assert_eq!(types.len(), 24);
         for t in [
             "aws:ec2:Vpc",
             "aws:ec2:Instance",
@@ -438,6 +457,9 @@ mod tests {
             "aws:cloudwatch:MetricAlarm",
             "aws:s3:Bucket",
             "aws:iam:Role",
+            "aws:lambda:Function",
+            "aws:lambda:Version",
+            "aws:lambda:Alias",
         ] {
             assert!(types.contains(&t), "{t}");
         }

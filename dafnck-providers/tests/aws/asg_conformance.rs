@@ -424,7 +424,7 @@ async fn the_auto_scaling_and_cloudwatch_types_pass_the_provider_conformance_sui
 }
 
 /// A create with the engine's token, as the engine calls it.
-async fn create<R: Resource + serde::Serialize>(
+pub(crate) async fn create<R: Resource + serde::Serialize>(
     m: &Moto,
     inputs: &R,
     token: &str,

@@ -16,6 +16,8 @@ mod crash;
 mod drift;
 mod elbv2;
 mod instances;
+mod lambda_conformance;
+mod lambda_stack;
 mod network;
 mod recovery;
 mod s3_iam_conformance;
