@@ -9,8 +9,7 @@ use aws_sdk_ec2::types::{AttributeValue, Filter, InstanceStateName, InstanceType
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -497,10 +496,7 @@ impl ResourceHandler for InstanceHandler {
         Ok(outputs(&i))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Instance>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(terminate(p, client, &Subject::of::<Instance>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Instance, ec2_client, terminate, aws);
 }
 
 /// Standard base64 with padding, as RunInstances takes user data.

@@ -12,8 +12,7 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::{ProviderError, Value};
@@ -541,10 +540,7 @@ impl ResourceHandler for LaunchTemplateHandler {
         Ok(outputs(&t))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<LaunchTemplate>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &Subject::of::<LaunchTemplate>(&req.name), &req.id).await?)
-    }
+    deletes_by!(LaunchTemplate, ec2_client, delete_by_id);
 }
 
 #[cfg(test)]

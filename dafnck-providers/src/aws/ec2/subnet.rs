@@ -8,8 +8,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -252,8 +251,5 @@ impl ResourceHandler for SubnetHandler {
         Ok(outputs(&subnet))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Subnet>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &Subject::of::<Subnet>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Subnet, ec2_client, delete_by_id);
 }

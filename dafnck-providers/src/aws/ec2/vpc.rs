@@ -8,8 +8,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    Create, CreateResult, Found, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -232,8 +231,5 @@ impl ResourceHandler for VpcHandler {
         Ok(outputs(&vpc))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Vpc>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &Subject::of::<Vpc>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Vpc, ec2_client, delete_by_id);
 }

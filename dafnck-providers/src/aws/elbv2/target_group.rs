@@ -11,12 +11,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
-use dafnck_core::ProviderError;
 
 use super::super::ec2::{known, InstanceId, VpcId};
 use super::super::error::{AwsError, Subject};
@@ -392,22 +390,16 @@ fn observed_as(
     lookup::observed(arn_of(group), observed, outputs(group))
 }
 
-/// The group `req` asks about (by ARN, else by the token of the create
-/// that may have made it).
-async fn find(client: &Client, req: &Read<TargetGroup>) -> Result<Option<Found>, AwsError> {
-    let s = Subject::of::<TargetGroup>(&req.name);
+/// The target group a create with `token` made for `req`, under the name
+/// that create gave it.
+async fn by_read_token(
+    client: &Client,
+    s: &Subject<'_>,
+    req: &Read<TargetGroup>,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
     let recorded = req.recorded.decode_or_default();
-    let name = req
-        .token
-        .as_deref()
-        .map(|token| name_for(&recorded, &req.name, token))
-        .unwrap_or_default();
-    lookup::find(
-        req,
-        |arn| by_arn::<TargetGroup>(client, &s, arn),
-        |token| by_token(client, &s, &name, token),
-    )
-    .await
+    by_token(client, s, &name_for(&recorded, &req.name, token), token).await
 }
 
 /// Serves [`TargetGroup`].
@@ -482,25 +474,13 @@ impl ResourceHandler for TargetGroupHandler {
         }
     }
 
-    async fn read(&self, p: &Aws, req: Read<TargetGroup>) -> ReadResult<TargetGroup> {
-        super::read(p.elbv2_client().await, req).await
-    }
-
-    /// DescribeTargetGroups and DescribeTags for up to 20 groups read by
-    /// ARN at a time (a chunk with an ARN AWS no longer knows is described
-    /// again one by one, so that one reads as absent); a read by token
-    /// alone, as `read`. Each group's targets are still one
-    /// DescribeTargetHealth: ELBv2 has no list form.
-    fn reads_in_batches(&self) -> bool {
-        true
-    }
-
-    async fn read_many(
-        &self,
-        p: &Aws,
-        reqs: Vec<Read<TargetGroup>>,
-    ) -> Result<Vec<Option<kit::Found<TargetGroup, TargetGroupOutputs>>>, ProviderError> {
-        super::read_many(p.elbv2_client().await, reqs).await
+    batched_reads! {
+        /// DescribeTargetGroups and DescribeTags for up to 20 groups read by
+        /// ARN at a time (a chunk with an ARN AWS no longer knows is described
+        /// again one by one, so that one reads as absent); a read by token
+        /// alone, as `read`. Each group's targets are still one
+        /// DescribeTargetHealth: ELBv2 has no list form.
+        TargetGroup, elbv2_client, super::read, super::read_many
     }
 
     async fn update(&self, p: &Aws, req: Update<TargetGroup>) -> UpdateResult<TargetGroup> {
@@ -536,10 +516,7 @@ impl ResourceHandler for TargetGroupHandler {
         Ok(outputs(&group))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<TargetGroup>) -> Result<(), ProviderError> {
-        let client = p.elbv2_client().await;
-        Ok(delete_by_arn(client, &Subject::of::<TargetGroup>(&req.name), &req.id).await?)
-    }
+    deletes_by!(TargetGroup, elbv2_client, delete_by_arn);
 }
 
 #[cfg(test)]
