@@ -119,19 +119,7 @@ async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Foun
     }))
 }
 
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_key_pairs()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeKeyPairs", e))?;
-    Ok(out.key_pairs().first().cloned())
-}
+describe_by_token!(Found, "DescribeKeyPairs", describe_key_pairs, key_pairs);
 
 find_by_id_or_token!(Found);
 

@@ -20,7 +20,7 @@ use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, one_call, Aws};
 use super::{
-    apply_tags, by_arn, made_by, tags_of, tags_on_create, user_tags, LoadBalancerArn, Protocol,
+    apply_tags, existing, made_by, tags_of, tags_on_create, user_tags, LoadBalancerArn, Protocol,
     TargetGroupArn,
 };
 
@@ -390,9 +390,7 @@ impl ResourceHandler for ListenerHandler {
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();
-        let l = by_arn::<Listener>(client, &s, arn)
-            .await?
-            .ok_or_else(|| s.gone(arn))?;
+        let l = existing::<Listener>(client, &s, arn).await?;
         converge(client, &s, arn, &l, v, &groups).await?;
         Ok(outputs(&l))
     }

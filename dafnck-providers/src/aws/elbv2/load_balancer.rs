@@ -21,8 +21,8 @@ use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, Aws, Poll};
 use super::{
-    apply_tags, by_arn, made_by, object_name, replace_conflict, same_set, tags_of, tags_on_create,
-    user_tags,
+    apply_tags, by_arn, existing, made_by, object_name, replace_conflict, same_set, tags_of,
+    tags_on_create, user_tags,
 };
 
 ids! {
@@ -150,14 +150,7 @@ async fn by_token(
         return Ok(None);
     };
     let tags = tags_of(client, s, lb.load_balancer_arn().unwrap_or_default()).await?;
-    if made_by(&tags, token) {
-        Ok(Some(lb))
-    } else {
-        Err(s.invalid(format!(
-            "a load balancer named {name:?} already exists and was not made by this resource \
-             (choose another `name`, or import it)"
-        )))
-    }
+    lookup::adopted(s, "a load balancer", name, lb, made_by(&tags, token))
 }
 
 fn arn_of(lb: &Found) -> &str {
@@ -410,9 +403,7 @@ impl ResourceHandler for LoadBalancerHandler {
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();
-        let lb = by_arn::<LoadBalancer>(client, &s, arn)
-            .await?
-            .ok_or_else(|| s.gone(arn))?;
+        let lb = existing::<LoadBalancer>(client, &s, arn).await?;
         if !same_set(&subnets, &subnets_of(&lb)) {
             client
                 .set_subnets()
@@ -433,9 +424,7 @@ impl ResourceHandler for LoadBalancerHandler {
         }
         let current = user_tags(&tags_of(client, &s, arn).await?);
         apply_tags(client, &s, arn, &current, &v.tags).await?;
-        let lb = by_arn::<LoadBalancer>(client, &s, arn)
-            .await?
-            .ok_or_else(|| s.gone(arn))?;
+        let lb = existing::<LoadBalancer>(client, &s, arn).await?;
         Ok(outputs(&lb))
     }
 

@@ -311,17 +311,12 @@ pub(crate) async fn tags_of(
         .send()
         .await
         .map_err(|e| s.error("DescribeTags", e))?;
-    Ok(out
-        .tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect())
+    Ok(tags::by_key(
+        out.tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .map(|t| (t.key(), t.value())),
+    ))
 }
 
 /// At most this many ARNs in one ELBv2 describe call (`DescribeTags` and
@@ -417,6 +412,17 @@ async fn find<R: Described>(client: &Client, req: &Read<R>) -> Result<Option<R::
         |token| R::by_token(client, &s, req, token),
     )
     .await
+}
+
+/// The object with this ARN, which an update needs to exist.
+pub(crate) async fn existing<R: Described>(
+    client: &Client,
+    s: &Subject<'_>,
+    arn: &str,
+) -> Result<R::Found, AwsError> {
+    by_arn::<R>(client, s, arn)
+        .await?
+        .ok_or_else(|| s.gone(arn))
 }
 
 /// The objects AWS knows among `arns` (see [`describe_many`]).
