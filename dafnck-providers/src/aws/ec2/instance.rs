@@ -158,19 +158,8 @@ async fn by_token(
                 .to_vec(),
         ))
         .build();
-    let out = client
-        .describe_instances()
-        .filters(tags::token_filter(token))
-        .filters(live)
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeInstances", e))?;
-    Ok(out
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .find(|i| !is_ending(i))
-        .cloned())
+    let found = described(client, s, vec![tags::token_filter(token), live]).await?;
+    Ok(found.into_iter().find(|i| !is_ending(i)))
 }
 
 // An update also skips an instance on its way out, so it has no `existing`.
@@ -187,9 +176,19 @@ async fn by_ids(
         .name("instance-id")
         .set_values(Some(ids))
         .build();
+    described(client, s, vec![filter]).await
+}
+
+/// The instances DescribeInstances answers for `filters`, out of their
+/// reservations.
+async fn described(
+    client: &Client,
+    s: &Subject<'_>,
+    filters: Vec<Filter>,
+) -> Result<Vec<Found>, AwsError> {
     let out = client
         .describe_instances()
-        .filters(filter)
+        .set_filters(Some(filters))
         .send()
         .await
         .map_err(|e| s.error("DescribeInstances", e))?;
