@@ -142,6 +142,32 @@ macro_rules! find_many_by_ids {
     };
 }
 
+/// Defines `$name(client, s, id, on)`: the `Modify*Attribute` call `$call`
+/// (made by `$modify`, given the object's id by `$id`) that turns the
+/// attribute `$flag` on or off.
+macro_rules! set_flag_by {
+    ($name:ident, $call:literal, $modify:ident, $id:ident, $flag:ident) => {
+        async fn $name(
+            client: &aws_sdk_ec2::Client,
+            s: &$crate::aws::error::Subject<'_>,
+            id: &str,
+            on: bool,
+        ) -> Result<(), $crate::aws::error::AwsError> {
+            let on = aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                .value(on)
+                .build();
+            client
+                .$modify()
+                .$id(id)
+                .$flag(on)
+                .send()
+                .await
+                .map_err(|e| s.error($call, e))?;
+            Ok(())
+        }
+    };
+}
+
 mod elastic_ip;
 mod instance;
 mod internet_gateway;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::types::ResourceType;
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
@@ -105,21 +105,13 @@ describe_by_ids!(
 
 find_many_by_ids!(Found, subnet_id);
 
-async fn set_public_ip(
-    client: &Client,
-    s: &Subject<'_>,
-    id: &str,
-    on: bool,
-) -> Result<(), AwsError> {
-    client
-        .modify_subnet_attribute()
-        .subnet_id(id)
-        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
-        .send()
-        .await
-        .map_err(|e| s.error("ModifySubnetAttribute", e))?;
-    Ok(())
-}
+set_flag_by!(
+    set_public_ip,
+    "ModifySubnetAttribute",
+    modify_subnet_attribute,
+    subnet_id,
+    map_public_ip_on_launch
+);
 
 fn outputs(subnet: &Found) -> SubnetOutputs {
     SubnetOutputs {

@@ -98,21 +98,13 @@ async fn dns_hostnames(client: &Client, s: &Subject<'_>, id: &str) -> Result<boo
         .unwrap_or(false))
 }
 
-async fn set_dns_hostnames(
-    client: &Client,
-    s: &Subject<'_>,
-    id: &str,
-    on: bool,
-) -> Result<(), AwsError> {
-    client
-        .modify_vpc_attribute()
-        .vpc_id(id)
-        .enable_dns_hostnames(AttributeBooleanValue::builder().value(on).build())
-        .send()
-        .await
-        .map_err(|e| s.error("ModifyVpcAttribute", e))?;
-    Ok(())
-}
+set_flag_by!(
+    set_dns_hostnames,
+    "ModifyVpcAttribute",
+    modify_vpc_attribute,
+    vpc_id,
+    enable_dns_hostnames
+);
 
 fn outputs(vpc: &aws_sdk_ec2::types::Vpc) -> VpcOutputs {
     VpcOutputs {
