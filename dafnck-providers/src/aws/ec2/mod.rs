@@ -15,7 +15,7 @@
 /// Defines `by_id` and `by_token` for an EC2 type whose `Describe*` call
 /// (`$call`, made by `$describe`) takes its ids (`$ids`) and a token filter
 /// and answers a list (`$list`): the object with this id, or `None` when
-/// AWS does not know it; and (see [`describe_by_token`]) the object a
+/// AWS does not know it; and (see `describe_by_token!`) the object a
 /// create with `token` made, if any.
 macro_rules! describe_by_id_and_token {
     ($found:ty, $call:literal, $describe:ident, $ids:ident, $list:ident) => {
