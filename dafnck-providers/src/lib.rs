@@ -73,6 +73,22 @@ macro_rules! served_by_kit {
     };
 }
 
+/// `From<$error> for ProviderError`: the error's message, retryable when
+/// `$error::is_retryable` says a retry can help.
+#[cfg(any(feature = "local", feature = "aws"))]
+macro_rules! provider_error_from {
+    ($error:ty) => {
+        impl From<$error> for dafnck_core::ProviderError {
+            fn from(e: $error) -> Self {
+                dafnck_core::ProviderError {
+                    message: e.to_string(),
+                    retryable: e.is_retryable(),
+                }
+            }
+        }
+    };
+}
+
 #[cfg(feature = "local")]
 pub mod local;
 

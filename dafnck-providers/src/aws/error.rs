@@ -1,7 +1,6 @@
 //! The aws provider's errors, and whether a retry can help each.
 
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use dafnck_core::ProviderError;
 
 /// Everything that can go wrong talking to AWS.
 #[derive(Debug, thiserror::Error)]
@@ -312,18 +311,12 @@ impl AwsError {
     }
 }
 
-impl From<AwsError> for ProviderError {
-    fn from(e: AwsError) -> Self {
-        if e.is_retryable() {
-            ProviderError::retryable(e.to_string())
-        } else {
-            ProviderError::new(e.to_string())
-        }
-    }
-}
+provider_error_from!(AwsError);
 
 #[cfg(test)]
 mod tests {
+    use dafnck_core::ProviderError;
+
     use super::*;
 
     fn api(code: &str) -> AwsError {

@@ -109,3 +109,42 @@ pub(crate) fn observed<R, O>(id: impl Into<String>, inputs: R, outputs: O) -> Fo
         outputs,
     }
 }
+
+/// The object named `name` that a create with a token looked for: `found`
+/// when its token tag says that create made it (`made_by`), else an error
+/// naming `what` (`"a load balancer"`): adopting it would take over a
+/// stranger's object.
+pub(crate) fn adopted<T>(
+    s: &Subject<'_>,
+    what: &str,
+    name: &str,
+    found: T,
+    made_by: bool,
+) -> Result<Option<T>, AwsError> {
+    if made_by {
+        Ok(Some(found))
+    } else {
+        Err(s.invalid(format!(
+            "{what} named {name:?} already exists and was not made by this resource \
+             (choose another `name`, or import it)"
+        )))
+    }
+}
+
+/// What `describe` answers for `keys`, asked `per_call` keys at a time (a
+/// service's page or limit), in order.
+pub(crate) async fn in_chunks<T, D, DF>(
+    keys: &[String],
+    per_call: usize,
+    describe: D,
+) -> Result<Vec<T>, AwsError>
+where
+    D: Fn(Vec<String>) -> DF,
+    DF: Future<Output = Result<Vec<T>, AwsError>>,
+{
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(per_call) {
+        found.extend(describe(chunk.to_vec()).await?);
+    }
+    Ok(found)
+}

@@ -101,6 +101,79 @@ macro_rules! resource_types {
     };
 }
 
+/// One method of a handler, inside its `impl ResourceHandler`, from a macro:
+/// `async fn $name(&self, $aws: &Aws, $arg: $arg_type) -> $output $body`
+/// written out as `#[async_trait]` writes it, since it does not look into
+/// a macro.
+macro_rules! handler_method {
+    (fn $name:ident($aws:ident, $arg:ident: $arg_type:ty) -> $output:ty $body:block) => {
+        fn $name<'life0, 'life1, 'async_trait>(
+            &'life0 self,
+            $aws: &'life1 $crate::aws::Aws,
+            $arg: $arg_type,
+        ) -> ::std::pin::Pin<
+            Box<dyn ::std::future::Future<Output = $output> + Send + 'async_trait>,
+        >
+        where
+            'life0: 'async_trait,
+            'life1: 'async_trait,
+            Self: 'async_trait,
+        {
+            Box::pin(async move $body)
+        }
+    };
+}
+
+/// The read methods of a handler that reads in batches, inside its `impl
+/// ResourceHandler`: `read` by `$read(client, req)`, `reads_in_batches`
+/// (documented by the doc lines given first) and `read_many` by
+/// `$read_many(client, reqs)`, `client` being `Aws::$client()`.
+macro_rules! batched_reads {
+    ($(#[$doc:meta])* $resource:ty, $client:ident, $read:path, $read_many:path) => {
+        handler_method! {
+            fn read(p, req: dafnck_core::provider::kit::Read<$resource>)
+                -> dafnck_core::provider::kit::ReadResult<$resource>
+            {
+                $read(p.$client().await, req).await
+            }
+        }
+
+        $(#[$doc])*
+        fn reads_in_batches(&self) -> bool {
+            true
+        }
+
+        handler_method! {
+            fn read_many(p, reqs: Vec<dafnck_core::provider::kit::Read<$resource>>)
+                -> dafnck_core::provider::kit::ReadManyResult<$resource>
+            {
+                $read_many(p.$client().await, reqs).await
+            }
+        }
+    };
+}
+
+/// The `delete` method of a handler, inside its `impl ResourceHandler`:
+/// `$delete(client, subject, id)`, `client` being `Aws::$client()` (with
+/// `aws` last, `$delete(aws, client, subject, id)`, for a delete that
+/// waits).
+macro_rules! deletes_by {
+    ($resource:ty, $client:ident, $delete:path $(, $aws:ident)?) => {
+        handler_method! {
+            fn delete(p, req: dafnck_core::provider::kit::Delete<$resource>)
+                -> Result<(), dafnck_core::ProviderError>
+            {
+                let client = p.$client().await;
+                let s = $crate::aws::error::Subject::of::<$resource>(&req.name);
+                Ok($delete($(deletes_by!(@$aws p),)? client, &s, &req.id).await?)
+            }
+        }
+    };
+    (@aws $p:ident) => {
+        $p
+    };
+}
+
 pub mod autoscaling;
 pub mod cloudwatch;
 pub mod ec2;

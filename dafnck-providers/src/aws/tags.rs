@@ -184,6 +184,28 @@ pub(crate) async fn apply(
     Ok(())
 }
 
+/// Tags as the SDKs list them (`(key, value)`, either possibly absent), by
+/// key; a tag without a key is left out, one without a value is empty.
+pub(crate) fn by_key<'a>(
+    tags: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    tags.into_iter()
+        .filter_map(|(k, v)| Some((k?.to_owned(), v.unwrap_or_default().to_owned())))
+        .collect()
+}
+
+/// What to add to `current` and what to remove from it to make it
+/// `declared`, in their orders.
+pub(crate) fn added_and_removed<T: PartialEq + Clone>(
+    current: &[T],
+    declared: &[T],
+) -> (Vec<T>, Vec<T>) {
+    let missing = |of: &[T], among: &[T]| -> Vec<T> {
+        of.iter().filter(|t| !among.contains(t)).cloned().collect()
+    };
+    (missing(declared, current), missing(current, declared))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,6 @@
 use std::io;
 use std::path::PathBuf;
 
-use dafnck_core::ProviderError;
-
 /// Everything that can go wrong on this machine.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LocalError {
@@ -182,18 +180,12 @@ impl LocalError {
     }
 }
 
-impl From<LocalError> for ProviderError {
-    fn from(e: LocalError) -> Self {
-        if e.is_retryable() {
-            ProviderError::retryable(e.to_string())
-        } else {
-            ProviderError::new(e.to_string())
-        }
-    }
-}
+provider_error_from!(LocalError);
 
 #[cfg(test)]
 mod tests {
+    use dafnck_core::ProviderError;
+
     use super::*;
 
     #[test]

@@ -22,6 +22,10 @@ pub type CreateResult<R> = Result<Made<OutputsOf<R>>, ProviderError>;
 /// What [`ResourceHandler::read`](super::ResourceHandler::read) answers.
 pub type ReadResult<R> = Result<Option<Found<R, OutputsOf<R>>>, ProviderError>;
 
+/// What [`ResourceHandler::read_many`](super::ResourceHandler::read_many)
+/// answers: one answer per request, in order.
+pub type ReadManyResult<R> = Result<Vec<Option<Found<R, OutputsOf<R>>>>, ProviderError>;
+
 /// What [`ResourceHandler::update`](super::ResourceHandler::update) answers.
 pub type UpdateResult<R> = Result<OutputsOf<R>, ProviderError>;
 

@@ -92,8 +92,8 @@ use crate::value::Value;
 
 use calls::{decode, encode};
 pub use calls::{
-    Create, CreateResult, Delete, Found, Made, OutputsOf, Read, ReadResult, Recorded, Update,
-    UpdateResult,
+    Create, CreateResult, Delete, Found, Made, OutputsOf, Read, ReadManyResult, ReadResult,
+    Recorded, Update, UpdateResult,
 };
 
 /// The create / read / update / delete life cycle of one resource type,
@@ -166,7 +166,7 @@ pub trait ResourceHandler: Send + Sync + 'static {
         &self,
         cx: &Self::Context,
         reqs: Vec<Read<Self::Resource>>,
-    ) -> Result<Vec<Option<Found<Self::Resource, OutputsOf<Self::Resource>>>>, ProviderError> {
+    ) -> ReadManyResult<Self::Resource> {
         let mut found = Vec::with_capacity(reqs.len());
         for req in reqs {
             found.push(self.read(cx, req).await?);

@@ -170,23 +170,18 @@ async fn by_names(
     s: &Subject<'_>,
     names: &[String],
 ) -> Result<Vec<Found>, AwsError> {
-    let mut found = Vec::with_capacity(names.len());
-    for chunk in names.chunks(NAMES_PER_CALL) {
+    lookup::in_chunks(names, NAMES_PER_CALL, |chunk| async move {
         let out = client
             .describe_auto_scaling_groups()
-            .set_auto_scaling_group_names(Some(chunk.to_vec()))
+            .set_auto_scaling_group_names(Some(chunk))
             .max_records(100)
             .send()
             .await
             .map_err(|e| s.error("DescribeAutoScalingGroups", e))?;
-        found.extend(
-            out.auto_scaling_groups()
-                .iter()
-                .filter(|g| !is_deleting(g))
-                .cloned(),
-        );
-    }
-    Ok(found)
+        let groups = out.auto_scaling_groups().iter();
+        Ok(groups.filter(|g| !is_deleting(g)).cloned().collect())
+    })
+    .await
 }
 
 /// Whether AWS is deleting the group.
@@ -216,14 +211,7 @@ async fn by_token(
         .tags()
         .iter()
         .any(|t| t.key() == Some(TOKEN_TAG) && t.value() == Some(&client_token(token)));
-    if made_by {
-        Ok(Some(group))
-    } else {
-        Err(s.invalid(format!(
-            "an Auto Scaling group named {name:?} already exists and was not made by this \
-             resource (choose another `name`, or import it)"
-        )))
-    }
+    lookup::adopted(s, "an Auto Scaling group", name, group, made_by)
 }
 
 /// The name a create with `token` gives the group of resource `resource`.
@@ -476,16 +464,7 @@ async fn set_target_groups(
     current: &[String],
     declared: &[String],
 ) -> Result<(), AwsError> {
-    let add: Vec<String> = declared
-        .iter()
-        .filter(|t| !current.contains(t))
-        .cloned()
-        .collect();
-    let remove: Vec<String> = current
-        .iter()
-        .filter(|t| !declared.contains(t))
-        .cloned()
-        .collect();
+    let (add, remove) = tags::added_and_removed(current, declared);
     if !add.is_empty() {
         client
             .attach_load_balancer_target_groups()

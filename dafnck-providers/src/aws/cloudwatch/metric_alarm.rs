@@ -213,18 +213,17 @@ async fn by_names(
     s: &Subject<'_>,
     names: &[String],
 ) -> Result<Vec<Found>, AwsError> {
-    let mut found = Vec::with_capacity(names.len());
-    for chunk in names.chunks(NAMES_PER_CALL) {
+    lookup::in_chunks(names, NAMES_PER_CALL, |chunk| async move {
         let out = client
             .describe_alarms()
-            .set_alarm_names(Some(chunk.to_vec()))
+            .set_alarm_names(Some(chunk))
             .max_records(100)
             .send()
             .await
             .map_err(|e| s.error("DescribeAlarms", e))?;
-        found.extend(out.metric_alarms().iter().cloned());
-    }
-    Ok(found)
+        Ok(out.metric_alarms().to_vec())
+    })
+    .await
 }
 
 async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<Found>, AwsError> {
@@ -246,16 +245,9 @@ async fn tags_of(
         .send()
         .await
         .map_err(|e| s.error("ListTagsForResource", e))?;
-    Ok(out
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect())
+    Ok(tags::by_key(
+        out.tags().iter().map(|t| (t.key(), t.value())),
+    ))
 }
 
 /// The alarm a create with `token` made under `name`, if any; an error
@@ -270,14 +262,8 @@ async fn by_token(
         return Ok(None);
     };
     let tags = tags_of(client, s, arn_of(&alarm)).await?;
-    if tags.get(TOKEN_TAG) == Some(&client_token(token)) {
-        Ok(Some((alarm, tags)))
-    } else {
-        Err(s.invalid(format!(
-            "an alarm named {name:?} already exists and was not made by this resource \
-             (choose another `name`, or import it)"
-        )))
-    }
+    let made_by = tags.get(TOKEN_TAG) == Some(&client_token(token));
+    lookup::adopted(s, "an alarm", name, (alarm, tags), made_by)
 }
 
 fn arn_of(a: &Found) -> &str {

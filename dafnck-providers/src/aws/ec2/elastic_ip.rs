@@ -9,8 +9,7 @@ use aws_sdk_ec2::types::{DomainType, Filter, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -279,10 +278,7 @@ impl ResourceHandler for ElasticIpHandler {
         Ok(outputs(&a))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<ElasticIp>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(release(client, &Subject::of::<ElasticIp>(&req.name), &req.id).await?)
-    }
+    deletes_by!(ElasticIp, ec2_client, release);
 }
 
 #[cfg(test)]

@@ -9,8 +9,7 @@ use aws_sdk_ec2::types::{AttributeValue, Filter, InstanceStateName, InstanceType
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -159,19 +158,8 @@ async fn by_token(
                 .to_vec(),
         ))
         .build();
-    let out = client
-        .describe_instances()
-        .filters(tags::token_filter(token))
-        .filters(live)
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeInstances", e))?;
-    Ok(out
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .find(|i| !is_ending(i))
-        .cloned())
+    let found = described(client, s, vec![tags::token_filter(token), live]).await?;
+    Ok(found.into_iter().find(|i| !is_ending(i)))
 }
 
 // An update also skips an instance on its way out, so it has no `existing`.
@@ -188,9 +176,19 @@ async fn by_ids(
         .name("instance-id")
         .set_values(Some(ids))
         .build();
+    described(client, s, vec![filter]).await
+}
+
+/// The instances DescribeInstances answers for `filters`, out of their
+/// reservations.
+async fn described(
+    client: &Client,
+    s: &Subject<'_>,
+    filters: Vec<Filter>,
+) -> Result<Vec<Found>, AwsError> {
     let out = client
         .describe_instances()
-        .filters(filter)
+        .set_filters(Some(filters))
         .send()
         .await
         .map_err(|e| s.error("DescribeInstances", e))?;
@@ -497,10 +495,7 @@ impl ResourceHandler for InstanceHandler {
         Ok(outputs(&i))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Instance>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(terminate(p, client, &Subject::of::<Instance>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Instance, ec2_client, terminate, aws);
 }
 
 /// Standard base64 with padding, as RunInstances takes user data.

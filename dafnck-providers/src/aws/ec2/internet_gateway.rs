@@ -9,8 +9,7 @@ use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -255,8 +254,5 @@ impl ResourceHandler for InternetGatewayHandler {
         Ok(outputs(&req.id))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<InternetGateway>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &Subject::of::<InternetGateway>(&req.name), &req.id).await?)
-    }
+    deletes_by!(InternetGateway, ec2_client, delete_by_id);
 }

@@ -10,8 +10,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -120,19 +119,7 @@ async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Foun
     }))
 }
 
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_key_pairs()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeKeyPairs", e))?;
-    Ok(out.key_pairs().first().cloned())
-}
+describe_by_token!(Found, "DescribeKeyPairs", describe_key_pairs, key_pairs);
 
 find_by_id_or_token!(Found);
 
@@ -331,10 +318,7 @@ impl ResourceHandler for KeyPairHandler {
         Ok(outputs(&k, kept))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<KeyPair>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &Subject::of::<KeyPair>(&req.name), &req.id).await?)
-    }
+    deletes_by!(KeyPair, ec2_client, delete_by_id);
 }
 
 #[cfg(test)]

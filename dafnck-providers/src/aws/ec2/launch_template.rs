@@ -12,8 +12,7 @@ use aws_sdk_ec2::types::{
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::{ProviderError, Value};
@@ -136,19 +135,12 @@ async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Foun
     }))
 }
 
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
-    let out = client
-        .describe_launch_templates()
-        .filters(tags::token_filter(token))
-        .send()
-        .await
-        .map_err(|e| s.error("DescribeLaunchTemplates", e))?;
-    Ok(out.launch_templates().first().cloned())
-}
+describe_by_token!(
+    Found,
+    "DescribeLaunchTemplates",
+    describe_launch_templates,
+    launch_templates
+);
 
 /// The templates EC2 knows among `ids`: one call, or — when EC2 fails it
 /// for an unknown id — one call per id.
@@ -341,18 +333,13 @@ fn observed_as(
         (Some(found), Some(text)) if base64(text) == found => Some(text.clone()),
         (Some(found), _) => Some(format!("(base64) {found}")),
     };
-    let instance_tags = data
-        .tag_specifications()
-        .iter()
-        .filter(|t| t.resource_type() == Some(&ResourceType::Instance))
-        .flat_map(|t| t.tags())
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect();
+    let instance_tags = tags::by_key(
+        data.tag_specifications()
+            .iter()
+            .filter(|t| t.resource_type() == Some(&ResourceType::Instance))
+            .flat_map(|t| t.tags())
+            .map(|t| (t.key(), t.value())),
+    );
     let observed = LaunchTemplate {
         name: recorded
             .name
@@ -541,10 +528,7 @@ impl ResourceHandler for LaunchTemplateHandler {
         Ok(outputs(&t))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<LaunchTemplate>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &Subject::of::<LaunchTemplate>(&req.name), &req.id).await?)
-    }
+    deletes_by!(LaunchTemplate, ec2_client, delete_by_id);
 }
 
 #[cfg(test)]

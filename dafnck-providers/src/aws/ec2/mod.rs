@@ -15,7 +15,8 @@
 /// Defines `by_id` and `by_token` for an EC2 type whose `Describe*` call
 /// (`$call`, made by `$describe`) takes its ids (`$ids`) and a token filter
 /// and answers a list (`$list`): the object with this id, or `None` when
-/// AWS does not know it; and the object a create with `token` made, if any.
+/// AWS does not know it; and (see `describe_by_token!`) the object a
+/// create with `token` made, if any.
 macro_rules! describe_by_id_and_token {
     ($found:ty, $call:literal, $describe:ident, $ids:ident, $list:ident) => {
         async fn by_id(
@@ -31,6 +32,15 @@ macro_rules! describe_by_id_and_token {
             Ok(out.and_then(|out| out.$list().first().cloned()))
         }
 
+        describe_by_token!($found, $call, $describe, $list);
+    };
+}
+
+/// Defines `by_token` for an EC2 type whose `Describe*` call (`$call`, made
+/// by `$describe`) takes a token filter and answers a list (`$list`): the
+/// object a create with `token` made, if any.
+macro_rules! describe_by_token {
+    ($found:ty, $call:literal, $describe:ident, $list:ident) => {
         async fn by_token(
             client: &aws_sdk_ec2::Client,
             s: &$crate::aws::error::Subject<'_>,
@@ -128,6 +138,32 @@ macro_rules! find_many_by_ids {
                 },
             )
             .await
+        }
+    };
+}
+
+/// Defines `$name(client, s, id, on)`: the `Modify*Attribute` call `$call`
+/// (made by `$modify`, given the object's id by `$id`) that turns the
+/// attribute `$flag` on or off.
+macro_rules! set_flag_by {
+    ($name:ident, $call:literal, $modify:ident, $id:ident, $flag:ident) => {
+        async fn $name(
+            client: &aws_sdk_ec2::Client,
+            s: &$crate::aws::error::Subject<'_>,
+            id: &str,
+            on: bool,
+        ) -> Result<(), $crate::aws::error::AwsError> {
+            let on = aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                .value(on)
+                .build();
+            client
+                .$modify()
+                .$id(id)
+                .$flag(on)
+                .send()
+                .await
+                .map_err(|e| s.error($call, e))?;
+            Ok(())
         }
     };
 }

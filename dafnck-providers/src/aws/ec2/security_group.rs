@@ -9,8 +9,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
@@ -504,10 +503,7 @@ impl ResourceHandler for SecurityGroupHandler {
         Ok(outputs(&group))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<SecurityGroup>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &Subject::of::<SecurityGroup>(&req.name), &req.id).await?)
-    }
+    deletes_by!(SecurityGroup, ec2_client, delete_by_id);
 }
 
 /// Why a new security group could not be created beside its old one: both

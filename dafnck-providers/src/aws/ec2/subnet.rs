@@ -4,12 +4,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::types::ResourceType;
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -106,21 +105,13 @@ describe_by_ids!(
 
 find_many_by_ids!(Found, subnet_id);
 
-async fn set_public_ip(
-    client: &Client,
-    s: &Subject<'_>,
-    id: &str,
-    on: bool,
-) -> Result<(), AwsError> {
-    client
-        .modify_subnet_attribute()
-        .subnet_id(id)
-        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
-        .send()
-        .await
-        .map_err(|e| s.error("ModifySubnetAttribute", e))?;
-    Ok(())
-}
+set_flag_by!(
+    set_public_ip,
+    "ModifySubnetAttribute",
+    modify_subnet_attribute,
+    subnet_id,
+    map_public_ip_on_launch
+);
 
 fn outputs(subnet: &Found) -> SubnetOutputs {
     SubnetOutputs {
@@ -252,8 +243,5 @@ impl ResourceHandler for SubnetHandler {
         Ok(outputs(&subnet))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Subnet>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &Subject::of::<Subnet>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Subnet, ec2_client, delete_by_id);
 }

@@ -8,8 +8,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use aws_sdk_ec2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    Create, CreateResult, Delete, Found, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    Create, CreateResult, Found, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
@@ -99,21 +98,13 @@ async fn dns_hostnames(client: &Client, s: &Subject<'_>, id: &str) -> Result<boo
         .unwrap_or(false))
 }
 
-async fn set_dns_hostnames(
-    client: &Client,
-    s: &Subject<'_>,
-    id: &str,
-    on: bool,
-) -> Result<(), AwsError> {
-    client
-        .modify_vpc_attribute()
-        .vpc_id(id)
-        .enable_dns_hostnames(AttributeBooleanValue::builder().value(on).build())
-        .send()
-        .await
-        .map_err(|e| s.error("ModifyVpcAttribute", e))?;
-    Ok(())
-}
+set_flag_by!(
+    set_dns_hostnames,
+    "ModifyVpcAttribute",
+    modify_vpc_attribute,
+    vpc_id,
+    enable_dns_hostnames
+);
 
 fn outputs(vpc: &aws_sdk_ec2::types::Vpc) -> VpcOutputs {
     VpcOutputs {
@@ -232,8 +223,5 @@ impl ResourceHandler for VpcHandler {
         Ok(outputs(&vpc))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Vpc>) -> Result<(), ProviderError> {
-        let client = p.ec2_client().await;
-        Ok(delete_by_id(client, &Subject::of::<Vpc>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Vpc, ec2_client, delete_by_id);
 }

@@ -11,18 +11,16 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
-use dafnck_core::ProviderError;
 
 use super::super::ec2::known;
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, one_call, Aws};
 use super::{
-    apply_tags, by_arn, made_by, tags_of, tags_on_create, user_tags, LoadBalancerArn, Protocol,
+    apply_tags, existing, made_by, tags_of, tags_on_create, user_tags, LoadBalancerArn, Protocol,
     TargetGroupArn,
 };
 
@@ -304,22 +302,21 @@ fn observed_as(
     lookup::observed(arn_of(l), observed, outputs(l))
 }
 
-/// The listener `req` asks about (by ARN, else by the token of the create
-/// that may have made it).
-async fn find(client: &Client, req: &Read<Listener>) -> Result<Option<Found>, AwsError> {
-    let s = Subject::of::<Listener>(&req.name);
+/// The listener a create with `token` made for `req`: among the listeners
+/// of its recorded load balancer.
+async fn by_read_token(
+    client: &Client,
+    s: &Subject<'_>,
+    req: &Read<Listener>,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
     let recorded = req.recorded.decode_or_default();
     // An unresolved load balancer is an empty ARN, which has no listeners.
     let lb = recorded
         .load_balancer_arn
         .as_value()
         .map_or("", |lb| lb.as_str());
-    lookup::find(
-        req,
-        |arn| by_arn::<Listener>(client, &s, arn),
-        |token| by_token(client, &s, lb, token),
-    )
-    .await
+    by_token(client, s, lb, token).await
 }
 
 /// Serves [`Listener`].
@@ -378,24 +375,12 @@ impl ResourceHandler for ListenerHandler {
         })
     }
 
-    async fn read(&self, p: &Aws, req: Read<Listener>) -> ReadResult<Listener> {
-        super::read(p.elbv2_client().await, req).await
-    }
-
-    /// DescribeListeners and DescribeTags for up to 20 listeners read by
-    /// ARN at a time (a chunk with an ARN AWS no longer knows is described
-    /// again one by one, so that one reads as absent); a read by token
-    /// alone, as `read`.
-    fn reads_in_batches(&self) -> bool {
-        true
-    }
-
-    async fn read_many(
-        &self,
-        p: &Aws,
-        reqs: Vec<Read<Listener>>,
-    ) -> Result<Vec<Option<kit::Found<Listener, ListenerOutputs>>>, ProviderError> {
-        super::read_many(p.elbv2_client().await, reqs).await
+    batched_reads! {
+        /// DescribeListeners and DescribeTags for up to 20 listeners read by
+        /// ARN at a time (a chunk with an ARN AWS no longer knows is described
+        /// again one by one, so that one reads as absent); a read by token
+        /// alone, as `read`.
+        Listener, elbv2_client, super::read, super::read_many
     }
 
     async fn update(&self, p: &Aws, req: Update<Listener>) -> UpdateResult<Listener> {
@@ -405,17 +390,12 @@ impl ResourceHandler for ListenerHandler {
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();
-        let l = by_arn::<Listener>(client, &s, arn)
-            .await?
-            .ok_or_else(|| s.gone(arn))?;
+        let l = existing::<Listener>(client, &s, arn).await?;
         converge(client, &s, arn, &l, v, &groups).await?;
         Ok(outputs(&l))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Listener>) -> Result<(), ProviderError> {
-        let client = p.elbv2_client().await;
-        Ok(delete_by_arn(client, &Subject::of::<Listener>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Listener, elbv2_client, delete_by_arn);
 }
 
 /// Makes the listener `l` match `v`: port, protocol and forwarding in one

@@ -11,19 +11,17 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
-use dafnck_core::ProviderError;
 
 use super::super::ec2::{known, SecurityGroupId, SubnetId, VpcId};
 use super::super::error::{AwsError, Subject};
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, Aws, Poll};
 use super::{
-    apply_tags, by_arn, made_by, object_name, read_name, replace_conflict, same_set, tags_of,
+    apply_tags, by_arn, existing, made_by, object_name, replace_conflict, same_set, tags_of,
     tags_on_create, user_tags,
 };
 
@@ -152,14 +150,7 @@ async fn by_token(
         return Ok(None);
     };
     let tags = tags_of(client, s, lb.load_balancer_arn().unwrap_or_default()).await?;
-    if made_by(&tags, token) {
-        Ok(Some(lb))
-    } else {
-        Err(s.invalid(format!(
-            "a load balancer named {name:?} already exists and was not made by this resource \
-             (choose another `name`, or import it)"
-        )))
-    }
+    lookup::adopted(s, "a load balancer", name, lb, made_by(&tags, token))
 }
 
 fn arn_of(lb: &Found) -> &str {
@@ -310,18 +301,17 @@ fn observed_as(
     lookup::observed(arn_of(lb), observed, outputs(lb))
 }
 
-/// The load balancer `req` asks about (by ARN, else by the token of the
-/// create that may have made it).
-async fn find(client: &Client, req: &Read<LoadBalancer>) -> Result<Option<Found>, AwsError> {
-    let s = Subject::of::<LoadBalancer>(&req.name);
+/// The load balancer a create with `token` made for `req`, under the name
+/// that create gave it.
+async fn by_read_token(
+    client: &Client,
+    s: &Subject<'_>,
+    req: &Read<LoadBalancer>,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
     let recorded = req.recorded.decode_or_default();
-    let name = read_name(req, recorded.name.as_deref());
-    lookup::find(
-        req,
-        |arn| by_arn::<LoadBalancer>(client, &s, arn),
-        |token| by_token(client, &s, &name, token),
-    )
-    .await
+    let name = object_name(recorded.name.as_deref(), &req.name, token);
+    by_token(client, s, &name, token).await
 }
 
 /// Serves [`LoadBalancer`].
@@ -397,24 +387,12 @@ impl ResourceHandler for LoadBalancerHandler {
         }
     }
 
-    async fn read(&self, p: &Aws, req: Read<LoadBalancer>) -> ReadResult<LoadBalancer> {
-        super::read(p.elbv2_client().await, req).await
-    }
-
-    /// DescribeLoadBalancers and DescribeTags for up to 20 load balancers
-    /// read by ARN at a time (a chunk with an ARN AWS no longer knows is
-    /// described again one by one, so that one reads as absent); a read by
-    /// token alone, as `read`.
-    fn reads_in_batches(&self) -> bool {
-        true
-    }
-
-    async fn read_many(
-        &self,
-        p: &Aws,
-        reqs: Vec<Read<LoadBalancer>>,
-    ) -> Result<Vec<Option<kit::Found<LoadBalancer, LoadBalancerOutputs>>>, ProviderError> {
-        super::read_many(p.elbv2_client().await, reqs).await
+    batched_reads! {
+        /// DescribeLoadBalancers and DescribeTags for up to 20 load balancers
+        /// read by ARN at a time (a chunk with an ARN AWS no longer knows is
+        /// described again one by one, so that one reads as absent); a read by
+        /// token alone, as `read`.
+        LoadBalancer, elbv2_client, super::read, super::read_many
     }
 
     async fn update(&self, p: &Aws, req: Update<LoadBalancer>) -> UpdateResult<LoadBalancer> {
@@ -425,9 +403,7 @@ impl ResourceHandler for LoadBalancerHandler {
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();
-        let lb = by_arn::<LoadBalancer>(client, &s, arn)
-            .await?
-            .ok_or_else(|| s.gone(arn))?;
+        let lb = existing::<LoadBalancer>(client, &s, arn).await?;
         if !same_set(&subnets, &subnets_of(&lb)) {
             client
                 .set_subnets()
@@ -448,16 +424,11 @@ impl ResourceHandler for LoadBalancerHandler {
         }
         let current = user_tags(&tags_of(client, &s, arn).await?);
         apply_tags(client, &s, arn, &current, &v.tags).await?;
-        let lb = by_arn::<LoadBalancer>(client, &s, arn)
-            .await?
-            .ok_or_else(|| s.gone(arn))?;
+        let lb = existing::<LoadBalancer>(client, &s, arn).await?;
         Ok(outputs(&lb))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<LoadBalancer>) -> Result<(), ProviderError> {
-        let client = p.elbv2_client().await;
-        Ok(delete_by_arn(p, client, &Subject::of::<LoadBalancer>(&req.name), &req.id).await?)
-    }
+    deletes_by!(LoadBalancer, elbv2_client, delete_by_arn, aws);
 }
 
 #[cfg(test)]

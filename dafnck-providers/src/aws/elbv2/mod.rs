@@ -58,7 +58,7 @@
 //! ```
 
 /// Implements [`Described`] for `$resource` from its file's `Found`,
-/// `find`, `arn_of` and `observed_as` (or, given a last argument, that
+/// `by_read_token`, `arn_of` and `observed_as` (or, given a last argument, that
 /// async function in place of `observed_as`, for a type whose read needs
 /// another call): described by `$call` (the client's `$describe()` with
 /// `$arns(..)`), answering `$list`.
@@ -85,11 +85,13 @@ macro_rules! described {
                 arn_of(found)
             }
 
-            async fn find(
+            async fn by_token(
                 client: &aws_sdk_elasticloadbalancingv2::Client,
+                s: &$crate::aws::error::Subject<'_>,
                 req: &dafnck_core::provider::kit::Read<Self>,
+                token: &str,
             ) -> Result<Option<Found>, $crate::aws::error::AwsError> {
-                find(client, req).await
+                by_read_token(client, s, req, token).await
             }
 
             async fn observed(
@@ -141,9 +143,9 @@ use std::future::Future;
 
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, Tag};
 use aws_sdk_elasticloadbalancingv2::Client;
-use dafnck_core::provider::kit::{self, Read, ReadResult};
+use dafnck_core::provider::kit::{self, Read, ReadManyResult, ReadResult};
 use dafnck_core::provider::DiffRequest;
-use dafnck_core::{ProviderError, Resource, Value};
+use dafnck_core::{Resource, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -279,16 +281,6 @@ pub(crate) fn replace_conflict(req: &DiffRequest<'_>) -> Option<String> {
     })
 }
 
-/// The name the create a read's token stands for gave its object (the
-/// declared one, or the one derived from the token): where `by_token`
-/// looks. Empty when the read has no token.
-pub(crate) fn read_name<R>(req: &Read<R>, declared: Option<&str>) -> String {
-    req.token
-        .as_deref()
-        .map(|token| object_name(declared, &req.name, token))
-        .unwrap_or_default()
-}
-
 /// The provider's tags and the user's, for a create call.
 pub(crate) fn tags_on_create(
     stack: &str,
@@ -319,17 +311,12 @@ pub(crate) async fn tags_of(
         .send()
         .await
         .map_err(|e| s.error("DescribeTags", e))?;
-    Ok(out
-        .tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect())
+    Ok(tags::by_key(
+        out.tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .map(|t| (t.key(), t.value())),
+    ))
 }
 
 /// At most this many ARNs in one ELBv2 describe call (`DescribeTags` and
@@ -384,9 +371,14 @@ pub(crate) trait Described: Resource + Send + Sync + Sized + 'static {
     /// The object's ARN.
     fn arn_of(found: &Self::Found) -> &str;
 
-    /// The object `req` asks about: by ARN, else by the token of the create
-    /// that may have made it.
-    async fn find(client: &Client, req: &Read<Self>) -> Result<Option<Self::Found>, AwsError>;
+    /// The object a create with `token` made for `req`, if any: how a read
+    /// after a crash mid-create finds it.
+    async fn by_token(
+        client: &Client,
+        s: &Subject<'_>,
+        req: &Read<Self>,
+        token: &str,
+    ) -> Result<Option<Self::Found>, AwsError>;
 
     /// What a read reports of `found`, with its `tags`, for `req` (a type
     /// that needs another call to tell, as a target group its targets,
@@ -410,6 +402,29 @@ pub(crate) async fn by_arn<R: Described>(
         .and_then(|found| found.into_iter().next()))
 }
 
+/// The object `req` asks about: by ARN, else by the token of the create
+/// that may have made it.
+async fn find<R: Described>(client: &Client, req: &Read<R>) -> Result<Option<R::Found>, AwsError> {
+    let s = Subject::of::<R>(&req.name);
+    lookup::find(
+        req,
+        |arn| by_arn::<R>(client, &s, arn),
+        |token| R::by_token(client, &s, req, token),
+    )
+    .await
+}
+
+/// The object with this ARN, which an update needs to exist.
+pub(crate) async fn existing<R: Described>(
+    client: &Client,
+    s: &Subject<'_>,
+    arn: &str,
+) -> Result<R::Found, AwsError> {
+    by_arn::<R>(client, s, arn)
+        .await?
+        .ok_or_else(|| s.gone(arn))
+}
+
 /// The objects AWS knows among `arns` (see [`describe_many`]).
 async fn by_arns<R: Described>(
     client: &Client,
@@ -427,7 +442,7 @@ async fn by_arns<R: Described>(
 /// A handler's `read`: the object `req` asks about, with its tags.
 pub(crate) async fn read<R: Described>(client: &Client, req: Read<R>) -> ReadResult<R> {
     let s = Subject::of::<R>(&req.name);
-    let Some(found) = R::find(client, &req).await? else {
+    let Some(found) = find(client, &req).await? else {
         return Ok(None);
     };
     let tags = tags_of(client, &s, R::arn_of(&found)).await?;
@@ -441,14 +456,14 @@ pub(crate) async fn read<R: Described>(client: &Client, req: Read<R>) -> ReadRes
 pub(crate) async fn read_many<R: Described>(
     client: &Client,
     reqs: Vec<Read<R>>,
-) -> Result<Vec<Option<kit::Found<R, R::Outputs>>>, ProviderError> {
+) -> ReadManyResult<R> {
     // A failed listing names the batch's first resource.
     let s = Subject::of::<R>(reqs.first().map_or("", |r| r.name.as_str()));
     let found = lookup::find_many(
         &reqs,
         |arns| by_arns::<R>(client, &s, arns),
         |f| Some(R::arn_of(f)),
-        |req| R::find(client, req),
+        |req| find(client, req),
     )
     .await?;
     let arns: Vec<String> = found

@@ -11,19 +11,17 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
-use dafnck_core::ProviderError;
 
 use super::super::ec2::{known, InstanceId, VpcId};
 use super::super::error::{AwsError, Subject};
-use super::super::tags::check_user_tags;
+use super::super::tags::{added_and_removed, check_user_tags};
 use super::super::{failed_after_create, lookup, one_call, Aws};
 use super::{
-    apply_tags, by_arn, check_prefix, made_by, object_name, prefixed_name, replace_conflict,
+    apply_tags, check_prefix, existing, made_by, object_name, prefixed_name, replace_conflict,
     same_set, tags_of, tags_on_create, user_tags, Protocol,
 };
 
@@ -191,14 +189,7 @@ async fn by_token(
         return Ok(None);
     };
     let tags = tags_of(client, s, arn_of(&group)).await?;
-    if made_by(&tags, token) {
-        Ok(Some(group))
-    } else {
-        Err(s.invalid(format!(
-            "a target group named {name:?} already exists and was not made by this resource \
-             (choose another `name`, or import it)"
-        )))
-    }
+    lookup::adopted(s, "a target group", name, group, made_by(&tags, token))
 }
 
 /// The name a create with `token` gives the group `v` of resource
@@ -261,6 +252,22 @@ fn health_of(g: &Found) -> HealthCheck {
     }
 }
 
+/// `$builder` (CreateTargetGroup's or ModifyTargetGroup's: the SDK has
+/// one type per call) with the health check `$h`.
+macro_rules! with_health_check {
+    ($builder:expr, $h:expr) => {{
+        let h: &HealthCheck = $h;
+        $builder
+            .health_check_path(&h.path)
+            .health_check_port(health_port(h))
+            .health_check_interval_seconds(h.interval_seconds.into())
+            .health_check_timeout_seconds(h.timeout_seconds.into())
+            .healthy_threshold_count(h.healthy_threshold.into())
+            .unhealthy_threshold_count(h.unhealthy_threshold.into())
+            .matcher(Matcher::builder().http_code(&h.matcher).build())
+    }};
+}
+
 fn health_port(h: &HealthCheck) -> String {
     h.port
         .map_or_else(|| "traffic-port".to_owned(), |p| p.to_string())
@@ -305,21 +312,12 @@ async fn set_targets(
     current: &[String],
     declared: &[String],
 ) -> Result<(), AwsError> {
-    let add: Vec<_> = declared
-        .iter()
-        .filter(|t| !current.contains(t))
-        .map(|t| target(t))
-        .collect();
-    let remove: Vec<_> = current
-        .iter()
-        .filter(|t| !declared.contains(t))
-        .map(|t| target(t))
-        .collect();
+    let (add, remove) = added_and_removed(current, declared);
     if !add.is_empty() {
         client
             .register_targets()
             .target_group_arn(arn)
-            .set_targets(Some(add))
+            .set_targets(Some(add.iter().map(|t| target(t)).collect()))
             .send()
             .await
             .map_err(|e| s.error("RegisterTargets", e))?;
@@ -328,7 +326,7 @@ async fn set_targets(
         client
             .deregister_targets()
             .target_group_arn(arn)
-            .set_targets(Some(remove))
+            .set_targets(Some(remove.iter().map(|t| target(t)).collect()))
             .send()
             .await
             .map_err(|e| s.error("DeregisterTargets", e))?;
@@ -392,22 +390,16 @@ fn observed_as(
     lookup::observed(arn_of(group), observed, outputs(group))
 }
 
-/// The group `req` asks about (by ARN, else by the token of the create
-/// that may have made it).
-async fn find(client: &Client, req: &Read<TargetGroup>) -> Result<Option<Found>, AwsError> {
-    let s = Subject::of::<TargetGroup>(&req.name);
+/// The target group a create with `token` made for `req`, under the name
+/// that create gave it.
+async fn by_read_token(
+    client: &Client,
+    s: &Subject<'_>,
+    req: &Read<TargetGroup>,
+    token: &str,
+) -> Result<Option<Found>, AwsError> {
     let recorded = req.recorded.decode_or_default();
-    let name = req
-        .token
-        .as_deref()
-        .map(|token| name_for(&recorded, &req.name, token))
-        .unwrap_or_default();
-    lookup::find(
-        req,
-        |arn| by_arn::<TargetGroup>(client, &s, arn),
-        |token| by_token(client, &s, &name, token),
-    )
-    .await
+    by_token(client, s, &name_for(&recorded, &req.name, token), token).await
 }
 
 /// Serves [`TargetGroup`].
@@ -442,20 +434,13 @@ impl ResourceHandler for TargetGroupHandler {
             Some(g) => g,
             None => {
                 let h = &v.health_check;
-                let out = client
-                    .create_target_group()
+                let create = with_health_check!(client.create_target_group(), h);
+                let out = create
                     .name(&name)
                     .protocol(v.protocol.sdk())
                     .port(port_of(v).into())
                     .vpc_id(vpc_id)
                     .target_type(TargetTypeEnum::Instance)
-                    .health_check_path(&h.path)
-                    .health_check_port(health_port(h))
-                    .health_check_interval_seconds(h.interval_seconds.into())
-                    .health_check_timeout_seconds(h.timeout_seconds.into())
-                    .healthy_threshold_count(h.healthy_threshold.into())
-                    .unhealthy_threshold_count(h.unhealthy_threshold.into())
-                    .matcher(Matcher::builder().http_code(&h.matcher).build())
                     .set_tags(Some(tags_on_create(
                         &req.stack, &req.name, &req.token, &v.tags,
                     )))
@@ -482,25 +467,13 @@ impl ResourceHandler for TargetGroupHandler {
         }
     }
 
-    async fn read(&self, p: &Aws, req: Read<TargetGroup>) -> ReadResult<TargetGroup> {
-        super::read(p.elbv2_client().await, req).await
-    }
-
-    /// DescribeTargetGroups and DescribeTags for up to 20 groups read by
-    /// ARN at a time (a chunk with an ARN AWS no longer knows is described
-    /// again one by one, so that one reads as absent); a read by token
-    /// alone, as `read`. Each group's targets are still one
-    /// DescribeTargetHealth: ELBv2 has no list form.
-    fn reads_in_batches(&self) -> bool {
-        true
-    }
-
-    async fn read_many(
-        &self,
-        p: &Aws,
-        reqs: Vec<Read<TargetGroup>>,
-    ) -> Result<Vec<Option<kit::Found<TargetGroup, TargetGroupOutputs>>>, ProviderError> {
-        super::read_many(p.elbv2_client().await, reqs).await
+    batched_reads! {
+        /// DescribeTargetGroups and DescribeTags for up to 20 groups read by
+        /// ARN at a time (a chunk with an ARN AWS no longer knows is described
+        /// again one by one, so that one reads as absent); a read by token
+        /// alone, as `read`. Each group's targets are still one
+        /// DescribeTargetHealth: ELBv2 has no list form.
+        TargetGroup, elbv2_client, super::read, super::read_many
     }
 
     async fn update(&self, p: &Aws, req: Update<TargetGroup>) -> UpdateResult<TargetGroup> {
@@ -510,21 +483,11 @@ impl ResourceHandler for TargetGroupHandler {
         check_user_tags(&s, &v.tags)?;
         let client = p.elbv2_client().await;
         let arn = req.id.as_str();
-        let group = by_arn::<TargetGroup>(client, &s, arn)
-            .await?
-            .ok_or_else(|| s.gone(arn))?;
+        let group = existing::<TargetGroup>(client, &s, arn).await?;
         let h = &v.health_check;
         if &health_of(&group) != h {
-            client
-                .modify_target_group()
+            with_health_check!(client.modify_target_group(), h)
                 .target_group_arn(arn)
-                .health_check_path(&h.path)
-                .health_check_port(health_port(h))
-                .health_check_interval_seconds(h.interval_seconds.into())
-                .health_check_timeout_seconds(h.timeout_seconds.into())
-                .healthy_threshold_count(h.healthy_threshold.into())
-                .unhealthy_threshold_count(h.unhealthy_threshold.into())
-                .matcher(Matcher::builder().http_code(&h.matcher).build())
                 .send()
                 .await
                 .map_err(|e| s.error("ModifyTargetGroup", e))?;
@@ -536,10 +499,7 @@ impl ResourceHandler for TargetGroupHandler {
         Ok(outputs(&group))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<TargetGroup>) -> Result<(), ProviderError> {
-        let client = p.elbv2_client().await;
-        Ok(delete_by_arn(client, &Subject::of::<TargetGroup>(&req.name), &req.id).await?)
-    }
+    deletes_by!(TargetGroup, elbv2_client, delete_by_arn);
 }
 
 #[cfg(test)]
