@@ -10,7 +10,9 @@
 //! mistaken for the new one.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use dafnck_core::provider::kit::Create;
 use sha2::{Digest, Sha256};
@@ -134,6 +136,51 @@ pub(crate) fn diff<'a>(
         .map(String::as_str)
         .collect();
     (set, remove)
+}
+
+/// What turns the user tags `current` into `desired`, for
+/// [`add_then_remove`]: the tags to set (new or changed), each made by
+/// `tag` as the service takes it, and the keys to remove.
+pub(crate) fn tag_changes<T>(
+    current: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+    tag: impl Fn(&str, &str) -> Result<T, AwsError>,
+) -> Result<(Vec<T>, Vec<String>), AwsError> {
+    let (set, remove) = diff(current, desired);
+    let set = set
+        .into_iter()
+        .map(|(k, v)| tag(k, v))
+        .collect::<Result<_, _>>()?;
+    Ok((set, remove.into_iter().map(str::to_owned).collect()))
+}
+
+/// Makes the two calls that turn one set into another: `add_call` with
+/// what is missing (`add`), then `remove_call` with what is extra
+/// (`remove`), so new members are in before old ones go; `calls` are their
+/// names, for errors. A call with nothing to do is not made.
+pub(crate) async fn add_then_remove<A, B, AF, RF, AO, RO, AE, RE, AR, RR>(
+    s: &Subject<'_>,
+    add: Vec<A>,
+    remove: Vec<B>,
+    calls: (&'static str, &'static str),
+    add_call: impl FnOnce(Vec<A>) -> AF,
+    remove_call: impl FnOnce(Vec<B>) -> RF,
+) -> Result<(), AwsError>
+where
+    AF: Future<Output = Result<AO, SdkError<AE, AR>>>,
+    RF: Future<Output = Result<RO, SdkError<RE, RR>>>,
+    AE: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    RE: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    AR: std::fmt::Debug,
+    RR: std::fmt::Debug,
+{
+    if !add.is_empty() {
+        add_call(add).await.map_err(|e| s.error(calls.0, e))?;
+    }
+    if !remove.is_empty() {
+        remove_call(remove).await.map_err(|e| s.error(calls.1, e))?;
+    }
+    Ok(())
 }
 
 /// [`diff`] as EC2 takes it: tags to set, and tags (keys only) to delete.

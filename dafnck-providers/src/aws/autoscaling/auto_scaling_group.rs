@@ -465,25 +465,30 @@ async fn set_target_groups(
     declared: &[String],
 ) -> Result<(), AwsError> {
     let (add, remove) = tags::added_and_removed(current, declared);
-    if !add.is_empty() {
-        client
-            .attach_load_balancer_target_groups()
-            .auto_scaling_group_name(name)
-            .set_target_group_arns(Some(add))
-            .send()
-            .await
-            .map_err(|e| s.error("AttachLoadBalancerTargetGroups", e))?;
-    }
-    if !remove.is_empty() {
-        client
-            .detach_load_balancer_target_groups()
-            .auto_scaling_group_name(name)
-            .set_target_group_arns(Some(remove))
-            .send()
-            .await
-            .map_err(|e| s.error("DetachLoadBalancerTargetGroups", e))?;
-    }
-    Ok(())
+    tags::add_then_remove(
+        s,
+        add,
+        remove,
+        (
+            "AttachLoadBalancerTargetGroups",
+            "DetachLoadBalancerTargetGroups",
+        ),
+        |add| {
+            let attach = client.attach_load_balancer_target_groups();
+            attach
+                .auto_scaling_group_name(name)
+                .set_target_group_arns(Some(add))
+                .send()
+        },
+        |remove| {
+            let detach = client.detach_load_balancer_target_groups();
+            detach
+                .auto_scaling_group_name(name)
+                .set_target_group_arns(Some(remove))
+                .send()
+        },
+    )
+    .await
 }
 
 /// Makes the group's user tags equal `desired`.

@@ -525,25 +525,28 @@ impl ResourceHandler for MetricAlarmHandler {
             .into_iter()
             .filter(|(k, _)| tags::is_users(k))
             .collect();
-        let (set, remove) = tags::diff(&current, &v.tags);
-        if !set.is_empty() {
-            client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(set.into_iter().map(|(k, v)| tag(k, v)).collect()))
-                .send()
-                .await
-                .map_err(|e| s.error("TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove.into_iter().map(str::to_owned).collect()))
-                .send()
-                .await
-                .map_err(|e| s.error("UntagResource", e))?;
-        }
+        let (set, keys) = tags::tag_changes(&current, &v.tags, |k, v| Ok(tag(k, v)))?;
+        tags::add_then_remove(
+            &s,
+            set,
+            keys,
+            ("TagResource", "UntagResource"),
+            |set| {
+                client
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(set))
+                    .send()
+            },
+            |keys| {
+                client
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+        )
+        .await?;
         Ok(outputs(&alarm))
     }
 

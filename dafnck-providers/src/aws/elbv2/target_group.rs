@@ -18,7 +18,7 @@ use dafnck_core::state::CallKind;
 
 use super::super::ec2::{known, InstanceId, VpcId};
 use super::super::error::{AwsError, Subject};
-use super::super::tags::{added_and_removed, check_user_tags};
+use super::super::tags::{self, added_and_removed, check_user_tags};
 use super::super::{failed_after_create, lookup, one_call, Aws};
 use super::{
     apply_tags, check_prefix, existing, made_by, object_name, prefixed_name, replace_conflict,
@@ -313,25 +313,22 @@ async fn set_targets(
     declared: &[String],
 ) -> Result<(), AwsError> {
     let (add, remove) = added_and_removed(current, declared);
-    if !add.is_empty() {
-        client
-            .register_targets()
-            .target_group_arn(arn)
-            .set_targets(Some(add.iter().map(|t| target(t)).collect()))
-            .send()
-            .await
-            .map_err(|e| s.error("RegisterTargets", e))?;
-    }
-    if !remove.is_empty() {
-        client
-            .deregister_targets()
-            .target_group_arn(arn)
-            .set_targets(Some(remove.iter().map(|t| target(t)).collect()))
-            .send()
-            .await
-            .map_err(|e| s.error("DeregisterTargets", e))?;
-    }
-    Ok(())
+    let described = |ids: Vec<String>| ids.iter().map(|t| target(t)).collect();
+    tags::add_then_remove(
+        s,
+        add,
+        remove,
+        ("RegisterTargets", "DeregisterTargets"),
+        |add| {
+            let register = client.register_targets().target_group_arn(arn);
+            register.set_targets(Some(described(add))).send()
+        },
+        |remove| {
+            let deregister = client.deregister_targets().target_group_arn(arn);
+            deregister.set_targets(Some(described(remove))).send()
+        },
+    )
+    .await
 }
 
 async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<(), AwsError> {

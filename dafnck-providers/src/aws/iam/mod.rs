@@ -53,14 +53,20 @@ macro_rules! retag {
         $client:ident.$tag:ident / $untag:ident, $key:ident($id:expr),
         $tag_call:literal / $untag_call:literal
     ) => {
-        $crate::aws::iam::retag(
-            $s,
-            $current,
-            $desired,
-            ($tag_call, $untag_call),
-            |set| $client.$tag().$key($id).set_tags(Some(set)).send(),
-            |keys| $client.$untag().$key($id).set_tag_keys(Some(keys)).send(),
-        )
+        async {
+            let (set, keys) = $crate::aws::tags::tag_changes($current, $desired, |k, v| {
+                $crate::aws::iam::tag($s, k, v)
+            })?;
+            $crate::aws::tags::add_then_remove(
+                $s,
+                set,
+                keys,
+                ($tag_call, $untag_call),
+                |set| $client.$tag().$key($id).set_tags(Some(set)).send(),
+                |keys| $client.$untag().$key($id).set_tag_keys(Some(keys)).send(),
+            )
+            .await
+        }
     };
 }
 
@@ -77,10 +83,8 @@ resource_types! {
 }
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use async_trait::async_trait;
-use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use dafnck_core::provider::kit::{self, OutputsOf, Read, ReadResult, ResourceHandler};
@@ -288,41 +292,6 @@ where
     )
     .await?;
     Ok(found.map(|f| N::observed(&f, &recorded)))
-}
-
-/// Moves an object's user tags from `current` to `desired`: `set_tags`
-/// sets the new and changed ones in one call, `unset_tags` removes the
-/// others in another (`calls`: their names, for errors). [`retag!`] makes
-/// the two calls for a kind of object.
-pub(crate) async fn retag<SF, UF, SO, UO, SE, UE, SR, UR>(
-    s: &Subject<'_>,
-    current: &BTreeMap<String, String>,
-    desired: &BTreeMap<String, String>,
-    calls: (&'static str, &'static str),
-    set_tags: impl FnOnce(Vec<Tag>) -> SF,
-    unset_tags: impl FnOnce(Vec<String>) -> UF,
-) -> Result<(), AwsError>
-where
-    SF: Future<Output = Result<SO, SdkError<SE, SR>>>,
-    UF: Future<Output = Result<UO, SdkError<UE, UR>>>,
-    SE: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    UE: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    SR: std::fmt::Debug,
-    UR: std::fmt::Debug,
-{
-    let (set, remove) = tags::diff(current, desired);
-    if !set.is_empty() {
-        let set = set
-            .into_iter()
-            .map(|(k, v)| tag(s, k, v))
-            .collect::<Result<Vec<_>, _>>()?;
-        set_tags(set).await.map_err(|e| s.error(calls.0, e))?;
-    }
-    if !remove.is_empty() {
-        let keys = remove.into_iter().map(str::to_owned).collect();
-        unset_tags(keys).await.map_err(|e| s.error(calls.1, e))?;
-    }
-    Ok(())
 }
 
 /// A policy document as IAM answers it: URL-encoded (by AWS) or not (by

@@ -452,6 +452,26 @@ async fn delete_function(client: &Client, s: &Subject<'_>, name: &str) -> Result
     Ok(())
 }
 
+/// `$call` with the configuration a create and a configuration update both
+/// send (runtime, handler, role, memory, timeout, description, variables).
+/// A macro because the two calls have their own SDK builders.
+macro_rules! configured {
+    ($call:expr, $v:expr, $d:expr) => {
+        $call
+            .runtime(Runtime::from($v.runtime.as_str()))
+            .handler(&$v.handler)
+            .role(&$d.role)
+            .memory_size(or_default($v.memory_size, DEFAULT_MEMORY))
+            .timeout(or_default($v.timeout, DEFAULT_TIMEOUT))
+            .description(&$v.description)
+            .environment(
+                Environment::builder()
+                    .set_variables(Some($d.variables))
+                    .build(),
+            )
+    };
+}
+
 /// Serves [`Function`].
 pub(crate) struct FunctionHandler;
 
@@ -480,23 +500,11 @@ impl ResourceHandler for FunctionHandler {
         let name = function_name(v.name.as_deref(), &req.name, &req.token);
         let client = p.lambda_client().await;
         if by_token(client, &s, &name, &req.token).await?.is_none() {
-            let made = client
-                .create_function()
+            let made = configured!(client.create_function(), v, d)
                 .function_name(&name)
                 .code(
                     FunctionCode::builder()
                         .zip_file(Blob::new(package(&s, v)?))
-                        .build(),
-                )
-                .runtime(Runtime::from(v.runtime.as_str()))
-                .handler(&v.handler)
-                .role(&d.role)
-                .memory_size(or_default(v.memory_size, DEFAULT_MEMORY))
-                .timeout(or_default(v.timeout, DEFAULT_TIMEOUT))
-                .description(&v.description)
-                .environment(
-                    Environment::builder()
-                        .set_variables(Some(d.variables))
                         .build(),
                 )
                 .set_tags(Some(tags_on_create(
@@ -547,20 +555,8 @@ impl ResourceHandler for FunctionHandler {
         let arn = found.outputs.arn.0.clone();
         let found = found.inputs;
         if configuration_differs(&found, v) {
-            client
-                .update_function_configuration()
+            configured!(client.update_function_configuration(), v, d)
                 .function_name(name)
-                .runtime(Runtime::from(v.runtime.as_str()))
-                .handler(&v.handler)
-                .role(&d.role)
-                .memory_size(or_default(v.memory_size, DEFAULT_MEMORY))
-                .timeout(or_default(v.timeout, DEFAULT_TIMEOUT))
-                .description(&v.description)
-                .environment(
-                    Environment::builder()
-                        .set_variables(Some(d.variables))
-                        .build(),
-                )
                 .send()
                 .await
                 .map_err(|e| provider_error(s.error("UpdateFunctionConfiguration", e)))?;
@@ -575,29 +571,31 @@ impl ResourceHandler for FunctionHandler {
                 .await
                 .map_err(|e| provider_error(s.error("UpdateFunctionCode", e)))?;
         }
-        let (set, remove) = tags::diff(&found.tags, &v.tags);
-        if !set.is_empty() {
-            client
-                .tag_resource()
-                .resource(&arn)
-                .set_tags(Some(
-                    set.into_iter()
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| s.error("TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_resource()
-                .resource(&arn)
-                .set_tag_keys(Some(remove.into_iter().map(str::to_owned).collect()))
-                .send()
-                .await
-                .map_err(|e| s.error("UntagResource", e))?;
-        }
+        let (set, keys) = tags::tag_changes(&found.tags, &v.tags, |k, v| {
+            Ok((k.to_owned(), v.to_owned()))
+        })?;
+        tags::add_then_remove(
+            &s,
+            set,
+            keys,
+            ("TagResource", "UntagResource"),
+            |set| {
+                let set = set.into_iter().collect();
+                client
+                    .tag_resource()
+                    .resource(&arn)
+                    .set_tags(Some(set))
+                    .send()
+            },
+            |keys| {
+                client
+                    .untag_resource()
+                    .resource(&arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+        )
+        .await?;
         Ok(outputs_of(&wait_ready(p, client, &s, name).await?))
     }
 
