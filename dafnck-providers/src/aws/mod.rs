@@ -2,8 +2,9 @@
 //! instances, key pairs and elastic IPs ([`ec2`]), and application load balancers, target groups and
 //! listeners ([`elbv2`]), Auto Scaling groups and their scaling policies
 //! ([`autoscaling`]), CloudWatch alarms ([`cloudwatch`]), S3 buckets and
-//! objects ([`s3`]), and IAM roles, policies, attachments and instance
-//! profiles ([`iam`]), through the AWS SDK for Rust.
+//! objects ([`s3`]), IAM roles, policies, attachments and instance
+//! profiles ([`iam`]), and Route 53 hosted zones, records and health
+//! checks ([`route53`]), through the AWS SDK for Rust.
 //!
 //! Credentials, region and endpoint come from the SDK's standard chain
 //! (environment, shared config and credentials files, web identity, ECS and
@@ -107,6 +108,7 @@ pub mod elbv2;
 mod error;
 pub mod iam;
 mod lookup;
+pub mod route53;
 pub mod s3;
 mod tags;
 
@@ -130,6 +132,7 @@ pub mod sdk {
     pub use aws_sdk_ec2 as ec2;
     pub use aws_sdk_elasticloadbalancingv2 as elbv2;
     pub use aws_sdk_iam as iam;
+    pub use aws_sdk_route53 as route53;
     pub use aws_sdk_s3 as s3;
 }
 
@@ -164,6 +167,7 @@ pub(crate) struct Aws {
     cloudwatch: Arc<OnceCell<aws_sdk_cloudwatch::Client>>,
     s3: Arc<OnceCell<aws_sdk_s3::Client>>,
     iam: Arc<OnceCell<aws_sdk_iam::Client>>,
+    route53: Arc<OnceCell<aws_sdk_route53::Client>>,
     timing: Timing,
 }
 
@@ -208,6 +212,7 @@ impl Provider {
             cloudwatch: Arc::new(OnceCell::new()),
             s3: Arc::new(OnceCell::new()),
             iam: Arc::new(OnceCell::new()),
+            route53: Arc::new(OnceCell::new()),
             timing: Timing::default(),
         })
     }
@@ -217,6 +222,7 @@ impl Provider {
         let kit = elbv2::register(ec2::register(Kit::new("aws", aws)));
         let kit = cloudwatch::register(autoscaling::register(kit));
         let kit = iam::register(s3::register(kit));
+        let kit = route53::register(kit);
         Provider { kit }
     }
 
@@ -278,6 +284,11 @@ impl Provider {
     /// The CloudWatch client the provider uses.
     pub async fn cloudwatch_client(&self) -> &aws_sdk_cloudwatch::Client {
         self.kit.context().cloudwatch_client().await
+    }
+
+    /// The Route 53 client the provider uses.
+    pub async fn route53_client(&self) -> &aws_sdk_route53::Client {
+        self.kit.context().route53_client().await
     }
 }
 
@@ -341,6 +352,14 @@ impl Aws {
         let config = self.sdk_config().await;
         self.iam
             .get_or_init(|| async { aws_sdk_iam::Client::new(config) })
+            .await
+    }
+
+    /// The Route 53 client.
+    async fn route53_client(&self) -> &aws_sdk_route53::Client {
+        let config = self.sdk_config().await;
+        self.route53
+            .get_or_init(|| async { aws_sdk_route53::Client::new(config) })
             .await
     }
 
@@ -428,7 +447,7 @@ mod tests {
         let p = Provider::from_env();
         let mut types: Vec<&str> = p.kit.types().collect();
         types.sort_unstable();
-        assert_eq!(types.len(), 21);
+        assert_eq!(types.len(), 24);
         for t in [
             "aws:ec2:Vpc",
             "aws:ec2:Instance",
@@ -438,6 +457,9 @@ mod tests {
             "aws:cloudwatch:MetricAlarm",
             "aws:s3:Bucket",
             "aws:iam:Role",
+            "aws:route53:HostedZone",
+            "aws:route53:Record",
+            "aws:route53:HealthCheck",
         ] {
             assert!(types.contains(&t), "{t}");
         }
