@@ -18,6 +18,8 @@ mod elbv2;
 mod instances;
 mod network;
 mod recovery;
+mod route53_conformance;
+mod route53_stack;
 mod s3_iam_conformance;
 mod s3_iam_stack;
 mod support;
