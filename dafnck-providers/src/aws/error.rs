@@ -143,7 +143,7 @@ fn is_s3_or_iam_not_found(code: &str) -> bool {
     matches!(
         code,
         "NoSuchBucket" | "NoSuchKey" | "NotFound" | "NoSuchEntity"
-    )
+    ) || matches!(code, "NoSuchHostedZone" | "NoSuchHealthCheck")
 }
 
 /// What to tell the user about a known error code.

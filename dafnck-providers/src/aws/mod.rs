@@ -3,8 +3,9 @@
 //! listeners ([`elbv2`]), Auto Scaling groups and their scaling policies
 //! ([`autoscaling`]), CloudWatch alarms ([`cloudwatch`]), S3 buckets and
 //! objects ([`s3`]), IAM roles, policies, attachments and instance
-//! profiles ([`iam`]), and Lambda functions, versions and aliases
-//! ([`lambda`]), through the AWS SDK for Rust.
+//! profiles ([`iam`]), Lambda functions, versions and aliases
+//! ([`lambda`]), and Route 53 hosted zones, records and health checks
+//! ([`route53`]), through the AWS SDK for Rust.
 //!
 //! Credentials, region and endpoint come from the SDK's standard chain
 //! (environment, shared config and credentials files, web identity, ECS and
@@ -182,6 +183,7 @@ mod error;
 pub mod iam;
 pub mod lambda;
 mod lookup;
+pub mod route53;
 pub mod s3;
 mod tags;
 
@@ -206,6 +208,7 @@ pub mod sdk {
     pub use aws_sdk_elasticloadbalancingv2 as elbv2;
     pub use aws_sdk_iam as iam;
     pub use aws_sdk_lambda as lambda;
+    pub use aws_sdk_route53 as route53;
     pub use aws_sdk_s3 as s3;
 }
 
@@ -241,6 +244,7 @@ pub(crate) struct Aws {
     s3: Arc<OnceCell<aws_sdk_s3::Client>>,
     iam: Arc<OnceCell<aws_sdk_iam::Client>>,
     lambda: Arc<OnceCell<aws_sdk_lambda::Client>>,
+    route53: Arc<OnceCell<aws_sdk_route53::Client>>,
     timing: Timing,
 }
 
@@ -286,6 +290,7 @@ impl Provider {
             s3: Arc::new(OnceCell::new()),
             iam: Arc::new(OnceCell::new()),
             lambda: Arc::new(OnceCell::new()),
+            route53: Arc::new(OnceCell::new()),
             timing: Timing::default(),
         })
     }
@@ -296,6 +301,7 @@ impl Provider {
         let kit = cloudwatch::register(autoscaling::register(kit));
         let kit = iam::register(s3::register(kit));
         let kit = lambda::register(kit);
+        let kit = route53::register(kit);
         Provider { kit }
     }
 
@@ -362,6 +368,11 @@ impl Provider {
     /// The Lambda client the provider uses.
     pub async fn lambda_client(&self) -> &aws_sdk_lambda::Client {
         self.kit.context().lambda_client().await
+    }
+
+    /// The Route 53 client the provider uses.
+    pub async fn route53_client(&self) -> &aws_sdk_route53::Client {
+        self.kit.context().route53_client().await
     }
 }
 
@@ -433,6 +444,14 @@ impl Aws {
         let config = self.sdk_config().await;
         self.lambda
             .get_or_init(|| async { aws_sdk_lambda::Client::new(config) })
+            .await
+    }
+
+    /// The Route 53 client.
+    async fn route53_client(&self) -> &aws_sdk_route53::Client {
+        let config = self.sdk_config().await;
+        self.route53
+            .get_or_init(|| async { aws_sdk_route53::Client::new(config) })
             .await
     }
 
@@ -520,7 +539,7 @@ mod tests {
         let p = Provider::from_env();
         let mut types: Vec<&str> = p.kit.types().collect();
         types.sort_unstable();
-        assert_eq!(types.len(), 24);
+        assert_eq!(types.len(), 27);
         for t in [
             "aws:ec2:Vpc",
             "aws:ec2:Instance",
@@ -533,6 +552,9 @@ mod tests {
             "aws:lambda:Function",
             "aws:lambda:Version",
             "aws:lambda:Alias",
+            "aws:route53:HostedZone",
+            "aws:route53:Record",
+            "aws:route53:HealthCheck",
         ] {
             assert!(types.contains(&t), "{t}");
         }

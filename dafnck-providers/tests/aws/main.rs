@@ -20,6 +20,8 @@ mod lambda_conformance;
 mod lambda_stack;
 mod network;
 mod recovery;
+mod route53_conformance;
+mod route53_stack;
 mod s3_iam_conformance;
 mod s3_iam_stack;
 mod support;
