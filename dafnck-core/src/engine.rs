@@ -389,15 +389,7 @@ impl Engine {
     async fn apply_refreshed(&self, preview: &Preview) -> crate::Result<ApplyReport> {
         let plan = &preview.plan;
         self.locked("up", |this| async move {
-            let state = this.state().await?;
-            this.require_key("up", &state, crate::saved_plan::holds_secrets(plan))?;
-            let found = StateBinding::of(&state);
-            if found != plan.base || !state.pending.is_empty() {
-                return Err(Error::StalePlan {
-                    expected: plan.base.to_string(),
-                    found: found.to_string(),
-                });
-            }
+            let state = this.planned_against(plan).await?;
             let (journal, task) = this.journal(state);
             for e in &preview.refreshed {
                 journal.record(e.clone());
@@ -425,23 +417,31 @@ impl Engine {
             });
         }
         self.locked("up", |this| async move {
-            let state = this.state().await?;
-            this.require_key("up", &state, crate::saved_plan::holds_secrets(plan))?;
-            let found = StateBinding::of(&state);
-            if found != plan.base || !state.pending.is_empty() {
-                return Err(Error::StalePlan {
-                    expected: plan.base.to_string(),
-                    found: if state.pending.is_empty() {
-                        found.to_string()
-                    } else {
-                        format!("{found} with {} pending operation(s)", state.pending.len())
-                    },
-                });
-            }
+            let state = this.planned_against(plan).await?;
             this.execute("up", plan, state, Vec::new(), HashMap::new())
                 .await
         })
         .await
+    }
+
+    /// Under the lock: the stored state, if it is the one `plan` was made
+    /// against (same lineage, serial and hash, no pending operations) and
+    /// the key its secrets need is given; else [`Error::StalePlan`].
+    async fn planned_against(&self, plan: &Plan) -> crate::Result<State> {
+        let state = self.state().await?;
+        self.require_key("up", &state, crate::saved_plan::holds_secrets(plan))?;
+        let found = StateBinding::of(&state);
+        if found != plan.base || !state.pending.is_empty() {
+            return Err(Error::StalePlan {
+                expected: plan.base.to_string(),
+                found: if state.pending.is_empty() {
+                    found.to_string()
+                } else {
+                    format!("{found} with {} pending operation(s)", state.pending.len())
+                },
+            });
+        }
+        Ok(state)
     }
 
     /// The plan [`Engine::destroy`] would carry out.
