@@ -27,6 +27,7 @@ use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, S
 mod handovers;
 mod history;
 mod secrets;
+mod shown;
 
 use handovers::handovers_of;
 
@@ -290,10 +291,27 @@ impl Engine {
     where
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
+        self.preview_for("preview", program, refresh).await
+    }
+
+    /// [`Engine::preview`] as the first step of `operation` (the command
+    /// line's `up`): a refresh refused for want of the key is refused as
+    /// that operation's, from the state this preview loads anyway.
+    pub(crate) async fn preview_for<F>(
+        &self,
+        operation: &str,
+        program: F,
+        refresh: bool,
+    ) -> crate::Result<Preview>
+    where
+        F: FnOnce(&mut Stack) -> crate::Result<()>,
+    {
         let desired = self.desired(program)?;
         let stored = self.state().await?;
-        if refresh {
-            self.require_key_to_compare("preview", &stored)?;
+        if refresh && operation == "preview" {
+            self.require_key_to_compare(operation, &stored)?;
+        } else if refresh {
+            self.require_key(operation, &stored, false)?;
         }
         // The plan is bound to the state as stored. When nothing is resolved
         // or refreshed in memory, that is the state planned against, which
@@ -351,97 +369,6 @@ impl Engine {
             this.execute("up", &plan, state, pending, handovers).await
         })
         .await
-    }
-
-    /// Applies what `preview` showed (made by [`Engine::preview`] of the same
-    /// `program`): exactly that plan, refused with [`Error::StalePlan`] if
-    /// the state moved since. A refreshed preview's reads are recorded first
-    /// (not read again), so the plan applies to the state it was made
-    /// against. A preview that needs the state written first (pending
-    /// operations to recover, an interrupted handover to reset), or whose
-    /// changes are handed over (a hook runs with the program), is planned
-    /// again under the lock instead, from the same program.
-    ///
-    /// # Errors
-    /// As [`Engine::apply_plan`] and [`Engine::up`].
-    pub async fn up_previewed<F>(&self, program: F, preview: &Preview) -> crate::Result<ApplyReport>
-    where
-        F: FnOnce(&mut Stack) -> crate::Result<()>,
-    {
-        let refresh = preview.drift.is_some();
-        let handed_over = preview
-            .plan
-            .changes
-            .iter()
-            .any(|c| c.flags.handover.is_some());
-        if !preview.pending.is_empty() || !preview.interrupted.is_empty() || handed_over {
-            self.up(program, refresh).await
-        } else if refresh {
-            self.apply_refreshed(preview).await
-        } else {
-            self.apply_plan(&preview.plan).await
-        }
-    }
-
-    /// Under the lock: records what `preview`'s refresh read, then applies
-    /// its plan; refused with [`Error::StalePlan`] if the state moved since
-    /// the preview read it.
-    async fn apply_refreshed(&self, preview: &Preview) -> crate::Result<ApplyReport> {
-        let plan = &preview.plan;
-        self.locked("up", |this| async move {
-            let state = this.planned_against(plan).await?;
-            let (journal, task) = this.journal(state);
-            for e in &preview.refreshed {
-                journal.record(e.clone());
-            }
-            drop(journal);
-            let state = task.finish().await?;
-            this.execute("up", plan, state, Vec::new(), HashMap::new())
-                .await
-        })
-        .await
-    }
-
-    /// Applies a saved plan exactly, or refuses it if the state changed since
-    /// it was made.
-    ///
-    /// # Errors
-    /// [`Error::PlanStack`] for another stack's plan, [`Error::StalePlan`]
-    /// when the state moved on (or holds pending operations), and the errors
-    /// of [`Engine::up`].
-    pub async fn apply_plan(&self, plan: &Plan) -> crate::Result<ApplyReport> {
-        if plan.stack != self.stack {
-            return Err(Error::PlanStack {
-                plan: plan.stack.clone(),
-                stack: self.stack.clone(),
-            });
-        }
-        self.locked("up", |this| async move {
-            let state = this.planned_against(plan).await?;
-            this.execute("up", plan, state, Vec::new(), HashMap::new())
-                .await
-        })
-        .await
-    }
-
-    /// Under the lock: the stored state, if it is the one `plan` was made
-    /// against (same lineage, serial and hash, no pending operations) and
-    /// the key its secrets need is given; else [`Error::StalePlan`].
-    async fn planned_against(&self, plan: &Plan) -> crate::Result<State> {
-        let state = self.state().await?;
-        self.require_key("up", &state, crate::saved_plan::holds_secrets(plan))?;
-        let found = StateBinding::of(&state);
-        if found != plan.base || !state.pending.is_empty() {
-            return Err(Error::StalePlan {
-                expected: plan.base.to_string(),
-                found: if state.pending.is_empty() {
-                    found.to_string()
-                } else {
-                    format!("{found} with {} pending operation(s)", state.pending.len())
-                },
-            });
-        }
-        Ok(state)
     }
 
     /// The plan [`Engine::destroy`] would carry out.
