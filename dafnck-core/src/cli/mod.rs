@@ -417,10 +417,7 @@ where
             ..
         } => {
             let engine = engine.targets(target.clone());
-            if !*no_refresh {
-                engine.check_key_for("up").await?;
-            }
-            let preview = engine.preview(prog(), !*no_refresh).await?;
+            let preview = engine.preview_for("up", prog(), !*no_refresh).await?;
             print_preview(&preview, color);
             if !preview.has_work() {
                 return Ok(0);

@@ -90,17 +90,6 @@ impl Engine {
             plan.is_some_and(saved_plan::holds_secrets),
         )
     }
-
-    /// As [`Engine::check_secrets_writable`] for `operation`, before any
-    /// plan is made: the command line's `up` calls it before its refreshing
-    /// preview, so a missing key is reported as `up`'s, not the preview's.
-    pub(crate) async fn check_key_for(&self, operation: &str) -> crate::Result<()> {
-        if self.sealing.key_source().has_key() {
-            return Ok(());
-        }
-        let state = self.state().await?;
-        self.require_key(operation, &state, false)
-    }
 }
 
 impl Engine {
