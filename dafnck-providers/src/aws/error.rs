@@ -219,6 +219,32 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// What an SDK call answers, as a result whose error names the call.
+pub(crate) trait Answer {
+    /// What the call returns when it succeeds.
+    type Out;
+    /// The answer, or the failure of `call` as an [`AwsError`] about `s`.
+    fn named(self, s: &Subject<'_>, call: &'static str) -> Result<Self::Out, AwsError>;
+    /// `Ok(())`, or the failure of `call` as an [`AwsError`] about `s`.
+    fn of(self, s: &Subject<'_>, call: &'static str) -> Result<(), AwsError>
+    where
+        Self: Sized,
+    {
+        self.named(s, call).map(drop)
+    }
+}
+
+impl<O, E, R> Answer for Result<O, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    type Out = O;
+    fn named(self, s: &Subject<'_>, call: &'static str) -> Result<O, AwsError> {
+        self.map_err(|e| s.error(call, e))
+    }
+}
+
 impl Subject<'_> {
     /// Turns an SDK error of `call` into an [`AwsError`].
     pub(crate) fn error<E, R>(&self, call: &'static str, err: SdkError<E, R>) -> AwsError

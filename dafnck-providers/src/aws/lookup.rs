@@ -4,44 +4,47 @@
 
 use std::future::Future;
 
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use dafnck_core::provider::kit::{Found, Read};
 
-use super::error::{AwsError, Subject};
+use super::error::{Answer, AwsError, Subject};
+
+/// What a lookup answers: the object, `None` when AWS has none, or why it
+/// could not tell.
+pub(crate) type Lookup<T> = Result<Option<T>, AwsError>;
 
 /// The answer to `call`, or `None` when AWS says the addressed object does
 /// not exist; any other error as an [`AwsError`] naming `call`.
-pub(crate) fn unless_not_found<T, E, R>(
+pub(crate) fn unless_not_found<A: Answer>(
     s: &Subject<'_>,
     call: &'static str,
-    result: Result<T, SdkError<E, R>>,
-) -> Result<Option<T>, AwsError>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
+    result: A,
+) -> Result<Option<A::Out>, AwsError> {
     none_if(s, call, result, AwsError::is_not_found)
 }
 
 /// The answer to `call`, or `None` when its error is one that `absent`
 /// accepts; any other error as an [`AwsError`] naming `call`.
-pub(crate) fn none_if<T, E, R>(
+pub(crate) fn none_if<A: Answer>(
     s: &Subject<'_>,
     call: &'static str,
-    result: Result<T, SdkError<E, R>>,
+    result: A,
     absent: impl FnOnce(&AwsError) -> bool,
-) -> Result<Option<T>, AwsError>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    match result {
+) -> Result<Option<A::Out>, AwsError> {
+    match result.named(s, call) {
         Ok(out) => Ok(Some(out)),
-        Err(e) => match s.error(call, e) {
-            e if absent(&e) => Ok(None),
-            e => Err(e),
-        },
+        Err(e) if absent(&e) => Ok(None),
+        Err(e) => Err(e),
     }
+}
+
+/// The answer to a delete `call`: done, also when AWS says the object was
+/// already gone; any other error as an [`AwsError`] naming `call`.
+pub(crate) fn deleted(
+    s: &Subject<'_>,
+    call: &'static str,
+    result: impl Answer,
+) -> Result<(), AwsError> {
+    unless_not_found(s, call, result).map(drop)
 }
 
 /// The object `req` asks about: `by_id` when state records an id, else

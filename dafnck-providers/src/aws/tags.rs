@@ -12,12 +12,11 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use dafnck_core::provider::kit::Create;
 use sha2::{Digest, Sha256};
 
-use super::error::{AwsError, Subject};
+use super::error::{Answer, AwsError, Subject};
 
 /// The tag naming the stack that manages an object.
 pub const STACK_TAG: &str = "dafnck:stack";
@@ -158,7 +157,7 @@ pub(crate) fn tag_changes<T>(
 /// what is missing (`add`), then `remove_call` with what is extra
 /// (`remove`), so new members are in before old ones go; `calls` are their
 /// names, for errors. A call with nothing to do is not made.
-pub(crate) async fn add_then_remove<A, B, AF, RF, AO, RO, AE, RE, AR, RR>(
+pub(crate) async fn add_then_remove<A, B, AF, RF>(
     s: &Subject<'_>,
     add: Vec<A>,
     remove: Vec<B>,
@@ -167,20 +166,35 @@ pub(crate) async fn add_then_remove<A, B, AF, RF, AO, RO, AE, RE, AR, RR>(
     remove_call: impl FnOnce(Vec<B>) -> RF,
 ) -> Result<(), AwsError>
 where
-    AF: Future<Output = Result<AO, SdkError<AE, AR>>>,
-    RF: Future<Output = Result<RO, SdkError<RE, RR>>>,
-    AE: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    RE: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    AR: std::fmt::Debug,
-    RR: std::fmt::Debug,
+    AF: Future<Output: Answer>,
+    RF: Future<Output: Answer>,
 {
     if !add.is_empty() {
-        add_call(add).await.map_err(|e| s.error(calls.0, e))?;
+        add_call(add).await.of(s, calls.0)?;
     }
     if !remove.is_empty() {
-        remove_call(remove).await.map_err(|e| s.error(calls.1, e))?;
+        remove_call(remove).await.of(s, calls.1)?;
     }
     Ok(())
+}
+
+/// Turns the user tags `current` into `desired` through a service's
+/// `TagResource` (`tag_call`, given the tags `tag` makes) and
+/// `UntagResource` (`untag_call`, given the keys), as [`add_then_remove`].
+pub(crate) async fn tag_resource<T, AF, RF>(
+    s: &Subject<'_>,
+    (current, desired): (&BTreeMap<String, String>, &BTreeMap<String, String>),
+    tag: impl Fn(&str, &str) -> Result<T, AwsError>,
+    tag_call: impl FnOnce(Vec<T>) -> AF,
+    untag_call: impl FnOnce(Vec<String>) -> RF,
+) -> Result<(), AwsError>
+where
+    AF: Future<Output: Answer>,
+    RF: Future<Output: Answer>,
+{
+    let (set, keys) = tag_changes(current, desired, tag)?;
+    let calls = ("TagResource", "UntagResource");
+    add_then_remove(s, set, keys, calls, tag_call, untag_call).await
 }
 
 /// [`diff`] as EC2 takes it: tags to set, and tags (keys only) to delete.

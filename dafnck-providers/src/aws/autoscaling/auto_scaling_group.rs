@@ -19,6 +19,7 @@ use dafnck_core::ProviderError;
 use super::super::ec2::{known, LaunchTemplateId, SubnetId};
 use super::super::elbv2::{object_name, TargetGroupArn};
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::tags::{self, client_token, TOKEN_TAG};
 use super::super::{lookup, Aws, Poll};
 use super::{is_missing, provider_error};
@@ -189,7 +190,7 @@ fn is_deleting(g: &Found) -> bool {
     g.status().is_some_and(|s| s.starts_with("Delete"))
 }
 
-async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<Found>, AwsError> {
+async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Lookup<Found> {
     Ok(by_names(client, s, &[name.to_owned()])
         .await?
         .into_iter()
@@ -198,12 +199,7 @@ async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<
 
 /// The group a create with `token` made under `name`, if any; an error
 /// when a group of that name exists that it did not make.
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    name: &str,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_token(client: &Client, s: &Subject<'_>, name: &str, token: &str) -> Lookup<Found> {
     let Some(group) = by_name(client, s, name).await? else {
         return Ok(None);
     };

@@ -20,6 +20,7 @@ use dafnck_core::ProviderError;
 use super::super::ec2::known;
 use super::super::elbv2::object_name;
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{lookup, one_call, Aws};
 use super::{is_missing, provider_error};
 
@@ -159,19 +160,14 @@ async fn in_group(
     }
 }
 
-async fn by_names(
-    client: &Client,
-    s: &Subject<'_>,
-    group: &str,
-    name: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_names(client: &Client, s: &Subject<'_>, group: &str, name: &str) -> Lookup<Found> {
     let found = in_group(client, s, group, vec![name.to_owned()]).await?;
     Ok(found
         .into_iter()
         .find(|p| p.auto_scaling_group_name() == Some(group) && p.policy_name() == Some(name)))
 }
 
-async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
+async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Lookup<Found> {
     match names_in(arn) {
         Some((group, name)) => by_names(client, s, group, name).await,
         None => Err(s.invalid(format!("{arn:?} is not a scaling policy ARN"))),
@@ -180,11 +176,7 @@ async fn by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Fo
 
 /// The policy a create with `token` made (the one named as that create
 /// names it).
-async fn by_token(
-    client: &Client,
-    req: &Read<ScalingPolicy>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_token(client: &Client, req: &Read<ScalingPolicy>, token: &str) -> Lookup<Found> {
     let s = Subject::of::<ScalingPolicy>(&req.name);
     let recorded = req.recorded.decode_or_default();
     let Some(group) = recorded.auto_scaling_group_name.as_value() else {
@@ -194,7 +186,7 @@ async fn by_token(
     by_names(client, &s, group, &name).await
 }
 
-async fn find(client: &Client, req: &Read<ScalingPolicy>) -> Result<Option<Found>, AwsError> {
+async fn find(client: &Client, req: &Read<ScalingPolicy>) -> Lookup<Found> {
     let s = Subject::of::<ScalingPolicy>(&req.name);
     lookup::find(
         req,

@@ -18,6 +18,7 @@ use dafnck_core::ProviderError;
 use super::super::ec2::known;
 use super::super::elbv2::object_name;
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::tags::{self, client_token, TOKEN_TAG};
 use super::super::{lookup, one_call, Aws};
 
@@ -226,7 +227,7 @@ async fn by_names(
     .await
 }
 
-async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<Found>, AwsError> {
+async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Lookup<Found> {
     Ok(by_names(client, s, &[name.to_owned()])
         .await?
         .into_iter()
@@ -525,12 +526,10 @@ impl ResourceHandler for MetricAlarmHandler {
             .into_iter()
             .filter(|(k, _)| tags::is_users(k))
             .collect();
-        let (set, keys) = tags::tag_changes(&current, &v.tags, |k, v| Ok(tag(k, v)))?;
-        tags::add_then_remove(
+        tags::tag_resource(
             &s,
-            set,
-            keys,
-            ("TagResource", "UntagResource"),
+            (&current, &v.tags),
+            |k, v| Ok(tag(k, v)),
             |set| {
                 client
                     .tag_resource()

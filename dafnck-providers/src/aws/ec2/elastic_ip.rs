@@ -15,6 +15,7 @@ use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{known, InstanceId};
 
@@ -70,7 +71,7 @@ pub struct ElasticIpOutputs {
 
 type Found = aws_sdk_ec2::types::Address;
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Lookup<Found> {
     let out = lookup::unless_not_found(
         s,
         "DescribeAddresses",
@@ -79,11 +80,7 @@ async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Foun
     Ok(out.and_then(|out| out.addresses().first().cloned()))
 }
 
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_token(client: &Client, s: &Subject<'_>, token: &str) -> Lookup<Found> {
     let out = client
         .describe_addresses()
         .filters(tags::token_filter(token))

@@ -15,6 +15,7 @@ use dafnck_core::state::CallKind;
 use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{failed_after_create, lookup, tags, Aws, Poll};
 use super::{known, required, SecurityGroupId, SubnetId};
 
@@ -129,7 +130,7 @@ fn is_ending(i: &Found) -> bool {
 
 /// The instance with this id, whatever its state, or `None` when AWS does
 /// not know it.
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Lookup<Found> {
     let out = lookup::unless_not_found(
         s,
         "DescribeInstances",
@@ -145,11 +146,7 @@ async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Foun
 }
 
 /// The live instance a create with `token` made, if any.
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_token(client: &Client, s: &Subject<'_>, token: &str) -> Lookup<Found> {
     let live = Filter::builder()
         .name("instance-state-name")
         .set_values(Some(

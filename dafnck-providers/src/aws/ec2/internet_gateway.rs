@@ -143,7 +143,7 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
         return Ok(());
     };
     attach(client, s, id, &attached(&gw), None).await?;
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteInternetGateway",
         client
@@ -151,8 +151,7 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
             .internet_gateway_id(id)
             .send()
             .await,
-    )?;
-    Ok(())
+    )
 }
 
 fn outputs(id: &str) -> InternetGatewayOutputs {

@@ -18,6 +18,7 @@ use dafnck_core::Secret;
 use sha2::{Digest, Sha256};
 
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{lookup, one_call, tags, Aws};
 
 ids! {
@@ -102,7 +103,7 @@ fn name_of(v: &KeyPair, resource: &str, token: &str) -> String {
     format!("{resource}-{suffix}")
 }
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Lookup<Found> {
     // A `key-pair-id` filter rather than `KeyPairId`s: the same answer from
     // AWS (without an error for an unknown id), and moto ignores the ids.
     let filter = Filter::builder().name("key-pair-id").values(id).build();
@@ -150,12 +151,11 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     else {
         return Ok(());
     };
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteKeyPair",
         client.delete_key_pair().key_name(name).send().await,
-    )?;
-    Ok(())
+    )
 }
 
 /// What ImportKeyPair or CreateKeyPair (`call`) answered.

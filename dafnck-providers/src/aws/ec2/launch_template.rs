@@ -19,6 +19,7 @@ use dafnck_core::{ProviderError, Value};
 
 use super::super::elbv2::object_name;
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{lookup, one_call, tags, Aws};
 use super::instance::base64;
 use super::{known, required, SecurityGroupId};
@@ -118,7 +119,7 @@ fn unless_gone<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     }
 }
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Lookup<Found> {
     let out = unless_gone(
         client
             .describe_launch_templates()

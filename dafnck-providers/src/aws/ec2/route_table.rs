@@ -237,12 +237,11 @@ async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
     for association in associations_of(&table).values() {
         disassociate(client, s, association).await?;
     }
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteRouteTable",
         client.delete_route_table().route_table_id(id).send().await,
-    )?;
-    Ok(())
+    )
 }
 
 fn outputs(id: &str) -> RouteTableOutputs {

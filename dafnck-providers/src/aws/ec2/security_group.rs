@@ -374,12 +374,11 @@ async fn converge(
 }
 
 async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteSecurityGroup",
         client.delete_security_group().group_id(id).send().await,
-    )?;
-    Ok(())
+    )
 }
 
 fn check(s: &Subject<'_>, g: &SecurityGroup) -> Result<(), AwsError> {

@@ -122,12 +122,11 @@ fn outputs(subnet: &Found) -> SubnetOutputs {
 }
 
 async fn delete_by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteSubnet",
         client.delete_subnet().subnet_id(id).send().await,
-    )?;
-    Ok(())
+    )
 }
 
 /// What a read reports of `subnet`, found for `req`: shared by `read` and

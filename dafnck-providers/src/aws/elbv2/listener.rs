@@ -17,6 +17,7 @@ use dafnck_core::state::CallKind;
 
 use super::super::ec2::known;
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, one_call, Aws};
 use super::{
@@ -128,7 +129,7 @@ async fn by_token(
     s: &Subject<'_>,
     load_balancer_arn: &str,
     token: &str,
-) -> Result<Option<Found>, AwsError> {
+) -> Lookup<Found> {
     if load_balancer_arn.is_empty() {
         return Ok(None);
     }
@@ -257,12 +258,11 @@ fn same_split(a: &[(String, u16)], b: &[(String, u16)]) -> bool {
 }
 
 async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<(), AwsError> {
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteListener",
         client.delete_listener().listener_arn(arn).send().await,
-    )?;
-    Ok(())
+    )
 }
 
 /// What a read reports of `l` (with its `tags`), found for `req`: shared by
@@ -309,7 +309,7 @@ async fn by_read_token(
     s: &Subject<'_>,
     req: &Read<Listener>,
     token: &str,
-) -> Result<Option<Found>, AwsError> {
+) -> Lookup<Found> {
     let recorded = req.recorded.decode_or_default();
     // An unresolved load balancer is an empty ARN, which has no listeners.
     let lb = recorded

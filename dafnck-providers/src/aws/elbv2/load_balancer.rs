@@ -18,6 +18,7 @@ use dafnck_core::state::CallKind;
 
 use super::super::ec2::{known, SecurityGroupId, SubnetId, VpcId};
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::tags::check_user_tags;
 use super::super::{failed_after_create, lookup, Aws, Poll};
 use super::{
@@ -122,7 +123,7 @@ described!(
     load_balancers
 );
 
-async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<Found>, AwsError> {
+async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Lookup<Found> {
     let out = lookup::unless_not_found(
         s,
         "DescribeLoadBalancers",
@@ -140,12 +141,7 @@ async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<
 /// that create used, if its token tag says so. One with that name made by
 /// someone else is an error: adopting it would take over a stranger's
 /// object.
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    name: &str,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_token(client: &Client, s: &Subject<'_>, name: &str, token: &str) -> Lookup<Found> {
     let Some(lb) = by_name(client, s, name).await? else {
         return Ok(None);
     };
@@ -308,7 +304,7 @@ async fn by_read_token(
     s: &Subject<'_>,
     req: &Read<LoadBalancer>,
     token: &str,
-) -> Result<Option<Found>, AwsError> {
+) -> Lookup<Found> {
     let recorded = req.recorded.decode_or_default();
     let name = object_name(recorded.name.as_deref(), &req.name, token);
     by_token(client, s, &name, token).await

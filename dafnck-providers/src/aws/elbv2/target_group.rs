@@ -18,6 +18,7 @@ use dafnck_core::state::CallKind;
 
 use super::super::ec2::{known, InstanceId, VpcId};
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::tags::{self, added_and_removed, check_user_tags};
 use super::super::{failed_after_create, lookup, one_call, Aws};
 use super::{
@@ -168,12 +169,7 @@ async fn observed_with_targets(
 }
 
 /// The group a create with `token` made (see the load balancer's).
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    name: &str,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_token(client: &Client, s: &Subject<'_>, name: &str, token: &str) -> Lookup<Found> {
     let found = lookup::unless_not_found(
         s,
         "DescribeTargetGroups",
@@ -332,7 +328,7 @@ async fn set_targets(
 }
 
 async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<(), AwsError> {
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteTargetGroup",
         client
@@ -340,8 +336,7 @@ async fn delete_by_arn(client: &Client, s: &Subject<'_>, arn: &str) -> Result<()
             .target_group_arn(arn)
             .send()
             .await,
-    )?;
-    Ok(())
+    )
 }
 
 /// What a read reports of `group` (with its `tags` and the targets found
@@ -394,7 +389,7 @@ async fn by_read_token(
     s: &Subject<'_>,
     req: &Read<TargetGroup>,
     token: &str,
-) -> Result<Option<Found>, AwsError> {
+) -> Lookup<Found> {
     let recorded = req.recorded.decode_or_default();
     by_token(client, s, &name_for(&recorded, &req.name, token), token).await
 }

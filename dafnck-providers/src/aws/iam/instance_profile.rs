@@ -8,15 +8,14 @@ use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
-use dafnck_core::ProviderError;
 
 use super::super::ec2::known;
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{
     by_token, check_name, fixed_name_conflict, iam_name, read_named, tags_on_create, user_tags,
@@ -115,7 +114,7 @@ async fn delete_profile(client: &Client, s: &Subject<'_>, name: &str) -> Result<
         return Ok(());
     };
     set_role(client, s, name, &roles_of(&p), None).await?;
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteInstanceProfile",
         client
@@ -123,8 +122,7 @@ async fn delete_profile(client: &Client, s: &Subject<'_>, name: &str) -> Result<
             .instance_profile_name(name)
             .send()
             .await,
-    )?;
-    Ok(())
+    )
 }
 
 fn outputs(p: &Found) -> InstanceProfileOutputs {
@@ -210,10 +208,7 @@ impl ResourceHandler for InstanceProfileHandler {
         Ok(outputs(&profile))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<InstanceProfile>) -> Result<(), ProviderError> {
-        let client = p.iam_client().await;
-        Ok(delete_profile(client, &Subject::of::<InstanceProfile>(&req.name), &req.id).await?)
-    }
+    deletes_by!(InstanceProfile, iam_client, delete_profile);
 }
 
 #[async_trait]
@@ -244,11 +239,7 @@ impl NamedType for InstanceProfileHandler {
         lookup::observed(p.instance_profile_name(), observed, outputs(p))
     }
 
-    async fn by_id(
-        client: &Client,
-        s: &Subject<'_>,
-        name: &str,
-    ) -> Result<Option<Found>, AwsError> {
+    async fn by_id(client: &Client, s: &Subject<'_>, name: &str) -> Lookup<Found> {
         let out = lookup::unless_not_found(
             s,
             "GetInstanceProfile",

@@ -9,14 +9,13 @@ use aws_sdk_iam::types::PolicyScopeType;
 use aws_sdk_iam::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::provider::{Diff, DiffRequest};
 use dafnck_core::state::CallKind;
-use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{lookup, one_call, tags, Aws};
 use super::{
     as_found, by_token, check_document, check_name, fixed_name_conflict, iam_name, policy_diff,
@@ -132,7 +131,7 @@ async fn delete_version(
     arn: &str,
     version: &str,
 ) -> Result<(), AwsError> {
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeletePolicyVersion",
         client
@@ -141,8 +140,7 @@ async fn delete_version(
             .version_id(version)
             .send()
             .await,
-    )?;
-    Ok(())
+    )
 }
 
 /// Makes `document` the policy's new default version, first deleting its
@@ -183,12 +181,11 @@ async fn delete_policy(client: &Client, s: &Subject<'_>, arn: &str) -> Result<()
     for version in &old {
         delete_version(client, s, arn, version).await?;
     }
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeletePolicy",
         client.delete_policy().policy_arn(arn).send().await,
-    )?;
-    Ok(())
+    )
 }
 
 /// Serves [`Policy`].
@@ -276,10 +273,7 @@ impl ResourceHandler for PolicyHandler {
         Ok(out)
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Policy>) -> Result<(), ProviderError> {
-        let client = p.iam_client().await;
-        Ok(delete_policy(client, &Subject::of::<Policy>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Policy, iam_client, delete_policy);
 }
 
 #[async_trait]
@@ -309,7 +303,7 @@ impl NamedType for PolicyHandler {
         lookup::observed(p.arn().unwrap_or_default(), observed, outputs(p))
     }
 
-    async fn by_id(client: &Client, s: &Subject<'_>, arn: &str) -> Result<Option<Found>, AwsError> {
+    async fn by_id(client: &Client, s: &Subject<'_>, arn: &str) -> Lookup<Found> {
         let out = lookup::unless_not_found(
             s,
             "GetPolicy",
@@ -345,11 +339,7 @@ impl NamedType for PolicyHandler {
     }
 
     /// The account's own policy named `name`, found among its policies.
-    async fn by_name(
-        client: &Client,
-        s: &Subject<'_>,
-        name: &str,
-    ) -> Result<Option<Found>, AwsError> {
+    async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Lookup<Found> {
         let mut marker = None;
         loop {
             let out = client

@@ -7,14 +7,13 @@ use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::provider::{Diff, DiffRequest};
 use dafnck_core::state::CallKind;
-use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{lookup, one_call, tags, Aws};
 use super::{
     as_found, by_token, check_document, check_name, fixed_name_conflict, iam_name, policy_diff,
@@ -109,12 +108,11 @@ fn check(s: &Subject<'_>, v: &Role) -> Result<(), AwsError> {
 }
 
 async fn delete_role(client: &Client, s: &Subject<'_>, name: &str) -> Result<(), AwsError> {
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteRole",
         client.delete_role().role_name(name).send().await,
-    )?;
-    Ok(())
+    )
 }
 
 /// Serves [`Role`].
@@ -217,10 +215,7 @@ impl ResourceHandler for RoleHandler {
         Ok(outputs(&role))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Role>) -> Result<(), ProviderError> {
-        let client = p.iam_client().await;
-        Ok(delete_role(client, &Subject::of::<Role>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Role, iam_client, delete_role);
 }
 
 #[async_trait]
@@ -260,11 +255,7 @@ impl NamedType for RoleHandler {
         lookup::observed(role.role_name(), observed, outputs(role))
     }
 
-    async fn by_id(
-        client: &Client,
-        s: &Subject<'_>,
-        name: &str,
-    ) -> Result<Option<Found>, AwsError> {
+    async fn by_id(client: &Client, s: &Subject<'_>, name: &str) -> Lookup<Found> {
         let out =
             lookup::unless_not_found(s, "GetRole", client.get_role().role_name(name).send().await)?;
         let Some(role) = out.and_then(|out| out.role) else {

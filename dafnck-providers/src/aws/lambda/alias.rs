@@ -16,6 +16,7 @@ use dafnck_core::ProviderError;
 
 use super::super::ec2::known;
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{lookup, one_call, Aws};
 use super::{check_name, is_conflict, provider_error, split_qualified, FunctionName};
 
@@ -140,12 +141,7 @@ fn routing_of(r: Option<&AliasRoutingConfiguration>) -> Option<WeightedVersion> 
     })
 }
 
-async fn by_name(
-    client: &Client,
-    s: &Subject<'_>,
-    function: &str,
-    name: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_name(client: &Client, s: &Subject<'_>, function: &str, name: &str) -> Lookup<Found> {
     lookup::unless_not_found(
         s,
         "GetAlias",
@@ -292,7 +288,7 @@ impl ResourceHandler for AliasHandler {
         let (function, name) = split_qualified(&req.id)
             .ok_or_else(|| s.invalid(format!("{:?} is not an alias's ARN", req.id)))?;
         let client = p.lambda_client().await;
-        lookup::unless_not_found(
+        Ok(lookup::deleted(
             &s,
             "DeleteAlias",
             client
@@ -301,8 +297,7 @@ impl ResourceHandler for AliasHandler {
                 .name(name)
                 .send()
                 .await,
-        )?;
-        Ok(())
+        )?)
     }
 }
 

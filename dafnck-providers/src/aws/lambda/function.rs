@@ -13,8 +13,7 @@ use aws_sdk_lambda::Client;
 use base64ct::{Base64, Encoding};
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
@@ -24,6 +23,7 @@ use sha2::{Digest, Sha256};
 use super::super::ec2::known;
 use super::super::error::{AwsError, Subject};
 use super::super::iam::{fixed_name_conflict, RoleArn};
+use super::super::lookup::Lookup;
 use super::super::{lookup, tags, Aws};
 use super::{
     check_name, function_name, is_conflict, made_by, provider_error, tags_on_create, user_tags,
@@ -338,7 +338,7 @@ fn package(s: &Subject<'_>, v: &Function) -> Result<Vec<u8>, AwsError> {
 
 type Found = aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 
-async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<Found>, AwsError> {
+async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Lookup<Found> {
     lookup::unless_not_found(
         s,
         "GetFunction",
@@ -348,12 +348,7 @@ async fn by_name(client: &Client, s: &Subject<'_>, name: &str) -> Result<Option<
 
 /// The function a create with `token` made under `name`, if any; an error
 /// when a function of that name exists that it did not make.
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    name: &str,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_token(client: &Client, s: &Subject<'_>, name: &str, token: &str) -> Lookup<Found> {
     match by_name(client, s, name).await? {
         Some(f) if made_by(f.tags(), token) => Ok(Some(f)),
         Some(_) => Err(s.invalid(format!(
@@ -444,12 +439,11 @@ fn configuration_differs(found: &Function, v: &Function) -> bool {
 }
 
 async fn delete_function(client: &Client, s: &Subject<'_>, name: &str) -> Result<(), AwsError> {
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteFunction",
         client.delete_function().function_name(name).send().await,
-    )?;
-    Ok(())
+    )
 }
 
 /// `$call` with the configuration a create and a configuration update both
@@ -571,14 +565,10 @@ impl ResourceHandler for FunctionHandler {
                 .await
                 .map_err(|e| provider_error(s.error("UpdateFunctionCode", e)))?;
         }
-        let (set, keys) = tags::tag_changes(&found.tags, &v.tags, |k, v| {
-            Ok((k.to_owned(), v.to_owned()))
-        })?;
-        tags::add_then_remove(
+        tags::tag_resource(
             &s,
-            set,
-            keys,
-            ("TagResource", "UntagResource"),
+            (&found.tags, &v.tags),
+            |k, v| Ok((k.to_owned(), v.to_owned())),
             |set| {
                 let set = set.into_iter().collect();
                 client
@@ -599,10 +589,7 @@ impl ResourceHandler for FunctionHandler {
         Ok(outputs_of(&wait_ready(p, client, &s, name).await?))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Function>) -> Result<(), ProviderError> {
-        let client = p.lambda_client().await;
-        Ok(delete_function(client, &Subject::of::<Function>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Function, lambda_client, delete_function);
 }
 
 #[cfg(test)]

@@ -9,13 +9,12 @@ use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType};
 use aws_sdk_route53::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
-use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{as_set, caller_reference, user_tags, Tagged};
 
@@ -136,7 +135,7 @@ async fn with_tags(
     Ok(Found { check, tags })
 }
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Lookup<Found> {
     let out = lookup::unless_not_found(
         s,
         "GetHealthCheck",
@@ -151,11 +150,7 @@ async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Foun
 /// The check a create with `token` made, if any: ListHealthChecks, its
 /// `CallerReference` checked (Route 53 can look a check up by nothing
 /// else).
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_token(client: &Client, s: &Subject<'_>, token: &str) -> Lookup<Found> {
     let reference = caller_reference(token);
     let mut marker = None::<String>;
     loop {
@@ -382,14 +377,11 @@ impl ResourceHandler for HealthCheckHandler {
         Ok(outputs(&found))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<HealthCheck>) -> Result<(), ProviderError> {
-        let client = p.route53_client().await;
-        Ok(delete_check(client, &Subject::of::<HealthCheck>(&req.name), &req.id).await?)
-    }
+    deletes_by!(HealthCheck, route53_client, delete_check);
 }
 
 async fn delete_check(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteHealthCheck",
         client
@@ -397,8 +389,7 @@ async fn delete_check(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), 
             .health_check_id(id)
             .send()
             .await,
-    )?;
-    Ok(())
+    )
 }
 
 #[cfg(test)]

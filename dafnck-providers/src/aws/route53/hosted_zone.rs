@@ -8,14 +8,13 @@ use aws_sdk_route53::types::{HostedZoneConfig, Vpc, VpcRegion};
 use aws_sdk_route53::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::state::CallKind;
-use dafnck_core::ProviderError;
 
 use super::super::ec2::{known, VpcId};
 use super::super::error::{AwsError, Subject};
+use super::super::lookup::Lookup;
 use super::super::{failed_after_create, lookup, one_call, tags, Aws};
 use super::{bare_zone_id, caller_reference, dns_name, user_tags, Tagged};
 
@@ -93,7 +92,7 @@ struct Found {
     tags: BTreeMap<String, String>,
 }
 
-async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Found>, AwsError> {
+async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Lookup<Found> {
     let Some(out) = lookup::unless_not_found(
         s,
         "GetHostedZone",
@@ -119,12 +118,7 @@ async fn by_id(client: &Client, s: &Subject<'_>, id: &str) -> Result<Option<Foun
 
 /// The zone named `name` a create with `token` made, if any: one
 /// ListHostedZonesByName from the name on, its `CallerReference` checked.
-async fn by_token(
-    client: &Client,
-    s: &Subject<'_>,
-    name: &str,
-    token: &str,
-) -> Result<Option<Found>, AwsError> {
+async fn by_token(client: &Client, s: &Subject<'_>, name: &str, token: &str) -> Lookup<Found> {
     let reference = caller_reference(token);
     let mut next = None::<String>;
     loop {
@@ -360,10 +354,7 @@ impl ResourceHandler for HostedZoneHandler {
         Ok(outputs(&found))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<HostedZone>) -> Result<(), ProviderError> {
-        let client = p.route53_client().await;
-        Ok(delete_zone(client, &Subject::of::<HostedZone>(&req.name), &req.id).await?)
-    }
+    deletes_by!(HostedZone, route53_client, delete_zone);
 }
 
 async fn delete_zone(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), AwsError> {
@@ -379,12 +370,11 @@ async fn delete_zone(client: &Client, s: &Subject<'_>, id: &str) -> Result<(), A
             left.join(", ")
         )));
     }
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteHostedZone",
         client.delete_hosted_zone().id(id).send().await,
-    )?;
-    Ok(())
+    )
 }
 
 #[cfg(test)]

@@ -15,12 +15,10 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 use dafnck_core::prelude::*;
 use dafnck_core::provider::kit::{
-    self, Create, CreateResult, Delete, Made, Read, ReadResult, ResourceHandler, Update,
-    UpdateResult,
+    self, Create, CreateResult, Made, Read, ReadResult, ResourceHandler, Update, UpdateResult,
 };
 use dafnck_core::provider::DiffRequest;
 use dafnck_core::state::CallKind;
-use dafnck_core::ProviderError;
 
 use super::super::error::{AwsError, Subject};
 use super::super::tags::{self, client_token, TOKEN_TAG};
@@ -420,7 +418,7 @@ async fn put_tags(
         .map(|(k, v)| s3_tag(s, k, v))
         .collect::<Result<Vec<_>, _>>()?;
     if set.is_empty() {
-        lookup::unless_not_found(
+        lookup::deleted(
             s,
             "DeleteBucketTagging",
             client.delete_bucket_tagging().bucket(name).send().await,
@@ -442,12 +440,11 @@ async fn put_tags(
 }
 
 async fn delete_bucket(client: &Client, s: &Subject<'_>, name: &str) -> Result<(), AwsError> {
-    lookup::unless_not_found(
+    lookup::deleted(
         s,
         "DeleteBucket",
         client.delete_bucket().bucket(name).send().await,
-    )?;
-    Ok(())
+    )
 }
 
 /// The region the client's configuration names (`us-east-1` when none).
@@ -598,10 +595,7 @@ impl ResourceHandler for BucketHandler {
         Ok(outputs(client, name))
     }
 
-    async fn delete(&self, p: &Aws, req: Delete<Bucket>) -> Result<(), ProviderError> {
-        let client = p.s3_client().await;
-        Ok(delete_bucket(client, &Subject::of::<Bucket>(&req.name), &req.id).await?)
-    }
+    deletes_by!(Bucket, s3_client, delete_bucket);
 }
 
 #[cfg(test)]
