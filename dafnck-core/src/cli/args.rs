@@ -168,6 +168,46 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the pipeline file that runs this program on a CI platform:
+    /// test, a preview of every stage on pull requests, `up` of each stage
+    /// in order on pushes, a scheduled drift check.
+    Ci {
+        /// The platform.
+        #[arg(value_enum)]
+        platform: super::ci::Platform,
+        /// A stage (a stack), in the order changes are applied (repeatable;
+        /// default: the --stack).
+        #[arg(long = "stage", value_name = "NAME")]
+        stages: Vec<String>,
+        /// A stage whose `up` waits for a person's approval (repeatable;
+        /// default: the last stage when there are two or more).
+        #[arg(long, value_name = "NAME")]
+        approve: Vec<String>,
+        /// No stage waits for approval.
+        #[arg(long, conflicts_with = "approve")]
+        no_approval: bool,
+        /// The branch whose pushes are applied.
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// When drift is checked: five cron fields, UTC.
+        #[arg(long, value_name = "CRON", default_value = "0 6 * * *")]
+        drift_cron: String,
+        /// Give the jobs AWS credentials (OIDC on GitHub and GitLab, secret
+        /// variables on Jenkins and Azure DevOps).
+        #[arg(long)]
+        aws: bool,
+        /// How the pipeline runs this program (default: `cargo run
+        /// --release --locked --bin NAME --`, NAME this program's name).
+        #[arg(long, value_name = "COMMAND")]
+        run: Option<String>,
+        /// The repository's root: the file is written under it.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        /// Replace an existing file that differs (otherwise it is kept and
+        /// nothing is written).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `rollout` subcommands.

@@ -31,6 +31,7 @@
 //! change); commands that write refuse with an error saying it is needed.
 
 mod args;
+pub mod ci;
 pub mod output;
 mod progress;
 
@@ -330,6 +331,9 @@ async fn dispatch<F>(
 where
     F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
 {
+    if let Command::Ci { .. } = &args.command {
+        return ci_command(args);
+    }
     let config = load_config(args)?;
     let store: Arc<dyn StateStore> = match args
         .state
@@ -554,6 +558,8 @@ where
             );
             Ok(0)
         }
+        // Answered before the engine is made (it needs no state).
+        Command::Ci { .. } => ci_command(args),
         Command::Outputs { json } => {
             let state = engine.existing_state().await?;
             if *json {
@@ -571,6 +577,53 @@ where
             Ok(0)
         }
     }
+}
+
+/// `ci`: writes the pipeline file of a platform.
+fn ci_command(args: &Args) -> crate::Result<u8> {
+    let Command::Ci {
+        platform,
+        stages,
+        approve,
+        no_approval,
+        branch,
+        drift_cron,
+        aws,
+        run,
+        out,
+        force,
+    } = &args.command
+    else {
+        unreachable!("ci_command is called for `ci` only")
+    };
+    let stages = if stages.is_empty() {
+        vec![args.stack.clone()]
+    } else {
+        stages.clone()
+    };
+    let run = match run {
+        Some(run) => run.clone(),
+        None => {
+            let exe = std::env::current_exe()
+                .map_err(|e| Error::Usage(format!("ci: cannot tell this program's name: {e}")))?;
+            let name = exe.file_stem().unwrap_or_default().to_string_lossy();
+            format!("cargo run --release --locked --bin {name} --")
+        }
+    };
+    let mut pipeline = ci::Pipeline::new(run, stages);
+    if *no_approval {
+        pipeline.approve.clear();
+    } else if !approve.is_empty() {
+        pipeline.approve = approve.clone();
+    }
+    pipeline.branch = branch.clone();
+    pipeline.drift_cron = drift_cron.clone();
+    pipeline.aws = *aws;
+    match pipeline.write(*platform, out, *force)? {
+        Some(path) => println!("Wrote {}.", path.display()),
+        None => println!("{} is up to date.", out.join(platform.path()).display()),
+    }
+    Ok(0)
 }
 
 async fn state_command(
