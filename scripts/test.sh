@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace: formatting, clippy, unit,
 # integration, property, crash and doc tests, and each benchmark once at a
-# tiny size. Tests that need a server (moto, the GCS emulators, PostgreSQL, nginx,
-# Prometheus)
-# get it from the scripts under scripts/servers/, which this script starts
-# and stops; the engine's tests need none.
+# tiny size. Tests that need a server (moto, the GCS emulators, PostgreSQL,
+# nginx, Prometheus) get it from the scripts under scripts/servers/, which
+# this script starts and stops; the engine's tests need none.
 #
 # Usage: scripts/test.sh            (from anywhere in the checkout)
 set -euo pipefail

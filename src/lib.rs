@@ -76,4 +76,8 @@ pub mod guide {
     #[cfg(feature = "aws")]
     #[doc = include_str!("../docs/aws.md")]
     pub struct Aws;
+    /// The GCP provider.
+    #[cfg(feature = "gcp")]
+    #[doc = include_str!("../docs/gcp.md")]
+    pub struct Gcp;
 }
