@@ -11,5 +11,6 @@
 
 mod conformance;
 mod errors;
+mod preconditions;
 mod site;
 mod support;
