@@ -24,3 +24,6 @@ pub mod postgres;
 
 #[cfg(feature = "s3")]
 pub mod s3;
+
+#[cfg(feature = "s3")]
+mod bucket_store;

@@ -71,13 +71,9 @@
 //! - Needed rights: `s3:ListBucket` on the bucket, `s3:GetObject`,
 //!   `s3:PutObject` and `s3:DeleteObject` on `PREFIX/*`.
 
-mod history;
-mod journal;
-mod layout;
-mod lock;
 mod objects;
 
-pub use layout::DEFAULT_TIMEOUT;
+pub use crate::bucket_store::layout::DEFAULT_TIMEOUT;
 
 use std::sync::Arc;
 
@@ -89,7 +85,8 @@ use dafnck_core::state::{
     StateHistory, StateLock, StateStore, StoreBackend, Stored, VersionInfo,
 };
 
-use layout::StoreUrl;
+use crate::bucket_store::layout::StoreUrl;
+use crate::bucket_store::{history, journal, lock};
 use objects::Bucket;
 
 const BACKEND: &str = "s3";
@@ -152,7 +149,12 @@ impl S3Store {
     /// # Errors
     /// As [`connect`](S3Store::connect).
     pub async fn with_config(url: &str, config: &SdkConfig) -> Result<S3Store, StateError> {
-        let url = StoreUrl::parse(url)?;
+        let url = StoreUrl::parse(
+            url,
+            "s3",
+            BACKEND,
+            "region, endpoint and credentials come from the AWS environment",
+        )?;
         let describe = url.describe();
         let Some(region) = config.region() else {
             return Err(StateError::Backend {
