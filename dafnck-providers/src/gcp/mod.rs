@@ -157,10 +157,37 @@ impl Gcp {
         Ok(&self.clients().await?.api)
     }
 
-    /// The crate's `Storage` client (object uploads and downloads).
+    /// Where objects are served over HTTP: the endpoint's root.
+    fn serving_root(&self) -> &str {
+        self.settings
+            .endpoint
+            .as_deref()
+            .unwrap_or("https://storage.googleapis.com")
+            .trim_end_matches('/')
+    }
+
+    /// The crate's `Storage` client (object uploads).
     async fn storage(&self) -> Result<&Storage, dafnck_core::ProviderError> {
         Ok(&self.clients().await?.storage)
     }
+}
+
+/// The bucket an object or a site is in, once known; an error naming
+/// resource `resource` of type `type_name` before.
+fn known_bucket<'a>(
+    type_name: &str,
+    resource: &str,
+    bucket: &'a dafnck_core::prelude::Input<String>,
+) -> Result<&'a str, dafnck_core::ProviderError> {
+    bucket
+        .as_value()
+        .map(String::as_str)
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| {
+            dafnck_core::ProviderError::new(format!(
+                "{type_name} {resource:?}: `bucket` is not known"
+            ))
+        })
 }
 
 fn credentials(settings: &Settings) -> Result<Credentials, dafnck_core::ProviderError> {

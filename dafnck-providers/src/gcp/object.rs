@@ -17,7 +17,7 @@ use serde_json::Value as Json;
 
 use super::api::JsonApi;
 use super::bucket::token_label;
-use super::{Gcp, TOKEN_KEY};
+use super::{known_bucket, Gcp, TOKEN_KEY};
 
 const TYPE: &str = "gcp:storage:Object";
 
@@ -307,12 +307,7 @@ fn split_id<'a>(resource: &str, id: &'a str) -> Result<(&'a str, &'a str), Provi
 }
 
 fn outputs(p: &Gcp, bucket: &str, name: &str, j: &Json) -> ObjectOutputs {
-    let endpoint = p
-        .settings
-        .endpoint
-        .as_deref()
-        .unwrap_or("https://storage.googleapis.com")
-        .trim_end_matches('/');
+    let endpoint = p.serving_root();
     ObjectOutputs {
         bucket: bucket.to_owned(),
         name: name.to_owned(),
@@ -354,14 +349,6 @@ fn check(resource: &str, o: &Object) -> Result<(), ProviderError> {
         )));
     }
     Ok(())
-}
-
-fn bucket_of<'a>(resource: &str, o: &'a Object) -> Result<&'a str, ProviderError> {
-    o.bucket
-        .as_value()
-        .map(String::as_str)
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| ProviderError::new(format!("{TYPE} {resource:?}: `bucket` is not known")))
 }
 
 /// Uploads `o` to `bucket` with `token`; answers its metadata.
@@ -410,7 +397,7 @@ impl ResourceHandler for ObjectHandler {
     async fn create(&self, p: &Gcp, req: Create<Object>) -> CreateResult<Object> {
         let o = &req.inputs;
         check(&req.name, o)?;
-        let bucket = bucket_of(&req.name, o)?;
+        let bucket = known_bucket(TYPE, &req.name, &o.bucket)?;
         let token = token_label(&req.token);
         let id = id_of(bucket, &o.name);
         if let Some(found) = stat(p, TYPE, &req.name, bucket, &o.name).await? {

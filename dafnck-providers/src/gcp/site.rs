@@ -17,7 +17,7 @@ use serde_json::Value as Json;
 use super::api::JsonApi;
 use super::bucket::token_label;
 use super::object::{file_crc32c, metadata_of, read_file, upload, Upload};
-use super::{Gcp, TOKEN_KEY};
+use super::{known_bucket, Gcp, TOKEN_KEY};
 
 const TYPE: &str = "gcp:storage:Site";
 
@@ -192,14 +192,6 @@ fn object_name(prefix: &str, key: &str) -> String {
     format!("{prefix}{}", key.strip_prefix('/').unwrap_or(key))
 }
 
-fn bucket_of<'a>(resource: &str, s: &'a Site) -> Result<&'a str, ProviderError> {
-    s.bucket
-        .as_value()
-        .map(String::as_str)
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| ProviderError::new(format!("{TYPE} {resource:?}: `bucket` is not known")))
-}
-
 /// The site's objects (those carrying `label`) under `prefix`, by path in
 /// the site (`/` and the name under the prefix); `None` when the bucket is
 /// gone.
@@ -238,12 +230,7 @@ async fn list(
 }
 
 fn outputs(p: &Gcp, bucket: &str, prefix: &str, objects: usize) -> SiteOutputs {
-    let endpoint = p
-        .settings
-        .endpoint
-        .as_deref()
-        .unwrap_or("https://storage.googleapis.com")
-        .trim_end_matches('/');
+    let endpoint = p.serving_root();
     SiteOutputs {
         bucket: bucket.to_owned(),
         prefix: prefix.to_owned(),
@@ -354,7 +341,7 @@ impl ResourceHandler for SiteHandler {
     async fn create(&self, p: &Gcp, req: Create<Site>) -> CreateResult<Site> {
         let s = &req.inputs;
         check(&req.name, s)?;
-        let bucket = bucket_of(&req.name, s)?;
+        let bucket = known_bucket(TYPE, &req.name, &s.bucket)?;
         let label = token_label(&req.token);
         // After a crash mid-create some objects may be there already.
         let found = list(p, &req.name, bucket, &s.prefix, &label)
