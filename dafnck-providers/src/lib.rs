@@ -6,7 +6,7 @@
 /// Implements `dafnck_core::Provider` for a provider struct by handing
 /// every call to its `kit` field (a [`Kit`](dafnck_core::provider::kit::Kit)
 /// of the provider's typed handlers).
-#[cfg(any(feature = "local", feature = "aws"))]
+#[cfg(any(feature = "local", feature = "aws", feature = "gcp"))]
 macro_rules! served_by_kit {
     ($provider:ty) => {
         #[async_trait::async_trait]
@@ -94,3 +94,6 @@ pub mod local;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+
+#[cfg(feature = "gcp")]
+pub mod gcp;

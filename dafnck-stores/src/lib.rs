@@ -5,6 +5,7 @@
 //!
 //! - `postgres`: [`postgres::PostgresStore`], `postgres://` URLs.
 //! - `s3`: [`s3::S3Store`], `s3://bucket/prefix` URLs.
+//! - `gcs`: [`gcs::GcsStore`], `gs://bucket/prefix` URLs.
 //!
 //! A program registers a store's backend with its command line, and then
 //! `--state URL` (or `DAFNCK_STATE`) picks the store:
@@ -24,3 +25,9 @@ pub mod postgres;
 
 #[cfg(feature = "s3")]
 pub mod s3;
+
+#[cfg(feature = "gcs")]
+pub mod gcs;
+
+#[cfg(any(feature = "s3", feature = "gcs"))]
+mod bucket_store;

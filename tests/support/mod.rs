@@ -37,6 +37,8 @@ pub fn example(name: &str) -> PathBuf {
         ("aws", cfg!(feature = "aws")),
         ("postgres", cfg!(feature = "postgres")),
         ("s3", cfg!(feature = "s3")),
+        ("gcp", cfg!(feature = "gcp")),
+        ("gcs", cfg!(feature = "gcs")),
     ]
     .into_iter()
     .filter_map(|(f, on)| on.then_some(f))

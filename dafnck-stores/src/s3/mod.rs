@@ -30,7 +30,7 @@
 //!
 //! | key | holds |
 //! | --- | --- |
-//! | `snapshot.json` | the last compacted [`State`], a unit of the [`envelope`](dafnck_core::state::envelope) format (a header with the format and a checksum, then JSON) |
+//! | `snapshot.json` | the last compacted [`State`](dafnck_core::state::State), a unit of the [`envelope`](dafnck_core::state::envelope) format (a header with the format and a checksum, then JSON) |
 //! | `journal/<n>.jsonl` | one appended batch, one record a line, after the unit's header line; `<n>` is its first record's number, 20 digits, so a listing is in order |
 //! | `lock.json` | the lock: holder, lease end, lease length |
 //! | `versions/<n>/state.json`, `versions/<n>/info.json` | version `n` (it exists once its `info.json` does), units like the snapshot |
@@ -71,25 +71,18 @@
 //! - Needed rights: `s3:ListBucket` on the bucket, `s3:GetObject`,
 //!   `s3:PutObject` and `s3:DeleteObject` on `PREFIX/*`.
 
-mod history;
-mod journal;
-mod layout;
-mod lock;
 mod objects;
 
-pub use layout::DEFAULT_TIMEOUT;
+pub use crate::bucket_store::layout::DEFAULT_TIMEOUT;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use dafnck_core::state::{
-    ControlChannel, LockInfo, LockRequest, Message, Record, SnapshotEdits, State, StateError,
-    StateHistory, StateLock, StateStore, StoreBackend, Stored, VersionInfo,
-};
+use dafnck_core::state::{StateError, StateStore, StoreBackend};
 
-use layout::StoreUrl;
+use crate::bucket_store::layout::StoreUrl;
 use objects::Bucket;
 
 const BACKEND: &str = "s3";
@@ -152,7 +145,12 @@ impl S3Store {
     /// # Errors
     /// As [`connect`](S3Store::connect).
     pub async fn with_config(url: &str, config: &SdkConfig) -> Result<S3Store, StateError> {
-        let url = StoreUrl::parse(url)?;
+        let url = StoreUrl::parse(
+            url,
+            "s3",
+            BACKEND,
+            "region, endpoint and credentials come from the AWS environment",
+        )?;
         let describe = url.describe();
         let Some(region) = config.region() else {
             return Err(StateError::Backend {
@@ -194,98 +192,4 @@ impl S3Store {
     }
 }
 
-#[async_trait]
-impl StateStore for S3Store {
-    fn describe(&self) -> String {
-        self.bucket.describe.clone()
-    }
-
-    async fn read(&self, stack: &str) -> Result<Stored, StateError> {
-        journal::read(&self.bucket, &self.url.stack(stack)?).await
-    }
-
-    async fn append(&self, stack: &str, records: &[Record]) -> Result<(), StateError> {
-        journal::append(&self.bucket, &self.url.stack(stack)?, stack, records).await
-    }
-
-    async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
-        journal::compact(&self.bucket, &self.url.stack(stack)?, stack, snapshot).await
-    }
-
-    fn locks(&self) -> Option<&dyn StateLock> {
-        Some(self)
-    }
-
-    fn history(&self) -> Option<&dyn StateHistory> {
-        Some(self)
-    }
-
-    fn channel(&self) -> Option<&dyn ControlChannel> {
-        Some(self)
-    }
-
-    fn edits(&self) -> Option<&dyn SnapshotEdits> {
-        Some(self)
-    }
-}
-
-#[async_trait]
-impl SnapshotEdits for S3Store {
-    async fn read_edited(&self, stack: &str) -> Result<Option<State>, StateError> {
-        journal::read_edited(&self.bucket, &self.url.stack(stack)?).await
-    }
-
-    async fn accept_edited(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
-        journal::accept_edited(&self.bucket, &self.url.stack(stack)?, snapshot).await
-    }
-}
-
-#[async_trait]
-impl StateLock for S3Store {
-    async fn lock(&self, stack: &str, request: &LockRequest) -> Result<LockInfo, StateError> {
-        lock::lock(&self.bucket, &self.url.stack(stack)?, stack, request).await
-    }
-
-    async fn renew(&self, stack: &str, held: &LockInfo) -> Result<LockInfo, StateError> {
-        lock::renew(&self.bucket, &self.url.stack(stack)?, stack, held).await
-    }
-
-    async fn unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError> {
-        lock::unlock(&self.bucket, &self.url.stack(stack)?, stack, lock_id).await
-    }
-
-    async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
-        lock::lock_info(&self.bucket, &self.url.stack(stack)?).await
-    }
-}
-
-#[async_trait]
-impl StateHistory for S3Store {
-    async fn save_version(
-        &self,
-        stack: &str,
-        info: &VersionInfo,
-        state: &State,
-    ) -> Result<(), StateError> {
-        history::save_version(&self.bucket, &self.url.stack(stack)?, stack, info, state).await
-    }
-
-    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
-        history::versions(&self.bucket, &self.url.stack(stack)?).await
-    }
-
-    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
-        history::read_version(&self.bucket, &self.url.stack(stack)?, version).await
-    }
-}
-
-#[async_trait]
-impl ControlChannel for S3Store {
-    async fn send(&self, stack: &str, message: &Message) -> Result<(), StateError> {
-        history::send_control(&self.bucket, &self.url.stack(stack)?, message).await
-    }
-
-    async fn take(&self, stack: &str, topic: &str) -> Result<Vec<Message>, StateError> {
-        history::take_controls(&self.bucket, &self.url.stack(stack)?, topic).await
-    }
-}
+crate::bucket_store::state_store_impls!(S3Store);

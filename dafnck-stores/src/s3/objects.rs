@@ -2,6 +2,7 @@
 //! request with the errors turned into [`StateError`]s that name the
 //! bucket, the key and, when S3 cannot be reached, the endpoint.
 
+use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -9,25 +10,9 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
 use dafnck_core::state::StateError;
 
+use crate::bucket_store::{Deleted, Object, Objects};
+
 use super::BACKEND;
-
-/// An object's bytes and its ETag (what `If-Match` compares).
-pub(super) struct Object {
-    pub(super) bytes: Vec<u8>,
-    pub(super) etag: String,
-}
-
-/// What a conditional delete did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Deleted {
-    /// This request deleted it.
-    Now,
-    /// It was gone already (deleted by another, or by this request's first
-    /// try, whose answer was lost).
-    Gone,
-    /// It changed since its ETag was read; it is still there.
-    Changed,
-}
 
 /// The bucket, with the client that reaches it.
 #[derive(Clone)]
@@ -40,12 +25,22 @@ pub(super) struct Bucket {
     pub(super) endpoint: String,
 }
 
-/// How many objects are fetched at once.
-pub(super) const PARALLEL_GETS: usize = 16;
+#[async_trait]
+impl Objects for Bucket {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
 
-impl Bucket {
+    fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    fn object_url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.name)
+    }
+
     /// The object at `key`, or `None` when there is none.
-    pub(super) async fn get(&self, key: &str) -> Result<Option<Object>, StateError> {
+    async fn get(&self, key: &str) -> Result<Option<Object>, StateError> {
         let out = match self
             .client
             .get_object()
@@ -68,16 +63,15 @@ impl Bucket {
             .map_err(|e| self.failed("read", key, DisplayErrorContext(e).to_string()))?
             .into_bytes()
             .to_vec();
-        Ok(Some(Object { bytes, etag }))
+        Ok(Some(Object {
+            bytes,
+            version: etag,
+        }))
     }
 
     /// Creates `key` with `bytes` unless it exists (`If-None-Match: *`):
     /// its new ETag, or `None` when an object is already there.
-    pub(super) async fn create(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-    ) -> Result<Option<String>, StateError> {
+    async fn create(&self, key: &str, bytes: Vec<u8>) -> Result<Option<String>, StateError> {
         let put = self
             .client
             .put_object()
@@ -93,13 +87,13 @@ impl Bucket {
         }
     }
 
-    /// Replaces `key` with `bytes` if its ETag is still `etag`
+    /// Replaces `key` with `bytes` if its ETag is still `version`
     /// (`If-Match`): the new ETag, or `None` when the object changed or is
     /// gone.
-    pub(super) async fn replace(
+    async fn replace(
         &self,
         key: &str,
-        etag: &str,
+        version: &str,
         bytes: Vec<u8>,
     ) -> Result<Option<String>, StateError> {
         let put = self
@@ -107,7 +101,7 @@ impl Bucket {
             .put_object()
             .bucket(&self.name)
             .key(key)
-            .if_match(etag)
+            .if_match(version)
             .content_type(content_type(key))
             .body(ByteStream::from(bytes));
         match put.send().await {
@@ -117,14 +111,14 @@ impl Bucket {
         }
     }
 
-    /// Deletes `key` if its ETag is still `etag` (`If-Match`).
-    pub(super) async fn delete_if(&self, key: &str, etag: &str) -> Result<Deleted, StateError> {
+    /// Deletes `key` if its ETag is still `version` (`If-Match`).
+    async fn delete_if(&self, key: &str, version: &str) -> Result<Deleted, StateError> {
         let delete = self
             .client
             .delete_object()
             .bucket(&self.name)
             .key(key)
-            .if_match(etag);
+            .if_match(version);
         match delete.send().await {
             Ok(_) => Ok(Deleted::Now),
             Err(e) if is_missing_key(&e) => Ok(Deleted::Gone),
@@ -134,7 +128,7 @@ impl Bucket {
     }
 
     /// Deletes `keys` (a missing one is no error), a thousand per request.
-    pub(super) async fn delete_all(&self, keys: &[String]) -> Result<(), StateError> {
+    async fn delete_all(&self, keys: &[String]) -> Result<(), StateError> {
         for chunk in keys.chunks(1000) {
             let Some(first) = chunk.first() else {
                 continue;
@@ -173,7 +167,7 @@ impl Bucket {
     }
 
     /// Every key under `prefix`, in S3's order (UTF-8 bytes).
-    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>, StateError> {
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StateError> {
         let mut keys = Vec::new();
         let mut token = None;
         loop {
@@ -197,7 +191,9 @@ impl Bucket {
             }
         }
     }
+}
 
+impl Bucket {
     /// Whether the bucket is there and this client may use it.
     pub(super) async fn check(&self) -> Result<(), StateError> {
         match self.client.head_bucket().bucket(&self.name).send().await {
@@ -222,11 +218,6 @@ impl Bucket {
                 self.describe, self.name, self.endpoint
             ),
         }
-    }
-
-    /// `s3://bucket/key`, for messages.
-    pub(super) fn location(&self, key: &str) -> String {
-        format!("{} (object s3://{}/{key})", self.describe, self.name)
     }
 
     pub(super) fn failed(&self, what: &str, key: &str, message: String) -> StateError {

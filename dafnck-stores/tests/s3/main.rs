@@ -12,25 +12,21 @@
 
 mod damage;
 mod processes;
+#[path = "../common/race.rs"]
+mod race;
 mod secrets;
 mod store;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
-use dafnck_core::engine::{Engine, Settings};
-use dafnck_core::prelude::*;
-use dafnck_core::state::{new_id, StateStore};
-use dafnck_core::testing::resources::Node;
-use dafnck_core::testing::{fast_retry, FakeCloud};
+use dafnck_core::state::new_id;
 use dafnck_stores::s3::S3Store;
 
-/// How many resources the test program declares.
-pub(crate) const NODES: usize = 6;
+pub(crate) use race::{engine, program, NODES};
 
 /// A fresh bucket on the moto server for one test.
 pub(crate) struct Moto {
@@ -141,37 +137,6 @@ impl Moto {
             .await
             .unwrap();
     }
-}
-
-/// A chain of [`NODES`] fake-cloud nodes, each with `value`.
-pub(crate) fn program(value: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
-    move |stack| {
-        let mut previous: Option<Handle<Node>> = None;
-        for i in 0..NODES {
-            let node = Node {
-                value: value.into(),
-                key: "k".into(),
-                refs: previous.iter().map(|p| p.out().node_id).collect(),
-            };
-            previous = Some(stack.add(&format!("n{i}"), node));
-        }
-        Ok(())
-    }
-}
-
-/// An engine on `stack` with this store, cloud and lease.
-pub(crate) fn engine(
-    store: impl StateStore,
-    stack: &str,
-    cloud: &FakeCloud,
-    lease: Duration,
-) -> Engine {
-    Engine::new(stack, store, Providers::new().with(cloud.clone())).settings(Settings {
-        parallelism: 2,
-        retry: fast_retry(),
-        lease,
-        ..Settings::default()
-    })
 }
 
 /// Runs this test binary again as the child test `name` (`--ignored

@@ -1,10 +1,9 @@
-//! The `s3://bucket/prefix` URL and where a stack's objects live under it.
+//! The `SCHEME://bucket/prefix` URL (`s3://`, `gs://`) and where a stack's
+//! objects live under it.
 
 use std::time::Duration;
 
 use dafnck_core::state::StateError;
-
-use super::BACKEND;
 
 /// How long one attempt at a request may take when the URL sets no
 /// `timeout`; the SDK tries a request up to three times.
@@ -12,22 +11,34 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A parsed store URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct StoreUrl {
-    pub(super) bucket: String,
+pub(crate) struct StoreUrl {
+    /// The URL's scheme (`s3`, `gs`).
+    pub(crate) scheme: &'static str,
+    /// The store's name in errors (`s3`, `gcs`).
+    pub(crate) backend: &'static str,
+    pub(crate) bucket: String,
     /// The key prefix, without a trailing `/`; empty for the whole bucket.
-    pub(super) prefix: String,
+    pub(crate) prefix: String,
     /// How long one attempt at a request may take.
-    pub(super) timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl StoreUrl {
-    pub(super) fn parse(url: &str) -> Result<StoreUrl, StateError> {
+    /// Parses `url`, of `scheme` (`s3`), for the store `backend`
+    /// (named in errors); `extra` lists, for the message about an unknown
+    /// parameter, where the store takes the rest of its settings from.
+    pub(crate) fn parse(
+        url: &str,
+        scheme: &'static str,
+        backend: &'static str,
+        extra: &str,
+    ) -> Result<StoreUrl, StateError> {
         let bad = |message: String| StateError::Backend {
-            backend: BACKEND.into(),
+            backend: backend.into(),
             message: format!("the URL {url:?}: {message}"),
         };
-        let Some(rest) = url.strip_prefix("s3://") else {
-            return Err(bad("write s3://BUCKET/PREFIX".into()));
+        let Some(rest) = url.strip_prefix(scheme).and_then(|r| r.strip_prefix("://")) else {
+            return Err(bad(format!("write {scheme}://BUCKET/PREFIX")));
         };
         let (path, query) = match rest.split_once('?') {
             Some((path, query)) => (path, Some(query)),
@@ -36,7 +47,7 @@ impl StoreUrl {
         let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
         if !valid_bucket(bucket) {
             return Err(bad(format!(
-                "{bucket:?} is not a bucket name (3 to 63 characters: a-z, 0-9, `.` and `-`); write s3://BUCKET/PREFIX"
+                "{bucket:?} is not a bucket name (3 to 63 characters: a-z, 0-9, `.` and `-`); write {scheme}://BUCKET/PREFIX"
             )));
         }
         let prefix = prefix.trim_matches('/');
@@ -65,12 +76,14 @@ impl StoreUrl {
                 _ if pair.is_empty() => {}
                 _ => {
                     return Err(bad(format!(
-                        "unknown parameter {pair:?} (known: timeout=SECONDS; region, endpoint and credentials come from the AWS environment)"
+                        "unknown parameter {pair:?} (known: timeout=SECONDS; {extra})"
                     )))
                 }
             }
         }
         Ok(StoreUrl {
+            scheme,
+            backend,
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
             timeout,
@@ -78,19 +91,19 @@ impl StoreUrl {
     }
 
     /// `s3://bucket/prefix`, for messages.
-    pub(super) fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.prefix.is_empty() {
-            format!("s3://{}", self.bucket)
+            format!("{}://{}", self.scheme, self.bucket)
         } else {
-            format!("s3://{}/{}", self.bucket, self.prefix)
+            format!("{}://{}/{}", self.scheme, self.bucket, self.prefix)
         }
     }
 
     /// The keys of `stack`'s objects.
-    pub(super) fn stack(&self, stack: &str) -> Result<Keys, StateError> {
+    pub(crate) fn stack(&self, stack: &str) -> Result<Keys, StateError> {
         if stack.is_empty() {
             return Err(StateError::Backend {
-                backend: BACKEND.into(),
+                backend: self.backend.into(),
                 message: "a stack name is empty".into(),
             });
         }
@@ -119,7 +132,7 @@ fn valid_bucket(name: &str) -> bool {
 /// are, every other byte as `%XX`, so no name holds a `/` and two names
 /// never share a key; a name of dots only is encoded whole, so no segment
 /// is `.` or `..`.
-pub(super) fn encode(name: &str) -> String {
+pub(crate) fn encode(name: &str) -> String {
     let dots_only = name.bytes().all(|b| b == b'.');
     let mut out = String::with_capacity(name.len());
     for b in name.bytes() {
@@ -133,7 +146,7 @@ pub(super) fn encode(name: &str) -> String {
 }
 
 /// Where one stack's objects live: `PREFIX/STACK/...`.
-pub(super) struct Keys {
+pub(crate) struct Keys {
     dir: String,
 }
 
@@ -143,28 +156,28 @@ const WIDTH: usize = 20;
 
 impl Keys {
     /// The compacted snapshot.
-    pub(super) fn snapshot(&self) -> String {
+    pub(crate) fn snapshot(&self) -> String {
         format!("{}snapshot.json", self.dir)
     }
 
     /// The lock.
-    pub(super) fn lock(&self) -> String {
+    pub(crate) fn lock(&self) -> String {
         format!("{}lock.json", self.dir)
     }
 
     /// The folder of journal batches.
-    pub(super) fn journal_dir(&self) -> String {
+    pub(crate) fn journal_dir(&self) -> String {
         format!("{}journal/", self.dir)
     }
 
     /// The journal batch whose first record is `seq`.
-    pub(super) fn batch(&self, seq: u64) -> String {
+    pub(crate) fn batch(&self, seq: u64) -> String {
         format!("{}{seq:0WIDTH$}.jsonl", self.journal_dir())
     }
 
     /// The first record number of a batch's key, or `None` for a key that
     /// is not a batch.
-    pub(super) fn batch_seq(&self, key: &str) -> Option<u64> {
+    pub(crate) fn batch_seq(&self, key: &str) -> Option<u64> {
         let name = key.strip_prefix(&self.journal_dir())?;
         let digits = name.strip_suffix(".jsonl")?;
         (digits.len() == WIDTH && digits.bytes().all(|b| b.is_ascii_digit()))
@@ -173,22 +186,22 @@ impl Keys {
     }
 
     /// The folder of versions.
-    pub(super) fn versions_dir(&self) -> String {
+    pub(crate) fn versions_dir(&self) -> String {
         format!("{}versions/", self.dir)
     }
 
     /// Version `v`'s entry (written last: a version exists once it does).
-    pub(super) fn version_info(&self, v: u64) -> String {
+    pub(crate) fn version_info(&self, v: u64) -> String {
         format!("{}{v:0WIDTH$}/info.json", self.versions_dir())
     }
 
     /// Version `v`'s state.
-    pub(super) fn version_state(&self, v: u64) -> String {
+    pub(crate) fn version_state(&self, v: u64) -> String {
         format!("{}{v:0WIDTH$}/state.json", self.versions_dir())
     }
 
     /// The version number of an entry's key, or `None` for another key.
-    pub(super) fn info_version(&self, key: &str) -> Option<u64> {
+    pub(crate) fn info_version(&self, key: &str) -> Option<u64> {
         let name = key.strip_prefix(&self.versions_dir())?;
         let digits = name.strip_suffix("/info.json")?;
         (digits.len() == WIDTH && digits.bytes().all(|b| b.is_ascii_digit()))
@@ -197,13 +210,13 @@ impl Keys {
     }
 
     /// The folder of commands for `resource`'s rollout.
-    pub(super) fn controls_dir(&self, resource: &str) -> String {
+    pub(crate) fn controls_dir(&self, resource: &str) -> String {
         format!("{}controls/{}/", self.dir, encode(resource))
     }
 
     /// A new command for `resource`, sent at `at`: keys sort by `at`, then
     /// by when they were written.
-    pub(super) fn control(&self, resource: &str, at: u64, written: u128, id: &str) -> String {
+    pub(crate) fn control(&self, resource: &str, at: u64, written: u128, id: &str) -> String {
         format!(
             "{}{at:0WIDTH$}-{written:0WIDTH$}-{id}.json",
             self.controls_dir(resource)
@@ -215,14 +228,18 @@ impl Keys {
 mod tests {
     use super::*;
 
+    fn parse(url: &str) -> Result<StoreUrl, StateError> {
+        StoreUrl::parse(url, "s3", "s3", "the rest comes from the environment")
+    }
+
     #[test]
     fn parses_bucket_prefix_and_timeout() {
-        let u = StoreUrl::parse("s3://team-state/infra/prod/?timeout=2.5").unwrap();
+        let u = parse("s3://team-state/infra/prod/?timeout=2.5").unwrap();
         assert_eq!(u.bucket, "team-state");
         assert_eq!(u.prefix, "infra/prod");
         assert_eq!(u.timeout, Duration::from_millis(2500));
         assert_eq!(u.describe(), "s3://team-state/infra/prod");
-        let u = StoreUrl::parse("s3://team-state").unwrap();
+        let u = parse("s3://team-state").unwrap();
         assert_eq!((u.prefix.as_str(), u.timeout), ("", DEFAULT_TIMEOUT));
         assert_eq!(u.describe(), "s3://team-state");
         assert_eq!(u.stack("dev").unwrap().snapshot(), "dev/snapshot.json");
@@ -239,14 +256,14 @@ mod tests {
             ("s3://bucket/a?timeout=soon", "not a number of seconds"),
             ("s3://bucket/a?region=eu-west-1", "unknown parameter"),
         ] {
-            let e = StoreUrl::parse(url).expect_err(url).to_string();
+            let e = parse(url).expect_err(url).to_string();
             assert!(e.contains(why) && e.contains(url), "{url}: {e}");
         }
     }
 
     #[test]
     fn stack_names_are_one_segment_and_distinct() {
-        let u = StoreUrl::parse("s3://bucket/p").unwrap();
+        let u = parse("s3://bucket/p").unwrap();
         let keys = u.stack("team/dev").unwrap();
         assert_eq!(keys.lock(), "p/team%2Fdev/lock.json");
         assert_eq!(encode(".."), "%2E%2E");
@@ -257,10 +274,7 @@ mod tests {
 
     #[test]
     fn numbered_keys_sort_numerically_and_parse_back() {
-        let keys = StoreUrl::parse("s3://bucket/p")
-            .unwrap()
-            .stack("dev")
-            .unwrap();
+        let keys = parse("s3://bucket/p").unwrap().stack("dev").unwrap();
         let (nine, ten) = (keys.batch(9), keys.batch(10));
         assert!(nine < ten, "{nine} < {ten}");
         assert_eq!(keys.batch_seq(&ten), Some(10));

@@ -9,8 +9,7 @@ use dafnck_core::state::{Record, State, StateError, Stored};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::layout::Keys;
-use super::objects::{Bucket, Object, PARALLEL_GETS};
-use super::BACKEND;
+use super::{Object, Objects, PARALLEL_GETS};
 
 /// How often a read starts over when a compaction deleted batches it had
 /// listed.
@@ -22,7 +21,7 @@ struct Batch {
     records: Vec<Record>,
 }
 
-pub(super) async fn read(bucket: &Bucket, keys: &Keys) -> Result<Stored, StateError> {
+pub(crate) async fn read(bucket: &dyn Objects, keys: &Keys) -> Result<Stored, StateError> {
     // The journal is listed before the snapshot is read: a compaction in
     // between leaves a newer snapshot and batches it covers (skipped), never
     // an older snapshot with the batches after it deleted.
@@ -67,16 +66,16 @@ pub(super) async fn read(bucket: &Bucket, keys: &Keys) -> Result<Stored, StateEr
         return Ok(Stored { snapshot, journal });
     }
     Err(StateError::Backend {
-        backend: BACKEND.into(),
+        backend: bucket.backend().into(),
         message: format!(
             "{}: the journal changed under {READ_TRIES} reads in a row (compactions deleting what was listed); try again",
-            bucket.describe
+            bucket.describe()
         ),
     })
 }
 
-pub(super) async fn append(
-    bucket: &Bucket,
+pub(crate) async fn append(
+    bucket: &dyn Objects,
     keys: &Keys,
     stack: &str,
     records: &[Record],
@@ -87,10 +86,10 @@ pub(super) async fn append(
     for pair in records.windows(2) {
         if pair[1].seq != pair[0].seq + 1 {
             return Err(StateError::Backend {
-                backend: BACKEND.into(),
+                backend: bucket.backend().into(),
                 message: format!(
                     "{}: journal records {} and {} of stack {stack:?} do not follow each other (nothing was appended)",
-                    bucket.describe, pair[0].seq, pair[1].seq
+                    bucket.describe(), pair[0].seq, pair[1].seq
                 ),
             });
         }
@@ -98,7 +97,7 @@ pub(super) async fn append(
     let mut body = Vec::new();
     for record in records {
         let json = serde_json::to_vec(record).map_err(|e| StateError::Backend {
-            backend: BACKEND.into(),
+            backend: bucket.backend().into(),
             message: format!("cannot serialize journal record {}: {e}", record.seq),
         })?;
         body.extend_from_slice(&json);
@@ -114,22 +113,22 @@ pub(super) async fn append(
     match bucket.get(&key).await? {
         Some(object) if object.bytes == body => Ok(()),
         _ => Err(StateError::Backend {
-            backend: BACKEND.into(),
+            backend: bucket.backend().into(),
             message: format!(
-                "{}: stack {stack:?} already has a journal record numbered {} (s3://{}/{key}); another run wrote this stack (nothing was appended)",
-                bucket.describe, first.seq, bucket.name
+                "{}: stack {stack:?} already has a journal record numbered {} ({}); another run wrote this stack (nothing was appended)",
+                bucket.describe(), first.seq, bucket.object_url(&key)
             ),
         }),
     }
 }
 
-pub(super) async fn compact(
-    bucket: &Bucket,
+pub(crate) async fn compact(
+    bucket: &dyn Objects,
     keys: &Keys,
     stack: &str,
     snapshot: &State,
 ) -> Result<(), StateError> {
-    let body = envelope::encode_state(snapshot, false, BACKEND)?;
+    let body = envelope::encode_state(snapshot, false, bucket.backend())?;
     let serial = snapshot.serial;
     // Check before writing: what cannot be parsed is never overwritten or
     // deleted.
@@ -154,7 +153,7 @@ pub(super) async fn compact(
         }
     };
     let written = match &old {
-        Some(old) => bucket.replace(&key, &old.etag, body.clone()).await?,
+        Some(old) => bucket.replace(&key, &old.version, body.clone()).await?,
         None => bucket.create(&key, body.clone()).await?,
     };
     if written.is_none() {
@@ -169,19 +168,19 @@ pub(super) async fn compact(
     bucket.delete_all(&covered).await
 }
 
-fn changed_under(bucket: &Bucket, stack: &str) -> StateError {
+fn changed_under(bucket: &dyn Objects, stack: &str) -> StateError {
     StateError::Backend {
-        backend: BACKEND.into(),
+        backend: bucket.backend().into(),
         message: format!(
             "{}: the state of stack {stack:?} changed while it was being compacted; another run wrote it (the compaction was abandoned, nothing was deleted)",
-            bucket.describe
+            bucket.describe()
         ),
     }
 }
 
 /// The journal's batches, `(first record number, key)`, in order; an
 /// object in the journal folder that is not a batch is corruption.
-async fn batches(bucket: &Bucket, keys: &Keys) -> Result<Vec<(u64, String)>, StateError> {
+async fn batches(bucket: &dyn Objects, keys: &Keys) -> Result<Vec<(u64, String)>, StateError> {
     let mut out = Vec::new();
     for key in bucket.list(&keys.journal_dir()).await? {
         match keys.batch_seq(&key) {
@@ -200,7 +199,7 @@ async fn batches(bucket: &Bucket, keys: &Keys) -> Result<Vec<(u64, String)>, Sta
 /// Fetches and parses `batches` in order, a few at a time; `None` when one
 /// of them is gone (deleted by a compaction since it was listed).
 async fn fetch(
-    bucket: &Bucket,
+    bucket: &dyn Objects,
     batches: &[(u64, String)],
 ) -> Result<Option<Vec<Batch>>, StateError> {
     let fetched: Vec<Option<Batch>> = stream::iter(batches.to_vec())
@@ -216,7 +215,12 @@ async fn fetch(
     Ok(fetched.into_iter().collect())
 }
 
-fn parse_batch(bucket: &Bucket, key: &str, seq: u64, object: &Object) -> Result<Batch, StateError> {
+fn parse_batch(
+    bucket: &dyn Objects,
+    key: &str,
+    seq: u64,
+    object: &Object,
+) -> Result<Batch, StateError> {
     let corrupt = |message: String| StateError::Corrupt {
         location: bucket.location(key),
         message,
@@ -252,8 +256,8 @@ fn parse_batch(bucket: &Bucket, key: &str, seq: u64, object: &Object) -> Result<
     })
 }
 
-pub(super) fn parse_snapshot(
-    bucket: &Bucket,
+pub(crate) fn parse_snapshot(
+    bucket: &dyn Objects,
     key: &str,
     bytes: &[u8],
 ) -> Result<State, StateError> {
@@ -261,7 +265,10 @@ pub(super) fn parse_snapshot(
 }
 
 /// The snapshot as stored, parsed without checking its checksum.
-pub(super) async fn read_edited(bucket: &Bucket, keys: &Keys) -> Result<Option<State>, StateError> {
+pub(crate) async fn read_edited(
+    bucket: &dyn Objects,
+    keys: &Keys,
+) -> Result<Option<State>, StateError> {
     let key = keys.snapshot();
     match bucket.get(&key).await? {
         Some(object) => envelope::decode_state_edited(&object.bytes, &bucket.location(&key)),
@@ -270,32 +277,32 @@ pub(super) async fn read_edited(bucket: &Bucket, keys: &Keys) -> Result<Option<S
 }
 
 /// Writes `snapshot` with a checksum of its bytes over the stored one, if
-/// that still reads (unchecked) as `snapshot`, on the ETag read.
-pub(super) async fn accept_edited(
-    bucket: &Bucket,
+/// that still reads (unchecked) as `snapshot`, on the version read.
+pub(crate) async fn accept_edited(
+    bucket: &dyn Objects,
     keys: &Keys,
     snapshot: &State,
 ) -> Result<(), StateError> {
     let key = keys.snapshot();
     let location = bucket.location(&key);
     let changed = || StateError::Backend {
-        backend: BACKEND.into(),
+        backend: bucket.backend().into(),
         message: format!(
             "{location} changed since it was shown; nothing was accepted (run the command again)"
         ),
     };
     let Some(old) = bucket.get(&key).await? else {
         return Err(StateError::Backend {
-            backend: BACKEND.into(),
+            backend: bucket.backend().into(),
             message: format!("{location}: there is no snapshot to accept"),
         });
     };
     if envelope::decode_state_unchecked(&old.bytes, &location)? != *snapshot {
         return Err(changed());
     }
-    let body = envelope::encode_state(snapshot, false, BACKEND)?;
+    let body = envelope::encode_state(snapshot, false, bucket.backend())?;
     if bucket
-        .replace(&key, &old.etag, body.clone())
+        .replace(&key, &old.version, body.clone())
         .await?
         .is_none()
     {

@@ -1,13 +1,14 @@
-//! The lock: one object, `lock.json`, created with `If-None-Match: *`,
-//! renewed, taken over and released with `If-Match` on the ETag read just
-//! before, so of two runs that try at once exactly one changes it.
+//! The lock: one object, `lock.json`, created only if absent (S3
+//! `If-None-Match: *`, GCS `ifGenerationMatch=0`), renewed, taken over and
+//! released only if its version is still the one read just before (S3
+//! `If-Match` on the ETag, GCS `ifGenerationMatch` on the generation), so
+//! of two runs that try at once exactly one changes it.
 
 use dafnck_core::state::{new_id, now_millis, LockInfo, LockRequest, StateError};
 use serde::{Deserialize, Serialize};
 
 use super::layout::Keys;
-use super::objects::{Bucket, Deleted};
-use super::BACKEND;
+use super::{Deleted, Objects};
 
 /// How often a lock call starts over when the object changed between
 /// reading it and the conditional write.
@@ -21,13 +22,13 @@ struct LockObject {
     lease_ms: u64,
 }
 
-/// The lock as read, with the ETag a conditional write names.
+/// The lock as read, with the version a conditional write names.
 struct Held {
     lock: LockObject,
-    etag: String,
+    version: String,
 }
 
-async fn read(bucket: &Bucket, keys: &Keys) -> Result<Option<Held>, StateError> {
+async fn read(bucket: &dyn Objects, keys: &Keys) -> Result<Option<Held>, StateError> {
     let key = keys.lock();
     let Some(object) = bucket.get(&key).await? else {
         return Ok(None);
@@ -40,19 +41,19 @@ async fn read(bucket: &Bucket, keys: &Keys) -> Result<Option<Held>, StateError> 
     })?;
     Ok(Some(Held {
         lock,
-        etag: object.etag,
+        version: object.version,
     }))
 }
 
-fn encode(lock: &LockObject) -> Result<Vec<u8>, StateError> {
+fn encode(bucket: &dyn Objects, lock: &LockObject) -> Result<Vec<u8>, StateError> {
     serde_json::to_vec(lock).map_err(|e| StateError::Backend {
-        backend: BACKEND.into(),
+        backend: bucket.backend().into(),
         message: format!("cannot serialize the lock: {e}"),
     })
 }
 
-pub(super) async fn lock(
-    bucket: &Bucket,
+pub(crate) async fn lock(
+    bucket: &dyn Objects,
     keys: &Keys,
     stack: &str,
     request: &LockRequest,
@@ -74,7 +75,7 @@ pub(super) async fn lock(
             },
             lease_ms,
         };
-        let body = encode(&mine)?;
+        let body = encode(bucket, &mine)?;
         if bucket.create(&key, body.clone()).await?.is_some() {
             return Ok(mine.info);
         }
@@ -94,16 +95,16 @@ pub(super) async fn lock(
         }
         // Take the expired lease over, only if nobody changed it since it
         // was read: of several runs that try, one wins.
-        if bucket.replace(&key, &held.etag, body).await?.is_some() {
-            tracing::info!(store = %bucket.describe, stack, expired = %held.lock.info, "took over an expired lock");
+        if bucket.replace(&key, &held.version, body).await?.is_some() {
+            tracing::info!(store = %bucket.describe(), stack, expired = %held.lock.info, "took over an expired lock");
             return Ok(mine.info);
         }
     }
     Err(changing(bucket, stack))
 }
 
-pub(super) async fn renew(
-    bucket: &Bucket,
+pub(crate) async fn renew(
+    bucket: &dyn Objects,
     keys: &Keys,
     stack: &str,
     lock: &LockInfo,
@@ -121,9 +122,9 @@ pub(super) async fn renew(
         }
         let mut renewed = held.lock;
         renewed.info.expires_at = now_millis().saturating_add(renewed.lease_ms);
-        let body = encode(&renewed)?;
+        let body = encode(bucket, &renewed)?;
         if bucket
-            .replace(&keys.lock(), &held.etag, body)
+            .replace(&keys.lock(), &held.version, body)
             .await?
             .is_some()
         {
@@ -135,8 +136,8 @@ pub(super) async fn renew(
     Err(changing(bucket, stack))
 }
 
-pub(super) async fn unlock(
-    bucket: &Bucket,
+pub(crate) async fn unlock(
+    bucket: &dyn Objects,
     keys: &Keys,
     stack: &str,
     lock_id: &str,
@@ -154,7 +155,7 @@ pub(super) async fn unlock(
         }
         // Gone: released by this call's first try, whose answer was lost and
         // the SDK retried, or by another with this id (force-unlock).
-        if bucket.delete_if(&keys.lock(), &held.etag).await? != Deleted::Changed {
+        if bucket.delete_if(&keys.lock(), &held.version).await? != Deleted::Changed {
             return Ok(());
         }
         // Renewed by its holder since read: read it again.
@@ -162,19 +163,19 @@ pub(super) async fn unlock(
     Err(changing(bucket, stack))
 }
 
-pub(super) async fn lock_info(
-    bucket: &Bucket,
+pub(crate) async fn lock_info(
+    bucket: &dyn Objects,
     keys: &Keys,
 ) -> Result<Option<LockInfo>, StateError> {
     Ok(read(bucket, keys).await?.map(|held| held.lock.info))
 }
 
-fn changing(bucket: &Bucket, stack: &str) -> StateError {
+fn changing(bucket: &dyn Objects, stack: &str) -> StateError {
     StateError::Backend {
-        backend: BACKEND.into(),
+        backend: bucket.backend().into(),
         message: format!(
             "{}: the lock of stack {stack:?} changed {TRIES} times while this run tried to take, renew or release it; try again",
-            bucket.describe
+            bucket.describe()
         ),
     }
 }

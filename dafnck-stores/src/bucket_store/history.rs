@@ -7,34 +7,38 @@ use dafnck_core::state::{new_id, Message, State, StateError, VersionInfo};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::layout::Keys;
-use super::objects::{Bucket, Deleted, PARALLEL_GETS};
-use super::BACKEND;
+use super::{Deleted, Objects, PARALLEL_GETS};
 
-fn encode<T: serde::Serialize>(what: &str, value: &T) -> Result<Vec<u8>, StateError> {
+fn encode<T: serde::Serialize>(
+    bucket: &dyn Objects,
+    what: &str,
+    value: &T,
+) -> Result<Vec<u8>, StateError> {
     serde_json::to_vec(value).map_err(|e| StateError::Backend {
-        backend: BACKEND.into(),
+        backend: bucket.backend().into(),
         message: format!("cannot serialize {what}: {e}"),
     })
 }
 
-pub(super) async fn save_version(
-    bucket: &Bucket,
+pub(crate) async fn save_version(
+    bucket: &dyn Objects,
     keys: &Keys,
     stack: &str,
     info: &VersionInfo,
     state: &State,
 ) -> Result<(), StateError> {
-    let info_body = envelope::encode(Unit::Version, &encode("a version's entry", info)?);
-    let state_body = envelope::encode_state(state, false, BACKEND)?;
+    let info_body = envelope::encode(Unit::Version, &encode(bucket, "a version's entry", info)?);
+    let state_body = envelope::encode_state(state, false, bucket.backend())?;
     let (info_key, state_key) = (
         keys.version_info(info.version),
         keys.version_state(info.version),
     );
     let taken = || StateError::Backend {
-        backend: BACKEND.into(),
+        backend: bucket.backend().into(),
         message: format!(
             "{}: stack {stack:?} already has version {}",
-            bucket.describe, info.version
+            bucket.describe(),
+            info.version
         ),
     };
     // A version whose entry is there is never touched; it may be this very
@@ -62,7 +66,7 @@ pub(super) async fn save_version(
         };
         if left.bytes != state_body
             && bucket
-                .replace(&state_key, &left.etag, state_body.clone())
+                .replace(&state_key, &left.version, state_body.clone())
                 .await?
                 .is_none()
         {
@@ -79,7 +83,10 @@ pub(super) async fn save_version(
     }
 }
 
-pub(super) async fn versions(bucket: &Bucket, keys: &Keys) -> Result<Vec<VersionInfo>, StateError> {
+pub(crate) async fn versions(
+    bucket: &dyn Objects,
+    keys: &Keys,
+) -> Result<Vec<VersionInfo>, StateError> {
     let entries: Vec<(u64, String)> = bucket
         .list(&keys.versions_dir())
         .await?
@@ -111,8 +118,8 @@ pub(super) async fn versions(bucket: &Bucket, keys: &Keys) -> Result<Vec<Version
     Ok(infos.into_iter().flatten().collect())
 }
 
-pub(super) async fn read_version(
-    bucket: &Bucket,
+pub(crate) async fn read_version(
+    bucket: &dyn Objects,
     keys: &Keys,
     version: u64,
 ) -> Result<Option<State>, StateError> {
@@ -129,12 +136,12 @@ pub(super) async fn read_version(
     envelope::decode_state(&object.bytes, &bucket.location(&key)).map(Some)
 }
 
-pub(super) async fn send_control(
-    bucket: &Bucket,
+pub(crate) async fn send_control(
+    bucket: &dyn Objects,
     keys: &Keys,
     message: &Message,
 ) -> Result<(), StateError> {
-    let body = encode("a control message", message)?;
+    let body = encode(bucket, "a control message", message)?;
     let written = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -145,8 +152,8 @@ pub(super) async fn send_control(
     Ok(())
 }
 
-pub(super) async fn take_controls(
-    bucket: &Bucket,
+pub(crate) async fn take_controls(
+    bucket: &dyn Objects,
     keys: &Keys,
     topic: &str,
 ) -> Result<Vec<Message>, StateError> {
@@ -160,10 +167,10 @@ pub(super) async fn take_controls(
                 location: bucket.location(&key),
                 message: format!("not a control message: {e}"),
             })?;
-        // Deleting on the ETag read: a command another reader took first
+        // Deleting on the version read: a command another reader took first
         // is gone and not taken twice (and one whose delete answer was lost
         // and retried is dropped: at most once).
-        if bucket.delete_if(&key, &object.etag).await? == Deleted::Now {
+        if bucket.delete_if(&key, &object.version).await? == Deleted::Now {
             taken.push(message);
         }
     }
