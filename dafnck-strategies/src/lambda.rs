@@ -506,24 +506,32 @@ fn split_version_arn(arn: &str) -> Option<(&str, &str)> {
     }
 }
 
+/// The function's name and the version number in the outputs of an
+/// `aws:lambda:Version` (its `arn`): what a gate on the new version's
+/// metrics needs.
+///
+/// # Errors
+/// The outputs have no Lambda version ARN.
+pub fn version_of(outputs: &Value) -> Result<(String, String), String> {
+    outputs
+        .get("arn")
+        .and_then(Value::as_str)
+        .and_then(split_version_arn)
+        .map(|(f, v)| (f.to_owned(), v.to_owned()))
+        .ok_or_else(|| {
+            "the outputs have no Lambda version `arn` (is the resource an aws:lambda:Version?)"
+                .to_owned()
+        })
+}
+
 /// The function, the stable and the new version from two versions'
 /// outputs (`new` may be null).
 fn versions(old: &Value, new: &Value) -> Result<(String, String, String), String> {
-    let of = |outputs: &Value, which: &str| {
-        outputs
-            .get("arn")
-            .and_then(Value::as_str)
-            .and_then(split_version_arn)
-            .map(|(f, v)| (f.to_owned(), v.to_owned()))
-            .ok_or_else(|| {
-                format!("the {which} version's outputs have no Lambda version `arn` (is the resource an aws:lambda:Version?)")
-            })
-    };
-    let (function, stable) = of(old, "old")?;
+    let (function, stable) = version_of(old).map_err(|e| format!("old version: {e}"))?;
     if matches!(new, Value::Null) {
         return Ok((function, stable, String::new()));
     }
-    let (other, new) = of(new, "new")?;
+    let (other, new) = version_of(new).map_err(|e| format!("new version: {e}"))?;
     if other != function {
         return Err(format!(
             "the old version is of function {function} and the new one of {other}; an alias routes between versions of one function"
