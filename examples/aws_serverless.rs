@@ -184,7 +184,6 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
                 code.sha256
             )),
             content_type: Some("application/json".into()),
-            ..Default::default()
         },
     );
     let options = canary(stack)?;

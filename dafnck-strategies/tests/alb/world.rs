@@ -1,7 +1,6 @@
 //! The world every ALB test makes in moto, and the imports they share.
 
 pub(crate) use std::collections::BTreeMap;
-pub(crate) use std::io::Write as _;
 pub(crate) use std::sync::atomic::{AtomicU32, Ordering};
 pub(crate) use std::sync::{Arc, Mutex};
 pub(crate) use std::time::Duration;
