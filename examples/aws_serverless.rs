@@ -61,38 +61,18 @@ use dafnck::providers::aws::lambda::{Alias, Function, Package, Version};
 use dafnck::providers::aws::s3::{Bucket, BucketObject, Content};
 use dafnck::strategies::cloudwatch::{CloudWatch, MetricQuery};
 use dafnck::strategies::lambda::{version_of, AliasRouter};
-use dafnck::strategies::{AnalysisSet, Canary, MetricGate, Step, Strategy, Threshold};
+use dafnck::strategies::{AnalysisSet, Canary, MetricGate, Strategy, Threshold};
+
+#[path = "support/stack_config.rs"]
+mod stack_config;
+
+use stack_config::{config, number, steps};
 
 /// Lambda may assume the role.
 const LAMBDA_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 /// The alias callers invoke, which the canary moves.
 const ALIAS: &str = "live";
-
-fn config(stack: &Stack, key: &str, default: &str) -> String {
-    stack
-        .config(key)
-        .map_or_else(|| default.to_owned(), str::to_owned)
-}
-
-fn number<T: std::str::FromStr>(stack: &Stack, key: &str, default: &str) -> Result<T, Error> {
-    config(stack, key, default)
-        .parse()
-        .map_err(|_| Error::Usage(format!("config {key} must be a number")))
-}
-
-/// `PERCENT:SECONDS,...` as canary steps.
-fn steps(spec: &str) -> Result<Vec<Step>, Error> {
-    spec.split(',')
-        .map(|s| {
-            let bad = || Error::Usage(format!("config canary_steps: {s:?} is not PERCENT:SECONDS"));
-            let (w, secs) = s.trim().split_once(':').ok_or_else(bad)?;
-            let w: u8 = w.parse().map_err(|_| bad())?;
-            let secs: f64 = secs.parse().map_err(|_| bad())?;
-            Ok(Step::new(w, Duration::from_secs_f64(secs)))
-        })
-        .collect()
-}
 
 /// The version's options: the canary through the alias, gated on the new
 /// version's errors in CloudWatch.

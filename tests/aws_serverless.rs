@@ -24,17 +24,16 @@ mod aws_example;
 use std::io::Write as _;
 use std::path::Path;
 
-use aws_example::{done_at, expect, reset, sdk_config, Example};
+use aws_example::{done_at, expect, reset, sdk_config, Example, Run};
+use dafnck::providers::aws::sdk::config::SdkConfig;
 use dafnck::providers::aws::sdk::{cloudwatch, iam, lambda, s3};
+use dafnck::strategies::lambda::{AliasRouter, AliasRouting};
 
 const SERVERLESS: Example = Example("aws_serverless");
 
-/// The alias: its version, and its additional version with its weight in
-/// percent.
-type Routing = (String, Option<(String, u32)>);
-
 /// SDK clients on moto for what this test checks.
 struct Aws {
+    config: SdkConfig,
     lambda: lambda::Client,
     iam: iam::Client,
     s3: s3::Client,
@@ -45,6 +44,7 @@ impl Aws {
     async fn new(url: &str) -> Aws {
         let config = sdk_config(url).await;
         Aws {
+            config: config.clone(),
             lambda: lambda::Client::new(&config),
             iam: iam::Client::new(&config),
             s3: s3::Client::from_conf(
@@ -56,21 +56,12 @@ impl Aws {
         }
     }
 
-    async fn routing(&self, function: &str) -> Routing {
-        let a = self
-            .lambda
-            .get_alias()
-            .function_name(function)
-            .name("live")
-            .send()
+    /// The alias `live` as GetAlias shows it.
+    async fn routing(&self, function: &str) -> AliasRouting {
+        AliasRouter::with_config(&self.config, function, "live", "", "")
+            .read()
             .await
-            .unwrap();
-        let additional = a
-            .routing_config()
-            .and_then(|r| r.additional_version_weights())
-            .and_then(|w| w.iter().next())
-            .map(|(v, w)| (v.clone(), (w * 100.0).round() as u32));
-        (a.function_version().unwrap().to_owned(), additional)
+            .unwrap()
     }
 
     /// The function's published versions, sorted by number.
@@ -119,6 +110,23 @@ impl Aws {
             .unwrap();
     }
 
+    /// Runs `up` with `config` (new code), the version it publishes
+    /// (`errs.0`) having reported `errs.1` errors this minute; returns the
+    /// run and every routing of the alias seen meanwhile.
+    async fn release(
+        &self,
+        dir: &Path,
+        url: &str,
+        function: &str,
+        config: &[String],
+        errs: (&str, f64),
+    ) -> (Run, Vec<AliasRouting>) {
+        self.errors(function, errs.0, errs.1).await;
+        SERVERLESS
+            .up_watching(dir, url, config, || self.routing(function))
+            .await
+    }
+
     /// Functions, roles and buckets in the account.
     async fn counts(&self) -> (usize, usize, usize) {
         let functions = self.lambda.list_functions().send().await.unwrap();
@@ -141,11 +149,18 @@ fn write_code(dir: &Path, release: &str) {
     .unwrap();
 }
 
-fn routing(version: &str, additional: Option<(&str, u32)>) -> Routing {
-    (
-        version.to_owned(),
-        additional.map(|(v, w)| (v.to_owned(), w)),
-    )
+/// The alias on `version`, with `additional` (a version and its share).
+fn routing(version: &str, additional: Option<(&str, f64)>) -> AliasRouting {
+    AliasRouting {
+        version: version.to_owned(),
+        additional: additional.map(|(v, w)| (v.to_owned(), w)),
+    }
+}
+
+/// The version the state lists as `api-version`.
+fn serving(dir: &Path, url: &str) -> String {
+    let arn = SERVERLESS.id_of(dir, url, "api-version");
+    arn.rsplit(':').next().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,18 +224,15 @@ async fn a_function_is_deployed_drifts_is_released_by_canary_rolled_back_and_des
     // v2: the function's code is updated, version 2 published, and the
     // alias moved to it step by step; the gate sees no errors.
     let v2 = config("v2");
-    aws.errors(&function, "2", 0.0).await;
-    let (r, seen) = SERVERLESS
-        .up_watching(dir, &url, &v2, || aws.routing(&function))
-        .await;
+    let (r, seen) = aws.release(dir, &url, &function, &v2, ("2", 0.0)).await;
     expect(&r, 0);
     assert_eq!(
         seen,
         [
             routing("1", None),
-            routing("1", Some(("2", 5))),
-            routing("1", Some(("2", 25))),
-            routing("1", Some(("2", 50))),
+            routing("1", Some(("2", 0.05))),
+            routing("1", Some(("2", 0.25))),
+            routing("1", Some(("2", 0.5))),
             routing("2", None),
         ],
         "the alias follows the canary's steps"
@@ -238,13 +250,7 @@ async fn a_function_is_deployed_drifts_is_released_by_canary_rolled_back_and_des
         .await
         .unwrap();
     assert_eq!(found.memory_size(), Some(128), "the drift was put back");
-    assert_eq!(
-        SERVERLESS
-            .id_of(dir, &url, "api-version")
-            .rsplit(':')
-            .next(),
-        Some("2")
-    );
+    assert_eq!(serving(dir, &url), "2");
     assert_eq!(
         aws.versions(&function).await,
         ["1", "2"],
@@ -256,10 +262,7 @@ async fn a_function_is_deployed_drifts_is_released_by_canary_rolled_back_and_des
     // v3 errs: its first step's errors breach the gate, and the alias goes
     // back to version 2 alone.
     let v3 = config("v3");
-    aws.errors(&function, "3", 4.0).await;
-    let (r, seen) = SERVERLESS
-        .up_watching(dir, &url, &v3, || aws.routing(&function))
-        .await;
+    let (r, seen) = aws.release(dir, &url, &function, &v3, ("3", 4.0)).await;
     assert_ne!(r.code, 0, "a rolled-back rollout fails the run");
     assert!(
         r.stderr.contains("rolled back") && r.stderr.contains("errors of the new version"),
@@ -270,18 +273,12 @@ async fn a_function_is_deployed_drifts_is_released_by_canary_rolled_back_and_des
         seen,
         [
             routing("2", None),
-            routing("2", Some(("3", 5))),
+            routing("2", Some(("3", 0.05))),
             routing("2", None)
         ],
         "version 3 got its first step's 5% and no more"
     );
-    assert_eq!(
-        SERVERLESS
-            .id_of(dir, &url, "api-version")
-            .rsplit(':')
-            .next(),
-        Some("2")
-    );
+    assert_eq!(serving(dir, &url), "2");
     let r = SERVERLESS.run(dir, &url, &["drift", "--json"], &v3);
     expect(&r, 0);
     assert_eq!(r.stdout.trim(), "[]", "nothing drifted");

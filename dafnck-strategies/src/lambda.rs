@@ -300,11 +300,7 @@ impl AliasRouter {
     pub fn for_alias(
         alias: impl Into<String>,
     ) -> impl Fn(&Value, &Value) -> Result<AliasRouter, String> + Send + Sync + 'static {
-        let alias = alias.into();
-        move |old, new| {
-            let (function, stable, new) = versions(old, new)?;
-            Ok(AliasRouter::from_env(function, &alias, stable, new))
-        }
+        AliasRouter::builder(alias.into(), None)
     }
 
     /// [`AliasRouter::for_alias`] with the SDK configuration `config`.
@@ -312,12 +308,25 @@ impl AliasRouter {
         config: &SdkConfig,
         alias: impl Into<String>,
     ) -> impl Fn(&Value, &Value) -> Result<AliasRouter, String> + Send + Sync + 'static {
-        let alias = alias.into();
-        let config = config.clone();
+        AliasRouter::builder(alias.into(), Some(config.clone()))
+    }
+
+    fn builder(
+        alias: String,
+        config: Option<SdkConfig>,
+    ) -> impl Fn(&Value, &Value) -> Result<AliasRouter, String> + Send + Sync + 'static {
         move |old, new| {
             let (function, stable, new) = versions(old, new)?;
-            Ok(AliasRouter::with_config(
-                &config, function, &alias, stable, new,
+            let client = match &config {
+                Some(config) => OnceCell::new_with(Some(Client::new(config))),
+                None => OnceCell::new(),
+            };
+            Ok(AliasRouter::build(
+                function,
+                alias.clone(),
+                stable,
+                new,
+                client,
             ))
         }
     }

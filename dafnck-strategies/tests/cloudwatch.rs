@@ -22,17 +22,13 @@ use aws_sdk_cloudwatch::types::{
 use aws_sdk_cloudwatch::Client;
 use dafnck_strategies::cloudwatch::{AlarmGate, CloudWatch, MetricQuery};
 use dafnck_strategies::{Analysis, MetricGate, MetricSource, NoData, Threshold, Verdict};
-use support::{moto_url, sdk_config};
+use support::{moto_url, sdk_config, unique};
 
 /// A namespace no other test or run uses; also the function name of its
 /// metrics' dimension (moto matches a query with dimensions by name and
 /// dimensions only, across namespaces).
 fn namespace(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("dafnck-test-{test}-{}-{nanos}", std::process::id())
+    unique(&format!("dafnck-test-{test}"))
 }
 
 async fn clients(url: &str) -> (Client, CloudWatch) {

@@ -13,8 +13,6 @@
 
 mod support;
 
-use std::time::SystemTime;
-
 use aws_config::SdkConfig;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
@@ -22,18 +20,9 @@ use aws_sdk_lambda::Client;
 use dafnck_core::Value;
 use dafnck_strategies::lambda::{AliasError, AliasRouter, AliasRouting};
 use dafnck_strategies::{TrafficRouter, Weights};
-use support::{moto_url, sdk_config};
+use support::{moto_url, sdk_config, unique};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// A name no other test or run uses.
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{:x}-{nanos:x}", std::process::id())
-}
 
 /// An empty zip whose comment is `n` (so each differs, and its hash).
 fn zip(n: u8) -> Blob {

@@ -62,6 +62,16 @@ pub fn secs_since(start: tokio::time::Instant) -> u64 {
     start.elapsed().as_secs()
 }
 
+/// `prefix` and a suffix no other test or run uses (letters, digits and
+/// `-`).
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{:x}-{nanos:x}", std::process::id())
+}
+
 /// moto's URL, or `None` (the test is skipped: it says so, unless
 /// `DAFNCK_REQUIRE_SERVERS=1`, when it fails).
 pub fn moto_url(test: &str) -> Option<String> {
