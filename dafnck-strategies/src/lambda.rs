@@ -238,18 +238,18 @@ pub struct AliasRouter {
 
 impl AliasRouter {
     fn build(
-        function: String,
-        alias: String,
-        stable: String,
-        new: String,
-        client: OnceCell<Client>,
+        function: impl Into<String>,
+        alias: impl Into<String>,
+        stable: impl Into<String>,
+        new: impl Into<String>,
+        config: Option<&SdkConfig>,
     ) -> Self {
         AliasRouter {
-            client,
-            function,
-            alias,
-            stable,
-            new,
+            client: OnceCell::new_with(config.map(Client::new)),
+            function: function.into(),
+            alias: alias.into(),
+            stable: stable.into(),
+            new: new.into(),
             changing: Mutex::new(()),
         }
     }
@@ -265,13 +265,7 @@ impl AliasRouter {
         stable: impl Into<String>,
         new: impl Into<String>,
     ) -> Self {
-        AliasRouter::build(
-            function.into(),
-            alias.into(),
-            stable.into(),
-            new.into(),
-            OnceCell::new(),
-        )
+        AliasRouter::build(function, alias, stable, new, None)
     }
 
     /// A router like [`AliasRouter::from_env`], with the SDK configuration
@@ -283,13 +277,7 @@ impl AliasRouter {
         stable: impl Into<String>,
         new: impl Into<String>,
     ) -> Self {
-        AliasRouter::build(
-            function.into(),
-            alias.into(),
-            stable.into(),
-            new.into(),
-            OnceCell::new_with(Some(Client::new(config))),
-        )
+        AliasRouter::build(function, alias, stable, new, Some(config))
     }
 
     /// What a [`Strategy`](crate::Strategy) takes as its router: builds,
@@ -317,16 +305,12 @@ impl AliasRouter {
     ) -> impl Fn(&Value, &Value) -> Result<AliasRouter, String> + Send + Sync + 'static {
         move |old, new| {
             let (function, stable, new) = versions(old, new)?;
-            let client = match &config {
-                Some(config) => OnceCell::new_with(Some(Client::new(config))),
-                None => OnceCell::new(),
-            };
             Ok(AliasRouter::build(
                 function,
-                alias.clone(),
+                alias.as_str(),
                 stable,
                 new,
-                client,
+                config.as_ref(),
             ))
         }
     }

@@ -14,6 +14,7 @@
 mod support;
 
 use aws_config::SdkConfig;
+use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use aws_sdk_lambda::Client;
@@ -92,7 +93,7 @@ async fn world(test: &str) -> Option<World> {
         .code(FunctionCode::builder().zip_file(zip(1)).build())
         .send()
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("CreateFunction {function}: {}", DisplayErrorContext(e)));
     let w = World {
         config,
         lambda,

@@ -69,7 +69,9 @@ pub fn unique(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("{prefix}-{:x}-{nanos:x}", std::process::id())
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{:x}-{nanos:x}-{n}", std::process::id())
 }
 
 /// moto's URL, or `None` (the test is skipped: it says so, unless
