@@ -64,13 +64,12 @@ use dafnck::providers::aws::ec2::{
 };
 use dafnck::providers::aws::elbv2::{Forward, HealthCheck, Listener, LoadBalancer, TargetGroup};
 use dafnck::strategies::alb::{TargetGroupRouter, TargetHealth};
-use dafnck::strategies::{Analysis, AnalysisSet, Canary, Step, Strategy, Verdict};
+use dafnck::strategies::{Analysis, AnalysisSet, Canary, Strategy, Verdict};
 
-fn config(stack: &Stack, key: &str, default: &str) -> String {
-    stack
-        .config(key)
-        .map_or_else(|| default.to_owned(), str::to_owned)
-}
+#[path = "support/stack_config.rs"]
+mod stack_config;
+
+use stack_config::{config, steps};
 
 /// The analysis of this example: it fails for one version, chosen by
 /// config, and passes for every other (a stand-in for a metric gate).
@@ -94,26 +93,6 @@ impl Analysis for VersionGate {
             Verdict::Pass
         }
     }
-}
-
-/// `PERCENT:SECONDS,...` as canary steps.
-fn steps(spec: &str) -> Result<Vec<Step>, Error> {
-    spec.split(',')
-        .map(|s| {
-            let (w, secs) = s.trim().split_once(':').ok_or_else(|| {
-                Error::Usage(format!("config canary_steps: {s:?} is not PERCENT:SECONDS"))
-            })?;
-            let w: u8 = w.parse().map_err(|_| {
-                Error::Usage(format!("config canary_steps: {w:?} is not a percentage"))
-            })?;
-            let secs: f64 = secs.parse().map_err(|_| {
-                Error::Usage(format!(
-                    "config canary_steps: {secs:?} is not a number of seconds"
-                ))
-            })?;
-            Ok(Step::new(w, Duration::from_secs_f64(secs)))
-        })
-        .collect()
 }
 
 /// The target group's options: with `rollout=canary`, a canary policy

@@ -27,7 +27,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_example::{command, done_at, expect, id_of, reset, run, Clients, Run};
+use aws_example::{command, done_at, expect, id_of, reset, run, Clients, Run, AWS_WEB};
 
 /// A listener's forward: target group → weight.
 type Forwarding = BTreeMap<String, i32>;
@@ -71,7 +71,7 @@ impl Clients {
     }
 
     /// Runs `up` with `config` while reading the listener's forward every
-    /// 100 ms; returns the run and each distinct forward seen, in order.
+    /// 10 ms; returns the run and each distinct forward seen, in order.
     async fn up_watching(
         &self,
         dir: &Path,
@@ -79,36 +79,9 @@ impl Clients {
         listener: &str,
         config: &[String],
     ) -> (Run, Vec<Forwarding>) {
-        let child = command(dir, url, &["up", "--yes"], config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the aws_web example");
-        let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
-        let mut seen: Vec<Forwarding> = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while !waiting.is_finished() {
-            let now = self.forwarding(listener).await;
-            if seen.last() != Some(&now) {
-                seen.push(now);
-            }
-            assert!(Instant::now() < deadline, "up ran for 5 minutes: {seen:?}");
-            // Often: against moto a reset to the serving group can be
-            // followed by the next rollout's first step within a few
-            // hundred milliseconds.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let out = waiting.await.unwrap().unwrap();
-        let now = self.forwarding(listener).await;
-        if seen.last() != Some(&now) {
-            seen.push(now);
-        }
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        (run, seen)
+        AWS_WEB
+            .up_watching(dir, url, config, || self.forwarding(listener))
+            .await
     }
 }
 

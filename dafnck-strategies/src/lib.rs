@@ -13,9 +13,15 @@
 //! Routers: [`NginxRouter`], [`MemoryRouter`], and with the feature `alb`
 //! the AWS Application Load Balancer's `AlbRouter` (weighted target groups
 //! on a listener) and `TargetGroupRouter` (the same, finding the listener
-//! of a target group rolled out by the engine). Rolling updates swap
+//! of a target group rolled out by the engine); with the feature `lambda`,
+//! the AWS Lambda alias router `lambda::AliasRouter` (a canary as the
+//! alias's additional version weight). Rolling updates swap
 //! instances in a pool instead ([`PoolFleet`] over a [`PoolRouter`]:
 //! [`NginxRouter`], [`MemoryPool`]).
+//!
+//! Metric sources: [`Prometheus`], and with the feature `cloudwatch`
+//! Amazon CloudWatch (`cloudwatch::CloudWatch`, GetMetricData; and
+//! `cloudwatch::AlarmGate`, an alarm's state as a gate).
 //!
 //! Through the engine, [`Strategy`] runs any of the three as a resource's
 //! deployment policy (`Options::deploy_with`).
@@ -24,10 +30,14 @@
 pub mod alb;
 pub mod analysis;
 pub mod clock;
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch;
 pub mod deploy;
 pub mod fleet;
 pub mod http;
 mod journaled;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod nginx;
 pub mod policy;
 pub mod pool;

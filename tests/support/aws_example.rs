@@ -1,7 +1,8 @@
 //! What the tests running the `aws_web` example against moto share: the
 //! example run as a process with AWS pointed at moto, moto's reset, and SDK
-//! clients for what the tests check. Included by `tests/aws_web.rs` and
-//! `tests/aws_rollout.rs`, whose crates declare `support`.
+//! clients for what the tests check. Included by `tests/aws_web.rs`,
+//! `tests/aws_rollout.rs` and `tests/aws_serverless.rs`, whose crates
+//! declare `support`.
 
 #![allow(dead_code)]
 
@@ -10,7 +11,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 
-use dafnck::providers::aws::sdk::config::{BehaviorVersion, Region};
+use dafnck::providers::aws::sdk::config::{BehaviorVersion, Region, SdkConfig};
 use dafnck::providers::aws::sdk::ec2;
 use dafnck::providers::aws::sdk::elbv2;
 
@@ -23,41 +24,120 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// The example's command in `dir`, AWS pointed at moto, with `config`.
-pub fn command(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Command {
-    let mut cmd = Command::new(support::example("aws_web"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("DAFNCK_STACK")
-        .env_remove("DAFNCK_STATE_DIR")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_ENDPOINT_URL", url)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    for c in config {
-        cmd.args(["--config", c]);
+/// An example program run against moto.
+#[derive(Clone, Copy)]
+pub struct Example(pub &'static str);
+
+/// The web tier example, which most of these helpers run.
+pub const AWS_WEB: Example = Example("aws_web");
+
+impl Example {
+    /// The example's command in `dir`, AWS pointed at moto, with `config`.
+    pub fn command(self, dir: &Path, url: &str, args: &[&str], config: &[String]) -> Command {
+        let mut cmd = Command::new(support::example(self.0));
+        cmd.args(args)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env_remove("DAFNCK_STACK")
+            .env_remove("DAFNCK_STATE_DIR")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_ENDPOINT_URL", url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                dir.join("no-aws-credentials"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        for c in config {
+            cmd.args(["--config", c]);
+        }
+        cmd
     }
-    cmd
+
+    /// Runs the example to its end.
+    pub fn run(self, dir: &Path, url: &str, args: &[&str], config: &[String]) -> Run {
+        let out = self
+            .command(dir, url, args, config)
+            .output()
+            .unwrap_or_else(|e| panic!("run the {} example: {e}", self.0));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The `id` `state show NAME` prints.
+    pub fn id_of(self, dir: &Path, url: &str, name: &str) -> String {
+        let r = self.run(dir, url, &["state", "show", name], &[]);
+        expect(&r, 0);
+        let shown: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        shown["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs `up --yes` with `config` while calling `watch` every 10 ms;
+    /// returns the run and each distinct value `watch` gave, in order
+    /// (the last one read after the run ended).
+    pub async fn up_watching<T, F, Fut>(
+        self,
+        dir: &Path,
+        url: &str,
+        config: &[String],
+        mut watch: F,
+    ) -> (Run, Vec<T>)
+    where
+        T: PartialEq + std::fmt::Debug,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        use std::process::Stdio;
+        use std::time::{Duration, Instant};
+        let child = self
+            .command(dir, url, &["up", "--yes"], config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start the {} example: {e}", self.0));
+        let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
+        let mut seen: Vec<T> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !waiting.is_finished() {
+            let now = watch().await;
+            if seen.last() != Some(&now) {
+                seen.push(now);
+            }
+            assert!(Instant::now() < deadline, "up ran for 5 minutes: {seen:?}");
+            // Often: against moto a reset to the serving object can be
+            // followed by the next rollout's first step within a few
+            // hundred milliseconds.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let out = waiting.await.unwrap().unwrap();
+        let now = watch().await;
+        if seen.last() != Some(&now) {
+            seen.push(now);
+        }
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        (run, seen)
+    }
 }
 
-/// Runs the example to its end.
+/// The `aws_web` example's command in `dir`, AWS pointed at moto, with
+/// `config`.
+pub fn command(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Command {
+    AWS_WEB.command(dir, url, args, config)
+}
+
+/// Runs the `aws_web` example to its end.
 pub fn run(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Run {
-    let out = command(dir, url, args, config)
-        .output()
-        .expect("run the aws_web example");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    AWS_WEB.run(dir, url, args, config)
 }
 
 #[track_caller]
@@ -79,12 +159,9 @@ pub fn reset(url: &str) {
     assert!(response.contains(" 200 "), "moto did not reset: {response}");
 }
 
-/// The `id` `state show NAME` prints.
+/// The `id` `state show NAME` of the `aws_web` example prints.
 pub fn id_of(dir: &Path, url: &str, name: &str) -> String {
-    let r = run(dir, url, &["state", "show", name], &[]);
-    expect(&r, 0);
-    let shown: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    shown["id"].as_str().unwrap().to_owned()
+    AWS_WEB.id_of(dir, url, name)
 }
 
 /// The line of `stderr` where the progress says `step` is done.
@@ -97,6 +174,18 @@ pub fn done_at(stderr: &str, step: &str) -> usize {
         .unwrap_or_else(|| panic!("no `{needle}` in:\n{stderr}"))
 }
 
+/// The SDK's configuration for moto at `url`.
+pub async fn sdk_config(url: &str) -> SdkConfig {
+    dafnck::providers::aws::sdk::config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(ec2::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
 /// SDK clients on moto.
 pub struct Clients {
     pub ec2: ec2::Client,
@@ -105,14 +194,7 @@ pub struct Clients {
 
 impl Clients {
     pub async fn new(url: &str) -> Clients {
-        let config = dafnck::providers::aws::sdk::config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(ec2::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .load()
-            .await;
+        let config = sdk_config(url).await;
         Clients {
             ec2: ec2::Client::new(&config),
             elb: elbv2::Client::new(&config),

@@ -1,4 +1,4 @@
-//! Scripted analyses for the rollout tests.
+//! Scripted analyses for the rollout tests, and moto for the AWS ones.
 
 #![allow(dead_code)]
 
@@ -60,4 +60,46 @@ pub fn unsure(why: &str) -> Verdict {
 /// Seconds of virtual time since `start`.
 pub fn secs_since(start: tokio::time::Instant) -> u64 {
     start.elapsed().as_secs()
+}
+
+/// `prefix` and a suffix no other test or run uses (letters, digits and
+/// `-`).
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{:x}-{nanos:x}-{n}", std::process::id())
+}
+
+/// moto's URL, or `None` (the test is skipped: it says so, unless
+/// `DAFNCK_REQUIRE_SERVERS=1`, when it fails).
+pub fn moto_url(test: &str) -> Option<String> {
+    use std::io::Write as _;
+    match std::env::var("DAFNCK_MOTO_URL") {
+        Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_string()),
+        _ => {
+            let why = "DAFNCK_MOTO_URL is not set (eval \"$(scripts/servers/moto.sh start)\", or scripts/test.sh)";
+            if std::env::var("DAFNCK_REQUIRE_SERVERS").as_deref() == Ok("1") {
+                panic!("{test}: {why}, and DAFNCK_REQUIRE_SERVERS=1 requires it");
+            }
+            // Straight to standard error, past the harness's capture.
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+            None
+        }
+    }
+}
+
+/// An SDK configuration for the endpoint `url`: explicit region and test
+/// credentials, so nothing is read from this process's environment.
+#[cfg(any(feature = "alb", feature = "lambda", feature = "cloudwatch"))]
+pub async fn sdk_config(url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .test_credentials()
+        .load()
+        .await
 }
