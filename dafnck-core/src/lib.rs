@@ -21,6 +21,7 @@ extern crate self as dafnck_core;
 pub mod apply;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod computed;
 pub mod deploy;
 pub mod drift;
 pub mod engine;

@@ -7,6 +7,7 @@ mod common;
 
 mod aliases;
 mod batched_reads;
+mod computed;
 mod create;
 mod delete_before_replace;
 mod delete_ordering;
