@@ -22,6 +22,7 @@ pub mod apply;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod computed;
+mod config;
 pub mod deploy;
 pub mod drift;
 pub mod engine;

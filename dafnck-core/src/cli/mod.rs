@@ -247,14 +247,15 @@ fn key_source(program: Option<KeySource>) -> KeySource {
     }
 }
 
-/// The stack's configuration: `dafnck.<stack>.json` (a flat object of
-/// strings) if present, then `--config KEY=VALUE` flags.
+/// The stack's configuration: `dafnck.<stack>.json` (a flat object; a
+/// value that is not a string is kept as its JSON text, for
+/// [`Stack::config_as`](crate::Stack::config_as)) if present, then
+/// `--config KEY=VALUE` flags.
 fn load_config(args: &Args) -> crate::Result<BTreeMap<String, String>> {
     let mut config = BTreeMap::new();
     let file = format!("dafnck.{}.json", args.stack);
     if let Ok(text) = std::fs::read_to_string(&file) {
-        config = serde_json::from_str(&text)
-            .map_err(|e| Error::Usage(format!("{file}: expected an object of strings: {e}")))?;
+        config = config_file(&text).map_err(|e| Error::Usage(format!("{file}: {e}")))?;
     }
     for kv in &args.config {
         let (k, v) = kv
@@ -263,6 +264,20 @@ fn load_config(args: &Args) -> crate::Result<BTreeMap<String, String>> {
         config.insert(k.to_owned(), v.to_owned());
     }
     Ok(config)
+}
+
+/// The values of a config file: strings as they are, other JSON values as
+/// their JSON text.
+fn config_file(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| format!("expected a JSON object: {e}"))?;
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k, s),
+            other => (k, other.to_string()),
+        })
+        .collect())
 }
 
 fn confirm(yes: bool, what: &str) -> crate::Result<bool> {
@@ -692,4 +707,23 @@ async fn state_command(
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_keeps_strings_and_the_json_text_of_other_values() {
+        let config = config_file(r#"{"name": "web", "port": 8080, "zones": ["a", "b"]}"#).unwrap();
+        assert_eq!(config["name"], "web");
+        assert_eq!(config["port"], "8080");
+        assert_eq!(config["zones"], r#"["a","b"]"#);
+        let stack = Stack::with_config("dev", config);
+        assert_eq!(stack.config_as::<u16>("port").unwrap(), 8080);
+        assert_eq!(stack.config_as::<Vec<String>>("zones").unwrap(), ["a", "b"]);
+        assert!(config_file("[1]")
+            .unwrap_err()
+            .starts_with("expected a JSON object"));
+    }
 }

@@ -8,6 +8,7 @@ mod common;
 mod aliases;
 mod batched_reads;
 mod computed;
+mod config;
 mod create;
 mod delete_before_replace;
 mod delete_ordering;
