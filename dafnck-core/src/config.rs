@@ -24,7 +24,7 @@ impl Stack {
     /// assert_eq!(port, 8080);
     /// assert_eq!(
     ///     stack.config_as::<bool>("port").unwrap_err().to_string(),
-    ///     "config value \"port\" of stack \"dev\" is not a bool: invalid type: string \"8080\", expected a boolean"
+    ///     "config value \"port\" of stack \"dev\" is not a bool: invalid type: integer `8080`, expected a boolean"
     /// );
     /// ```
     ///
@@ -52,11 +52,18 @@ impl Stack {
     fn parse<T: DeserializeOwned>(&self, key: &str, text: &str) -> crate::Result<T> {
         let as_string = serde_json::Value::String(text.to_owned());
         serde_json::from_value::<T>(as_string).or_else(|first| {
-            serde_json::from_str::<T>(text).map_err(|_| Error::ConfigType {
+            // Text that is JSON (a number, a list) is judged as that; the
+            // reason then names what it holds (`integer 300`).
+            let json = serde_json::from_str::<serde_json::Value>(text).ok();
+            let result = match json {
+                Some(json) if !json.is_string() => serde_json::from_value::<T>(json),
+                _ => Err(first),
+            };
+            result.map_err(|e| Error::ConfigType {
                 stack: self.name().to_owned(),
                 key: key.to_owned(),
                 expected: short_type_name(std::any::type_name::<T>()),
-                message: first.to_string(),
+                message: e.to_string(),
             })
         })
     }

@@ -8,7 +8,7 @@ use dafnck_core::testing::resources::{Network, Node};
 use dafnck_core::testing::{FakeOp, TestStack};
 use dafnck_core::{interpolate, Action, Error, Input, Secret, Stack, Value};
 
-use crate::common::{calls, network, node, program_problems};
+use crate::common::{after, calls, network, node, program_problems};
 
 /// A network and a node whose value is a URL built from the network's ARN,
 /// exported too.
@@ -27,10 +27,6 @@ fn infra(cidr: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
         stack.export("url", url);
         Ok(())
     }
-}
-
-fn after<'a>(plan: &'a dafnck_core::Plan, name: &str, field: &str) -> Option<&'a Value> {
-    plan.change(name)?.after.as_ref()?.get(field)
 }
 
 fn arn(t: &TestStack) -> String {

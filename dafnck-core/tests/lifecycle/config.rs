@@ -78,7 +78,7 @@ async fn a_value_of_another_type_names_the_key_the_stack_and_the_type() {
     let err = t.preview(infra).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "config value \"octet\" of stack \"prod\" is not a u8: invalid type: string \"300\", expected u8"
+        "config value \"octet\" of stack \"prod\" is not a u8: invalid value: integer `300`, expected u8"
     );
     let t = TestStack::new("prod")
         .config("octet", "1")
