@@ -128,3 +128,29 @@ async fn a_string_key_takes_the_text_as_it_is() {
         .unwrap();
     assert_eq!(after(&plan, "n", "value"), Value::from("0042"));
 }
+
+#[tokio::test]
+async fn a_value_read_as_a_secret_stays_secret_in_the_plan_and_the_state() {
+    use dafnck_core::testing::resources::Instance;
+    use dafnck_core::Secret;
+    let t = TestStack::new("dev").config("admin_password", "hunter2");
+    let program = |stack: &mut Stack| {
+        let password: Secret<String> = stack.config_as("admin_password")?;
+        stack.add(
+            "web",
+            Instance {
+                admin_password: Some(password),
+                ..Default::default()
+            },
+        );
+        Ok(())
+    };
+    let plan = t.preview(program).await.unwrap();
+    assert!(!plan.render().contains("hunter2"), "{}", plan.render());
+    t.up(program).await.unwrap();
+    let recorded = t.state().await.resources["web"].inputs.clone();
+    assert_eq!(
+        recorded.get("admin_password"),
+        Some(&Value::Secret(Box::new("hunter2".into())))
+    );
+}
