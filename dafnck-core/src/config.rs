@@ -12,6 +12,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::secret::Secret;
 use crate::stack::Stack;
 
 impl Stack {
@@ -33,7 +34,10 @@ impl Stack {
     /// [`Error::ConfigType`] naming the key, the stack and `T` when the
     /// value is not a `T`.
     pub fn config_as<T: DeserializeOwned>(&self, key: &str) -> crate::Result<T> {
-        let text = self.require_config(key)?;
+        let text = self.config_text(key).ok_or_else(|| Error::Config {
+            stack: self.name().to_owned(),
+            key: key.to_owned(),
+        })?;
         self.parse(key, text)
     }
 
@@ -43,13 +47,55 @@ impl Stack {
     /// # Errors
     /// [`Error::ConfigType`] when the value is set but is not a `T`.
     pub fn config_or<T: DeserializeOwned>(&self, key: &str, default: T) -> crate::Result<T> {
-        match self.config(key) {
+        match self.config_text(key) {
             Some(text) => self.parse(key, text),
             None => Ok(default),
         }
     }
 
+    /// The configuration value `key` (set with `config set KEY --secret`)
+    /// read as a `T`, kept a [`Secret`]: redacted in plans, sealed in the
+    /// state. A plain value (`--config KEY=VALUE`) is read as a secret too.
+    ///
+    /// # Errors
+    /// As [`Stack::config_as`]; the error never shows the value.
+    pub fn secret_config<T: DeserializeOwned>(&self, key: &str) -> crate::Result<Secret<T>> {
+        let text = self.config_text(key).ok_or_else(|| Error::Config {
+            stack: self.name().to_owned(),
+            key: key.to_owned(),
+        })?;
+        self.parse_text::<T>(key, text)
+            .map(Secret::new)
+            .map_err(|e| match e {
+                Error::ConfigType {
+                    stack,
+                    key,
+                    expected,
+                    ..
+                } => Error::ConfigType {
+                    stack,
+                    key,
+                    expected,
+                    message: "the secret value does not read as one".into(),
+                },
+                other => other,
+            })
+    }
+
     fn parse<T: DeserializeOwned>(&self, key: &str, text: &str) -> crate::Result<T> {
+        if self.is_secret_config(key) {
+            // Read as plain text it would show in plans and rest unsealed.
+            return Err(Error::ConfigType {
+                stack: self.name().to_owned(),
+                key: key.to_owned(),
+                expected: short_type_name(std::any::type_name::<T>()),
+                message: "the value is secret: read it with `secret_config`".into(),
+            });
+        }
+        self.parse_text(key, text)
+    }
+
+    fn parse_text<T: DeserializeOwned>(&self, key: &str, text: &str) -> crate::Result<T> {
         let as_string = serde_json::Value::String(text.to_owned());
         serde_json::from_value::<T>(as_string).or_else(|first| {
             // Text that is JSON (a number, a list) is judged as that; the

@@ -23,6 +23,8 @@ pub mod apply;
 pub mod cli;
 pub mod computed;
 mod config;
+#[cfg(feature = "cli")]
+mod config_file;
 pub mod deploy;
 pub mod drift;
 pub mod engine;

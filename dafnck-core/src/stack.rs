@@ -50,6 +50,8 @@ pub struct Node {
 pub struct Stack {
     name: String,
     config: BTreeMap<String, String>,
+    /// The config keys whose values are secret (see [`Stack::config_as`]).
+    secret_keys: std::collections::BTreeSet<String>,
     nodes: Vec<Node>,
     index: NameMap<usize>,
     exports: BTreeMap<String, (Value, Location)>,
@@ -77,6 +79,7 @@ impl Stack {
         Stack {
             name: name.into(),
             config,
+            secret_keys: Default::default(),
             nodes: Vec::new(),
             index: NameMap::default(),
             exports: BTreeMap::new(),
@@ -93,9 +96,37 @@ impl Stack {
         &self.name
     }
 
-    /// A configuration value of this stack.
+    /// A configuration value of this stack, as text (a secret value is
+    /// not given out as text: read it with [`Stack::config_as`] as a
+    /// [`Secret`](crate::Secret)).
     pub fn config(&self, key: &str) -> Option<&str> {
+        if self.secret_keys.contains(key) {
+            return None;
+        }
+        self.config_text(key)
+    }
+
+    /// The text of a configuration value, secret or not.
+    pub(crate) fn config_text(&self, key: &str) -> Option<&str> {
         self.config.get(key).map(String::as_str)
+    }
+
+    /// Whether the configuration value `key` is secret.
+    pub fn is_secret_config(&self, key: &str) -> bool {
+        self.secret_keys.contains(key)
+    }
+
+    /// Adds secret configuration values (they replace plain ones of the
+    /// same key).
+    pub fn with_secret_config(
+        mut self,
+        secrets: impl IntoIterator<Item = (String, crate::Secret<String>)>,
+    ) -> Self {
+        for (k, v) in secrets {
+            self.config.insert(k.clone(), v.into_inner());
+            self.secret_keys.insert(k);
+        }
+        self
     }
 
     /// A configuration value that must be set.

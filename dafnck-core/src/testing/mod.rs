@@ -82,6 +82,7 @@ pub struct TestStack {
     cloud: FakeCloud,
     store: MemoryStore,
     config: BTreeMap<String, String>,
+    secret_config: BTreeMap<String, crate::Secret<String>>,
 }
 
 impl TestStack {
@@ -106,6 +107,7 @@ impl TestStack {
             cloud,
             store,
             config: BTreeMap::new(),
+            secret_config: BTreeMap::new(),
         }
     }
 
@@ -115,6 +117,15 @@ impl TestStack {
     pub fn config(mut self, key: &str, value: impl Into<String>) -> Self {
         self.config.insert(key.to_owned(), value.into());
         self.engine = self.engine.config(self.config.clone());
+        self
+    }
+
+    /// Sets the secret configuration value `key`, as `config set --secret`
+    /// stores it sealed in `dafnck.<stack>.json`.
+    pub fn secret_config(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.secret_config
+            .insert(key.to_owned(), crate::Secret::new(value.into()));
+        self.engine = self.engine.secret_config(self.secret_config.clone());
         self
     }
 

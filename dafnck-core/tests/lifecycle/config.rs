@@ -136,6 +136,10 @@ async fn a_value_read_as_a_secret_stays_secret_in_the_plan_and_the_state() {
     let t = TestStack::new("dev").config("admin_password", "hunter2");
     let program = |stack: &mut Stack| {
         let password: Secret<String> = stack.config_as("admin_password")?;
+        assert_eq!(
+            stack.secret_config::<String>("admin_password")?.expose(),
+            "hunter2"
+        );
         stack.add(
             "web",
             Instance {
@@ -153,4 +157,33 @@ async fn a_value_read_as_a_secret_stays_secret_in_the_plan_and_the_state() {
         recorded.get("admin_password"),
         Some(&Value::Secret(Box::new("hunter2".into())))
     );
+}
+
+#[tokio::test]
+async fn a_secret_config_value_is_read_only_as_a_secret() {
+    let t = TestStack::new("prod").secret_config("db_password", "hunter2");
+    let plan = t
+        .preview(|stack: &mut Stack| {
+            assert_eq!(stack.config("db_password"), None, "not given out as text");
+            assert!(stack.is_secret_config("db_password"));
+            let pw: dafnck_core::Secret<String> = stack.secret_config("db_password")?;
+            let value = pw.expose().len().to_string();
+            stack.add("n", node(&value, "k", vec![]));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(after(&plan, "n", "value"), Value::from("7"));
+    let err = t
+        .preview(|stack: &mut Stack| {
+            let _: String = stack.config_as("db_password")?;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "config value \"db_password\" of stack \"prod\" is not a String: the value is secret: read it with `secret_config`"
+    );
+    assert!(!err.to_string().contains("hunter2"));
 }
