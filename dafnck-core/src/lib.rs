@@ -21,6 +21,7 @@ extern crate self as dafnck_core;
 pub mod apply;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod component;
 pub mod computed;
 mod config;
 #[cfg(feature = "cli")]
@@ -57,6 +58,7 @@ pub use value::{OutputRef, Value};
 
 /// What a program usually needs: `use dafnck_core::prelude::*;`.
 pub mod prelude {
+    pub use crate::component::ComponentOptions;
     pub use crate::{
         Handle, Input, Options, Outputs, Plan, Providers, Resource, Secret, Stack, Timeouts,
     };

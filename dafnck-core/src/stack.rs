@@ -52,6 +52,8 @@ pub struct Stack {
     config: BTreeMap<String, String>,
     /// The config keys whose values are secret (see [`Stack::config_as`]).
     secret_keys: std::collections::BTreeSet<String>,
+    /// The components being declared, outermost first.
+    scopes: Vec<crate::component::Scope>,
     nodes: Vec<Node>,
     index: NameMap<usize>,
     exports: BTreeMap<String, (Value, Location)>,
@@ -80,6 +82,7 @@ impl Stack {
             name: name.into(),
             config,
             secret_keys: Default::default(),
+            scopes: Vec::new(),
             nodes: Vec::new(),
             index: NameMap::default(),
             exports: BTreeMap::new(),
@@ -144,7 +147,8 @@ impl Stack {
     #[track_caller]
     pub fn add<R: Resource>(&mut self, name: &str, resource: R) -> Handle<R> {
         let site = std::panic::Location::caller();
-        self.declare(name, resource, Options::new(), site)
+        let (name, options) = self.scoped(name, Options::new());
+        self.declare(&name, resource, options, site)
     }
 
     /// Declares a resource with options.
@@ -156,7 +160,20 @@ impl Stack {
         options: Options,
     ) -> Handle<R> {
         let site = std::panic::Location::caller();
-        self.declare(name, resource, options, site)
+        let (name, options) = self.scoped(name, options);
+        self.declare(&name, resource, options, site)
+    }
+
+    pub(crate) fn scopes(&self) -> &[crate::component::Scope] {
+        &self.scopes
+    }
+
+    pub(crate) fn scopes_mut(&mut self) -> &mut Vec<crate::component::Scope> {
+        &mut self.scopes
+    }
+
+    pub(crate) fn problem(&mut self, problem: Diagnostic) {
+        self.problems.push(problem);
     }
 
     /// The location of `site`, shared with the previous declaration's when

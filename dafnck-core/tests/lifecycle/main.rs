@@ -7,6 +7,7 @@ mod common;
 
 mod aliases;
 mod batched_reads;
+mod components;
 mod computed;
 mod config;
 mod create;
