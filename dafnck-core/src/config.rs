@@ -34,10 +34,7 @@ impl Stack {
     /// [`Error::ConfigType`] naming the key, the stack and `T` when the
     /// value is not a `T`.
     pub fn config_as<T: DeserializeOwned>(&self, key: &str) -> crate::Result<T> {
-        let text = self.config_text(key).ok_or_else(|| Error::Config {
-            stack: self.name().to_owned(),
-            key: key.to_owned(),
-        })?;
+        let text = self.required_text(key)?;
         self.parse(key, text)
     }
 
@@ -60,10 +57,7 @@ impl Stack {
     /// # Errors
     /// As [`Stack::config_as`]; the error never shows the value.
     pub fn secret_config<T: DeserializeOwned>(&self, key: &str) -> crate::Result<Secret<T>> {
-        let text = self.config_text(key).ok_or_else(|| Error::Config {
-            stack: self.name().to_owned(),
-            key: key.to_owned(),
-        })?;
+        let text = self.required_text(key)?;
         self.parse_text::<T>(key, text)
             .map(Secret::new)
             .map_err(|e| match e {
@@ -80,6 +74,14 @@ impl Stack {
                 },
                 other => other,
             })
+    }
+
+    /// The text of `key`, secret or not, which must be set.
+    fn required_text(&self, key: &str) -> crate::Result<&str> {
+        self.config_text(key).ok_or_else(|| Error::Config {
+            stack: self.name().to_owned(),
+            key: key.to_owned(),
+        })
     }
 
     fn parse<T: DeserializeOwned>(&self, key: &str, text: &str) -> crate::Result<T> {
