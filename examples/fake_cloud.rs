@@ -10,6 +10,7 @@
 //! cargo run --example fake_cloud -- preview
 //! cargo run --example fake_cloud -- up --yes
 //! cargo run --example fake_cloud -- up --yes --config size=large   # an update and a replacement
+//! printf %s 'n3w-pw' | cargo run --example fake_cloud -- config set admin_password --secret
 //! cargo run --example fake_cloud -- drift
 //! cargo run --example fake_cloud -- destroy --yes
 //! ```
@@ -22,6 +23,12 @@ use dafnck::core::{Options, Secret, Stack};
 
 fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
     let large = stack.config("size") == Some("large");
+    // Set with `config set admin_password --secret` (sealed in dafnck.dev.json).
+    let password = match stack.secret_config::<String>("admin_password") {
+        Ok(p) => Some(p),
+        Err(dafnck::core::Error::Config { .. }) => None,
+        Err(e) => return Err(e),
+    };
     let net = stack.add(
         "main",
         Network {
@@ -55,7 +62,11 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
                 subnet_id: subnet.out().subnet_id,
                 image: "img-2026-11".into(),
                 size: if large { "large" } else { "small" }.into(),
-                admin_password: Some(Secret::new(format!("s3cret-{i}"))),
+                admin_password: Some(
+                    password
+                        .clone()
+                        .unwrap_or_else(|| Secret::new(format!("s3cret-{i}"))),
+                ),
                 ..Default::default()
             },
             Options::new().depends_on(&net),

@@ -21,6 +21,12 @@ struct Run {
 }
 
 fn run(dir: &Path, passphrase: Option<&str>, args: &[&str]) -> Run {
+    let output = command(dir, passphrase, args).output();
+    checked(args, passphrase, output.expect("run the example"))
+}
+
+/// The example run in `dir` with `args`, with or without a passphrase.
+fn command(dir: &Path, passphrase: Option<&str>, args: &[&str]) -> Command {
     let mut cmd = Command::new(support::example("fake_cloud"));
     cmd.args(args)
         .current_dir(dir)
@@ -31,11 +37,16 @@ fn run(dir: &Path, passphrase: Option<&str>, args: &[&str]) -> Run {
         Some(p) => cmd.env("DAFNCK_PASSPHRASE", p),
         None => cmd.env_remove("DAFNCK_PASSPHRASE"),
     };
+    cmd
+}
+
+/// A run's outcome, checked to print no secret (nor the passphrase).
+fn checked(args: &[&str], passphrase: Option<&str>, output: Output) -> Run {
     let Output {
         status,
         stdout,
         stderr,
-    } = cmd.output().expect("run the example");
+    } = output;
     let r = Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -198,4 +209,76 @@ fn without_a_passphrase_only_preview_without_refresh_works() {
         );
     }
     assert_eq!(state_files(dir.path()), before, "nothing was written");
+}
+
+/// `config set` through the example, the value on stdin.
+fn set_config(dir: &Path, passphrase: Option<&str>, args: &[&str], value: &str) -> Run {
+    use std::io::Write;
+    let mut child = command(dir, passphrase, args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the example");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(value.as_bytes()).unwrap();
+    drop(stdin);
+    checked(args, passphrase, child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_secret_config_value_is_read_from_stdin_and_kept_sealed_in_the_config_file() {
+    const VALUE: &str = "cfg-s3cret-77";
+    let dir = tempfile::tempdir().unwrap();
+    let p = Some(PASSPHRASE);
+    let args = ["config", "set", "admin_password", "--secret"];
+    let r = set_config(dir.path(), p, &args, &format!("{VALUE}\n"));
+    expect(&r, 0);
+    assert!(!r.stdout.contains(VALUE) && !r.stderr.contains(VALUE));
+    let file = std::fs::read_to_string(dir.path().join("dafnck.dev.json")).unwrap();
+    assert!(file.contains("$sealed") && !file.contains(VALUE), "{file}");
+    // A plain value beside it, from stdin too.
+    expect(
+        &set_config(dir.path(), p, &["config", "set", "size"], "large"),
+        0,
+    );
+
+    let r = run(dir.path(), p, &["up", "--yes"]);
+    expect(&r, 0);
+    assert!(!r.stdout.contains(VALUE) && !r.stderr.contains(VALUE));
+    // The provider got the opened value (the fake cloud keeps what it got,
+    // as a real one does); the state holds it sealed.
+    let cloud = std::fs::read_dir(dir.path().join(".dafnck/fake-cloud"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(cloud.contains(VALUE), "the instances got the config value");
+    assert!(cloud.contains("large"), "the plain value was read too");
+    for (path, bytes) in state_files(dir.path()) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(VALUE), "{} holds the value", path.display());
+    }
+
+    // Without the passphrase the file's secret cannot be opened.
+    let r = run(dir.path(), None, &["preview"]);
+    expect(&r, 1);
+    assert!(
+        r.stderr.contains(
+            "dafnck.dev.json: holds the secret value \"admin_password\": set DAFNCK_PASSPHRASE to open it"
+        ),
+        "{}",
+        r.stderr
+    );
+    // With another passphrase neither reading nor adding a secret works.
+    let r = set_config(dir.path(), Some("wrong passphrase"), &args, "other");
+    expect(&r, 1);
+    assert!(
+        r.stderr.contains("does not open its secret values"),
+        "{}",
+        r.stderr
+    );
+    // No value on stdin is refused.
+    let r = set_config(dir.path(), p, &["config", "set", "size"], "");
+    expect(&r, 1);
+    assert!(r.stderr.contains("no value on stdin"), "{}", r.stderr);
 }

@@ -160,7 +160,9 @@ pub fn recorded(desired: &Desired) -> State {
     for node in &desired.nodes {
         let inputs = node
             .inputs
-            .resolve_refs(&mut |r| Ok::<_, ()>(Value::from(id(&r.resource))))
+            .resolve_refs(&mut |r| {
+                Ok::<_, dafnck_core::computed::ComputeError>(Value::from(id(&r.resource)))
+            })
             .expect("references resolve");
         let outputs: BTreeMap<String, Value> =
             [("node_id".to_string(), Value::from(id(&node.name)))].into();

@@ -125,6 +125,7 @@ impl Preview {
 pub struct Engine {
     stack: String,
     config: BTreeMap<String, String>,
+    secret_config: BTreeMap<String, crate::Secret<String>>,
     /// The store as given.
     raw_store: Arc<dyn StateStore>,
     /// `raw_store` behind the sealing of secrets: what every operation uses.
@@ -165,6 +166,7 @@ impl Engine {
         Engine {
             stack: stack.into(),
             config: BTreeMap::new(),
+            secret_config: BTreeMap::new(),
             raw_store: store,
             store: sealing.clone(),
             sealing,
@@ -201,6 +203,13 @@ impl Engine {
     /// key is given. For throwaway stacks only.
     pub fn insecure_plaintext_secrets(self) -> Self {
         self.key_source(KeySource::InsecurePlaintext)
+    }
+
+    /// Sets the stack's secret configuration values (read with
+    /// [`Stack::config_as`] as [`Secret`](crate::Secret)s).
+    pub fn secret_config(mut self, secrets: BTreeMap<String, crate::Secret<String>>) -> Self {
+        self.secret_config = secrets;
+        self
     }
 
     /// Sets the stack's configuration values (read with [`Stack::config`]).
@@ -268,7 +277,8 @@ impl Engine {
     where
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
-        let mut stack = Stack::with_config(self.stack.clone(), self.config.clone());
+        let mut stack = Stack::with_config(self.stack.clone(), self.config.clone())
+            .with_secret_config(self.secret_config.clone());
         program(&mut stack)?;
         stack.into_desired()
     }

@@ -49,6 +49,18 @@ pub enum Error {
         /// The missing key.
         key: String,
     },
+    /// A configuration value is not of the type the program reads it as.
+    #[error("config value {key:?} of stack {stack:?} is not a {expected}: {message}")]
+    ConfigType {
+        /// The stack.
+        stack: String,
+        /// The key.
+        key: String,
+        /// The type the program asked for.
+        expected: String,
+        /// Why the value is not one.
+        message: String,
+    },
     /// The plan would delete or replace protected resources (each is named).
     #[error("the plan is refused:{}", list(.0))]
     PlanRefused(Vec<Diagnostic>),

@@ -21,6 +21,11 @@ extern crate self as dafnck_core;
 pub mod apply;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod component;
+pub mod computed;
+mod config;
+#[cfg(feature = "cli")]
+mod config_file;
 pub mod deploy;
 pub mod drift;
 pub mod engine;
@@ -53,6 +58,7 @@ pub use value::{OutputRef, Value};
 
 /// What a program usually needs: `use dafnck_core::prelude::*;`.
 pub mod prelude {
+    pub use crate::component::ComponentOptions;
     pub use crate::{
         Handle, Input, Options, Outputs, Plan, Providers, Resource, Secret, Stack, Timeouts,
     };

@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::computed::ComputeError;
 use crate::error::{Diagnostic, Error};
 use crate::name::Name;
 use crate::plan::{Action, Change, ChangeFlags, Plan, ReplaceOrder, StateBinding};
@@ -486,12 +487,20 @@ fn resolved_inputs(
     problems: &mut Vec<Diagnostic>,
 ) -> Value {
     let mut next = refs.in_order();
+    let mut found = Vec::new();
     let resolved = node.inputs.resolve_refs(&mut |r: &OutputRef| {
         let d = next(r);
-        Ok::<_, std::convert::Infallible>(resolve_planned(r, d, known, node, problems))
+        Ok::<_, ComputeError>(resolve_planned(r, d, known, node, &mut found))
     });
-    let Ok(resolved) = resolved;
-    resolved
+    problems.append(&mut found);
+    resolved.unwrap_or_else(|e| {
+        problems.push(Diagnostic {
+            resource: Some(node.name.to_string()),
+            message: format!("computed value: {}", e.message),
+            location: Some(e.location),
+        });
+        Value::Unknown
+    })
 }
 
 fn resolve_planned(

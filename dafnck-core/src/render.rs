@@ -20,12 +20,32 @@ impl Plan {
     /// creates, yellow updates, magenta replacements, red deletes.
     pub fn render_styled(&self, color: bool) -> String {
         let mut out = String::new();
+        // Resources of a component (`app/web`) are shown under a line
+        // naming it, indented one step per level: a tree.
+        let mut open: Vec<&str> = Vec::new();
         for c in self
             .changes
             .iter()
             .filter(|c| c.action.is_change() || c.renamed_from.is_some())
         {
-            render_change(&mut out, c, color);
+            let path: Vec<&str> = crate::component::parent_of(&c.name)
+                .map(|p| p.split('/').collect())
+                .unwrap_or_default();
+            let common = open.iter().zip(&path).take_while(|(a, b)| a == b).count();
+            for (depth, segment) in path.iter().enumerate().skip(common) {
+                let _ = writeln!(out, "{}{segment}/", "  ".repeat(depth));
+            }
+            open = path;
+            if open.is_empty() {
+                render_change(&mut out, c, color);
+            } else {
+                let mut block = String::new();
+                render_change(&mut block, c, color);
+                let indent = "  ".repeat(open.len());
+                for line in block.lines() {
+                    let _ = writeln!(out, "{indent}{line}");
+                }
+            }
         }
         if !self.has_changes() {
             out.push_str("No changes: the stack matches the program.\n");

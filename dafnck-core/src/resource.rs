@@ -201,6 +201,7 @@ pub struct Input<T> {
 enum InputInner<T> {
     Value(T),
     Output(OutputRef),
+    Computed(Arc<crate::computed::Computed>),
 }
 
 impl<T> Input<T> {
@@ -215,15 +216,30 @@ impl<T> Input<T> {
     pub fn as_value(&self) -> Option<&T> {
         match &self.inner {
             InputInner::Value(v) => Some(v),
-            InputInner::Output(_) => None,
+            InputInner::Output(_) | InputInner::Computed(_) => None,
         }
     }
 
     /// The referenced output, if this is a reference.
     pub fn as_output(&self) -> Option<&OutputRef> {
         match &self.inner {
-            InputInner::Value(_) => None,
+            InputInner::Value(_) | InputInner::Computed(_) => None,
             InputInner::Output(r) => Some(r),
+        }
+    }
+
+    /// A value computed by the program (see [`crate::computed`]).
+    pub(crate) fn computed(c: Arc<crate::computed::Computed>) -> Self {
+        Input {
+            inner: InputInner::Computed(c),
+        }
+    }
+
+    /// The computed value, if this is one (see [`Input::map`]).
+    pub fn as_computed(&self) -> Option<&crate::computed::Computed> {
+        match &self.inner {
+            InputInner::Computed(c) => Some(c),
+            _ => None,
         }
     }
 }
@@ -239,6 +255,7 @@ impl<T: fmt::Debug> fmt::Debug for Input<T> {
         match &self.inner {
             InputInner::Value(v) => v.fmt(f),
             InputInner::Output(r) => write!(f, "<output {}.{}>", r.resource, r.field),
+            InputInner::Computed(c) => write!(f, "<computed at {}>", c.location()),
         }
     }
 }
@@ -267,6 +284,7 @@ impl<T: Serialize> Serialize for Input<T> {
                 map.serialize_entry("$ref", r)?;
                 map.end()
             }
+            InputInner::Computed(c) => crate::computed::serialize(c, serializer),
         }
     }
 }

@@ -28,8 +28,20 @@ const PLAN_FORMAT_SEALED: u32 = 2;
 /// which seals them.
 ///
 /// # Errors
-/// [`Error::PlanFile`] when the file cannot be written.
+/// [`Error::PlanFile`] when the file cannot be written, or the plan holds a
+/// value the program computes (a closure cannot be saved; see
+/// [`crate::computed`]).
 pub fn save(plan: &Plan, path: &Path) -> crate::Result<()> {
+    if let Some((name, c)) = computed_value(plan) {
+        return Err(plan_file(
+            path,
+            format!(
+                "{name} holds a value computed by the program (declared at {}), which a saved \
+                 plan cannot carry: apply with `up` instead of `preview --out` and `up --plan`",
+                c.location()
+            ),
+        ));
+    }
     let mut json = serde_json::to_vec_pretty(plan).map_err(|e| plan_file(path, e))?;
     json.push(b'\n');
     let bytes = envelope::encode(Unit::Plan, &json);
@@ -79,6 +91,25 @@ pub(crate) fn plan_file(path: &Path, e: impl fmt::Display) -> Error {
         path: path.display().to_string(),
         message: e.to_string(),
     }
+}
+
+/// The first resource (or export) whose planned inputs hold a computed
+/// value, and that value.
+fn computed_value(plan: &Plan) -> Option<(String, &crate::computed::Computed)> {
+    let find = crate::computed::find;
+    plan.changes
+        .iter()
+        .find_map(|c| {
+            Some((
+                format!("resource {:?}", c.name.as_str()),
+                find(c.inputs.as_deref()?)?,
+            ))
+        })
+        .or_else(|| {
+            plan.exports
+                .iter()
+                .find_map(|(k, v)| Some((format!("export {k:?}"), find(v)?)))
+        })
 }
 
 /// Whether a plan's inputs, recorded objects or exports hold a secret.

@@ -50,6 +50,10 @@ pub struct Node {
 pub struct Stack {
     name: String,
     config: BTreeMap<String, String>,
+    /// The config keys whose values are secret (see [`Stack::config_as`]).
+    secret_keys: std::collections::BTreeSet<String>,
+    /// The components being declared, outermost first.
+    scopes: Vec<crate::component::Scope>,
     nodes: Vec<Node>,
     index: NameMap<usize>,
     exports: BTreeMap<String, (Value, Location)>,
@@ -77,6 +81,8 @@ impl Stack {
         Stack {
             name: name.into(),
             config,
+            secret_keys: Default::default(),
+            scopes: Vec::new(),
             nodes: Vec::new(),
             index: NameMap::default(),
             exports: BTreeMap::new(),
@@ -93,9 +99,37 @@ impl Stack {
         &self.name
     }
 
-    /// A configuration value of this stack.
+    /// A configuration value of this stack, as text (a secret value is
+    /// not given out as text: read it with [`Stack::config_as`] as a
+    /// [`Secret`](crate::Secret)).
     pub fn config(&self, key: &str) -> Option<&str> {
+        if self.secret_keys.contains(key) {
+            return None;
+        }
+        self.config_text(key)
+    }
+
+    /// The text of a configuration value, secret or not.
+    pub(crate) fn config_text(&self, key: &str) -> Option<&str> {
         self.config.get(key).map(String::as_str)
+    }
+
+    /// Whether the configuration value `key` is secret.
+    pub fn is_secret_config(&self, key: &str) -> bool {
+        self.secret_keys.contains(key)
+    }
+
+    /// Adds secret configuration values (they replace plain ones of the
+    /// same key).
+    pub fn with_secret_config(
+        mut self,
+        secrets: impl IntoIterator<Item = (String, crate::Secret<String>)>,
+    ) -> Self {
+        for (k, v) in secrets {
+            self.config.insert(k.clone(), v.into_inner());
+            self.secret_keys.insert(k);
+        }
+        self
     }
 
     /// A configuration value that must be set.
@@ -113,7 +147,8 @@ impl Stack {
     #[track_caller]
     pub fn add<R: Resource>(&mut self, name: &str, resource: R) -> Handle<R> {
         let site = std::panic::Location::caller();
-        self.declare(name, resource, Options::new(), site)
+        let (name, options) = self.scoped(name, Options::new());
+        self.declare(&name, resource, options, site)
     }
 
     /// Declares a resource with options.
@@ -125,7 +160,20 @@ impl Stack {
         options: Options,
     ) -> Handle<R> {
         let site = std::panic::Location::caller();
-        self.declare(name, resource, options, site)
+        let (name, options) = self.scoped(name, options);
+        self.declare(&name, resource, options, site)
+    }
+
+    pub(crate) fn scopes(&self) -> &[crate::component::Scope] {
+        &self.scopes
+    }
+
+    pub(crate) fn scopes_mut(&mut self) -> &mut Vec<crate::component::Scope> {
+        &mut self.scopes
+    }
+
+    pub(crate) fn problem(&mut self, problem: Diagnostic) {
+        self.problems.push(problem);
     }
 
     /// The location of `site`, shared with the previous declaration's when

@@ -9,8 +9,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use std::sync::Arc;
+
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::computed::{self, ComputeError, Computed};
 
 /// A reference to one output field of another resource of the same stack.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -50,6 +54,10 @@ pub enum Value {
     /// inline it would make every value, and every map slot, 80 bytes
     /// instead of 32).
     Ref(Box<OutputRef>),
+    /// A value the program computes from others (see [`crate::computed`]):
+    /// becomes the computed value, or [`Value::Unknown`], once its
+    /// references are resolved.
+    Computed(Arc<Computed>),
 }
 
 const SECRET_KEY: &str = "$secret";
@@ -64,7 +72,7 @@ impl Value {
     /// When `T`'s `Serialize` implementation fails, or produces a number that
     /// fits neither `i64` nor `f64`.
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
-        serde_json::to_value(value).map(Value::from_json)
+        computed::capturing(|| serde_json::to_value(value).map(Value::from_json))
     }
 
     /// Converts a JSON value, decoding the `$secret` / `$ref` / `$unknown`
@@ -93,6 +101,9 @@ impl Value {
                     }
                     if map.get(UNKNOWN_KEY) == Some(&serde_json::Value::Bool(true)) {
                         return Value::Unknown;
+                    }
+                    if let Some(v) = computed::captured(&map) {
+                        return v;
                     }
                 }
                 Value::Map(
@@ -149,7 +160,8 @@ impl Value {
                 );
                 J::Object(m)
             }
-            Value::Unknown | Value::Ref(_) => J::Null,
+            Value::Computed(c) if markers => computed::marker_json(c),
+            Value::Unknown | Value::Ref(_) | Value::Computed(_) => J::Null,
         }
     }
 
@@ -190,7 +202,7 @@ impl Value {
     /// Whether an [`Value::Unknown`] or a [`Value::Ref`] appears anywhere inside.
     pub fn is_fully_known(&self) -> bool {
         match self {
-            Value::Unknown | Value::Ref(_) => false,
+            Value::Unknown | Value::Ref(_) | Value::Computed(_) => false,
             Value::List(items) => items.iter().all(Value::is_fully_known),
             Value::Map(m) => m.values().all(Value::is_fully_known),
             Value::Secret(inner) => inner.is_fully_known(),
@@ -263,15 +275,19 @@ impl Value {
             Value::List(items) => items.iter().for_each(|v| v.visit_refs(f)),
             Value::Map(m) => m.values().for_each(|v| v.visit_refs(f)),
             Value::Secret(inner) => inner.visit_refs(f),
+            Value::Computed(c) => c.sources().iter().for_each(|v| v.visit_refs(f)),
             _ => {}
         }
     }
 
-    /// Replaces every reference by what `resolve` returns for it.
+    /// Replaces every reference by what `resolve` returns for it, and
+    /// every computed value by what it computes once its sources are fully
+    /// known (else by [`Value::Unknown`]).
     ///
     /// # Errors
-    /// The first error `resolve` returns.
-    pub fn resolve_refs<E>(
+    /// The first error `resolve` returns, or the first computed value that
+    /// fails.
+    pub fn resolve_refs<E: From<ComputeError>>(
         &self,
         resolve: &mut impl FnMut(&OutputRef) -> Result<Value, E>,
     ) -> Result<Value, E> {
@@ -289,6 +305,18 @@ impl Value {
                     .collect::<Result<_, E>>()?,
             ),
             Value::Secret(inner) => Value::Secret(Box::new(inner.resolve_refs(resolve)?)),
+            Value::Computed(c) => {
+                let sources = c
+                    .sources()
+                    .iter()
+                    .map(|v| v.resolve_refs(resolve))
+                    .collect::<Result<Vec<_>, E>>()?;
+                if sources.iter().all(Value::is_fully_known) {
+                    c.compute(&sources)?
+                } else {
+                    Value::Unknown
+                }
+            }
             other => other.clone(),
         })
     }
@@ -313,6 +341,23 @@ impl Value {
                         .all(|((ka, a), (kb, b))| ka == kb && a.equals_resolved(b, resolve))
             }
             (Value::Secret(a), Value::Secret(b)) => a.equals_resolved(b, resolve),
+            (Value::Computed(c), other) => {
+                // Every source's references are met, in order, before
+                // computing (the walk's cursor counts on it).
+                let sources = c
+                    .sources()
+                    .iter()
+                    .map(|v| {
+                        v.resolve_refs(&mut |r| resolve(r).cloned().ok_or(Unresolved::Missing))
+                    })
+                    .collect::<Result<Vec<_>, Unresolved>>();
+                match sources {
+                    Ok(s) if s.iter().all(Value::is_fully_known) => {
+                        c.compute(&s).is_ok_and(|v| &v == other)
+                    }
+                    _ => false,
+                }
+            }
             (a, b) => a == b,
         }
     }
@@ -366,6 +411,9 @@ impl Value {
             Value::Unknown => out.push_str("(known after apply)"),
             Value::Ref(r) => {
                 let _ = write!(out, "(output {}.{})", r.resource, r.field);
+            }
+            Value::Computed(c) => {
+                let _ = write!(out, "(computed at {})", c.location());
             }
         }
     }
@@ -421,6 +469,7 @@ impl Serialize for Value {
                 map.serialize_entry(REF_KEY, r)?;
                 map.end()
             }
+            Value::Computed(c) => computed::marker_json(c).serialize(serializer),
         }
     }
 }
@@ -499,6 +548,18 @@ impl<'de> Visitor<'de> for ValueVisitor {
             }
         }
         Ok(Value::Map(map))
+    }
+}
+
+/// Why a computed value's sources did not resolve while comparing.
+enum Unresolved {
+    Missing,
+    Failed,
+}
+
+impl From<ComputeError> for Unresolved {
+    fn from(_: ComputeError) -> Self {
+        Unresolved::Failed
     }
 }
 
@@ -619,7 +680,7 @@ mod tests {
             _ => None,
         };
         let resolved = desired
-            .resolve_refs(&mut |o| known(o).cloned().ok_or(()))
+            .resolve_refs(&mut |o| known(o).cloned().ok_or(None::<ComputeError>))
             .unwrap();
         assert!(desired.equals_resolved(&resolved, &mut known));
         let mut other = resolved.clone();
@@ -649,7 +710,7 @@ mod tests {
         let resolved = v
             .resolve_refs(&mut |got: &OutputRef| {
                 assert_eq!(got, &r);
-                Ok::<_, ()>(Value::from("a-1"))
+                Ok::<_, ComputeError>(Value::from("a-1"))
             })
             .unwrap();
         assert_eq!(resolved, Value::List(vec!["a-1".into(), Value::Int(3)]));

@@ -252,10 +252,14 @@ pub async fn execute(
             live.get(&r.resource)
                 .and_then(|o| o.get(&r.field))
                 .cloned()
-                .ok_or(())
+                .ok_or(None)
         });
-        if let Ok(v) = resolved {
-            outputs.insert(name.clone(), v);
+        match resolved {
+            Ok(v) => {
+                outputs.insert(name.clone(), v);
+            }
+            Err(Some(e)) => tracing::warn!("export {name:?} left out: {e}"),
+            Err(None) => {}
         }
     }
     let learned = learn(plan, &graph, &status, &elapsed, &state.timings);

@@ -208,6 +208,24 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Change the stack's config file, `dafnck.<stack>.json`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Set a config value, read from stdin (asked for on a terminal), never
+    /// from the command line.
+    Set {
+        /// The key.
+        key: String,
+        /// Store the value sealed with the stack's key (from
+        /// `DAFNCK_PASSPHRASE`); the program reads it as a `Secret`.
+        #[arg(long)]
+        secret: bool,
+    },
 }
 
 /// `rollout` subcommands.

@@ -35,7 +35,9 @@ pub mod ci;
 pub mod output;
 mod progress;
 
-pub use args::{Args, ColorChoice, Command, GraphFormat, RolloutCommand, StateCommand};
+pub use args::{
+    Args, ColorChoice, Command, ConfigCommand, GraphFormat, RolloutCommand, StateCommand,
+};
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -248,22 +250,59 @@ fn key_source(program: Option<KeySource>) -> KeySource {
     }
 }
 
-/// The stack's configuration: `dafnck.<stack>.json` (a flat object of
-/// strings) if present, then `--config KEY=VALUE` flags.
-fn load_config(args: &Args) -> crate::Result<BTreeMap<String, String>> {
-    let mut config = BTreeMap::new();
-    let file = format!("dafnck.{}.json", args.stack);
+/// The stack's configuration: `dafnck.<stack>.json` if present (see
+/// [`crate::config_file`]: its secret values opened with `key_source`),
+/// then `--config KEY=VALUE` flags, which win.
+fn load_config(
+    args: &Args,
+    key_source: &KeySource,
+) -> crate::Result<crate::config_file::ConfigFile> {
+    let mut config = crate::config_file::ConfigFile::default();
+    let file = config_path(args);
     if let Ok(text) = std::fs::read_to_string(&file) {
-        config = serde_json::from_str(&text)
-            .map_err(|e| Error::Usage(format!("{file}: expected an object of strings: {e}")))?;
+        config = crate::config_file::read(&text, key_source)
+            .map_err(|e| Error::Usage(format!("{file}: {e}")))?;
     }
     for kv in &args.config {
         let (k, v) = kv
             .split_once('=')
             .ok_or_else(|| Error::Usage(format!("--config {kv:?}: expected KEY=VALUE")))?;
-        config.insert(k.to_owned(), v.to_owned());
+        config.secrets.remove(k);
+        config.plain.insert(k.to_owned(), v.to_owned());
     }
     Ok(config)
+}
+
+fn config_path(args: &Args) -> String {
+    format!("dafnck.{}.json", args.stack)
+}
+
+/// `config set`: the value from stdin (asked for on a terminal), into the
+/// stack's config file.
+fn set_config(args: &Args, key: &str, secret: bool, key_source: &KeySource) -> crate::Result<u8> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Value of {key:?} for stack {:?}: ", args.stack);
+    }
+    let mut value = String::new();
+    stdin
+        .read_line(&mut value)
+        .map_err(|e| Error::Usage(format!("config set {key}: cannot read stdin: {e}")))?;
+    let value = value.strip_suffix('\n').unwrap_or(&value);
+    let value = value.strip_suffix('\r').unwrap_or(value);
+    if value.is_empty() {
+        return Err(Error::Usage(format!(
+            "config set {key}: no value on stdin (pipe it in: `printf %s VALUE | ... config set {key}`)"
+        )));
+    }
+    let file = config_path(args);
+    let old = std::fs::read_to_string(&file).ok();
+    let text = crate::config_file::set(old.as_deref(), key, value, secret, key_source)
+        .map_err(|e| Error::Usage(format!("{file}: {e}")))?;
+    std::fs::write(&file, text).map_err(|e| Error::Usage(format!("{file}: cannot write: {e}")))?;
+    let how = if secret { "sealed" } else { "plain" };
+    println!("Set {key:?} ({how}) in {file}.");
+    Ok(0)
 }
 
 fn confirm(yes: bool, what: &str) -> crate::Result<bool> {
@@ -334,7 +373,12 @@ where
     if let Command::Ci { .. } = &args.command {
         return ci_command(args);
     }
-    let config = load_config(args)?;
+    // Setting a value must work when the file holds secrets this run
+    // cannot open.
+    let config = match &args.command {
+        Command::Config(_) => crate::config_file::ConfigFile::default(),
+        _ => load_config(args, &key_source)?,
+    };
     let store: Arc<dyn StateStore> = match args
         .state
         .as_ref()
@@ -344,10 +388,11 @@ where
         None => Arc::new(FileStore::new(&args.state_dir)),
     };
     let engine = Engine::with_store(args.stack.clone(), store, providers)
-        .config(config)
+        .config(config.plain)
+        .secret_config(config.secrets)
         .parallelism(args.parallelism)
         .lock_timeout(std::time::Duration::from_secs(args.lock_timeout))
-        .key_source(key_source);
+        .key_source(key_source.clone());
     let prog = || {
         let p = program.clone();
         move |s: &mut Stack| p(s)
@@ -560,6 +605,9 @@ where
         }
         // Answered before the engine is made (it needs no state).
         Command::Ci { .. } => ci_command(args),
+        Command::Config(ConfigCommand::Set { key, secret }) => {
+            set_config(args, key, *secret, &key_source)
+        }
         Command::Outputs { json } => {
             let state = engine.existing_state().await?;
             if *json {
@@ -745,4 +793,26 @@ async fn state_command(
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_keeps_strings_and_the_json_text_of_other_values() {
+        let text = r#"{"name": "web", "port": 8080, "zones": ["a", "b"]}"#;
+        let config = crate::config_file::read(text, &KeySource::None)
+            .unwrap()
+            .plain;
+        assert_eq!(config["name"], "web");
+        assert_eq!(config["port"], "8080");
+        assert_eq!(config["zones"], r#"["a","b"]"#);
+        let stack = Stack::with_config("dev", config);
+        assert_eq!(stack.config_as::<u16>("port").unwrap(), 8080);
+        assert_eq!(stack.config_as::<Vec<String>>("zones").unwrap(), ["a", "b"]);
+        assert!(crate::config_file::read("[1]", &KeySource::None)
+            .unwrap_err()
+            .starts_with("expected a JSON object"));
+    }
 }

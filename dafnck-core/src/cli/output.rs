@@ -154,26 +154,57 @@ pub fn rollouts(state: &crate::state::State, name: Option<&str>) -> Vec<String> 
 pub fn graph(desired: &Desired, mermaid: bool) -> String {
     let mut out = String::new();
     let id = |i: usize| format!("n{i}");
+    // Components (`app/web`) are drawn as groups: a mermaid subgraph, a
+    // dot cluster, one per component path.
+    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, n) in desired.nodes.iter().enumerate() {
+        groups
+            .entry(crate::component::parent_of(&n.name).unwrap_or(""))
+            .or_default()
+            .push(i);
+    }
     if mermaid {
         out.push_str("flowchart LR\n");
-        for (i, n) in desired.nodes.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "    {}[\"{}<br/><small>{}</small>\"]",
-                id(i),
-                n.name,
-                n.type_name
-            );
-        }
     } else {
         let _ = writeln!(out, "digraph {:?} {{\n    rankdir=LR;", desired.stack);
-        for (i, n) in desired.nodes.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "    {} [label={:?}];",
-                id(i),
-                format!("{}\n{}", n.name, n.type_name)
-            );
+    }
+    for (g, (path, members)) in groups.iter().enumerate() {
+        let indent = if path.is_empty() { "    " } else { "        " };
+        match (path.is_empty(), mermaid) {
+            (true, _) => {}
+            (false, true) => {
+                let _ = writeln!(out, "    subgraph c{g}[\"{path}\"]");
+            }
+            (false, false) => {
+                let _ = writeln!(
+                    out,
+                    "    subgraph \"cluster_{g}\" {{\n        label={path:?};"
+                );
+            }
+        }
+        for &i in members {
+            let n = &desired.nodes[i];
+            if mermaid {
+                let _ = writeln!(
+                    out,
+                    "{indent}{}[\"{}<br/><small>{}</small>\"]",
+                    id(i),
+                    n.name,
+                    n.type_name
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{indent}{} [label={:?}];",
+                    id(i),
+                    format!("{}\n{}", n.name, n.type_name)
+                );
+            }
+        }
+        match (path.is_empty(), mermaid) {
+            (true, _) => {}
+            (false, true) => out.push_str("    end\n"),
+            (false, false) => out.push_str("    }\n"),
         }
     }
     for (i, n) in desired.nodes.iter().enumerate() {

@@ -54,6 +54,7 @@ pub use fake::{FakeCall, FakeCloud, FakeObject, FakeOp, FakeOutOfBand, Fault};
 #[cfg(feature = "mock")]
 pub use mock::MockProvider;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::apply::ApplyReport;
@@ -80,6 +81,8 @@ pub struct TestStack {
     engine: Engine,
     cloud: FakeCloud,
     store: MemoryStore,
+    config: BTreeMap<String, String>,
+    secret_config: BTreeMap<String, crate::Secret<String>>,
 }
 
 impl TestStack {
@@ -103,7 +106,27 @@ impl TestStack {
             engine,
             cloud,
             store,
+            config: BTreeMap::new(),
+            secret_config: BTreeMap::new(),
         }
+    }
+
+    /// Sets the configuration value `key` the program reads (with
+    /// [`Stack::config`] or [`Stack::config_as`]), as `dafnck.<stack>.json`
+    /// or `--config key=value` would.
+    pub fn config(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.config.insert(key.to_owned(), value.into());
+        self.engine = self.engine.config(self.config.clone());
+        self
+    }
+
+    /// Sets the secret configuration value `key`, as `config set --secret`
+    /// stores it sealed in `dafnck.<stack>.json`.
+    pub fn secret_config(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.secret_config
+            .insert(key.to_owned(), crate::Secret::new(value.into()));
+        self.engine = self.engine.secret_config(self.secret_config.clone());
+        self
     }
 
     /// Replaces the engine's settings.

@@ -4,7 +4,7 @@
 use dafnck_core::apply::ApplyReport;
 use dafnck_core::testing::resources::{Instance, Network, Node, Subnet};
 use dafnck_core::testing::{FakeCall, FakeCloud, FakeOp};
-use dafnck_core::{Error, Input};
+use dafnck_core::{Error, Input, Value};
 
 /// A network with this address range.
 pub fn network(cidr: &str) -> Network {
@@ -107,4 +107,9 @@ pub fn assert_before(first: &FakeCall, then: &FakeCall) {
 /// How many calls of `op` the cloud has seen (any resource).
 pub fn count(cloud: &FakeCloud, op: FakeOp) -> usize {
     cloud.calls_of(op).len()
+}
+
+/// The planned value of input `field` of resource `name`.
+pub fn after<'a>(plan: &'a dafnck_core::Plan, name: &str, field: &str) -> Option<&'a Value> {
+    plan.change(name)?.after.as_ref()?.get(field)
 }

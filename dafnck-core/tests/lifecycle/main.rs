@@ -7,6 +7,9 @@ mod common;
 
 mod aliases;
 mod batched_reads;
+mod components;
+mod computed;
+mod config;
 mod create;
 mod delete_before_replace;
 mod delete_ordering;

@@ -5,7 +5,7 @@
 use dafnck_core::testing::TestStack;
 use dafnck_core::{Action, Stack, Value};
 
-use crate::common::{instance, network, node, subnet};
+use crate::common::{after, instance, network, node, subnet};
 
 fn infra(cidr: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
     move |stack| {
@@ -14,10 +14,6 @@ fn infra(cidr: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
         stack.add("web", instance(sub.out().subnet_id, "small"));
         Ok(())
     }
-}
-
-fn after<'a>(plan: &'a dafnck_core::Plan, name: &str, field: &str) -> Option<&'a Value> {
-    plan.change(name)?.after.as_ref()?.get(field)
 }
 
 #[tokio::test]
