@@ -31,6 +31,7 @@
 //! change); commands that write refuse with an error saying it is needed.
 
 mod args;
+mod import;
 pub mod output;
 mod progress;
 
@@ -478,10 +479,18 @@ where
             }
             Ok(if drift.has_drift() { 2 } else { 0 })
         }
-        Command::Import { name, id } => {
-            let report = engine.import(prog(), name, id).await?;
-            println!("Imported {id} as {name}.");
-            print_report(&report);
+        Command::Import { pairs, file, yes } => {
+            let specs = import::specs(pairs, file.as_deref())?;
+            let preview = engine.preview_import(prog(), &specs).await?;
+            print!("{}", preview.render_styled(color));
+            if !confirm(*yes, "record these objects in the state")? {
+                println!("Import cancelled.");
+                return Ok(1);
+            }
+            let report = engine.import_previewed(&preview).await?;
+            for (name, id) in &report.imported {
+                println!("Imported {id} as {name}.");
+            }
             Ok(0)
         }
         Command::State(cmd) => state_command(&engine, cmd, &stores.backends).await,
