@@ -39,6 +39,7 @@ pub mod saved_plan;
 mod secret;
 pub mod stack;
 pub mod state;
+pub mod terraform;
 pub mod testing;
 mod value;
 

@@ -243,79 +243,43 @@ impl Engine {
             ));
         }
         let wanted = check_specs(desired, state, specs)?;
-        // Read every object, batched per type and provider instance.
-        let probes: Vec<ResourceState> = wanted
-            .iter()
-            .map(|&(i, spec)| probe(desired, i, spec, state))
-            .collect();
-        let units = drift::read_units(probes.iter(), &self.providers);
-        let answers = drift::bounded(
-            units
-                .iter()
-                .map(|(unit, batched)| {
-                    drift::read_unit(
-                        &self.stack,
-                        unit,
-                        *batched,
-                        &self.providers,
-                        &self.settings.retry,
-                    )
+        // Read every object, batched per type and provider instance, in
+        // waves: an object after those it refers to, so the read gets its
+        // declared inputs resolved as a read of a recorded object would.
+        let mut after = state.clone();
+        let mut records: Vec<ResourceState> = Vec::with_capacity(wanted.len());
+        let mut left: Vec<(usize, &ImportSpec)> = wanted;
+        let importing: HashSet<usize> = left.iter().map(|&(i, _)| i).collect();
+        while !left.is_empty() {
+            let (wave, later): (Vec<_>, Vec<_>) = left.into_iter().partition(|&(i, _)| {
+                desired.dependency_indices(i).iter().all(|&d| {
+                    let d = d as usize;
+                    !importing.contains(&d) || after.resources.contains_key(&*desired.nodes[d].name)
                 })
-                .collect(),
-            self.settings.parallelism,
-        )
-        .await;
-        let mut found: HashMap<String, crate::provider::Observed> = HashMap::new();
-        let mut missing = Vec::new();
-        let mut failed = Vec::new();
-        for ((unit, _), answers) in units.iter().zip(answers) {
-            for (r, answer) in unit.iter().zip(answers) {
-                match answer {
-                    Ok(Some(o)) => {
-                        found.insert(r.name.clone(), o);
-                    }
-                    Ok(None) => missing.push(Diagnostic {
-                        resource: Some(r.name.clone()),
-                        location: r.location.clone(),
-                        message: format!(
-                            "there is no {} with id {:?} to import",
-                            r.type_name, r.id
-                        ),
-                    }),
-                    Err(e) => failed.push(Diagnostic {
-                        resource: Some(r.name.clone()),
-                        location: r.location.clone(),
-                        message: e,
-                    }),
-                }
-            }
-        }
-        if !failed.is_empty() {
-            return Err(Error::Read(failed));
-        }
-        if !missing.is_empty() {
-            return Err(Error::Program(missing));
-        }
-        let records: Vec<ResourceState> = probes
-            .into_iter()
-            .zip(&wanted)
-            .map(|(p, &(i, _))| {
-                let o = found.remove(&p.name).expect("every probe was answered");
+            });
+            left = later;
+            let probes: Vec<ResourceState> = wave
+                .iter()
+                .map(|&(i, spec)| probe(desired, i, spec, &after))
+                .collect();
+            let found = self.read_probes(&probes).await?;
+            for ((p, o), &(i, _)) in probes.into_iter().zip(found).zip(&wave) {
                 // Providers read secrets back as plain values: those the
                 // program declares secret are recorded sealed.
-                ResourceState {
+                let r = ResourceState {
                     id: o.id,
                     inputs: o.inputs.with_secrets_of(&desired.nodes[i].inputs),
                     outputs: o.outputs,
                     ..p
-                }
-            })
-            .collect();
-        // What the next `up` would do, were they recorded as read.
-        let mut after = state.clone();
-        for r in &records {
-            after.resources.insert(r.name.clone(), Arc::new(r.clone()));
+                };
+                after.resources.insert(r.name.clone(), Arc::new(r.clone()));
+                records.push(r);
+            }
+            if wave.is_empty() {
+                break; // a cycle, which the program's check refuses first
+            }
         }
+        // What the next `up` would do, were they recorded as read.
         let planned = planner::plan(desired, &after, &self.providers)?;
         let names: HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
         let mut next_up = planned.clone();
@@ -340,6 +304,65 @@ impl Engine {
             next_up,
             records,
         })
+    }
+}
+
+impl Engine {
+    /// Reads `probes` (batched where their provider reads in batches): one
+    /// object each, in order.
+    async fn read_probes(
+        &self,
+        probes: &[ResourceState],
+    ) -> crate::Result<Vec<crate::provider::Observed>> {
+        let units = drift::read_units(probes.iter(), &self.providers);
+        let answers = drift::bounded(
+            units
+                .iter()
+                .map(|(unit, batched)| {
+                    drift::read_unit(
+                        &self.stack,
+                        unit,
+                        *batched,
+                        &self.providers,
+                        &self.settings.retry,
+                    )
+                })
+                .collect(),
+            self.settings.parallelism,
+        )
+        .await;
+        let mut found: HashMap<String, crate::provider::Observed> = HashMap::new();
+        let mut missing = Vec::new();
+        let mut failed = Vec::new();
+        for ((unit, _), answers) in units.iter().zip(answers) {
+            for (r, answer) in unit.iter().zip(answers) {
+                let problem = |message: String| Diagnostic {
+                    resource: Some(r.name.clone()),
+                    location: r.location.clone(),
+                    message,
+                };
+                match answer {
+                    Ok(Some(o)) => {
+                        found.insert(r.name.clone(), o);
+                    }
+                    Ok(None) => missing.push(problem(format!(
+                        "there is no {} with id {:?} to import",
+                        r.type_name, r.id
+                    ))),
+                    Err(e) => failed.push(problem(e)),
+                }
+            }
+        }
+        if !failed.is_empty() {
+            return Err(Error::Read(failed));
+        }
+        if !missing.is_empty() {
+            return Err(Error::Program(missing));
+        }
+        Ok(probes
+            .iter()
+            .map(|p| found.remove(&p.name).expect("every probe was answered"))
+            .collect())
     }
 }
 
