@@ -362,16 +362,35 @@ fn import_shows_asks_and_records_only_the_objects_named() {
 
     // The rest from a bulk file.
     let file = dir.path().join("imports.json");
-    let rest = serde_json::json!({ "resources": [
-        { "name": "public-b", "id": ids["public-b"] },
-        { "name": "web-1", "id": ids["web-1"] },
-    ]});
+    let rest = serde_json::json!({ "resources": [{ "name": "public-b", "id": ids["public-b"] }]});
     std::fs::write(&file, rest.to_string()).unwrap();
+    // ... and from a Terraform state (the example maps `fake_instance`).
+    let tfstate = dir.path().join("terraform.tfstate");
+    let tf = serde_json::json!({ "version": 4, "resources": [
+        { "mode": "managed", "type": "fake_instance", "name": "web", "provider": "p",
+          "instances": [{ "index_key": 1, "attributes": { "id": ids["web-1"] } }] },
+        { "mode": "managed", "type": "fake_dns_record", "name": "www", "provider": "p",
+          "instances": [{ "attributes": { "id": "rec-1" } }] },
+    ]});
+    std::fs::write(&tfstate, tf.to_string()).unwrap();
     let r = run(
         dir.path(),
-        &["import", "--file", file.to_str().unwrap(), "--yes"],
+        &[
+            "import",
+            "--file",
+            file.to_str().unwrap(),
+            "--terraform",
+            tfstate.to_str().unwrap(),
+            "--yes",
+        ],
     );
     expect(&r, 0);
+    assert!(
+        r.stdout
+            .contains("Not imported: fake_dns_record.www (no mapping for its type)"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(recorded_ids(dir.path(), "dev"), ids);
     assert_eq!(objects(), 5);
     let r = run(dir.path(), &["preview", "--detailed-exitcode"]);

@@ -155,6 +155,11 @@ pub enum Command {
         /// "provider"?}]}`), imported with the pairs in one operation.
         #[arg(long)]
         file: Option<std::path::PathBuf>,
+        /// A Terraform state (format version 4): its objects of the types
+        /// the program maps are imported as the resources named after them
+        /// (`aws_subnet.public[0]` as `public-0`); the others are listed.
+        #[arg(long, value_name = "STATE")]
+        terraform: Option<std::path::PathBuf>,
         /// Record without asking.
         #[arg(long)]
         yes: bool,

@@ -69,6 +69,7 @@ where
         stores: Stores::default(),
         args: None,
         key_source: None,
+        terraform: &[],
     }
 }
 
@@ -92,6 +93,8 @@ pub struct Cli<F> {
     args: Option<Vec<OsString>>,
     /// Set by the program; otherwise `DAFNCK_PASSPHRASE`, if set.
     key_source: Option<KeySource>,
+    /// How Terraform's types map to the providers', for `import --terraform`.
+    terraform: &'static [crate::terraform::TypeMapping],
 }
 
 impl<F> Cli<F>
@@ -114,6 +117,13 @@ where
     /// Adds several providers.
     pub fn providers(mut self, providers: Providers) -> Self {
         self.providers = providers;
+        self
+    }
+
+    /// Lets `import --terraform STATE` adopt the objects of a Terraform
+    /// state whose types `types` maps (`dafnck_providers::aws::terraform::TYPES`).
+    pub fn terraform_types(mut self, types: &'static [crate::terraform::TypeMapping]) -> Self {
+        self.terraform = types;
         self
     }
 
@@ -185,6 +195,7 @@ where
             &self.stores,
             key_source,
             color,
+            self.terraform,
         )
         .await
         {
@@ -327,6 +338,7 @@ async fn dispatch<F>(
     stores: &Stores,
     key_source: KeySource,
     color: bool,
+    terraform: &[crate::terraform::TypeMapping],
 ) -> crate::Result<u8>
 where
     F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
@@ -479,8 +491,16 @@ where
             }
             Ok(if drift.has_drift() { 2 } else { 0 })
         }
-        Command::Import { pairs, file, yes } => {
-            let specs = import::specs(pairs, file.as_deref())?;
+        Command::Import {
+            pairs,
+            file,
+            terraform: tf,
+            yes,
+        } => {
+            let mut specs = import::specs(pairs, file.as_deref(), tf.is_some())?;
+            if let Some(path) = tf {
+                specs.extend(import::from_terraform(path, terraform)?);
+            }
             let preview = engine.preview_import(prog(), &specs).await?;
             print!("{}", preview.render_styled(color));
             if !confirm(*yes, "record these objects in the state")? {
