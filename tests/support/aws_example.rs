@@ -97,6 +97,32 @@ pub fn done_at(stderr: &str, step: &str) -> usize {
         .unwrap_or_else(|| panic!("no `{needle}` in:\n{stderr}"))
 }
 
+/// Moto's URL (`DAFNCK_MOTO_URL`); without it `None` after saying the
+/// test `what` is skipped, or a panic when `DAFNCK_REQUIRE_SERVERS=1`.
+pub fn moto_url(what: &str) -> Option<String> {
+    let Ok(url) = std::env::var("DAFNCK_MOTO_URL") else {
+        let why = "moto is not running (scripts/servers/moto.sh start, or scripts/test.sh)";
+        if std::env::var("DAFNCK_REQUIRE_SERVERS").as_deref() == Ok("1") {
+            panic!("{why}, and DAFNCK_REQUIRE_SERVERS=1 requires it");
+        }
+        let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {why}");
+        return None;
+    };
+    Some(url)
+}
+
+/// The SDK's configuration for moto at `url` (us-east-1, test credentials).
+pub async fn sdk_config(url: &str) -> dafnck::providers::aws::sdk::config::SdkConfig {
+    dafnck::providers::aws::sdk::config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(ec2::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
 /// SDK clients on moto.
 pub struct Clients {
     pub ec2: ec2::Client,
@@ -105,14 +131,7 @@ pub struct Clients {
 
 impl Clients {
     pub async fn new(url: &str) -> Clients {
-        let config = dafnck::providers::aws::sdk::config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(ec2::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .load()
-            .await;
+        let config = sdk_config(url).await;
         Clients {
             ec2: ec2::Client::new(&config),
             elb: elbv2::Client::new(&config),
