@@ -1,9 +1,11 @@
-//! Migrating from Terraform against a moto server on 127.0.0.1: objects
+//! Migrating from Terraform against a moto server on 127.0.0.1: a VPC, a
+//! subnet, a security group, an internet gateway and a route table
 //! made through the AWS API and described by a Terraform state (format 4,
 //! written here: no Terraform provider plugin can be fetched), adopted into
-//! a program that declares them with typed references. The import makes
-//! reads only, lists the types it does not map, and a refreshed preview
-//! then shows no changes; destroying the stack leaves nothing.
+//! a program that declares them with typed references. The adoption lists
+//! the types it does not map, the import previews as matching the program,
+//! a refreshed preview then shows no changes, and destroying the stack
+//! leaves nothing.
 //!
 //! Needs `DAFNCK_MOTO_URL` (`scripts/servers/moto.sh start`, or
 //! `scripts/test.sh`); without it the test says it is skipped, unless
@@ -22,7 +24,7 @@ use dafnck::core::engine::Engine;
 use dafnck::core::state::MemoryStore;
 use dafnck::core::terraform::TerraformState;
 use dafnck::core::{Action, Providers, Stack};
-use dafnck::providers::aws::ec2::{InternetGateway, SecurityGroup, Subnet, Vpc};
+use dafnck::providers::aws::ec2::{InternetGateway, Route, RouteTable, SecurityGroup, Subnet, Vpc};
 use dafnck::providers::aws::sdk::ec2 as sdk_ec2;
 
 /// The program a Terraform user writes for what Terraform managed.
@@ -35,7 +37,7 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
             ..Default::default()
         },
     );
-    stack.add(
+    let subnet = stack.add(
         "public-0",
         Subnet {
             vpc_id: vpc.out().vpc_id,
@@ -53,10 +55,22 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
             ..Default::default()
         },
     );
-    stack.add(
+    let gw = stack.add(
         "gw",
         InternetGateway {
             vpc_id: Some(vpc.out().vpc_id),
+            ..Default::default()
+        },
+    );
+    stack.add(
+        "public",
+        RouteTable {
+            vpc_id: vpc.out().vpc_id,
+            routes: vec![Route {
+                destination_cidr_block: "0.0.0.0/0".into(),
+                gateway_id: gw.out().internet_gateway_id,
+            }],
+            subnet_ids: vec![subnet.out().subnet_id],
             ..Default::default()
         },
     );
@@ -90,6 +104,8 @@ fn terraform_state(ids: &BTreeMap<&str, String>) -> String {
                 "id": ids["sg"], "name": "adopted-web", "vpc_id": ids["vpc"] })),
             object("aws_internet_gateway", "gw", None, serde_json::json!({
                 "id": ids["igw"], "vpc_id": ids["vpc"] })),
+            object("aws_route_table", "public", None, serde_json::json!({
+                "id": ids["rtb"], "vpc_id": ids["vpc"] })),
             object("aws_flow_log", "audit", None, serde_json::json!({ "id": "fl-0123" })),
         ]
     })
@@ -153,11 +169,32 @@ async fn a_terraform_state_is_adopted_with_no_changes_then_destroyed() {
         .send()
         .await
         .unwrap();
+    let rtb = e.create_route_table().vpc_id(&vpc).send().await.unwrap();
+    let rtb = rtb
+        .route_table()
+        .unwrap()
+        .route_table_id()
+        .unwrap()
+        .to_owned();
+    e.create_route()
+        .route_table_id(&rtb)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    e.associate_route_table()
+        .route_table_id(&rtb)
+        .subnet_id(&subnet)
+        .send()
+        .await
+        .unwrap();
     let ids = BTreeMap::from([
         ("vpc", vpc.clone()),
         ("subnet", subnet.clone()),
         ("sg", sg.clone()),
         ("igw", igw.clone()),
+        ("rtb", rtb.clone()),
     ]);
 
     let dir = tempfile::tempdir().unwrap();
@@ -169,7 +206,7 @@ async fn a_terraform_state_is_adopted_with_no_changes_then_destroyed() {
     assert_eq!(adoption.unmapped, vec!["aws_flow_log.audit".to_string()]);
     assert!(adoption.without_id.is_empty());
     let names: Vec<&str> = adoption.imports.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["main", "public-0", "web", "gw"]);
+    assert_eq!(names, ["main", "public-0", "web", "gw", "public"]);
 
     let config = aws_example::sdk_config(&url).await;
     let provider = dafnck::providers::aws::Provider::with_config(config);
@@ -181,12 +218,13 @@ async fn a_terraform_state_is_adopted_with_no_changes_then_destroyed() {
         .unwrap();
     assert!(preview.matches_program(), "{}", preview.render());
     let report = engine.import_previewed(&preview).await.unwrap();
-    assert_eq!(report.imported.len(), 4);
+    assert_eq!(report.imported.len(), 5);
     let recorded = engine.state().await.unwrap();
     assert_eq!(recorded.resources["main"].id, vpc);
     assert_eq!(recorded.resources["public-0"].id, subnet);
     assert_eq!(recorded.resources["web"].id, sg);
     assert_eq!(recorded.resources["gw"].id, igw);
+    assert_eq!(recorded.resources["public"].id, rtb);
 
     let refreshed = engine.preview(infra, true).await.unwrap();
     assert!(
@@ -247,4 +285,16 @@ async fn a_terraform_state_is_adopted_with_no_changes_then_destroyed() {
         .await
         .unwrap();
     assert!(left.internet_gateways().is_empty(), "the gateway is gone");
+    let left = e
+        .describe_route_tables()
+        .filters(
+            sdk_ec2::types::Filter::builder()
+                .name("route-table-id")
+                .values(&rtb)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(left.route_tables().is_empty(), "the route table is gone");
 }
