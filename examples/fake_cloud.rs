@@ -17,6 +17,7 @@
 
 use std::process::ExitCode;
 
+use dafnck::core::terraform::TypeMapping;
 use dafnck::core::testing::resources::{Instance, Network, Subnet};
 use dafnck::core::testing::FakeCloud;
 use dafnck::core::{Options, Secret, Stack};
@@ -88,5 +89,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    dafnck::cli::run(infra).provider(cloud).await
+    // Terraform-like types of the fake cloud, for `import --terraform`.
+    const TERRAFORM: &[TypeMapping] = &[
+        TypeMapping::new("fake_network", "fake:net:Network", "id"),
+        TypeMapping::new("fake_subnet", "fake:net:Subnet", "id"),
+        TypeMapping::new("fake_instance", "fake:compute:Instance", "id"),
+    ];
+    dafnck::cli::run(infra)
+        .provider(cloud)
+        .terraform_types(TERRAFORM)
+        .await
 }

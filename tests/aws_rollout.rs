@@ -22,7 +22,6 @@ mod support;
 mod aws_example;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -106,12 +105,7 @@ fn in_order(seen: &[Forwarding], wanted: &[Forwarding]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_behind_an_alb_are_rolled_out_by_canary_and_rolled_back() {
-    let Ok(url) = std::env::var("DAFNCK_MOTO_URL") else {
-        let why = "moto is not running (scripts/servers/moto.sh start, or scripts/test.sh)";
-        if std::env::var("DAFNCK_REQUIRE_SERVERS").as_deref() == Ok("1") {
-            panic!("{why}, and DAFNCK_REQUIRE_SERVERS=1 requires it");
-        }
-        let _ = writeln!(std::io::stderr(), "SKIPPED aws rollout: {why}");
+    let Some(url) = aws_example::moto_url("aws rollout") else {
         return;
     };
     reset(&url);

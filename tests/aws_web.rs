@@ -14,8 +14,6 @@ mod support;
 #[path = "support/aws_example.rs"]
 mod aws_example;
 
-use std::io::Write as _;
-
 use aws_example::{done_at, expect, id_of, reset, run, Clients};
 use dafnck::providers::aws::sdk::ec2;
 use dafnck::providers::aws::STACK_TAG;
@@ -117,12 +115,7 @@ fn action<'a>(plan: &'a serde_json::Value, name: &str) -> &'a str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_is_deployed_changed_in_place_replaced_in_order_and_destroyed() {
-    let Ok(url) = std::env::var("DAFNCK_MOTO_URL") else {
-        let why = "moto is not running (scripts/servers/moto.sh start, or scripts/test.sh)";
-        if std::env::var("DAFNCK_REQUIRE_SERVERS").as_deref() == Ok("1") {
-            panic!("{why}, and DAFNCK_REQUIRE_SERVERS=1 requires it");
-        }
-        let _ = writeln!(std::io::stderr(), "SKIPPED aws_web example: {why}");
+    let Some(url) = aws_example::moto_url("aws_web example") else {
         return;
     };
     reset(&url);

@@ -281,3 +281,126 @@ fn bad_input_gets_a_clear_error_and_leaves_the_state_as_it_was() {
         "nothing was written"
     );
 }
+
+/// The ids the stack `stack` records, by resource name.
+fn recorded_ids(dir: &Path, stack: &str) -> std::collections::BTreeMap<String, String> {
+    let r = run(dir, &["state", "list", "--stack", stack]);
+    expect(&r, 0);
+    r.stdout
+        .lines()
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            (cols[0].to_owned(), cols[2].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn import_shows_asks_and_records_only_the_objects_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // Objects made by another stack over the same fake cloud.
+    expect(&run(dir.path(), &["up", "--yes", "--stack", "legacy"]), 0);
+    let ids = recorded_ids(dir.path(), "legacy");
+    let cloud = dir.path().join(".dafnck/fake-cloud");
+    let objects = || std::fs::read_dir(&cloud).unwrap().count();
+    assert_eq!(objects(), 5);
+
+    // A dependency not recorded (nor imported with it) is named; nothing is made.
+    let r = run(dir.path(), &["import", "web-0", &ids["web-0"], "--yes"]);
+    expect(&r, 1);
+    assert!(
+        r.stderr.contains("depends on \"public-a\"") && r.stderr.contains("depends on \"main\""),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(objects(), 5);
+
+    // It shows what it will record and asks.
+    let args = [
+        "import",
+        "main",
+        &ids["main"],
+        "public-a",
+        &ids["public-a"],
+        "web-0",
+        &ids["web-0"],
+    ];
+    let r = run(dir.path(), &args);
+    expect(&r, 1);
+    assert!(
+        r.stdout.contains(&format!(
+            "= web-0 (fake:compute:Instance) (import {})",
+            ids["web-0"]
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("3 object(s) to record"), "{}", r.stdout);
+    assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
+    assert!(!dir
+        .path()
+        .join(".dafnck/dev")
+        .join("snapshot.json")
+        .exists());
+
+    let mut yes = args.to_vec();
+    yes.push("--yes");
+    let r = run(dir.path(), &yes);
+    expect(&r, 0);
+    assert!(
+        r.stdout
+            .contains(&format!("Imported {} as web-0.", ids["web-0"])),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(objects(), 5, "nothing created");
+    assert_eq!(
+        recorded_ids(dir.path(), "dev").len(),
+        3,
+        "exactly the objects named"
+    );
+
+    // The rest from a bulk file.
+    let file = dir.path().join("imports.json");
+    let rest = serde_json::json!({ "resources": [{ "name": "public-b", "id": ids["public-b"] }]});
+    std::fs::write(&file, rest.to_string()).unwrap();
+    // ... and from a Terraform state (the example maps `fake_instance`).
+    let tfstate = dir.path().join("terraform.tfstate");
+    let tf = serde_json::json!({ "version": 4, "resources": [
+        { "mode": "managed", "type": "fake_instance", "name": "web", "provider": "p",
+          "instances": [{ "index_key": 1, "attributes": { "id": ids["web-1"] } }] },
+        { "mode": "managed", "type": "fake_dns_record", "name": "www", "provider": "p",
+          "instances": [{ "attributes": { "id": "rec-1" } }] },
+    ]});
+    std::fs::write(&tfstate, tf.to_string()).unwrap();
+    let r = run(
+        dir.path(),
+        &[
+            "import",
+            "--file",
+            file.to_str().unwrap(),
+            "--terraform",
+            tfstate.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    expect(&r, 0);
+    assert!(
+        r.stdout
+            .contains("Not imported: fake_dns_record.www (no mapping for its type)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(recorded_ids(dir.path(), "dev"), ids);
+    assert_eq!(objects(), 5);
+    let r = run(dir.path(), &["preview", "--detailed-exitcode"]);
+    assert!(
+        r.stdout.contains("0 to create, 0 to update"),
+        "{}",
+        r.stdout
+    );
+
+    let r = run(dir.path(), &["import", "main"]);
+    expect(&r, 1);
+    assert!(r.stderr.contains("has no id"), "{}", r.stderr);
+}

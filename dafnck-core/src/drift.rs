@@ -128,7 +128,7 @@ pub async fn refresh(
     retry: &RetryPolicy,
     parallelism: usize,
 ) -> crate::Result<Refresh> {
-    let units = read_units(state, providers);
+    let units = read_units(state.resources.values().map(|r| &**r), providers);
     // Futures built first: a closure inside the stream would make the
     // whole future `Send` only for one lifetime (a rustc limitation).
     let futures: Vec<_> = units
@@ -275,24 +275,27 @@ pub(crate) async fn bounded<F: std::future::Future>(
 /// The calls a refresh makes: one resource each, or — for a type whose
 /// provider reads in batches — up to [`READ_BATCH`] resources of the type
 /// managed by the same provider instance (`true`).
-fn read_units<'a>(state: &'a State, providers: &Providers) -> Vec<(Vec<&'a ResourceState>, bool)> {
+pub(crate) fn read_units<'a>(
+    resources: impl Iterator<Item = &'a ResourceState>,
+    providers: &Providers,
+) -> Vec<(Vec<&'a ResourceState>, bool)> {
     let mut units: Vec<(Vec<&ResourceState>, bool)> = Vec::new();
     // The unit each batched type of each provider instance is filling.
     let mut open: HashMap<(&str, Option<&str>), usize> = HashMap::new();
-    for r in state.resources.values() {
+    for r in resources {
         let instance = r.provider.as_deref();
         let batched = providers
             .for_instance(&r.name, &r.type_name, instance, r.location.as_ref())
             .is_ok_and(|p| p.reads_in_batches(&r.type_name));
         if !batched {
-            units.push((vec![&**r], false));
+            units.push((vec![r], false));
             continue;
         }
         match open.get(&(r.type_name.as_str(), instance)) {
-            Some(&i) if units[i].0.len() < READ_BATCH => units[i].0.push(&**r),
+            Some(&i) if units[i].0.len() < READ_BATCH => units[i].0.push(r),
             _ => {
                 open.insert((&r.type_name, instance), units.len());
-                units.push((vec![&**r], true));
+                units.push((vec![r], true));
             }
         }
     }
@@ -301,7 +304,7 @@ fn read_units<'a>(state: &'a State, providers: &Providers) -> Vec<(Vec<&'a Resou
 
 /// Reads the resources of one unit back: one `read`, or one `read_many`;
 /// an answer (or an error message) per resource, in order.
-async fn read_unit(
+pub(crate) async fn read_unit(
     stack: &str,
     unit: &[&ResourceState],
     batched: bool,

@@ -26,10 +26,12 @@ use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, S
 
 mod handovers;
 mod history;
+mod import;
 mod secrets;
 mod shown;
 
 use handovers::handovers_of;
+pub use import::{ImportFile, ImportPreview, ImportReport, ImportSpec};
 
 use secrets::desired_holds_secrets;
 
@@ -455,43 +457,6 @@ impl Engine {
         )
         .await?;
         Ok(r.report)
-    }
-
-    /// Adopts the existing object `id` for the declared resource `name`,
-    /// then updates it to match the program if it differs in place.
-    ///
-    /// # Errors
-    /// [`Error::Program`] when the program declares no such resource or the
-    /// resource is already recorded, and the errors of [`Engine::up`].
-    pub async fn import<F>(&self, program: F, name: &str, id: &str) -> crate::Result<ApplyReport>
-    where
-        F: FnOnce(&mut Stack) -> crate::Result<()>,
-    {
-        let mut desired = self.desired(program)?;
-        let Some(i) = desired.position(name) else {
-            return Err(Error::Program(vec![unknown_resource(
-                name,
-                "declared by the program",
-            )]));
-        };
-        desired.nodes[i].options.import = Some(id.to_owned());
-        let secrets = desired_holds_secrets(&desired);
-        self.locked("import", |this| async move {
-            let (state, pending, _) = this.prepare("import", false, secrets).await?;
-            if state.resources.contains_key(name) {
-                let mut d = unknown_resource(name, "");
-                d.message = format!(
-                    "is already recorded (as {}); `state rm` it first to import another object",
-                    state.resources[name].id
-                );
-                return Err(Error::Program(vec![d]));
-            }
-            let mut plan = planner::plan(&desired, &state, &this.providers)?;
-            planner::restrict(&mut plan, &desired, &[name.to_owned()])?;
-            this.execute("import", &plan, state, pending, HashMap::new())
-                .await
-        })
-        .await
     }
 
     /// Forgets a recorded resource without deleting its object (`state rm`).

@@ -44,6 +44,7 @@ pub mod saved_plan;
 mod secret;
 pub mod stack;
 pub mod state;
+pub mod terraform;
 pub mod testing;
 mod value;
 

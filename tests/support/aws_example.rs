@@ -174,6 +174,20 @@ pub fn done_at(stderr: &str, step: &str) -> usize {
         .unwrap_or_else(|| panic!("no `{needle}` in:\n{stderr}"))
 }
 
+/// Moto's URL (`DAFNCK_MOTO_URL`); without it `None` after saying the
+/// test `what` is skipped, or a panic when `DAFNCK_REQUIRE_SERVERS=1`.
+pub fn moto_url(what: &str) -> Option<String> {
+    let Ok(url) = std::env::var("DAFNCK_MOTO_URL") else {
+        let why = "moto is not running (scripts/servers/moto.sh start, or scripts/test.sh)";
+        if std::env::var("DAFNCK_REQUIRE_SERVERS").as_deref() == Ok("1") {
+            panic!("{why}, and DAFNCK_REQUIRE_SERVERS=1 requires it");
+        }
+        let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {why}");
+        return None;
+    };
+    Some(url)
+}
+
 /// The SDK's configuration for moto at `url`.
 pub async fn sdk_config(url: &str) -> SdkConfig {
     dafnck::providers::aws::sdk::config::defaults(BehaviorVersion::latest())

@@ -498,16 +498,9 @@ async fn import(
             inputs: Some(observed.inputs.clone()),
         },
     });
-    let adopted = desired_state(
-        c,
-        observed.inputs.clone(),
-        observed.id.clone(),
-        observed.outputs.clone(),
-    );
-    if diff.is_empty() {
-        return Ok(observed.outputs);
-    }
-    update(ctx, provider, c, &adopted, inputs).await
+    // Recorded as it is: an import changes nothing; a difference from the
+    // program is what the next `up` updates.
+    Ok(observed.outputs)
 }
 
 /// Deletes `before`, recorded under `name`, within `limit`.

@@ -143,12 +143,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Adopt an existing object for a declared resource.
+    /// Adopt existing objects for declared resources: shows what would be
+    /// recorded (and what the next `up` would change), asks, then records
+    /// them. Creates, updates and deletes nothing.
     Import {
-        /// The resource's name in the program.
-        name: String,
-        /// The object's id at its provider.
-        id: String,
+        /// `NAME ID` pairs: the resource's name in the program, then the
+        /// object's id at its provider.
+        #[arg(value_name = "NAME ID")]
+        pairs: Vec<String>,
+        /// A bulk import file (JSON: `{"resources": [{"name", "id",
+        /// "provider"?}]}`), imported with the pairs in one operation.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// A Terraform state (format version 4): its objects of the types
+        /// the program maps are imported as the resources named after them
+        /// (`aws_subnet.public[0]` as `public-0`); the others are listed.
+        #[arg(long, value_name = "STATE")]
+        terraform: Option<std::path::PathBuf>,
+        /// Record without asking.
+        #[arg(long)]
+        yes: bool,
     },
     /// Inspect and repair the recorded state.
     #[command(subcommand)]

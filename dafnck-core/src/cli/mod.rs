@@ -32,6 +32,7 @@
 
 mod args;
 pub mod ci;
+mod import;
 pub mod output;
 mod progress;
 
@@ -71,6 +72,7 @@ where
         stores: Stores::default(),
         args: None,
         key_source: None,
+        terraform: &[],
     }
 }
 
@@ -94,6 +96,8 @@ pub struct Cli<F> {
     args: Option<Vec<OsString>>,
     /// Set by the program; otherwise `DAFNCK_PASSPHRASE`, if set.
     key_source: Option<KeySource>,
+    /// How Terraform's types map to the providers', for `import --terraform`.
+    terraform: &'static [crate::terraform::TypeMapping],
 }
 
 impl<F> Cli<F>
@@ -116,6 +120,13 @@ where
     /// Adds several providers.
     pub fn providers(mut self, providers: Providers) -> Self {
         self.providers = providers;
+        self
+    }
+
+    /// Lets `import --terraform STATE` adopt the objects of a Terraform
+    /// state whose types `types` maps (`dafnck_providers::aws::terraform::TYPES`).
+    pub fn terraform_types(mut self, types: &'static [crate::terraform::TypeMapping]) -> Self {
+        self.terraform = types;
         self
     }
 
@@ -187,6 +198,7 @@ where
             &self.stores,
             key_source,
             color,
+            self.terraform,
         )
         .await
         {
@@ -366,6 +378,7 @@ async fn dispatch<F>(
     stores: &Stores,
     key_source: KeySource,
     color: bool,
+    terraform: &[crate::terraform::TypeMapping],
 ) -> crate::Result<u8>
 where
     F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
@@ -527,10 +540,26 @@ where
             }
             Ok(if drift.has_drift() { 2 } else { 0 })
         }
-        Command::Import { name, id } => {
-            let report = engine.import(prog(), name, id).await?;
-            println!("Imported {id} as {name}.");
-            print_report(&report);
+        Command::Import {
+            pairs,
+            file,
+            terraform: tf,
+            yes,
+        } => {
+            let mut specs = import::specs(pairs, file.as_deref(), tf.is_some())?;
+            if let Some(path) = tf {
+                specs.extend(import::from_terraform(path, terraform)?);
+            }
+            let preview = engine.preview_import(prog(), &specs).await?;
+            print!("{}", preview.render_styled(color));
+            if !confirm(*yes, "record these objects in the state")? {
+                println!("Import cancelled.");
+                return Ok(1);
+            }
+            let report = engine.import_previewed(&preview).await?;
+            for (name, id) in &report.imported {
+                println!("Imported {id} as {name}.");
+            }
             Ok(0)
         }
         Command::State(cmd) => state_command(&engine, cmd, &stores.backends).await,

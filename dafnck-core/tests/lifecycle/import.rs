@@ -1,7 +1,7 @@
 //! Importing: a declaration with `import(id)` adopts an existing object
 //! instead of creating one; an id that does not exist is a clear error; an
 //! adopted object that differs from the program in an updatable field is
-//! updated to match.
+//! recorded as read, and the next `up` updates it.
 
 use std::collections::BTreeMap;
 
@@ -107,26 +107,38 @@ async fn importing_an_id_that_does_not_exist_fails_clearly_and_records_nothing()
 }
 
 #[tokio::test]
-async fn an_imported_object_that_differs_in_an_updatable_field_is_updated_to_match() {
+async fn an_imported_object_that_differs_in_an_updatable_field_is_recorded_as_read_and_updated_next(
+) {
     let t = TestStack::new("dev");
     t.cloud().insert(existing("vpc-legacy", "old-team"));
     t.up(infra("vpc-legacy", "core")).await.unwrap();
     assert_eq!(count(t.cloud(), FakeOp::Create), 0);
+    assert_eq!(
+        count(t.cloud(), FakeOp::Update),
+        0,
+        "an import updates nothing"
+    );
+    let team = |state: &dafnck_core::state::State| {
+        state.resources["net"]
+            .inputs
+            .get("tags")
+            .and_then(|t| t.get("team"))
+            .cloned()
+    };
+    let state = t.state().await;
+    assert_eq!(state.resources["net"].id, "vpc-legacy");
+    assert_eq!(team(&state), Some(Value::from("old-team")));
+    // The difference is what the next `up` changes.
+    let plan = t.preview(infra("vpc-legacy", "core")).await.unwrap();
+    assert_eq!(plan.change("net").unwrap().action, Action::Update);
+    t.up(infra("vpc-legacy", "core")).await.unwrap();
     assert_eq!(count(t.cloud(), FakeOp::Update), 1);
     let obj = &t.cloud().objects()["vpc-legacy"];
     assert_eq!(
         obj.inputs.get("tags").and_then(|t| t.get("team")),
         Some(&Value::from("core"))
     );
-    let state = t.state().await;
-    assert_eq!(state.resources["net"].id, "vpc-legacy");
-    assert_eq!(
-        state.resources["net"]
-            .inputs
-            .get("tags")
-            .and_then(|t| t.get("team")),
-        Some(&Value::from("core"))
-    );
+    assert_eq!(team(&t.state().await), Some(Value::from("core")));
     assert!(!t
         .preview(infra("vpc-legacy", "core"))
         .await

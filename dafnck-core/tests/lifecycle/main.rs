@@ -19,6 +19,7 @@ mod failure_isolation;
 mod history;
 mod ignore_changes;
 mod import;
+mod import_command;
 mod learned_timings;
 mod lock_contention;
 mod parallelism;

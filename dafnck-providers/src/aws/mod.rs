@@ -186,6 +186,7 @@ mod lookup;
 pub mod route53;
 pub mod s3;
 mod tags;
+pub mod terraform;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

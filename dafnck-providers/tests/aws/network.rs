@@ -34,7 +34,15 @@ async fn imports_an_existing_vpc_by_id() {
     engine.import(program, "legacy", &id).await.unwrap();
     let state = engine.state().await.unwrap();
     assert_eq!(state.resources["legacy"].id, id);
-    // Imported, then updated in place to carry the declared tag.
+    // Recorded as it is: the import changed nothing, the next `up` tags it.
+    let vpc = m.ec2.describe_vpcs().vpc_ids(&id).send().await.unwrap();
+    assert_eq!(tag_of(vpc.vpcs()[0].tags(), "owner"), None);
+    let preview = engine.preview(program, false).await.unwrap();
+    assert_eq!(
+        preview.plan.change("legacy").unwrap().action,
+        dafnck_core::Action::Update
+    );
+    engine.up(program, false).await.unwrap();
     let vpc = m.ec2.describe_vpcs().vpc_ids(&id).send().await.unwrap();
     assert_eq!(tag_of(vpc.vpcs()[0].tags(), "owner"), Some("platform"));
     assert!(!engine
