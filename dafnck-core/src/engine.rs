@@ -732,8 +732,7 @@ impl Engine {
         let mut report = apply::execute(plan, &state, &self.providers, &journal, &options).await;
         tracing::info!(elapsed = ?report.elapsed, success = report.is_success(), "applied");
         drop(journal);
-        let final_state = task.finish().await?;
-        self.store.compact(&self.stack, &final_state).await?;
+        let final_state = task.finish_compacting().await?;
         let mut text = format!(
             "create {}, update {}, replace {}, delete {}",
             summary.create, summary.update, summary.replace, summary.delete
