@@ -4,14 +4,17 @@
 //! program), with the file state store.
 //!
 //! For each size and graph it measures `preview` on an empty state, `up`
-//! (the creates), `preview` with no changes, each one's wall time and peak
-//! resident set (`VmHWM` of the command's process, read as it exits), and
-//! the bytes of state on disk after `up`. Graphs: "deep", each resource
+//! (the creates), `preview` with no changes, each one's wall time, CPU time
+//! (user + system, all threads) and peak resident set (`VmHWM`; both read
+//! from `/proc/self` as the command's process exits), and the bytes of
+//! state on disk after `up`. CPU time is the figure to compare on a loaded
+//! machine: `up` waits for about one fsync per four steps, and each wait
+//! is a round trip through the scheduler, which other processes lengthen. Graphs: "deep", each resource
 //! referring to two of the 64 declared before it (as `common::layered`),
 //! and "flat", no references.
 //!
 //! `cargo bench --bench whole_command` runs N = 10k and 100k;
-//! `-- 1000000` (sizes as arguments) runs those instead. `cargo test
+//! `-- 1000000 flat` (sizes and graphs as arguments) runs those instead. `cargo test
 //! --benches` runs it once at a tiny size (what CI checks).
 
 mod common;
@@ -123,32 +126,42 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
+    let graphs: Vec<&str> = ["flat", "deep"]
+        .into_iter()
+        .filter(|g| std::env::args().any(|a| a == *g))
+        .collect();
+    let graphs = if graphs.is_empty() {
+        vec!["flat", "deep"]
+    } else {
+        graphs
+    };
     let sizes = match (benchmarking(), sizes.is_empty()) {
         (_, false) => sizes,
         (true, true) => vec![10_000, 100_000],
         (false, true) => vec![200],
     };
     println!(
-        "whole commands, release build, fresh process each; machine load at start: {}",
+        "whole commands, a fresh process each ({} build); machine load at start: {}",
+        if benchmarking() { "release" } else { "test" },
         load_average()
     );
     println!(
-        "\n| N | graph | `preview`, empty state | `up` | peak RSS of `up` | per resource | `preview`, no changes | its peak RSS | state on disk | per resource |"
+        "\nWall time (CPU time, user + system).\n\n| N | graph | `preview`, empty state | `up` | peak RSS of `up` | per resource | `preview`, no changes | its peak RSS | state on disk | per resource |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for &n in &sizes {
-        for graph in ["flat", "deep"] {
+        for &graph in &graphs {
             let row = measure(graph, n);
             let mb = |b: u64| format!("{:.0} MB", b as f64 / 1e6);
             let per = |b: u64| format!("{:.2} KB", b as f64 / n as f64 / 1024.0);
             println!(
                 "| {n} | {graph} | {} | {} | {} | {} | {} | {} | {:.1} MB | {} |",
-                secs(row.preview_empty.0),
-                secs(row.up.0),
-                mb(row.up.1),
-                per(row.up.1),
-                secs(row.preview_same.0),
-                mb(row.preview_same.1),
+                secs(&row.preview_empty),
+                secs(&row.up),
+                mb(row.up.peak),
+                per(row.up.peak),
+                secs(&row.preview_same),
+                mb(row.preview_same.peak),
                 row.state_bytes as f64 / 1e6,
                 per(row.state_bytes),
             );
@@ -157,12 +170,21 @@ fn main() {
     println!("\nmachine load at end: {}", load_average());
 }
 
-/// One size and graph's figures: each command's (wall time, peak RSS).
+/// One size and graph's figures.
 struct Row {
-    preview_empty: (Duration, u64),
-    up: (Duration, u64),
-    preview_same: (Duration, u64),
+    preview_empty: Ran,
+    up: Ran,
+    preview_same: Ran,
     state_bytes: u64,
+}
+
+/// What one command cost.
+struct Ran {
+    wall: Duration,
+    /// User + system time of all its threads.
+    cpu: Duration,
+    /// Peak resident set, bytes.
+    peak: u64,
 }
 
 fn measure(graph: &str, n: usize) -> Row {
@@ -180,9 +202,8 @@ fn measure(graph: &str, n: usize) -> Row {
     }
 }
 
-/// Runs one command of the program in a fresh process; its wall time and
-/// peak resident set.
-fn run(dir: &Path, graph: &str, n: usize, args: &[&str], code: i32) -> (Duration, u64) {
+/// Runs one command of the program in a fresh process.
+fn run(dir: &Path, graph: &str, n: usize, args: &[&str], code: i32) -> Ran {
     let peak_file = dir.join("peak");
     let start = Instant::now();
     let out = Command::new(std::env::current_exe().expect("this program"))
@@ -205,12 +226,13 @@ fn run(dir: &Path, graph: &str, n: usize, args: &[&str], code: i32) -> (Duration
             .unwrap_or(""),
         String::from_utf8_lossy(&out.stderr)
     );
-    let peak = std::fs::read_to_string(&peak_file)
-        .expect("the program wrote its peak")
-        .trim()
-        .parse()
-        .expect("a byte count");
-    (took, peak)
+    let text = std::fs::read_to_string(&peak_file).expect("the program wrote its figures");
+    let (peak, ticks) = text.trim().split_once(' ').expect("`peak ticks`");
+    Ran {
+        wall: took,
+        cpu: Duration::from_millis(ticks.parse::<u64>().expect("ticks") * 10),
+        peak: peak.parse().expect("a byte count"),
+    }
 }
 
 /// The user's program, run through its command line.
@@ -231,7 +253,8 @@ fn program_child(spec: &str) {
         .exit_code(),
     );
     if let Ok(path) = std::env::var(PEAK_FILE) {
-        std::fs::write(path, peak_rss().to_string()).expect("the peak file is writable");
+        std::fs::write(path, format!("{} {}", peak_rss(), cpu_ticks()))
+            .expect("the peak file is writable");
     }
     std::process::exit(i32::from(code));
 }
@@ -244,6 +267,24 @@ fn peak_rss() -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// User + system time of this process (all its threads, live or ended), in
+/// clock ticks of 10 ms (Linux's `USER_HZ` of 100).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // utime and stime, fields 14 and 15 of the line (the first after the
+    // name is field 3).
+    [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum()
 }
 
 /// The bytes of all files under `dir`.
@@ -260,8 +301,13 @@ fn bytes_under(dir: &Path) -> u64 {
     total
 }
 
-fn secs(d: Duration) -> String {
-    format!("{:.2} s", d.as_secs_f64())
+/// Wall time (CPU time).
+fn secs(ran: &Ran) -> String {
+    format!(
+        "{:.2} s ({:.2} s)",
+        ran.wall.as_secs_f64(),
+        ran.cpu.as_secs_f64()
+    )
 }
 
 fn load_average() -> String {

@@ -500,6 +500,48 @@ mod tests {
     }
 
     #[test]
+    fn a_readable_state_has_one_line_per_resource_and_reads_back() {
+        use crate::state::ResourceState;
+        use crate::value::Value;
+        let mut state = State::empty("dev");
+        state.serial = 3;
+        for name in ["a", "b", "c"] {
+            let inputs = Value::Map([("tags".to_owned(), Value::Map(Default::default()))].into());
+            state.resources.insert(
+                name.into(),
+                ResourceState {
+                    name: name.into(),
+                    type_name: "fake:t:T".into(),
+                    id: format!("{name}-id"),
+                    inputs,
+                    outputs: Value::Null,
+                    dependencies: vec![],
+                    protect: false,
+                    retain_on_delete: false,
+                    location: None,
+                    provider: None,
+                }
+                .into(),
+            );
+        }
+        let unit = encode_state(&state, true, "test").unwrap();
+        let text = std::str::from_utf8(&unit).unwrap();
+        for name in ["a", "b", "c"] {
+            let line = format!("\n    \"{name}\": {{\"name\":\"{name}\",\"type\":\"fake:t:T\"");
+            let at = text
+                .find(&line)
+                .unwrap_or_else(|| panic!("{line:?} in {text}"));
+            let end = text[at + 1..].find('\n').unwrap() + at + 1;
+            assert!(text[at..end].contains("\"tags\":{}"), "{text}");
+        }
+        assert!(text.ends_with("\n  }\n}\n"), "{text}");
+        assert_eq!(decode_state(&unit, "u").unwrap(), state);
+        let compact = encode_state(&state, false, "test").unwrap();
+        assert_eq!(decode_state(&compact, "u").unwrap(), state);
+        assert!(compact.len() < unit.len());
+    }
+
+    #[test]
     fn a_unit_of_another_kind_is_refused() {
         let plan = encode(Unit::Plan, b"{}");
         assert!(matches!(

@@ -300,3 +300,102 @@ async fn writer(
         compacted,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::state::{
+        ControlChannel, MemoryStore, ResourceState, StateHistory, StateLock, Stored,
+    };
+    use crate::value::Value;
+
+    /// A memory store that remembers the serial of every compaction.
+    #[derive(Default)]
+    struct Counting {
+        inner: MemoryStore,
+        compacted: Mutex<Vec<(u64, usize)>>,
+    }
+
+    #[async_trait]
+    impl StateStore for Counting {
+        fn describe(&self) -> String {
+            "counting".into()
+        }
+        async fn read(&self, stack: &str) -> Result<Stored, StateError> {
+            self.inner.read(stack).await
+        }
+        async fn append(&self, stack: &str, records: &[Record]) -> Result<(), StateError> {
+            self.inner.append(stack, records).await
+        }
+        async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
+            self.compacted
+                .lock()
+                .unwrap()
+                .push((snapshot.serial, snapshot.resources.len()));
+            self.inner.compact(stack, snapshot).await
+        }
+        fn locks(&self) -> Option<&dyn StateLock> {
+            None
+        }
+        fn history(&self) -> Option<&dyn StateHistory> {
+            None
+        }
+        fn channel(&self) -> Option<&dyn ControlChannel> {
+            None
+        }
+    }
+
+    fn put(name: String) -> Entry {
+        Entry::Put {
+            resource: ResourceState {
+                name: name.clone(),
+                type_name: "fake:t:T".into(),
+                id: format!("{name}-id"),
+                inputs: Value::Map(BTreeMap::new()),
+                outputs: Value::Null,
+                dependencies: vec![],
+                protect: false,
+                retain_on_delete: false,
+                location: None,
+                provider: None,
+            }
+            .into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn compactions_during_a_run_grow_geometrically_and_the_end_is_not_compacted_twice() {
+        let store = Arc::new(Counting::default());
+        let (journal, task) = Journal::start_with(store.clone(), "dev", State::empty("dev"), 10);
+        for i in 0..1_000 {
+            // One record a batch: the writer decides after every append.
+            journal.write(put(format!("r{i}"))).await.unwrap();
+        }
+        drop(journal);
+        let state = task.finish_compacting().await.unwrap();
+        assert_eq!(state.resources.len(), 1_000);
+        let compacted = store.compacted.lock().unwrap().clone();
+        // At 10 records, then each time the records since reach twice the
+        // resources of the last snapshot: 10, 30, 90, 270, 810; the end.
+        let serials: Vec<u64> = compacted.iter().map(|c| c.0).collect();
+        assert_eq!(serials, vec![10, 30, 90, 270, 810, 1_000]);
+        let written: usize = compacted.iter().map(|c| c.1).sum();
+        assert!(written < 3 * 1_000, "{written} resources written in all");
+        assert_eq!(store.read("dev").await.unwrap().snapshot, Some(state));
+
+        // A run whose last batch was compacted is not compacted again.
+        let store = Arc::new(Counting::default());
+        let (journal, task) = Journal::start_with(store.clone(), "dev", State::empty("dev"), 10);
+        for i in 0..10 {
+            journal.write(put(format!("r{i}"))).await.unwrap();
+        }
+        drop(journal);
+        task.finish_compacting().await.unwrap();
+        assert_eq!(*store.compacted.lock().unwrap(), vec![(10, 10)]);
+    }
+}
