@@ -42,7 +42,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// The lock's lease; renewed every third of it while a run lives.
     pub lease: Duration,
-    /// Compact the journal every this many records (and at the end of a run).
+    /// Compact the journal at least this many records apart during a run
+    /// (and more once the state is large: `state::journal`), and at its end.
     pub compact_every: u64,
     /// Only these resources (and what they depend on) are planned and
     /// applied; empty means all.

@@ -363,8 +363,7 @@ mod tests {
                 retain_on_delete: false,
                 location: None,
                 provider: None,
-            }
-            .into(),
+            },
         }
     }
 

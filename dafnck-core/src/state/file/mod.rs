@@ -35,7 +35,7 @@ const BACKEND: &str = "file";
 ///
 /// - `snapshot.json`: the last compacted [`State`], as a unit of the
 ///   [`envelope`] format (a header line with the format, a checksum and
-///   the length, then pretty JSON);
+///   the length, then JSON with one line per resource);
 /// - `journal.jsonl`: the [`Record`]s appended since, one per line, each
 ///   line `<crc32 as 8 lowercase hex>\t<record JSON>\n`;
 /// - `lock.json`: the stack's lock ([`LockInfo`] plus its lease), if held;
