@@ -31,7 +31,7 @@ use dafnck_core::provider::kit::{
 };
 use dafnck_core::ProviderError;
 
-use common::{benchmarking, Rng};
+use common::{benchmarking, load_average, peak_rss, Rng};
 
 /// The child-process switch: `deep:N` or `flat:N` makes this process the
 /// user's program, its command line the rest of the arguments.
@@ -259,16 +259,6 @@ fn program_child(spec: &str) {
     std::process::exit(i32::from(code));
 }
 
-/// `VmHWM` (peak resident set) of this process, in bytes.
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// User + system time of this process (all its threads, live or ended), in
 /// clock ticks of 10 ms (Linux's `USER_HZ` of 100).
 fn cpu_ticks() -> u64 {
@@ -308,10 +298,4 @@ fn secs(ran: &Ran) -> String {
         ran.wall.as_secs_f64(),
         ran.cpu.as_secs_f64()
     )
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
