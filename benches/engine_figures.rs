@@ -49,7 +49,8 @@ use dafnck::core::{Provider, ProviderError, Providers, Value};
 
 use common::schedule::Instance;
 use common::{
-    benchmarking, critical_path_and_work, desired, index_of, layered, program, recorded, Rng, Shape,
+    benchmarking, critical_path_and_work, desired, index_of, layered, load_average, peak_rss,
+    program, recorded, Rng, Shape,
 };
 
 /// The child-process switch of the memory figure.
@@ -95,12 +96,6 @@ fn main() {
         plan_scaling::plan_scaling_table(full);
     }
     println!("\nmachine load at end: {}", load_average());
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn multi_thread() -> tokio::runtime::Runtime {
@@ -437,16 +432,6 @@ fn memory_table(full: bool) {
         applied.saturating_sub(with_state) as f64 / 1e6,
         kb(applied.saturating_sub(with_state))
     );
-}
-
-/// `VmHWM` (peak resident set) of this process, in bytes.
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// In a fresh process: does `what` for `n` resources and prints how much

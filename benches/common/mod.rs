@@ -199,3 +199,20 @@ pub fn critical_path_and_work(shape: &Shape, cost: &[f64]) -> (f64, f64) {
         cost.iter().sum(),
     )
 }
+
+/// `VmHWM` (peak resident set) of this process, in bytes.
+pub fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The machine's load averages (1, 5, 15 minutes), for the reports.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}

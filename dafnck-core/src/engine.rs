@@ -44,7 +44,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// The lock's lease; renewed every third of it while a run lives.
     pub lease: Duration,
-    /// Compact the journal every this many records (and at the end of a run).
+    /// Compact the journal at least this many records apart during a run
+    /// (and more once the state is large: `state::journal`), and at its end.
     pub compact_every: u64,
     /// Only these resources (and what they depend on) are planned and
     /// applied; empty means all.
@@ -707,8 +708,7 @@ impl Engine {
         let mut report = apply::execute(plan, &state, &self.providers, &journal, &options).await;
         tracing::info!(elapsed = ?report.elapsed, success = report.is_success(), "applied");
         drop(journal);
-        let final_state = task.finish().await?;
-        self.store.compact(&self.stack, &final_state).await?;
+        let final_state = task.finish_compacting().await?;
         let mut text = format!(
             "create {}, update {}, replace {}, delete {}",
             summary.create, summary.update, summary.replace, summary.delete

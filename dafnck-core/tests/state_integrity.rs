@@ -260,11 +260,12 @@ async fn a_hand_edit_is_refused_until_accepted_and_the_history_records_who_accep
     assert_eq!(run(&["up", "--yes"]).exit_code().await, 0);
     assert_eq!(run(&["state", "verify"]).exit_code().await, 0);
 
-    // A hand edit of the snapshot: a new tag value.
+    // A hand edit of the snapshot: a new tag value (a resource's record
+    // is one compact line).
     let path = dir.path().join("dev/snapshot.json");
     let text = fs::read_to_string(&path).unwrap();
-    assert_eq!(text.matches("\"env\": \"one\"").count(), 2, "{text}");
-    fs::write(&path, text.replace("\"env\": \"one\"", "\"env\": \"hand\"")).unwrap();
+    assert_eq!(text.matches("\"env\":\"one\"").count(), 2, "{text}");
+    fs::write(&path, text.replace("\"env\":\"one\"", "\"env\":\"hand\"")).unwrap();
     let edited = fs::read(&path).unwrap();
 
     for refused in [

@@ -42,11 +42,15 @@ impl Progress {
         }
     }
 
-    fn line(&self, text: String) {
+    fn line(&self, mut text: String) {
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
-                let _ = writeln!(std::io::stderr(), "{text}");
+                // One write a line: stderr is unbuffered, and `writeln!`
+                // would make a system call per piece (two a step, 200,000
+                // for an apply of 100,000 resources).
+                text.push('\n');
+                let _ = std::io::stderr().write_all(text.as_bytes());
             }
         }
     }

@@ -93,16 +93,29 @@ pub struct Opened<'a> {
 /// `body` as a unit of `kind` in the current format: the header, then the
 /// body as it is.
 pub fn encode(kind: Unit, body: &[u8]) -> Vec<u8> {
-    let header = format!(
-        "{}/{FORMAT} crc32={:08x} len={}\n",
-        kind.tag(),
-        crc32(body),
-        body.len()
-    );
+    let header = header(kind, body);
     let mut out = Vec::with_capacity(header.len() + body.len());
     out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(body);
     out
+}
+
+/// Like [`encode`], in place: puts the header before `body` (moving it,
+/// not copying it into a second buffer: a large state's body is tens of
+/// megabytes).
+pub fn encode_owned(kind: Unit, mut body: Vec<u8>) -> Vec<u8> {
+    let header = header(kind, &body);
+    body.splice(0..0, header.bytes());
+    body
+}
+
+fn header(kind: Unit, body: &[u8]) -> String {
+    format!(
+        "{}/{FORMAT} crc32={:08x} len={}\n",
+        kind.tag(),
+        crc32(body),
+        body.len()
+    )
 }
 
 /// Checks a unit of `kind` read at `location` (a file, row or object, for
@@ -184,16 +197,25 @@ pub fn decode<'a>(kind: Unit, bytes: &'a [u8], location: &str) -> Result<Opened<
     Ok(Opened { format, body })
 }
 
-/// A state as a unit: pretty JSON (with a final newline, for people who
-/// read it) or compact.
+/// A state as a unit: JSON with each of the state's fields, and each
+/// entry of those (each resource, each export), on a line of its own, the
+/// rest compact (with a final newline, for people who read it:
+/// `readable`), or compact throughout.
+///
+/// One line per resource keeps a large state's file about as small and
+/// as quick to write and read as compact JSON (fully indented JSON is
+/// half as large again), while a diff or an editor still shows one
+/// resource a line.
 ///
 /// # Errors
 /// [`StateError::Backend`] of `backend` when the state cannot be encoded.
-pub fn encode_state(state: &State, pretty: bool, backend: &str) -> Result<Vec<u8>, StateError> {
-    let json = if pretty {
-        serde_json::to_vec_pretty(state).map(|mut j| {
-            j.push(b'\n');
-            j
+pub fn encode_state(state: &State, readable: bool, backend: &str) -> Result<Vec<u8>, StateError> {
+    let json = if readable {
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, EntryLines::default());
+        serde::Serialize::serialize(state, &mut ser).map(|()| {
+            out.push(b'\n');
+            out
         })
     } else {
         serde_json::to_vec(state)
@@ -202,7 +224,82 @@ pub fn encode_state(state: &State, pretty: bool, backend: &str) -> Result<Vec<u8
         backend: backend.to_owned(),
         message: format!("cannot serialize the state of stack {:?}: {e}", state.stack),
     })?;
-    Ok(encode(Unit::State, &json))
+    Ok(encode_owned(Unit::State, json))
+}
+
+/// Writes JSON with the keys of the outer two levels of objects each on a
+/// line, indented by two spaces a level, and everything deeper compact.
+#[derive(Default)]
+struct EntryLines {
+    /// Per open object or array: whether it has an entry yet.
+    open: Vec<bool>,
+}
+
+impl EntryLines {
+    /// The lines stop below the outer two levels.
+    const LINED: usize = 2;
+
+    fn new_line<W: ?Sized + std::io::Write>(writer: &mut W, depth: usize) -> std::io::Result<()> {
+        writer.write_all(b"\n")?;
+        for _ in 0..depth {
+            writer.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for EntryLines {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.open.push(false);
+        writer.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.open.pop();
+        writer.write_all(b"]")
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.open.push(false);
+        writer.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        let depth = self.open.len();
+        if self.open.pop() == Some(true) && depth <= Self::LINED {
+            Self::new_line(writer, depth - 1)?;
+        }
+        writer.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if !first {
+            writer.write_all(b",")?;
+        }
+        if let Some(open) = self.open.last_mut() {
+            *open = true;
+        }
+        let depth = self.open.len();
+        if depth <= Self::LINED {
+            Self::new_line(writer, depth)?;
+        }
+        Ok(())
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        writer.write_all(if self.open.len() <= Self::LINED {
+            b": "
+        } else {
+            b":"
+        })
+    }
 }
 
 /// A state read from the unit at `location`, checked and parsed.
@@ -400,6 +497,48 @@ mod tests {
             text.contains("s/snapshot.json") && text.contains('7') && text.contains('2'),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_readable_state_has_one_line_per_resource_and_reads_back() {
+        use crate::state::ResourceState;
+        use crate::value::Value;
+        let mut state = State::empty("dev");
+        state.serial = 3;
+        for name in ["a", "b", "c"] {
+            let inputs = Value::Map([("tags".to_owned(), Value::Map(Default::default()))].into());
+            state.resources.insert(
+                name.into(),
+                ResourceState {
+                    name: name.into(),
+                    type_name: "fake:t:T".into(),
+                    id: format!("{name}-id"),
+                    inputs,
+                    outputs: Value::Null,
+                    dependencies: vec![],
+                    protect: false,
+                    retain_on_delete: false,
+                    location: None,
+                    provider: None,
+                }
+                .into(),
+            );
+        }
+        let unit = encode_state(&state, true, "test").unwrap();
+        let text = std::str::from_utf8(&unit).unwrap();
+        for name in ["a", "b", "c"] {
+            let line = format!("\n    \"{name}\": {{\"name\":\"{name}\",\"type\":\"fake:t:T\"");
+            let at = text
+                .find(&line)
+                .unwrap_or_else(|| panic!("{line:?} in {text}"));
+            let end = text[at + 1..].find('\n').unwrap() + at + 1;
+            assert!(text[at..end].contains("\"tags\":{}"), "{text}");
+        }
+        assert!(text.ends_with("\n  }\n}\n"), "{text}");
+        assert_eq!(decode_state(&unit, "u").unwrap(), state);
+        let compact = encode_state(&state, false, "test").unwrap();
+        assert_eq!(decode_state(&compact, "u").unwrap(), state);
+        assert!(compact.len() < unit.len());
     }
 
     #[test]

@@ -4,26 +4,48 @@
 
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
 use super::super::{envelope, Record, StateError};
 
-/// A valid journal line: its record and its bytes (with the `\n`).
-pub(super) struct Line {
-    pub(super) record: Record,
+/// A valid journal line: its record (or as much of it as `R` reads) and
+/// its bytes (with the `\n`).
+pub(super) struct Line<R = Record> {
+    pub(super) record: R,
     pub(super) start: usize,
     pub(super) end: usize,
 }
 
+/// What a compaction needs of a record: its number. Reading only this
+/// skips building the record's values (its checksum is still checked).
+#[derive(Deserialize)]
+pub(super) struct Seq {
+    pub(super) seq: u64,
+}
+
 /// A journal's valid lines, and where they end (anything after is a torn
 /// final line).
-#[derive(Default)]
-pub(super) struct Scan {
-    pub(super) lines: Vec<Line>,
+pub(super) struct Scan<R = Record> {
+    pub(super) lines: Vec<Line<R>>,
     pub(super) good_len: usize,
+}
+
+impl<R> Default for Scan<R> {
+    fn default() -> Self {
+        Scan {
+            lines: Vec::new(),
+            good_len: 0,
+        }
+    }
 }
 
 /// Parses a journal. A final line that is incomplete or bad is a torn
 /// write and ends the scan; a bad line followed by more is corruption.
-pub(super) fn scan_journal(bytes: &[u8], path: &Path) -> Result<Scan, StateError> {
+pub(super) fn scan_journal<R: DeserializeOwned>(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<Scan<R>, StateError> {
     let mut scan = Scan::default();
     let mut start = 0;
     let mut line_no = 0;
@@ -49,7 +71,7 @@ pub(super) fn scan_journal(bytes: &[u8], path: &Path) -> Result<Scan, StateError
     Ok(scan)
 }
 
-fn parse_line(line: &[u8]) -> Result<Record, String> {
+fn parse_line<R: DeserializeOwned>(line: &[u8]) -> Result<R, String> {
     // Every line this store wrote carries a checksum; a bare record is no
     // line of it.
     if line.first() == Some(&b'{') {

@@ -21,7 +21,7 @@ mod controls;
 mod format;
 mod history;
 
-use format::{scan_journal, Scan};
+use format::{scan_journal, Scan, Seq};
 
 const SNAPSHOT: &str = "snapshot.json";
 const JOURNAL: &str = "journal.jsonl";
@@ -35,7 +35,7 @@ const BACKEND: &str = "file";
 ///
 /// - `snapshot.json`: the last compacted [`State`], as a unit of the
 ///   [`envelope`] format (a header line with the format, a checksum and
-///   the length, then pretty JSON);
+///   the length, then JSON with one line per resource);
 /// - `journal.jsonl`: the [`Record`]s appended since, one per line, each
 ///   line `<crc32 as 8 lowercase hex>\t<record JSON>\n`;
 /// - `lock.json`: the stack's lock ([`LockInfo`] plus its lease), if held;
@@ -456,7 +456,7 @@ impl Inner {
             .map(|bytes| parse_snapshot(&bytes, &snapshot_path))
             .transpose()?;
         let scan = match &journal {
-            Some((bytes, seen)) => match scan_journal(bytes, &journal_path) {
+            Some((bytes, seen)) => match scan_journal::<Record>(bytes, &journal_path) {
                 Ok(scan) => {
                     // Remember the file only if it was whole and valid.
                     let clean = scan.good_len == bytes.len();
@@ -498,7 +498,7 @@ impl Inner {
             let mut bytes = Vec::with_capacity(len as usize);
             file.read_to_end(&mut bytes)
                 .map_err(io_err("read", &path))?;
-            scan_journal(&bytes, &path)?.good_len as u64
+            scan_journal::<Seq>(&bytes, &path)?.good_len as u64
         };
         self.set_known(stack, None);
         if good < len {
@@ -535,18 +535,19 @@ impl Inner {
         // that cannot be parsed is never overwritten.
         let snapshot_path = dir.join(SNAPSHOT);
         if let Some(bytes) = read_optional(&snapshot_path)? {
-            parse_snapshot(&bytes, &snapshot_path)?;
+            check_snapshot(&bytes, &snapshot_path)?;
         }
         let journal_path = dir.join(JOURNAL);
-        let journal = read_optional(&journal_path)?;
-        let kept = match &journal {
+        // The records the new snapshot does not cover, and the old length
+        // (the old bytes are let go before the snapshot is written).
+        let kept = match read_optional(&journal_path)? {
             Some(bytes) => {
-                let scan = scan_journal(bytes, &journal_path)?;
+                let scan = scan_journal::<Seq>(&bytes, &journal_path)?;
                 let mut kept = Vec::new();
                 for line in scan.lines.iter().filter(|l| l.record.seq > serial) {
                     kept.extend_from_slice(&bytes[line.start..line.end]);
                 }
-                Some(kept)
+                Some((bytes.len(), kept))
             }
             None => None,
         };
@@ -554,8 +555,8 @@ impl Inner {
         self.write_atomic(&snapshot_path, snapshot, true)?;
         self.add_written(stack, snapshot.len());
         self.set_known(stack, None);
-        if let (Some(old), Some(kept)) = (&journal, &kept) {
-            if kept.len() != old.len() {
+        if let Some((old_len, kept)) = &kept {
+            if kept.len() != *old_len {
                 self.write_atomic(&journal_path, kept, true)?;
                 self.add_written(stack, kept.len());
             }
@@ -751,6 +752,18 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
 
 fn parse_snapshot(bytes: &[u8], path: &Path) -> Result<State, StateError> {
     envelope::decode_state(bytes, &path.display().to_string())
+}
+
+/// Refuses a snapshot that must not be overwritten: one whose checksum
+/// fails or of a newer format, or (format 1, with no checksum) one that
+/// does not parse. A checked body was written whole by a store, so it is
+/// not parsed again: a compaction costs the new snapshot, not the old.
+fn check_snapshot(bytes: &[u8], path: &Path) -> Result<(), StateError> {
+    let location = path.display().to_string();
+    if envelope::decode(envelope::Unit::State, bytes, &location)?.format == 1 {
+        envelope::decode_state(bytes, &location)?;
+    }
+    Ok(())
 }
 
 fn read_lock(path: &Path) -> Result<Option<LockFile>, StateError> {
