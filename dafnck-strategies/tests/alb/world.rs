@@ -1,15 +1,14 @@
 //! The world every ALB test makes in moto, and the imports they share.
 
 pub(crate) use std::collections::BTreeMap;
-pub(crate) use std::io::Write as _;
 pub(crate) use std::sync::atomic::{AtomicU32, Ordering};
 pub(crate) use std::sync::{Arc, Mutex};
 pub(crate) use std::time::Duration;
 
+pub(crate) use crate::support::moto::{moto_url, sdk_config, unique};
 pub(crate) use crate::support::Script;
 pub(crate) use async_trait::async_trait;
-pub(crate) use aws_config::{BehaviorVersion, Region, SdkConfig};
-pub(crate) use aws_sdk_elasticloadbalancingv2::config::Credentials;
+pub(crate) use aws_config::SdkConfig;
 pub(crate) use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, AuthenticateOidcActionConfig, ForwardActionConfig,
     LoadBalancerTypeEnum, ProtocolEnum, TargetDescription, TargetGroupStickinessConfig,
@@ -35,49 +34,6 @@ pub(crate) struct Alb {
     pub(crate) listener: String,
     pub(crate) stable: String,
     pub(crate) new: String,
-}
-
-/// A name no other test or run uses (load balancer and target group names
-/// are unique per account, at most 32 characters).
-pub(crate) fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{prefix}-{:x}-{:x}-{n}",
-        std::process::id() & 0xffff,
-        nanos >> 8
-    )
-}
-
-/// moto's URL, or `None` (the test is skipped).
-pub(crate) fn moto_url(test: &str) -> Option<String> {
-    match std::env::var("DAFNCK_MOTO_URL") {
-        Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_string()),
-        _ => {
-            let why = "DAFNCK_MOTO_URL is not set (eval \"$(scripts/servers/moto.sh start)\", or scripts/test.sh)";
-            if std::env::var("DAFNCK_REQUIRE_SERVERS").as_deref() == Ok("1") {
-                panic!("{test}: {why}, and DAFNCK_REQUIRE_SERVERS=1 requires it");
-            }
-            // Straight to standard error, past the harness's capture.
-            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
-            None
-        }
-    }
-}
-
-/// An SDK configuration for the endpoint `url`: explicit region and
-/// credentials, so nothing is read from this process's environment.
-pub(crate) async fn sdk_config(url: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .load()
-        .await
 }
 
 /// One EC2 Query API call to moto (the test has no EC2 SDK: what a load

@@ -4,6 +4,9 @@
 
 use std::sync::{Arc, Mutex};
 
+#[cfg(any(feature = "alb", feature = "route53"))]
+pub mod moto;
+
 use async_trait::async_trait;
 use dafnck_strategies::{Analysis, Verdict};
 
