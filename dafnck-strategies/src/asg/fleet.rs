@@ -138,11 +138,13 @@ impl AsgFleet {
     }
 
     fn surveyed(&self) -> Result<Surveyed, String> {
-        self.surveyed
+        let surveyed = self
+            .surveyed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or_else(|| format!("{}: not surveyed yet", self.describe()))
+            .clone();
+        // `describe` takes the lock: not while it is held.
+        surveyed.ok_or_else(|| format!("{}: not surveyed yet", self.describe()))
     }
 
     /// The template each of `ids` was launched from, by its EC2 tag.
