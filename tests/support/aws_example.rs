@@ -13,6 +13,7 @@ use std::process::Command;
 use dafnck::providers::aws::sdk::config::{BehaviorVersion, Region};
 use dafnck::providers::aws::sdk::ec2;
 use dafnck::providers::aws::sdk::elbv2;
+use dafnck::providers::aws::sdk::{autoscaling, route53};
 
 use crate::support;
 
@@ -23,9 +24,16 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// The example's command in `dir`, AWS pointed at moto, with `config`.
+/// The `aws_web` example's command in `dir`, AWS pointed at moto, with
+/// `config`.
 pub fn command(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Command {
-    let mut cmd = Command::new(support::example("aws_web"));
+    command_of("aws_web", dir, url, args, config)
+}
+
+/// The command of the example `name` in `dir`, AWS pointed at moto, with
+/// `config`.
+pub fn command_of(name: &str, dir: &Path, url: &str, args: &[&str], config: &[String]) -> Command {
+    let mut cmd = Command::new(support::example(name));
     cmd.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -48,11 +56,16 @@ pub fn command(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Comma
     cmd
 }
 
-/// Runs the example to its end.
+/// Runs the `aws_web` example to its end.
 pub fn run(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Run {
-    let out = command(dir, url, args, config)
+    run_of("aws_web", dir, url, args, config)
+}
+
+/// Runs the example `name` to its end.
+pub fn run_of(name: &str, dir: &Path, url: &str, args: &[&str], config: &[String]) -> Run {
+    let out = command_of(name, dir, url, args, config)
         .output()
-        .expect("run the aws_web example");
+        .unwrap_or_else(|e| panic!("run the {name} example: {e}"));
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -101,12 +114,19 @@ pub fn done_at(stderr: &str, step: &str) -> usize {
 pub struct Clients {
     pub ec2: ec2::Client,
     pub elb: elbv2::Client,
+    pub asg: autoscaling::Client,
+    pub route53: route53::Client,
 }
 
 impl Clients {
     pub async fn new(url: &str) -> Clients {
+        Clients::in_region(url, "us-east-1").await
+    }
+
+    /// The same clients in `region`.
+    pub async fn in_region(url: &str, region: &str) -> Clients {
         let config = dafnck::providers::aws::sdk::config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
+            .region(Region::new(region.to_owned()))
             .endpoint_url(url)
             .credentials_provider(ec2::config::Credentials::new(
                 "testing", "testing", None, None, "moto",
@@ -116,6 +136,8 @@ impl Clients {
         Clients {
             ec2: ec2::Client::new(&config),
             elb: elbv2::Client::new(&config),
+            asg: autoscaling::Client::new(&config),
+            route53: route53::Client::new(&config),
         }
     }
 
