@@ -114,7 +114,12 @@ fn region(
     let zones = stack
         .config(&format!("{region}_zones"))
         .map(str::to_owned)
-        .unwrap_or_else(|| format!("{0}a,{0}b", sdk.region().map_or("us-east-1", |r| r.as_ref())));
+        .unwrap_or_else(|| {
+            format!(
+                "{0}a,{0}b",
+                sdk.region().map_or("us-east-1", |r| r.as_ref())
+            )
+        });
     let vpc = stack.add_with(
         &name("vpc"),
         Vpc {
@@ -223,7 +228,9 @@ fn region(
 
 fn infra(stack: &mut Stack, regions: &[(String, SdkConfig); 2]) -> dafnck::core::Result<()> {
     let ami = stack.config("ami").map(str::to_owned).ok_or_else(|| {
-        Error::Usage("set the instances' image: --config ami=ami-... (an AMI of your regions)".into())
+        Error::Usage(
+            "set the instances' image: --config ami=ami-... (an AMI of your regions)".into(),
+        )
     })?;
     let secondary_ami = config(stack, "secondary_ami", &ami);
     let zone_name = config(stack, "zone", "dafnck-asg.example.com");

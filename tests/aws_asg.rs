@@ -79,7 +79,12 @@ impl Clients {
     /// Every group, launch template and load balancer of the region.
     async fn leftovers(&self) -> Vec<String> {
         let mut left = Vec::new();
-        let groups = self.asg.describe_auto_scaling_groups().send().await.unwrap();
+        let groups = self
+            .asg
+            .describe_auto_scaling_groups()
+            .send()
+            .await
+            .unwrap();
         left.extend(
             groups
                 .auto_scaling_groups()
@@ -197,7 +202,8 @@ async fn two_regions_fail_over_by_dns_roll_a_new_template_through_each_group_and
     let r = run(dir, &url, &["preview"], &v2);
     expect(&r, 0);
     assert!(
-        r.stdout.contains("primary-web-lt") && r.stdout.contains("deploy by rolling, 25% at a time"),
+        r.stdout.contains("primary-web-lt")
+            && r.stdout.contains("deploy by rolling, 25% at a time"),
         "{}",
         r.stdout
     );
@@ -208,7 +214,10 @@ async fn two_regions_fail_over_by_dns_roll_a_new_template_through_each_group_and
     let (after, now) = east.group(&primary).await;
     assert_eq!(now, new_lt, "the group launches from the new template");
     assert_eq!(after.len(), 4);
-    assert!(after.iter().all(|i| !before.contains(i)), "every instance replaced");
+    assert!(
+        after.iter().all(|i| !before.contains(i)),
+        "every instance replaced"
+    );
     assert_eq!(east.launched_from(&after).await, vec![new_lt.clone(); 4]);
     let old = east
         .ec2
