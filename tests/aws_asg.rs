@@ -144,7 +144,12 @@ async fn two_regions_fail_over_by_dns_roll_a_new_template_through_each_group_and
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let ami = format!("ami={}", east.ami().await);
-    let base = vec![ami.clone(), "batch_timeout_secs=20".to_owned()];
+    // moto's AMIs differ by region.
+    let base = vec![
+        ami.clone(),
+        format!("secondary_ami={}", west.ami().await),
+        "batch_timeout_secs=20".to_owned(),
+    ];
 
     // up, then nothing to do.
     let r = run(dir, &url, &["up", "--yes"], &base);

@@ -152,6 +152,19 @@ impl InstanceRefresh {
         ))
     }
 
+    /// Rolls back the refresh under way in `group`.
+    async fn roll_back(clients: &Clients, group: &str) -> Result<(), String> {
+        clients
+            .autoscaling()
+            .await
+            .rollback_instance_refresh()
+            .auto_scaling_group_name(group)
+            .send()
+            .await
+            .map_err(|e| call_failed("RollbackInstanceRefresh", &e))?;
+        Ok(())
+    }
+
     /// The latest refresh of `group` (or the one `id`): status, reason,
     /// percentage complete.
     async fn latest(
@@ -263,19 +276,9 @@ impl Deploy for InstanceRefresh {
                 rec.aborted = aborted;
                 rec.message = Some(why.clone());
                 save(&rec).await.map_err(DeployError::Stuck)?;
-                clients
-                    .autoscaling()
-                    .await
-                    .rollback_instance_refresh()
-                    .auto_scaling_group_name(&group)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        DeployError::Stuck(format!(
-                            "Auto Scaling group {group}: {why}, and {}",
-                            call_failed("RollbackInstanceRefresh", &e)
-                        ))
-                    })?;
+                Self::roll_back(&clients, &group).await.map_err(|e| {
+                    DeployError::Stuck(format!("Auto Scaling group {group}: {why}, and {e}"))
+                })?;
                 rolling_back = true;
             }
             let Some((status, reason, percent)) =
@@ -326,14 +329,7 @@ impl Deploy for InstanceRefresh {
             .to_owned();
         if let Some((status, _, _)) = Self::latest(&clients, &group, None).await? {
             if active(&status) {
-                clients
-                    .autoscaling()
-                    .await
-                    .rollback_instance_refresh()
-                    .auto_scaling_group_name(&group)
-                    .send()
-                    .await
-                    .map_err(|e| call_failed("RollbackInstanceRefresh", &e))?;
+                Self::roll_back(&clients, &group).await?;
                 let deadline = tokio::time::Instant::now() + self.deadline;
                 while let Some((status, _, _)) = Self::latest(&clients, &group, None).await? {
                     if !active(&status) || tokio::time::Instant::now() >= deadline {
