@@ -222,7 +222,11 @@ impl World {
     }
 
     /// Stops every instance launched from the new template, as it appears,
-    /// until dropped: they fail their target group's health check.
+    /// until aborted: they fail their target group's health check (moto
+    /// answers `unused`, `Target.InvalidState` or, once the group has
+    /// moved on, `Target.NotRegistered`). A replacement may pass its check
+    /// before it is stopped, so the batch that fails is not always the
+    /// first.
     fn sabotage_new_instances(&self) -> tokio::task::JoinHandle<()> {
         let ec2 = self.ec2.clone();
         let template = self.new.id.clone();
@@ -392,7 +396,8 @@ async fn a_batch_failing_its_target_health_rolls_the_group_back_to_the_old_templ
     assert_eq!(done.phase, Phase::RolledBack, "{done:?}");
     let why = done.message.clone().unwrap_or_default();
     assert!(
-        why.contains("2 failed batches in a row") && why.contains("Target.InvalidState"),
+        why.contains("2 failed batches in a row")
+            && (why.contains("Target.InvalidState") || why.contains("Target.NotRegistered")),
         "{why}"
     );
     let (after, template) = world.group().await;
@@ -403,8 +408,10 @@ async fn a_batch_failing_its_target_health_rolls_the_group_back_to_the_old_templ
     assert_eq!(after.len(), 4);
     assert_eq!(world.launched_from(&world.old).await, (4, 4));
     assert_eq!(world.launched_from(&world.new).await, (0, 4));
-    // Three of the first four were never touched.
-    assert_eq!(after.iter().filter(|id| before.contains(id)).count(), 3);
+    // The instances of batches that passed before the saboteur caught one
+    // were cycled back too; the rest were never touched.
+    let untouched = after.iter().filter(|id| before.contains(id)).count();
+    assert!((1..=3).contains(&untouched), "{untouched} untouched");
 }
 
 fn outputs(t: &TemplateVersion) -> Value {
