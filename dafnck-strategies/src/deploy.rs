@@ -261,6 +261,7 @@ impl Deploy for Strategy {
             }
             Mover::Fleet(fleet) => {
                 let fleet = fleet(&rollout.old, &rollout.new)?;
+                fleet.survey().await?;
                 let every: Vec<usize> = (0..fleet.size()).collect();
                 fleet.restore(&every).await
             }

@@ -51,6 +51,13 @@ impl<F: Fleet + ?Sized> Fleet for Arc<F> {
 pub trait RollingFleet: Send + Sync {
     /// A short description for logs.
     fn describe(&self) -> String;
+    /// Learns which instances there are, before a rollout or a reset uses
+    /// [`RollingFleet::size`] and the indices: an Auto Scaling group lists
+    /// its instances. A fleet that knows them when built has nothing to do
+    /// (the default).
+    async fn survey(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// How many instances there are.
     fn size(&self) -> usize;
     /// Replaces the instances at these indices with the new version.
@@ -74,6 +81,9 @@ pub trait RollingFleet: Send + Sync {
 impl<F: RollingFleet + ?Sized> RollingFleet for Box<F> {
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    async fn survey(&self) -> Result<(), String> {
+        (**self).survey().await
     }
     fn size(&self) -> usize {
         (**self).size()

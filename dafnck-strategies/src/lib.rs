@@ -15,7 +15,12 @@
 //! on a listener) and `TargetGroupRouter` (the same, finding the listener
 //! of a target group rolled out by the engine); with the feature `lambda`,
 //! the AWS Lambda alias router `lambda::AliasRouter` (a canary as the
-//! alias's additional version weight). Rolling updates swap
+//! alias's additional version weight);
+//! with the feature `route53`,
+//! `Route53Router` (two weighted DNS records). With the feature `asg`, a
+//! launch template change reaches an Auto Scaling group's instances by the
+//! rolling policy (`asg::AsgFleet`) or by the group's instance refresh
+//! (`asg::InstanceRefresh`). Rolling updates swap
 //! instances in a pool instead ([`PoolFleet`] over a [`PoolRouter`]:
 //! [`NginxRouter`], [`MemoryPool`]).
 //!
@@ -29,6 +34,8 @@
 #[cfg(feature = "alb")]
 pub mod alb;
 pub mod analysis;
+#[cfg(feature = "asg")]
+pub mod asg;
 pub mod clock;
 #[cfg(feature = "cloudwatch")]
 pub mod cloudwatch;
@@ -44,6 +51,8 @@ pub mod pool;
 pub mod prometheus;
 pub mod record;
 pub mod rolling;
+#[cfg(feature = "route53")]
+pub mod route53;
 pub mod router;
 pub mod traffic;
 
@@ -63,5 +72,7 @@ pub use pool::{Member, MemoryPool, PoolFleet, PoolRouter};
 pub use prometheus::Prometheus;
 pub use record::{MemoryLog, Phase, RolloutHandle, RolloutLog, RolloutRecord};
 pub use rolling::RollingRollout;
+#[cfg(feature = "route53")]
+pub use route53::{Route53Error, Route53Router};
 pub use router::{MemoryRouter, TrafficRouter};
 pub use traffic::{RolloutError, TrafficRollout};

@@ -70,6 +70,10 @@ impl<F: RollingFleet> RollingRollout<F> {
         previous: Option<&RolloutRecord>,
     ) -> Result<RolloutRecord, RolloutError> {
         self.j.begin(previous, Phase::Progressing).await?;
+        if let Err(e) = self.fleet.survey().await {
+            let why = format!("cannot survey {}: {e}", self.fleet.describe());
+            return self.roll_back(why, false).await;
+        }
         if self.j.rec.phase == Phase::RollingBack {
             let why = self.j.rec.message.clone().unwrap_or_default();
             let aborted = self.j.rec.aborted;

@@ -14,6 +14,7 @@ use std::process::Command;
 use dafnck::providers::aws::sdk::config::{BehaviorVersion, Region, SdkConfig};
 use dafnck::providers::aws::sdk::ec2;
 use dafnck::providers::aws::sdk::elbv2;
+use dafnck::providers::aws::sdk::{autoscaling, route53};
 
 use crate::support;
 
@@ -140,6 +141,23 @@ pub fn run(dir: &Path, url: &str, args: &[&str], config: &[String]) -> Run {
     AWS_WEB.run(dir, url, args, config)
 }
 
+/// The command of the example `name` in `dir`, AWS pointed at moto, with
+/// `config`.
+pub fn command_of(
+    name: &'static str,
+    dir: &Path,
+    url: &str,
+    args: &[&str],
+    config: &[String],
+) -> Command {
+    Example(name).command(dir, url, args, config)
+}
+
+/// Runs the example `name` to its end.
+pub fn run_of(name: &'static str, dir: &Path, url: &str, args: &[&str], config: &[String]) -> Run {
+    Example(name).run(dir, url, args, config)
+}
+
 #[track_caller]
 pub fn expect(r: &Run, code: i32) {
     assert_eq!(r.code, code, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
@@ -204,14 +222,30 @@ pub async fn sdk_config(url: &str) -> SdkConfig {
 pub struct Clients {
     pub ec2: ec2::Client,
     pub elb: elbv2::Client,
+    pub asg: autoscaling::Client,
+    pub route53: route53::Client,
 }
 
 impl Clients {
     pub async fn new(url: &str) -> Clients {
-        let config = sdk_config(url).await;
+        Clients::in_region(url, "us-east-1").await
+    }
+
+    /// The same clients in `region`.
+    pub async fn in_region(url: &str, region: &str) -> Clients {
+        let config = dafnck::providers::aws::sdk::config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(url)
+            .credentials_provider(ec2::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await;
         Clients {
             ec2: ec2::Client::new(&config),
             elb: elbv2::Client::new(&config),
+            asg: autoscaling::Client::new(&config),
+            route53: route53::Client::new(&config),
         }
     }
 

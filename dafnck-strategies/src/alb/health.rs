@@ -81,7 +81,7 @@ impl TargetHealth {
 }
 
 /// The verdict on one target's health.
-fn judge(d: &TargetHealthDescription) -> Verdict {
+pub(crate) fn judge(d: &TargetHealthDescription) -> Verdict {
     let id = d.target().and_then(|t| t.id()).unwrap_or("?");
     let Some(h) = d.target_health() else {
         return Verdict::Inconclusive(format!("{id}: no health reported"));

@@ -27,6 +27,7 @@ use crate::router::TrafficRouter;
 
 mod discover;
 mod health;
+pub(crate) use health::judge as judge_target;
 
 pub use discover::TargetGroupRouter;
 pub use health::TargetHealth;

@@ -5,7 +5,7 @@ pub(crate) use std::sync::atomic::{AtomicU32, Ordering};
 pub(crate) use std::sync::{Arc, Mutex};
 pub(crate) use std::time::Duration;
 
-pub(crate) use crate::support::{moto_url, sdk_config, Script};
+pub(crate) use crate::support::{moto_url, sdk_config, unique, Script};
 pub(crate) use async_trait::async_trait;
 pub(crate) use aws_config::SdkConfig;
 pub(crate) use aws_sdk_elasticloadbalancingv2::types::{
@@ -33,22 +33,6 @@ pub(crate) struct Alb {
     pub(crate) listener: String,
     pub(crate) stable: String,
     pub(crate) new: String,
-}
-
-/// A name no other test or run uses (load balancer and target group names
-/// are unique per account, at most 32 characters).
-pub(crate) fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{prefix}-{:x}-{:x}-{n}",
-        std::process::id() & 0xffff,
-        nanos >> 8
-    )
 }
 
 /// One EC2 Query API call to moto (the test has no EC2 SDK: what a load

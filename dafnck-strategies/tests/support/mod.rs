@@ -4,6 +4,18 @@
 
 use std::sync::{Arc, Mutex};
 
+/// The moto helpers under the name the Route 53 and Auto Scaling tests use.
+pub mod moto {
+    #[cfg(any(
+        feature = "alb",
+        feature = "lambda",
+        feature = "cloudwatch",
+        feature = "route53"
+    ))]
+    pub use super::sdk_config;
+    pub use super::{moto_url, unique};
+}
+
 use async_trait::async_trait;
 use dafnck_strategies::{Analysis, Verdict};
 
@@ -94,7 +106,12 @@ pub fn moto_url(test: &str) -> Option<String> {
 
 /// An SDK configuration for the endpoint `url`: explicit region and test
 /// credentials, so nothing is read from this process's environment.
-#[cfg(any(feature = "alb", feature = "lambda", feature = "cloudwatch"))]
+#[cfg(any(
+    feature = "alb",
+    feature = "lambda",
+    feature = "cloudwatch",
+    feature = "route53"
+))]
 pub async fn sdk_config(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))

@@ -1,0 +1,478 @@
+//! Auto Scaling rollouts against moto: each test makes a VPC and subnet,
+//! a target group, two launch templates (old and new) and a group of four
+//! instances launched from the old one and registered in the target group,
+//! then moves the group onto the new template by a rolling rollout through
+//! `AsgFleet` (health from the group and DescribeTargetHealth) or by
+//! `InstanceRefresh`. Which template each instance runs is read from its
+//! `aws:ec2launchtemplate:id` tag. moto comes from `DAFNCK_MOTO_URL`;
+//! without it the tests say they are skipped, unless
+//! `DAFNCK_REQUIRE_SERVERS=1`.
+
+#![cfg(feature = "asg")]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
+use aws_sdk_ec2::types::{Filter, RequestLaunchTemplateData};
+use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetHealthStateEnum};
+use dafnck_core::deploy::{Deploy, DeployError, Rollout};
+use dafnck_core::handover::HandoverContext;
+use dafnck_core::Value;
+use dafnck_strategies::asg::{AsgFleet, InstanceRefresh, TemplateVersion};
+use dafnck_strategies::{
+    BatchSize, MemoryLog, Phase, Rolling, RollingFleet, RollingRollout, Verdict,
+};
+use support::moto::{moto_url, sdk_config, unique};
+
+/// A group of four instances from the `old` template, behind a target
+/// group, in moto.
+struct World {
+    config: aws_config::SdkConfig,
+    ec2: aws_sdk_ec2::Client,
+    asg: aws_sdk_autoscaling::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    group: String,
+    target_group: String,
+    old: TemplateVersion,
+    new: TemplateVersion,
+}
+
+impl World {
+    async fn new(test: &str) -> Option<World> {
+        let url = moto_url(test)?;
+        let config = sdk_config(&url).await;
+        let ec2 = aws_sdk_ec2::Client::new(&config);
+        let asg = aws_sdk_autoscaling::Client::new(&config);
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+        let images = ec2
+            .describe_images()
+            .owners("amazon")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{test}: moto at {url} answers no DescribeImages: {e:?}"));
+        let mut amis: Vec<&str> = images
+            .images()
+            .iter()
+            .filter_map(|i| i.image_id())
+            .collect();
+        amis.sort_unstable();
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.9.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc()
+            .unwrap()
+            .vpc_id()
+            .unwrap()
+            .to_owned();
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.9.1.0/24")
+            .availability_zone("us-east-1a")
+            .send()
+            .await
+            .unwrap()
+            .subnet()
+            .unwrap()
+            .subnet_id()
+            .unwrap()
+            .to_owned();
+        let mut templates = Vec::new();
+        for (name, ami) in [("old", amis[0]), ("new", amis[1])] {
+            let t = ec2
+                .create_launch_template()
+                .launch_template_name(unique(&format!("lt-{name}")))
+                .launch_template_data(
+                    RequestLaunchTemplateData::builder()
+                        .image_id(ami)
+                        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            let t = t.launch_template().unwrap();
+            templates.push(TemplateVersion::new(
+                t.launch_template_id().unwrap(),
+                t.default_version_number().unwrap(),
+            ));
+        }
+        let target_group = elb
+            .create_target_group()
+            .name(unique("tg"))
+            .protocol(ProtocolEnum::Http)
+            .port(80)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_owned();
+        let group = unique("asg");
+        asg.create_auto_scaling_group()
+            .auto_scaling_group_name(&group)
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id(&templates[0].id)
+                    .version(&templates[0].version)
+                    .build(),
+            )
+            .min_size(1)
+            .max_size(8)
+            .desired_capacity(4)
+            .vpc_zone_identifier(&subnet)
+            .target_group_arns(&target_group)
+            .send()
+            .await
+            .unwrap();
+        let new = templates.pop().unwrap();
+        let old = templates.pop().unwrap();
+        Some(World {
+            config,
+            ec2,
+            asg,
+            elb,
+            group,
+            target_group,
+            old,
+            new,
+        })
+    }
+
+    fn fleet(&self) -> AsgFleet {
+        AsgFleet::with_config(&self.config, self.old.clone(), self.new.clone())
+            .timing(Duration::from_secs(10), Duration::from_millis(100))
+    }
+
+    /// The group's instances, sorted, and the template of the group.
+    async fn group(&self) -> (Vec<String>, String) {
+        let out = self
+            .asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&self.group)
+            .send()
+            .await
+            .unwrap();
+        let g = &out.auto_scaling_groups()[0];
+        let mut ids: Vec<String> = g
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id())
+            .map(str::to_owned)
+            .collect();
+        ids.sort();
+        let template = g
+            .launch_template()
+            .and_then(|t| t.launch_template_id())
+            .unwrap_or_default()
+            .to_owned();
+        (ids, template)
+    }
+
+    /// How many of the group's instances were launched from `template`
+    /// (by EC2's `aws:ec2launchtemplate:id` tag), and how many in all.
+    async fn launched_from(&self, template: &TemplateVersion) -> (usize, usize) {
+        let (ids, _) = self.group().await;
+        let out = self
+            .ec2
+            .describe_instances()
+            .set_instance_ids(Some(ids.clone()))
+            .send()
+            .await
+            .unwrap();
+        let from = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| {
+                i.tags().iter().any(|t| {
+                    t.key() == Some("aws:ec2launchtemplate:id") && t.value() == Some(&template.id)
+                })
+            })
+            .count();
+        (from, ids.len())
+    }
+
+    /// The target group's targets and how many are healthy.
+    async fn targets(&self) -> (usize, usize) {
+        let out = self
+            .elb
+            .describe_target_health()
+            .target_group_arn(&self.target_group)
+            .send()
+            .await
+            .unwrap();
+        let all = out.target_health_descriptions();
+        let healthy = all
+            .iter()
+            .filter(|d| {
+                d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
+            })
+            .count();
+        (all.len(), healthy)
+    }
+
+    /// Stops every instance launched from the new template, as it appears,
+    /// until aborted: they fail their target group's health check (moto
+    /// answers `unused`, `Target.InvalidState` or, once the group has
+    /// moved on, `Target.NotRegistered`). A replacement may pass its check
+    /// before it is stopped, so the batch that fails is not always the
+    /// first.
+    fn sabotage_new_instances(&self) -> tokio::task::JoinHandle<()> {
+        let ec2 = self.ec2.clone();
+        let template = self.new.id.clone();
+        tokio::spawn(async move {
+            loop {
+                let out = ec2
+                    .describe_instances()
+                    .filters(
+                        Filter::builder()
+                            .name("tag:aws:ec2launchtemplate:id")
+                            .values(&template)
+                            .build(),
+                    )
+                    .filters(
+                        Filter::builder()
+                            .name("instance-state-name")
+                            .values("running")
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                let ids: Vec<String> = out
+                    .reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .filter_map(|i| i.instance_id())
+                    .map(str::to_owned)
+                    .collect();
+                if !ids.is_empty() {
+                    ec2.stop_instances()
+                        .set_instance_ids(Some(ids))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    }
+}
+
+/// A fleet whose instances launched from the new template are counted
+/// after every batch.
+struct Watched {
+    fleet: AsgFleet,
+    world: Arc<World>,
+    seen: Arc<Mutex<Vec<(usize, usize)>>>,
+}
+
+#[async_trait]
+impl RollingFleet for Watched {
+    fn describe(&self) -> String {
+        self.fleet.describe()
+    }
+    async fn survey(&self) -> Result<(), String> {
+        self.fleet.survey().await
+    }
+    fn size(&self) -> usize {
+        self.fleet.size()
+    }
+    async fn replace(&self, batch: &[usize]) -> Result<(), String> {
+        self.fleet.replace(batch).await?;
+        let now = self.world.launched_from(&self.world.new).await;
+        self.seen.lock().unwrap().push(now);
+        Ok(())
+    }
+    async fn healthy(&self, batch: &[usize]) -> Verdict {
+        self.fleet.healthy(batch).await
+    }
+    async fn restore(&self, replaced: &[usize]) -> Result<(), String> {
+        self.fleet.restore(replaced).await
+    }
+}
+
+fn policy() -> Rolling {
+    Rolling {
+        batch: BatchSize::Percent(25),
+        batch_timeout: Duration::from_secs(2),
+        poll_interval: Duration::from_millis(100),
+        ..Rolling::default()
+    }
+}
+
+#[tokio::test]
+async fn a_rolling_rollout_moves_the_group_onto_the_new_template_a_quarter_at_a_time() {
+    let test = "a_rolling_rollout_moves_the_group_onto_the_new_template_a_quarter_at_a_time";
+    let Some(world) = World::new(test).await else {
+        return;
+    };
+    let world = Arc::new(world);
+    let (before, template) = world.group().await;
+    assert_eq!(
+        (before.len(), template.as_str()),
+        (4, world.old.id.as_str())
+    );
+    assert_eq!(world.targets().await, (4, 4));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let fleet = Watched {
+        fleet: world.fleet(),
+        world: Arc::clone(&world),
+        seen: Arc::clone(&seen),
+    };
+    let log = MemoryLog::new();
+    let mut rollout = RollingRollout::new("web-lt", &policy(), fleet)
+        .unwrap()
+        .log(log.clone());
+    let done = rollout.run(None).await.unwrap();
+    assert_eq!(done.phase, Phase::Completed, "{done:?}");
+    // One instance per batch, each replacement launched from the new
+    // template and healthy before the next batch.
+    assert_eq!(*seen.lock().unwrap(), vec![(1, 4), (2, 4), (3, 4), (4, 4)]);
+    let (after, template) = world.group().await;
+    assert_eq!(
+        template, world.new.id,
+        "the group launches from the new template"
+    );
+    assert!(
+        after.iter().all(|id| !before.contains(id)),
+        "every instance replaced"
+    );
+    assert_eq!(world.launched_from(&world.new).await, (4, 4));
+    // The four new instances are registered in the target group, healthy
+    // (moto keeps the terminated ones listed as well; AWS deregisters
+    // them).
+    let out = world
+        .elb
+        .describe_target_health()
+        .target_group_arn(&world.target_group)
+        .send()
+        .await
+        .unwrap();
+    let healthy: Vec<&str> = out
+        .target_health_descriptions()
+        .iter()
+        .filter(|d| {
+            d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
+        })
+        .filter_map(|d| d.target().and_then(|t| t.id()))
+        .collect();
+    assert!(
+        after.iter().all(|id| healthy.contains(&id.as_str())),
+        "{after:?} not all healthy in {healthy:?}"
+    );
+    assert_eq!(
+        log.records()
+            .iter()
+            .filter(|r| r.phase == Phase::Progressing)
+            .map(|r| r.weight)
+            .collect::<Vec<_>>()
+            .last(),
+        Some(&100)
+    );
+}
+
+#[tokio::test]
+async fn a_batch_failing_its_target_health_rolls_the_group_back_to_the_old_template() {
+    let test = "a_batch_failing_its_target_health_rolls_the_group_back_to_the_old_template";
+    let Some(world) = World::new(test).await else {
+        return;
+    };
+    let (before, _) = world.group().await;
+    let sabotage = world.sabotage_new_instances();
+    let mut rollout = RollingRollout::new("web-lt", &policy(), world.fleet()).unwrap();
+    let done = rollout.run(None).await.unwrap();
+    sabotage.abort();
+    assert_eq!(done.phase, Phase::RolledBack, "{done:?}");
+    let why = done.message.clone().unwrap_or_default();
+    assert!(
+        why.contains("2 failed batches in a row")
+            && (why.contains("Target.InvalidState") || why.contains("Target.NotRegistered")),
+        "{why}"
+    );
+    let (after, template) = world.group().await;
+    assert_eq!(
+        template, world.old.id,
+        "the group launches from the old template again"
+    );
+    assert_eq!(after.len(), 4);
+    assert_eq!(world.launched_from(&world.old).await, (4, 4));
+    assert_eq!(world.launched_from(&world.new).await, (0, 4));
+    // The instances of batches that passed before the saboteur caught one
+    // were cycled back too; the rest were never touched.
+    let untouched = after.iter().filter(|id| before.contains(id)).count();
+    assert!((1..=3).contains(&untouched), "{untouched} untouched");
+}
+
+fn outputs(t: &TemplateVersion) -> Value {
+    Value::from_json(serde_json::json!({
+        "launch_template_id": t.id,
+        "default_version": t.version.parse::<i64>().unwrap(),
+    }))
+}
+
+#[tokio::test]
+async fn an_instance_refresh_is_declined_with_motos_answer_and_leaves_the_group_as_it_was() {
+    let test = "an_instance_refresh_is_declined_with_motos_answer_and_leaves_the_group_as_it_was";
+    let Some(world) = World::new(test).await else {
+        return;
+    };
+    let before = world.group().await;
+    let refresh = InstanceRefresh::new(75)
+        .with_config(&world.config)
+        .poll(Duration::from_millis(100));
+    let rollout = Rollout::new(HandoverContext::new(
+        "web-lt",
+        outputs(&world.old),
+        outputs(&world.new),
+        serde_json::Value::Null,
+    ));
+    let e = refresh.deploy(rollout).await.unwrap_err();
+    // moto implements no StartInstanceRefresh: the rollout is declined
+    // (nothing started), naming the group and the call.
+    let DeployError::RolledBack(why) = e else {
+        panic!("declined, not stuck: {e:?}")
+    };
+    assert!(
+        why.contains(&world.group) && why.contains("StartInstanceRefresh"),
+        "{why}"
+    );
+    assert_eq!(world.group().await, before);
+    assert_eq!(world.launched_from(&world.old).await, (4, 4));
+}
+
+#[tokio::test]
+async fn a_fleet_with_no_group_on_the_template_says_so() {
+    let test = "a_fleet_with_no_group_on_the_template_says_so";
+    let Some(url) = moto_url(test) else {
+        return;
+    };
+    let config = sdk_config(&url).await;
+    let fleet = AsgFleet::with_config(
+        &config,
+        TemplateVersion::new("lt-0000nosuch", 1),
+        TemplateVersion::new("lt-0000nosuch2", 1),
+    );
+    let e = fleet.survey().await.unwrap_err();
+    assert!(
+        e.contains("no Auto Scaling group launches from launch template lt-0000nosuch"),
+        "{e}"
+    );
+    let mut rollout = RollingRollout::new("web-lt", &policy(), fleet).unwrap();
+    let done = rollout.run(None).await.unwrap();
+    assert_eq!(done.phase, Phase::RolledBack);
+    assert!(
+        done.message.unwrap_or_default().contains("cannot survey"),
+        "the rollout says why"
+    );
+}
