@@ -32,9 +32,12 @@
 
 mod args;
 pub mod output;
+mod policy;
 mod progress;
 
-pub use args::{Args, ColorChoice, Command, GraphFormat, RolloutCommand, StateCommand};
+pub use args::{
+    Args, ColorChoice, Command, GraphFormat, PolicyCommand, RolloutCommand, StateCommand,
+};
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -68,6 +71,7 @@ where
         stores: Stores::default(),
         args: None,
         key_source: None,
+        policies: crate::policy::Policies::new().pack(crate::policy::generic_pack(&[])),
     }
 }
 
@@ -91,6 +95,7 @@ pub struct Cli<F> {
     args: Option<Vec<OsString>>,
     /// Set by the program; otherwise `DAFNCK_PASSPHRASE`, if set.
     key_source: Option<KeySource>,
+    policies: crate::policy::Policies,
 }
 
 impl<F> Cli<F>
@@ -146,6 +151,20 @@ where
         self
     }
 
+    /// Checks the program against these policies (by default: the
+    /// `generic` pack, advisory). See [`crate::policy`].
+    pub fn policies(mut self, policies: crate::policy::Policies) -> Self {
+        self.policies = policies;
+        self
+    }
+
+    /// Adds a policy pack (such as `dafnck_providers::aws::policy::pack()`)
+    /// to those the program is checked against.
+    pub fn policy_pack(mut self, pack: crate::policy::Pack) -> Self {
+        self.policies = self.policies.pack(pack);
+        self
+    }
+
     /// Uses these arguments (the first is the program's name) instead of
     /// the process's.
     pub fn args<I, S>(mut self, args: I) -> Self
@@ -183,6 +202,7 @@ where
             self.providers,
             &self.stores,
             key_source,
+            self.policies,
             color,
         )
         .await
@@ -306,6 +326,9 @@ fn print_preview(p: &Preview, color: bool) {
         }
     }
     print!("{}", p.plan.render_styled(color));
+    if let Some(report) = &p.policy {
+        print!("{}", report.render());
+    }
 }
 
 fn print_report(report: &crate::apply::ApplyReport) {
@@ -325,6 +348,7 @@ async fn dispatch<F>(
     providers: Providers,
     stores: &Stores,
     key_source: KeySource,
+    policies: crate::policy::Policies,
     color: bool,
 ) -> crate::Result<u8>
 where
@@ -343,7 +367,8 @@ where
         .config(config)
         .parallelism(args.parallelism)
         .lock_timeout(std::time::Duration::from_secs(args.lock_timeout))
-        .key_source(key_source);
+        .key_source(key_source)
+        .policies(policies);
     let prog = || {
         let p = program.clone();
         move |s: &mut Stack| p(s)
@@ -360,14 +385,20 @@ where
             out,
             target,
             detailed_exitcode,
+            sarif,
             ..
         } => {
             let engine = engine.targets(target.clone());
             let preview = engine.preview(prog(), !*no_refresh).await?;
             if *json {
-                println!("{}", output::plan_json(&preview.plan));
+                let mut doc = output::plan_json(&preview.plan);
+                doc["violations"] = policy::violations_json(preview.policy.as_ref());
+                println!("{doc}");
             } else {
                 print_preview(&preview, color);
+            }
+            if let Some(path) = sarif {
+                policy::write_sarif(&engine, preview.policy.as_ref(), path)?;
             }
             if let Some(path) = out {
                 engine.save_plan(&preview.plan, path)?;
@@ -419,6 +450,9 @@ where
             let engine = engine.targets(target.clone());
             let preview = engine.preview_for("up", prog(), !*no_refresh).await?;
             print_preview(&preview, color);
+            if let Some(refusal) = preview.policy.as_ref().and_then(|p| p.refusal()) {
+                return Err(refusal);
+            }
             if !preview.has_work() {
                 return Ok(0);
             }
@@ -554,6 +588,7 @@ where
             );
             Ok(0)
         }
+        Command::Policy(command) => policy::command(&engine, prog(), command),
         Command::Outputs { json } => {
             let state = engine.existing_state().await?;
             if *json {
