@@ -317,7 +317,6 @@ async fn generic_rules_pass_and_fail() {
             Network {
                 cidr: "10.1.0.0/16".into(),
                 tags,
-                ..Default::default()
             },
         );
         Ok(())
@@ -355,7 +354,6 @@ async fn generic_rules_pass_and_fail() {
             Network {
                 cidr: "10.0.0.0/16".into(),
                 tags,
-                ..Default::default()
             },
         );
         st.add(
