@@ -2,6 +2,7 @@
 //! — naming, required tags, and secrets written into plain (non-`Secret`)
 //! inputs, found by pattern.
 
+use super::controls::{GDPR_32_1_B, HIPAA_ACCESS, SOC2_CC6_1, SOC2_CC8_1};
 use super::rule::{Findings, Pack, ResourceView, Rule};
 use super::{Control, RuleInfo, Severity, Standard};
 use crate::value::Value;
@@ -9,14 +10,6 @@ use crate::value::Value;
 /// The pack's name.
 pub(crate) const PACK: &str = "generic";
 
-const SOC2_CC6_1: Control = Control::new(Standard::Soc2, "CC6.1", "Logical access security");
-const SOC2_CC8_1: Control = Control::new(Standard::Soc2, "CC8.1", "Change management");
-const HIPAA_ACCESS: Control = Control::new(Standard::Hipaa, "164.312(a)(1)", "Access control");
-const GDPR_32_1_B: Control = Control::new(
-    Standard::Gdpr,
-    "Art. 32(1)(b)",
-    "Confidentiality of processing systems",
-);
 const PCI_8_3: Control = Control::new(
     Standard::PciDss,
     "8.3.2",

@@ -43,6 +43,7 @@
 
 mod check;
 mod config;
+pub mod controls;
 mod generic;
 mod report;
 mod rule;

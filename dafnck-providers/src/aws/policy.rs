@@ -6,6 +6,10 @@
 //!
 //! Checks run on the program's typed inputs at plan time: no cloud call.
 
+use dafnck_core::policy::controls::{
+    GDPR_32_1_B, HIPAA_ACCESS, HIPAA_INTEGRITY, PCI_1_4_1, SOC2_A1_2, SOC2_CC6_1, SOC2_CC6_6,
+    SOC2_CC7_1, SOC2_CC8_1,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 use dafnck_core::policy::{Control, Findings, Pack, Rule, RuleInfo, Severity, Standard};
@@ -48,47 +52,23 @@ const CIS_1_16: Control = Control::new(
     "1.16",
     "IAM policies that allow full \"*:*\" administrative privileges are not attached",
 );
-const SOC2_CC6_1: Control = Control::new(Standard::Soc2, "CC6.1", "Logical access security");
 const SOC2_CC6_3: Control = Control::new(Standard::Soc2, "CC6.3", "Least privilege access");
-const SOC2_CC6_6: Control = Control::new(
-    Standard::Soc2,
-    "CC6.6",
-    "Boundary protection against threats from outside",
-);
 const SOC2_CC6_7: Control = Control::new(
     Standard::Soc2,
     "CC6.7",
     "Protection of data in transmission",
 );
-const SOC2_CC7_1: Control = Control::new(
-    Standard::Soc2,
-    "CC7.1",
-    "Detection of configuration changes and vulnerabilities",
-);
-const SOC2_A1_2: Control = Control::new(
-    Standard::Soc2,
-    "A1.2",
-    "Recovery infrastructure and backups",
-);
-const SOC2_CC8_1: Control = Control::new(Standard::Soc2, "CC8.1", "Change management");
-const HIPAA_ACCESS: Control = Control::new(Standard::Hipaa, "164.312(a)(1)", "Access control");
 const HIPAA_ENCRYPT: Control = Control::new(
     Standard::Hipaa,
     "164.312(a)(2)(iv)",
     "Encryption and decryption",
 );
-const HIPAA_INTEGRITY: Control = Control::new(Standard::Hipaa, "164.312(c)(1)", "Integrity");
 const HIPAA_TRANSMISSION: Control =
     Control::new(Standard::Hipaa, "164.312(e)(1)", "Transmission security");
 const GDPR_32_1_A: Control = Control::new(
     Standard::Gdpr,
     "Art. 32(1)(a)",
     "Encryption of personal data",
-);
-const GDPR_32_1_B: Control = Control::new(
-    Standard::Gdpr,
-    "Art. 32(1)(b)",
-    "Confidentiality of processing systems",
 );
 const GDPR_32_1_C: Control = Control::new(
     Standard::Gdpr,
@@ -99,11 +79,6 @@ const PCI_1_3_1: Control = Control::new(
     Standard::PciDss,
     "1.3.1",
     "Inbound traffic to the cardholder data environment is restricted",
-);
-const PCI_1_4_1: Control = Control::new(
-    Standard::PciDss,
-    "1.4.1",
-    "Controls between trusted and untrusted networks",
 );
 const PCI_3_5_1: Control = Control::new(
     Standard::PciDss,

@@ -2,38 +2,14 @@
 //! services this module manages on the machine. Enable it with
 //! `cli::run(infra).policy_pack(dafnck_providers::local::policy::pack())`.
 
+use dafnck_core::policy::controls::{
+    GDPR_32_1_B, HIPAA_ACCESS, HIPAA_INTEGRITY, PCI_1_4_1, SOC2_A1_2, SOC2_CC6_1, SOC2_CC6_6,
+    SOC2_CC7_1,
+};
 use dafnck_core::policy::{Control, Findings, Pack, Rule, RuleInfo, Severity, Standard};
 
 use super::{Command, Directory, File, Service};
 
-const SOC2_CC6_1: Control = Control::new(Standard::Soc2, "CC6.1", "Logical access security");
-const SOC2_CC6_6: Control = Control::new(
-    Standard::Soc2,
-    "CC6.6",
-    "Boundary protection against threats from outside",
-);
-const SOC2_CC7_1: Control = Control::new(
-    Standard::Soc2,
-    "CC7.1",
-    "Detection of configuration changes and vulnerabilities",
-);
-const SOC2_A1_2: Control = Control::new(
-    Standard::Soc2,
-    "A1.2",
-    "Recovery infrastructure and backups",
-);
-const HIPAA_ACCESS: Control = Control::new(Standard::Hipaa, "164.312(a)(1)", "Access control");
-const HIPAA_INTEGRITY: Control = Control::new(Standard::Hipaa, "164.312(c)(1)", "Integrity");
-const GDPR_32_1_B: Control = Control::new(
-    Standard::Gdpr,
-    "Art. 32(1)(b)",
-    "Confidentiality of processing systems",
-);
-const PCI_1_4_1: Control = Control::new(
-    Standard::PciDss,
-    "1.4.1",
-    "Controls between trusted and untrusted networks",
-);
 const PCI_6_3_2: Control = Control::new(
     Standard::PciDss,
     "6.3.2",
