@@ -67,6 +67,8 @@ pub mod guide {
     pub struct Testing;
     #[doc = include_str!("../docs/performance.md")]
     pub struct Performance;
+    #[doc = include_str!("../docs/policy.md")]
+    pub struct Policy;
     /// Uses the `local` provider.
     #[cfg(feature = "local")]
     #[doc = include_str!("../docs/providers.md")]

@@ -27,6 +27,7 @@ use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, S
 mod handovers;
 mod history;
 mod import;
+mod policy;
 mod secrets;
 mod shown;
 
@@ -83,6 +84,11 @@ pub struct Preview {
     /// Resources whose handover (a rollout) a dead run left under way: `up`
     /// resets them to the old object first (see [`crate::handover`]).
     pub interrupted: Vec<String>,
+    /// With policies set ([`Engine::policies`]): what checking the program
+    /// against them found.
+    pub policy: Option<crate::policy::PolicyReport>,
+    /// Checks at apply time of the resources with values not known now.
+    guard: Option<Arc<crate::policy::PolicyGuard>>,
     /// What the refresh read, as journal entries: [`Engine::up_previewed`]
     /// records exactly these before it applies the plan, so the state it
     /// writes is the one the plan was made against.
@@ -136,6 +142,10 @@ pub struct Engine {
     store: Arc<dyn StateStore>,
     providers: Providers,
     settings: Settings,
+    /// The policy packs the program is checked against, if any.
+    policies: Option<Arc<crate::policy::Policies>>,
+    /// Set on the engine that carries out one checked plan.
+    guard: Option<Arc<crate::policy::PolicyGuard>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -175,6 +185,8 @@ impl Engine {
             sealing,
             providers,
             settings: Settings::default(),
+            policies: None,
+            guard: None,
         }
     }
 
@@ -352,11 +364,14 @@ impl Engine {
             refreshed = r.entries;
         }
         let plan = self.plan(&desired, &current, base)?;
+        let (policy, guard) = self.check_policies(&desired, &plan)?.unzip();
         Ok(Preview {
             plan,
             drift,
             pending,
             interrupted,
+            policy,
+            guard: guard.flatten(),
             refreshed,
         })
     }
@@ -373,13 +388,17 @@ impl Engine {
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
         let desired = self.desired(program)?;
+        self.refuse_by_policy(&desired)?;
         let handovers = handovers_of(&desired);
         let secrets = desired_holds_secrets(&desired);
         self.locked("up", |this| async move {
             let (state, pending, _) = this.prepare("up", refresh, secrets).await?;
             let state = this.reset_handovers(state, &handovers).await?;
             let plan = this.plan(&desired, &state, None)?;
-            this.execute("up", &plan, state, pending, handovers).await
+            let guard = this.check_policies(&desired, &plan)?.and_then(|(_, g)| g);
+            this.guarded(guard)
+                .execute("up", &plan, state, pending, handovers)
+                .await
         })
         .await
     }
@@ -701,6 +720,7 @@ impl Engine {
             observer: self.settings.observer.clone(),
             handovers,
             channel: Some(self.store.clone()),
+            guard: self.guard.clone(),
         };
         let summary = plan.summary();
         tracing::info!(stack = %self.stack, create = summary.create, update = summary.update,

@@ -64,6 +64,10 @@ pub enum Error {
     /// The plan would delete or replace protected resources (each is named).
     #[error("the plan is refused:{}", list(.0))]
     PlanRefused(Vec<Diagnostic>),
+    /// Policy rules enforced as mandatory are violated (each is named, with
+    /// the line that declared the resource); nothing was changed.
+    #[error("the plan is refused by policy: {} mandatory violation(s):{}", .0.len(), list(.0))]
+    PolicyViolations(Vec<Diagnostic>),
     /// A saved plan no longer matches the state it was made from.
     #[error("the saved plan is stale: it was made for {expected}, but the state is now {found}; preview again")]
     StalePlan {

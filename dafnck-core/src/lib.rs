@@ -35,6 +35,7 @@ pub mod handover;
 mod name;
 pub mod plan;
 pub mod planner;
+pub mod policy;
 pub mod provider;
 pub mod recover;
 mod render;

@@ -289,9 +289,41 @@ impl<T: Serialize> Serialize for Input<T> {
     }
 }
 
+/// Reads the value. Through the policy checker's reader (see
+/// [`crate::policy`]), a reference reads back as the reference; every other
+/// deserializer gives the newtype's content to `T`.
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Input<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(Input::value)
+        deserializer.deserialize_newtype_struct(
+            crate::policy::typed::INPUT_TOKEN,
+            InputVisitor(PhantomData),
+        )
+    }
+}
+
+struct InputVisitor<T>(PhantomData<fn() -> T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for InputVisitor<T> {
+    type Value = Input<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an input value")
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Input<T>, D::Error> {
+        T::deserialize(d).map(Input::value)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Input<T>, A::Error> {
+        match map.next_key::<String>()? {
+            Some(k) if k == "$ref" => {
+                let r: OutputRef = map.next_value()?;
+                Ok(Input {
+                    inner: InputInner::Output(r),
+                })
+            }
+            _ => Err(serde::de::Error::custom("expected a reference")),
+        }
     }
 }
 
@@ -341,6 +373,10 @@ pub struct Options {
     /// [`crate::handover`].
     #[serde(skip)]
     pub handover: Option<crate::handover::HandoverHook>,
+    /// Policy rules whose violations by this resource are accepted (see
+    /// [`crate::policy`]), each with a reason and an optional expiry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressions: Vec<crate::policy::Suppression>,
 }
 
 impl Options {
@@ -420,6 +456,15 @@ impl Options {
     /// resource to another instance replaces it.
     pub fn provider(mut self, name: impl Into<String>) -> Self {
         self.provider = Some(name.into());
+        self
+    }
+
+    /// Accepts this resource's violations of one policy rule, for a reason
+    /// and optionally until a day:
+    /// `Options::new().suppress(Suppression::new("DAF-AWS-001", "bastion").until("2027-06-30"))`.
+    /// Past that day the violation counts again.
+    pub fn suppress(mut self, suppression: crate::policy::Suppression) -> Self {
+        self.suppressions.push(suppression);
         self
     }
 

@@ -105,6 +105,7 @@ pub(crate) async fn reset_interrupted(
         handovers: HashMap::new(),
         records: HashMap::new(),
         channel: None,
+        guard: None,
     };
     for (name, mark) in state.handovers.iter().filter(|(_, m)| m.active) {
         let fail = |message: String| (name.clone(), message);

@@ -56,6 +56,10 @@ pub struct ApplyOptions {
     /// Where handovers under way take messages sent from other processes:
     /// the stack's state store, when it has a control channel.
     pub channel: Option<Arc<dyn crate::state::StateStore>>,
+    /// Checks policy rules over a resource's resolved inputs before its
+    /// create, update or import call (for inputs not known at plan time);
+    /// a violation of a mandatory rule fails the step before the call.
+    pub guard: Option<Arc<crate::policy::PolicyGuard>>,
 }
 
 /// Watches an apply: the executor calls it as steps start and end, from
@@ -93,6 +97,7 @@ impl Default for ApplyOptions {
             observer: None,
             handovers: std::collections::HashMap::new(),
             channel: None,
+            guard: None,
         }
     }
 }
@@ -121,6 +126,7 @@ pub async fn execute(
         run_id: options.run_id.clone(),
         handovers: options.handovers.clone(),
         channel: options.channel.clone(),
+        guard: options.guard.clone(),
         records: state
             .handovers
             .iter()

@@ -34,6 +34,8 @@ pub(crate) struct StepContext {
     pub records: std::collections::HashMap<String, serde_json::Value>,
     /// Where handovers take messages from other processes.
     pub channel: Option<Arc<dyn crate::state::StateStore>>,
+    /// Policy checks of resolved inputs before a create, update or import.
+    pub guard: Option<Arc<crate::policy::PolicyGuard>>,
 }
 
 /// A step ready to run: its inputs resolved.
@@ -146,6 +148,18 @@ async fn run_inner(ctx: &StepContext, p: Prepared) -> Result<Option<Value>, Prov
         .for_instance(&c.name, &c.type_name, instance, c.location.as_deref())
         .map_err(|e| ProviderError::new(e.to_string()))?
         .clone();
+    if let (Some(guard), Some(inputs)) = (&ctx.guard, &p.resolved) {
+        if matches!(
+            p.kind,
+            StepKind::Create
+                | StepKind::CreateReplacement
+                | StepKind::Update
+                | StepKind::Recheck
+                | StepKind::Import
+        ) {
+            guard.check(&c.name, inputs).map_err(ProviderError::new)?;
+        }
+    }
     match p.kind {
         StepKind::Record => {
             let b = before.ok_or_else(|| ProviderError::new("nothing recorded to update"))?;

@@ -103,6 +103,10 @@ pub enum Command {
         /// Exit 0 with no changes, 2 with changes, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also write the policy check as SARIF 2.1.0 (for GitHub code
+        /// scanning) to this file.
+        #[arg(long, value_name = "FILE")]
+        sarif: Option<PathBuf>,
     },
     /// Show the plan, ask, and apply it.
     Up {
@@ -176,6 +180,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Policy rules and packs, and compliance reports over the program.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Print the stack's exported values.
     Outputs {
         /// As JSON.
@@ -239,6 +246,29 @@ pub enum ConfigCommand {
         /// `DAFNCK_PASSPHRASE`); the program reads it as a `Secret`.
         #[arg(long)]
         secret: bool,
+    },
+}
+
+/// `policy` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// List the registered packs and their rules (id, severity, title,
+    /// enforcement, controls); disabled packs are marked.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the program and report, for one standard, each control the
+    /// rules cover, the rules that cover it, and pass/fail over the stack.
+    /// Exits 2 when a control fails.
+    Report {
+        /// The standard: soc2, hipaa, gdpr, cis-aws or pci-dss.
+        #[arg(long)]
+        standard: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -34,10 +34,12 @@ mod args;
 pub mod ci;
 mod import;
 pub mod output;
+mod policy;
 mod progress;
 
 pub use args::{
-    Args, ColorChoice, Command, ConfigCommand, GraphFormat, RolloutCommand, StateCommand,
+    Args, ColorChoice, Command, ConfigCommand, GraphFormat, PolicyCommand, RolloutCommand,
+    StateCommand,
 };
 
 use std::collections::BTreeMap;
@@ -73,6 +75,7 @@ where
         args: None,
         key_source: None,
         terraform: &[],
+        policies: crate::policy::Policies::new().pack(crate::policy::generic_pack(&[])),
     }
 }
 
@@ -98,6 +101,7 @@ pub struct Cli<F> {
     key_source: Option<KeySource>,
     /// How Terraform's types map to the providers', for `import --terraform`.
     terraform: &'static [crate::terraform::TypeMapping],
+    policies: crate::policy::Policies,
 }
 
 impl<F> Cli<F>
@@ -160,6 +164,20 @@ where
         self
     }
 
+    /// Checks the program against these policies (by default: the
+    /// `generic` pack, advisory). See [`crate::policy`].
+    pub fn policies(mut self, policies: crate::policy::Policies) -> Self {
+        self.policies = policies;
+        self
+    }
+
+    /// Adds a policy pack (such as `dafnck_providers::aws::policy::pack()`)
+    /// to those the program is checked against.
+    pub fn policy_pack(mut self, pack: crate::policy::Pack) -> Self {
+        self.policies = self.policies.pack(pack);
+        self
+    }
+
     /// Uses these arguments (the first is the program's name) instead of
     /// the process's.
     pub fn args<I, S>(mut self, args: I) -> Self
@@ -197,6 +215,7 @@ where
             self.providers,
             &self.stores,
             key_source,
+            self.policies,
             color,
             self.terraform,
         )
@@ -358,6 +377,9 @@ fn print_preview(p: &Preview, color: bool) {
         }
     }
     print!("{}", p.plan.render_styled(color));
+    if let Some(report) = &p.policy {
+        print!("{}", report.render());
+    }
 }
 
 fn print_report(report: &crate::apply::ApplyReport) {
@@ -377,6 +399,7 @@ async fn dispatch<F>(
     providers: Providers,
     stores: &Stores,
     key_source: KeySource,
+    policies: crate::policy::Policies,
     color: bool,
     terraform: &[crate::terraform::TypeMapping],
 ) -> crate::Result<u8>
@@ -405,7 +428,8 @@ where
         .secret_config(config.secrets)
         .parallelism(args.parallelism)
         .lock_timeout(std::time::Duration::from_secs(args.lock_timeout))
-        .key_source(key_source.clone());
+        .key_source(key_source.clone())
+        .policies(policies);
     let prog = || {
         let p = program.clone();
         move |s: &mut Stack| p(s)
@@ -422,14 +446,20 @@ where
             out,
             target,
             detailed_exitcode,
+            sarif,
             ..
         } => {
             let engine = engine.targets(target.clone());
             let preview = engine.preview(prog(), !*no_refresh).await?;
             if *json {
-                println!("{}", output::plan_json(&preview.plan));
+                let mut doc = output::plan_json(&preview.plan);
+                doc["violations"] = policy::violations_json(preview.policy.as_ref());
+                println!("{doc}");
             } else {
                 print_preview(&preview, color);
+            }
+            if let Some(path) = sarif {
+                policy::write_sarif(&engine, preview.policy.as_ref(), path)?;
             }
             if let Some(path) = out {
                 engine.save_plan(&preview.plan, path)?;
@@ -481,6 +511,9 @@ where
             let engine = engine.targets(target.clone());
             let preview = engine.preview_for("up", prog(), !*no_refresh).await?;
             print_preview(&preview, color);
+            if let Some(refusal) = preview.policy.as_ref().and_then(|p| p.refusal()) {
+                return Err(refusal);
+            }
             if !preview.has_work() {
                 return Ok(0);
             }
@@ -637,6 +670,7 @@ where
         Command::Config(ConfigCommand::Set { key, secret }) => {
             set_config(args, key, *secret, &key_source)
         }
+        Command::Policy(command) => policy::command(&engine, prog(), command),
         Command::Outputs { json } => {
             let state = engine.existing_state().await?;
             if *json {

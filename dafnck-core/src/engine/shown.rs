@@ -27,6 +27,9 @@ impl Engine {
     where
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
+        if let Some(refusal) = preview.policy.as_ref().and_then(|p| p.refusal()) {
+            return Err(refusal);
+        }
         let refresh = preview.drift.is_some();
         let handed_over = preview
             .plan
@@ -36,9 +39,13 @@ impl Engine {
         if !preview.pending.is_empty() || !preview.interrupted.is_empty() || handed_over {
             self.up(program, refresh).await
         } else if refresh {
-            self.apply_refreshed(preview).await
+            self.guarded(preview.guard.clone())
+                .apply_refreshed(preview)
+                .await
         } else {
-            self.apply_plan(&preview.plan).await
+            self.guarded(preview.guard.clone())
+                .apply_plan(&preview.plan)
+                .await
         }
     }
 

@@ -135,6 +135,13 @@ impl TestStack {
         self
     }
 
+    /// Checks the programs it previews and applies against `policies`
+    /// (see [`Engine::policies`]).
+    pub fn policies(mut self, policies: crate::policy::Policies) -> Self {
+        self.engine = self.engine.policies(policies);
+        self
+    }
+
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine

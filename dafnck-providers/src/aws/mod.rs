@@ -183,6 +183,7 @@ mod error;
 pub mod iam;
 pub mod lambda;
 mod lookup;
+pub mod policy;
 pub mod route53;
 pub mod s3;
 mod tags;

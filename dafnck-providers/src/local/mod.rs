@@ -44,6 +44,7 @@ mod error;
 mod file;
 mod group;
 pub mod http;
+pub mod policy;
 mod process;
 mod record;
 mod service;

@@ -1,0 +1,79 @@
+//! The engine's side of [`crate::policy`]: checking a program against the
+//! policies set on the engine, refusing before any change, and guarding
+//! apply-time values.
+
+use std::sync::Arc;
+
+use super::Engine;
+use crate::error::Error;
+use crate::plan::Plan;
+use crate::policy::{self, Policies, PolicyGuard, PolicyReport};
+use crate::stack::Desired;
+
+impl Engine {
+    /// Checks every program this engine previews or applies against
+    /// `policies`, adjusted by the stack's configuration (see
+    /// [`Policies::configured`]). A violation of a mandatory rule makes
+    /// [`Engine::up`] refuse before any change; values known only at apply
+    /// are checked then, before the provider call.
+    pub fn policies(mut self, policies: Policies) -> Self {
+        self.policies = Some(Arc::new(policies));
+        self
+    }
+
+    /// The policies in force for this stack: as set, with the stack's
+    /// configuration applied.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] naming a `policy.*` configuration value that
+    /// cannot be read.
+    pub fn policies_in_force(&self) -> crate::Result<Option<Arc<Policies>>> {
+        let Some(p) = &self.policies else {
+            return Ok(None);
+        };
+        if !self.config.keys().any(|k| k.starts_with("policy.")) {
+            return Ok(Some(Arc::clone(p)));
+        }
+        let configured = (**p)
+            .clone()
+            .configured(&self.config)
+            .map_err(|e| Error::Usage(format!("stack {:?}: {e}", self.stack)))?;
+        Ok(Some(Arc::new(configured)))
+    }
+
+    /// Checks the program `desired` (planned as `plan`) against the
+    /// policies in force: the report, and the guard for values known
+    /// only at apply (none when there are none).
+    pub(crate) fn check_policies(
+        &self,
+        desired: &Desired,
+        plan: &Plan,
+    ) -> crate::Result<Option<(PolicyReport, Option<Arc<PolicyGuard>>)>> {
+        let Some(policies) = self.policies_in_force()? else {
+            return Ok(None);
+        };
+        let report = policy::check(&policies, desired, Some(plan));
+        let guard = PolicyGuard::new(policies, desired, &report);
+        let guard = (!guard.is_empty()).then(|| Arc::new(guard));
+        Ok(Some((report, guard)))
+    }
+
+    /// Refuses `desired` when it violates a mandatory rule, before any
+    /// lock is taken or anything is read or written.
+    pub(crate) fn refuse_by_policy(&self, desired: &Desired) -> crate::Result<()> {
+        let Some(policies) = self.policies_in_force()? else {
+            return Ok(());
+        };
+        match policy::check(&policies, desired, None).refusal() {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
+        }
+    }
+
+    /// This engine with `guard` checking apply-time values.
+    pub(crate) fn guarded(&self, guard: Option<Arc<PolicyGuard>>) -> Engine {
+        let mut e = self.clone();
+        e.guard = guard;
+        e
+    }
+}
