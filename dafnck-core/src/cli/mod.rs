@@ -209,18 +209,14 @@ where
         };
         let program = Arc::new(self.program);
         let key_source = key_source(self.key_source);
-        match dispatch(
-            &args,
-            program,
-            self.providers,
-            &self.stores,
+        let given = Given {
+            providers: self.providers,
+            stores: &self.stores,
             key_source,
-            self.policies,
-            color,
-            self.terraform,
-        )
-        .await
-        {
+            policies: self.policies,
+            terraform: self.terraform,
+        };
+        match dispatch(&args, program, given, color).await {
             Ok(code) => code,
             Err(e) => {
                 let text = output::error_text(&e);
@@ -393,19 +389,31 @@ fn print_report(report: &crate::apply::ApplyReport) {
     }
 }
 
+/// What the program gave its command line, besides the program itself.
+struct Given<'a> {
+    providers: Providers,
+    stores: &'a Stores,
+    key_source: KeySource,
+    policies: crate::policy::Policies,
+    terraform: &'a [crate::terraform::TypeMapping],
+}
+
 async fn dispatch<F>(
     args: &Args,
     program: Arc<F>,
-    providers: Providers,
-    stores: &Stores,
-    key_source: KeySource,
-    policies: crate::policy::Policies,
+    given: Given<'_>,
     color: bool,
-    terraform: &[crate::terraform::TypeMapping],
 ) -> crate::Result<u8>
 where
     F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
 {
+    let Given {
+        providers,
+        stores,
+        key_source,
+        policies,
+        terraform,
+    } = given;
     if let Command::Ci { .. } = &args.command {
         return ci_command(args);
     }

@@ -449,7 +449,7 @@ fn probe(desired: &Desired, i: usize, spec: &ImportSpec, state: &State) -> Resou
                 .get(&*r.resource)
                 .and_then(|d| d.outputs.get(&r.field))
                 .cloned()
-                .ok_or(())
+                .ok_or(None::<crate::computed::ComputeError>)
         })
         .unwrap_or(Value::Null);
     ResourceState {

@@ -55,7 +55,9 @@ impl<'de> de::Deserializer<'de> for Typed<'de> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, TypedError> {
         match self.0 {
-            Value::Null | Value::Unknown | Value::Ref(_) => visitor.visit_unit(),
+            Value::Null | Value::Unknown | Value::Ref(_) | Value::Computed(_) => {
+                visitor.visit_unit()
+            }
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
@@ -104,7 +106,7 @@ impl<'de> de::Deserializer<'de> for Typed<'de> {
             Value::Ref(r) if name == INPUT_TOKEN => {
                 visitor.visit_map(MapDeserializer::new(std::iter::once(("$ref", RefEntry(r)))))
             }
-            Value::Unknown if name == INPUT_TOKEN => Err(de::Error::custom(
+            Value::Unknown | Value::Computed(_) if name == INPUT_TOKEN => Err(de::Error::custom(
                 "a value not known until apply where no reference says which",
             )),
             _ => visitor.visit_newtype_struct(self),

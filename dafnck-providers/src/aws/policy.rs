@@ -514,10 +514,10 @@ fn missing_tag(r: &dafnck_core::policy::ResourceView<'_>, out: &mut Findings, ta
         return;
     }
     if let Some(dafnck_core::Value::Map(tags)) = r.inputs.get("tags") {
-        if !tags
+        if tags
             .get(tag)
             .and_then(|v| v.as_str())
-            .is_some_and(|v| !v.trim().is_empty())
+            .is_none_or(|v| v.trim().is_empty())
         {
             out.flag("tags", format!("has no {tag:?} tag"));
         }

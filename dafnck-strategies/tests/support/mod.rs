@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 /// The moto helpers under the name the Route 53 and Auto Scaling tests use.
+#[allow(unused_imports)]
 pub mod moto {
     #[cfg(any(
         feature = "alb",
