@@ -129,11 +129,12 @@ fn unknown_schemes_and_unreachable_databases_are_clear_errors() {
     let r = run(
         dir.path(),
         None,
-        &["--state", "gs://bucket/prefix", "preview"],
+        &["--state", "azblob://account/container/prefix", "preview"],
     );
     expect(&r, 1);
     assert!(
-        r.stderr.contains("no state store for gs://") && r.stderr.contains("knows: file, postgres"),
+        r.stderr.contains("no state store for azblob://")
+            && r.stderr.contains("knows: file, postgres"),
         "{}",
         r.stderr
     );
