@@ -1,0 +1,125 @@
+//! `state` subcommands: inspect and repair the recorded state.
+
+use super::*;
+
+/// Runs the `state` subcommand `cmd`.
+pub(super) async fn command(
+    engine: &Engine,
+    cmd: &StateCommand,
+    backends: &StoreBackends,
+) -> crate::Result<u8> {
+    match cmd {
+        StateCommand::List => {
+            let state = engine.existing_state().await?;
+            for r in state.resources.values() {
+                println!("{}\t{}\t{}", r.name, r.type_name, r.id);
+            }
+            for r in &state.deposed {
+                println!("{}\t{}\t{}\t(deposed)", r.name, r.type_name, r.id);
+            }
+        }
+        StateCommand::Show { name, version } => {
+            let state = match version {
+                Some(n) => engine.version(*n).await?,
+                None => engine.existing_state().await?,
+            };
+            let Some(name) = name else {
+                // `--version N` alone: that version's resources.
+                for r in state.resources.values() {
+                    println!("{}\t{}\t{}", r.name, r.type_name, r.id);
+                }
+                return Ok(0);
+            };
+            let r = state.resources.get(name).ok_or_else(|| {
+                let which = version.map_or_else(String::new, |n| format!(" in version {n}"));
+                Error::Usage(format!(
+                    "stack {:?} records no resource {name:?}{which}; `state list` shows what it records",
+                    engine.stack()
+                ))
+            })?;
+            let text = serde_json::to_string_pretty(&output::resource_json(r)).unwrap_or_default();
+            println!("{text}");
+        }
+        StateCommand::History => {
+            let versions = engine.history().await?;
+            if versions.is_empty() {
+                println!("Stack {:?} has no versions yet.", engine.stack());
+            }
+            for v in versions {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    v.version,
+                    output::utc(v.at),
+                    v.by,
+                    v.operation,
+                    v.summary
+                );
+            }
+        }
+        StateCommand::Rm { name } => {
+            engine.existing_state().await?;
+            engine.forget(name).await?;
+            println!("Forgot {name}; its object was left as it is.");
+        }
+        StateCommand::Migrate { to } => {
+            let target = backends.open(to).await?;
+            let copied =
+                state::migrate(engine.raw_store().as_ref(), target.as_ref(), engine.stack())
+                    .await?;
+            println!(
+                "Copied stack {:?} ({} resource(s), serial {}) from {} to {}.",
+                engine.stack(),
+                copied.resources.len(),
+                copied.serial,
+                engine.store().describe(),
+                target.describe()
+            );
+            println!(
+                "The old state was left as it is; run with --state {} (or DAFNCK_STATE) from now on.",
+                state::redact_url(to)
+            );
+        }
+        StateCommand::Verify { accept: false, .. } => {
+            let verification = engine.verify().await;
+            print!("{verification}");
+            if verification.is_damaged() {
+                println!(
+                    "Stack {:?} has damaged units (BAD above); nothing was changed.",
+                    engine.stack()
+                );
+                return Ok(1);
+            }
+            println!("Every unit of stack {:?} is whole.", engine.stack());
+        }
+        StateCommand::Verify { accept: true, yes } => {
+            let accepted = engine
+                .accept_edit(|edited, last| {
+                    println!(
+                        "The snapshot of stack {:?} in {} was edited by hand; as it reads now:",
+                        engine.stack(),
+                        engine.raw_store().describe()
+                    );
+                    for line in output::edit_summary(edited, last) {
+                        println!("  {line}");
+                    }
+                    confirm(*yes, "accept this edit as the stack's state")
+                })
+                .await?;
+            match accepted {
+                Some(state) => println!(
+                    "Accepted: the snapshot carries a checksum of its new bytes (serial {}), and the history records who accepted it.",
+                    state.serial
+                ),
+                None => {
+                    println!("Nothing was accepted.");
+                    return Ok(1);
+                }
+            }
+        }
+        StateCommand::ForceUnlock { id } => {
+            engine.force_unlock(id).await?;
+            println!("Released lock {id} of stack {:?}.", engine.stack());
+        }
+    }
+    Ok(0)
+}
