@@ -220,13 +220,24 @@ impl AsgFleet {
             if !listed.contains(id.as_str()) {
                 continue;
             }
-            client
+            let answer = client
                 .terminate_instance_in_auto_scaling_group()
                 .instance_id(id)
                 .should_decrement_desired_capacity(false)
                 .send()
-                .await
-                .map_err(|e| call_failed("TerminateInstanceInAutoScalingGroup", &e))?;
+                .await;
+            if let Err(e) = answer {
+                let why = call_failed("TerminateInstanceInAutoScalingGroup", &e);
+                // A call can fail after taking effect (moto terminates the
+                // instance, launches its replacement, then fails to
+                // register a stopped sibling in the target group): what
+                // counts is whether the instance left the group.
+                let now = self.describe_group(&s.group).await?;
+                if live(&now).any(|l| l == id.as_str()) {
+                    return Err(why);
+                }
+                tracing::warn!(group = %s.group, instance = %id, "terminated, though the call answered: {why}");
+            }
         }
         tracing::info!(group = %s.group, instances = ?gone, template = %template, "instances cycled");
         let deadline = tokio::time::Instant::now() + self.launch_timeout;
@@ -258,6 +269,54 @@ impl AsgFleet {
                     slots.len(),
                     self.launch_timeout,
                     still.len()
+                ));
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+}
+
+impl AsgFleet {
+    /// Brings the slots up to date with the group: a slot whose instance
+    /// left the group (a replacement whose bookkeeping an error cut short)
+    /// takes one of the instances the group lists beyond the known ones,
+    /// with the template its tag names. Waits up to the launch timeout for
+    /// the group to list as many new instances as slots lost theirs.
+    async fn resync(&self, s: &Surveyed) -> Result<Surveyed, String> {
+        let deadline = tokio::time::Instant::now() + self.launch_timeout;
+        loop {
+            let group = self.describe_group(&s.group).await?;
+            let listed: BTreeSet<&str> = live(&group).collect();
+            let known: BTreeSet<&str> = s.slots.iter().map(|(id, _)| id.as_str()).collect();
+            let lost: Vec<usize> = (0..s.slots.len())
+                .filter(|&i| !listed.contains(s.slots[i].0.as_str()))
+                .collect();
+            let mut fresh: Vec<String> = listed
+                .iter()
+                .filter(|id| !known.contains(*id))
+                .map(|id| (*id).to_owned())
+                .collect();
+            fresh.sort();
+            if lost.is_empty() {
+                return Ok(s.clone());
+            }
+            if fresh.len() >= lost.len() {
+                let templates = self.templates(&fresh).await?;
+                let mut now = self.surveyed.lock().unwrap_or_else(|e| e.into_inner());
+                let surveyed = now.get_or_insert_with(|| s.clone());
+                for (&i, id) in lost.iter().zip(fresh) {
+                    let template = templates.get(&id).cloned();
+                    surveyed.slots[i] = (id, template);
+                }
+                return Ok(surveyed.clone());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "Auto Scaling group {}: {} instance(s) left the group and {} replacement(s) are listed after {:?}",
+                    s.group,
+                    lost.len(),
+                    fresh.len(),
+                    self.launch_timeout
                 ));
             }
             tokio::time::sleep(self.poll).await;
@@ -421,6 +480,7 @@ impl RollingFleet for AsgFleet {
             Err(e) => return Err(e),
         };
         self.launch_from(&s.group, &self.old).await?;
+        let s = self.resync(&s).await?;
         let back: Vec<usize> = replaced
             .iter()
             .copied()
