@@ -89,6 +89,9 @@ macro_rules! provider_error_from {
     };
 }
 
+#[cfg(any(feature = "aws", feature = "gcp"))]
+pub mod content;
+
 #[cfg(feature = "local")]
 pub mod local;
 

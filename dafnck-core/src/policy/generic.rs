@@ -4,7 +4,7 @@
 
 use super::controls::{GDPR_32_1_B, HIPAA_ACCESS, SOC2_CC6_1, SOC2_CC8_1};
 use super::rule::{Findings, Pack, ResourceView, Rule};
-use super::{Control, RuleInfo, Severity, Standard};
+use super::{Control, Standard};
 use crate::value::Value;
 
 /// The pack's name.
@@ -24,67 +24,57 @@ const CIS_1_4: Control = Control::new(Standard::CisAws, "1.4", "No root user acc
 
 const SECRETS: &[Control] = &[SOC2_CC6_1, HIPAA_ACCESS, GDPR_32_1_B, PCI_8_3, PCI_8_6];
 
-/// DAF-GEN-001.
-pub const NAMING: RuleInfo = RuleInfo {
-    id: "DAF-GEN-001",
-    title: "Resource names are lowercase letters, digits, '-', '_' or '.', at most 63 characters",
-    severity: Severity::Low,
-    category: "naming",
-    remediation:
-        "Rename the resource (add its old name with Options::aliases so it is not replaced).",
-    controls: &[SOC2_CC8_1],
-};
+crate::policy_rule!(
+    NAMING,
+    "DAF-GEN-001",
+    Low,
+    "naming",
+    "Resource names are lowercase letters, digits, '-', '_' or '.', at most 63 characters",
+    "Rename the resource (add its old name with Options::aliases so it is not replaced).",
+    &[SOC2_CC8_1]
+);
 
-/// DAF-GEN-002.
-pub const REQUIRED_TAGS: RuleInfo = RuleInfo {
-    id: "DAF-GEN-002",
-    title: "Resources that take tags or labels carry the required ones",
-    severity: Severity::Medium,
-    category: "tagging",
-    remediation: "Add the missing tags (the stack configures them with policy.required_tags).",
-    controls: &[SOC2_CC8_1],
-};
+crate::policy_rule!(
+    REQUIRED_TAGS,
+    "DAF-GEN-002",
+    Medium,
+    "tagging",
+    "Resources that take tags or labels carry the required ones",
+    "Add the missing tags (the stack configures them with policy.required_tags).",
+    &[SOC2_CC8_1]
+);
 
-/// DAF-GEN-003.
-pub const AWS_KEY: RuleInfo = RuleInfo {
-    id: "DAF-GEN-003",
-    title: "No AWS access key id in a plain input",
-    severity: Severity::Critical,
-    category: "secrets",
-    remediation:
-        "Remove the key and rotate it; give the workload a role instead, or pass it as a Secret.",
-    controls: &[SOC2_CC6_1, HIPAA_ACCESS, GDPR_32_1_B, PCI_8_6, CIS_1_4],
-};
+crate::policy_rule!(
+    AWS_KEY,
+    "DAF-GEN-003",
+    Critical,
+    "secrets",
+    "No AWS access key id in a plain input",
+    "Remove the key and rotate it; give the workload a role instead, or pass it as a Secret.",
+    &[SOC2_CC6_1, HIPAA_ACCESS, GDPR_32_1_B, PCI_8_6, CIS_1_4]
+);
 
-/// DAF-GEN-004.
-pub const PRIVATE_KEY: RuleInfo = RuleInfo {
-    id: "DAF-GEN-004",
-    title: "No private key in a plain input",
-    severity: Severity::Critical,
-    category: "secrets",
-    remediation: "Pass the key as a Secret (encrypted in state, redacted in plans), and rotate it.",
-    controls: SECRETS,
-};
+crate::policy_rule!(
+    PRIVATE_KEY,
+    "DAF-GEN-004",
+    Critical,
+    "secrets",
+    "No private key in a plain input",
+    "Pass the key as a Secret (encrypted in state, redacted in plans), and rotate it.",
+    SECRETS
+);
 
-/// DAF-GEN-005.
-pub const PASSWORD_FIELD: RuleInfo = RuleInfo {
-    id: "DAF-GEN-005",
-    title: "Fields named like passwords, tokens or secrets hold Secret values",
-    severity: Severity::High,
-    category: "secrets",
-    remediation: "Declare the field as Secret<String> (or pass a Secret) so it is encrypted in state and redacted.",
-    controls: SECRETS,
-};
+crate::policy_rule!(PASSWORD_FIELD, "DAF-GEN-005", High, "secrets", "Fields named like passwords, tokens or secrets hold Secret values", "Declare the field as Secret<String> (or pass a Secret) so it is encrypted in state and redacted.", SECRETS);
 
-/// DAF-GEN-006.
-pub const URL_CREDENTIALS: RuleInfo = RuleInfo {
-    id: "DAF-GEN-006",
-    title: "No credentials inside URLs in plain inputs",
-    severity: Severity::High,
-    category: "secrets",
-    remediation: "Take the user and password out of the URL and pass them as Secrets.",
-    controls: SECRETS,
-};
+crate::policy_rule!(
+    URL_CREDENTIALS,
+    "DAF-GEN-006",
+    High,
+    "secrets",
+    "No credentials inside URLs in plain inputs",
+    "Take the user and password out of the URL and pass them as Secrets.",
+    SECRETS
+);
 
 /// The generic pack, requiring the tags `required_tags` (none: the
 /// required-tags rule passes everything).

@@ -201,6 +201,43 @@ pub struct RuleInfo {
     pub controls: &'static [Control],
 }
 
+/// Declares a `pub const` [`RuleInfo`] named `$name`, documented with its id
+/// and title: the one way the built-in packs declare their rules, and a
+/// short one for a program's own.
+///
+/// The arguments, in order: the constant's name, the stable id, the
+/// [`Severity`] variant, the category, the title, the remediation, and the
+/// controls (`&[Control]`).
+///
+/// ```
+/// use dafnck_core::policy::{RuleInfo, Severity};
+///
+/// dafnck_core::policy_rule!(
+///     WIDE,
+///     "ACME-001",
+///     Medium,
+///     "networking",
+///     "Networks are no wider than /16",
+///     "Split the range.",
+///     &[]
+/// );
+/// assert_eq!((WIDE.id, WIDE.severity), ("ACME-001", Severity::Medium));
+/// ```
+#[macro_export]
+macro_rules! policy_rule {
+    ($name:ident, $id:literal, $sev:ident, $cat:literal, $title:literal, $fix:literal, $controls:expr $(,)?) => {
+        #[doc = concat!($id, ": ", $title)]
+        pub const $name: $crate::policy::RuleInfo = $crate::policy::RuleInfo {
+            id: $id,
+            title: $title,
+            severity: $crate::policy::Severity::$sev,
+            category: $cat,
+            remediation: $fix,
+            controls: $controls,
+        };
+    };
+}
+
 /// A rule's suppression on one declaration: written in the program next to
 /// the resource (`Options::new().suppress(..)`), with a reason, and an
 /// optional last day after which the violation counts again.

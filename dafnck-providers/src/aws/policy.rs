@@ -12,7 +12,7 @@ use dafnck_core::policy::controls::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-use dafnck_core::policy::{Control, Findings, Pack, Rule, RuleInfo, Severity, Standard};
+use dafnck_core::policy::{Control, Findings, Pack, Rule, Standard};
 use dafnck_core::Input;
 
 use super::autoscaling::{AutoScalingGroup, HealthCheckType};
@@ -112,21 +112,7 @@ const OPEN_NETWORK: &[Control] = &[
 ];
 const TAGGING: &[Control] = &[SOC2_CC8_1];
 
-macro_rules! rule {
-    ($name:ident, $id:literal, $sev:ident, $cat:literal, $title:literal, $fix:literal, $controls:expr) => {
-        #[doc = concat!($id, ": ", $title)]
-        pub const $name: RuleInfo = RuleInfo {
-            id: $id,
-            title: $title,
-            severity: Severity::$sev,
-            category: $cat,
-            remediation: $fix,
-            controls: $controls,
-        };
-    };
-}
-
-rule!(
+dafnck_core::policy_rule!(
     SG_ADMIN_PORTS,
     "DAF-AWS-001",
     Critical,
@@ -135,7 +121,7 @@ rule!(
     "Allow the admin port from your office or VPN range only, or use SSM Session Manager.",
     OPEN_NETWORK
 );
-rule!(
+dafnck_core::policy_rule!(
     SG_ALL_PORTS,
     "DAF-AWS-002",
     Critical,
@@ -144,7 +130,7 @@ rule!(
     "Open only the ports the service listens on.",
     OPEN_NETWORK
 );
-rule!(
+dafnck_core::policy_rule!(
     SG_DB_PORTS,
     "DAF-AWS-003",
     High,
@@ -153,7 +139,7 @@ rule!(
     "Allow database ports from the application's security group or subnets only.",
     OPEN_NETWORK
 );
-rule!(
+dafnck_core::policy_rule!(
     SG_DESCRIPTION,
     "DAF-AWS-004",
     Low,
@@ -162,10 +148,10 @@ rule!(
     "Set `description`.",
     &[SOC2_CC8_1]
 );
-rule!(PUBLIC_IP_PRIVATE_SUBNET, "DAF-AWS-005", Medium, "networking",
+dafnck_core::policy_rule!(PUBLIC_IP_PRIVATE_SUBNET, "DAF-AWS-005", Medium, "networking",
     "Subnets without a route to an internet gateway do not give instances public IPs",
     "Turn off map_public_ip_on_launch, or route the subnet to an internet gateway if it is meant to be public.", &[CIS_5_6, SOC2_CC6_6, PCI_1_4_1]);
-rule!(
+dafnck_core::policy_rule!(
     EIP_PRIVATE_SUBNET,
     "DAF-AWS-006",
     Medium,
@@ -174,10 +160,10 @@ rule!(
     "Reach private instances through a load balancer or a bastion; remove the Elastic IP.",
     &[CIS_5_6, SOC2_CC6_6, PCI_1_4_1]
 );
-rule!(HTTP_LISTENER, "DAF-AWS-007", High, "encryption",
+dafnck_core::policy_rule!(HTTP_LISTENER, "DAF-AWS-007", High, "encryption",
     "Internet-facing load balancers do not serve plain HTTP",
     "Listen on HTTPS (443) with a certificate; listeners here cannot redirect, so drop the HTTP listener.", &[SOC2_CC6_7, HIPAA_TRANSMISSION, GDPR_32_1_A, PCI_4_2_1]);
-rule!(
+dafnck_core::policy_rule!(
     OWNER_TAG,
     "DAF-AWS-008",
     Low,
@@ -186,7 +172,7 @@ rule!(
     "Add tags: owner = the team that answers for it.",
     TAGGING
 );
-rule!(
+dafnck_core::policy_rule!(
     COST_TAG,
     "DAF-AWS-009",
     Low,
@@ -195,7 +181,7 @@ rule!(
     "Add tags: cost-center = the budget it is charged to.",
     TAGGING
 );
-rule!(
+dafnck_core::policy_rule!(
     S3_PUBLIC_ACCESS,
     "DAF-AWS-010",
     High,
@@ -204,7 +190,7 @@ rule!(
     "Set all four public_access_block flags to true.",
     &[CIS_2_1_4, SOC2_CC6_1, HIPAA_ACCESS, GDPR_32_1_B, PCI_1_3_1]
 );
-rule!(
+dafnck_core::policy_rule!(
     S3_VERSIONING,
     "DAF-AWS-011",
     Medium,
@@ -213,7 +199,7 @@ rule!(
     "Set versioning = true (with lifecycle rules to expire old versions).",
     &[SOC2_A1_2, HIPAA_INTEGRITY, GDPR_32_1_C]
 );
-rule!(
+dafnck_core::policy_rule!(
     S3_WEBSITE,
     "DAF-AWS-012",
     Medium,
@@ -222,7 +208,7 @@ rule!(
     "Serve the site through CloudFront with origin access control instead of website hosting.",
     &[SOC2_CC6_6, GDPR_32_1_B]
 );
-rule!(
+dafnck_core::policy_rule!(
     S3_KMS,
     "DAF-AWS-013",
     Low,
@@ -231,7 +217,7 @@ rule!(
     "Set encryption = Encryption::Kms (with your key id for control over access and rotation).",
     &[CIS_2_1_1, HIPAA_ENCRYPT, GDPR_32_1_A, PCI_3_5_1]
 );
-rule!(
+dafnck_core::policy_rule!(
     IAM_ADMIN,
     "DAF-AWS-014",
     Critical,
@@ -240,7 +226,7 @@ rule!(
     "Name the actions and resources the holder needs.",
     &[CIS_1_16, SOC2_CC6_3, HIPAA_ACCESS, PCI_7_2_1]
 );
-rule!(
+dafnck_core::policy_rule!(
     IAM_SERVICE_WILDCARD,
     "DAF-AWS-015",
     Medium,
@@ -249,7 +235,7 @@ rule!(
     "Replace `service:*` with the actions needed.",
     &[SOC2_CC6_3, PCI_7_2_1]
 );
-rule!(
+dafnck_core::policy_rule!(
     IAM_TRUST_ANYONE,
     "DAF-AWS-016",
     Critical,
@@ -258,7 +244,7 @@ rule!(
     "Name the service or account in the trust policy's Principal.",
     &[SOC2_CC6_1, SOC2_CC6_3, HIPAA_ACCESS, PCI_7_2_1]
 );
-rule!(
+dafnck_core::policy_rule!(
     INSTANCE_KEY_PAIR,
     "DAF-AWS-017",
     Low,
@@ -267,7 +253,7 @@ rule!(
     "Use SSM Session Manager or EC2 Instance Connect; drop key_name.",
     &[SOC2_CC6_1]
 );
-rule!(
+dafnck_core::policy_rule!(
     LAMBDA_RUNTIME,
     "DAF-AWS-018",
     High,
@@ -276,7 +262,7 @@ rule!(
     "Move to a supported runtime (python3.12, nodejs20.x, java21, ...).",
     &[SOC2_CC7_1, PCI_6_3_3]
 );
-rule!(
+dafnck_core::policy_rule!(
     ASG_HEALTH,
     "DAF-AWS-019",
     Medium,
@@ -285,7 +271,7 @@ rule!(
     "Set health_check_type = HealthCheckType::Elb.",
     &[SOC2_A1_2]
 );
-rule!(
+dafnck_core::policy_rule!(
     INSTANCE_BEHIND_LB,
     "DAF-AWS-020",
     Low,

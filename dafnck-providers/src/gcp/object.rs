@@ -3,7 +3,7 @@
 //! object type shares.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use async_trait::async_trait;
 use base64ct::{Base64, Encoding};
@@ -72,66 +72,33 @@ pub struct Object {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// What an [`Object`] holds.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Content {
-    /// A string, uploaded as its UTF-8 bytes.
-    Text(String),
-    /// A local file, read when uploaded.
-    File {
-        /// Where it is.
-        path: PathBuf,
-        /// Its CRC32C (GCS's base64 form) when declared;
-        /// [`Content::file`] computes it.
-        crc32c: String,
-    },
+/// What an [`Object`] holds: a string or a local file, fingerprinted by
+/// CRC32C.
+pub type Content = crate::content::Content<Crc32c>;
+
+/// A CRC32C as GCS writes it (base64 of the big-endian value): how Cloud
+/// Storage objects' content is fingerprinted.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Crc32c {
+    /// The base64 digest (empty: not declared).
+    pub crc32c: String,
 }
 
-impl Default for Content {
-    fn default() -> Self {
-        Content::Text(String::new())
-    }
-}
-
-impl From<&str> for Content {
-    fn from(text: &str) -> Self {
-        Content::text(text)
-    }
-}
-
-impl Content {
-    /// A string's content.
-    pub fn text(text: impl Into<String>) -> Self {
-        Content::Text(text.into())
-    }
-
-    /// A local file's content, checksummed now: a program run after the
-    /// file changed declares a changed object.
-    ///
-    /// # Errors
-    /// The file cannot be read.
-    pub fn file(path: impl Into<PathBuf>) -> std::io::Result<Self> {
-        let path = path.into();
-        let crc32c = file_crc32c(&path)?;
-        Ok(Content::File { path, crc32c })
-    }
-
-    /// The bytes to upload.
-    async fn bytes(&self, name: &str) -> Result<Vec<u8>, ProviderError> {
-        match self {
-            Content::Text(text) => Ok(text.clone().into_bytes()),
-            Content::File { path, .. } => read_file(TYPE, name, path).await,
+impl crate::content::Digest for Crc32c {
+    fn of(bytes: &[u8]) -> Self {
+        Crc32c {
+            crc32c: crc32c(bytes),
         }
     }
 
-    /// Its CRC32C, as declared or computed.
-    async fn crc32c(&self, name: &str) -> Result<String, ProviderError> {
-        match self {
-            Content::File { crc32c: c, .. } if !c.is_empty() => Ok(c.clone()),
-            other => Ok(crc32c(&other.bytes(name).await?)),
-        }
+    fn as_str(&self) -> &str {
+        &self.crc32c
     }
+}
+
+/// The error of an object `name` whose file cannot be read.
+fn unreadable(name: &str, why: &str) -> ProviderError {
+    ProviderError::new(format!("{TYPE} {name:?}: {why}"))
 }
 
 /// Reads the file at `path` for resource `name` of type `type_name`.
@@ -359,7 +326,11 @@ async fn put(
     o: &Object,
     token: &str,
 ) -> Result<Json, ProviderError> {
-    let body = o.content.bytes(resource).await?;
+    let body = o
+        .content
+        .bytes()
+        .await
+        .map_err(|e| unreadable(resource, &e))?;
     let mut metadata = o.metadata.clone();
     metadata.insert(TOKEN_KEY.into(), token.to_owned());
     upload(
@@ -409,7 +380,14 @@ impl ResourceHandler for ObjectHandler {
                 )));
             }
             // Made by this create before a crash: upload only if it differs.
-            if holds(&found, o, &o.content.crc32c(&req.name).await?) {
+            if holds(
+                &found,
+                o,
+                &o.content
+                    .digest()
+                    .await
+                    .map_err(|e| unreadable(&req.name, &e))?,
+            ) {
                 return Ok(Made {
                     outputs: outputs(p, bucket, &o.name, &found),
                     id,
@@ -446,7 +424,7 @@ impl ResourceHandler for ObjectHandler {
                 return Ok(None);
             }
         }
-        let declared_crc = declared.content.crc32c(&req.name).await.ok();
+        let declared_crc = declared.content.digest().await.ok();
         let content = if found["crc32c"].as_str().is_some()
             && found["crc32c"].as_str() == declared_crc.as_deref()
         {
@@ -486,7 +464,14 @@ impl ResourceHandler for ObjectHandler {
                     req.name, req.id
                 ))
             })?;
-        if holds(&found, &o, &o.content.crc32c(&req.name).await?) {
+        if holds(
+            &found,
+            &o,
+            &o.content
+                .digest()
+                .await
+                .map_err(|e| unreadable(&req.name, &e))?,
+        ) {
             return Ok(outputs(p, bucket, name, &found));
         }
         // The token of the create that made it stays.
@@ -513,6 +498,17 @@ mod tests {
     fn crc32c_is_gcs_base64() {
         // GCS reports "W1fckA==" for the one-byte object "y".
         assert_eq!(crc32c(b"y"), "W1fckA==");
+    }
+
+    #[test]
+    fn a_files_content_is_recorded_with_its_crc32c() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("y");
+        std::fs::write(&path, "y").unwrap();
+        let c = Content::file(&path).unwrap();
+        let json = serde_json::json!({"file": {"path": path, "crc32c": "W1fckA=="}});
+        assert_eq!(serde_json::to_value(&c).unwrap(), json);
+        assert_eq!(serde_json::from_value::<Content>(json).unwrap(), c);
     }
 
     #[test]

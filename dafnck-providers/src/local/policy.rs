@@ -6,7 +6,7 @@ use dafnck_core::policy::controls::{
     GDPR_32_1_B, HIPAA_ACCESS, HIPAA_INTEGRITY, PCI_1_4_1, SOC2_A1_2, SOC2_CC6_1, SOC2_CC6_6,
     SOC2_CC7_1,
 };
-use dafnck_core::policy::{Control, Findings, Pack, Rule, RuleInfo, Severity, Standard};
+use dafnck_core::policy::{Control, Findings, Pack, Rule, Standard};
 
 use super::{Command, Directory, File, Service};
 
@@ -16,60 +16,60 @@ const PCI_6_3_2: Control = Control::new(
     "Inventory of bespoke and third-party software",
 );
 
-/// DAF-LOC-001.
-pub const WORLD_WRITABLE_FILE: RuleInfo = RuleInfo {
-    id: "DAF-LOC-001",
-    title: "Files are not world-writable",
-    severity: Severity::High,
-    category: "filesystem",
-    remediation: "Drop the write bit for others from `mode` (e.g. 0o644).",
-    controls: &[SOC2_CC6_1, HIPAA_INTEGRITY, GDPR_32_1_B],
-};
-/// DAF-LOC-002.
-pub const WORLD_WRITABLE_DIR: RuleInfo = RuleInfo {
-    id: "DAF-LOC-002",
-    title: "Directories are not world-writable without the sticky bit",
-    severity: Severity::High,
-    category: "filesystem",
-    remediation: "Use 0o755, or 0o1777 for a shared scratch directory.",
-    controls: &[SOC2_CC6_1, HIPAA_INTEGRITY, GDPR_32_1_B],
-};
-/// DAF-LOC-003.
-pub const BOUND_TO_ALL: RuleInfo = RuleInfo {
-    id: "DAF-LOC-003",
-    title: "Services listen on loopback, not on every interface",
-    severity: Severity::Medium,
-    category: "networking",
-    remediation: "Bind to 127.0.0.1 (or a specific interface) instead of 0.0.0.0 / [::].",
-    controls: &[SOC2_CC6_6, HIPAA_ACCESS, GDPR_32_1_B, PCI_1_4_1],
-};
-/// DAF-LOC-004.
-pub const KEY_FILE_MODE: RuleInfo = RuleInfo {
-    id: "DAF-LOC-004",
-    title: "Files holding private keys are readable by their owner only",
-    severity: Severity::High,
-    category: "secrets",
-    remediation: "Set mode 0o600.",
-    controls: &[SOC2_CC6_1, HIPAA_ACCESS, GDPR_32_1_B],
-};
-/// DAF-LOC-005.
-pub const CURL_PIPE_SHELL: RuleInfo = RuleInfo {
-    id: "DAF-LOC-005",
-    title: "Commands do not pipe a download into a shell",
-    severity: Severity::High,
-    category: "supply-chain",
-    remediation: "Download to a file, check its checksum or signature, then run it.",
-    controls: &[SOC2_CC7_1, PCI_6_3_2],
-};
-/// DAF-LOC-006.
-pub const SERVICE_HEALTH: RuleInfo = RuleInfo {
-    id: "DAF-LOC-006",
-    title: "Services declare a health path",
-    severity: Severity::Low,
-    category: "reliability",
-    remediation: "Set `health_path` so a start is only done once the service answers.",
-    controls: &[SOC2_A1_2],
-};
+dafnck_core::policy_rule!(
+    WORLD_WRITABLE_FILE,
+    "DAF-LOC-001",
+    High,
+    "filesystem",
+    "Files are not world-writable",
+    "Drop the write bit for others from `mode` (e.g. 0o644).",
+    &[SOC2_CC6_1, HIPAA_INTEGRITY, GDPR_32_1_B]
+);
+dafnck_core::policy_rule!(
+    WORLD_WRITABLE_DIR,
+    "DAF-LOC-002",
+    High,
+    "filesystem",
+    "Directories are not world-writable without the sticky bit",
+    "Use 0o755, or 0o1777 for a shared scratch directory.",
+    &[SOC2_CC6_1, HIPAA_INTEGRITY, GDPR_32_1_B]
+);
+dafnck_core::policy_rule!(
+    BOUND_TO_ALL,
+    "DAF-LOC-003",
+    Medium,
+    "networking",
+    "Services listen on loopback, not on every interface",
+    "Bind to 127.0.0.1 (or a specific interface) instead of 0.0.0.0 / [::].",
+    &[SOC2_CC6_6, HIPAA_ACCESS, GDPR_32_1_B, PCI_1_4_1]
+);
+dafnck_core::policy_rule!(
+    KEY_FILE_MODE,
+    "DAF-LOC-004",
+    High,
+    "secrets",
+    "Files holding private keys are readable by their owner only",
+    "Set mode 0o600.",
+    &[SOC2_CC6_1, HIPAA_ACCESS, GDPR_32_1_B]
+);
+dafnck_core::policy_rule!(
+    CURL_PIPE_SHELL,
+    "DAF-LOC-005",
+    High,
+    "supply-chain",
+    "Commands do not pipe a download into a shell",
+    "Download to a file, check its checksum or signature, then run it.",
+    &[SOC2_CC7_1, PCI_6_3_2]
+);
+dafnck_core::policy_rule!(
+    SERVICE_HEALTH,
+    "DAF-LOC-006",
+    Low,
+    "reliability",
+    "Services declare a health path",
+    "Set `health_path` so a start is only done once the service answers.",
+    &[SOC2_A1_2]
+);
 
 /// The `local` pack.
 pub fn pack() -> Pack {

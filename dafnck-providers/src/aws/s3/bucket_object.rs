@@ -1,7 +1,6 @@
 //! [`BucketObject`] (`aws:s3:BucketObject`): one object in a bucket, its
 //! content a string or a local file.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -65,77 +64,26 @@ pub struct BucketObject {
     pub content_type: Option<String>,
 }
 
-/// What a [`BucketObject`] holds.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Content {
-    /// A string, uploaded as its UTF-8 bytes.
-    Text(String),
-    /// A local file, read when uploaded.
-    File {
-        /// Where it is.
-        path: PathBuf,
-        /// Its SHA-256 (hex) when declared; [`Content::file`] computes it.
-        sha256: String,
-    },
+/// What a [`BucketObject`] holds: a string or a local file, fingerprinted
+/// by SHA-256.
+pub type Content = crate::content::Content<Sha256>;
+
+/// A SHA-256, in lowercase hex: how S3 objects' content is fingerprinted.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Sha256 {
+    /// The hex digest (empty: not declared).
+    pub sha256: String,
 }
 
-impl Default for Content {
-    fn default() -> Self {
-        Content::Text(String::new())
-    }
-}
-
-impl Content {
-    /// A string's content.
-    pub fn text(text: impl Into<String>) -> Self {
-        Content::Text(text.into())
-    }
-
-    /// A local file's content, hashed now: a program run after the file
-    /// changed declares a changed object.
-    ///
-    /// # Errors
-    /// The file cannot be read.
-    pub fn file(path: impl Into<PathBuf>) -> std::io::Result<Self> {
-        let path = path.into();
-        let sha256 = sha256(&std::fs::read(&path)?);
-        Ok(Content::File { path, sha256 })
-    }
-
-    /// The bytes to upload.
-    async fn bytes(&self, s: &Subject<'_>) -> Result<Vec<u8>, AwsError> {
-        match self {
-            Content::Text(text) => Ok(text.clone().into_bytes()),
-            Content::File { path, .. } => {
-                let p = path.clone();
-                tokio::task::spawn_blocking(move || std::fs::read(p))
-                    .await
-                    .map_err(|e| s.invalid(format!("reading {}: {e}", path.display())))?
-                    .map_err(|e| s.invalid(format!("cannot read {}: {e}", path.display())))
-            }
+impl crate::content::Digest for Sha256 {
+    fn of(bytes: &[u8]) -> Self {
+        Sha256 {
+            sha256: sha256(bytes),
         }
     }
 
-    /// Its SHA-256, as declared (a file hashed by [`Content::file`]) or
-    /// computed.
-    async fn sha256(&self, s: &Subject<'_>) -> Result<String, AwsError> {
-        match self {
-            Content::File { sha256, .. } if !sha256.is_empty() => Ok(sha256.clone()),
-            other => Ok(sha256(&other.bytes(s).await?)),
-        }
-    }
-}
-
-impl From<&str> for Content {
-    fn from(text: &str) -> Self {
-        Content::text(text)
-    }
-}
-
-impl From<String> for Content {
-    fn from(text: String) -> Self {
-        Content::Text(text)
+    fn as_str(&self) -> &str {
+        &self.sha256
     }
 }
 
@@ -207,7 +155,7 @@ async fn upload(
     v: &BucketObject,
     token: &str,
 ) -> Result<BucketObjectOutputs, AwsError> {
-    let body = v.content.bytes(s).await?;
+    let body = v.content.bytes().await.map_err(|e| s.invalid(e))?;
     let hash = sha256(&body);
     let out = client
         .put_object()
@@ -304,7 +252,7 @@ async fn observed_as(
     h: &HeadObjectOutput,
     recorded: &BucketObject,
 ) -> Result<kit::Found<BucketObject, BucketObjectOutputs>, AwsError> {
-    let declared = recorded.content.sha256(s).await.ok();
+    let declared = recorded.content.digest().await.ok();
     let (content, hash) = match meta(h, SHA256_META) {
         Some(found) if declared.as_deref() == Some(found) => {
             (recorded.content.clone(), found.to_owned())
@@ -378,7 +326,7 @@ impl ResourceHandler for BucketObjectHandler {
                     .into());
             }
             // Made by this create before a crash: upload only what changed.
-            let hash = v.content.sha256(&s).await?;
+            let hash = v.content.digest().await.map_err(|e| s.invalid(e))?;
             if holds(&h, v, &hash) {
                 return Ok(Made {
                     outputs: outputs(bucket, &v.key, &h, hash),
@@ -426,7 +374,7 @@ impl ResourceHandler for BucketObjectHandler {
         let h = head(client, &s, bucket, key)
             .await?
             .ok_or_else(|| s.gone(&req.id))?;
-        let hash = v.content.sha256(&s).await?;
+        let hash = v.content.digest().await.map_err(|e| s.invalid(e))?;
         if holds(&h, v, &hash) {
             return Ok(outputs(bucket, key, &h, hash));
         }
@@ -470,10 +418,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.txt");
         std::fs::write(&path, "hello").unwrap();
-        let Content::File { sha256: hash, .. } = Content::file(&path).unwrap() else {
+        let Content::File { digest, .. } = Content::file(&path).unwrap() else {
             panic!("a file")
         };
-        assert_eq!(hash, sha256(b"hello"));
+        assert_eq!(digest.sha256, sha256(b"hello"));
         assert!(Content::file(dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn a_files_content_is_recorded_with_its_sha256_as_before_the_shared_type() {
+        let c = Content::File {
+            path: "a.txt".into(),
+            digest: Sha256 {
+                sha256: "ab".into(),
+            },
+        };
+        let json = serde_json::json!({"file": {"path": "a.txt", "sha256": "ab"}});
+        assert_eq!(serde_json::to_value(&c).unwrap(), json);
+        assert_eq!(serde_json::from_value::<Content>(json).unwrap(), c);
     }
 }

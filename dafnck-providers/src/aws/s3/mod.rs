@@ -43,7 +43,7 @@ resource_types! {
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::BucketVersioningStatus;
-use sha2::{Digest, Sha256};
+use sha2::Digest as _;
 
 use super::error::{AwsError, Subject};
 use super::lookup;
@@ -59,7 +59,7 @@ pub(crate) fn bucket_name(declared: Option<&str>, resource: &str, token: &str) -
     if let Some(name) = declared {
         return name.to_owned();
     }
-    let suffix = hex(&Sha256::digest(client_token(token).as_bytes())[..4]);
+    let suffix = hex(&sha2::Sha256::digest(client_token(token).as_bytes())[..4]);
     let base: String = resource
         .chars()
         .map(|c| {
@@ -84,7 +84,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// The SHA-256 of `bytes`, in hex.
 pub(crate) fn sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    hex(&sha2::Sha256::digest(bytes))
 }
 
 /// An S3 answer, or `None` when its error code is one of `absent` (S3's
