@@ -404,3 +404,30 @@ fn import_shows_asks_and_records_only_the_objects_named() {
     expect(&r, 1);
     assert!(r.stderr.contains("has no id"), "{}", r.stderr);
 }
+
+#[test]
+fn up_into_a_closed_pipe_finishes_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    // The reader is gone before the program writes: every write to
+    // standard output fails with a broken pipe.
+    let mut child = Command::new(support::example("fake_cloud"))
+        .args(["up", "--yes"])
+        .current_dir(dir.path())
+        .env_remove("DAFNCK_STACK")
+        .env_remove("DAFNCK_STATE_DIR")
+        .env_remove("DAFNCK_STATE")
+        .env("DAFNCK_PASSPHRASE", "the cli tests' passphrase")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the example");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The deployment finished: everything is recorded.
+    let r = run(dir.path(), &["state", "list"]);
+    expect(&r, 0);
+    assert_eq!(r.stdout.lines().count(), 5, "{}", r.stdout);
+}

@@ -50,10 +50,10 @@ pub(super) fn from_terraform(path: &Path, types: &[TypeMapping]) -> crate::Resul
         .map_err(|e| Error::Usage(format!("cannot read the Terraform state {origin}: {e}")))?;
     let adoption = TerraformState::parse(&text, &origin)?.adoption(types);
     for address in &adoption.unmapped {
-        println!("Not imported: {address} (no mapping for its type)");
+        outln!("Not imported: {address} (no mapping for its type)");
     }
     for (address, attribute) in &adoption.without_id {
-        println!("Not imported: {address} (its state has no {attribute:?})");
+        outln!("Not imported: {address} (its state has no {attribute:?})");
     }
     Ok(adoption.imports)
 }

@@ -30,6 +30,27 @@
 //! it, `preview` still works (recorded secrets show as `(secret)` and may
 //! change); commands that write refuse with an error saying it is needed.
 
+/// `println!` for the command's output: a closed standard output (the
+/// reader of a pipe gone, as with `| head`) loses the rest of the output
+/// but never panics nor stops the command, so an `up` piped into a pager
+/// that quits still finishes (and releases its lock).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` for the command's output; see `outln!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout();
+        let _ = write!(stdout, $($arg)*);
+        let _ = stdout.flush();
+    }};
+}
+
 mod args;
 pub mod ci;
 mod import;
@@ -329,7 +350,7 @@ fn set_config(args: &Args, key: &str, secret: bool, key_source: &KeySource) -> c
         .map_err(|e| Error::Usage(format!("{file}: {e}")))?;
     std::fs::write(&file, text).map_err(|e| Error::Usage(format!("{file}: cannot write: {e}")))?;
     let how = if secret { "sealed" } else { "plain" };
-    println!("Set {key:?} ({how}) in {file}.");
+    outln!("Set {key:?} ({how}) in {file}.");
     Ok(0)
 }
 
@@ -342,7 +363,7 @@ fn confirm(yes: bool, what: &str) -> crate::Result<bool> {
             "standard input is not a terminal, so nobody can be asked; pass --yes to {what} without asking"
         )));
     }
-    print!("\nDo you want to {what}? Only 'yes' is accepted: ");
+    out!("\nDo you want to {what}? Only 'yes' is accepted: ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
@@ -363,29 +384,31 @@ fn steps_of(plan: &Plan) -> usize {
 
 fn print_preview(p: &Preview, color: bool) {
     for r in &p.pending {
-        println!(
+        outln!(
             "Pending {:?} of {} from an interrupted run: {}",
-            r.kind, r.name, r.outcome
+            r.kind,
+            r.name,
+            r.outcome
         );
     }
     if let Some(drift) = &p.drift {
         if drift.has_drift() {
-            print!("{}", drift.render());
+            out!("{}", drift.render());
         }
     }
-    print!("{}", p.plan.render_styled(color));
+    out!("{}", p.plan.render_styled(color));
     if let Some(report) = &p.policy {
-        print!("{}", report.render());
+        out!("{}", report.render());
     }
 }
 
 fn print_report(report: &crate::apply::ApplyReport) {
     let done = report.steps.len();
-    println!("Apply complete: {done} step(s) in {:.1?}.", report.elapsed);
+    outln!("Apply complete: {done} step(s) in {:.1?}.", report.elapsed);
     if !report.outputs.is_empty() {
-        println!("Outputs:");
+        outln!("Outputs:");
         for (k, v) in &report.outputs {
-            println!("  {k} = {v}");
+            outln!("  {k} = {v}");
         }
     }
 }
@@ -463,7 +486,7 @@ where
             if *json {
                 let mut doc = output::plan_json(&preview.plan);
                 doc["violations"] = policy::violations_json(preview.policy.as_ref());
-                println!("{doc}");
+                outln!("{doc}");
             } else {
                 print_preview(&preview, color);
             }
@@ -473,7 +496,7 @@ where
             if let Some(path) = out {
                 engine.save_plan(&preview.plan, path)?;
                 if !*json {
-                    println!(
+                    outln!(
                         "Saved the plan to {}; apply it with `up --plan {}`.",
                         path.display(),
                         path.display()
@@ -498,10 +521,10 @@ where
                     stack: args.stack.clone(),
                 });
             }
-            print!("{}", plan.render_styled(color));
+            out!("{}", plan.render_styled(color));
             engine.check_secrets_writable(Some(&plan)).await?;
             if !confirm(*yes, "apply this saved plan")? {
-                println!("Apply cancelled.");
+                outln!("Apply cancelled.");
                 return Ok(1);
             }
             let (engine, progress) = with_progress(engine, &plan);
@@ -528,7 +551,7 @@ where
             }
             engine.check_secrets_writable(Some(&preview.plan)).await?;
             if !confirm(*yes, "apply these changes")? {
-                println!("Apply cancelled.");
+                outln!("Apply cancelled.");
                 return Ok(1);
             }
             let (engine, progress) = with_progress(engine, &preview.plan);
@@ -540,20 +563,20 @@ where
         Command::Destroy { yes } => {
             engine.existing_state().await?;
             let plan = engine.preview_destroy().await?;
-            print!("{}", plan.render_styled(color));
+            out!("{}", plan.render_styled(color));
             if !plan.has_changes() {
                 return Ok(0);
             }
             engine.check_secrets_writable(None).await?;
             if !confirm(*yes, "destroy every resource of this stack")? {
-                println!("Destroy cancelled.");
+                outln!("Destroy cancelled.");
                 return Ok(1);
             }
             let (engine, progress) = with_progress(engine, &plan);
             let report = engine.destroy().await;
             progress.finish();
             let report = report?;
-            println!(
+            outln!(
                 "Destroy complete: {} step(s) in {:.1?}.",
                 report.steps.len(),
                 report.elapsed
@@ -563,22 +586,22 @@ where
         Command::Refresh { yes } => {
             engine.existing_state().await?;
             let drift = engine.drift().await?;
-            print!("{}", drift.render());
+            out!("{}", drift.render());
             if !confirm(*yes, "write what was read into the state")? {
-                println!("Refresh cancelled.");
+                outln!("Refresh cancelled.");
                 return Ok(1);
             }
             engine.refresh().await?;
-            println!("The state now records what the providers reported.");
+            outln!("The state now records what the providers reported.");
             Ok(0)
         }
         Command::Drift { json } => {
             engine.existing_state().await?;
             let drift = engine.drift().await?;
             if *json {
-                println!("{}", output::drift_json(&drift));
+                outln!("{}", output::drift_json(&drift));
             } else {
-                print!("{}", drift.render());
+                out!("{}", drift.render());
             }
             Ok(if drift.has_drift() { 2 } else { 0 })
         }
@@ -593,14 +616,14 @@ where
                 specs.extend(import::from_terraform(path, terraform)?);
             }
             let preview = engine.preview_import(prog(), &specs).await?;
-            print!("{}", preview.render_styled(color));
+            out!("{}", preview.render_styled(color));
             if !confirm(*yes, "record these objects in the state")? {
-                println!("Import cancelled.");
+                outln!("Import cancelled.");
                 return Ok(1);
             }
             let report = engine.import_previewed(&preview).await?;
             for (name, id) in &report.imported {
-                println!("Imported {id} as {name}.");
+                outln!("Imported {id} as {name}.");
             }
             Ok(0)
         }
@@ -609,7 +632,7 @@ where
             let state = engine.existing_state().await?;
             let shown = output::rollouts(&state, name.as_deref());
             if shown.is_empty() {
-                println!(
+                outln!(
                     "No rollouts recorded{}.",
                     name.as_deref()
                         .map(|n| format!(" for {n}"))
@@ -617,7 +640,7 @@ where
                 );
             }
             for line in shown {
-                println!("{line}");
+                outln!("{line}");
             }
             Ok(0)
         }
@@ -635,9 +658,13 @@ where
                 _ => (C::Abort, "abort"),
             };
             let lock = engine.send_rollout_control(name, control).await?;
-            println!(
+            outln!(
                 "Sent {verb} to the rollout of {name} (run {}: {} by {}@{}, pid {}).",
-                lock.id, lock.operation, lock.owner, lock.host, lock.pid
+                lock.id,
+                lock.operation,
+                lock.owner,
+                lock.host,
+                lock.pid
             );
             Ok(0)
         }
@@ -653,11 +680,11 @@ where
             let preview = engine.preview(prog(), false).await?;
             print_preview(&preview, color);
             if !preview.plan.has_changes() && preview.interrupted.is_empty() {
-                println!("{name} has nothing left to roll out.");
+                outln!("{name} has nothing left to roll out.");
                 return Ok(0);
             }
             if !confirm(*yes, "roll it out again")? {
-                println!("Retry cancelled.");
+                outln!("Retry cancelled.");
                 return Ok(1);
             }
             let (engine, progress) = with_progress(engine, &preview.plan);
@@ -668,7 +695,7 @@ where
         }
         Command::Graph { format } => {
             let desired = engine.desired(prog())?;
-            print!(
+            out!(
                 "{}",
                 output::graph(&desired, *format == GraphFormat::Mermaid)
             );
@@ -688,10 +715,10 @@ where
                     .iter()
                     .map(|(k, v)| (k.clone(), output::redacted_json(v)))
                     .collect();
-                println!("{}", serde_json::Value::Object(map));
+                outln!("{}", serde_json::Value::Object(map));
             } else {
                 for (k, v) in &state.outputs {
-                    println!("{k} = {v}");
+                    outln!("{k} = {v}");
                 }
             }
             Ok(0)
@@ -740,8 +767,8 @@ fn ci_command(args: &Args) -> crate::Result<u8> {
     pipeline.drift_cron = drift_cron.clone();
     pipeline.aws = *aws;
     match pipeline.write(*platform, out, *force)? {
-        Some(path) => println!("Wrote {}.", path.display()),
-        None => println!("{} is up to date.", out.join(platform.path()).display()),
+        Some(path) => outln!("Wrote {}.", path.display()),
+        None => outln!("{} is up to date.", out.join(platform.path()).display()),
     }
     Ok(0)
 }

@@ -59,12 +59,12 @@ where
                         })
                     })
                     .collect();
-                println!("{}", json!({ "packs": packs }));
+                outln!("{}", json!({ "packs": packs }));
                 return Ok(0);
             }
             for p in policies.packs() {
                 let enabled = policies.is_enabled(&p.name);
-                println!(
+                outln!(
                     "{} — {} ({} rules){}",
                     p.name,
                     p.description,
@@ -78,7 +78,7 @@ where
                         .iter()
                         .map(|c| format!("{} {}", c.standard.key(), c.id))
                         .collect();
-                    println!(
+                    outln!(
                         "  {:<12} {:<8} {:<9} {}",
                         r.info.id,
                         r.info.severity,
@@ -86,7 +86,7 @@ where
                         r.info.title
                     );
                     if !controls.is_empty() {
-                        println!("  {:<31}controls: {}", "", controls.join(", "));
+                        outln!("  {:<31}controls: {}", "", controls.join(", "));
                     }
                 }
             }
@@ -117,12 +117,12 @@ where
                         })
                     })
                     .collect();
-                println!(
+                outln!(
                     "{}",
                     json!({ "standard": standard.key(), "controls": controls, "passes": report.passes() })
                 );
             } else {
-                print!("{}", report.render());
+                out!("{}", report.render());
             }
             Ok(if report.passes() { 0 } else { 2 })
         }

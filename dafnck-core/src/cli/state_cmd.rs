@@ -12,10 +12,10 @@ pub(super) async fn command(
         StateCommand::List => {
             let state = engine.existing_state().await?;
             for r in state.resources.values() {
-                println!("{}\t{}\t{}", r.name, r.type_name, r.id);
+                outln!("{}\t{}\t{}", r.name, r.type_name, r.id);
             }
             for r in &state.deposed {
-                println!("{}\t{}\t{}\t(deposed)", r.name, r.type_name, r.id);
+                outln!("{}\t{}\t{}\t(deposed)", r.name, r.type_name, r.id);
             }
         }
         StateCommand::Show { name, version } => {
@@ -26,7 +26,7 @@ pub(super) async fn command(
             let Some(name) = name else {
                 // `--version N` alone: that version's resources.
                 for r in state.resources.values() {
-                    println!("{}\t{}\t{}", r.name, r.type_name, r.id);
+                    outln!("{}\t{}\t{}", r.name, r.type_name, r.id);
                 }
                 return Ok(0);
             };
@@ -38,15 +38,15 @@ pub(super) async fn command(
                 ))
             })?;
             let text = serde_json::to_string_pretty(&output::resource_json(r)).unwrap_or_default();
-            println!("{text}");
+            outln!("{text}");
         }
         StateCommand::History => {
             let versions = engine.history().await?;
             if versions.is_empty() {
-                println!("Stack {:?} has no versions yet.", engine.stack());
+                outln!("Stack {:?} has no versions yet.", engine.stack());
             }
             for v in versions {
-                println!(
+                outln!(
                     "{}\t{}\t{}\t{}\t{}",
                     v.version,
                     output::utc(v.at),
@@ -59,14 +59,14 @@ pub(super) async fn command(
         StateCommand::Rm { name } => {
             engine.existing_state().await?;
             engine.forget(name).await?;
-            println!("Forgot {name}; its object was left as it is.");
+            outln!("Forgot {name}; its object was left as it is.");
         }
         StateCommand::Migrate { to } => {
             let target = backends.open(to).await?;
             let copied =
                 state::migrate(engine.raw_store().as_ref(), target.as_ref(), engine.stack())
                     .await?;
-            println!(
+            outln!(
                 "Copied stack {:?} ({} resource(s), serial {}) from {} to {}.",
                 engine.stack(),
                 copied.resources.len(),
@@ -74,51 +74,51 @@ pub(super) async fn command(
                 engine.store().describe(),
                 target.describe()
             );
-            println!(
+            outln!(
                 "The old state was left as it is; run with --state {} (or DAFNCK_STATE) from now on.",
                 state::redact_url(to)
             );
         }
         StateCommand::Verify { accept: false, .. } => {
             let verification = engine.verify().await;
-            print!("{verification}");
+            out!("{verification}");
             if verification.is_damaged() {
-                println!(
+                outln!(
                     "Stack {:?} has damaged units (BAD above); nothing was changed.",
                     engine.stack()
                 );
                 return Ok(1);
             }
-            println!("Every unit of stack {:?} is whole.", engine.stack());
+            outln!("Every unit of stack {:?} is whole.", engine.stack());
         }
         StateCommand::Verify { accept: true, yes } => {
             let accepted = engine
                 .accept_edit(|edited, last| {
-                    println!(
+                    outln!(
                         "The snapshot of stack {:?} in {} was edited by hand; as it reads now:",
                         engine.stack(),
                         engine.raw_store().describe()
                     );
                     for line in output::edit_summary(edited, last) {
-                        println!("  {line}");
+                        outln!("  {line}");
                     }
                     confirm(*yes, "accept this edit as the stack's state")
                 })
                 .await?;
             match accepted {
-                Some(state) => println!(
+                Some(state) => outln!(
                     "Accepted: the snapshot carries a checksum of its new bytes (serial {}), and the history records who accepted it.",
                     state.serial
                 ),
                 None => {
-                    println!("Nothing was accepted.");
+                    outln!("Nothing was accepted.");
                     return Ok(1);
                 }
             }
         }
         StateCommand::ForceUnlock { id } => {
             engine.force_unlock(id).await?;
-            println!("Released lock {id} of stack {:?}.", engine.stack());
+            outln!("Released lock {id} of stack {:?}.", engine.stack());
         }
     }
     Ok(0)
