@@ -207,6 +207,35 @@ impl World {
         (from, ids.len())
     }
 
+    /// Asserts that the group launches from the new template and that every
+    /// instance of `before` was replaced by one launched from it; the
+    /// group's instances now.
+    async fn assert_all_new(&self, before: &[String]) -> Vec<String> {
+        let (after, template) = self.group().await;
+        assert_eq!(
+            template, self.new.id,
+            "the group launches from the new template"
+        );
+        assert!(
+            after.iter().all(|id| !before.contains(id)),
+            "every instance replaced: {after:?} from {before:?}"
+        );
+        assert_eq!(self.launched_from(&self.new).await, (4, 4));
+        after
+    }
+
+    /// Asserts that the group launches from the old template again and
+    /// runs four instances launched from it; the group's instances now.
+    async fn assert_all_old(&self) -> Vec<String> {
+        let (after, template) = self.group().await;
+        assert_eq!(
+            template, self.old.id,
+            "the group launches from the old template again"
+        );
+        assert_eq!(self.launched_from(&self.old).await, (4, 4));
+        after
+    }
+
     /// The target group's targets and how many are healthy.
     async fn targets(&self) -> (usize, usize) {
         let out = self
@@ -371,16 +400,7 @@ async fn a_rolling_rollout_moves_the_group_onto_the_new_template_a_quarter_at_a_
     // One instance per batch, each replacement launched from the new
     // template and healthy before the next batch.
     assert_eq!(*seen.lock().unwrap(), vec![(1, 4), (2, 4), (3, 4), (4, 4)]);
-    let (after, template) = world.group().await;
-    assert_eq!(
-        template, world.new.id,
-        "the group launches from the new template"
-    );
-    assert!(
-        after.iter().all(|id| !before.contains(id)),
-        "every instance replaced"
-    );
-    assert_eq!(world.launched_from(&world.new).await, (4, 4));
+    let after = world.assert_all_new(&before).await;
     // The four new instances are registered in the target group, healthy
     // (moto keeps the terminated ones listed as well; AWS deregisters
     // them).
@@ -440,13 +460,7 @@ async fn a_batch_failing_its_target_health_rolls_the_group_back_to_the_old_templ
                 || why.contains("Target.NotRegistered")),
         "{why}"
     );
-    let (after, template) = world.group().await;
-    assert_eq!(
-        template, world.old.id,
-        "the group launches from the old template again"
-    );
-    assert_eq!(after.len(), 4);
-    assert_eq!(world.launched_from(&world.old).await, (4, 4));
+    let after = world.assert_all_old().await;
     assert_eq!(world.launched_from(&world.new).await, (0, 4));
     // The first batch passed and was cycled back too; the last two were
     // never touched.
@@ -689,6 +703,61 @@ async fn the_moto_extension_refreshes_in_batches_sized_by_the_minimum_healthy_pe
 }
 
 #[tokio::test]
+async fn the_moto_extension_launches_first_at_100_percent_and_cancels_after_the_batch_under_way() {
+    let test =
+        "the_moto_extension_launches_first_at_100_percent_and_cancels_after_the_batch_under_way";
+    let Some(world) = World::for_refresh(test).await else {
+        return;
+    };
+    world.start_refresh(100, 1, false).await.unwrap();
+    let mut sizes = Vec::new();
+    let mut statuses = Vec::new();
+    let mut cancelled = false;
+    for _ in 0..400 {
+        let (status, percent, _, _, _) = world.latest_refresh().await;
+        sizes.push(world.group().await.0.len());
+        if statuses.last() != Some(&status) {
+            statuses.push(status.clone());
+        }
+        if percent >= 25 && !cancelled {
+            world
+                .asg
+                .cancel_instance_refresh()
+                .auto_scaling_group_name(&world.group)
+                .send()
+                .await
+                .unwrap();
+            cancelled = true;
+        }
+        if status == InstanceRefreshStatus::Cancelled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&InstanceRefreshStatus::Cancelled),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&InstanceRefreshStatus::Cancelling),
+        "{statuses:?}"
+    );
+    // At 100% a replacement is launched before its instance goes: the
+    // group never drops below its four.
+    assert!(sizes.iter().all(|&n| (4..=5).contains(&n)), "{sizes:?}");
+    assert!(sizes.contains(&5), "{sizes:?}");
+    // Cancelled after the batch under way: some instances replaced, not
+    // all, and nothing rolled back.
+    let (from_new, all) = world.launched_from(&world.new).await;
+    assert!(
+        (1..4).contains(&from_new) && all == 4,
+        "{from_new} of {all}"
+    );
+    assert_eq!(world.group().await.1, world.new.id);
+}
+
+#[tokio::test]
 async fn an_instance_refresh_moves_the_group_onto_the_new_template_half_at_a_time() {
     let test = "an_instance_refresh_moves_the_group_onto_the_new_template_half_at_a_time";
     let Some(world) = World::for_refresh(test).await else {
@@ -701,16 +770,7 @@ async fn an_instance_refresh_moves_the_group_onto_the_new_template_half_at_a_tim
         .with_config(&world.config)
         .poll(Duration::from_millis(50));
     refresh.deploy(world.rollout(&journal)).await.unwrap();
-    let (after, template) = world.group().await;
-    assert_eq!(
-        template, world.new.id,
-        "the group launches from the new template"
-    );
-    assert!(
-        after.iter().all(|id| !before.contains(id)),
-        "every instance replaced: {after:?} from {before:?}"
-    );
-    assert_eq!(world.launched_from(&world.new).await, (4, 4));
+    world.assert_all_new(&before).await;
     // The target group holds the four replacements, healthy; the replaced
     // instances were deregistered.
     assert_eq!(world.targets().await, (4, 4));
@@ -793,12 +853,7 @@ async fn a_refresh_whose_replacements_fail_their_target_health_is_rolled_back_by
         rollback_reason.contains("did not become healthy"),
         "{rollback_reason}"
     );
-    let (after, template) = world.group().await;
-    assert_eq!(
-        template, world.old.id,
-        "the group launches from the old template again"
-    );
-    assert_eq!(world.launched_from(&world.old).await, (4, 4));
+    let after = world.assert_all_old().await;
     // The first batch (half) was replaced twice; the other half untouched.
     let untouched = after.iter().filter(|id| before.contains(id)).count();
     assert_eq!(untouched, 2, "{after:?} from {before:?}");
@@ -816,7 +871,6 @@ async fn a_refresh_past_its_deadline_is_rolled_back_with_rollback_instance_refre
     let Some(world) = World::for_refresh(test).await else {
         return;
     };
-    let before = world.group().await;
     let journal = Arc::new(Journal::default());
     // Each batch warms up for 3 s: the first is still warming up at the
     // 1 s deadline.
@@ -833,10 +887,7 @@ async fn a_refresh_past_its_deadline_is_rolled_back_with_rollback_instance_refre
     let (status, _, _, _, rollback_reason) = world.latest_refresh().await;
     assert_eq!(status, InstanceRefreshStatus::RollbackSuccessful);
     assert_eq!(rollback_reason, "Rollback requested by the user.");
-    let (after, template) = world.group().await;
-    assert_eq!(template, world.old.id);
-    assert_eq!(world.launched_from(&world.old).await, (4, 4));
-    assert_eq!(after.len(), before.0.len());
+    world.assert_all_old().await;
     let phases: Vec<Phase> = journaled(&journal).into_iter().map(|(p, _)| p).collect();
     assert!(phases.contains(&Phase::RollingBack), "{phases:?}");
     assert_eq!(phases.last(), Some(&Phase::RolledBack));

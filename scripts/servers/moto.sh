@@ -7,16 +7,17 @@
 #   scripts/servers/moto.sh stop
 #   eval "$(scripts/servers/moto.sh start)"
 #
-# `start` installs moto[server] with pip when it is missing, starts it in the
-# background through scripts/servers/moto_ext/serve.py (moto's own server
-# with the project's extensions: the Auto Scaling instance refresh moto
-# does not implement) with AMI validation on (unknown AMIs are rejected as by AWS) and
-# Lambda in its no-Docker mode (functions are kept, never run),
-# waits until it answers, and records its pid, URL and log under
-# $DAFNCK_SERVERS_DIR (default: target/servers/ in the checkout). Starting
-# while it runs prints the running server's URL (a server without the
-# extensions, started by an older copy of this script, is restarted). Only the export line goes
-# to standard output; progress and errors go to standard error.
+# `start` installs moto[server] with pip when it is missing, starts it in
+# the background through scripts/servers/moto_ext/serve.py (moto's own
+# server with the project's extensions: the Auto Scaling instance refresh
+# moto does not implement) with AMI validation on (unknown AMIs are
+# rejected as by AWS) and Lambda in its no-Docker mode (functions are kept,
+# never run), waits until it answers, and records its pid, URL and log
+# under $DAFNCK_SERVERS_DIR (default: target/servers/ in the checkout).
+# Starting while it runs prints the running server's URL; a server without
+# the extensions (started by an older copy of this script) is restarted on
+# its port. Only the export line goes to standard output; progress and
+# errors go to standard error.
 #
 # Environment: MOTO_PORT (default: a free port), DAFNCK_SERVERS_DIR.
 set -euo pipefail
