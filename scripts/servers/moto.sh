@@ -7,13 +7,17 @@
 #   scripts/servers/moto.sh stop
 #   eval "$(scripts/servers/moto.sh start)"
 #
-# `start` installs moto[server] with pip when it is missing, starts it in the
-# background with AMI validation on (unknown AMIs are rejected as by AWS) and
-# Lambda in its no-Docker mode (functions are kept, never run),
-# waits until it answers, and records its pid, URL and log under
-# $DAFNCK_SERVERS_DIR (default: target/servers/ in the checkout). Starting
-# while it runs prints the running server's URL. Only the export line goes
-# to standard output; progress and errors go to standard error.
+# `start` installs moto[server] with pip when it is missing, starts it in
+# the background through scripts/servers/moto_ext/serve.py (moto's own
+# server with the project's extensions: the Auto Scaling instance refresh
+# moto does not implement) with AMI validation on (unknown AMIs are
+# rejected as by AWS) and Lambda in its no-Docker mode (functions are kept,
+# never run), waits until it answers, and records its pid, URL and log
+# under $DAFNCK_SERVERS_DIR (default: target/servers/ in the checkout).
+# Starting while it runs prints the running server's URL; a server without
+# the extensions (started by an older copy of this script) is restarted on
+# its port. Only the export line goes to standard output; progress and
+# errors go to standard error.
 #
 # Environment: MOTO_PORT (default: a free port), DAFNCK_SERVERS_DIR.
 set -euo pipefail
@@ -52,47 +56,48 @@ PY
 # Whether the server at $1 answers its management API.
 answers() { http_ok "$1/moto-api/data.json"; }
 
-# The command that runs moto's server, installing moto[server] first when
-# neither `moto_server` nor the Python module is there.
+# The command that runs moto's server with the project's extensions
+# (scripts/servers/moto_ext/: the Auto Scaling instance refresh moto lacks),
+# installing moto[server] first when Python cannot import it.
 server_command() {
-    if command -v moto_server >/dev/null 2>&1 && moto_server --help >/dev/null 2>&1; then
-        echo moto_server
-        return
-    fi
     if ! "$PYTHON" -c 'import moto.server' >/dev/null 2>&1; then
-        say "moto_server is missing; installing $MOTO_REQUIREMENT with pip"
+        say "moto is missing; installing $MOTO_REQUIREMENT with pip"
         "$PYTHON" -m pip install --quiet --disable-pip-version-check \
             --root-user-action=ignore "$MOTO_REQUIREMENT" </dev/null >&2 \
             || die "pip could not install $MOTO_REQUIREMENT"
-        hash -r
-        if command -v moto_server >/dev/null 2>&1 && moto_server --help >/dev/null 2>&1; then
-            echo moto_server
-            return
-        fi
         "$PYTHON" -c 'import moto.server' >/dev/null 2>&1 \
             || die "moto was installed but its server module cannot be imported"
     fi
-    echo "$PYTHON -m moto.server"
+    echo "$PYTHON $ROOT/scripts/servers/moto_ext/serve.py"
 }
+
+# Whether the server at $1 serves the project's extensions (a moto started
+# by an older copy of this script does not).
+extended() { http_ok "$1/moto-api/dafnck/extensions"; }
 
 start() {
     mkdir -p "$DIR"
-    local pid url
+    local pid url reuse_port=""
     if pid="$(running_pid)"; then
         url="$(cat "$URL_FILE")"
-        if answers "$url"; then
+        if answers "$url" && extended "$url"; then
             say "already running (pid $pid) at $url"
             configure "$url"
             echo "export DAFNCK_MOTO_URL=$url"
             return
         fi
-        say "pid $pid is recorded but $url does not answer; restarting"
+        if answers "$url"; then
+            say "pid $pid at $url lacks the instance refresh extension; restarting it on its port"
+            reuse_port="${url##*:}"
+        else
+            say "pid $pid is recorded but $url does not answer; restarting"
+        fi
         stop
         mkdir -p "$DIR"
     fi
     local cmd port
     cmd="$(server_command)"
-    port="${MOTO_PORT:-$(free_port)}"
+    port="${MOTO_PORT:-${reuse_port:-$(free_port)}}"
     url="http://127.0.0.1:$port"
     say "starting moto on $url (log: $LOG_FILE)"
     # setsid: the server gets its own session, so it outlives this script

@@ -40,8 +40,14 @@ use crate::record::{Phase, RolloutRecord};
 ///   judges health itself (the group's health check type: `ELB` to use
 ///   the target groups'). `rollout pause`, `resume` and `promote` are not
 ///   available: a refresh cannot be held.
-/// - moto implements no instance refresh: against it, `deploy` is declined
-///   at StartInstanceRefresh with moto's answer (docs/aws.md).
+/// - moto implements no instance refresh; the moto server the tests start
+///   (`scripts/servers/moto.sh`) carries the project's own
+///   (`scripts/servers/moto_ext/instance_refresh.py`: batches from the
+///   minimum healthy percentage, warm-up, skip matching, health from the
+///   group, EC2 and, for `ELB` health checks, the target groups; cancel and
+///   rollback, automatic or asked for). A moto without it answers
+///   StartInstanceRefresh "not implemented" and `deploy` is declined with
+///   that answer (docs/aws.md).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -258,6 +264,7 @@ impl Deploy for InstanceRefresh {
         save(&rec).await.map_err(DeployError::Stuck)?;
         let deadline = tokio::time::Instant::now() + self.deadline;
         let mut rolling_back = false;
+        let mut last: Option<(InstanceRefreshStatus, u8)> = None;
         loop {
             let aborted = match rollout.controls().await {
                 Ok(controls) => controls.contains(&RolloutControl::Abort),
@@ -292,7 +299,21 @@ impl Deploy for InstanceRefresh {
             };
             rec.weight = u8::try_from(percent.clamp(0, 100)).unwrap_or(0);
             match standing(&status, &reason) {
-                Standing::Running => {}
+                Standing::Running => {
+                    let seen = (status.clone(), rec.weight);
+                    if last.as_ref() != Some(&seen) {
+                        tracing::info!(group = %group, refresh = %id, status = %status.as_str(), percent = rec.weight, "instance refresh progress");
+                        if !rolling_back {
+                            rec.message = Some(format!(
+                                "instance refresh {id} of {group}: {}, {}% complete",
+                                status.as_str(),
+                                rec.weight
+                            ));
+                        }
+                        save(&rec).await.map_err(DeployError::Stuck)?;
+                        last = Some(seen);
+                    }
+                }
                 Standing::Done => {
                     rec.phase = Phase::Completed;
                     rec.message = None;
