@@ -278,19 +278,30 @@ impl Controllers {
                 &format!("pods \"{rs}-\" is forbidden: the rollout was told to fail ({ROLLOUT_ANNOTATION}=fail)"),
             ));
         }
-        let mut status = json!({
+        // Fields the controller does not compute (collisionCount) stay.
+        let mut status = if old.is_object() {
+            old.clone()
+        } else {
+            json!({})
+        };
+        let computed = json!({
             "observedGeneration": meta["generation"].as_i64().unwrap_or(1),
             "replicas": replicas,
             "updatedReplicas": r.updated,
             "readyReplicas": available,
             "availableReplicas": available,
+            "unavailableReplicas": (replicas - available).max(0),
             "conditions": conditions,
         });
-        if replicas > available {
-            status["unavailableReplicas"] = json!(replicas - available);
-        }
         let m = status.as_object_mut()?;
-        m.retain(|_, v| v != &json!(0));
+        for (k, v) in computed.as_object()? {
+            // Zero counts are left out, as the API's `omitempty` does.
+            if v == &json!(0) {
+                m.remove(k);
+            } else {
+                m.insert(k.clone(), v.clone());
+            }
+        }
         (status != *old).then_some(status)
     }
 

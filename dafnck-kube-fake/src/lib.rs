@@ -120,7 +120,7 @@ impl Cluster {
 /// Serves `cluster` on `listener` until the task is dropped, stepping its
 /// controllers every `tick`.
 pub async fn serve(listener: TcpListener, cluster: Arc<Cluster>, tick: Duration) {
-    let mut every = tokio::time::interval(tick);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     loop {
         let accepted = tokio::select! {
             _ = every.tick() => {
