@@ -97,6 +97,13 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             r["categories"] = json!(["all"]);
         }
         resources.push(r);
+        if k.kind == "Deployment" {
+            resources.push(json!({
+                "name": "deployments/scale", "singularName": "", "namespaced": true,
+                "group": "autoscaling", "version": "v1", "kind": "Scale",
+                "verbs": ["get", "patch", "update"]
+            }));
+        }
         if k.status {
             resources.push(json!({
                 "name": format!("{}/status", k.resource), "singularName": "",

@@ -139,6 +139,7 @@ fn target(segs: &[&str]) -> Result<Target, ApiError> {
     match sub.as_deref() {
         None => {}
         Some("status") if kind.status => {}
+        Some("scale") if kind.kind == "Deployment" => {}
         Some(_) => return Err(ApiError::no_route(&path)),
     }
     Ok(Target {
@@ -282,6 +283,19 @@ fn resource(
         .to_string();
     let mut guard = cluster.lock();
     let store = &mut guard.store;
+    if sub == "scale" {
+        let name = t.name.as_deref().unwrap_or_default();
+        return scale(
+            store,
+            kind,
+            &ns,
+            name,
+            &parts.method,
+            &content_type,
+            body,
+            opts,
+        );
+    }
     match (&parts.method, t.name.as_deref()) {
         (&Method::GET, None) => {
             let selector = Selector::parse(
@@ -369,13 +383,8 @@ fn resource(
                     o["metadata"]["namespace"].as_str().unwrap_or_default(),
                     o["metadata"]["name"].as_str().unwrap_or_default(),
                 );
-                items.push(list_item(store.delete(
-                    kind,
-                    n,
-                    s,
-                    &Value::Null,
-                    opts.dry_run,
-                )?));
+                store.delete(kind, n, s, &Value::Null, opts.dry_run)?;
+                items.push(list_item(o.clone()));
             }
             Ok(json_response(
                 200,
@@ -385,6 +394,84 @@ fn resource(
         }
         (m, _) => Err(ApiError::method_not_allowed(m.as_str())),
     }
+}
+
+/// The `Scale` of a Deployment (`autoscaling/v1`).
+fn scale_of(d: &Value) -> Value {
+    let m = &d["metadata"];
+    let selector: Vec<String> = d["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|l| {
+            l.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
+                     "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
+        "spec": {"replicas": d["spec"]["replicas"]},
+        "status": {"replicas": d["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector.join(",")}
+    })
+}
+
+/// `GET`, `PUT` and `PATCH` (JSON, merge and strategic merge) of a
+/// Deployment's `/scale`: its `spec.replicas`, written as the `scale`
+/// subresource (how autoscalers and `kubectl scale` write it).
+#[allow(clippy::too_many_arguments)]
+fn scale(
+    store: &mut crate::store::Store,
+    kind: &'static Kind,
+    ns: &str,
+    name: &str,
+    method: &Method,
+    content_type: &str,
+    body: &[u8],
+    opts: WriteOptions<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let current = store.get(kind, ns, name)?;
+    let old = scale_of(&current);
+    let new = match *method {
+        Method::GET => return Ok(json_response(200, &old)),
+        Method::PUT => parse_body(body, false)?,
+        Method::PATCH => {
+            let p = parse_body(body, false)?;
+            let mut new = old.clone();
+            match content_type {
+                "application/merge-patch+json" => crate::patch::merge_patch(&mut new, &p),
+                "application/strategic-merge-patch+json" => {
+                    crate::patch::strategic_merge_patch(&mut new, &p)
+                        .map_err(ApiError::bad_request)?
+                }
+                "application/json-patch+json" => {
+                    crate::patch::json_patch(&mut new, &p).map_err(ApiError::bad_request)?
+                }
+                other => return Err(ApiError::unsupported_media_type(other)),
+            }
+            new
+        }
+        ref m => return Err(ApiError::method_not_allowed(m.as_str())),
+    };
+    if let Some(rv) = new["metadata"]["resourceVersion"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+    {
+        if Some(rv) != current["metadata"]["resourceVersion"].as_str() {
+            return Err(ApiError::conflict(kind, name));
+        }
+    }
+    let Some(replicas) = new["spec"]["replicas"].as_i64() else {
+        return Err(ApiError::invalid(
+            kind,
+            name,
+            &[("spec.replicas".into(), "Required value".into())],
+        ));
+    };
+    let mut scaled = current.clone();
+    scaled["spec"]["replicas"] = json!(replicas);
+    let updated = store.replace(kind, ns, name, scaled, opts)?;
+    Ok(json_response(200, &scale_of(&updated)))
 }
 
 fn watch(

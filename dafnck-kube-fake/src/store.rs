@@ -587,7 +587,9 @@ impl Store {
     }
 
     /// Deletes object `name`; `preconditions` (`uid`, `resourceVersion`)
-    /// must hold. Deleting a namespace deletes everything in it.
+    /// must hold. Objects go at once (answered with a success `Status`); a
+    /// namespace turns `Terminating` (answered with itself) and goes with
+    /// everything in it on the namespace controller's next step.
     ///
     /// # Errors
     /// 404, 409 (a precondition failed), 403 (a built-in namespace).
@@ -631,10 +633,17 @@ impl Store {
             terminating["status"]["phase"] = json!("Terminating");
             return Ok(self.commit(kind, terminating, "MODIFIED"));
         }
+        let uid = old["metadata"]["uid"].clone();
         let mut gone = old;
         gone["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
         gone["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-        Ok(self.commit(kind, gone, "DELETED"))
+        self.commit(kind, gone, "DELETED");
+        // An object deleted at once is answered with a success Status (the
+        // object is gone); one still being deleted (a namespace) with itself.
+        Ok(json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": name, "group": kind.group, "kind": kind.resource, "uid": uid}
+        }))
     }
 
     /// The namespace controller's step: every terminating namespace's

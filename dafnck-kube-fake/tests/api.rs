@@ -263,7 +263,12 @@ fn a_watch_streams_changes_from_a_resource_version_and_honours_selectors() {
         "application/merge-patch+json",
         r#"{"data":{"k":"v"}}"#,
     );
-    fake.http("DELETE", &format!("{CM}/a"), "application/json", "");
+    let (code, status) = fake.http("DELETE", &format!("{CM}/a"), "application/json", "");
+    assert_eq!(
+        (code, status["kind"].as_str(), status["status"].as_str()),
+        (200, Some("Status"), Some("Success"))
+    );
+    assert_eq!(status["details"]["name"], "a");
 
     let events = fake.watch(
         &format!("{CM}?watch=true&resourceVersion={rv}&labelSelector=app%3Dweb"),
@@ -388,7 +393,10 @@ fn discovery_lists_the_served_kinds_and_openapi_tells_kubectl_fields_are_validat
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(resources, ["deployments", "deployments/status"]);
+    assert_eq!(
+        resources,
+        ["deployments", "deployments/scale", "deployments/status"]
+    );
     let (_, root) = fake.get("/openapi/v3");
     let url = root["paths"]["apis/autoscaling/v2"]["serverRelativeURL"]
         .as_str()

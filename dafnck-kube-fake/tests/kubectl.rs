@@ -436,3 +436,57 @@ fn kubectl_delete_removes_objects_and_a_namespace_with_its_contents() {
     let out = fake.kubectl(&["delete", "namespace", "default"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("this namespace may not be deleted"));
 }
+
+#[test]
+fn kubectl_scale_writes_replicas_through_the_scale_subresource() {
+    if !have_kubectl("kubectl_scale_writes_replicas_through_the_scale_subresource") {
+        return;
+    }
+    let fake = Fake::start();
+    let app = fake.file("app.yaml", APP);
+    fake.kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "dafnck",
+        "-f",
+        app.to_str().unwrap(),
+    ]);
+    let out = fake.kubectl_ok(&["-n", "shop", "scale", "deployment/web", "--replicas", "4"]);
+    assert!(out.contains("deployment.apps/web scaled"), "{out}");
+    let d = json(&fake.kubectl_ok(&[
+        "-n",
+        "shop",
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]));
+    assert_eq!(d["spec"]["replicas"], 4);
+    let scaler = d["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["subresource"] == "scale")
+        .cloned()
+        .expect("an entry for the scale subresource");
+    assert!(
+        scaler["fieldsV1"]["f:spec"]["f:replicas"].is_object(),
+        "{scaler}"
+    );
+    assert_eq!(scaler["operation"], "Update");
+    let out = fake.kubectl_ok(&[
+        "-n",
+        "shop",
+        "rollout",
+        "status",
+        "deployment/web",
+        "--timeout",
+        "30s",
+    ]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let d = json(&fake.kubectl_ok(&["-n", "shop", "get", "deployment", "web", "-o", "json"]));
+    assert_eq!(d["status"]["availableReplicas"], 4);
+}

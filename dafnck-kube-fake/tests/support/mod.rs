@@ -185,7 +185,7 @@ pub fn have_kubectl(test: &str) -> bool {
         if std::env::var("DAFNCK_REQUIRE_SERVERS").as_deref() == Ok("1") {
             panic!("{test}: {why}, and DAFNCK_REQUIRE_SERVERS=1 requires it");
         }
-        eprintln!("skipping {test}: {why}");
+        eprintln!("SKIPPED {test}: {why}");
     }
     ok
 }
