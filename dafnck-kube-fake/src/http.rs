@@ -490,7 +490,22 @@ fn watch(
                 .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
         ),
     };
-    let (backlog, mut rx) = store.watch(kind, since)?;
+    let (backlog, mut rx) = match store.watch(kind, since) {
+        Ok(w) => w,
+        // Too old a resource version: as the API server's watch cache does,
+        // a 200 whose one event is an ERROR carrying the 410 Status (clients
+        // list again).
+        Err(e) => {
+            let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": e.status()}))
+                .unwrap_or_default();
+            line.push(b'\n');
+            return Ok(respond(
+                200,
+                "application/json",
+                Full::new(Bytes::from(line)).boxed(),
+            ));
+        }
+    };
     let current = store.resource_version();
     let timeout = q
         .get("timeoutSeconds")

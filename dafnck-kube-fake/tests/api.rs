@@ -415,3 +415,44 @@ fn discovery_lists_the_served_kinds_and_openapi_tells_kubectl_fields_are_validat
         .iter()
         .any(|p| p["name"] == "fieldValidation"));
 }
+
+#[test]
+fn a_watch_from_a_resource_version_older_than_the_kept_history_gets_a_410_error_event() {
+    let fake = Fake::still();
+    {
+        let cluster = fake.server.cluster();
+        let mut state = cluster.lock();
+        let kind = dafnck_kube_fake::kinds::by_kind("v1", "ConfigMap").unwrap();
+        let opts = dafnck_kube_fake::store::WriteOptions {
+            manager: "test",
+            dry_run: false,
+            subresource: "",
+        };
+        for i in 0..10_050 {
+            let cm = json!({"metadata": {"name": format!("c{i}")}});
+            state.store.create(kind, "default", cm, opts).unwrap();
+        }
+    }
+    let events = fake.watch(
+        &format!("{CM}?watch=true&resourceVersion=2"),
+        Duration::from_secs(5),
+        |e| !e.is_empty(),
+    );
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "ERROR");
+    assert_eq!(events[0]["object"]["code"], 410);
+    assert_eq!(events[0]["object"]["reason"], "Expired");
+    // A recent resource version still resumes.
+    let rv = fake.get(CM).1["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let events = fake.watch(
+        &format!("{CM}?watch=true&resourceVersion={}", rv - 1),
+        Duration::from_secs(5),
+        |e| !e.is_empty(),
+    );
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[0]["object"]["metadata"]["name"], "c10049");
+}
