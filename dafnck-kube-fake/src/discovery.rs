@@ -1,12 +1,11 @@
 //! Discovery and OpenAPI documents
 //! (<https://kubernetes.io/docs/concepts/overview/kubernetes-api/#discovery-api>).
 //!
-//! Discovery is served in its unaggregated form (`/api`, `/apis`, one
-//! `APIResourceList` per group version); clients that ask for the
-//! aggregated form (`application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`,
-//! as kubectl 1.32 does first) get the unaggregated document with a plain
-//! `application/json` content type, which tells them to fall back, as they
-//! do with API servers older than 1.26.
+//! Discovery is served in both forms: aggregated (`/api` and `/apis` as
+//! `APIGroupDiscoveryList` of `apidiscovery.k8s.io/v2`, when the `Accept`
+//! header asks for it, as kubectl 1.32 does) and unaggregated (`/api`,
+//! `/apis`, one `APIResourceList` per group version, which kube-rs'
+//! `Discovery::run` reads).
 //!
 //! OpenAPI v3 (`/openapi/v3` and one document per group version) lists, for
 //! every served kind, the `PATCH` operation with its
@@ -174,4 +173,79 @@ pub fn openapi_group_version(path: &str) -> Option<Value> {
         "paths": paths,
         "components": {"schemas": {}}
     }))
+}
+
+/// The content type of aggregated discovery documents.
+pub const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether an `Accept` header asks for aggregated discovery (v2).
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').any(|media| {
+        let params: Vec<&str> = media.split(';').map(str::trim).collect();
+        params.contains(&"g=apidiscovery.k8s.io")
+            && params.contains(&"v=v2")
+            && params.contains(&"as=APIGroupDiscoveryList")
+    })
+}
+
+/// Aggregated discovery: `/api` (`core`: the core group) or `/apis`.
+pub fn aggregated(core: bool) -> Value {
+    let mut items = Vec::new();
+    let mut groups: Vec<&str> = Vec::new();
+    for (g, _) in group_versions() {
+        if g.is_empty() == core && !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    for g in groups {
+        let versions: Vec<Value> = group_versions()
+            .into_iter()
+            .filter(|(gg, _)| *gg == g)
+            .map(|(_, v)| {
+                let resources: Vec<Value> = KINDS
+                    .iter()
+                    .filter(|k| k.group == g && k.version == v)
+                    .map(|k| {
+                        let kind_ref = json!({"group": g, "version": v, "kind": k.kind});
+                        let mut subresources = Vec::new();
+                        if k.kind == "Deployment" {
+                            subresources.push(json!({
+                                "subresource": "scale",
+                                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                                "verbs": ["get", "patch", "update"]
+                            }));
+                        }
+                        if k.status {
+                            subresources.push(json!({"subresource": "status", "responseKind": kind_ref, "verbs": ["get", "patch", "update"]}));
+                        }
+                        let mut r = json!({
+                            "resource": k.resource, "responseKind": kind_ref,
+                            "scope": if k.namespaced { "Namespaced" } else { "Cluster" },
+                            "singularResource": k.singular,
+                            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+                        });
+                        if !k.short_names.is_empty() {
+                            r["shortNames"] = json!(k.short_names);
+                        }
+                        if matches!(k.kind, "Deployment" | "Service" | "HorizontalPodAutoscaler") {
+                            r["categories"] = json!(["all"]);
+                        }
+                        if !subresources.is_empty() {
+                            r["subresources"] = json!(subresources);
+                        }
+                        r
+                    })
+                    .collect();
+                json!({"version": v, "resources": resources, "freshness": "Current"})
+            })
+            .collect();
+        let metadata = if g.is_empty() {
+            json!({"creationTimestamp": null})
+        } else {
+            json!({"name": g, "creationTimestamp": null})
+        };
+        items.push(json!({"metadata": metadata, "versions": versions}));
+    }
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }

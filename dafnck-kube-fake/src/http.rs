@@ -225,6 +225,26 @@ pub async fn handle(
         .filter(|s| !s.is_empty())
         .collect();
     let get = parts.method == Method::GET;
+    let accept = parts
+        .headers
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if get && discovery::wants_aggregated(accept) {
+        let doc = match segs.as_slice() {
+            ["api"] => Some(discovery::aggregated(true)),
+            ["apis"] => Some(discovery::aggregated(false)),
+            _ => None,
+        };
+        if let Some(doc) = doc {
+            let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+            return Ok(respond(
+                200,
+                discovery::AGGREGATED_CONTENT_TYPE,
+                Full::new(bytes).boxed(),
+            ));
+        }
+    }
     let doc = match segs.as_slice() {
         ["version"] if get => Some(discovery::version()),
         ["api"] if get => Some(discovery::core_versions(&cluster.address)),

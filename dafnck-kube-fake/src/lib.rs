@@ -8,8 +8,9 @@
 //! kube-rs and kubectl use, following the API concepts of
 //! <https://kubernetes.io/docs/reference/using-api/api-concepts/>:
 //!
-//! - discovery (`/version`, `/api`, `/apis`, each group version) and an
-//!   OpenAPI v3 index enough for `kubectl apply` ([`discovery`]);
+//! - discovery (`/version`; `/api` and `/apis` aggregated or not; each
+//!   group version) and an OpenAPI v3 index enough for `kubectl apply`
+//!   ([`discovery`]);
 //! - get, list (label and field selectors), create (`409 AlreadyExists`),
 //!   replace with `resourceVersion` optimistic concurrency (`409
 //!   Conflict`), delete (namespaces cascade), JSON, merge and strategic

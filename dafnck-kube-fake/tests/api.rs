@@ -456,3 +456,48 @@ fn a_watch_from_a_resource_version_older_than_the_kept_history_gets_a_410_error_
     assert_eq!(events[0]["type"], "ADDED");
     assert_eq!(events[0]["object"]["metadata"]["name"], "c10049");
 }
+
+#[test]
+fn discovery_is_aggregated_when_asked_and_unaggregated_otherwise() {
+    let fake = Fake::still();
+    let accept =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    let (code, ct, apis) = fake.http_with("GET", "/apis", "application/json", accept, "");
+    assert_eq!(code, 200);
+    assert_eq!(
+        ct,
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=apigroupdiscoverylist"
+    );
+    assert_eq!(apis["kind"], "APIGroupDiscoveryList");
+    let apps = apis["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["metadata"]["name"] == "apps")
+        .unwrap();
+    let deployments = &apps["versions"][0]["resources"][0];
+    assert_eq!(deployments["resource"], "deployments");
+    assert_eq!(deployments["scope"], "Namespaced");
+    let subs: Vec<&str> = deployments["subresources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["subresource"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, ["scale", "status"]);
+    let (_, _, core) = fake.http_with("GET", "/api", "application/json", accept, "");
+    let core_kinds: Vec<&str> = core["items"][0]["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["responseKind"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(core_kinds, ["Namespace", "ConfigMap", "Secret", "Service"]);
+
+    let (_, ct, legacy) =
+        fake.http_with("GET", "/apis", "application/json", "application/json", "");
+    assert_eq!(
+        (ct.as_str(), legacy["kind"].as_str()),
+        ("application/json", Some("APIGroupList"))
+    );
+}

@@ -50,9 +50,13 @@ impl Fake {
 
     /// Runs kubectl against this server.
     pub fn kubectl(&self, args: &[&str]) -> Output {
+        // The discovery cache in the test's directory, not ~/.kube (each
+        // server has a port of its own).
         Command::new("kubectl")
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self._dir.path().join("kube-cache"))
             .args(args)
             .output()
             .expect("kubectl runs")
@@ -72,11 +76,25 @@ impl Fake {
 
     /// Sends one request; the status code and the JSON body.
     pub fn http(&self, method: &str, path: &str, content_type: &str, body: &str) -> (u16, Value) {
+        let (code, _, body) = self.http_with(method, path, content_type, "application/json", body);
+        (code, body)
+    }
+
+    /// Sends one request with an `Accept` header; the status code, the
+    /// response's content type and its JSON body.
+    pub fn http_with(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        accept: &str,
+        body: &str,
+    ) -> (u16, String, Value) {
         let mut s = TcpStream::connect(self.server.addr()).expect("the server accepts");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: dafnck-test/1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: dafnck-test/1\r\nAccept: {accept}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.server.addr(),
             body.len()
         )
@@ -98,8 +116,17 @@ impl Fake {
         } else {
             rest.to_string()
         };
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-type:")
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_default();
         (
             code,
+            content_type,
             serde_json::from_str(&body).unwrap_or(Value::String(body)),
         )
     }
