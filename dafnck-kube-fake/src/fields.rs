@@ -322,72 +322,39 @@ mod tests {
             ]}}}
         });
         let set = of_object(&d, false);
-        let c = r#"k:{"name":"web"}"#;
+        // Paths under the container `web`.
+        let web = |rest: &[&str]| {
+            let mut v = p(&[
+                "f:spec",
+                "f:template",
+                "f:spec",
+                "f:containers",
+                r#"k:{"name":"web"}"#,
+            ]);
+            v.extend(rest.iter().map(|s| s.to_string()));
+            v
+        };
+        let port = r#"k:{"containerPort":8080,"protocol":"TCP"}"#;
         let want: FieldSet = [
             p(&["f:metadata", "f:labels", "f:app"]),
             p(&["f:spec", "f:replicas"]),
-            p(&["f:spec", "f:template", "f:spec", "f:containers", c]),
-            p(&[
-                "f:spec",
-                "f:template",
-                "f:spec",
-                "f:containers",
-                c,
-                "f:name",
-            ]),
-            p(&[
-                "f:spec",
-                "f:template",
-                "f:spec",
-                "f:containers",
-                c,
-                "f:image",
-            ]),
-            p(&[
-                "f:spec",
-                "f:template",
-                "f:spec",
-                "f:containers",
-                c,
-                "f:args",
-            ]),
-            p(&[
-                "f:spec",
-                "f:template",
-                "f:spec",
-                "f:containers",
-                c,
-                "f:ports",
-                r#"k:{"containerPort":8080,"protocol":"TCP"}"#,
-            ]),
-            p(&[
-                "f:spec",
-                "f:template",
-                "f:spec",
-                "f:containers",
-                c,
-                "f:ports",
-                r#"k:{"containerPort":8080,"protocol":"TCP"}"#,
-                "f:containerPort",
-            ]),
+            web(&[]),
+            web(&["f:name"]),
+            web(&["f:image"]),
+            web(&["f:args"]),
+            web(&["f:ports", port]),
+            web(&["f:ports", port, "f:containerPort"]),
         ]
         .into_iter()
         .collect();
         assert_eq!(set, want);
         let v1 = to_fields_v1(&set);
         assert_eq!(
-            v1["f:spec"]["f:template"]["f:spec"]["f:containers"][c]["."],
+            v1["f:spec"]["f:template"]["f:spec"]["f:containers"][r#"k:{"name":"web"}"#]["."],
             json!({})
         );
         assert_eq!(from_fields_v1(&v1), set);
-        let image = p(&[
-            "f:spec",
-            "f:template",
-            "f:spec",
-            "f:containers",
-            c,
-            "f:image",
-        ]);
+        let image = web(&["f:image"]);
         assert_eq!(get(&d, &image), Some(&json!("demo:1")));
         assert_eq!(
             dotted(&image),

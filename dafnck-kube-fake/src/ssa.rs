@@ -287,6 +287,37 @@ mod tests {
         })
     }
 
+    /// The identity of the Deployment the tests apply to.
+    fn bare() -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "namespace": "default"}})
+    }
+
+    /// Our first apply of `deployment(2, "demo:1")` as `dafnck`: the
+    /// entries and the object.
+    fn ours() -> (Vec<Entry>, Value) {
+        let mut entries = Vec::new();
+        let out = apply_as(
+            &bare(),
+            &mut entries,
+            &deployment(2, "demo:1"),
+            "dafnck",
+            false,
+        );
+        (entries, out.expect("a first apply has no conflicts"))
+    }
+
+    /// An apply of an `apps/v1` object's main resource.
+    fn apply_as(
+        live: &Value,
+        entries: &mut Vec<Entry>,
+        config: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Value, Vec<Conflict>> {
+        apply(live, entries, config, manager, force, "apps/v1", false)
+    }
+
     fn owners(entries: &[Entry], dotted_path: &str) -> Vec<String> {
         entries
             .iter()
@@ -297,19 +328,7 @@ mod tests {
 
     #[test]
     fn an_apply_owns_exactly_the_fields_it_sets() {
-        let mut entries = Vec::new();
-        let live = json!({"apiVersion": "apps/v1", "kind": "Deployment",
-                          "metadata": {"name": "web", "namespace": "default"}});
-        let out = apply(
-            &live,
-            &mut entries,
-            &deployment(2, "demo:1"),
-            "dafnck",
-            false,
-            "apps/v1",
-            false,
-        )
-        .unwrap();
+        let (entries, out) = ours();
         assert_eq!(out["spec"]["replicas"], 2);
         assert_eq!(owners(&entries, ".spec.replicas"), ["dafnck"]);
         assert_eq!(
@@ -327,19 +346,7 @@ mod tests {
 
     #[test]
     fn a_field_another_manager_changed_is_theirs_and_applying_it_conflicts_unless_forced() {
-        let mut entries = Vec::new();
-        let base = json!({"apiVersion": "apps/v1", "kind": "Deployment",
-                          "metadata": {"name": "web", "namespace": "default"}});
-        let ours = apply(
-            &base,
-            &mut entries,
-            &deployment(2, "demo:1"),
-            "dafnck",
-            false,
-            "apps/v1",
-            false,
-        )
-        .unwrap();
+        let (mut entries, ours) = ours();
         // An autoscaler scales the deployment with an update.
         let mut scaled = ours.clone();
         scaled["spec"]["replicas"] = json!(5);
@@ -363,13 +370,11 @@ mod tests {
 
         // Re-applying the same replicas count conflicts with the new owner.
         let before = entries.clone();
-        let err = apply(
+        let err = apply_as(
             &scaled,
             &mut entries,
             &deployment(2, "demo:2"),
             "dafnck",
-            false,
-            "apps/v1",
             false,
         )
         .unwrap_err();
@@ -386,16 +391,7 @@ mod tests {
         // Leaving replicas out applies cleanly and leaves the HPA's value.
         let mut without = deployment(0, "demo:2");
         without["spec"].as_object_mut().unwrap().remove("replicas");
-        let out = apply(
-            &scaled,
-            &mut entries,
-            &without,
-            "dafnck",
-            false,
-            "apps/v1",
-            false,
-        )
-        .unwrap();
+        let out = apply_as(&scaled, &mut entries, &without, "dafnck", false).unwrap();
         assert_eq!(
             out["spec"]["replicas"], 5,
             "a field we gave up but another owns stays"
@@ -406,16 +402,7 @@ mod tests {
         );
 
         // Forcing takes the field over.
-        let out = apply(
-            &out,
-            &mut entries,
-            &deployment(3, "demo:2"),
-            "dafnck",
-            true,
-            "apps/v1",
-            false,
-        )
-        .unwrap();
+        let out = apply_as(&out, &mut entries, &deployment(3, "demo:2"), "dafnck", true).unwrap();
         assert_eq!(out["spec"]["replicas"], 3);
         assert_eq!(owners(&entries, ".spec.replicas"), ["dafnck"]);
     }
@@ -445,19 +432,7 @@ mod tests {
 
     #[test]
     fn managed_fields_round_trip_through_the_object() {
-        let mut entries = Vec::new();
-        let base = json!({"apiVersion": "apps/v1", "kind": "Deployment",
-                          "metadata": {"name": "web", "namespace": "default"}});
-        let mut out = apply(
-            &base,
-            &mut entries,
-            &deployment(2, "demo:1"),
-            "dafnck",
-            false,
-            "apps/v1",
-            false,
-        )
-        .unwrap();
+        let (entries, mut out) = ours();
         write_entries(&mut out, &entries);
         assert_eq!(out["metadata"]["managedFields"][0]["operation"], "Apply");
         assert_eq!(

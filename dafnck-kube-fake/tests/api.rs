@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{eventually, Fake};
+use support::{condition, eventually, replicas_owners, Fake};
 
 const CM: &str = "/api/v1/namespaces/default/configmaps";
 const DEPLOY: &str = "/apis/apps/v1/namespaces/default/deployments";
@@ -137,27 +137,21 @@ fn spec_changes_bump_the_generation_and_the_status_subresource_alone_writes_stat
     assert_eq!(d["metadata"]["generation"], 1);
 
     // A label is metadata: no new generation.
-    let (_, d) = fake.http(
-        "PATCH",
+    let (_, d) = fake.merge_patch(
         &format!("{DEPLOY}/web"),
-        "application/merge-patch+json",
         r#"{"metadata":{"labels":{"x":"y"}}}"#,
     );
     assert_eq!(d["metadata"]["generation"], 1);
     // The main resource ignores status.
-    let (_, d) = fake.http(
-        "PATCH",
+    let (_, d) = fake.merge_patch(
         &format!("{DEPLOY}/web"),
-        "application/merge-patch+json",
         r#"{"spec":{"replicas":4},"status":{"replicas":99}}"#,
     );
     assert_eq!(d["metadata"]["generation"], 2);
     assert_ne!(d["status"]["replicas"], 99);
     // The status subresource ignores spec.
-    let (code, d) = fake.http(
-        "PATCH",
+    let (code, d) = fake.merge_patch(
         &format!("{DEPLOY}/web/status"),
-        "application/merge-patch+json",
         r#"{"spec":{"replicas":7},"status":{"observedGeneration":1}}"#,
     );
     assert_eq!(code, 200);
@@ -190,10 +184,8 @@ fn server_side_apply_over_http_creates_records_ownership_and_reports_conflicts()
     assert_eq!((code, &d["metadata"]["resourceVersion"]), (200, &rv));
 
     // Another manager takes replicas by an update (as an autoscaler would).
-    let (code, _) = fake.http(
-        "PATCH",
+    let (code, _) = fake.merge_patch(
         &format!("{DEPLOY}/web?fieldManager=autoscaler"),
-        "application/merge-patch+json",
         r#"{"spec":{"replicas":6}}"#,
     );
     assert_eq!(code, 200);
@@ -257,12 +249,7 @@ fn a_watch_streams_changes_from_a_resource_version_and_honours_selectors() {
             201
         );
     }
-    fake.http(
-        "PATCH",
-        &format!("{CM}/a"),
-        "application/merge-patch+json",
-        r#"{"data":{"k":"v"}}"#,
-    );
+    fake.merge_patch(&format!("{CM}/a"), r#"{"data":{"k":"v"}}"#);
     let (code, status) = fake.http("DELETE", &format!("{CM}/a"), "application/json", "");
     assert_eq!(
         (code, status["kind"].as_str(), status["status"].as_str()),
@@ -344,13 +331,7 @@ fn the_simulated_autoscaler_keeps_its_target_within_bounds_and_owns_the_replicas
         })
     };
     let d = replicas(2).expect("the HPA raised replicas to its minimum");
-    let owner = d["metadata"]["managedFields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["fieldsV1"]["f:spec"].get("f:replicas").is_some())
-        .map(|e| e["manager"].clone());
-    assert_eq!(owner, Some(json!("kube-controller-manager")));
+    assert_eq!(replicas_owners(&d), ["kube-controller-manager"]);
 
     fake.server.cluster().set_hpa_desired("default", "web", 50);
     replicas(5).expect("the HPA scaled up to its maximum");
@@ -360,13 +341,7 @@ fn the_simulated_autoscaler_keeps_its_target_within_bounds_and_owns_the_replicas
         (h["status"]["desiredReplicas"] == 5).then_some(h)
     })
     .expect("the HPA reports its desired replicas");
-    let limited = hpa["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "ScalingLimited")
-        .unwrap()
-        .clone();
+    let limited = condition(&hpa, "ScalingLimited").unwrap();
     assert_eq!(limited["reason"], "TooManyReplicas");
 }
 

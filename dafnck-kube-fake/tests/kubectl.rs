@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{have_kubectl, Fake};
+use support::{condition, replicas_owners, Fake};
 
 const APP: &str = r#"
 apiVersion: v1
@@ -90,20 +90,39 @@ spec:
     resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
 "#;
 
+/// `kubectl rollout status` of the example's Deployment.
+const ROLLOUT_STATUS: [&str; 7] = [
+    "-n",
+    "shop",
+    "rollout",
+    "status",
+    "deployment/web",
+    "--timeout",
+    "30s",
+];
+
 fn json(s: &str) -> Value {
     serde_json::from_str(s).expect("kubectl printed JSON")
 }
 
+/// The example's Deployment as `kubectl get -o json` prints it (with its
+/// managed fields when `managed`).
+fn web(fake: &Fake, managed: bool) -> Value {
+    let mut args = vec!["-n", "shop", "get", "deployment", "web", "-o", "json"];
+    if managed {
+        args.push("--show-managed-fields");
+    }
+    json(&fake.kubectl_ok(&args))
+}
+
 #[test]
 fn kubectl_apply_creates_every_kind_and_get_reads_them_back_with_server_defaults() {
-    if !have_kubectl(
+    let Some(fake) = Fake::with_kubectl(
         "kubectl_apply_creates_every_kind_and_get_reads_them_back_with_server_defaults",
-    ) {
+    ) else {
         return;
-    }
-    let fake = Fake::start();
-    let app = fake.file("app.yaml", APP);
-    let out = fake.kubectl_ok(&["apply", "-f", app.to_str().unwrap()]);
+    };
+    let out = fake.apply_file("app.yaml", APP, &[]);
     for line in [
         "namespace/shop created",
         "configmap/web-config created",
@@ -116,7 +135,7 @@ fn kubectl_apply_creates_every_kind_and_get_reads_them_back_with_server_defaults
         assert!(out.contains(line), "{line:?} missing from:\n{out}");
     }
 
-    let d = json(&fake.kubectl_ok(&["-n", "shop", "get", "deployment", "web", "-o", "json"]));
+    let d = web(&fake, false);
     assert_eq!(d["metadata"]["generation"], 1);
     assert_eq!(d["metadata"]["uid"].as_str().map(str::len), Some(36));
     assert!(d["metadata"]["creationTimestamp"]
@@ -158,14 +177,14 @@ fn kubectl_apply_creates_every_kind_and_get_reads_them_back_with_server_defaults
     assert_eq!(names.trim(), "deployment.apps/web");
 
     // Apply again with a new image: configured, a new generation.
-    let app2 = fake.file(
+    let out = fake.apply_file(
         "app2.yaml",
         &APP.replace("demo-app:1.0.0", "demo-app:1.1.0"),
+        &[],
     );
-    let out = fake.kubectl_ok(&["apply", "-f", app2.to_str().unwrap()]);
     assert!(out.contains("deployment.apps/web configured"), "{out}");
     assert!(out.contains("service/web unchanged"), "{out}");
-    let d = json(&fake.kubectl_ok(&["-n", "shop", "get", "deployment", "web", "-o", "json"]));
+    let d = web(&fake, false);
     assert_eq!(d["metadata"]["generation"], 2);
     assert_eq!(
         d["spec"]["template"]["spec"]["containers"][0]["image"],
@@ -175,23 +194,13 @@ fn kubectl_apply_creates_every_kind_and_get_reads_them_back_with_server_defaults
 
 #[test]
 fn kubectl_rollout_status_waits_for_the_simulated_rollout_and_fails_on_a_stalled_one() {
-    if !have_kubectl(
+    let Some(fake) = Fake::with_kubectl(
         "kubectl_rollout_status_waits_for_the_simulated_rollout_and_fails_on_a_stalled_one",
-    ) {
+    ) else {
         return;
-    }
-    let fake = Fake::start();
-    let app = fake.file("app.yaml", APP);
-    fake.kubectl_ok(&["apply", "-f", app.to_str().unwrap()]);
-    let out = fake.kubectl_ok(&[
-        "-n",
-        "shop",
-        "rollout",
-        "status",
-        "deployment/web",
-        "--timeout",
-        "30s",
-    ]);
+    };
+    fake.apply_file("app.yaml", APP, &[]);
+    let out = fake.kubectl_ok(&ROLLOUT_STATUS);
     assert!(
         out.contains("Waiting for deployment \"web\" rollout to finish"),
         "{out}"
@@ -200,7 +209,7 @@ fn kubectl_rollout_status_waits_for_the_simulated_rollout_and_fails_on_a_stalled
         out.contains("deployment \"web\" successfully rolled out"),
         "{out}"
     );
-    let d = json(&fake.kubectl_ok(&["-n", "shop", "get", "deployment", "web", "-o", "json"]));
+    let d = web(&fake, false);
     let st = &d["status"];
     assert_eq!(
         (
@@ -216,12 +225,7 @@ fn kubectl_rollout_status_waits_for_the_simulated_rollout_and_fails_on_a_stalled
         ),
         (Some(3), Some(3))
     );
-    let progressing = st["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Progressing")
-        .unwrap();
+    let progressing = condition(&d, "Progressing").unwrap();
     assert_eq!(progressing["reason"], "NewReplicaSetAvailable");
 
     // The next version stalls: rollout status fails once the deadline passes.
@@ -230,17 +234,8 @@ fn kubectl_rollout_status_waits_for_the_simulated_rollout_and_fails_on_a_stalled
         .replace("  replicas: 3\n", "  replicas: 3\n  progressDeadlineSeconds: 2\n")
         .replace("  labels: {app: web}\nspec:\n  replicas", "  labels: {app: web}\n  annotations: {fake.dafnck.dev/rollout: stall}\nspec:\n  replicas");
     assert!(stalled.contains("fake.dafnck.dev/rollout: stall"));
-    let app2 = fake.file("stalled.yaml", &stalled);
-    fake.kubectl_ok(&["apply", "-f", app2.to_str().unwrap()]);
-    let out = fake.kubectl(&[
-        "-n",
-        "shop",
-        "rollout",
-        "status",
-        "deployment/web",
-        "--timeout",
-        "30s",
-    ]);
+    fake.apply_file("stalled.yaml", &stalled, &[]);
+    let out = fake.kubectl(&ROLLOUT_STATUS);
     assert!(
         !out.status.success(),
         "a stalled rollout fails rollout status"
@@ -250,14 +245,8 @@ fn kubectl_rollout_status_waits_for_the_simulated_rollout_and_fails_on_a_stalled
         err.contains("deployment \"web\" exceeded its progress deadline"),
         "{err}"
     );
-    let d = json(&fake.kubectl_ok(&["-n", "shop", "get", "deployment", "web", "-o", "json"]));
-    let progressing = d["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Progressing")
-        .unwrap()
-        .clone();
+    let d = web(&fake, false);
+    let progressing = condition(&d, "Progressing").unwrap();
     assert_eq!(progressing["status"], "False");
     assert_eq!(progressing["reason"], "ProgressDeadlineExceeded");
     assert!(
@@ -275,39 +264,27 @@ fn kubectl_rollout_status_waits_for_the_simulated_rollout_and_fails_on_a_stalled
 
 #[test]
 fn a_rollout_told_to_fail_reports_replica_failure_and_fails_rollout_status() {
-    if !have_kubectl("a_rollout_told_to_fail_reports_replica_failure_and_fails_rollout_status") {
+    let Some(fake) = Fake::with_kubectl(
+        "a_rollout_told_to_fail_reports_replica_failure_and_fails_rollout_status",
+    ) else {
         return;
-    }
-    let fake = Fake::start();
+    };
     fake.server
         .cluster()
         .set_rollout("shop", "web", dafnck_kube_fake::RolloutMode::Fail);
-    let app = fake.file(
+    fake.apply_file(
         "app.yaml",
         &APP.replace(
             "  replicas: 3\n",
             "  replicas: 3\n  progressDeadlineSeconds: 1\n",
         ),
+        &[],
     );
-    fake.kubectl_ok(&["apply", "-f", app.to_str().unwrap()]);
-    let out = fake.kubectl(&[
-        "-n",
-        "shop",
-        "rollout",
-        "status",
-        "deployment/web",
-        "--timeout",
-        "30s",
-    ]);
+    let out = fake.kubectl(&ROLLOUT_STATUS);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("exceeded its progress deadline"));
-    let d = json(&fake.kubectl_ok(&["-n", "shop", "get", "deployment", "web", "-o", "json"]));
-    let failure = d["status"]["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "ReplicaFailure")
-        .cloned();
+    let d = web(&fake, false);
+    let failure = condition(&d, "ReplicaFailure");
     assert_eq!(
         failure.map(|c| c["reason"].clone()),
         Some(Value::from("FailedCreate"))
@@ -316,33 +293,21 @@ fn a_rollout_told_to_fail_reports_replica_failure_and_fails_rollout_status() {
 
 #[test]
 fn kubectl_server_side_apply_conflicts_with_another_manager_until_forced() {
-    if !have_kubectl("kubectl_server_side_apply_conflicts_with_another_manager_until_forced") {
+    let Some(fake) =
+        Fake::with_kubectl("kubectl_server_side_apply_conflicts_with_another_manager_until_forced")
+    else {
         return;
-    }
-    let fake = Fake::start();
-    let app = fake.file("app.yaml", APP);
-    let out = fake.kubectl_ok(&[
-        "apply",
-        "--server-side",
-        "--field-manager",
-        "dafnck",
-        "-f",
-        app.to_str().unwrap(),
-    ]);
+    };
+    let out = fake.apply_file(
+        "app.yaml",
+        APP,
+        &["--server-side", "--field-manager", "dafnck"],
+    );
     assert!(
         out.contains("deployment.apps/web serverside-applied"),
         "{out}"
     );
-    let d = json(&fake.kubectl_ok(&[
-        "-n",
-        "shop",
-        "get",
-        "deployment",
-        "web",
-        "-o",
-        "json",
-        "--show-managed-fields",
-    ]));
+    let d = web(&fake, true);
     let entries = d["metadata"]["managedFields"].as_array().unwrap();
     let ours = entries
         .iter()
@@ -391,25 +356,9 @@ fn kubectl_server_side_apply_conflicts_with_another_manager_until_forced() {
         "-f",
         scale.to_str().unwrap(),
     ]);
-    let d = json(&fake.kubectl_ok(&[
-        "-n",
-        "shop",
-        "get",
-        "deployment",
-        "web",
-        "-o",
-        "json",
-        "--show-managed-fields",
-    ]));
+    let d = web(&fake, true);
     assert_eq!(d["spec"]["replicas"], 5);
-    let owners: Vec<&str> = d["metadata"]["managedFields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["fieldsV1"]["f:spec"].get("f:replicas").is_some())
-        .map(|e| e["manager"].as_str().unwrap())
-        .collect();
-    assert_eq!(owners, ["ops"]);
+    assert_eq!(replicas_owners(&d), ["ops"]);
     assert_eq!(
         d["spec"]["template"]["spec"]["containers"][0]["image"], "demo-app:1.0.0",
         "the rest is untouched"
@@ -418,12 +367,12 @@ fn kubectl_server_side_apply_conflicts_with_another_manager_until_forced() {
 
 #[test]
 fn kubectl_delete_removes_objects_and_a_namespace_with_its_contents() {
-    if !have_kubectl("kubectl_delete_removes_objects_and_a_namespace_with_its_contents") {
+    let Some(fake) =
+        Fake::with_kubectl("kubectl_delete_removes_objects_and_a_namespace_with_its_contents")
+    else {
         return;
-    }
-    let fake = Fake::start();
-    let app = fake.file("app.yaml", APP);
-    fake.kubectl_ok(&["apply", "-f", app.to_str().unwrap()]);
+    };
+    fake.apply_file("app.yaml", APP, &[]);
     let out = fake.kubectl_ok(&["-n", "shop", "delete", "configmap", "web-config"]);
     assert!(out.contains("configmap \"web-config\" deleted"), "{out}");
     let gone = fake.kubectl(&["-n", "shop", "get", "configmap", "web-config"]);
@@ -439,31 +388,19 @@ fn kubectl_delete_removes_objects_and_a_namespace_with_its_contents() {
 
 #[test]
 fn kubectl_scale_writes_replicas_through_the_scale_subresource() {
-    if !have_kubectl("kubectl_scale_writes_replicas_through_the_scale_subresource") {
+    let Some(fake) =
+        Fake::with_kubectl("kubectl_scale_writes_replicas_through_the_scale_subresource")
+    else {
         return;
-    }
-    let fake = Fake::start();
-    let app = fake.file("app.yaml", APP);
-    fake.kubectl_ok(&[
-        "apply",
-        "--server-side",
-        "--field-manager",
-        "dafnck",
-        "-f",
-        app.to_str().unwrap(),
-    ]);
+    };
+    fake.apply_file(
+        "app.yaml",
+        APP,
+        &["--server-side", "--field-manager", "dafnck"],
+    );
     let out = fake.kubectl_ok(&["-n", "shop", "scale", "deployment/web", "--replicas", "4"]);
     assert!(out.contains("deployment.apps/web scaled"), "{out}");
-    let d = json(&fake.kubectl_ok(&[
-        "-n",
-        "shop",
-        "get",
-        "deployment",
-        "web",
-        "-o",
-        "json",
-        "--show-managed-fields",
-    ]));
+    let d = web(&fake, true);
     assert_eq!(d["spec"]["replicas"], 4);
     let scaler = d["metadata"]["managedFields"]
         .as_array()
@@ -477,16 +414,8 @@ fn kubectl_scale_writes_replicas_through_the_scale_subresource() {
         "{scaler}"
     );
     assert_eq!(scaler["operation"], "Update");
-    let out = fake.kubectl_ok(&[
-        "-n",
-        "shop",
-        "rollout",
-        "status",
-        "deployment/web",
-        "--timeout",
-        "30s",
-    ]);
+    let out = fake.kubectl_ok(&ROLLOUT_STATUS);
     assert!(out.contains("successfully rolled out"), "{out}");
-    let d = json(&fake.kubectl_ok(&["-n", "shop", "get", "deployment", "web", "-o", "json"]));
+    let d = web(&fake, false);
     assert_eq!(d["status"]["availableReplicas"], 4);
 }

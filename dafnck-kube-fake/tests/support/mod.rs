@@ -41,6 +41,22 @@ impl Fake {
         }
     }
 
+    /// A server for test `test`, when kubectl can run here (see
+    /// [`have_kubectl`]).
+    pub fn with_kubectl(test: &str) -> Option<Fake> {
+        have_kubectl(test).then(Fake::start)
+    }
+
+    /// Writes `manifest` to file `name` and runs `kubectl apply [extra] -f`
+    /// on it, expecting success; kubectl's output.
+    pub fn apply_file(&self, name: &str, manifest: &str, extra: &[&str]) -> String {
+        let path = self.file(name, manifest);
+        let mut args = vec!["apply"];
+        args.extend_from_slice(extra);
+        args.extend(["-f", path.to_str().expect("a UTF-8 path")]);
+        self.kubectl_ok(&args)
+    }
+
     /// Writes `text` to a file in the test's directory.
     pub fn file(&self, name: &str, text: &str) -> PathBuf {
         let p = self._dir.path().join(name);
@@ -129,6 +145,11 @@ impl Fake {
             content_type,
             serde_json::from_str(&body).unwrap_or(Value::String(body)),
         )
+    }
+
+    /// A JSON merge patch of `path`.
+    pub fn merge_patch(&self, path: &str, patch: &str) -> (u16, Value) {
+        self.http("PATCH", path, "application/merge-patch+json", patch)
     }
 
     pub fn get(&self, path: &str) -> (u16, Value) {
@@ -229,4 +250,24 @@ pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The condition of type `typ` in `object`'s status.
+pub fn condition(object: &Value, typ: &str) -> Option<Value> {
+    object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == typ)
+        .cloned()
+}
+
+/// The managers that own `spec.replicas` in `object`'s managed fields.
+pub fn replicas_owners(object: &Value) -> Vec<String> {
+    object["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["fieldsV1"]["f:spec"].get("f:replicas").is_some())
+        .filter_map(|e| e["manager"].as_str().map(String::from))
+        .collect()
 }
