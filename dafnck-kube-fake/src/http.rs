@@ -8,6 +8,7 @@ use crate::kinds::{self, Kind};
 use crate::meta::ApiError;
 use crate::select::Selector;
 use crate::store::{Patch, WriteOptions};
+use crate::table;
 use crate::Cluster;
 use bytes::Bytes;
 use http_body::Frame;
@@ -55,6 +56,11 @@ fn respond(code: u16, content_type: &str, body: Body) -> Response<Body> {
 fn json_response(code: u16, v: &Value) -> Response<Body> {
     let bytes = Bytes::from(serde_json::to_vec(v).unwrap_or_default());
     respond(code, "application/json", Full::new(bytes).boxed())
+}
+
+fn table_response(t: &Value) -> Response<Body> {
+    let bytes = Bytes::from(serde_json::to_vec(t).unwrap_or_default());
+    respond(200, table::CONTENT_TYPE, Full::new(bytes).boxed())
 }
 
 fn error(e: &ApiError) -> Response<Body> {
@@ -301,6 +307,21 @@ fn resource(
         .unwrap_or_default()
         .trim()
         .to_string();
+    if content_type == "application/vnd.kubernetes.protobuf" {
+        return Err(ApiError::protobuf());
+    }
+    // `kubectl get` asks for a Table, each row with the object as
+    // `includeObject` says (its metadata by default).
+    let as_table = parts
+        .headers
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .filter(|a| table::wanted(a))
+        .map(|_| {
+            q.get("includeObject")
+                .cloned()
+                .unwrap_or_else(|| "Metadata".into())
+        });
     let mut guard = cluster.lock();
     let store = &mut guard.store;
     if sub == "scale" {
@@ -324,14 +345,18 @@ fn resource(
             )
             .map_err(ApiError::bad_request)?;
             if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
-                return watch(store, kind, t.namespace, selector, q);
+                return watch(store, kind, t.namespace, selector, q, as_table);
             }
-            let items: Vec<Value> = store
+            let objects: Vec<Value> = store
                 .list(kind, t.namespace.as_deref())
                 .into_iter()
                 .filter(|o| selector.matches(o))
-                .map(list_item)
                 .collect();
+            let rv = store.resource_version().to_string();
+            if let Some(include) = &as_table {
+                return Ok(table_response(&table::table(kind, &objects, &rv, include)));
+            }
+            let items: Vec<Value> = objects.into_iter().map(list_item).collect();
             Ok(json_response(
                 200,
                 &json!({
@@ -341,7 +366,19 @@ fn resource(
                 }),
             ))
         }
-        (&Method::GET, Some(name)) => Ok(json_response(200, &store.get(kind, &ns, name)?)),
+        (&Method::GET, Some(name)) => {
+            let object = store.get(kind, &ns, name)?;
+            match &as_table {
+                Some(include) => {
+                    let rv = object["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    Ok(table_response(&table::table(kind, &[object], &rv, include)))
+                }
+                None => Ok(json_response(200, &object)),
+            }
+        }
         (&Method::POST, None) => {
             if kind.namespaced && t.namespace.is_none() {
                 return Err(ApiError::method_not_allowed("POST"));
@@ -500,6 +537,7 @@ fn watch(
     namespace: Option<String>,
     selector: Selector,
     q: &HashMap<String, String>,
+    as_table: Option<String>,
 ) -> Result<Response<Body>, ApiError> {
     let initial = q.get("sendInitialEvents").is_some_and(|s| s == "true");
     let since = match q.get("resourceVersion").filter(|s| !s.is_empty()) {
@@ -539,7 +577,16 @@ fn watch(
                 .is_none_or(|ns| e.object["metadata"]["namespace"] == ns)
             && selector.matches(&e.object)
     };
-    let line = |typ: &str, object: &Value| {
+    let line = move |typ: &str, object: &Value| {
+        let object = match &as_table {
+            Some(include) => {
+                let rv = object["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default();
+                table::table(kind, std::slice::from_ref(object), rv, include)
+            }
+            None => object.clone(),
+        };
         let mut b = serde_json::to_vec(&json!({"type": typ, "object": object})).unwrap_or_default();
         b.push(b'\n');
         Bytes::from(b)

@@ -23,12 +23,13 @@
 //!   cluster IP ([`defaults`]);
 //! - `watch=true` streams, resumable from a resource version (`410 Gone`
 //!   when too old);
+//! - `Table` responses for `kubectl get` ([`table`]);
 //! - a simulated Deployment controller and HPA ([`controller`]), which can
 //!   be told to stall or fail a rollout.
 //!
 //! What it does not do: authentication (every request is allowed), TLS,
 //! pods, ReplicaSets, admission, finalizers (deletes are immediate),
-//! tables (`kubectl get` prints from the objects), protobuf, pagination
+//! protobuf bodies (415), OpenAPI schemas, pagination
 //! (`limit` is ignored: every list is one page), strict field validation
 //! (unknown fields are kept).
 //!
@@ -49,6 +50,7 @@ pub mod patch;
 pub mod select;
 pub mod ssa;
 pub mod store;
+pub mod table;
 
 pub use controller::{RolloutMode, ROLLOUT_ANNOTATION};
 pub use meta::ApiError;

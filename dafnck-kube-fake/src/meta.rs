@@ -134,6 +134,16 @@ impl ApiError {
         )
     }
 
+    /// 415: a protobuf body (kubectl's `create <kind>` generators send
+    /// them); this server speaks JSON only.
+    pub fn protobuf() -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            "the server does not accept application/vnd.kubernetes.protobuf bodies: dafnck-kube-fake speaks JSON only (kubectl's `create <kind>` generators send protobuf; use `kubectl apply` or `kubectl create -f`)".into(),
+        )
+    }
+
     /// 410: a watch from a resource version the server no longer has.
     pub fn gone(rv: u64) -> Self {
         Self::new(410, "Expired", format!("too old resource version: {rv}"))

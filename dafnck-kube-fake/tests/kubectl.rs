@@ -176,6 +176,45 @@ fn kubectl_apply_creates_every_kind_and_get_reads_them_back_with_server_defaults
     ]);
     assert_eq!(names.trim(), "deployment.apps/web");
 
+    // `kubectl get` prints the server's table columns.
+    let table = fake.kubectl_ok(&["-n", "shop", "get", "deployment,service,hpa"]);
+    for header in [
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "CLUSTER-IP",
+        "PORT(S)",
+        "REFERENCE",
+        "MAXPODS",
+    ] {
+        assert!(table.contains(header), "{header} missing from:\n{table}");
+    }
+    assert!(
+        table.lines().any(|l| l.starts_with("service/web")
+            && l.contains("ClusterIP")
+            && l.contains("80/TCP")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("horizontalpodautoscaler.autoscaling/web")
+                && l.contains("Deployment/web")),
+        "{table}"
+    );
+
+    // kubectl's `create <kind>` generators send protobuf: refused, clearly.
+    let out = fake.kubectl(&[
+        "-n",
+        "shop",
+        "create",
+        "configmap",
+        "made",
+        "--from-literal=a=b",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("speaks JSON only"));
+
     // Apply again with a new image: configured, a new generation.
     let out = fake.apply_file(
         "app2.yaml",
