@@ -227,11 +227,31 @@ pub fn validate(kind: &Kind, object: &Value, old: Option<&Value>) -> Vec<(String
                     }
                 }
             }
+            let strategy = &object["spec"]["strategy"];
+            if strategy["type"] == "Recreate" && strategy.get("rollingUpdate").is_some() {
+                out.push((
+                    "spec.strategy.rollingUpdate".into(),
+                    "Forbidden: may not be specified when strategy `type` is 'Recreate'".into(),
+                ));
+            }
             if object["spec"]["replicas"].as_i64().is_some_and(|r| r < 0) {
                 out.push((
                     "spec.replicas".into(),
                     "Invalid value: must be greater than or equal to 0".into(),
                 ));
+            }
+        }
+        "Secret" => {
+            use base64ct::Encoding;
+            for (k, v) in object["data"].as_object().into_iter().flatten() {
+                if v.as_str()
+                    .is_none_or(|b| base64ct::Base64::decode_vec(b).is_err())
+                {
+                    out.push((
+                        format!("data[{k}]"),
+                        "Invalid value: not base64-encoded (illegal base64 data)".into(),
+                    ));
+                }
             }
         }
         "Service" => {
@@ -311,6 +331,15 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"hunter2!"), "aHVudGVyMiE=");
+    }
+
+    #[test]
+    fn secret_data_must_be_base64() {
+        let kind = crate::kinds::by_kind("v1", "Secret").unwrap();
+        let ok = json!({"metadata": {"name": "s"}, "data": {"a": base64(b"x")}});
+        assert!(validate(kind, &ok, None).is_empty());
+        let bad = json!({"metadata": {"name": "s"}, "data": {"a": "not base64!"}});
+        assert_eq!(validate(kind, &bad, None)[0].0, "data[a]");
     }
 
     #[test]

@@ -570,12 +570,29 @@ fn watch(
         .and_then(|s| s.parse().ok())
         .unwrap_or(1800u64);
     let (tx, out) = mpsc::channel::<Bytes>(256);
-    let wanted = move |e: &crate::store::Event| {
-        e.kind.resource == kind.resource
-            && namespace
-                .as_deref()
-                .is_none_or(|ns| e.object["metadata"]["namespace"] == ns)
-            && selector.matches(&e.object)
+    let selects = move |o: &Value| {
+        namespace
+            .as_deref()
+            .is_none_or(|ns| o["metadata"]["namespace"] == ns)
+            && selector.matches(o)
+    };
+    // The event type this watch sees for `e`, if any: a change that makes
+    // an object start (stop) matching the selectors is ADDED (DELETED), as
+    // the API server's watch cache reports it.
+    let seen = move |e: &crate::store::Event| -> Option<&'static str> {
+        if e.kind.resource != kind.resource {
+            return None;
+        }
+        let now = selects(&e.object);
+        if e.typ != "MODIFIED" {
+            return now.then_some(e.typ);
+        }
+        match (e.previous.as_ref().is_some_and(&selects), now) {
+            (true, true) => Some("MODIFIED"),
+            (false, true) => Some("ADDED"),
+            (true, false) => Some("DELETED"),
+            (false, false) => None,
+        }
     };
     let line = move |typ: &str, object: &Value| {
         let object = match &as_table {
@@ -593,8 +610,7 @@ fn watch(
     };
     let mut first: Vec<Bytes> = backlog
         .iter()
-        .filter(|e| wanted(e))
-        .map(|e| line(e.typ, &e.object))
+        .filter_map(|e| seen(e).map(|typ| line(typ, &e.object)))
         .collect();
     if initial {
         let bookmark = json!({"kind": kind.kind, "apiVersion": kind.api_version(), "metadata": {
@@ -615,9 +631,11 @@ fn watch(
                 _ = &mut deadline => return,
                 _ = tx.closed() => return,
                 ev = rx.recv() => match ev {
-                    Ok(e) if e.rv > current && wanted(&e) => {
-                        if tx.send(line(e.typ, &e.object)).await.is_err() {
-                            return;
+                    Ok(e) if e.rv > current => {
+                        if let Some(typ) = seen(&e) {
+                            if tx.send(line(typ, &e.object)).await.is_err() {
+                                return;
+                            }
                         }
                     }
                     Ok(_) => {}

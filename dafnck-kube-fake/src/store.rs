@@ -29,6 +29,10 @@ pub struct Event {
     /// The object after the change (before it, for `DELETED`, with the
     /// deletion's resource version).
     pub object: Value,
+    /// For `MODIFIED`, the object before the change (a watch with a
+    /// selector turns a change into `ADDED` or `DELETED` when the object
+    /// starts or stops matching).
+    pub previous: Option<Value>,
 }
 
 /// How a write is made.
@@ -255,16 +259,18 @@ impl Store {
             ns_of(kind, meta_str(&object, "namespace").unwrap_or_default()),
             meta_str(&object, "name").unwrap_or_default().to_string(),
         );
-        if typ == "DELETED" {
+        let previous = if typ == "DELETED" {
             self.objects.remove(&key);
+            None
         } else {
-            self.objects.insert(key, object.clone());
-        }
+            self.objects.insert(key, object.clone())
+        };
         let event = Arc::new(Event {
             rv: self.rv,
             kind,
             typ,
             object: object.clone(),
+            previous: previous.filter(|_| typ == "MODIFIED"),
         });
         self.history.push_back(event.clone());
         if self.history.len() > HISTORY {
@@ -699,6 +705,7 @@ impl Store {
                         kind,
                         typ: "ADDED",
                         object,
+                        previous: None,
                     })
                 })
                 .collect(),

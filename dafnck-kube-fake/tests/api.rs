@@ -476,3 +476,34 @@ fn discovery_is_aggregated_when_asked_and_unaggregated_otherwise() {
         ("application/json", Some("APIGroupList"))
     );
 }
+
+#[test]
+fn a_labelled_watch_sees_an_object_that_starts_or_stops_matching_as_added_or_deleted() {
+    let fake = Fake::still();
+    let rv = fake.get(CM).1["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m", "labels": {"tier": "cold"}}});
+    fake.http("POST", CM, "application/json", &cm.to_string());
+    fake.merge_patch(
+        &format!("{CM}/m"),
+        r#"{"metadata":{"labels":{"tier":"hot"}}}"#,
+    );
+    fake.merge_patch(&format!("{CM}/m"), r#"{"data":{"k":"v"}}"#);
+    fake.merge_patch(
+        &format!("{CM}/m"),
+        r#"{"metadata":{"labels":{"tier":"cold"}}}"#,
+    );
+    let events = fake.watch(
+        &format!("{CM}?watch=true&resourceVersion={rv}&labelSelector=tier%3Dhot"),
+        Duration::from_secs(5),
+        |e| e.len() >= 3,
+    );
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["ADDED", "MODIFIED", "DELETED"]);
+    assert_eq!(
+        events[2]["object"]["metadata"]["labels"]["tier"], "cold",
+        "the object as it is now"
+    );
+}
