@@ -233,7 +233,8 @@ pub fn have_kubectl(test: &str) -> bool {
         if std::env::var("DAFNCK_REQUIRE_SERVERS").as_deref() == Ok("1") {
             panic!("{test}: {why}, and DAFNCK_REQUIRE_SERVERS=1 requires it");
         }
-        eprintln!("SKIPPED {test}: {why}");
+        // Past the test harness's capture, so a skip shows in every run.
+        let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
     }
     ok
 }
