@@ -458,3 +458,57 @@ fn kubectl_scale_writes_replicas_through_the_scale_subresource() {
     let d = web(&fake, false);
     assert_eq!(d["status"]["availableReplicas"], 4);
 }
+
+#[test]
+fn kubectl_strategic_merge_patches_merge_containers_by_name_and_remove_what_apply_dropped() {
+    let Some(fake) = Fake::with_kubectl(
+        "kubectl_strategic_merge_patches_merge_containers_by_name_and_remove_what_apply_dropped",
+    ) else {
+        return;
+    };
+    let two = APP.replace(
+        "      - name: web\n        image: demo-app:1.0.0\n",
+        "      - name: web\n        image: demo-app:1.0.0\n      - name: sidecar\n        image: proxy:1\n",
+    );
+    assert!(two.contains("sidecar"));
+    fake.apply_file("two.yaml", &two, &[]);
+    let names = |d: &Value| -> Vec<String> {
+        d["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}={}",
+                    c["name"].as_str().unwrap(),
+                    c["image"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        names(&web(&fake, false)),
+        ["web=demo-app:1.0.0", "sidecar=proxy:1"]
+    );
+
+    // kubectl patch (strategic by default) merges the list by name.
+    fake.kubectl_ok(&[
+        "-n",
+        "shop",
+        "patch",
+        "deployment",
+        "web",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"proxy:2"}]}}}}"#,
+    ]);
+    assert_eq!(
+        names(&web(&fake, false)),
+        ["web=demo-app:1.0.0", "sidecar=proxy:2"]
+    );
+
+    // Applying the manifest without the sidecar removes it (kubectl sends
+    // a `$patch: delete` computed from its last applied configuration).
+    let out = fake.apply_file("one.yaml", APP, &[]);
+    assert!(out.contains("deployment.apps/web configured"), "{out}");
+    assert_eq!(names(&web(&fake, false)), ["web=demo-app:1.0.0"]);
+}
