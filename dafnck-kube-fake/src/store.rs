@@ -153,6 +153,11 @@ impl Store {
         s
     }
 
+    /// How many watches are open.
+    pub fn watchers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// The current resource version (of the last change).
     pub fn resource_version(&self) -> u64 {
         self.rv

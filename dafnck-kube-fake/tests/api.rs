@@ -284,8 +284,12 @@ fn a_watch_streams_changes_from_a_resource_version_and_honours_selectors() {
         "watch events carry the kind"
     );
 
-    // A live watch sees a change made after it opened.
+    // A live watch sees a change made after it opened (once the watches
+    // above have closed, so the count below is this one's).
     let server = &fake;
+    let watchers = || server.server.cluster().lock().store.watchers();
+    eventually(Duration::from_secs(5), || (watchers() == 0).then_some(()))
+        .expect("the watches above close");
     std::thread::scope(|s| {
         let watcher = s.spawn(|| {
             server.watch(
@@ -294,7 +298,10 @@ fn a_watch_streams_changes_from_a_resource_version_and_honours_selectors() {
                 |e| !e.is_empty(),
             )
         });
-        std::thread::sleep(Duration::from_millis(300));
+        eventually(Duration::from_secs(5), || {
+            (server.server.cluster().lock().store.watchers() > 0).then_some(())
+        })
+        .expect("the watch opens");
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}});
         server.http("POST", CM, "application/json", &cm.to_string());
         let events = watcher.join().unwrap();
