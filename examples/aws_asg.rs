@@ -289,5 +289,6 @@ async fn main() -> ExitCode {
         .provider(Provider::from_env())
         .named_provider("primary", Provider::with_config(primary))
         .named_provider("secondary", Provider::with_config(secondary))
+        .cost_model(dafnck::providers::aws::cost::model())
         .await
 }

@@ -196,5 +196,6 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
 async fn main() -> ExitCode {
     dafnck::cli::run(infra)
         .provider(dafnck::providers::aws::Provider::from_env())
+        .cost_model(dafnck::providers::aws::cost::model())
         .await
 }

@@ -87,6 +87,9 @@ pub struct Preview {
     /// With policies set ([`Engine::policies`]): what checking the program
     /// against them found.
     pub policy: Option<crate::policy::PolicyReport>,
+    /// With a cost model set ([`Engine::cost_model`]): the monthly cost of
+    /// the stack as recorded and as declared.
+    pub cost: Option<crate::cost::CostReport>,
     /// Checks at apply time of the resources with values not known now.
     guard: Option<Arc<crate::policy::PolicyGuard>>,
     /// What the refresh read, as journal entries: [`Engine::up_previewed`]
@@ -144,6 +147,7 @@ pub struct Engine {
     settings: Settings,
     /// The policy packs the program is checked against, if any.
     policies: Option<Arc<crate::policy::Policies>>,
+    cost: Option<Arc<crate::cost::CostModel>>,
     /// Set on the engine that carries out one checked plan.
     guard: Option<Arc<crate::policy::PolicyGuard>>,
 }
@@ -186,6 +190,7 @@ impl Engine {
             providers,
             settings: Settings::default(),
             policies: None,
+            cost: None,
             guard: None,
         }
     }
@@ -365,12 +370,20 @@ impl Engine {
         }
         let plan = self.plan(&desired, &current, base)?;
         let (policy, guard) = self.check_policies(&desired, &plan)?.unzip();
+        let cost = self.cost.as_ref().map(|model| {
+            crate::cost::CostReport::new(
+                model.of_state(&current),
+                model.of_program(&desired),
+                model.prices(),
+            )
+        });
         Ok(Preview {
             plan,
             drift,
             pending,
             interrupted,
             policy,
+            cost,
             guard: guard.flatten(),
             refreshed,
         })

@@ -26,6 +26,7 @@ pub mod computed;
 mod config;
 #[cfg(feature = "cli")]
 mod config_file;
+pub mod cost;
 pub mod deploy;
 pub mod drift;
 pub mod engine;

@@ -107,6 +107,14 @@ pub enum Command {
         /// scanning) to this file.
         #[arg(long, value_name = "FILE")]
         sarif: Option<PathBuf>,
+        /// Also estimate the monthly cost of the stack before and after the
+        /// change, with the prices of the program's cost model.
+        #[arg(long)]
+        cost: bool,
+        /// With `--cost`: a price table (JSON) whose prices go over the
+        /// model's own.
+        #[arg(long, value_name = "FILE", requires = "cost")]
+        prices: Option<PathBuf>,
     },
     /// Show the plan, ask, and apply it.
     Up {

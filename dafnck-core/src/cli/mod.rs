@@ -98,6 +98,7 @@ where
         key_source: None,
         terraform: &[],
         policies: crate::policy::Policies::new().pack(crate::policy::generic_pack(&[])),
+        cost: None,
     }
 }
 
@@ -124,6 +125,7 @@ pub struct Cli<F> {
     /// How Terraform's types map to the providers', for `import --terraform`.
     terraform: &'static [crate::terraform::TypeMapping],
     policies: crate::policy::Policies,
+    cost: Option<crate::cost::CostModel>,
 }
 
 impl<F> Cli<F>
@@ -200,6 +202,19 @@ where
         self
     }
 
+    /// Prices the program with this cost model (such as
+    /// `dafnck_providers::aws::cost::model()`) for `preview --cost`, and
+    /// enables the `cost.budget` configuration value: a monthly budget
+    /// checked as the mandatory policy rule DAF-COST-001. Models given
+    /// twice are combined.
+    pub fn cost_model(mut self, model: crate::cost::CostModel) -> Self {
+        self.cost = Some(match self.cost.take() {
+            Some(m) => m.with(model),
+            None => model,
+        });
+        self
+    }
+
     /// Uses these arguments (the first is the program's name) instead of
     /// the process's.
     pub fn args<I, S>(mut self, args: I) -> Self
@@ -237,6 +252,7 @@ where
             key_source,
             policies: self.policies,
             terraform: self.terraform,
+            cost: self.cost,
         };
         match dispatch(&args, program, given, color).await {
             Ok(code) => code,
@@ -420,6 +436,7 @@ struct Given<'a> {
     key_source: KeySource,
     policies: crate::policy::Policies,
     terraform: &'a [crate::terraform::TypeMapping],
+    cost: Option<crate::cost::CostModel>,
 }
 
 async fn dispatch<F>(
@@ -437,6 +454,7 @@ where
         key_source,
         policies,
         terraform,
+        cost,
     } = given;
     if let Command::Ci { .. } = &args.command {
         return ci_command(args);
@@ -446,6 +464,34 @@ where
     let config = match &args.command {
         Command::Config(_) => crate::config_file::ConfigFile::default(),
         _ => load_config(args, &key_source)?,
+    };
+    let policies = match (&cost, config.plain.get("cost.budget")) {
+        (_, None) => policies,
+        (None, Some(_)) => {
+            return Err(Error::Usage(
+                "config cost.budget is set, but this program has no cost model to price it \
+                 (`Cli::cost_model`)"
+                    .into(),
+            ))
+        }
+        (Some(model), Some(limit)) => {
+            let limit: f64 = limit
+                .parse()
+                .ok()
+                .filter(|l: &f64| l.is_finite() && *l >= 0.0)
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "config cost.budget is {limit:?}; expected a monthly amount such as 250"
+                    ))
+                })?;
+            let rule = Arc::new(model.clone()).budget_rule(crate::cost::BUDGET, limit);
+            policies
+                .pack(
+                    crate::policy::Pack::new("budget", "The stack's monthly budget (cost.budget)")
+                        .rule(rule),
+                )
+                .enforce("budget", crate::policy::Enforcement::Mandatory)
+        }
     };
     let store: Arc<dyn StateStore> = match args
         .state
@@ -479,16 +525,39 @@ where
             target,
             detailed_exitcode,
             sarif,
+            cost: with_cost,
+            prices,
             ..
         } => {
-            let engine = engine.targets(target.clone());
+            let mut engine = engine.targets(target.clone());
+            if *with_cost {
+                let model = cost.clone().ok_or_else(|| {
+                    Error::Usage(
+                        "this program has no cost model: it gives one with `Cli::cost_model` \
+                         (such as dafnck_providers::aws::cost::model())"
+                            .into(),
+                    )
+                })?;
+                let model = match prices {
+                    Some(path) => model
+                        .with_prices(crate::cost::PriceTable::load(path).map_err(Error::Usage)?),
+                    None => model,
+                };
+                engine = engine.cost_model(Arc::new(model));
+            }
             let preview = engine.preview(prog(), !*no_refresh).await?;
             if *json {
                 let mut doc = output::plan_json(&preview.plan);
                 doc["violations"] = policy::violations_json(preview.policy.as_ref());
+                if let Some(report) = &preview.cost {
+                    doc["cost"] = serde_json::to_value(report).unwrap_or_default();
+                }
                 outln!("{doc}");
             } else {
                 print_preview(&preview, color);
+                if let Some(report) = &preview.cost {
+                    out!("{}", report.render());
+                }
             }
             if let Some(path) = sarif {
                 policy::write_sarif(&engine, preview.policy.as_ref(), path)?;

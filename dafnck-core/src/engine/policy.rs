@@ -21,6 +21,13 @@ impl Engine {
         self
     }
 
+    /// Estimates the monthly cost of every program this engine previews,
+    /// and of the stack as recorded ([`Preview::cost`](super::Preview)).
+    pub fn cost_model(mut self, model: Arc<crate::cost::CostModel>) -> Self {
+        self.cost = Some(model);
+        self
+    }
+
     /// The policies in force for this stack: as set, with the stack's
     /// configuration applied.
     ///

@@ -177,6 +177,7 @@ macro_rules! deletes_by {
 
 pub mod autoscaling;
 pub mod cloudwatch;
+pub mod cost;
 pub mod ec2;
 pub mod elbv2;
 mod error;
