@@ -22,6 +22,20 @@ except Exception:
 PY
 }
 
+# Whether GET $1 gets any HTTP answer within two seconds (an error status
+# counts: for servers that refuse an unsigned request).
+http_answers() {
+    python3 - "$1" <<'PY' 2>/dev/null
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2)
+except urllib.error.HTTPError:
+    pass
+except Exception:
+    sys.exit(1)
+PY
+}
+
 # The recorded pid, when that process still runs.
 running_pid() {
     [ -f "$PID_FILE" ] || return 1

@@ -81,9 +81,13 @@ pub(crate) trait Objects: Send + Sync {
 /// Implements the state store traits (`StateStore`, `SnapshotEdits`,
 /// `StateLock`, `StateHistory`, `ControlChannel`) for a store struct with
 /// fields `url` (a [`layout::StoreUrl`]) and `bucket` (its [`Objects`]),
-/// each call handed to the shared modules here.
+/// each call handed to the shared modules here; `lock = MODULE` names
+/// another lock module with the same functions (Azure's lease lock).
 macro_rules! state_store_impls {
     ($store:ty) => {
+        $crate::bucket_store::state_store_impls!($store, lock = crate::bucket_store::lock);
+    };
+    ($store:ty, lock = $($lock:ident)::+) => {
         #[async_trait::async_trait]
         impl dafnck_core::state::StateStore for $store {
             fn describe(&self) -> String {
@@ -173,7 +177,7 @@ macro_rules! state_store_impls {
                 stack: &str,
                 request: &dafnck_core::state::LockRequest,
             ) -> Result<dafnck_core::state::LockInfo, dafnck_core::state::StateError> {
-                $crate::bucket_store::lock::lock(
+                $($lock)::+::lock(
                     &self.bucket,
                     &self.url.stack(stack)?,
                     stack,
@@ -187,7 +191,7 @@ macro_rules! state_store_impls {
                 stack: &str,
                 held: &dafnck_core::state::LockInfo,
             ) -> Result<dafnck_core::state::LockInfo, dafnck_core::state::StateError> {
-                $crate::bucket_store::lock::renew(
+                $($lock)::+::renew(
                     &self.bucket,
                     &self.url.stack(stack)?,
                     stack,
@@ -201,7 +205,7 @@ macro_rules! state_store_impls {
                 stack: &str,
                 lock_id: &str,
             ) -> Result<(), dafnck_core::state::StateError> {
-                $crate::bucket_store::lock::unlock(
+                $($lock)::+::unlock(
                     &self.bucket,
                     &self.url.stack(stack)?,
                     stack,
@@ -214,7 +218,7 @@ macro_rules! state_store_impls {
                 &self,
                 stack: &str,
             ) -> Result<Option<dafnck_core::state::LockInfo>, dafnck_core::state::StateError> {
-                $crate::bucket_store::lock::lock_info(&self.bucket, &self.url.stack(stack)?).await
+                $($lock)::+::lock_info(&self.bucket, &self.url.stack(stack)?).await
             }
         }
 
