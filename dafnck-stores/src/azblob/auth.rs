@@ -184,7 +184,7 @@ impl AccountKey {
         let options = BlobContainerClientOptions {
             client_options: ClientOptions {
                 transport: Some(Transport::new(Arc::new(http))),
-                per_try_policies: vec![SharedKeyPolicy::new(self)],
+                per_try_policies: vec![SharedKeyPolicy::for_key(self)],
                 ..Default::default()
             },
             ..Default::default()
@@ -211,7 +211,7 @@ pub(super) struct SharedKeyPolicy {
 }
 
 impl SharedKeyPolicy {
-    pub(super) fn new(key: &AccountKey) -> Arc<dyn Policy> {
+    pub(super) fn for_key(key: &AccountKey) -> Arc<dyn Policy> {
         Arc::new(SharedKeyPolicy {
             account: key.account.clone(),
             key: key.key.clone(),
