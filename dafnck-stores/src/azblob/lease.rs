@@ -11,7 +11,7 @@
 use dafnck_core::state::{new_id, LockInfo, LockRequest, StateError};
 
 use crate::bucket_store::layout::Keys;
-use crate::bucket_store::lock::{changing, encode, read, LockObject, TRIES};
+use crate::bucket_store::lock::{changing, encode, read, read_own, LockObject, TRIES};
 use crate::bucket_store::{Deleted, Objects};
 
 use super::objects::Container;
@@ -97,16 +97,7 @@ pub(super) async fn renew(
     stack: &str,
     lock: &LockInfo,
 ) -> Result<LockInfo, StateError> {
-    let lost = || StateError::LockLost {
-        stack: stack.to_owned(),
-        id: lock.id.clone(),
-    };
-    let Some(held) = read(bucket, keys).await? else {
-        return Err(lost());
-    };
-    if held.lock.info.id != lock.id {
-        return Err(lost());
-    }
+    let held = read_own(bucket, keys, stack, &lock.id).await?;
     let renewed = held.lock.renewed();
     let body = encode(bucket, &renewed)?;
     // Only the lock's lease may write it: refused once it was broken.
@@ -115,7 +106,10 @@ pub(super) async fn renew(
         .await?
     {
         Some(_) => Ok(renewed.info),
-        None => Err(lost()),
+        None => Err(StateError::LockLost {
+            stack: stack.to_owned(),
+            id: lock.id.clone(),
+        }),
     }
 }
 
@@ -125,17 +119,8 @@ pub(super) async fn unlock(
     stack: &str,
     lock_id: &str,
 ) -> Result<(), StateError> {
-    let lost = || StateError::LockLost {
-        stack: stack.to_owned(),
-        id: lock_id.to_owned(),
-    };
     for _ in 0..TRIES {
-        let Some(held) = read(bucket, keys).await? else {
-            return Err(lost());
-        };
-        if held.lock.info.id != lock_id {
-            return Err(lost());
-        }
+        let held = read_own(bucket, keys, stack, lock_id).await?;
         let lease = lease_id(bucket, lock_id)?;
         // Gone: released by this call's first try, whose answer was lost.
         if bucket.delete_leased(&keys.lock(), &lease).await? != Deleted::Changed {

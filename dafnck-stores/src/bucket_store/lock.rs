@@ -73,6 +73,23 @@ pub(crate) async fn read(bucket: &dyn Objects, keys: &Keys) -> Result<Option<Hel
     }))
 }
 
+/// The lock as read if it is still lock `id`'s; `LockLost` when it is
+/// gone or another's.
+pub(crate) async fn read_own(
+    bucket: &dyn Objects,
+    keys: &Keys,
+    stack: &str,
+    id: &str,
+) -> Result<Held, StateError> {
+    match read(bucket, keys).await? {
+        Some(held) if held.lock.info.id == id => Ok(held),
+        _ => Err(StateError::LockLost {
+            stack: stack.to_owned(),
+            id: id.to_owned(),
+        }),
+    }
+}
+
 pub(crate) fn encode(bucket: &dyn Objects, lock: &LockObject) -> Result<Vec<u8>, StateError> {
     serde_json::to_vec(lock).map_err(|e| StateError::Backend {
         backend: bucket.backend().into(),
@@ -126,17 +143,8 @@ pub(crate) async fn renew(
     stack: &str,
     lock: &LockInfo,
 ) -> Result<LockInfo, StateError> {
-    let lost = || StateError::LockLost {
-        stack: stack.to_owned(),
-        id: lock.id.clone(),
-    };
     for _ in 0..TRIES {
-        let Some(held) = read(bucket, keys).await? else {
-            return Err(lost());
-        };
-        if held.lock.info.id != lock.id {
-            return Err(lost());
-        }
+        let held = read_own(bucket, keys, stack, &lock.id).await?;
         let renewed = held.lock.renewed();
         let body = encode(bucket, &renewed)?;
         if bucket
@@ -159,17 +167,8 @@ pub(crate) async fn unlock(
     stack: &str,
     lock_id: &str,
 ) -> Result<(), StateError> {
-    let lost = || StateError::LockLost {
-        stack: stack.to_owned(),
-        id: lock_id.to_owned(),
-    };
     for _ in 0..TRIES {
-        let Some(held) = read(bucket, keys).await? else {
-            return Err(lost());
-        };
-        if held.lock.info.id != lock_id {
-            return Err(lost());
-        }
+        let held = read_own(bucket, keys, stack, lock_id).await?;
         // Gone: released by this call's first try, whose answer was lost and
         // the SDK retried, or by another with this id (force-unlock).
         if bucket.delete_if(&keys.lock(), &held.version).await? != Deleted::Changed {

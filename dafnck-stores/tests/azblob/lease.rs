@@ -12,7 +12,7 @@ use dafnck_core::state::{self, LockRequest, StateError, StateLock};
 use dafnck_core::testing::FakeCloud;
 use dafnck_stores::azblob::AzblobStore;
 
-use super::race::{child_runtime, engine, program, NODES};
+use super::race::{child_runtime, engine, program};
 use super::{azurite, child_store};
 
 /// The lock blob of `stack` in a store at `.../state`.
@@ -187,28 +187,5 @@ async fn a_killed_holder_is_taken_over_after_its_lease_and_its_pending_work_reco
 
     // After the lease the rerun breaks the blob lease, takes the lock over
     // and converges.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let report = loop {
-        match rerun.up(program("a"), false).await {
-            Ok(report) => break report,
-            Err(dafnck_core::Error::State(StateError::Locked { .. })) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the expired lease was never taken over"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("the rerun failed: {e}"),
-        }
-    };
-    assert!(report.is_success());
-    let state = rerun.state().await.unwrap();
-    assert!(state.pending.is_empty(), "pending operations were resolved");
-    assert_eq!(state.resources.len(), NODES);
-    cloud.reload().unwrap();
-    let objects: std::collections::BTreeSet<String> = cloud.objects().into_keys().collect();
-    let ids: std::collections::BTreeSet<String> =
-        state.resources.values().map(|r| r.id.clone()).collect();
-    assert_eq!(objects, ids, "the cloud holds exactly the recorded objects");
-    assert_eq!(store.lock_info("dev").await.unwrap(), None);
+    super::race::rerun_takes_over(&rerun, &store, &cloud).await;
 }
