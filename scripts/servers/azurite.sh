@@ -71,16 +71,9 @@ exports() {
 start() {
     mkdir -p "$DIR"
     local pid url
-    if pid="$(running_pid)"; then
-        url="$(cat "$URL_FILE")"
-        if answers "$url"; then
-            say "already running (pid $pid) at $url"
-            exports "$url"
-            return
-        fi
-        say "pid $pid is recorded but $url does not answer; restarting"
-        stop
-        mkdir -p "$DIR"
+    if url="$(running_url)"; then
+        exports "$url"
+        return
     fi
     local bin port data
     bin="$(azurite_blob)"

@@ -44,6 +44,25 @@ running_pid() {
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
+# Prints the recorded server's URL when it runs and `answers` (as the
+# script defines it) there; otherwise `stop`s what is recorded (as the
+# script defines it) and fails, so the caller starts it anew.
+#   if url="$(running_url)"; then ...reuse...; fi
+running_url() {
+    local pid url
+    pid="$(running_pid)" || return 1
+    url="$(cat "$URL_FILE")"
+    if answers "$url"; then
+        say "already running (pid $pid) at $url"
+        echo "$url"
+        return 0
+    fi
+    say "pid $pid is recorded but $url does not answer; restarting"
+    stop >&2
+    mkdir -p "$DIR"
+    return 1
+}
+
 # Waits until `answers URL` (defined by the script) succeeds for the
 # process PID started at URL: at most TIMEOUT seconds, polling every
 # INTERVAL. A process that exits, or a timeout (which stops it), ends the

@@ -78,17 +78,10 @@ server_command() {
 start() {
     mkdir -p "$DIR"
     local pid url
-    if pid="$(running_pid)"; then
-        url="$(cat "$URL_FILE")"
-        if answers "$url"; then
-            say "already running (pid $pid) at $url"
-            configure "$url"
-            echo "export DAFNCK_MOTO_URL=$url"
-            return
-        fi
-        say "pid $pid is recorded but $url does not answer; restarting"
-        stop
-        mkdir -p "$DIR"
+    if url="$(running_url)"; then
+        configure "$url"
+        echo "export DAFNCK_MOTO_URL=$url"
+        return
     fi
     local cmd port
     cmd="$(server_command)"
