@@ -63,10 +63,7 @@ mod auth;
 mod lease;
 mod objects;
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use dafnck_core::state::{StateError, StateStore, StoreBackend};
+use dafnck_core::state::StateError;
 
 use crate::bucket_store::layout::StoreUrl;
 pub use auth::AccountKey;
@@ -84,32 +81,12 @@ pub fn backend() -> AzblobBackend {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AzblobBackend;
 
-#[async_trait]
-impl StoreBackend for AzblobBackend {
-    fn scheme(&self) -> &str {
-        "azblob"
-    }
-
-    async fn open(&self, url: &str) -> Result<Arc<dyn StateStore>, StateError> {
-        Ok(Arc::new(AzblobStore::connect(url).await?))
-    }
-}
-
 /// Stacks' states in an Azure Blob Storage container; see the
 /// [module](self). Clones share the client.
 #[derive(Clone)]
 pub struct AzblobStore {
     url: StoreUrl,
     bucket: Container,
-}
-
-impl std::fmt::Debug for AzblobStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AzblobStore")
-            .field("store", &self.bucket.describe)
-            .field("endpoint", &self.bucket.endpoint)
-            .finish_non_exhaustive()
-    }
 }
 
 fn backend_error(message: String) -> StateError {
@@ -155,7 +132,7 @@ impl AzblobStore {
         }
         let client = key.container_client(&url.bucket, url.timeout)?;
         let bucket = Container {
-            client: Arc::new(client),
+            client: std::sync::Arc::new(client),
             account,
             name: url.bucket.clone(),
             describe,
@@ -189,3 +166,4 @@ impl AzblobStore {
 }
 
 crate::bucket_store::state_store_impls!(AzblobStore, lock = crate::azblob::lease);
+crate::bucket_store::store_backend!(AzblobBackend, AzblobStore, "azblob");

@@ -43,6 +43,7 @@ impl StoreUrl {
 
     /// Parses `url` of the form `SCHEME://ACCOUNT/CONTAINER/PREFIX` (Azure
     /// Blob Storage), as [`parse`](StoreUrl::parse) does the rest.
+    #[cfg_attr(not(feature = "azblob"), allow(dead_code))]
     pub(crate) fn parse_in_account(
         url: &str,
         scheme: &'static str,

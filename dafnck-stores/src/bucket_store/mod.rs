@@ -293,3 +293,38 @@ macro_rules! state_store_impls {
 }
 
 pub(crate) use state_store_impls;
+
+/// Implements `StoreBackend` for `$backend`, opening `$store::connect(url)`
+/// for `$scheme://` URLs, and `Debug` for `$store` (its URL and endpoint,
+/// never a credential; its `bucket` has fields `describe` and `endpoint`).
+macro_rules! store_backend {
+    ($backend:ident, $store:ident, $scheme:expr) => {
+        #[async_trait::async_trait]
+        impl dafnck_core::state::StoreBackend for $backend {
+            fn scheme(&self) -> &str {
+                $scheme
+            }
+
+            async fn open(
+                &self,
+                url: &str,
+            ) -> Result<
+                std::sync::Arc<dyn dafnck_core::state::StateStore>,
+                dafnck_core::state::StateError,
+            > {
+                Ok(std::sync::Arc::new($store::connect(url).await?))
+            }
+        }
+
+        impl std::fmt::Debug for $store {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($store))
+                    .field("store", &self.bucket.describe)
+                    .field("endpoint", &self.bucket.endpoint)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+pub(crate) use store_backend;
