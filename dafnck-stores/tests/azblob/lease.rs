@@ -2,13 +2,13 @@
 //! left by a holder killed mid-run.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use azure_core::http::RequestContent;
 use azure_storage_blob::models::{
     BlobClientBreakLeaseOptions, BlobClientGetPropertiesResultHeaders, LeaseDuration, LeaseState,
 };
-use dafnck_core::state::{self, LockRequest, StateError, StateLock};
+use dafnck_core::state::{LockRequest, StateError, StateLock};
 use dafnck_core::testing::FakeCloud;
 use dafnck_stores::azblob::AzblobStore;
 
@@ -155,26 +155,11 @@ async fn a_killed_holder_is_taken_over_after_its_lease_and_its_pending_work_reco
     };
     let cloud_dir = tempfile::tempdir().unwrap();
     let store = az.store().await;
-    let mut child = az.spawn_child("lease::lease_child", cloud_dir.path());
+    let child = az.spawn_child("lease::lease_child", cloud_dir.path());
     let child_pid = child.id();
-
-    // Wait until the child is inside a provider call.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while state::load(&store, "dev").await.unwrap().pending.is_empty() {
-        if Instant::now() >= deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the child never started a provider call:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // SIGKILL: no unlock; the blob lease stays, its lease time runs out.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Killed inside a provider call: the blob lease stays, its lease time
+    // runs out.
+    super::race::kill_mid_operation(child, &store).await;
 
     let cloud = FakeCloud::in_dir(cloud_dir.path()).unwrap();
     let rerun = engine(store.clone(), "dev", &cloud, Duration::from_secs(60));

@@ -224,6 +224,29 @@ pub(crate) async fn check_race(
     println!("{RACERS} racers: {} refusals", refusals.len());
 }
 
+/// Waits (at most a minute) until `child`, running `up` on stack `dev`,
+/// is inside a provider call (an intent with no result is in `store`'s
+/// journal), then SIGKILLs it: no destructor, no unlock, its lease left
+/// to run out.
+#[allow(dead_code)]
+pub(crate) async fn kill_mid_operation(mut child: std::process::Child, store: &impl StateStore) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while state::load(store, "dev").await.unwrap().pending.is_empty() {
+        if Instant::now() >= deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the child never started a provider call:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// After a killed holder's lease runs out, `rerun` takes the lock over
 /// (within 30 s, retrying while it is still held) and converges on
 /// stack `dev`: nothing pending, the program's resources each once in

@@ -5,9 +5,9 @@
 
 use std::path::Path;
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use dafnck_core::state::{self, StateError};
+use dafnck_core::state::StateError;
 use dafnck_core::testing::FakeCloud;
 use dafnck_stores::s3::S3Store;
 
@@ -41,31 +41,9 @@ async fn a_killed_holder_is_taken_over_after_its_lease_and_its_pending_work_reco
     };
     let cloud_dir = tempfile::tempdir().unwrap();
     let store = moto.store().await;
-    let mut child = spawn_child("processes::lease_child", &moto, cloud_dir.path());
+    let child = spawn_child("processes::lease_child", &moto, cloud_dir.path());
     let child_pid = child.id();
-
-    // Wait until the child is inside a provider call: an intent with no
-    // result is in the journal.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let state = state::load(&store, "dev").await.unwrap();
-        if !state.pending.is_empty() {
-            break;
-        }
-        if Instant::now() >= deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the child never started a provider call:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // SIGKILL: no destructor, no unlock; its lease is left to run out.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    race::kill_mid_operation(child, &store).await;
 
     let cloud = FakeCloud::in_dir(cloud_dir.path()).unwrap();
     let rerun = engine(store.clone(), "dev", &cloud, Duration::from_secs(60));
