@@ -53,6 +53,11 @@ step "Cloud Storage emulators for the gcp provider's and the GCS state store's t
 # when missing; each covers what the other cannot (scripts/servers/gcs.sh).
 start_server gcs
 
+step "Azurite (Azure Storage emulator) for the Azure Blob state store's tests"
+# Installs npm's azurite@3.35.0 under target/tools when missing; only its
+# Blob service runs, its data in a temporary folder removed on exit.
+start_server azurite
+
 step "nginx for the strategies' nginx router tests"
 # Installs Debian's nginx when missing; the tests run their own instances
 # of DAFNCK_NGINX_BIN.

@@ -12,15 +12,15 @@ pub use dafnck_strategies as strategies;
 /// The command line of [`dafnck_core::cli`], with every state store this
 /// package was built with registered: `--state postgres://...` works when
 /// the `postgres` feature is on, `--state s3://...` when `s3` is,
-/// `--state gs://...` when `gcs` is, and a
-/// scheme not built in is refused with the schemes it knows.
+/// `--state gs://...` when `gcs` is, `--state azblob://...` when `azblob`
+/// is, and a scheme not built in is refused with the schemes it knows.
 pub mod cli {
     pub use dafnck_core::cli::*;
 
     use dafnck_core::Stack;
 
     /// Like [`dafnck_core::cli::run`], with the state store backends of
-    /// the enabled features (`postgres`, `s3`, `gcs`) registered.
+    /// the enabled features (`postgres`, `s3`, `gcs`, `azblob`) registered.
     ///
     /// ```no_run
     /// # fn infra(_: &mut dafnck::core::Stack) -> dafnck::core::Result<()> { Ok(()) }
@@ -42,6 +42,8 @@ pub mod cli {
         let cli = cli.state_backend(dafnck_stores::s3::backend());
         #[cfg(feature = "gcs")]
         let cli = cli.state_backend(dafnck_stores::gcs::backend());
+        #[cfg(feature = "azblob")]
+        let cli = cli.state_backend(dafnck_stores::azblob::backend());
         cli
     }
 }

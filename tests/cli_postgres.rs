@@ -129,11 +129,11 @@ fn unknown_schemes_and_unreachable_databases_are_clear_errors() {
     let r = run(
         dir.path(),
         None,
-        &["--state", "azblob://account/container/prefix", "preview"],
+        &["--state", "ftp://host/state", "preview"],
     );
     expect(&r, 1);
     assert!(
-        r.stderr.contains("no state store for azblob://")
+        r.stderr.contains("no state store for ftp://")
             && r.stderr.contains("knows: file, postgres"),
         "{}",
         r.stderr

@@ -6,6 +6,8 @@
 //! - `postgres`: [`postgres::PostgresStore`], `postgres://` URLs.
 //! - `s3`: [`s3::S3Store`], `s3://bucket/prefix` URLs.
 //! - `gcs`: [`gcs::GcsStore`], `gs://bucket/prefix` URLs.
+//! - `azblob`: [`azblob::AzblobStore`], `azblob://account/container/prefix`
+//!   URLs.
 //!
 //! A program registers a store's backend with its command line, and then
 //! `--state URL` (or `DAFNCK_STATE`) picks the store:
@@ -29,5 +31,8 @@ pub mod s3;
 #[cfg(feature = "gcs")]
 pub mod gcs;
 
-#[cfg(any(feature = "s3", feature = "gcs"))]
+#[cfg(feature = "azblob")]
+pub mod azblob;
+
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azblob"))]
 mod bucket_store;

@@ -22,12 +22,45 @@ except Exception:
 PY
 }
 
+# Whether GET $1 gets any HTTP answer within two seconds (an error status
+# counts: for servers that refuse an unsigned request).
+http_answers() {
+    python3 - "$1" <<'PY' 2>/dev/null
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2)
+except urllib.error.HTTPError:
+    pass
+except Exception:
+    sys.exit(1)
+PY
+}
+
 # The recorded pid, when that process still runs.
 running_pid() {
     [ -f "$PID_FILE" ] || return 1
     local pid
     pid="$(cat "$PID_FILE")"
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# Prints the recorded server's URL when it runs and `answers` (as the
+# script defines it) there; otherwise `stop`s what is recorded (as the
+# script defines it) and fails, so the caller starts it anew.
+#   if url="$(running_url)"; then ...reuse...; fi
+running_url() {
+    local pid url
+    pid="$(running_pid)" || return 1
+    url="$(cat "$URL_FILE")"
+    if answers "$url"; then
+        say "already running (pid $pid) at $url"
+        echo "$url"
+        return 0
+    fi
+    say "pid $pid is recorded but $url does not answer; restarting"
+    stop >&2
+    mkdir -p "$DIR"
+    return 1
 }
 
 # Waits until `answers URL` (defined by the script) succeeds for the

@@ -78,16 +78,9 @@ start() {
     mkdir -p "$DIR"
     local bin pid url
     bin="$(ensure_prometheus)"
-    if pid="$(running_pid)"; then
-        url="$(cat "$URL_FILE")"
-        if answers "$url"; then
-            say "already running (pid $pid) at $url"
-            exports "$url"
-            return
-        fi
-        say "pid $pid is recorded but $url does not answer; restarting"
-        stop
-        mkdir -p "$DIR"
+    if url="$(running_url)"; then
+        exports "$url"
+        return
     fi
     local port
     port="${PROMETHEUS_PORT:-$(free_port)}"

@@ -39,6 +39,7 @@ pub fn example(name: &str) -> PathBuf {
         ("s3", cfg!(feature = "s3")),
         ("gcp", cfg!(feature = "gcp")),
         ("gcs", cfg!(feature = "gcs")),
+        ("azblob", cfg!(feature = "azblob")),
     ]
     .into_iter()
     .filter_map(|(f, on)| on.then_some(f))

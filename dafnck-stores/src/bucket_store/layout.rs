@@ -1,5 +1,6 @@
-//! The `SCHEME://bucket/prefix` URL (`s3://`, `gs://`) and where a stack's
-//! objects live under it.
+//! The `SCHEME://bucket/prefix` URL (`s3://`, `gs://`; `azblob://` with an
+//! account before the container) and where a stack's objects live under
+//! it.
 
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ pub(crate) struct StoreUrl {
     pub(crate) scheme: &'static str,
     /// The store's name in errors (`s3`, `gcs`).
     pub(crate) backend: &'static str,
+    /// The storage account (`azblob://ACCOUNT/...`); `None` for S3 and GCS.
+    pub(crate) account: Option<String>,
+    /// The bucket (Azure: the container).
     pub(crate) bucket: String,
     /// The key prefix, without a trailing `/`; empty for the whole bucket.
     pub(crate) prefix: String,
@@ -27,27 +31,71 @@ impl StoreUrl {
     /// Parses `url`, of `scheme` (`s3`), for the store `backend`
     /// (named in errors); `extra` lists, for the message about an unknown
     /// parameter, where the store takes the rest of its settings from.
+    #[cfg_attr(not(any(feature = "s3", feature = "gcs")), allow(dead_code))]
     pub(crate) fn parse(
         url: &str,
         scheme: &'static str,
         backend: &'static str,
         extra: &str,
     ) -> Result<StoreUrl, StateError> {
+        StoreUrl::parse_path(url, scheme, backend, extra, false)
+    }
+
+    /// Parses `url` of the form `SCHEME://ACCOUNT/CONTAINER/PREFIX` (Azure
+    /// Blob Storage), as [`parse`](StoreUrl::parse) does the rest.
+    #[cfg_attr(not(feature = "azblob"), allow(dead_code))]
+    pub(crate) fn parse_in_account(
+        url: &str,
+        scheme: &'static str,
+        backend: &'static str,
+        extra: &str,
+    ) -> Result<StoreUrl, StateError> {
+        StoreUrl::parse_path(url, scheme, backend, extra, true)
+    }
+
+    fn parse_path(
+        url: &str,
+        scheme: &'static str,
+        backend: &'static str,
+        extra: &str,
+        in_account: bool,
+    ) -> Result<StoreUrl, StateError> {
         let bad = |message: String| StateError::Backend {
             backend: backend.into(),
             message: format!("the URL {url:?}: {message}"),
         };
+        let shape = if in_account {
+            format!("{scheme}://ACCOUNT/CONTAINER/PREFIX")
+        } else {
+            format!("{scheme}://BUCKET/PREFIX")
+        };
         let Some(rest) = url.strip_prefix(scheme).and_then(|r| r.strip_prefix("://")) else {
-            return Err(bad(format!("write {scheme}://BUCKET/PREFIX")));
+            return Err(bad(format!("write {shape}")));
         };
         let (path, query) = match rest.split_once('?') {
             Some((path, query)) => (path, Some(query)),
             None => (rest, None),
         };
+        let (account, path) = if in_account {
+            let (account, path) = path.split_once('/').unwrap_or((path, ""));
+            if !valid_account(account) {
+                return Err(bad(format!(
+                    "{account:?} is not a storage account name (3 to 24 characters: a-z and 0-9); write {shape}"
+                )));
+            }
+            (Some(account.to_owned()), path)
+        } else {
+            (None, path)
+        };
         let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
-        if !valid_bucket(bucket) {
+        if in_account && !valid_container(bucket) {
             return Err(bad(format!(
-                "{bucket:?} is not a bucket name (3 to 63 characters: a-z, 0-9, `.` and `-`); write {scheme}://BUCKET/PREFIX"
+                "{bucket:?} is not a container name (3 to 63 characters: a-z, 0-9 and single `-`s between them); write {shape}"
+            )));
+        }
+        if !in_account && !valid_bucket(bucket) {
+            return Err(bad(format!(
+                "{bucket:?} is not a bucket name (3 to 63 characters: a-z, 0-9, `.` and `-`); write {shape}"
             )));
         }
         let prefix = prefix.trim_matches('/');
@@ -84,18 +132,24 @@ impl StoreUrl {
         Ok(StoreUrl {
             scheme,
             backend,
+            account,
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
             timeout,
         })
     }
 
-    /// `s3://bucket/prefix`, for messages.
+    /// `s3://bucket/prefix` (`azblob://account/container/prefix`), for
+    /// messages.
     pub(crate) fn describe(&self) -> String {
+        let account = self
+            .account
+            .as_ref()
+            .map_or(String::new(), |a| format!("{a}/"));
         if self.prefix.is_empty() {
-            format!("{}://{}", self.scheme, self.bucket)
+            format!("{}://{account}{}", self.scheme, self.bucket)
         } else {
-            format!("{}://{}/{}", self.scheme, self.bucket, self.prefix)
+            format!("{}://{account}{}/{}", self.scheme, self.bucket, self.prefix)
         }
     }
 
@@ -126,6 +180,20 @@ fn valid_bucket(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// Storage account names as Azure allows them.
+fn valid_account(name: &str) -> bool {
+    (3..=24).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// Container names as Azure allows them: no dots, no `--`, no `-` at
+/// either end.
+fn valid_container(name: &str) -> bool {
+    valid_bucket(name) && !name.contains('.') && !name.contains("--")
 }
 
 /// A name as one key segment: letters, digits, `-`, `_` and `.` as they
@@ -255,6 +323,34 @@ mod tests {
             ("s3://bucket/a/../b", "empty, `.` or `..` part"),
             ("s3://bucket/a?timeout=soon", "not a number of seconds"),
             ("s3://bucket/a?region=eu-west-1", "unknown parameter"),
+        ] {
+            let e = parse(url).expect_err(url).to_string();
+            assert!(e.contains(why) && e.contains(url), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn azure_urls_name_an_account_and_a_container() {
+        let parse =
+            |url| StoreUrl::parse_in_account(url, "azblob", "azblob", "keys from the environment");
+        let u = parse("azblob://devstoreaccount1/state/infra/prod?timeout=3").unwrap();
+        assert_eq!(u.account.as_deref(), Some("devstoreaccount1"));
+        assert_eq!(
+            (u.bucket.as_str(), u.prefix.as_str()),
+            ("state", "infra/prod")
+        );
+        assert_eq!(u.describe(), "azblob://devstoreaccount1/state/infra/prod");
+        assert_eq!(
+            parse("azblob://acct/state").unwrap().describe(),
+            "azblob://acct/state"
+        );
+        for (url, why) in [
+            ("azblob://", "is not a storage account name"),
+            ("azblob://Account/state", "is not a storage account name"),
+            ("azblob://acct", "is not a container name"),
+            ("azblob://acct/my.state", "is not a container name"),
+            ("azblob://acct/my--state", "is not a container name"),
+            ("gs://acct/state", "write azblob://ACCOUNT/CONTAINER/PREFIX"),
         ] {
             let e = parse(url).expect_err(url).to_string();
             assert!(e.contains(why) && e.contains(url), "{url}: {e}");

@@ -2,7 +2,9 @@
 //! `If-None-Match: *`, GCS `ifGenerationMatch=0`), renewed, taken over and
 //! released only if its version is still the one read just before (S3
 //! `If-Match` on the ETag, GCS `ifGenerationMatch` on the generation), so
-//! of two runs that try at once exactly one changes it.
+//! of two runs that try at once exactly one changes it. The Azure store
+//! keeps the same object but locks it with a blob lease
+//! (`crate::azblob::lease`), from the parts shared here.
 
 use dafnck_core::state::{new_id, now_millis, LockInfo, LockRequest, StateError};
 use serde::{Deserialize, Serialize};
@@ -12,23 +14,49 @@ use super::{Deleted, Objects};
 
 /// How often a lock call starts over when the object changed between
 /// reading it and the conditional write.
-const TRIES: usize = 8;
+pub(crate) const TRIES: usize = 8;
 
 /// The lock object: the holder and its lease length, for renewals.
 #[derive(Serialize, Deserialize)]
-struct LockObject {
+pub(crate) struct LockObject {
     #[serde(flatten)]
-    info: LockInfo,
-    lease_ms: u64,
+    pub(crate) info: LockInfo,
+    pub(crate) lease_ms: u64,
+}
+
+impl LockObject {
+    /// A new lock `id` for `request`, from now.
+    pub(crate) fn claim(request: &LockRequest, id: &str) -> LockObject {
+        let lease_ms = u64::try_from(request.lease.as_millis()).unwrap_or(u64::MAX / 4);
+        let now = now_millis();
+        LockObject {
+            info: LockInfo {
+                id: id.to_owned(),
+                owner: request.owner.clone(),
+                host: request.host.clone(),
+                pid: request.pid,
+                operation: request.operation.clone(),
+                acquired_at: now,
+                expires_at: now.saturating_add(lease_ms),
+            },
+            lease_ms,
+        }
+    }
+
+    /// This lock, renewed from now.
+    pub(crate) fn renewed(mut self) -> LockObject {
+        self.info.expires_at = now_millis().saturating_add(self.lease_ms);
+        self
+    }
 }
 
 /// The lock as read, with the version a conditional write names.
-struct Held {
-    lock: LockObject,
-    version: String,
+pub(crate) struct Held {
+    pub(crate) lock: LockObject,
+    pub(crate) version: String,
 }
 
-async fn read(bucket: &dyn Objects, keys: &Keys) -> Result<Option<Held>, StateError> {
+pub(crate) async fn read(bucket: &dyn Objects, keys: &Keys) -> Result<Option<Held>, StateError> {
     let key = keys.lock();
     let Some(object) = bucket.get(&key).await? else {
         return Ok(None);
@@ -45,36 +73,41 @@ async fn read(bucket: &dyn Objects, keys: &Keys) -> Result<Option<Held>, StateEr
     }))
 }
 
-fn encode(bucket: &dyn Objects, lock: &LockObject) -> Result<Vec<u8>, StateError> {
+/// The lock as read if it is still lock `id`'s; `LockLost` when it is
+/// gone or another's.
+pub(crate) async fn read_own(
+    bucket: &dyn Objects,
+    keys: &Keys,
+    stack: &str,
+    id: &str,
+) -> Result<Held, StateError> {
+    match read(bucket, keys).await? {
+        Some(held) if held.lock.info.id == id => Ok(held),
+        _ => Err(StateError::LockLost {
+            stack: stack.to_owned(),
+            id: id.to_owned(),
+        }),
+    }
+}
+
+pub(crate) fn encode(bucket: &dyn Objects, lock: &LockObject) -> Result<Vec<u8>, StateError> {
     serde_json::to_vec(lock).map_err(|e| StateError::Backend {
         backend: bucket.backend().into(),
         message: format!("cannot serialize the lock: {e}"),
     })
 }
 
+#[cfg_attr(not(any(feature = "s3", feature = "gcs")), allow(dead_code))]
 pub(crate) async fn lock(
     bucket: &dyn Objects,
     keys: &Keys,
     stack: &str,
     request: &LockRequest,
 ) -> Result<LockInfo, StateError> {
-    let lease_ms = u64::try_from(request.lease.as_millis()).unwrap_or(u64::MAX / 4);
     let id = new_id();
     let key = keys.lock();
     for _ in 0..TRIES {
-        let now = now_millis();
-        let mine = LockObject {
-            info: LockInfo {
-                id: id.clone(),
-                owner: request.owner.clone(),
-                host: request.host.clone(),
-                pid: request.pid,
-                operation: request.operation.clone(),
-                acquired_at: now,
-                expires_at: now.saturating_add(lease_ms),
-            },
-            lease_ms,
-        };
+        let mine = LockObject::claim(request, &id);
         let body = encode(bucket, &mine)?;
         if bucket.create(&key, body.clone()).await?.is_some() {
             return Ok(mine.info);
@@ -103,25 +136,16 @@ pub(crate) async fn lock(
     Err(changing(bucket, stack))
 }
 
+#[cfg_attr(not(any(feature = "s3", feature = "gcs")), allow(dead_code))]
 pub(crate) async fn renew(
     bucket: &dyn Objects,
     keys: &Keys,
     stack: &str,
     lock: &LockInfo,
 ) -> Result<LockInfo, StateError> {
-    let lost = || StateError::LockLost {
-        stack: stack.to_owned(),
-        id: lock.id.clone(),
-    };
     for _ in 0..TRIES {
-        let Some(held) = read(bucket, keys).await? else {
-            return Err(lost());
-        };
-        if held.lock.info.id != lock.id {
-            return Err(lost());
-        }
-        let mut renewed = held.lock;
-        renewed.info.expires_at = now_millis().saturating_add(renewed.lease_ms);
+        let held = read_own(bucket, keys, stack, &lock.id).await?;
+        let renewed = held.lock.renewed();
         let body = encode(bucket, &renewed)?;
         if bucket
             .replace(&keys.lock(), &held.version, body)
@@ -136,23 +160,15 @@ pub(crate) async fn renew(
     Err(changing(bucket, stack))
 }
 
+#[cfg_attr(not(any(feature = "s3", feature = "gcs")), allow(dead_code))]
 pub(crate) async fn unlock(
     bucket: &dyn Objects,
     keys: &Keys,
     stack: &str,
     lock_id: &str,
 ) -> Result<(), StateError> {
-    let lost = || StateError::LockLost {
-        stack: stack.to_owned(),
-        id: lock_id.to_owned(),
-    };
     for _ in 0..TRIES {
-        let Some(held) = read(bucket, keys).await? else {
-            return Err(lost());
-        };
-        if held.lock.info.id != lock_id {
-            return Err(lost());
-        }
+        let held = read_own(bucket, keys, stack, lock_id).await?;
         // Gone: released by this call's first try, whose answer was lost and
         // the SDK retried, or by another with this id (force-unlock).
         if bucket.delete_if(&keys.lock(), &held.version).await? != Deleted::Changed {
@@ -170,7 +186,7 @@ pub(crate) async fn lock_info(
     Ok(read(bucket, keys).await?.map(|held| held.lock.info))
 }
 
-fn changing(bucket: &dyn Objects, stack: &str) -> StateError {
+pub(crate) fn changing(bucket: &dyn Objects, stack: &str) -> StateError {
     StateError::Backend {
         backend: bucket.backend().into(),
         message: format!(

@@ -81,9 +81,13 @@ pub(crate) trait Objects: Send + Sync {
 /// Implements the state store traits (`StateStore`, `SnapshotEdits`,
 /// `StateLock`, `StateHistory`, `ControlChannel`) for a store struct with
 /// fields `url` (a [`layout::StoreUrl`]) and `bucket` (its [`Objects`]),
-/// each call handed to the shared modules here.
+/// each call handed to the shared modules here; `lock = MODULE` names
+/// another lock module with the same functions (Azure's lease lock).
 macro_rules! state_store_impls {
     ($store:ty) => {
+        $crate::bucket_store::state_store_impls!($store, lock = crate::bucket_store::lock);
+    };
+    ($store:ty, lock = $($lock:ident)::+) => {
         #[async_trait::async_trait]
         impl dafnck_core::state::StateStore for $store {
             fn describe(&self) -> String {
@@ -173,7 +177,7 @@ macro_rules! state_store_impls {
                 stack: &str,
                 request: &dafnck_core::state::LockRequest,
             ) -> Result<dafnck_core::state::LockInfo, dafnck_core::state::StateError> {
-                $crate::bucket_store::lock::lock(
+                $($lock)::+::lock(
                     &self.bucket,
                     &self.url.stack(stack)?,
                     stack,
@@ -187,7 +191,7 @@ macro_rules! state_store_impls {
                 stack: &str,
                 held: &dafnck_core::state::LockInfo,
             ) -> Result<dafnck_core::state::LockInfo, dafnck_core::state::StateError> {
-                $crate::bucket_store::lock::renew(
+                $($lock)::+::renew(
                     &self.bucket,
                     &self.url.stack(stack)?,
                     stack,
@@ -201,7 +205,7 @@ macro_rules! state_store_impls {
                 stack: &str,
                 lock_id: &str,
             ) -> Result<(), dafnck_core::state::StateError> {
-                $crate::bucket_store::lock::unlock(
+                $($lock)::+::unlock(
                     &self.bucket,
                     &self.url.stack(stack)?,
                     stack,
@@ -214,7 +218,7 @@ macro_rules! state_store_impls {
                 &self,
                 stack: &str,
             ) -> Result<Option<dafnck_core::state::LockInfo>, dafnck_core::state::StateError> {
-                $crate::bucket_store::lock::lock_info(&self.bucket, &self.url.stack(stack)?).await
+                $($lock)::+::lock_info(&self.bucket, &self.url.stack(stack)?).await
             }
         }
 
@@ -289,3 +293,38 @@ macro_rules! state_store_impls {
 }
 
 pub(crate) use state_store_impls;
+
+/// Implements `StoreBackend` for `$backend`, opening `$store::connect(url)`
+/// for `$scheme://` URLs, and `Debug` for `$store` (its URL and endpoint,
+/// never a credential; its `bucket` has fields `describe` and `endpoint`).
+macro_rules! store_backend {
+    ($backend:ident, $store:ident, $scheme:expr) => {
+        #[async_trait::async_trait]
+        impl dafnck_core::state::StoreBackend for $backend {
+            fn scheme(&self) -> &str {
+                $scheme
+            }
+
+            async fn open(
+                &self,
+                url: &str,
+            ) -> Result<
+                std::sync::Arc<dyn dafnck_core::state::StateStore>,
+                dafnck_core::state::StateError,
+            > {
+                Ok(std::sync::Arc::new($store::connect(url).await?))
+            }
+        }
+
+        impl std::fmt::Debug for $store {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($store))
+                    .field("store", &self.bucket.describe)
+                    .field("endpoint", &self.bucket.endpoint)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+pub(crate) use store_backend;

@@ -44,11 +44,9 @@
 
 mod objects;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use dafnck_core::state::{StateError, StateStore, StoreBackend};
+use dafnck_core::state::StateError;
 use google_cloud_storage::client::Storage;
 
 use crate::bucket_store::layout::StoreUrl;
@@ -69,32 +67,12 @@ pub fn backend() -> GcsBackend {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GcsBackend;
 
-#[async_trait]
-impl StoreBackend for GcsBackend {
-    fn scheme(&self) -> &str {
-        "gs"
-    }
-
-    async fn open(&self, url: &str) -> Result<Arc<dyn StateStore>, StateError> {
-        Ok(Arc::new(GcsStore::connect(url).await?))
-    }
-}
-
 /// Stacks' states in a Cloud Storage bucket; see the [module](self).
 /// Clones share the clients.
 #[derive(Clone)]
 pub struct GcsStore {
     url: StoreUrl,
     bucket: Bucket,
-}
-
-impl std::fmt::Debug for GcsStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GcsStore")
-            .field("store", &self.bucket.describe)
-            .field("endpoint", &self.bucket.endpoint)
-            .finish_non_exhaustive()
-    }
 }
 
 fn backend_error(message: String) -> StateError {
@@ -183,3 +161,4 @@ impl GcsStore {
 }
 
 crate::bucket_store::state_store_impls!(GcsStore);
+crate::bucket_store::store_backend!(GcsBackend, GcsStore, "gs");

@@ -75,12 +75,9 @@ mod objects;
 
 pub use crate::bucket_store::layout::DEFAULT_TIMEOUT;
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use dafnck_core::state::{StateError, StateStore, StoreBackend};
+use dafnck_core::state::StateError;
 
 use crate::bucket_store::layout::StoreUrl;
 use objects::Bucket;
@@ -98,32 +95,12 @@ pub fn backend() -> S3Backend {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct S3Backend;
 
-#[async_trait]
-impl StoreBackend for S3Backend {
-    fn scheme(&self) -> &str {
-        BACKEND
-    }
-
-    async fn open(&self, url: &str) -> Result<Arc<dyn StateStore>, StateError> {
-        Ok(Arc::new(S3Store::connect(url).await?))
-    }
-}
-
 /// Stacks' states in an S3 bucket; see the [module](self) for the URL,
 /// the layout and the guarantees. Clones share one client.
 #[derive(Clone)]
 pub struct S3Store {
     url: StoreUrl,
     bucket: Bucket,
-}
-
-impl std::fmt::Debug for S3Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Store")
-            .field("store", &self.bucket.describe)
-            .field("endpoint", &self.bucket.endpoint)
-            .finish_non_exhaustive()
-    }
 }
 
 impl S3Store {
@@ -193,3 +170,4 @@ impl S3Store {
 }
 
 crate::bucket_store::state_store_impls!(S3Store);
+crate::bucket_store::store_backend!(S3Backend, S3Store, BACKEND);

@@ -224,6 +224,65 @@ pub(crate) async fn check_race(
     println!("{RACERS} racers: {} refusals", refusals.len());
 }
 
+/// Waits (at most a minute) until `child`, running `up` on stack `dev`,
+/// is inside a provider call (an intent with no result is in `store`'s
+/// journal), then SIGKILLs it: no destructor, no unlock, its lease left
+/// to run out.
+#[allow(dead_code)]
+pub(crate) async fn kill_mid_operation(mut child: std::process::Child, store: &impl StateStore) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while state::load(store, "dev").await.unwrap().pending.is_empty() {
+        if Instant::now() >= deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the child never started a provider call:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// After a killed holder's lease runs out, `rerun` takes the lock over
+/// (within 30 s, retrying while it is still held) and converges on
+/// stack `dev`: nothing pending, the program's resources each once in
+/// `cloud`, no lock left in `store`. (The GCS tests kill no holder.)
+#[allow(dead_code)]
+pub(crate) async fn rerun_takes_over(
+    rerun: &Engine,
+    store: &(impl StateLock + ?Sized),
+    cloud: &FakeCloud,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        match rerun.up(program("a"), false).await {
+            Ok(report) => break report,
+            Err(dafnck_core::Error::State(StateError::Locked { .. })) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the expired lease was never taken over"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the rerun failed: {e}"),
+        }
+    };
+    assert!(report.is_success());
+    let state = rerun.state().await.unwrap();
+    assert!(state.pending.is_empty(), "pending operations were resolved");
+    assert_eq!(state.resources.len(), NODES);
+    cloud.reload().unwrap();
+    let objects: std::collections::BTreeSet<String> = cloud.objects().into_keys().collect();
+    let ids: std::collections::BTreeSet<String> =
+        state.resources.values().map(|r| r.id.clone()).collect();
+    assert_eq!(objects, ids, "the cloud holds exactly the recorded objects");
+    assert_eq!(store.lock_info("dev").await.unwrap(), None);
+}
+
 /// Waits for every racer: `(success, stdout, stderr)` of each.
 pub(crate) async fn wait_all(children: Vec<std::process::Child>) -> Vec<(bool, String, String)> {
     tokio::task::spawn_blocking(move || {

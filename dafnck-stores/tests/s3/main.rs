@@ -26,7 +26,7 @@ use aws_sdk_s3::config::Credentials;
 use dafnck_core::state::new_id;
 use dafnck_stores::s3::S3Store;
 
-pub(crate) use race::{engine, program, NODES};
+pub(crate) use race::{engine, program};
 
 /// A fresh bucket on the moto server for one test.
 pub(crate) struct Moto {

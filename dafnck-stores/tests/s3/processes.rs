@@ -5,14 +5,14 @@
 
 use std::path::Path;
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use dafnck_core::state::{self, StateError, StateLock};
+use dafnck_core::state::StateError;
 use dafnck_core::testing::FakeCloud;
 use dafnck_stores::s3::S3Store;
 
 use super::race::{self, child_runtime};
-use super::{engine, moto, program, spawn_child, NODES};
+use super::{engine, moto, program, spawn_child};
 
 // Lease expiry: a run SIGKILLed while it holds the lock.
 
@@ -41,31 +41,9 @@ async fn a_killed_holder_is_taken_over_after_its_lease_and_its_pending_work_reco
     };
     let cloud_dir = tempfile::tempdir().unwrap();
     let store = moto.store().await;
-    let mut child = spawn_child("processes::lease_child", &moto, cloud_dir.path());
+    let child = spawn_child("processes::lease_child", &moto, cloud_dir.path());
     let child_pid = child.id();
-
-    // Wait until the child is inside a provider call: an intent with no
-    // result is in the journal.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let state = state::load(&store, "dev").await.unwrap();
-        if !state.pending.is_empty() {
-            break;
-        }
-        if Instant::now() >= deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the child never started a provider call:\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // SIGKILL: no destructor, no unlock; its lease is left to run out.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    race::kill_mid_operation(child, &store).await;
 
     let cloud = FakeCloud::in_dir(cloud_dir.path()).unwrap();
     let rerun = engine(store.clone(), "dev", &cloud, Duration::from_secs(60));
@@ -88,30 +66,7 @@ async fn a_killed_holder_is_taken_over_after_its_lease_and_its_pending_work_reco
     );
 
     // After the lease the rerun takes the lock over and converges.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let report = loop {
-        match rerun.up(program("a"), false).await {
-            Ok(report) => break report,
-            Err(dafnck_core::Error::State(StateError::Locked { .. })) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the expired lease was never taken over"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("the rerun failed: {e}"),
-        }
-    };
-    assert!(report.is_success());
-    let state = rerun.state().await.unwrap();
-    assert!(state.pending.is_empty(), "pending operations were resolved");
-    assert_eq!(state.resources.len(), NODES);
-    cloud.reload().unwrap();
-    let objects: std::collections::BTreeSet<String> = cloud.objects().into_keys().collect();
-    let ids: std::collections::BTreeSet<String> =
-        state.resources.values().map(|r| r.id.clone()).collect();
-    assert_eq!(objects, ids, "the cloud holds exactly the recorded objects");
-    assert_eq!(store.lock_info("dev").await.unwrap(), None);
+    race::rerun_takes_over(&rerun, &store, &cloud).await;
 }
 
 // Race: twenty processes run `up` on one stack at once.
