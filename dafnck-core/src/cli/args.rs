@@ -68,6 +68,18 @@ pub struct Args {
         env = "DAFNCK_LOCK_TIMEOUT"
     )]
     pub lock_timeout: u64,
+    /// Which versions of the state's history to keep after each run:
+    /// `last=N`, `within=DURATION` (30d, 12h), `daily=D` (the newest of
+    /// each of the last D days), joined by commas; a version any rule keeps
+    /// stays, and the newest always does. Default: keep every version.
+    #[arg(
+        long,
+        global = true,
+        value_name = "RULES",
+        env = "DAFNCK_HISTORY_RETENTION",
+        value_parser = parse_retention
+    )]
+    pub history_retention: Option<crate::state::Retention>,
     /// A configuration value of the stack, `KEY=VALUE` (repeatable); they
     /// override the file `dafnck.<stack>.json`.
     #[arg(long = "config", global = true, value_name = "KEY=VALUE")]
@@ -75,6 +87,10 @@ pub struct Args {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+fn parse_retention(text: &str) -> Result<crate::state::Retention, String> {
+    text.parse()
 }
 
 /// The commands.
@@ -355,6 +371,49 @@ pub enum StateCommand {
         /// Accept without asking.
         #[arg(long, short = 'y', requires = "accept")]
         yes: bool,
+    },
+    /// Write version N of the history back as the stack's state: shows
+    /// what changes, asks, and records the restore as a new version (undo
+    /// it by restoring the version before). Refused while a run holds the
+    /// lock.
+    Restore {
+        /// The version, as `state history` numbers them.
+        #[arg(value_name = "N", required_unless_present = "version")]
+        number: Option<u64>,
+        /// The version (the same as N).
+        #[arg(long, value_name = "N", conflicts_with = "number")]
+        version: Option<u64>,
+        /// Restore without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Drop versions of the history a retention policy does not keep.
+    Prune {
+        /// The rules (as `--history-retention`); default: the program's
+        /// `--history-retention`.
+        #[arg(long, value_name = "RULES", value_parser = parse_retention)]
+        keep: Option<crate::state::Retention>,
+        /// Only list the versions that would be dropped.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the stack's state and history (secrets sealed as stored) to
+    /// one JSON document with a SHA-256 checksum.
+    Export {
+        /// The file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Read a document `state export` wrote into the stack: refused when
+    /// it fails its checksum, and (unless --force) when it is of another
+    /// stack or lineage or older than the stack's state.
+    Import {
+        /// The document.
+        file: PathBuf,
+        /// Import an export of another stack or lineage, or older than the
+        /// stack's state.
+        #[arg(long)]
+        force: bool,
     },
     /// Release the stack's lock (when its holder is known to be dead).
     ForceUnlock {

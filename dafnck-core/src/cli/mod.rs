@@ -32,6 +32,7 @@
 
 mod args;
 pub mod ci;
+mod commit;
 mod import;
 pub mod output;
 mod policy;
@@ -437,6 +438,12 @@ where
         .secret_config(config.secrets)
         .parallelism(args.parallelism)
         .lock_timeout(std::time::Duration::from_secs(args.lock_timeout))
+        .retention(args.history_retention.unwrap_or_default())
+        .commit(
+            matches!(args.command, Command::Up { .. } | Command::Destroy { .. })
+                .then(commit::detect)
+                .flatten(),
+        )
         .key_source(key_source.clone())
         .policies(policies);
     let prog = || {
@@ -604,7 +611,9 @@ where
             }
             Ok(0)
         }
-        Command::State(cmd) => state_cmd::command(&engine, cmd, &stores.backends).await,
+        Command::State(cmd) => {
+            state_cmd::command(&engine, cmd, &stores.backends, &args.history_retention).await
+        }
         Command::Rollout(RolloutCommand::Status { name }) => {
             let state = engine.existing_state().await?;
             let shown = output::rollouts(&state, name.as_deref());
