@@ -27,6 +27,7 @@ mod config;
 #[cfg(feature = "cli")]
 mod config_file;
 pub mod deploy;
+pub mod dora;
 pub mod drift;
 pub mod engine;
 mod error;

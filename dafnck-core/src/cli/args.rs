@@ -93,6 +93,10 @@ fn parse_retention(text: &str) -> Result<crate::state::Retention, String> {
     text.parse()
 }
 
+fn parse_window(text: &str) -> Result<std::time::Duration, String> {
+    crate::state::parse_duration(text)
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -244,6 +248,27 @@ pub enum Command {
         /// nothing is written).
         #[arg(long)]
         force: bool,
+    },
+    /// The DORA metrics of stacks' deployments (each `up`) over a window:
+    /// deployment frequency, lead time for changes (from the commit time
+    /// `up` recorded: DAFNCK_COMMIT_TIME, else git), change failure rate
+    /// (failed or rolled back) and time to restore (failure to the next
+    /// success), with the DORA performance bands; per stack and together.
+    Report {
+        /// A stack to report on (repeatable; default: the --stack). Each
+        /// is read from its own store (the program's setting for it, or
+        /// --state / --state-dir).
+        #[arg(long = "of", value_name = "STACK")]
+        stacks: Vec<String>,
+        /// How far back from --until: 30d, 12h, ...
+        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_window)]
+        window: std::time::Duration,
+        /// The window's end, Unix seconds (default: now).
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        until: Option<u64>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Change the stack's config file, `dafnck.<stack>.json`.
     #[command(subcommand)]

@@ -37,6 +37,7 @@ mod import;
 pub mod output;
 mod policy;
 mod progress;
+mod report;
 mod state_cmd;
 
 pub use args::{
@@ -400,6 +401,21 @@ struct Given<'a> {
     terraform: &'a [crate::terraform::TypeMapping],
 }
 
+/// The store of `stack`: `--state`, else the program's setting for the
+/// stack, else the file store under `--state-dir`.
+async fn open_store(
+    args: &Args,
+    stores: &Stores,
+    stack: &str,
+) -> crate::Result<Arc<dyn StateStore>> {
+    Ok(
+        match args.state.as_ref().or_else(|| stores.per_stack.get(stack)) {
+            Some(url) => stores.backends.open(url).await?,
+            None => Arc::new(FileStore::new(&args.state_dir)),
+        },
+    )
+}
+
 async fn dispatch<F>(
     args: &Args,
     program: Arc<F>,
@@ -419,20 +435,17 @@ where
     if let Command::Ci { .. } = &args.command {
         return ci_command(args);
     }
+    // Reads histories only: no config, no engine.
+    if let Command::Report { .. } = &args.command {
+        return report::command(args, stores).await;
+    }
     // Setting a value must work when the file holds secrets this run
     // cannot open.
     let config = match &args.command {
         Command::Config(_) => crate::config_file::ConfigFile::default(),
         _ => load_config(args, &key_source)?,
     };
-    let store: Arc<dyn StateStore> = match args
-        .state
-        .as_ref()
-        .or_else(|| stores.per_stack.get(&args.stack))
-    {
-        Some(url) => stores.backends.open(url).await?,
-        None => Arc::new(FileStore::new(&args.state_dir)),
-    };
+    let store = open_store(args, stores, &args.stack).await?;
     let engine = Engine::with_store(args.stack.clone(), store, providers)
         .config(config.plain)
         .secret_config(config.secrets)
@@ -685,6 +698,7 @@ where
         }
         // Answered before the engine is made (it needs no state).
         Command::Ci { .. } => ci_command(args),
+        Command::Report { .. } => report::command(args, stores).await,
         Command::Config(ConfigCommand::Set { key, secret }) => {
             set_config(args, key, *secret, &key_source)
         }
