@@ -33,6 +33,7 @@ async fn history(dir: &Path, stack: &str, events: &[(u64, &str, RunOutcome, Opti
             commit: commit.map(|c| Commit {
                 id: Some(format!("c{i}")),
                 at: Some(c * 1000),
+                program: None,
             }),
         };
         history

@@ -262,8 +262,8 @@ mod tests {
             operation: operation.into(),
             outcome,
             commit: commit_at.map(|at| Commit {
-                id: None,
                 at: Some(at),
+                ..Default::default()
             }),
             ..Default::default()
         }

@@ -249,6 +249,30 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Apply this stage (the --stack, or --to) with the build of the
+    /// program the stage --from last deployed: refused when that
+    /// deployment failed or was rolled back, has soaked less than --soak,
+    /// is older than --max-age, or was made by another build (the program's
+    /// SHA-256 and commit, recorded by each `up`). The stage's own config
+    /// (`dafnck.<stage>.json`, --config) applies.
+    Promote {
+        /// The stage whose last deployment was verified.
+        #[arg(long, value_name = "STAGE")]
+        from: String,
+        /// The stage to apply (default: the --stack).
+        #[arg(long, value_name = "STAGE")]
+        to: Option<String>,
+        /// How long the --from deployment must have run before it is
+        /// promoted: 30m, 1h, 2d.
+        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_window)]
+        soak: std::time::Duration,
+        /// Refuse a --from deployment older than this (stale).
+        #[arg(long, value_name = "DURATION", value_parser = parse_window)]
+        max_age: Option<std::time::Duration>,
+        /// Apply without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// The DORA metrics of stacks' deployments (each `up`) over a window:
     /// deployment frequency, lead time for changes (from the commit time
     /// `up` recorded: DAFNCK_COMMIT_TIME, else git), change failure rate

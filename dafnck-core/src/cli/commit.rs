@@ -4,9 +4,21 @@
 use crate::state::Commit;
 
 /// The commit from `DAFNCK_COMMIT` (its id) and `DAFNCK_COMMIT_TIME` (Unix
-/// seconds), or else from `git log -1` in the working directory; `None`
-/// when neither says.
-pub(super) fn detect() -> Option<Commit> {
+/// seconds), or else from `git log -1` in the working directory, with the
+/// hash of this program's executable.
+pub(super) fn detect() -> Commit {
+    let mut commit = from_env_or_git().unwrap_or_default();
+    commit.program = program_hash();
+    commit
+}
+
+/// The SHA-256 of this program's executable, `sha256:<hex>`.
+pub(super) fn program_hash() -> Option<String> {
+    let bytes = std::fs::read(std::env::current_exe().ok()?).ok()?;
+    Some(crate::state::sha256_tag(&bytes))
+}
+
+fn from_env_or_git() -> Option<Commit> {
     let id = std::env::var("DAFNCK_COMMIT")
         .ok()
         .filter(|s| !s.is_empty());
@@ -15,7 +27,11 @@ pub(super) fn detect() -> Option<Commit> {
         .and_then(|s| s.trim().parse::<u64>().ok())
         .map(|secs| secs * 1000);
     if id.is_some() || at.is_some() {
-        return Some(Commit { id, at });
+        return Some(Commit {
+            id,
+            at,
+            program: None,
+        });
     }
     let out = std::process::Command::new("git")
         .args(["log", "-1", "--format=%H %ct"])
@@ -28,5 +44,6 @@ pub(super) fn detect() -> Option<Commit> {
     Some(Commit {
         id: Some(id.to_owned()),
         at: secs.parse::<u64>().ok().map(|s| s * 1000),
+        program: None,
     })
 }

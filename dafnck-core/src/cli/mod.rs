@@ -37,6 +37,7 @@ mod import;
 pub mod output;
 mod policy;
 mod progress;
+mod promote;
 mod report;
 mod state_cmd;
 
@@ -196,13 +197,17 @@ where
     pub async fn exit_code(self) -> u8 {
         init_tracing();
         let argv = self.args.unwrap_or_else(|| std::env::args_os().collect());
-        let args = match Args::try_parse_from(argv) {
+        let mut args = match Args::try_parse_from(argv) {
             Ok(a) => a,
             Err(e) => {
                 let _ = e.print();
                 return if e.use_stderr() { 1 } else { 0 };
             }
         };
+        // `promote --to STAGE` is `--stack STAGE promote`.
+        if let Command::Promote { to: Some(to), .. } = &args.command {
+            args.stack.clone_from(to);
+        }
         let color = match args.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
@@ -401,6 +406,51 @@ struct Given<'a> {
     terraform: &'a [crate::terraform::TypeMapping],
 }
 
+/// The engine with a progress display of applying `plan` (live on a
+/// terminal).
+fn with_progress(engine: Engine, plan: &Plan) -> (Engine, Arc<Progress>) {
+    let progress = Arc::new(Progress::new(
+        steps_of(plan),
+        std::io::stderr().is_terminal(),
+    ));
+    (engine.observer(progress.clone()), progress)
+}
+
+/// `up`: previews, asks, applies with progress.
+async fn up_command<F>(
+    engine: Engine,
+    program: &Arc<F>,
+    yes: bool,
+    no_refresh: bool,
+    color: bool,
+) -> crate::Result<u8>
+where
+    F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
+{
+    let prog = || {
+        let p = program.clone();
+        move |s: &mut Stack| p(s)
+    };
+    let preview = engine.preview_for("up", prog(), !no_refresh).await?;
+    print_preview(&preview, color);
+    if let Some(refusal) = preview.policy.as_ref().and_then(|p| p.refusal()) {
+        return Err(refusal);
+    }
+    if !preview.has_work() {
+        return Ok(0);
+    }
+    engine.check_secrets_writable(Some(&preview.plan)).await?;
+    if !confirm(yes, "apply these changes")? {
+        println!("Apply cancelled.");
+        return Ok(1);
+    }
+    let (engine, progress) = with_progress(engine, &preview.plan);
+    let report = engine.up_previewed(prog(), &preview).await;
+    progress.finish();
+    print_report(&report?);
+    Ok(0)
+}
+
 /// The store of `stack`: `--state`, else the program's setting for the
 /// stack, else the file store under `--state-dir`.
 async fn open_store(
@@ -453,20 +503,17 @@ where
         .lock_timeout(std::time::Duration::from_secs(args.lock_timeout))
         .retention(args.history_retention.unwrap_or_default())
         .commit(
-            matches!(args.command, Command::Up { .. } | Command::Destroy { .. })
-                .then(commit::detect)
-                .flatten(),
+            matches!(
+                args.command,
+                Command::Up { .. } | Command::Destroy { .. } | Command::Promote { .. }
+            )
+            .then(commit::detect),
         )
         .key_source(key_source.clone())
         .policies(policies);
     let prog = || {
         let p = program.clone();
         move |s: &mut Stack| p(s)
-    };
-    let live = std::io::stderr().is_terminal();
-    let with_progress = |engine: Engine, plan: &Plan| {
-        let progress = Arc::new(Progress::new(steps_of(plan), live));
-        (engine.observer(progress.clone()), progress)
     };
     match &args.command {
         Command::Preview {
@@ -530,6 +577,18 @@ where
             print_report(&report?);
             Ok(0)
         }
+        Command::Promote {
+            from,
+            soak,
+            max_age,
+            yes,
+            ..
+        } => {
+            let source = open_store(args, stores, from).await?;
+            let verified = promote::check(&*source, from, &args.stack, *soak, *max_age).await?;
+            println!("{verified}");
+            up_command(engine, &program, *yes, false, color).await
+        }
         Command::Up {
             yes,
             plan: None,
@@ -537,25 +596,14 @@ where
             target,
             ..
         } => {
-            let engine = engine.targets(target.clone());
-            let preview = engine.preview_for("up", prog(), !*no_refresh).await?;
-            print_preview(&preview, color);
-            if let Some(refusal) = preview.policy.as_ref().and_then(|p| p.refusal()) {
-                return Err(refusal);
-            }
-            if !preview.has_work() {
-                return Ok(0);
-            }
-            engine.check_secrets_writable(Some(&preview.plan)).await?;
-            if !confirm(*yes, "apply these changes")? {
-                println!("Apply cancelled.");
-                return Ok(1);
-            }
-            let (engine, progress) = with_progress(engine, &preview.plan);
-            let report = engine.up_previewed(prog(), &preview).await;
-            progress.finish();
-            print_report(&report?);
-            Ok(0)
+            up_command(
+                engine.targets(target.clone()),
+                &program,
+                *yes,
+                *no_refresh,
+                color,
+            )
+            .await
         }
         Command::Destroy { yes } => {
             engine.existing_state().await?;

@@ -36,7 +36,7 @@ pub use model::{
     new_id, now_millis, Commit, Entry, HandoverMark, Intent, LockInfo, LockRequest, Message,
     OpKind, Outcome, Record, ResourceState, RunOutcome, State, Stored, VersionInfo,
 };
-pub use portable::{Exported, ExportedVersion, EXPORT_FORMAT};
+pub use portable::{sha256_tag, Exported, ExportedVersion, EXPORT_FORMAT};
 pub use retention::{parse_duration, prune, Retention};
 pub(crate) use store::unsupported;
 pub use store::{

@@ -140,6 +140,10 @@ pub struct Commit {
     /// When it was committed, Unix milliseconds, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<u64>,
+    /// The SHA-256 of the program's executable that ran (`sha256:<hex>`),
+    /// if known: `promote` checks it is the build the earlier stage ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
 }
 
 /// A message left in a store's [`ControlChannel`](super::ControlChannel)

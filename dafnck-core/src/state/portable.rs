@@ -43,9 +43,15 @@ struct Document {
 
 fn checksum(content: &serde_json::Value) -> String {
     // serde_json's maps are sorted: the same content gives the same bytes.
-    let bytes = serde_json::to_vec(content).unwrap_or_default();
-    let digest = Sha256::digest(&bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    sha256_tag(&serde_json::to_vec(content).unwrap_or_default())
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256_tag(bytes: &[u8]) -> String {
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("sha256:{hex}")
 }
 
