@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use fake_cli::{expect, run};
+use fake_cli::{expect, recorded_ids, run};
 
 #[test]
 fn preview_up_and_a_no_change_preview_with_detailed_exit_codes() {
@@ -250,19 +250,6 @@ fn bad_input_gets_a_clear_error_and_leaves_the_state_as_it_was() {
         before,
         "nothing was written"
     );
-}
-
-/// The ids the stack `stack` records, by resource name.
-fn recorded_ids(dir: &Path, stack: &str) -> std::collections::BTreeMap<String, String> {
-    let r = run(dir, &["state", "list", "--stack", stack]);
-    expect(&r, 0);
-    r.stdout
-        .lines()
-        .map(|line| {
-            let cols: Vec<&str> = line.split('\t').collect();
-            (cols[0].to_owned(), cols[2].to_owned())
-        })
-        .collect()
 }
 
 #[test]

@@ -13,10 +13,11 @@ use fake_cli::{expect, run};
 
 fn listed(dir: &Path, stack: &str) -> usize {
     let r = run(dir, &["state", "list", "--stack", stack]);
-    if r.code != 0 {
-        return 0;
+    if r.code == 0 {
+        r.stdout.lines().count()
+    } else {
+        0
     }
-    r.stdout.lines().count()
 }
 
 fn promote(dir: &Path, extra: &[&str]) -> fake_cli::Run {
@@ -65,15 +66,7 @@ async fn promote_applies_what_staging_verified_and_refuses_the_rest() {
     assert_eq!(doc["stacks"][0]["metrics"]["deployments"], 1);
 
     // A failed staging deployment is not promoted.
-    let list = run(d, &["state", "list", "--stack", "staging"]);
-    let web1 = list
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("web-1\t"))
-        .and_then(|l| l.split('\t').nth(2))
-        .unwrap()
-        .to_owned();
-    std::fs::remove_file(d.join(format!(".dafnck/fake-cloud/{web1}.json"))).unwrap();
+    fake_cli::delete_object(d, "staging", "web-1");
     let r = run(
         d,
         &[

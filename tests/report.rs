@@ -181,15 +181,7 @@ fn real_applies_with_a_failure_and_its_repair() {
     expect(&run_with(d, &["up", "--yes"], &env), 0);
     // web-1's object is deleted outside; an `up` that does not read the
     // objects first fails updating it, and the next one (which does) repairs it.
-    let list = run(d, &["state", "list"]);
-    let web1 = list
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("web-1\t"))
-        .and_then(|l| l.split('\t').nth(2))
-        .unwrap()
-        .to_owned();
-    std::fs::remove_file(d.join(format!(".dafnck/fake-cloud/{web1}.json"))).unwrap();
+    fake_cli::delete_object(d, "dev", "web-1");
     let r = run_with(
         d,
         &["up", "--yes", "--no-refresh", "--config", "size=large"],

@@ -7,25 +7,11 @@
 mod fake_cli;
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use dafnck::core::state::{FileStore, LockRequest, StateStore};
-use fake_cli::{expect, run, run_with};
-
-/// `state list` of `stack`: resource name to id.
-fn ids(dir: &Path, stack: &str) -> BTreeMap<String, String> {
-    let r = run(dir, &["state", "list", "--stack", stack]);
-    expect(&r, 0);
-    r.stdout
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f[0].to_owned(), f[2].to_owned())
-        })
-        .collect()
-}
+use fake_cli::{expect, recorded_ids as ids, run, run_with};
 
 /// `state history`: (version, operation, summary) per line.
 fn history(dir: &Path, stack: &str) -> Vec<(u64, String, String)> {

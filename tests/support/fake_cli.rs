@@ -51,3 +51,26 @@ pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
 pub fn expect(r: &Run, code: i32) {
     assert_eq!(r.code, code, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
 }
+
+/// The ids the stack `stack` records, by resource name.
+pub fn recorded_ids(dir: &Path, stack: &str) -> std::collections::BTreeMap<String, String> {
+    let r = run(dir, &["state", "list", "--stack", stack]);
+    expect(&r, 0);
+    r.stdout
+        .lines()
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            (cols[0].to_owned(), cols[2].to_owned())
+        })
+        .collect()
+}
+
+/// Deletes the fake cloud's object of resource `name` of `stack` behind
+/// the program's back (an `up --no-refresh` that updates it then fails).
+pub fn delete_object(dir: &Path, stack: &str, name: &str) {
+    let id = recorded_ids(dir, stack)
+        .remove(name)
+        .unwrap_or_else(|| panic!("stack {stack:?} records no {name:?}"));
+    std::fs::remove_file(dir.join(format!(".dafnck/fake-cloud/{id}.json")))
+        .expect("the fake cloud's object file");
+}

@@ -703,9 +703,10 @@ pub async fn check_history(store: &dyn StateStore) {
 }
 
 /// Dropping versions (how a retention policy is applied): the dropped
-/// ones are gone, the others read back as saved, numbers not kept are
-/// ignored, the newest is never dropped, the next version is saved after
-/// it, and other stacks are untouched.
+/// ones are gone, the others read back as saved (with how their run ended
+/// and its commit), numbers not kept are ignored, the newest is never
+/// dropped, the next version is saved after it, and other stacks are
+/// untouched.
 ///
 /// # Panics
 /// When the store does otherwise.
@@ -717,12 +718,21 @@ pub async fn check_drop_versions(store: &dyn StateStore) {
     let other = c.stack();
     let info = |version: u64| VersionInfo {
         version,
-        at: 1_000 * version,
-        by: "tester@host".into(),
-        operation: "up".into(),
+        at: 60_000 * version,
+        by: "ci@runner".into(),
+        operation: if version == 3 { "refresh" } else { "up" }.into(),
         summary: format!("version {version}"),
         serial: version,
-        ..Default::default()
+        outcome: Some(if version % 2 == 0 {
+            super::RunOutcome::Failed
+        } else {
+            super::RunOutcome::Succeeded
+        }),
+        commit: Some(super::Commit {
+            id: Some(format!("commit-{version}")),
+            at: Some(50_000 * version),
+            program: Some("sha256:program".into()),
+        }),
     };
     let state = |version: u64| {
         let mut state = State::empty(&stack);
