@@ -6,8 +6,6 @@
 mod fake_cli;
 mod support;
 
-use std::path::Path;
-
 use fake_cli::{expect, recorded_ids, run};
 
 #[test]

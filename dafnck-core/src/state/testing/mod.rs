@@ -723,7 +723,7 @@ pub async fn check_drop_versions(store: &dyn StateStore) {
         operation: if version == 3 { "refresh" } else { "up" }.into(),
         summary: format!("version {version}"),
         serial: version,
-        outcome: Some(if version % 2 == 0 {
+        outcome: Some(if version.is_multiple_of(2) {
             super::RunOutcome::Failed
         } else {
             super::RunOutcome::Succeeded
