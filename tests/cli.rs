@@ -2,43 +2,11 @@
 //! process in a temporary directory (its state and its fake cloud live
 //! there), checking output and exit codes, including bad input.
 
+#[path = "support/fake_cli.rs"]
+mod fake_cli;
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(support::example("fake_cloud"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DAFNCK_STACK")
-        .env_remove("DAFNCK_STATE_DIR")
-        .env_remove("DAFNCK_STATE")
-        .env("NO_COLOR", "1")
-        .env("DAFNCK_PASSPHRASE", "the cli tests' passphrase")
-        .output()
-        .expect("run the example");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
-
-#[track_caller]
-fn expect(r: &Run, code: i32) {
-    assert_eq!(r.code, code, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-}
+use fake_cli::{expect, recorded_ids, run};
 
 #[test]
 fn preview_up_and_a_no_change_preview_with_detailed_exit_codes() {
@@ -280,19 +248,6 @@ fn bad_input_gets_a_clear_error_and_leaves_the_state_as_it_was() {
         before,
         "nothing was written"
     );
-}
-
-/// The ids the stack `stack` records, by resource name.
-fn recorded_ids(dir: &Path, stack: &str) -> std::collections::BTreeMap<String, String> {
-    let r = run(dir, &["state", "list", "--stack", stack]);
-    expect(&r, 0);
-    r.stdout
-        .lines()
-        .map(|line| {
-            let cols: Vec<&str> = line.split('\t').collect();
-            (cols[0].to_owned(), cols[2].to_owned())
-        })
-        .collect()
 }
 
 #[test]

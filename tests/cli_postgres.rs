@@ -194,3 +194,47 @@ async fn state_migrate_copies_file_state_into_postgres_and_refuses_to_overwrite(
         .unwrap();
     assert_eq!(copied, file_state);
 }
+
+/// The versions `state history` lists: (number, operation).
+fn versions(dir: &Path, url: &str) -> Vec<(String, String)> {
+    let r = run(dir, Some(url), &["state", "history"]);
+    expect(&r, 0);
+    r.stdout
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_owned(), f[3].to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn export_and_import_move_a_stack_with_its_history_into_postgres_where_restore_and_prune_work(
+) {
+    let Some(url) = url_for("export") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    expect(&run(d, None, &["up", "--yes"]), 0);
+    let small = run(d, None, &["state", "list"]).stdout;
+    expect(&run(d, None, &["up", "--yes", "--config", "size=large"]), 0);
+    let file = d.join("dev.json");
+    let file = file.to_str().unwrap();
+    expect(&run(d, None, &["state", "export", "--out", file]), 0);
+
+    expect(&run(d, Some(&url), &["state", "import", file]), 0);
+    let listed = versions(d, &url);
+    assert_eq!(
+        listed,
+        [("1", "up"), ("2", "up"), ("3", "state import")]
+            .map(|(n, o)| (n.to_owned(), o.to_owned()))
+    );
+    expect(&run(d, Some(&url), &["state", "restore", "1", "--yes"]), 0);
+    assert_eq!(run(d, Some(&url), &["state", "list"]).stdout, small);
+    assert_eq!(versions(d, &url).last().unwrap().1, "state restore");
+    let r = run(d, Some(&url), &["state", "prune", "--keep", "last=2"]);
+    expect(&r, 0);
+    let numbers: Vec<String> = versions(d, &url).into_iter().map(|v| v.0).collect();
+    assert_eq!(numbers, ["3", "4"]);
+}

@@ -28,11 +28,13 @@ mod handovers;
 mod history;
 mod import;
 mod policy;
+mod recovery;
 mod secrets;
 mod shown;
 
 use handovers::handovers_of;
 pub use import::{ImportFile, ImportPreview, ImportReport, ImportSpec};
+pub use recovery::ImportOutcome;
 
 use secrets::desired_holds_secrets;
 
@@ -56,6 +58,12 @@ pub struct Settings {
     /// How long a run waits for another run's lock to be released (or its
     /// lease to expire) before it fails; zero fails at once (the default).
     pub lock_timeout: Duration,
+    /// Which versions of the history to keep: applied after every run that
+    /// saves a version (default: keep everything).
+    pub retention: state::Retention,
+    /// The commit of the program being applied, kept in each version a run
+    /// saves (the `report` verb's lead time is measured from its time).
+    pub commit: Option<state::Commit>,
 }
 
 impl Default for Settings {
@@ -68,6 +76,8 @@ impl Default for Settings {
             targets: Vec::new(),
             observer: None,
             lock_timeout: Duration::ZERO,
+            retention: state::Retention::default(),
+            commit: None,
         }
     }
 }
@@ -270,6 +280,20 @@ impl Engine {
         self
     }
 
+    /// Keeps the history by `retention` after every run that saves a
+    /// version (see [`Settings::retention`]).
+    pub fn retention(mut self, retention: state::Retention) -> Self {
+        self.settings.retention = retention;
+        self
+    }
+
+    /// Records `commit` as the program's commit in each version a run
+    /// saves (see [`Settings::commit`]).
+    pub fn commit(mut self, commit: Option<state::Commit>) -> Self {
+        self.settings.commit = commit;
+        self
+    }
+
     /// The stack's name.
     pub fn stack(&self) -> &str {
         &self.stack
@@ -468,7 +492,8 @@ impl Engine {
             this.store.compact(&this.stack, &state).await?;
             let report = report.unwrap_or_default();
             let text = format!("{} drifted", report.drifted.len());
-            this.save_version("refresh", text, &state).await?;
+            this.save_version("refresh", text, &state, state::RunOutcome::Succeeded)
+                .await?;
             Ok(report)
         })
         .await
@@ -750,7 +775,15 @@ impl Engine {
         if failed > 0 {
             text.push_str(&format!(" ({failed} failed)"));
         }
-        self.save_version(operation, text, &final_state).await?;
+        let outcome = if report.is_success() {
+            state::RunOutcome::Succeeded
+        } else if report.failed().all(|s| s.is_rolled_back()) {
+            state::RunOutcome::RolledBack
+        } else {
+            state::RunOutcome::Failed
+        };
+        self.save_version(operation, text, &final_state, outcome)
+            .await?;
         report.pending_resolved = pending;
         if report.is_success() {
             Ok(report)

@@ -28,6 +28,7 @@ mod config;
 mod config_file;
 pub mod cost;
 pub mod deploy;
+pub mod dora;
 pub mod drift;
 pub mod engine;
 mod error;

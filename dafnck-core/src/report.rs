@@ -95,6 +95,14 @@ pub struct StepReport {
     pub location: Option<Location>,
 }
 
+impl StepReport {
+    /// Whether the step failed because its handover (a canary or
+    /// blue-green rollout) was rolled back.
+    pub fn is_rolled_back(&self) -> bool {
+        matches!(&self.status, StepStatus::Failed { error, .. } if error.starts_with("rolled back"))
+    }
+}
+
 /// What an apply did.
 #[derive(Clone, Debug, Serialize)]
 pub struct ApplyReport {

@@ -68,6 +68,18 @@ pub struct Args {
         env = "DAFNCK_LOCK_TIMEOUT"
     )]
     pub lock_timeout: u64,
+    /// Which versions of the state's history to keep after each run:
+    /// `last=N`, `within=DURATION` (30d, 12h), `daily=D` (the newest of
+    /// each of the last D days), joined by commas; a version any rule keeps
+    /// stays, and the newest always does. Default: keep every version.
+    #[arg(
+        long,
+        global = true,
+        value_name = "RULES",
+        env = "DAFNCK_HISTORY_RETENTION",
+        value_parser = parse_retention
+    )]
+    pub history_retention: Option<crate::state::Retention>,
     /// A configuration value of the stack, `KEY=VALUE` (repeatable); they
     /// override the file `dafnck.<stack>.json`.
     #[arg(long = "config", global = true, value_name = "KEY=VALUE")]
@@ -75,6 +87,14 @@ pub struct Args {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+fn parse_retention(text: &str) -> Result<crate::state::Retention, String> {
+    text.parse()
+}
+
+fn parse_window(text: &str) -> Result<std::time::Duration, String> {
+    crate::state::parse_duration(text)
 }
 
 /// The commands.
@@ -237,6 +257,51 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Apply this stage (the --stack, or --to) with the build of the
+    /// program the stage --from last deployed: refused when that
+    /// deployment failed or was rolled back, has soaked less than --soak,
+    /// is older than --max-age, or was made by another build (the program's
+    /// SHA-256 and commit, recorded by each `up`). The stage's own config
+    /// (`dafnck.<stage>.json`, --config) applies.
+    Promote {
+        /// The stage whose last deployment was verified.
+        #[arg(long, value_name = "STAGE")]
+        from: String,
+        /// The stage to apply (default: the --stack).
+        #[arg(long, value_name = "STAGE")]
+        to: Option<String>,
+        /// How long the --from deployment must have run before it is
+        /// promoted: 30m, 1h, 2d.
+        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_window)]
+        soak: std::time::Duration,
+        /// Refuse a --from deployment older than this (stale).
+        #[arg(long, value_name = "DURATION", value_parser = parse_window)]
+        max_age: Option<std::time::Duration>,
+        /// Apply without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// The DORA metrics of stacks' deployments (each `up`) over a window:
+    /// deployment frequency, lead time for changes (from the commit time
+    /// `up` recorded: DAFNCK_COMMIT_TIME, else git), change failure rate
+    /// (failed or rolled back) and time to restore (failure to the next
+    /// success), with the DORA performance bands; per stack and together.
+    Report {
+        /// A stack to report on (repeatable; default: the --stack). Each
+        /// is read from its own store (the program's setting for it, or
+        /// --state / --state-dir).
+        #[arg(long = "of", value_name = "STACK")]
+        stacks: Vec<String>,
+        /// How far back from --until: 30d, 12h, ...
+        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_window)]
+        window: std::time::Duration,
+        /// The window's end, Unix seconds (default: now).
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        until: Option<u64>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Change the stack's config file, `dafnck.<stack>.json`.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -363,6 +428,49 @@ pub enum StateCommand {
         /// Accept without asking.
         #[arg(long, short = 'y', requires = "accept")]
         yes: bool,
+    },
+    /// Write version N of the history back as the stack's state: shows
+    /// what changes, asks, and records the restore as a new version (undo
+    /// it by restoring the version before). Refused while a run holds the
+    /// lock.
+    Restore {
+        /// The version, as `state history` numbers them.
+        #[arg(value_name = "N", required_unless_present = "version")]
+        number: Option<u64>,
+        /// The version (the same as N).
+        #[arg(long, value_name = "N", conflicts_with = "number")]
+        version: Option<u64>,
+        /// Restore without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Drop versions of the history a retention policy does not keep.
+    Prune {
+        /// The rules (as `--history-retention`); default: the program's
+        /// `--history-retention`.
+        #[arg(long, value_name = "RULES", value_parser = parse_retention)]
+        keep: Option<crate::state::Retention>,
+        /// Only list the versions that would be dropped.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the stack's state and history (secrets sealed as stored) to
+    /// one JSON document with a SHA-256 checksum.
+    Export {
+        /// The file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Read a document `state export` wrote into the stack: refused when
+    /// it fails its checksum, and (unless --force) when it is of another
+    /// stack or lineage or older than the stack's state.
+    Import {
+        /// The document.
+        file: PathBuf,
+        /// Import an export of another stack or lineage, or older than the
+        /// stack's state.
+        #[arg(long)]
+        force: bool,
     },
     /// Release the stack's lock (when its holder is known to be dead).
     ForceUnlock {

@@ -53,10 +53,13 @@ macro_rules! out {
 
 mod args;
 pub mod ci;
+mod commit;
 mod import;
 pub mod output;
 mod policy;
 mod progress;
+mod promote;
+mod report;
 mod state_cmd;
 
 pub use args::{
@@ -230,13 +233,17 @@ where
     pub async fn exit_code(self) -> u8 {
         init_tracing();
         let argv = self.args.unwrap_or_else(|| std::env::args_os().collect());
-        let args = match Args::try_parse_from(argv) {
+        let mut args = match Args::try_parse_from(argv) {
             Ok(a) => a,
             Err(e) => {
                 let _ = e.print();
                 return if e.use_stderr() { 1 } else { 0 };
             }
         };
+        // `promote --to STAGE` is `--stack STAGE promote`.
+        if let Command::Promote { to: Some(to), .. } = &args.command {
+            args.stack.clone_from(to);
+        }
         let color = match args.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
@@ -439,6 +446,66 @@ struct Given<'a> {
     cost: Option<crate::cost::CostModel>,
 }
 
+/// The engine with a progress display of applying `plan` (live on a
+/// terminal).
+fn with_progress(engine: Engine, plan: &Plan) -> (Engine, Arc<Progress>) {
+    let progress = Arc::new(Progress::new(
+        steps_of(plan),
+        std::io::stderr().is_terminal(),
+    ));
+    (engine.observer(progress.clone()), progress)
+}
+
+/// `up`: previews, asks, applies with progress.
+async fn up_command<F>(
+    engine: Engine,
+    program: &Arc<F>,
+    yes: bool,
+    no_refresh: bool,
+    color: bool,
+) -> crate::Result<u8>
+where
+    F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
+{
+    let prog = || {
+        let p = program.clone();
+        move |s: &mut Stack| p(s)
+    };
+    let preview = engine.preview_for("up", prog(), !no_refresh).await?;
+    print_preview(&preview, color);
+    if let Some(refusal) = preview.policy.as_ref().and_then(|p| p.refusal()) {
+        return Err(refusal);
+    }
+    if !preview.has_work() {
+        return Ok(0);
+    }
+    engine.check_secrets_writable(Some(&preview.plan)).await?;
+    if !confirm(yes, "apply these changes")? {
+        outln!("Apply cancelled.");
+        return Ok(1);
+    }
+    let (engine, progress) = with_progress(engine, &preview.plan);
+    let report = engine.up_previewed(prog(), &preview).await;
+    progress.finish();
+    print_report(&report?);
+    Ok(0)
+}
+
+/// The store of `stack`: `--state`, else the program's setting for the
+/// stack, else the file store under `--state-dir`.
+async fn open_store(
+    args: &Args,
+    stores: &Stores,
+    stack: &str,
+) -> crate::Result<Arc<dyn StateStore>> {
+    Ok(
+        match args.state.as_ref().or_else(|| stores.per_stack.get(stack)) {
+            Some(url) => stores.backends.open(url).await?,
+            None => Arc::new(FileStore::new(&args.state_dir)),
+        },
+    )
+}
+
 async fn dispatch<F>(
     args: &Args,
     program: Arc<F>,
@@ -458,6 +525,10 @@ where
     } = given;
     if let Command::Ci { .. } = &args.command {
         return ci_command(args);
+    }
+    // Reads histories only: no config, no engine.
+    if let Command::Report { .. } = &args.command {
+        return report::command(args, stores).await;
     }
     // Setting a value must work when the file holds secrets this run
     // cannot open.
@@ -493,29 +564,25 @@ where
                 .enforce("budget", crate::policy::Enforcement::Mandatory)
         }
     };
-    let store: Arc<dyn StateStore> = match args
-        .state
-        .as_ref()
-        .or_else(|| stores.per_stack.get(&args.stack))
-    {
-        Some(url) => stores.backends.open(url).await?,
-        None => Arc::new(FileStore::new(&args.state_dir)),
-    };
+    let store = open_store(args, stores, &args.stack).await?;
     let engine = Engine::with_store(args.stack.clone(), store, providers)
         .config(config.plain)
         .secret_config(config.secrets)
         .parallelism(args.parallelism)
         .lock_timeout(std::time::Duration::from_secs(args.lock_timeout))
+        .retention(args.history_retention.unwrap_or_default())
+        .commit(
+            matches!(
+                args.command,
+                Command::Up { .. } | Command::Destroy { .. } | Command::Promote { .. }
+            )
+            .then(commit::detect),
+        )
         .key_source(key_source.clone())
         .policies(policies);
     let prog = || {
         let p = program.clone();
         move |s: &mut Stack| p(s)
-    };
-    let live = std::io::stderr().is_terminal();
-    let with_progress = |engine: Engine, plan: &Plan| {
-        let progress = Arc::new(Progress::new(steps_of(plan), live));
-        (engine.observer(progress.clone()), progress)
     };
     match &args.command {
         Command::Preview {
@@ -602,6 +669,18 @@ where
             print_report(&report?);
             Ok(0)
         }
+        Command::Promote {
+            from,
+            soak,
+            max_age,
+            yes,
+            ..
+        } => {
+            let source = open_store(args, stores, from).await?;
+            let verified = promote::check(&*source, from, &args.stack, *soak, *max_age).await?;
+            outln!("{verified}");
+            up_command(engine, &program, *yes, false, color).await
+        }
         Command::Up {
             yes,
             plan: None,
@@ -609,25 +688,14 @@ where
             target,
             ..
         } => {
-            let engine = engine.targets(target.clone());
-            let preview = engine.preview_for("up", prog(), !*no_refresh).await?;
-            print_preview(&preview, color);
-            if let Some(refusal) = preview.policy.as_ref().and_then(|p| p.refusal()) {
-                return Err(refusal);
-            }
-            if !preview.has_work() {
-                return Ok(0);
-            }
-            engine.check_secrets_writable(Some(&preview.plan)).await?;
-            if !confirm(*yes, "apply these changes")? {
-                outln!("Apply cancelled.");
-                return Ok(1);
-            }
-            let (engine, progress) = with_progress(engine, &preview.plan);
-            let report = engine.up_previewed(prog(), &preview).await;
-            progress.finish();
-            print_report(&report?);
-            Ok(0)
+            up_command(
+                engine.targets(target.clone()),
+                &program,
+                *yes,
+                *no_refresh,
+                color,
+            )
+            .await
         }
         Command::Destroy { yes } => {
             engine.existing_state().await?;
@@ -696,7 +764,9 @@ where
             }
             Ok(0)
         }
-        Command::State(cmd) => state_cmd::command(&engine, cmd, &stores.backends).await,
+        Command::State(cmd) => {
+            state_cmd::command(&engine, cmd, &stores.backends, &args.history_retention).await
+        }
         Command::Rollout(RolloutCommand::Status { name }) => {
             let state = engine.existing_state().await?;
             let shown = output::rollouts(&state, name.as_deref());
@@ -772,6 +842,7 @@ where
         }
         // Answered before the engine is made (it needs no state).
         Command::Ci { .. } => ci_command(args),
+        Command::Report { .. } => report::command(args, stores).await,
         Command::Config(ConfigCommand::Set { key, secret }) => {
             set_config(args, key, *secret, &key_source)
         }

@@ -285,22 +285,7 @@ pub(super) fn edit_summary(
         lines.push("(no earlier version to compare with)".into());
         return lines;
     };
-    let mut changes = Vec::new();
-    for (name, r) in &edited.resources {
-        match before.resources.get(name) {
-            None => changes.push(format!("+ {name} ({}, id {})", r.type_name, r.id)),
-            Some(b) if b != r => changes.push(format!("~ {name} ({}, id {})", r.type_name, r.id)),
-            Some(_) => {}
-        }
-    }
-    for (name, r) in &before.resources {
-        if !edited.resources.contains_key(name) {
-            changes.push(format!("- {name} ({}, id {})", r.type_name, r.id));
-        }
-    }
-    if edited.outputs != before.outputs {
-        changes.push("~ the stack's exported values".into());
-    }
+    let changes = state_changes(before, edited);
     if changes.is_empty() {
         lines.push(format!("no resource differs from version {version}"));
     } else {
@@ -308,6 +293,31 @@ pub(super) fn edit_summary(
         lines.extend(changes);
     }
     lines
+}
+
+/// What differs from `before` to `after`, one line per resource (`+`
+/// added, `~` changed, `-` removed) and one for the exported values.
+pub(super) fn state_changes(
+    before: &crate::state::State,
+    after: &crate::state::State,
+) -> Vec<String> {
+    let mut changes = Vec::new();
+    for (name, r) in &after.resources {
+        match before.resources.get(name) {
+            None => changes.push(format!("+ {name} ({}, id {})", r.type_name, r.id)),
+            Some(b) if b != r => changes.push(format!("~ {name} ({}, id {})", r.type_name, r.id)),
+            Some(_) => {}
+        }
+    }
+    for (name, r) in &before.resources {
+        if !after.resources.contains_key(name) {
+            changes.push(format!("- {name} ({}, id {})", r.type_name, r.id));
+        }
+    }
+    if after.outputs != before.outputs {
+        changes.push("~ the stack's exported values".into());
+    }
+    changes
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub(super) async fn command(
     engine: &Engine,
     cmd: &StateCommand,
     backends: &StoreBackends,
+    retention: &Option<state::Retention>,
 ) -> crate::Result<u8> {
     match cmd {
         StateCommand::List => {
@@ -114,6 +115,125 @@ pub(super) async fn command(
                     outln!("Nothing was accepted.");
                     return Ok(1);
                 }
+            }
+        }
+        StateCommand::Restore {
+            number,
+            version,
+            yes,
+        } => {
+            let Some(n) = number.or(*version) else {
+                return Err(Error::Usage(
+                    "name the version to restore: `state restore N`".into(),
+                ));
+            };
+            let restored = engine
+                .restore(n, |current, old| {
+                    let changes = output::state_changes(current, old);
+                    outln!(
+                        "Restoring version {n} of stack {:?} (serial {} now) changes:",
+                        engine.stack(),
+                        current.serial
+                    );
+                    if changes.is_empty() {
+                        outln!("  nothing: the state is already as version {n} left it");
+                    }
+                    for line in changes {
+                        outln!("  {line}");
+                    }
+                    confirm(*yes, &format!("restore version {n}"))
+                })
+                .await?;
+            match restored {
+                Some(state) => outln!(
+                    "Restored version {n} as stack {:?}'s state (serial {}); the history records it as a new version. The objects themselves were not changed: `preview` shows what `up` would do to match them to the program.",
+                    engine.stack(),
+                    state.serial
+                ),
+                None => {
+                    outln!("Nothing was restored.");
+                    return Ok(1);
+                }
+            }
+        }
+        StateCommand::Prune { keep, dry_run } => {
+            let Some(retention) = keep.or(*retention) else {
+                return Err(Error::Usage(
+                    "say what to keep: `state prune --keep last=20,daily=14`, or set --history-retention (DAFNCK_HISTORY_RETENTION)".into(),
+                ));
+            };
+            let dropped = engine.prune_history(&retention, *dry_run).await?;
+            let list = dropped
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            match (dropped.is_empty(), dry_run) {
+                (true, _) => outln!(
+                    "Stack {:?} keeps every version ({retention}).",
+                    engine.stack()
+                ),
+                (false, true) => outln!(
+                    "Would drop {} version(s) of stack {:?} ({retention}): {list}",
+                    dropped.len(),
+                    engine.stack()
+                ),
+                (false, false) => outln!(
+                    "Dropped {} version(s) of stack {:?} ({retention}): {list}",
+                    dropped.len(),
+                    engine.stack()
+                ),
+            }
+        }
+        StateCommand::Export { out } => {
+            let export = engine.export().await?;
+            let bytes = export.to_document()?;
+            match out {
+                Some(path) => {
+                    std::fs::write(path, &bytes).map_err(|e| {
+                        Error::Usage(format!("cannot write {}: {e}", path.display()))
+                    })?;
+                    eprintln!(
+                        "Exported stack {:?} (serial {}, {} version(s)) to {}; its secrets are sealed as stored.",
+                        engine.stack(),
+                        export.state.serial,
+                        export.history.len(),
+                        path.display()
+                    );
+                }
+                None => std::io::stdout()
+                    .write_all(&bytes)
+                    .map_err(|e| Error::Usage(format!("cannot write the export: {e}")))?,
+            }
+        }
+        StateCommand::Import { file, force } => {
+            let bytes = std::fs::read(file)
+                .map_err(|e| Error::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let export = state::Exported::from_document(&bytes, &file.display().to_string())?;
+            let done = engine.import_export(&export, *force).await?;
+            if done.wrote_state {
+                outln!(
+                    "Imported {} into stack {:?}: serial {}, {} version(s) added to its history{}.",
+                    file.display(),
+                    engine.stack(),
+                    done.serial,
+                    done.versions_written.len(),
+                    if done.versions_skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " ({} not: the history already reaches their numbers)",
+                            done.versions_skipped.len()
+                        )
+                    }
+                );
+            } else {
+                outln!(
+                    "Stack {:?} already holds the exported state (serial {}); {} version(s) added to its history.",
+                    engine.stack(),
+                    done.serial,
+                    done.versions_written.len()
+                );
             }
         }
         StateCommand::ForceUnlock { id } => {

@@ -15,27 +15,70 @@ impl Engine {
         operation: &str,
         summary: String,
         state: &State,
+        outcome: state::RunOutcome,
     ) -> crate::Result<()> {
         // A store without history keeps no versions; the run is no less done.
         let Some(history) = self.store.history() else {
             return Ok(());
         };
+        let mut info = self
+            .next_version(history, operation, summary, state)
+            .await?;
+        info.outcome = Some(outcome);
+        info.commit = self.settings.commit.clone();
+        history.save_version(&self.stack, &info, state).await?;
+        self.apply_retention(history).await;
+        Ok(())
+    }
+
+    /// The entry of the stack's next version: numbered after the last,
+    /// now, by this user and host.
+    pub(super) async fn next_version(
+        &self,
+        history: &dyn state::StateHistory,
+        operation: &str,
+        summary: String,
+        state: &State,
+    ) -> crate::Result<state::VersionInfo> {
         let last = history
             .versions(&self.stack)
             .await?
             .last()
             .map_or(0, |v| v.version);
         let me = LockRequest::for_this_process(operation, Duration::ZERO);
-        let info = state::VersionInfo {
+        Ok(state::VersionInfo {
             version: last + 1,
             at: state::now_millis(),
             by: format!("{}@{}", me.owner, me.host),
             operation: operation.to_string(),
             summary,
             serial: state.serial,
-        };
-        history.save_version(&self.stack, &info, state).await?;
-        Ok(())
+            ..Default::default()
+        })
+    }
+
+    /// Applies the engine's retention after a version was saved. The run
+    /// is done by then: a failure to prune is a warning, not its failure.
+    async fn apply_retention(&self, history: &dyn state::StateHistory) {
+        if self.settings.retention.keeps_everything() {
+            return;
+        }
+        let pruned = state::prune(
+            history,
+            &self.stack,
+            &self.settings.retention,
+            state::now_millis(),
+        )
+        .await;
+        match pruned {
+            Ok(dropped) if !dropped.is_empty() => {
+                tracing::info!(stack = %self.stack, ?dropped, retention = %self.settings.retention, "dropped old versions");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(stack = %self.stack, error = %e, "could not apply the history retention");
+            }
+        }
     }
 
     /// Reads the list of versions (whose last number the run's version
@@ -57,13 +100,8 @@ impl Engine {
         Ok(self.store_history()?.versions(&self.stack).await?)
     }
 
-    fn store_history(&self) -> Result<&dyn state::StateHistory, state::StateError> {
-        self.store
-            .history()
-            .ok_or_else(|| state::StateError::Unsupported {
-                store: self.store.describe(),
-                missing: "keeps no history of state versions".into(),
-            })
+    pub(super) fn store_history(&self) -> Result<&dyn state::StateHistory, state::StateError> {
+        history_of(&*self.store)
     }
 
     /// Checks every stored unit of the stack, as stored (secrets sealed):
@@ -117,18 +155,11 @@ impl Engine {
             // The journal's records after the snapshot still apply.
             let accepted = state::load(&*raw, &this.stack).await?;
             if let Some(h) = history {
-                let me = LockRequest::for_this_process(OPERATION, Duration::ZERO);
-                let info = state::VersionInfo {
-                    version: last_number.unwrap_or(0) + 1,
-                    at: state::now_millis(),
-                    by: format!("{}@{}", me.owner, me.host),
-                    operation: OPERATION.into(),
-                    summary: format!(
-                        "accepted a hand edit of the snapshot (serial {})",
-                        edited.serial
-                    ),
-                    serial: accepted.serial,
-                };
+                let summary = format!(
+                    "accepted a hand edit of the snapshot (serial {})",
+                    edited.serial
+                );
+                let info = this.next_version(h, OPERATION, summary, &accepted).await?;
                 h.save_version(&this.stack, &info, &accepted).await?;
             }
             Ok(Some(accepted))
@@ -153,4 +184,16 @@ impl Engine {
                 ))
             })
     }
+}
+
+/// The store's history, or an error saying it keeps none.
+pub(super) fn history_of(
+    store: &dyn state::StateStore,
+) -> Result<&dyn state::StateHistory, state::StateError> {
+    store
+        .history()
+        .ok_or_else(|| state::StateError::Unsupported {
+            store: store.describe(),
+            missing: "keeps no history of state versions".into(),
+        })
 }

@@ -16,7 +16,7 @@ use crate::error::{Diagnostic, Error};
 use crate::plan::{Action, Change, Plan};
 use crate::planner;
 use crate::stack::{Desired, Stack};
-use crate::state::{Entry, ResourceState, State};
+use crate::state::{self, Entry, ResourceState, State};
 use crate::value::Value;
 
 /// One object to adopt: the program's resource `name` records the object
@@ -189,7 +189,8 @@ impl Engine {
             let state = task.finish().await?;
             this.store.compact(&this.stack, &state).await?;
             let text = format!("import {}", preview.records.len());
-            this.save_version("import", text, &state).await?;
+            this.save_version("import", text, &state, state::RunOutcome::Succeeded)
+                .await?;
             Ok(ImportReport {
                 imported: preview
                     .records

@@ -193,6 +193,17 @@ impl StateHistory for MemoryStore {
                 .map(|(_, state)| state.clone())
         }))
     }
+
+    async fn drop_versions(&self, stack: &str, versions: &[u64]) -> Result<(), StateError> {
+        let mut stacks = self.stacks();
+        let Some(slot) = stacks.get_mut(stack) else {
+            return Ok(());
+        };
+        let infos: Vec<VersionInfo> = slot.versions.iter().map(|(v, _)| v.clone()).collect();
+        let drop = super::droppable(&infos, versions);
+        slot.versions.retain(|(v, _)| !drop.contains(&v.version));
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -19,6 +19,8 @@ mod journal;
 mod memory;
 mod migrate;
 mod model;
+mod portable;
+mod retention;
 mod store;
 pub mod testing;
 mod timings;
@@ -31,11 +33,15 @@ pub use journal::{Journal, JournalTask, DEFAULT_COMPACT_EVERY};
 pub use memory::MemoryStore;
 pub use migrate::migrate;
 pub use model::{
-    new_id, now_millis, Entry, HandoverMark, Intent, LockInfo, LockRequest, Message, OpKind,
-    Outcome, Record, ResourceState, State, Stored, VersionInfo,
+    new_id, now_millis, Commit, Entry, HandoverMark, Intent, LockInfo, LockRequest, Message,
+    OpKind, Outcome, Record, ResourceState, RunOutcome, State, Stored, VersionInfo,
 };
+pub use portable::{sha256_tag, Exported, ExportedVersion, EXPORT_FORMAT};
+pub use retention::{parse_duration, prune, Retention};
 pub(crate) use store::unsupported;
-pub use store::{require_lock, ControlChannel, SnapshotEdits, StateHistory, StateLock, StateStore};
+pub use store::{
+    droppable, require_lock, ControlChannel, SnapshotEdits, StateHistory, StateLock, StateStore,
+};
 pub use timings::{CallKind, Timing, Timings};
 pub use verify::{verify, UnitCheck, Verification};
 

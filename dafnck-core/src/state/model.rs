@@ -88,7 +88,7 @@ pub struct State {
 }
 
 /// One numbered version of a stack's state: what a run that wrote it left.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionInfo {
     /// 1 for the first run, one more for each run after.
     pub version: u64,
@@ -102,6 +102,48 @@ pub struct VersionInfo {
     pub summary: String,
     /// The state's serial then.
     pub serial: u64,
+    /// How the run ended; `None` in versions written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<RunOutcome>,
+    /// The commit of the program the run applied, when known (from
+    /// `DAFNCK_COMMIT`/`DAFNCK_COMMIT_TIME`, else `git`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<Commit>,
+}
+
+/// How a run that wrote a version ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Every step succeeded.
+    Succeeded,
+    /// A step failed.
+    Failed,
+    /// A step's rollout was rolled back (a policy's analysis failed), and
+    /// no step failed otherwise.
+    RolledBack,
+}
+
+impl RunOutcome {
+    /// Whether the run failed or was rolled back.
+    pub fn is_failure(self) -> bool {
+        self != RunOutcome::Succeeded
+    }
+}
+
+/// The commit a run applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commit {
+    /// Its id (a git SHA), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// When it was committed, Unix milliseconds, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<u64>,
+    /// The SHA-256 of the program's executable that ran (`sha256:<hex>`),
+    /// if known: `promote` checks it is the build the earlier stage ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
 }
 
 /// A message left in a store's [`ControlChannel`](super::ControlChannel)

@@ -121,6 +121,31 @@ pub trait StateHistory: Send + Sync {
     /// The state as version `version` left it; `None` when there is no such
     /// version.
     async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError>;
+
+    /// Drops the listed versions (entry and state) of the stack: how a
+    /// retention policy ([`Retention`](super::Retention)) is applied.
+    /// Numbers it does not keep are ignored, and the newest version is
+    /// always kept, even when listed, so the next version is still numbered
+    /// after every version there ever was. None by default: a store written
+    /// before it refuses with [`StateError::Unsupported`].
+    async fn drop_versions(&self, stack: &str, versions: &[u64]) -> Result<(), StateError> {
+        let _ = versions;
+        Err(StateError::Unsupported {
+            store: format!("of stack {stack:?}"),
+            missing: "cannot drop versions of its history (no retention)".into(),
+        })
+    }
+}
+
+/// The numbers in `drop` that may be dropped from a history listing
+/// `kept`: those it lists, except its newest. Stores use it to keep their
+/// guarantee of never dropping the newest version.
+pub fn droppable(kept: &[VersionInfo], drop: &[u64]) -> Vec<u64> {
+    let newest = kept.iter().map(|v| v.version).max();
+    kept.iter()
+        .map(|v| v.version)
+        .filter(|v| Some(*v) != newest && drop.contains(v))
+        .collect()
 }
 
 /// Messages left for the run that holds a stack's lock, by topic (a

@@ -149,6 +149,7 @@ mod tests {
             operation: "up".into(),
             summary: String::new(),
             serial: 1,
+            ..Default::default()
         };
         store.save_version("dev", &info, &state).await.unwrap();
         let v = verify(&store, "dev").await;

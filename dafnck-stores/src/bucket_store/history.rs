@@ -136,6 +136,23 @@ pub(crate) async fn read_version(
     envelope::decode_state(&object.bytes, &bucket.location(&key)).map(Some)
 }
 
+/// Drops the listed versions but the newest: each entry first (the
+/// version is gone once its entry is), then the states.
+pub(crate) async fn drop_versions(
+    bucket: &dyn Objects,
+    keys: &Keys,
+    drop: &[u64],
+) -> Result<(), StateError> {
+    let drop = dafnck_core::state::droppable(&versions(bucket, keys).await?, drop);
+    if drop.is_empty() {
+        return Ok(());
+    }
+    let entries: Vec<String> = drop.iter().map(|v| keys.version_info(*v)).collect();
+    bucket.delete_all(&entries).await?;
+    let states: Vec<String> = drop.iter().map(|v| keys.version_state(*v)).collect();
+    bucket.delete_all(&states).await
+}
+
 pub(crate) async fn send_control(
     bucket: &dyn Objects,
     keys: &Keys,

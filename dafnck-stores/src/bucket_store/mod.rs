@@ -259,6 +259,19 @@ macro_rules! state_store_impls {
                 )
                 .await
             }
+
+            async fn drop_versions(
+                &self,
+                stack: &str,
+                versions: &[u64],
+            ) -> Result<(), dafnck_core::state::StateError> {
+                $crate::bucket_store::history::drop_versions(
+                    &self.bucket,
+                    &self.url.stack(stack)?,
+                    versions,
+                )
+                .await
+            }
         }
 
         #[async_trait::async_trait]

@@ -179,6 +179,7 @@ struct Sql {
     save_version: String,
     versions: String,
     read_version: String,
+    drop_versions: String,
     read_snapshot: String,
     reseal_snapshot: String,
 }
@@ -241,6 +242,10 @@ impl Sql {
             ),
             read_version: format!(
                 "SELECT state FROM {s}.versions WHERE stack = $1 AND version = $2"
+            ),
+            drop_versions: format!(
+                "DELETE FROM {s}.versions WHERE stack = $1 AND version = ANY($2)
+                 AND version < (SELECT max(version) FROM {s}.versions WHERE stack = $1)"
             ),
             read_snapshot: format!("SELECT state FROM {s}.snapshots WHERE stack = $1"),
             reseal_snapshot: format!(
@@ -658,6 +663,19 @@ impl StateHistory for PostgresStore {
             )
         })
         .transpose()
+    }
+
+    /// One statement: the newest version is kept by the statement itself.
+    async fn drop_versions(&self, stack: &str, versions: &[u64]) -> Result<(), StateError> {
+        let numbers: Vec<i64> = versions
+            .iter()
+            .filter_map(|v| i64::try_from(*v).ok())
+            .collect();
+        let (sql, numbers) = (&self.inner.sql.drop_versions, &numbers);
+        retrying!(self, "drop versions of the state", |client, _| {
+            client.execute(sql, &[&stack, numbers]).await?;
+            Ok(())
+        })
     }
 }
 

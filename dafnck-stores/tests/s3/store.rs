@@ -59,6 +59,7 @@ async fn versions_are_kept() {
         operation: "up".into(),
         summary: "s".into(),
         serial: 90,
+        ..Default::default()
     };
     store.save_version(stack, &info, &state).await.unwrap();
     assert_eq!(store.read_version(stack, 9).await.unwrap(), Some(state));

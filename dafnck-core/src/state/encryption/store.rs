@@ -305,6 +305,10 @@ impl StateHistory for SealingStore {
         self.inner_history()?.versions(stack).await
     }
 
+    async fn drop_versions(&self, stack: &str, versions: &[u64]) -> Result<(), StateError> {
+        self.inner_history()?.drop_versions(stack, versions).await
+    }
+
     /// Opened with the key when there is one; without it the secrets stay
     /// sealed and show as `(secret)`.
     async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {

@@ -123,3 +123,30 @@ pub(super) fn read(dir: &Path, version: u64) -> Result<Option<State>, StateError
     let bytes = fs::read(&path).map_err(io_err("read", &path))?;
     parse_snapshot(&bytes, &path).map(Some)
 }
+
+/// Drops the listed versions but the newest: the index is written again
+/// without them (atomically), then their state files are removed. A crash
+/// between leaves state files the index does not list, below its last
+/// version, which nothing reads.
+pub(super) fn drop(inner: &Inner, dir: &Path, versions: &[u64]) -> Result<(), StateError> {
+    let listed = list(dir)?;
+    let drop = crate::state::droppable(&listed, versions);
+    if drop.is_empty() {
+        return Ok(());
+    }
+    let mut index = Vec::new();
+    for v in listed.iter().filter(|v| !drop.contains(&v.version)) {
+        index.extend(envelope::encode_line(&encode(v, "a version's entry")?));
+        index.push(b'\n');
+    }
+    inner.write_atomic(&dir.join(INDEX), &index, true)?;
+    for v in drop {
+        let path = dir.join(format!("{v}.json"));
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("remove", &path)(e)),
+        }
+    }
+    Ok(())
+}

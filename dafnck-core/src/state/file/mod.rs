@@ -351,6 +351,14 @@ impl StateHistory for FileStore {
         let dir = self.inner.root.join(stack).join(HISTORY);
         self.blocking(move |_| history::read(&dir, version)).await
     }
+
+    async fn drop_versions(&self, stack: &str, versions: &[u64]) -> Result<(), StateError> {
+        check_stack(stack)?;
+        let dir = self.inner.root.join(stack).join(HISTORY);
+        let versions = versions.to_vec();
+        self.blocking(move |inner| history::drop(inner, &dir, &versions))
+            .await
+    }
 }
 
 #[async_trait]

@@ -657,6 +657,7 @@ pub async fn check_history(store: &dyn StateStore) {
         operation: "up".into(),
         summary: format!("create {version}, update 0, replace 0, delete 0"),
         serial: 10 * version,
+        ..Default::default()
     };
     let mut states = Vec::new();
     for v in 1..=3u64 {
@@ -698,4 +699,102 @@ pub async fn check_history(store: &dyn StateStore) {
     );
     let theirs = c.ok(history.versions(&other).await, "versions of another stack");
     c.eq(&theirs, &Vec::new(), "another stack's versions");
+    check_drop_versions(store).await;
+}
+
+/// Dropping versions (how a retention policy is applied): the dropped
+/// ones are gone, the others read back as saved (with how their run ended
+/// and its commit), numbers not kept are ignored, the newest is never
+/// dropped, the next version is saved after it, and other stacks are
+/// untouched.
+///
+/// # Panics
+/// When the store does otherwise.
+pub async fn check_drop_versions(store: &dyn StateStore) {
+    use super::VersionInfo;
+    let c = Check::new("drop_versions", store);
+    let history = c.history();
+    let stack = c.stack();
+    let other = c.stack();
+    let info = |version: u64| VersionInfo {
+        version,
+        at: 60_000 * version,
+        by: "ci@runner".into(),
+        operation: if version == 3 { "refresh" } else { "up" }.into(),
+        summary: format!("version {version}"),
+        serial: version,
+        outcome: Some(if version.is_multiple_of(2) {
+            super::RunOutcome::Failed
+        } else {
+            super::RunOutcome::Succeeded
+        }),
+        commit: Some(super::Commit {
+            id: Some(format!("commit-{version}")),
+            at: Some(50_000 * version),
+            program: Some("sha256:program".into()),
+        }),
+    };
+    let state = |version: u64| {
+        let mut state = State::empty(&stack);
+        state.lineage = "retention-lineage".into();
+        state.serial = version;
+        state
+            .outputs
+            .insert("version".into(), Value::Int(version as i64));
+        state
+    };
+    for v in 1..=5u64 {
+        c.ok(
+            history.save_version(&stack, &info(v), &state(v)).await,
+            "save_version",
+        );
+    }
+    c.ok(
+        history.save_version(&other, &info(1), &state(1)).await,
+        "save_version of another stack",
+    );
+    c.ok(
+        history.drop_versions(&stack, &[1, 3, 5, 42]).await,
+        "drop_versions of 1, 3, the newest (5) and a missing one",
+    );
+    let listed = c.ok(history.versions(&stack).await, "versions after a drop");
+    c.eq(
+        &listed,
+        &vec![info(2), info(4), info(5)],
+        "versions after dropping 1 and 3 (5 is the newest: kept)",
+    );
+    for v in [1, 3] {
+        let read = c.ok(
+            history.read_version(&stack, v).await,
+            "read of a dropped version",
+        );
+        c.eq(&read, &None, "a dropped version");
+    }
+    for v in [2, 4, 5] {
+        let read = c.ok(
+            history.read_version(&stack, v).await,
+            "read of a kept version",
+        );
+        c.eq(&read, &Some(state(v)), "a kept version read back");
+    }
+    c.ok(
+        history.save_version(&stack, &info(6), &state(6)).await,
+        "save_version after a drop",
+    );
+    let listed = c.ok(history.versions(&stack).await, "versions after a save");
+    c.eq(
+        &listed,
+        &vec![info(2), info(4), info(5), info(6)],
+        "the next version follows the newest",
+    );
+    c.ok(
+        history.drop_versions(&stack, &[]).await,
+        "drop_versions of nothing",
+    );
+    let theirs = c.ok(history.versions(&other).await, "versions of another stack");
+    c.eq(
+        &theirs,
+        &vec![info(1)],
+        "another stack's versions after a drop",
+    );
 }
