@@ -54,11 +54,12 @@ async fn the_web_tier_is_priced_as_by_hand_and_a_change_over_budget_is_refused()
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let ami = format!("ami={}", aws.ami().await);
+    let base = vec![ami.clone()];
 
     // Before anything exists: two t3.micro web servers, each with a
     // public address (their subnets map public IPs on launch), and an
     // application load balancer, whose capacity units are priced by use.
-    let r = run(dir, &url, &["preview", "--cost", "--json"], &[ami.clone()]);
+    let r = run(dir, &url, &["preview", "--cost", "--json"], &base);
     expect(&r, 0);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let cost = &doc["cost"];
@@ -129,12 +130,7 @@ async fn the_web_tier_is_priced_as_by_hand_and_a_change_over_budget_is_refused()
         r.stderr
     );
     assert_eq!(aws.live_instances().await, made);
-    let r = run(
-        dir,
-        &url,
-        &["preview", "--detailed-exitcode"],
-        &[ami.clone()],
-    );
+    let r = run(dir, &url, &["preview", "--detailed-exitcode"], &base);
     expect(&r, 0);
 
     // A price file overrides the shipped one; a broken one is named.
@@ -149,7 +145,7 @@ async fn the_web_tier_is_priced_as_by_hand_and_a_change_over_budget_is_refused()
         dir,
         &url,
         &["preview", "--cost", "--prices", prices.to_str().unwrap()],
-        &[ami.clone()],
+        &base,
     );
     expect(&r, 0);
     let repriced = 2.0 * (0.02 + IPV4) * HOURS + lb;
@@ -164,7 +160,7 @@ async fn the_web_tier_is_priced_as_by_hand_and_a_change_over_budget_is_refused()
         dir,
         &url,
         &["preview", "--cost", "--prices", prices.to_str().unwrap()],
-        &[ami.clone()],
+        &base,
     );
     expect(&r, 1);
     assert!(

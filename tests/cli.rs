@@ -365,13 +365,7 @@ fn up_into_a_closed_pipe_finishes_without_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     // The reader is gone before the program writes: every write to
     // standard output fails with a broken pipe.
-    let mut child = Command::new(support::example("fake_cloud"))
-        .args(["up", "--yes"])
-        .current_dir(dir.path())
-        .env_remove("DAFNCK_STACK")
-        .env_remove("DAFNCK_STATE_DIR")
-        .env_remove("DAFNCK_STATE")
-        .env("DAFNCK_PASSPHRASE", "the cli tests' passphrase")
+    let mut child = fake_cli::command(dir.path(), &["up", "--yes"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -7,6 +7,8 @@
 //! `policy.required_tags=owner` makes every resource of the example
 //! violate DAF-GEN-002 (the `generic` pack, on by default, advisory).
 
+#[path = "support/fake_cli.rs"]
+mod fake_cli;
 mod support;
 #[path = "support/validators.rs"]
 mod validators;
@@ -22,11 +24,7 @@ const RESOURCES: [&str; 5] = ["main", "public-a", "public-b", "web-0", "web-1"];
 
 /// Runs the example in `dir` with `args`.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(support::example("fake_cloud"))
-        .args(args)
-        .current_dir(dir)
-        .env("DAFNCK_PASSPHRASE", "policy cli test")
-        .env_remove("DAFNCK_STACK")
+    fake_cli::command(dir, args)
         .output()
         .expect("run the example")
 }

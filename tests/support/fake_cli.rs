@@ -19,14 +19,11 @@ pub fn run(dir: &Path, args: &[&str]) -> Run {
     run_with(dir, args, &[])
 }
 
-/// Runs `fake_cloud ARGS` in `dir` with extra environment variables.
-pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(crate::support::example("fake_cloud"))
-        .args(args)
+/// The command `fake_cloud ARGS` in `dir`, its environment cleared of the
+/// variables that would steer it.
+pub fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(crate::support::example("fake_cloud"));
+    cmd.args(args)
         .current_dir(dir)
         .env_remove("DAFNCK_STACK")
         .env_remove("DAFNCK_STATE_DIR")
@@ -35,7 +32,17 @@ pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .env_remove("DAFNCK_COMMIT")
         .env_remove("DAFNCK_COMMIT_TIME")
         .env("NO_COLOR", "1")
-        .env("DAFNCK_PASSPHRASE", "the cli tests' passphrase")
+        .env("DAFNCK_PASSPHRASE", "the cli tests' passphrase");
+    cmd
+}
+
+/// Runs `fake_cloud ARGS` in `dir` with extra environment variables.
+pub fn run_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command(dir, args)
         .envs(env.iter().copied())
         .output()
         .expect("run the example");

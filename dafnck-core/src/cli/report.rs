@@ -93,7 +93,8 @@ fn print_metrics(m: &Metrics) {
     );
     outln!(
         "  deployment frequency  {:.2} a day ({})",
-        m.deployment_frequency_per_day, m.deployment_frequency_band
+        m.deployment_frequency_per_day,
+        m.deployment_frequency_band
     );
     outln!(
         "  lead time             {}",
