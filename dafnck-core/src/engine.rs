@@ -27,12 +27,14 @@ use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, S
 mod handovers;
 mod history;
 mod import;
+mod lookups;
 mod policy;
 mod secrets;
 mod shown;
 
 use handovers::handovers_of;
 pub use import::{ImportFile, ImportPreview, ImportReport, ImportSpec};
+pub(crate) use lookups::sealed_message;
 
 use secrets::desired_holds_secrets;
 
@@ -146,6 +148,10 @@ pub struct Engine {
     policies: Option<Arc<crate::policy::Policies>>,
     /// Set on the engine that carries out one checked plan.
     guard: Option<Arc<crate::policy::PolicyGuard>>,
+    /// Answers to the program's reads given instead of reading (tests).
+    lookups: Arc<crate::lookup::Lookups>,
+    /// The backends stack references with a store URL open.
+    backends: state::StoreBackends,
 }
 
 impl std::fmt::Debug for Engine {
@@ -187,6 +193,8 @@ impl Engine {
             settings: Settings::default(),
             policies: None,
             guard: None,
+            lookups: Arc::default(),
+            backends: state::StoreBackends::new(),
         }
     }
 
@@ -332,6 +340,7 @@ impl Engine {
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
         let desired = self.desired(program)?;
+        let reads = self.resolve_lookups(&desired).await?;
         let stored = self.state().await?;
         if refresh && operation == "preview" {
             self.require_key_to_compare(operation, &stored)?;
@@ -363,7 +372,8 @@ impl Engine {
             drift = Some(r.report);
             refreshed = r.entries;
         }
-        let plan = self.plan(&desired, &current, base)?;
+        let mut plan = self.plan(&desired, &current, base)?;
+        plan.reads = reads;
         let (policy, guard) = self.check_policies(&desired, &plan)?.unzip();
         Ok(Preview {
             plan,
@@ -388,13 +398,15 @@ impl Engine {
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
         let desired = self.desired(program)?;
+        let reads = self.resolve_lookups(&desired).await?;
         self.refuse_by_policy(&desired)?;
         let handovers = handovers_of(&desired);
         let secrets = desired_holds_secrets(&desired);
         self.locked("up", |this| async move {
             let (state, pending, _) = this.prepare("up", refresh, secrets).await?;
             let state = this.reset_handovers(state, &handovers).await?;
-            let plan = this.plan(&desired, &state, None)?;
+            let mut plan = this.plan(&desired, &state, None)?;
+            plan.reads = reads;
             let guard = this.check_policies(&desired, &plan)?.and_then(|(_, g)| g);
             this.guarded(guard)
                 .execute("up", &plan, state, pending, handovers)

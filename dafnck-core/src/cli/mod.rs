@@ -438,6 +438,7 @@ where
         .parallelism(args.parallelism)
         .lock_timeout(std::time::Duration::from_secs(args.lock_timeout))
         .key_source(key_source.clone())
+        .reference_backends(stores.backends.clone())
         .policies(policies);
     let prog = || {
         let p = program.clone();

@@ -33,5 +33,6 @@ mod replace_on_changes;
 mod saved_plan;
 mod secrets;
 mod secrets_at_rest;
+mod stack_references;
 mod unknowns;
 mod update;
