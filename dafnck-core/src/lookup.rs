@@ -266,7 +266,7 @@ pub(crate) fn type_check<T: serde::de::DeserializeOwned>() -> Check {
                 format!(
                     "is {} but the program asks for {}: {e}",
                     kind_of(v),
-                    std::any::type_name::<T>()
+                    crate::config::short_type_name(std::any::type_name::<T>())
                 )
             })
     })

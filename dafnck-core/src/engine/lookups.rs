@@ -156,7 +156,7 @@ impl Engine {
             }
         };
         if let Some(check) = &lookup.check {
-            check(&found).map_err(|e| fail(format!("{what} answered outputs that {e}")))?;
+            check(&found).map_err(|e| fail(format!("{what}: its answer {e}")))?;
         }
         let _ = lookup.answer.set(found);
         Ok(())

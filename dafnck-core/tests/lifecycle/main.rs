@@ -11,6 +11,7 @@ mod components;
 mod computed;
 mod config;
 mod create;
+mod data_sources;
 mod delete_before_replace;
 mod delete_ordering;
 mod deploy;

@@ -148,7 +148,7 @@ fn network_with(cidr: Input<String>) -> dafnck_core::testing::resources::Network
 #[tokio::test]
 async fn a_missing_stack_is_an_error_naming_the_reference_line() {
     let t = TestStack::new("app");
-    let line = line!() + 2;
+    let line = line!() + 3;
     let problems = program_problems(
         t.preview(|stack: &mut Stack| {
             let network = stack.reference("network");
@@ -174,7 +174,7 @@ async fn a_missing_export_and_a_wrong_type_are_errors_naming_their_lines() {
     let t = TestStack::new("app")
         .stack_export("network", "network_id", "network-1")
         .stack_export("network", "port", 8080);
-    let first = line!() + 3;
+    let first = line!() + 4;
     let problems = program_problems(
         t.preview(|stack: &mut Stack| {
             let network = stack.reference("network");
@@ -205,7 +205,7 @@ async fn a_missing_export_and_a_wrong_type_are_errors_naming_their_lines() {
 #[tokio::test]
 async fn a_stack_referencing_itself_is_an_error() {
     let t = TestStack::new("app");
-    let line = line!() + 2;
+    let line = line!() + 3;
     let problems = program_problems(
         t.preview(|stack: &mut Stack| {
             let me = stack.reference("app");
