@@ -27,7 +27,7 @@ const SECRETS: &[Control] = &[SOC2_CC6_1, HIPAA_ACCESS, GDPR_32_1_B, PCI_8_3, PC
 /// DAF-GEN-001.
 pub const NAMING: RuleInfo = RuleInfo {
     id: "DAF-GEN-001",
-    title: "Resource names are lowercase letters, digits, '-', '_' or '.', at most 63 characters",
+    title: "Resource names (each part of a component's path) are lowercase letters, digits, '-', '_' or '.', at most 63 characters",
     severity: Severity::Low,
     category: "naming",
     remediation:
@@ -95,10 +95,16 @@ pub fn generic_pack(required_tags: &[String]) -> Pack {
         "Any resource: naming, required tags, secrets in plain inputs",
     )
     .rule(Rule::any(NAMING, |r, out| {
-        let ok = r.name.len() <= 63
-            && r.name.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
-            });
+        // A component's child (`app/web`) is judged name by name.
+        let ok = r.name.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment.len() <= 63
+                && segment.bytes().all(|b| {
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || matches!(b, b'-' | b'_' | b'.')
+                })
+        });
         if !ok {
             out.flag(
                 "",

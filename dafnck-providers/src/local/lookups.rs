@@ -30,8 +30,9 @@ use super::Local;
 /// ```
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct FileContent {
-    /// Where; relative to the provider's work dir unless absolute.
-    pub path: String,
+    /// Where; relative to the provider's work dir unless absolute. Known
+    /// when planning: a value, or another stack's export.
+    pub path: Input<String>,
 }
 
 impl DataSource for FileContent {
@@ -53,8 +54,9 @@ pub struct FileContentOutputs {
 /// Looks up an existing directory: the names of its entries.
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct DirectoryListing {
-    /// Where; relative to the provider's work dir unless absolute.
-    pub path: String,
+    /// Where; relative to the provider's work dir unless absolute. Known
+    /// when planning: a value, or another stack's export.
+    pub path: Input<String>,
 }
 
 impl DataSource for DirectoryListing {
@@ -71,6 +73,13 @@ pub struct DirectoryListingOutputs {
     pub entries: Vec<String>,
 }
 
+/// The path of a query (which the engine resolved before asking).
+fn query_path(p: &Local, path: &Input<String>) -> Result<std::path::PathBuf, ProviderError> {
+    path.as_value()
+        .map(|path| p.resolve(path))
+        .ok_or_else(|| ProviderError::new("the path of a lookup must be known when planning"))
+}
+
 /// Finding nothing is an error naming the path.
 fn not_found(what: &str, path: &std::path::Path) -> ProviderError {
     ProviderError::new(format!("no {what} at {}", path.display()))
@@ -84,7 +93,7 @@ impl DataHandler for FileContentHandler {
     type Context = Local;
 
     async fn read(&self, p: &Local, q: FileContent) -> Result<FileContentOutputs, ProviderError> {
-        let path = p.resolve(&q.path);
+        let path = query_path(p, &q.path)?;
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found("file", &path)),
@@ -110,7 +119,7 @@ impl DataHandler for DirectoryListingHandler {
         p: &Local,
         q: DirectoryListing,
     ) -> Result<DirectoryListingOutputs, ProviderError> {
-        let path = p.resolve(&q.path);
+        let path = query_path(p, &q.path)?;
         let entries = match std::fs::read_dir(&path) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
