@@ -90,7 +90,14 @@ fn the_app_stack_builds_on_the_network_stacks_exports() {
         "{err}"
     );
 
-    let args = ["--stack", "network", "config", "set", "api_token", "--secret"];
+    let args = [
+        "--stack",
+        "network",
+        "config",
+        "set",
+        "api_token",
+        "--secret",
+    ];
     let (code, _, err) = run(d, &args, Some(&format!("{TOKEN}\n")));
     assert_eq!(code, 0, "{err}");
     ok(d, &["--stack", "network", "up", "--yes"]);
@@ -104,7 +111,10 @@ fn the_app_stack_builds_on_the_network_stacks_exports() {
         preview.contains("<= read data source \"hosts\" (local:fs:FileContent)"),
         "{preview}"
     );
-    assert!(preview.contains("blue/\n") && preview.contains("green/\n"), "{preview}");
+    assert!(
+        preview.contains("blue/\n") && preview.contains("green/\n"),
+        "{preview}"
+    );
     assert!(!preview.contains("DAF-GEN-001"), "{preview}");
     ok(d, &["--stack", "app", "up", "--yes"]);
 
@@ -125,11 +135,17 @@ fn the_app_stack_builds_on_the_network_stacks_exports() {
     // The secret export reached the files that need it, and no state.
     assert_eq!(
         files_holding(d, TOKEN),
-        ["two-stacks/app/blue/site.env", "two-stacks/app/green/site.env"]
+        [
+            "two-stacks/app/blue/site.env",
+            "two-stacks/app/green/site.env"
+        ]
     );
 
     // The network changes: the app plans the dependent updates only.
-    ok(d, &["--stack", "network", "up", "--yes", "--config", "port=9090"]);
+    ok(
+        d,
+        &["--stack", "network", "up", "--yes", "--config", "port=9090"],
+    );
     let preview = ok(d, &["--stack", "app", "preview"]);
     assert!(
         preview.contains("Plan: 0 to create, 2 to update, 0 to replace, 0 to delete."),

@@ -100,9 +100,7 @@ pub fn generic_pack(required_tags: &[String]) -> Pack {
             !segment.is_empty()
                 && segment.len() <= 63
                 && segment.bytes().all(|b| {
-                    b.is_ascii_lowercase()
-                        || b.is_ascii_digit()
-                        || matches!(b, b'-' | b'_' | b'.')
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
                 })
         });
         if !ok {
