@@ -92,7 +92,12 @@ impl DataHandler for FileContentHandler {
     type Source = FileContent;
     type Context = Local;
 
-    async fn read(&self, p: &Local, q: FileContent) -> Result<FileContentOutputs, ProviderError> {
+    async fn read(
+        &self,
+        p: &Local,
+        _: &str,
+        q: FileContent,
+    ) -> Result<FileContentOutputs, ProviderError> {
         let path = query_path(p, &q.path)?;
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
@@ -117,6 +122,7 @@ impl DataHandler for DirectoryListingHandler {
     async fn read(
         &self,
         p: &Local,
+        _: &str,
         q: DirectoryListing,
     ) -> Result<DirectoryListingOutputs, ProviderError> {
         let path = query_path(p, &q.path)?;

@@ -21,11 +21,13 @@ pub trait DataHandler: Send + Sync + 'static {
     /// What every handler of a provider shares.
     type Context: Send + Sync + 'static;
 
-    /// Finds the one object `query` names. Finding nothing (or more than
-    /// one, when one is meant) is an error naming the query.
+    /// Finds the one object `query` names (`name`: the read's name in the
+    /// program, for errors). Finding nothing (or more than one, when one
+    /// is meant) is an error naming the query.
     async fn read(
         &self,
         cx: &Self::Context,
+        name: &str,
         query: Self::Source,
     ) -> Result<<Self::Source as DataSource>::Outputs, ProviderError>;
 }
@@ -42,7 +44,7 @@ pub(super) struct TypedData<H>(pub H);
 impl<H: DataHandler> UntypedData<H::Context> for TypedData<H> {
     async fn read(&self, cx: &H::Context, req: DataRequest) -> Result<Value, ProviderError> {
         let query: H::Source = decode(&req.query, "query", &req.type_name, &req.name)?;
-        let found = self.0.read(cx, query).await?;
+        let found = self.0.read(cx, &req.name, query).await?;
         encode(&found, "answer", &req.type_name, &req.name)
     }
 }
