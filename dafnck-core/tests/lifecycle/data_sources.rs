@@ -14,7 +14,7 @@ use dafnck_core::testing::resources::{Network, NetworkLookup};
 use dafnck_core::testing::{FakeCloud, TestStack};
 use dafnck_core::{Action, Input, Providers, Stack, Value};
 
-use crate::common::{program_problems, subnet};
+use crate::common::{planned, program_problems, subnet};
 
 fn tags(role: &str) -> BTreeMap<String, String> {
     [("role".to_string(), role.to_string())].into()
@@ -68,13 +68,8 @@ async fn a_data_source_is_read_at_preview_and_up_and_never_owned() {
 
     let plan = t.preview(app).await.unwrap();
     assert_eq!(
-        plan.change("sub")
-            .unwrap()
-            .after
-            .as_ref()
-            .unwrap()
-            .get("network_id"),
-        Some(&Value::from(shared.id.as_str()))
+        planned(&plan, "sub", "network_id"),
+        Value::from(shared.id.as_str())
     );
     assert_eq!(
         plan.changes.len(),
@@ -202,13 +197,8 @@ async fn test_stacks_answer_data_sources_without_a_provider() {
     let plan = t.preview(app).await.unwrap();
     assert_eq!(plan.action("sub"), Some(Action::Create));
     assert_eq!(
-        plan.change("sub")
-            .unwrap()
-            .after
-            .as_ref()
-            .unwrap()
-            .get("network_id"),
-        Some(&Value::from("network-42"))
+        planned(&plan, "sub", "network_id"),
+        Value::from("network-42")
     );
     assert!(t.cloud().data_reads().is_empty());
 

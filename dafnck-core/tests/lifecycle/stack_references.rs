@@ -11,7 +11,7 @@ use dafnck_core::testing::resources::NetworkId;
 use dafnck_core::testing::{FakeCloud, TestStack};
 use dafnck_core::{Action, Input, Providers, Secret, Stack, Value};
 
-use crate::common::{network, node, program_problems, subnet};
+use crate::common::{network, node, planned, program_problems, subnet};
 
 /// The network stack: a network, its id and a secret exported.
 fn network_stack(cidr: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
@@ -44,17 +44,6 @@ fn engine(stack: &str, store: &MemoryStore, cloud: &FakeCloud, key: &SecretsKey)
         .secrets_key(key.clone())
 }
 
-fn after(plan: &dafnck_core::Plan, name: &str, field: &str) -> Value {
-    plan.change(name)
-        .unwrap()
-        .after
-        .as_ref()
-        .unwrap()
-        .get(field)
-        .unwrap()
-        .clone()
-}
-
 #[tokio::test]
 async fn an_app_stack_reads_the_network_stacks_exports_and_follows_their_changes() {
     let (store, cloud, key) = (MemoryStore::new(), FakeCloud::new(), SecretsKey::generate());
@@ -67,12 +56,12 @@ async fn an_app_stack_reads_the_network_stacks_exports_and_follows_their_changes
     let plan = &preview.plan;
     // Known when planning: the subnet's network id is the exported one.
     assert_eq!(
-        after(plan, "sub", "network_id"),
+        planned(plan, "sub", "network_id"),
         Value::from(network_id.as_str())
     );
     // The secret export is secret in the plan.
     assert_eq!(
-        after(plan, "holder", "refs"),
+        planned(plan, "holder", "refs"),
         Value::List(vec![Value::Secret(Box::new("s3cret".into()))])
     );
     assert!(!plan.render().contains("s3cret"), "{}", plan.render());
@@ -130,7 +119,7 @@ async fn a_stack_in_another_store_is_read_by_url() {
         .await
         .unwrap()
         .plan;
-    assert_eq!(after(&plan, "copy", "cidr"), Value::from("10.0.0.0/16"));
+    assert_eq!(planned(&plan, "copy", "cidr"), Value::from("10.0.0.0/16"));
     assert!(plan.reads[0]
         .store
         .as_deref()
