@@ -307,6 +307,16 @@ impl<T: Serialize + DeserializeOwned + 'static> Input<T> {
     }
 }
 
+/// A computed input with no sources: `read` gives the value once a lookup
+/// (see [`crate::lookup`]) has been resolved, so the planner computes it
+/// like any value whose sources are known.
+pub(crate) fn over_answer<U>(
+    read: impl Fn() -> Result<Value, String> + Send + Sync + 'static,
+    location: Location,
+) -> Input<U> {
+    computed(Vec::new(), move |_: &[Value]| read(), location)
+}
+
 /// One argument of [`interpolate!`](crate::interpolate): an [`Input`] or
 /// any serializable value. Not for direct use.
 #[doc(hidden)]

@@ -119,7 +119,7 @@ impl Stack {
 
 /// A type's name without its module paths: `Vec<u16>`, not
 /// `alloc::vec::Vec<u16>`.
-fn short_type_name(full: &str) -> String {
+pub(crate) fn short_type_name(full: &str) -> String {
     let mut out = String::with_capacity(full.len());
     let mut segment = String::new();
     let mut chars = full.chars().peekable();

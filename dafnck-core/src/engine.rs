@@ -27,6 +27,7 @@ use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, S
 mod handovers;
 mod history;
 mod import;
+mod lookups;
 mod policy;
 mod recovery;
 mod secrets;
@@ -35,6 +36,7 @@ mod shown;
 use handovers::handovers_of;
 pub use import::{ImportFile, ImportPreview, ImportReport, ImportSpec};
 pub use recovery::ImportOutcome;
+pub(crate) use lookups::sealed_message;
 
 use secrets::desired_holds_secrets;
 
@@ -160,6 +162,10 @@ pub struct Engine {
     cost: Option<Arc<crate::cost::CostModel>>,
     /// Set on the engine that carries out one checked plan.
     guard: Option<Arc<crate::policy::PolicyGuard>>,
+    /// Answers to the program's reads given instead of reading (tests).
+    lookups: Arc<crate::lookup::Lookups>,
+    /// The backends stack references with a store URL open.
+    backends: state::StoreBackends,
 }
 
 impl std::fmt::Debug for Engine {
@@ -202,6 +208,8 @@ impl Engine {
             policies: None,
             cost: None,
             guard: None,
+            lookups: Arc::default(),
+            backends: state::StoreBackends::new(),
         }
     }
 
@@ -361,6 +369,7 @@ impl Engine {
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
         let desired = self.desired(program)?;
+        let reads = self.resolve_lookups(&desired).await?;
         let stored = self.state().await?;
         if refresh && operation == "preview" {
             self.require_key_to_compare(operation, &stored)?;
@@ -392,7 +401,8 @@ impl Engine {
             drift = Some(r.report);
             refreshed = r.entries;
         }
-        let plan = self.plan(&desired, &current, base)?;
+        let mut plan = self.plan(&desired, &current, base)?;
+        plan.reads = reads;
         let (policy, guard) = self.check_policies(&desired, &plan)?.unzip();
         let cost = self.cost.as_ref().map(|model| {
             crate::cost::CostReport::new(
@@ -425,13 +435,15 @@ impl Engine {
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
         let desired = self.desired(program)?;
+        let reads = self.resolve_lookups(&desired).await?;
         self.refuse_by_policy(&desired)?;
         let handovers = handovers_of(&desired);
         let secrets = desired_holds_secrets(&desired);
         self.locked("up", |this| async move {
             let (state, pending, _) = this.prepare("up", refresh, secrets).await?;
             let state = this.reset_handovers(state, &handovers).await?;
-            let plan = this.plan(&desired, &state, None)?;
+            let mut plan = this.plan(&desired, &state, None)?;
+            plan.reads = reads;
             let guard = this.check_policies(&desired, &plan)?.and_then(|(_, g)| g);
             this.guarded(guard)
                 .execute("up", &plan, state, pending, handovers)

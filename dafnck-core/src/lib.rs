@@ -27,6 +27,7 @@ mod config;
 #[cfg(feature = "cli")]
 mod config_file;
 pub mod cost;
+pub mod data;
 pub mod deploy;
 pub mod dora;
 pub mod drift;
@@ -34,12 +35,14 @@ pub mod engine;
 mod error;
 pub mod graph;
 pub mod handover;
+pub mod lookup;
 mod name;
 pub mod plan;
 pub mod planner;
 pub mod policy;
 pub mod provider;
 pub mod recover;
+pub mod reference;
 mod render;
 pub mod report;
 pub mod resource;
@@ -51,10 +54,12 @@ pub mod terraform;
 pub mod testing;
 mod value;
 
+pub use data::{DataHandle, DataSource};
 pub use error::{Diagnostic, Error, Result};
 pub use name::Name;
 pub use plan::{Action, Change, Plan};
 pub use provider::{Provider, ProviderError, Providers};
+pub use reference::StackReference;
 pub use resource::{Handle, Input, Location, Options, Outputs, Resource, ResourceRef, Timeouts};
 pub use secret::Secret;
 pub use stack::Stack;
@@ -64,7 +69,8 @@ pub use value::{OutputRef, Value};
 pub mod prelude {
     pub use crate::component::ComponentOptions;
     pub use crate::{
-        Handle, Input, Options, Outputs, Plan, Providers, Resource, Secret, Stack, Timeouts,
+        DataHandle, DataSource, Handle, Input, Options, Outputs, Plan, Providers, Resource, Secret,
+        Stack, StackReference, Timeouts,
     };
     pub use dafnck_derive::{Outputs, Resource};
     pub use serde::{Deserialize, Serialize};

@@ -257,6 +257,10 @@ pub struct Plan {
     /// [`Engine::save_plan`](crate::engine::Engine::save_plan)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<crate::state::Encryption>,
+    /// What the plan read and does not own: other stacks' exports, data
+    /// sources (see [`crate::lookup`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<crate::lookup::Read>,
 }
 
 /// The format version of a plan as data (a saved plan whose secrets are
@@ -274,6 +278,7 @@ impl Plan {
             destroy,
             targets: Vec::new(),
             encryption: None,
+            reads: Vec::new(),
         }
     }
 

@@ -20,6 +20,9 @@ impl Plan {
     /// creates, yellow updates, magenta replacements, red deletes.
     pub fn render_styled(&self, color: bool) -> String {
         let mut out = String::new();
+        for read in &self.reads {
+            let _ = writeln!(out, " <= {}", read.describe());
+        }
         // Resources of a component (`app/web`) are shown under a line
         // naming it, indented one step per level: a tree.
         let mut open: Vec<&str> = Vec::new();

@@ -99,6 +99,8 @@ pub struct ResourceRef {
     stack: Arc<str>,
     name: Arc<str>,
     type_name: &'static str,
+    /// For a data source, the answer its outputs are read from.
+    answer: Option<crate::lookup::AnswerRef>,
 }
 
 impl ResourceRef {
@@ -108,6 +110,21 @@ impl ResourceRef {
             stack: stack.into(),
             name: name.into(),
             type_name,
+            answer: None,
+        }
+    }
+
+    /// A reference to the data source read as `name`, whose outputs are
+    /// read from its answer.
+    pub(crate) fn data(
+        stack: &str,
+        name: &str,
+        type_name: &'static str,
+        answer: crate::lookup::AnswerRef,
+    ) -> Self {
+        ResourceRef {
+            answer: Some(answer),
+            ..ResourceRef::new(stack, name, type_name)
         }
     }
 
@@ -128,6 +145,9 @@ impl ResourceRef {
 
     /// A typed reference to the output `field` of this resource.
     pub fn output<T>(&self, field: &str) -> Input<T> {
+        if let Some(answer) = &self.answer {
+            return answer.field(field);
+        }
         Input {
             inner: InputInner::Output(OutputRef {
                 stack: self.stack.to_string(),

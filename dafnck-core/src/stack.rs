@@ -68,6 +68,8 @@ pub struct Stack {
     /// [`Value::visit_refs`] meets them: the position of the resource it
     /// names in the node's `dependencies`.
     ref_positions: Vec<u32>,
+    /// What the program reads: other stacks' exports, data sources.
+    lookups: Vec<crate::lookup::Lookup>,
 }
 
 impl Stack {
@@ -91,6 +93,7 @@ impl Stack {
             site: None,
             ref_start: Vec::new(),
             ref_positions: Vec::new(),
+            lookups: Vec::new(),
         }
     }
 
@@ -174,6 +177,18 @@ impl Stack {
 
     pub(crate) fn problem(&mut self, problem: Diagnostic) {
         self.problems.push(problem);
+    }
+
+    pub(crate) fn add_lookup(&mut self, lookup: crate::lookup::Lookup) {
+        self.lookups.push(lookup);
+    }
+
+    /// Where the data source read as `name` was declared, if it was.
+    pub(crate) fn data_read(&self, name: &str) -> Option<&Location> {
+        self.lookups.iter().find_map(|l| match &l.source {
+            crate::lookup::Source::Data { name: n, .. } if n == name => Some(&l.location),
+            _ => None,
+        })
     }
 
     /// The location of `site`, shared with the previous declaration's when
@@ -365,6 +380,7 @@ impl Stack {
             mut problems,
             mut ref_start,
             ref_positions,
+            lookups,
             ..
         } = self;
         ref_start.push(ref_positions.len() as u32);
@@ -433,6 +449,7 @@ impl Stack {
             ref_positions,
             order,
             exports: exports.into_iter().map(|(k, (v, _))| (k, v)).collect(),
+            lookups,
         })
     }
 }
@@ -460,6 +477,9 @@ pub struct Desired {
     pub order: Vec<usize>,
     /// Exported values, possibly holding references.
     pub exports: BTreeMap<String, Value>,
+    /// What the program reads, resolved by the engine before planning
+    /// (see [`crate::lookup`]).
+    pub(crate) lookups: Vec<crate::lookup::Lookup>,
 }
 
 impl Desired {

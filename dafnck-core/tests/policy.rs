@@ -363,6 +363,17 @@ async fn generic_rules_pass_and_fail() {
                 ..Default::default()
             },
         );
+        // A component's child is named `app/web`: each part is judged.
+        st.component("app", |s| {
+            s.add(
+                "web",
+                Node {
+                    value: "v".into(),
+                    ..Default::default()
+                },
+            );
+            Ok(())
+        })?;
         Ok(())
     };
     let report = s

@@ -69,6 +69,13 @@ macro_rules! served_by_kit {
             ) -> Result<(), dafnck_core::ProviderError> {
                 dafnck_core::Provider::delete(&self.kit, req).await
             }
+
+            async fn read_data(
+                &self,
+                req: dafnck_core::data::DataRequest,
+            ) -> Result<dafnck_core::Value, dafnck_core::ProviderError> {
+                dafnck_core::Provider::read_data(&self.kit, req).await
+            }
         }
     };
 }

@@ -579,6 +579,7 @@ where
             .then(commit::detect),
         )
         .key_source(key_source.clone())
+        .reference_backends(stores.backends.clone())
         .policies(policies);
     let prog = || {
         let p = program.clone();

@@ -153,6 +153,7 @@ impl Engine {
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
         let desired = self.desired(program)?;
+        self.resolve_lookups(&desired).await?;
         let stored = self.state().await?;
         let (state, _) = self.resolved_in_memory(stored).await?;
         self.preview_import_against(&desired, &state, specs).await

@@ -29,7 +29,7 @@ crate::policy_rule!(
     "DAF-GEN-001",
     Low,
     "naming",
-    "Resource names are lowercase letters, digits, '-', '_' or '.', at most 63 characters",
+    "Resource names (each part of a component's path) are lowercase letters, digits, '-', '_' or '.', at most 63 characters",
     "Rename the resource (add its old name with Options::aliases so it is not replaced).",
     &[SOC2_CC8_1]
 );
@@ -85,10 +85,14 @@ pub fn generic_pack(required_tags: &[String]) -> Pack {
         "Any resource: naming, required tags, secrets in plain inputs",
     )
     .rule(Rule::any(NAMING, |r, out| {
-        let ok = r.name.len() <= 63
-            && r.name.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
-            });
+        // A component's child (`app/web`) is judged name by name.
+        let ok = r.name.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment.len() <= 63
+                && segment.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+                })
+        });
         if !ok {
             out.flag(
                 "",

@@ -330,6 +330,22 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Deletes an object (succeeding if it is already gone).
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError>;
+
+    /// Looks up an object the stack does not own (a data source, see
+    /// [`crate::data`]) and returns what it found, as the data source's
+    /// outputs. Called at plan time; it must not change anything. The
+    /// default serves no data source.
+    ///
+    /// # Errors
+    /// When nothing matches the query (a lookup that finds nothing is an
+    /// error, naming the query), or the cloud refuses.
+    async fn read_data(&self, req: crate::data::DataRequest) -> Result<Value, ProviderError> {
+        Err(ProviderError::new(format!(
+            "provider {:?} serves no data source {}",
+            self.package(),
+            req.type_name
+        )))
+    }
 }
 
 impl fmt::Debug for dyn Provider {

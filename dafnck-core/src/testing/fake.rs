@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::data::DataRequest;
 use crate::provider::{
     CreateRequest, Created, DeleteRequest, Observed, Provider, ProviderError, ReadRequest,
     UpdateRequest,
@@ -108,6 +109,8 @@ struct Inner {
     /// Types read in batches, and the size of each `read_many` call.
     batched: Mutex<Vec<String>>,
     batches: Mutex<Vec<usize>>,
+    /// Each data source read: its type and query.
+    data_reads: Mutex<Vec<(String, Value)>>,
 }
 
 /// A stateful fake cloud serving one package (default `fake`).
@@ -194,6 +197,7 @@ impl FakeCloud {
                 max_in_flight: AtomicUsize::new(0),
                 batched: Mutex::new(Vec::new()),
                 batches: Mutex::new(Vec::new()),
+                data_reads: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -278,6 +282,11 @@ impl FakeCloud {
     /// Every object, by id.
     pub fn objects(&self) -> BTreeMap<String, FakeObject> {
         lock(&self.inner.objects).clone()
+    }
+
+    /// Each data source read so far: its type and query, in order.
+    pub fn data_reads(&self) -> Vec<(String, Value)> {
+        lock(&self.inner.data_reads).clone()
     }
 
     /// The objects created for resource `name`.
@@ -582,6 +591,48 @@ impl Provider for FakeCloud {
             found.push(self.read(req).await?);
         }
         Ok(found)
+    }
+
+    /// Serves every data source type `<package>:<module>:<Type>Lookup`: the
+    /// one object of type `<package>:<module>:<Type>` whose `tags` input
+    /// holds every tag of the query's `tags`; its outputs are the answer.
+    async fn read_data(&self, req: DataRequest) -> Result<Value, ProviderError> {
+        lock(&self.inner.data_reads).push((req.type_name.clone(), req.query.clone()));
+        let Some(object_type) = req.type_name.strip_suffix("Lookup") else {
+            return Err(ProviderError::new(format!(
+                "the fake cloud serves no data source {}",
+                req.type_name
+            )));
+        };
+        let wanted = req.query.get("tags").and_then(Value::as_map);
+        let objects = lock(&self.inner.objects);
+        let found: Vec<&FakeObject> = objects
+            .values()
+            .filter(|o| o.type_name == object_type)
+            .filter(|o| {
+                let tags = o.inputs.get("tags").and_then(Value::as_map);
+                wanted.is_none_or(|w| {
+                    w.iter()
+                        .all(|(k, v)| tags.and_then(|t| t.get(k)).is_some_and(|t| t == v))
+                })
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one.outputs.clone()),
+            [] => Err(ProviderError::new(format!(
+                "no {object_type} matches {}",
+                req.query.render()
+            ))),
+            many => Err(ProviderError::new(format!(
+                "{} objects of type {object_type} match {}: {}",
+                many.len(),
+                req.query.render(),
+                many.iter()
+                    .map(|o| o.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<Value, ProviderError> {

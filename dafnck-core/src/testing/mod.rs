@@ -83,6 +83,7 @@ pub struct TestStack {
     store: MemoryStore,
     config: BTreeMap<String, String>,
     secret_config: BTreeMap<String, crate::Secret<String>>,
+    lookups: crate::lookup::Lookups,
 }
 
 impl TestStack {
@@ -108,6 +109,7 @@ impl TestStack {
             store,
             config: BTreeMap::new(),
             secret_config: BTreeMap::new(),
+            lookups: Default::default(),
         }
     }
 
@@ -126,6 +128,49 @@ impl TestStack {
         self.secret_config
             .insert(key.to_owned(), crate::Secret::new(value.into()));
         self.engine = self.engine.secret_config(self.secret_config.clone());
+        self
+    }
+
+    /// Gives the referenced stack `stack` the export `key` (read with
+    /// [`Stack::reference`]), without any state of that stack.
+    ///
+    /// # Panics
+    /// When `value` cannot be serialized (a bug in a test).
+    pub fn stack_export(self, stack: &str, key: &str, value: impl serde::Serialize) -> Self {
+        let value = test_value(&value);
+        self.with_export(stack, key, value)
+    }
+
+    /// Like [`TestStack::stack_export`], for an export the stack keeps
+    /// secret.
+    ///
+    /// # Panics
+    /// When `value` cannot be serialized (a bug in a test).
+    pub fn secret_stack_export(self, stack: &str, key: &str, value: impl serde::Serialize) -> Self {
+        let value = crate::Value::Secret(Box::new(test_value(&value)));
+        self.with_export(stack, key, value)
+    }
+
+    fn with_export(mut self, stack: &str, key: &str, value: crate::Value) -> Self {
+        self.lookups
+            .exports
+            .entry(stack.to_owned())
+            .or_default()
+            .insert(key.to_owned(), value);
+        self.engine = self.engine.lookups(self.lookups.clone());
+        self
+    }
+
+    /// Answers the data source the program reads as `name` (with
+    /// [`Stack::read`]) with `outputs`, instead of asking a provider.
+    ///
+    /// # Panics
+    /// When `outputs` cannot be serialized (a bug in a test).
+    pub fn data(mut self, name: &str, outputs: impl serde::Serialize) -> Self {
+        self.lookups
+            .data
+            .insert(name.to_owned(), test_value(&outputs));
+        self.engine = self.engine.lookups(self.lookups.clone());
         self
     }
 
@@ -216,6 +261,12 @@ impl TestStack {
             .deserialize_into()
             .unwrap_or_else(|e| panic!("outputs of {name:?} do not fit: {e}"))
     }
+}
+
+/// A value a test gives, as the engine holds it.
+fn test_value(value: &impl serde::Serialize) -> crate::Value {
+    crate::Value::from_serialize(value)
+        .unwrap_or_else(|e| panic!("a test value cannot be serialized: {e}"))
 }
 
 /// Previews a program against an empty state with the given providers.

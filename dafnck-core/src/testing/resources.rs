@@ -36,6 +36,19 @@ pub struct NetworkOutputs {
     pub arn: String,
 }
 
+/// A data source: the one existing [`Network`] whose tags include all of
+/// `tags` (the [`FakeCloud`](super::FakeCloud) answers it).
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct NetworkLookup {
+    /// The tags to match.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl DataSource for NetworkLookup {
+    const TYPE: &'static str = "fake:net:NetworkLookup";
+    type Outputs = NetworkOutputs;
+}
+
 /// A subnet of a [`Network`].
 #[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
 #[resource(type = "fake:net:Subnet", outputs = SubnetOutputs)]

@@ -45,6 +45,14 @@ pub fn node(value: &str, key: &str, refs: Vec<Input<String>>) -> Node {
     }
 }
 
+/// The planned value of `field` of resource `name`, which must be planned.
+pub fn planned(plan: &dafnck_core::Plan, name: &str, field: &str) -> Value {
+    match after(plan, name, field) {
+        Some(v) => v.clone(),
+        None => panic!("{name}.{field} is not planned"),
+    }
+}
+
 /// The report of an apply that must have failed with [`Error::Apply`].
 pub fn apply_failure<T: std::fmt::Debug>(result: dafnck_core::Result<T>) -> ApplyReport {
     match result {

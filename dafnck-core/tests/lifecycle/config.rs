@@ -6,7 +6,7 @@ use dafnck_core::testing::TestStack;
 use dafnck_core::{Error, Stack, Value};
 use serde::Deserialize;
 
-use crate::common::{network, node};
+use crate::common::{network, node, planned};
 
 #[derive(Deserialize, Debug, PartialEq)]
 #[serde(rename_all = "lowercase")]
@@ -33,17 +33,6 @@ fn infra(stack: &mut Stack) -> dafnck_core::Result<()> {
     Ok(())
 }
 
-fn after(plan: &dafnck_core::Plan, name: &str, field: &str) -> Value {
-    plan.change(name)
-        .unwrap()
-        .after
-        .as_ref()
-        .unwrap()
-        .get(field)
-        .unwrap()
-        .clone()
-}
-
 #[tokio::test]
 async fn typed_values_reach_the_program() {
     let t = TestStack::new("dev")
@@ -51,10 +40,10 @@ async fn typed_values_reach_the_program() {
         .config("size", "large")
         .config("zones", r#"["a","b"]"#);
     let plan = t.preview(infra).await.unwrap();
-    assert_eq!(after(&plan, "net", "cidr"), Value::from("10.7.0.0/16"));
-    assert_eq!(after(&plan, "n", "value"), Value::from("Large/false"));
+    assert_eq!(planned(&plan, "net", "cidr"), Value::from("10.7.0.0/16"));
+    assert_eq!(planned(&plan, "n", "value"), Value::from("Large/false"));
     assert_eq!(
-        after(&plan, "n", "refs"),
+        planned(&plan, "n", "refs"),
         Value::List(vec!["a".into(), "b".into()])
     );
 }
@@ -111,8 +100,8 @@ async fn a_default_applies_only_when_the_key_is_not_set() {
         .config("size", "small")
         .config("public", "true");
     let plan = t.preview(infra).await.unwrap();
-    assert_eq!(after(&plan, "n", "value"), Value::from("Small/true"));
-    assert_eq!(after(&plan, "n", "refs"), Value::List(vec!["a".into()]));
+    assert_eq!(planned(&plan, "n", "value"), Value::from("Small/true"));
+    assert_eq!(planned(&plan, "n", "refs"), Value::List(vec!["a".into()]));
 }
 
 #[tokio::test]
@@ -126,7 +115,7 @@ async fn a_string_key_takes_the_text_as_it_is() {
         })
         .await
         .unwrap();
-    assert_eq!(after(&plan, "n", "value"), Value::from("0042"));
+    assert_eq!(planned(&plan, "n", "value"), Value::from("0042"));
 }
 
 #[tokio::test]
@@ -173,7 +162,7 @@ async fn a_secret_config_value_is_read_only_as_a_secret() {
         })
         .await
         .unwrap();
-    assert_eq!(after(&plan, "n", "value"), Value::from("7"));
+    assert_eq!(planned(&plan, "n", "value"), Value::from("7"));
     let err = t
         .preview(|stack: &mut Stack| {
             let _: String = stack.config_as("db_password")?;

@@ -305,6 +305,7 @@ impl Provider {
         let kit = iam::register(s3::register(kit));
         let kit = lambda::register(kit);
         let kit = route53::register(kit);
+        let kit = ec2::lookups::register(kit);
         Provider { kit }
     }
 

@@ -2,7 +2,8 @@
 //! resources (`local:fs:*`), shell [`Command`]s run on create, update and
 //! delete like Terraform's local-exec, and long-running [`Service`]s
 //! (`local:exec:*`) started detached with an HTTP health check on
-//! 127.0.0.1, alone or as a [`ServiceGroup`] of replicas. It makes real changes on this machine, so a quickstart
+//! 127.0.0.1, alone or as a [`ServiceGroup`] of replicas; data sources
+//! [`FileContent`] and [`DirectoryListing`] read files it does not own. It makes real changes on this machine, so a quickstart
 //! deploys something real with no cloud account. Relative paths are
 //! relative to the provider's work dir, under which it also keeps what it
 //! cannot read back from the system: `.dafnck-local/commands/` (each
@@ -44,6 +45,7 @@ mod error;
 mod file;
 mod group;
 pub mod http;
+mod lookups;
 pub mod policy;
 mod process;
 mod record;
@@ -57,6 +59,10 @@ pub use command::{Command, CommandOutputs, CommandOutputsRefs};
 pub use directory::{Directory, DirectoryOutputs, DirectoryOutputsRefs};
 pub use file::{File, FileOutputs, FileOutputsRefs};
 pub use group::{ServiceGroup, ServiceGroupOutputs, ServiceGroupOutputsRefs};
+pub use lookups::{
+    DirectoryListing, DirectoryListingOutputs, DirectoryListingOutputsRefs, FileContent,
+    FileContentOutputs, FileContentOutputsRefs,
+};
 pub use service::{Service, ServiceOutputs, ServiceOutputsRefs};
 
 /// The local provider: serves the `local:*` types on this machine.
@@ -89,7 +95,9 @@ impl Provider {
             .with(file::FileHandler)
             .with(command::CommandHandler)
             .with(service::ServiceHandler)
-            .with(group::ServiceGroupHandler);
+            .with(group::ServiceGroupHandler)
+            .with_data(lookups::FileContentHandler)
+            .with_data(lookups::DirectoryListingHandler);
         Provider { kit }
     }
 

@@ -13,6 +13,7 @@ mod asg_stack;
 mod bad_input;
 mod conformance;
 mod crash;
+mod data_sources;
 mod drift;
 mod elbv2;
 mod instances;

@@ -72,6 +72,7 @@
 //! ```
 
 mod calls;
+mod data;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -95,6 +96,7 @@ pub use calls::{
     Create, CreateResult, Delete, Found, Made, OutputsOf, Read, ReadManyResult, ReadResult,
     Recorded, Update, UpdateResult,
 };
+pub use data::DataHandler;
 
 /// The create / read / update / delete life cycle of one resource type,
 /// typed: registered in a [`Kit`] with [`Kit::with`].
@@ -340,6 +342,7 @@ pub struct Kit<C> {
     package: String,
     context: C,
     handlers: Arc<HashMap<&'static str, Arc<dyn Untyped<C>>>>,
+    data: Arc<HashMap<&'static str, Arc<dyn data::UntypedData<C>>>>,
 }
 
 impl<C: Clone> Clone for Kit<C> {
@@ -348,6 +351,7 @@ impl<C: Clone> Clone for Kit<C> {
             package: self.package.clone(),
             context: self.context.clone(),
             handlers: Arc::clone(&self.handlers),
+            data: Arc::clone(&self.data),
         }
     }
 }
@@ -372,6 +376,7 @@ impl<C: Send + Sync + 'static> Kit<C> {
             package: package.into(),
             context,
             handlers: Arc::default(),
+            data: Arc::default(),
         }
     }
 
@@ -471,6 +476,10 @@ impl<C: Send + Sync + 'static> Provider for Kit<C> {
         self.handler(&req.type_name)?
             .delete(&self.context, req)
             .await
+    }
+
+    async fn read_data(&self, req: crate::data::DataRequest) -> Result<Value, ProviderError> {
+        self.read_data_with(req).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! EC2 resources (`aws:ec2:*`): [`Vpc`], [`Subnet`], [`SecurityGroup`],
 //! [`Instance`], [`InternetGateway`], [`RouteTable`], [`KeyPair`] and
-//! [`ElasticIp`].
+//! [`ElasticIp`]; data sources [`VpcLookup`] (a VPC by tags) and
+//! [`AmiLookup`] (the latest image by name).
 //!
 //! Ids are distinct types ([`VpcId`], [`SubnetId`], ...), so a subnet id
 //! cannot be passed where a VPC id is expected: `subnet.out().subnet_id`
@@ -177,6 +178,12 @@ mod route_table;
 mod security_group;
 mod subnet;
 mod vpc;
+
+pub mod lookups;
+pub use lookups::{
+    AmiLookup, AmiLookupOutputs, AmiLookupOutputsRefs, VpcLookup, VpcLookupOutputs,
+    VpcLookupOutputsRefs,
+};
 
 resource_types! {
     elastic_ip: ElasticIpHandler,

@@ -1,0 +1,165 @@
+//! `examples/two_stacks` as a user runs it, in a temporary directory: a
+//! secret config value set from stdin, `up` of the network stack, `up` of
+//! the app stack reading its exports (and a file it owns, as a data
+//! source), the app's computed URLs in `outputs --json`, a change of the
+//! network planned as the app's dependent updates, and the errors of an
+//! app run before the network exists.
+#![cfg(feature = "local")]
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const PASSPHRASE: &str = "two stacks test passphrase";
+const TOKEN: &str = "tok-7c1d9";
+
+fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = Command::new(support::example("two_stacks"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DAFNCK_STACK")
+        .env_remove("DAFNCK_STATE")
+        .env_remove("DAFNCK_STATE_DIR")
+        .env("DAFNCK_PASSPHRASE", PASSPHRASE)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the example");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+        "{args:?} printed the secret:\n{stdout}\n{stderr}"
+    );
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+#[track_caller]
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (code, out, err) = run(dir, args, None);
+    assert_eq!(code, 0, "{args:?}\nstdout:\n{out}\nstderr:\n{err}");
+    out
+}
+
+/// Every file under `dir` whose bytes hold `text`.
+fn files_holding(dir: &Path, text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(text) {
+                found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn the_app_stack_builds_on_the_network_stacks_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    // Before the network exists, the app's reference is an error naming
+    // the program line.
+    let (code, _, err) = run(d, &["--stack", "app", "preview"], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("examples/two_stacks.rs:")
+            && err.contains("the referenced stack \"network\" has no state in"),
+        "{err}"
+    );
+
+    let args = [
+        "--stack",
+        "network",
+        "config",
+        "set",
+        "api_token",
+        "--secret",
+    ];
+    let (code, _, err) = run(d, &args, Some(&format!("{TOKEN}\n")));
+    assert_eq!(code, 0, "{err}");
+    ok(d, &["--stack", "network", "up", "--yes"]);
+
+    let preview = ok(d, &["--stack", "app", "preview"]);
+    assert!(
+        preview.contains("<= read exports of stack \"network\": port, api_token, hosts_path"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("<= read data source \"hosts\" (local:fs:FileContent)"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("blue/\n") && preview.contains("green/\n"),
+        "{preview}"
+    );
+    assert!(!preview.contains("DAF-GEN-001"), "{preview}");
+    ok(d, &["--stack", "app", "up", "--yes"]);
+
+    let outputs: serde_json::Value =
+        serde_json::from_str(&ok(d, &["--stack", "app", "outputs", "--json"])).unwrap();
+    assert_eq!(
+        outputs,
+        serde_json::json!({
+            "blue_url": "http://127.0.0.1:8080/blue/",
+            "green_url": "http://127.0.0.1:8080/green/",
+        })
+    );
+    let index = std::fs::read_to_string(d.join("two-stacks/app/green/index.html")).unwrap();
+    assert!(
+        index.contains("http://127.0.0.1:8080/green/") && index.contains("port 8080"),
+        "{index}"
+    );
+    // The secret export reached the files that need it, and no state.
+    assert_eq!(
+        files_holding(d, TOKEN),
+        [
+            "two-stacks/app/blue/site.env",
+            "two-stacks/app/green/site.env"
+        ]
+    );
+
+    // The network changes: the app plans the dependent updates only.
+    ok(
+        d,
+        &["--stack", "network", "up", "--yes", "--config", "port=9090"],
+    );
+    let preview = ok(d, &["--stack", "app", "preview"]);
+    assert!(
+        preview.contains("Plan: 0 to create, 2 to update, 0 to replace, 0 to delete."),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("~ blue/index") && preview.contains("~ green/index"),
+        "{preview}"
+    );
+    ok(d, &["--stack", "app", "up", "--yes"]);
+    let outputs = ok(d, &["--stack", "app", "outputs", "--json"]);
+    assert!(outputs.contains("http://127.0.0.1:9090/blue/"), "{outputs}");
+
+    ok(d, &["--stack", "app", "destroy", "--yes"]);
+    ok(d, &["--stack", "network", "destroy", "--yes"]);
+    assert!(!d.join("two-stacks/network").exists());
+}
