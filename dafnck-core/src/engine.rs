@@ -35,8 +35,8 @@ mod shown;
 
 use handovers::handovers_of;
 pub use import::{ImportFile, ImportPreview, ImportReport, ImportSpec};
-pub use recovery::ImportOutcome;
 pub(crate) use lookups::sealed_message;
+pub use recovery::ImportOutcome;
 
 use secrets::desired_holds_secrets;
 
