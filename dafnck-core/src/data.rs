@@ -2,8 +2,10 @@
 //! `data` blocks) — an existing network by tag, the latest machine image,
 //! a file's content.
 //!
-//! A data source type is a query struct that implements [`DataSource`],
-//! with an outputs struct like a resource's (`#[derive(Outputs)]`).
+//! A data source type is a query struct that implements [`DataSource`]
+//! (`#[derive(DataSource)]` with `#[data_source(type = "pkg:mod:Type",
+//! outputs = TypeOutputs)]`, as resources derive `Resource`), with an
+//! outputs struct like a resource's (`#[derive(Outputs)]`).
 //! [`Stack::read`] declares a read and returns a [`DataHandle`] whose
 //! [`DataHandle::out`] gives typed [`Input`](crate::Input)s, usable in any
 //! resource's fields:

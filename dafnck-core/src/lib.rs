@@ -72,6 +72,6 @@ pub mod prelude {
         DataHandle, DataSource, Handle, Input, Options, Outputs, Plan, Providers, Resource, Secret,
         Stack, StackReference, Timeouts,
     };
-    pub use dafnck_derive::{Outputs, Resource};
+    pub use dafnck_derive::{DataSource, Outputs, Resource};
     pub use serde::{Deserialize, Serialize};
 }

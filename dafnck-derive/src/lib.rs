@@ -1,6 +1,7 @@
 //! Derive macros for dafnck resource types: `#[derive(Resource)]` for a
-//! struct of inputs and `#[derive(Outputs)]` for the struct of outputs a
-//! provider reports, which also generates typed references to each output.
+//! struct of inputs, `#[derive(DataSource)]` for a query a provider answers,
+//! and `#[derive(Outputs)]` for the struct of outputs a provider reports,
+//! which also generates typed references to each output.
 //!
 //! Use them through `dafnck_core::prelude`, which exports each derive under
 //! the same name as the trait it implements (as serde does). Field names the
@@ -54,6 +55,32 @@ use syn::{parse_macro_input, DeriveInput};
 pub fn derive_resource(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     resource::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `dafnck_core::DataSource` for a struct with named fields (a
+/// query a provider answers), with the same container attributes as
+/// `#[derive(Resource)]` under `#[data_source(..)]`: `type` (required,
+/// `package:module:Type`), `outputs` (required: what the query finds) and
+/// `crate`.
+///
+/// ```ignore
+/// use dafnck_core::prelude::*;
+///
+/// #[derive(DataSource, Serialize, Deserialize, Clone, Debug, Default)]
+/// #[data_source(type = "example:net:NetworkLookup", outputs = NetworkOutputs)]
+/// pub struct NetworkLookup {
+///     /// The tags the network carries.
+///     pub tags: std::collections::BTreeMap<String, String>,
+/// }
+///
+/// assert_eq!(NetworkLookup::TYPE, "example:net:NetworkLookup");
+/// ```
+#[proc_macro_derive(DataSource, attributes(data_source))]
+pub fn derive_data_source(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    resource::expand_data_source(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -6,10 +6,28 @@ use syn::{DeriveInput, LitStr, Path, Type};
 
 use crate::attrs::{expect_flag, named_fields, parse_crate_path, serde_field, serde_rename_all};
 
+/// Expands `#[derive(DataSource)]` on `input`: the query's type name and
+/// the type of what it finds, from `#[data_source(type = .., outputs = ..)]`.
+pub(crate) fn expand_data_source(input: &DeriveInput) -> syn::Result<TokenStream> {
+    named_fields(input, "DataSource")?;
+    let attrs = ContainerAttrs::parse(input, "data_source", "DataSource")?;
+    let name = &input.ident;
+    let krate = &attrs.krate;
+    let type_name = &attrs.type_name;
+    let outputs = &attrs.outputs;
+    Ok(quote! {
+        #[automatically_derived]
+        impl #krate::DataSource for #name {
+            const TYPE: &'static str = #type_name;
+            type Outputs = #outputs;
+        }
+    })
+}
+
 /// Expands `#[derive(Resource)]` on `input`.
 pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let fields = named_fields(input, "Resource")?;
-    let attrs = ContainerAttrs::parse(input)?;
+    let attrs = ContainerAttrs::parse(input, "resource", "Resource")?;
     let rule = serde_rename_all(&input.attrs)?;
 
     let mut force_new = Vec::new();
@@ -58,8 +76,8 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     })
 }
 
-/// `#[resource(type = "..", outputs = Type, crate = "..")]`, possibly split
-/// over several attributes.
+/// `#[resource(type = "..", outputs = Type, crate = "..")]` (or
+/// `#[data_source(..)]`), possibly split over several attributes.
 struct ContainerAttrs {
     type_name: LitStr,
     outputs: Type,
@@ -67,17 +85,17 @@ struct ContainerAttrs {
 }
 
 impl ContainerAttrs {
-    fn parse(input: &DeriveInput) -> syn::Result<Self> {
+    fn parse(input: &DeriveInput, attr_name: &str, derive: &str) -> syn::Result<Self> {
         let mut type_name: Option<LitStr> = None;
         let mut outputs: Option<Type> = None;
         let mut krate: Option<Path> = None;
-        for attr in input.attrs.iter().filter(|a| a.path().is_ident("resource")) {
+        for attr in input.attrs.iter().filter(|a| a.path().is_ident(attr_name)) {
             attr.parse_nested_meta(|meta| {
                 // Duplicates are most likely copy-paste slips: refuse them
                 // rather than silently keep one.
                 let dup = |set: bool| {
                     if set {
-                        Err(meta.error("duplicate resource attribute"))
+                        Err(meta.error(format!("duplicate {attr_name} attribute")))
                     } else {
                         Ok(())
                     }
@@ -94,9 +112,9 @@ impl ContainerAttrs {
                     dup(krate.is_some())?;
                     krate = Some(parse_crate_path(&meta)?);
                 } else {
-                    return Err(meta.error(
-                        "unknown resource attribute; expected `type`, `outputs` or `crate`",
-                    ));
+                    return Err(meta.error(format!(
+                        "unknown {attr_name} attribute; expected `type`, `outputs` or `crate`"
+                    )));
                 }
                 Ok(())
             })?;
@@ -104,7 +122,7 @@ impl ContainerAttrs {
         let missing = |what: &str| {
             syn::Error::new_spanned(
                 &input.ident,
-                format!("#[derive(Resource)] is missing `{what}` in #[resource(..)]"),
+                format!("#[derive({derive})] is missing `{what}` in #[{attr_name}(..)]"),
             )
         };
         Ok(ContainerAttrs {

@@ -80,6 +80,32 @@ macro_rules! served_by_kit {
     };
 }
 
+/// Declares `$handler`, the provider-kit `DataHandler` of the data source
+/// `$source` in context `$cx`, reading with the block `$body` over the
+/// context, the read's name and the query:
+/// `data_handler!(XHandler, X, Local, |p, name, q| { .. })`.
+#[cfg(any(feature = "local", feature = "aws"))]
+macro_rules! data_handler {
+    ($handler:ident, $source:ty, $cx:ty, |$p:ident, $name:pat_param, $q:ident| $body:block) => {
+        /// Serves the data source it is named after.
+        pub(crate) struct $handler;
+
+        #[async_trait::async_trait]
+        impl dafnck_core::provider::kit::DataHandler for $handler {
+            type Source = $source;
+            type Context = $cx;
+
+            async fn read(
+                &self,
+                $p: &$cx,
+                $name: &str,
+                $q: $source,
+            ) -> Result<<$source as dafnck_core::DataSource>::Outputs, dafnck_core::ProviderError>
+            $body
+        }
+    };
+}
+
 /// `From<$error> for ProviderError`: the error's message, retryable when
 /// `$error::is_retryable` says a retry can help.
 #[cfg(any(feature = "local", feature = "aws"))]

@@ -38,15 +38,11 @@ pub struct NetworkOutputs {
 
 /// A data source: the one existing [`Network`] whose tags include all of
 /// `tags` (the [`FakeCloud`](super::FakeCloud) answers it).
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(DataSource, Serialize, Deserialize, Clone, Debug, Default)]
+#[data_source(type = "fake:net:NetworkLookup", outputs = NetworkOutputs)]
 pub struct NetworkLookup {
     /// The tags to match.
     pub tags: BTreeMap<String, String>,
-}
-
-impl DataSource for NetworkLookup {
-    const TYPE: &'static str = "fake:net:NetworkLookup";
-    type Outputs = NetworkOutputs;
 }
 
 /// A subnet of a [`Network`].

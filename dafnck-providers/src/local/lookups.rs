@@ -6,9 +6,7 @@
 
 use std::io;
 
-use async_trait::async_trait;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::DataHandler;
 use dafnck_core::ProviderError;
 
 use super::error::LocalError;
@@ -28,16 +26,12 @@ use super::Local;
 /// }
 /// # fn main() {}
 /// ```
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(DataSource, Serialize, Deserialize, Clone, Debug, Default)]
+#[data_source(type = "local:fs:FileContent", outputs = FileContentOutputs)]
 pub struct FileContent {
     /// Where; relative to the provider's work dir unless absolute. Known
     /// when planning: a value, or another stack's export.
     pub path: Input<String>,
-}
-
-impl DataSource for FileContent {
-    const TYPE: &'static str = "local:fs:FileContent";
-    type Outputs = FileContentOutputs;
 }
 
 /// What a [`FileContent`] finds.
@@ -52,16 +46,12 @@ pub struct FileContentOutputs {
 }
 
 /// Looks up an existing directory: the names of its entries.
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(DataSource, Serialize, Deserialize, Clone, Debug, Default)]
+#[data_source(type = "local:fs:DirectoryListing", outputs = DirectoryListingOutputs)]
 pub struct DirectoryListing {
     /// Where; relative to the provider's work dir unless absolute. Known
     /// when planning: a value, or another stack's export.
     pub path: Input<String>,
-}
-
-impl DataSource for DirectoryListing {
-    const TYPE: &'static str = "local:fs:DirectoryListing";
-    type Outputs = DirectoryListingOutputs;
 }
 
 /// What a [`DirectoryListing`] finds.
@@ -85,46 +75,25 @@ fn not_found(what: &str, path: &std::path::Path) -> ProviderError {
     ProviderError::new(format!("no {what} at {}", path.display()))
 }
 
-pub(crate) struct FileContentHandler;
+data_handler!(FileContentHandler, FileContent, Local, |p, _, q| {
+    let path = query_path(p, &q.path)?;
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found("file", &path)),
+        Err(e) => return Err(LocalError::io("read", path, e).into()),
+    };
+    Ok(FileContentOutputs {
+        path: path.to_string_lossy().into_owned(),
+        content: String::from_utf8_lossy(&bytes).into_owned(),
+        sha256: sha256_hex(&bytes),
+    })
+});
 
-#[async_trait]
-impl DataHandler for FileContentHandler {
-    type Source = FileContent;
-    type Context = Local;
-
-    async fn read(
-        &self,
-        p: &Local,
-        _: &str,
-        q: FileContent,
-    ) -> Result<FileContentOutputs, ProviderError> {
-        let path = query_path(p, &q.path)?;
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found("file", &path)),
-            Err(e) => return Err(LocalError::io("read", path, e).into()),
-        };
-        Ok(FileContentOutputs {
-            path: path.to_string_lossy().into_owned(),
-            content: String::from_utf8_lossy(&bytes).into_owned(),
-            sha256: sha256_hex(&bytes),
-        })
-    }
-}
-
-pub(crate) struct DirectoryListingHandler;
-
-#[async_trait]
-impl DataHandler for DirectoryListingHandler {
-    type Source = DirectoryListing;
-    type Context = Local;
-
-    async fn read(
-        &self,
-        p: &Local,
-        _: &str,
-        q: DirectoryListing,
-    ) -> Result<DirectoryListingOutputs, ProviderError> {
+data_handler!(
+    DirectoryListingHandler,
+    DirectoryListing,
+    Local,
+    |p, _, q| {
         let path = query_path(p, &q.path)?;
         let entries = match std::fs::read_dir(&path) {
             Ok(entries) => entries,
@@ -144,4 +113,4 @@ impl DataHandler for DirectoryListingHandler {
             entries: names,
         })
     }
-}
+);

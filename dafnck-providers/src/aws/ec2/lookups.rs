@@ -5,10 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
 use dafnck_core::prelude::*;
-use dafnck_core::provider::kit::DataHandler;
 use dafnck_core::ProviderError;
 
 use super::super::error::Subject;
@@ -28,15 +26,11 @@ use super::VpcId;
 /// }
 /// # fn main() {}
 /// ```
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(DataSource, Serialize, Deserialize, Clone, Debug, Default)]
+#[data_source(type = "aws:ec2:VpcLookup", outputs = VpcLookupOutputs)]
 pub struct VpcLookup {
     /// The tags the VPC must carry (at least one).
     pub tags: BTreeMap<String, String>,
-}
-
-impl DataSource for VpcLookup {
-    const TYPE: &'static str = "aws:ec2:VpcLookup";
-    type Outputs = VpcLookupOutputs;
 }
 
 /// What a [`VpcLookup`] finds.
@@ -59,18 +53,14 @@ pub struct VpcLookupOutputs {
 /// let ami = AmiLookup { name: "al2023-ami-2023.*-x86_64".into(), owners: vec!["amazon".into()] };
 /// # let _ = ami;
 /// ```
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(DataSource, Serialize, Deserialize, Clone, Debug, Default)]
+#[data_source(type = "aws:ec2:AmiLookup", outputs = AmiLookupOutputs)]
 pub struct AmiLookup {
     /// The name pattern.
     pub name: String,
     /// Whose images (none: any).
     #[serde(default)]
     pub owners: Vec<String>,
-}
-
-impl DataSource for AmiLookup {
-    const TYPE: &'static str = "aws:ec2:AmiLookup";
-    type Outputs = AmiLookupOutputs;
 }
 
 /// What an [`AmiLookup`] finds.
@@ -86,124 +76,96 @@ pub struct AmiLookupOutputs {
     pub owner_id: String,
 }
 
-pub(crate) struct VpcLookupHandler;
-
-#[async_trait]
-impl DataHandler for VpcLookupHandler {
-    type Source = VpcLookup;
-    type Context = Aws;
-
-    async fn read(
-        &self,
-        aws: &Aws,
-        name: &str,
-        q: VpcLookup,
-    ) -> Result<VpcLookupOutputs, ProviderError> {
-        if q.tags.is_empty() {
-            return Err(ProviderError::new(
-                "a VPC lookup needs at least one tag to match",
-            ));
-        }
-        let s = Subject {
-            type_name: VpcLookup::TYPE,
-            name,
-        };
-        let filters = q
-            .tags
+data_handler!(VpcLookupHandler, VpcLookup, Aws, |aws, name, q| {
+    if q.tags.is_empty() {
+        return Err(ProviderError::new(
+            "a VPC lookup needs at least one tag to match",
+        ));
+    }
+    let s = Subject {
+        type_name: VpcLookup::TYPE,
+        name,
+    };
+    let filters = q
+        .tags
+        .iter()
+        .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build());
+    let out = aws
+        .ec2_client()
+        .await
+        .describe_vpcs()
+        .set_filters(Some(filters.collect()))
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeVpcs", e))?;
+    let wanted = || {
+        q.tags
             .iter()
-            .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build());
-        let out = aws
-            .ec2_client()
-            .await
-            .describe_vpcs()
-            .set_filters(Some(filters.collect()))
-            .send()
-            .await
-            .map_err(|e| s.error("DescribeVpcs", e))?;
-        let wanted = || {
-            q.tags
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match out.vpcs() {
+        [vpc] => Ok(VpcLookupOutputs {
+            vpc_id: VpcId(vpc.vpc_id().unwrap_or_default().to_owned()),
+            cidr_block: vpc.cidr_block().unwrap_or_default().to_owned(),
+            owner_id: vpc.owner_id().unwrap_or_default().to_owned(),
+        }),
+        [] => Err(ProviderError::new(format!(
+            "no VPC carries the tags {}",
+            wanted()
+        ))),
+        many => Err(ProviderError::new(format!(
+            "{} VPCs carry the tags {} ({}); add a tag that tells them apart",
+            many.len(),
+            wanted(),
+            many.iter()
+                .filter_map(|v| v.vpc_id())
                 .collect::<Vec<_>>()
                 .join(", ")
-        };
-        match out.vpcs() {
-            [vpc] => Ok(VpcLookupOutputs {
-                vpc_id: VpcId(vpc.vpc_id().unwrap_or_default().to_owned()),
-                cidr_block: vpc.cidr_block().unwrap_or_default().to_owned(),
-                owner_id: vpc.owner_id().unwrap_or_default().to_owned(),
-            }),
-            [] => Err(ProviderError::new(format!(
-                "no VPC carries the tags {}",
-                wanted()
-            ))),
-            many => Err(ProviderError::new(format!(
-                "{} VPCs carry the tags {} ({}); add a tag that tells them apart",
-                many.len(),
-                wanted(),
-                many.iter()
-                    .filter_map(|v| v.vpc_id())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        }
+        ))),
     }
-}
+});
 
-pub(crate) struct AmiLookupHandler;
-
-#[async_trait]
-impl DataHandler for AmiLookupHandler {
-    type Source = AmiLookup;
-    type Context = Aws;
-
-    async fn read(
-        &self,
-        aws: &Aws,
-        name: &str,
-        q: AmiLookup,
-    ) -> Result<AmiLookupOutputs, ProviderError> {
-        let s = Subject {
-            type_name: AmiLookup::TYPE,
-            name,
-        };
-        let out = aws
-            .ec2_client()
-            .await
-            .describe_images()
-            .set_owners((!q.owners.is_empty()).then(|| q.owners.clone()))
-            .filters(Filter::builder().name("name").values(&q.name).build())
-            .filters(Filter::builder().name("state").values("available").build())
-            .send()
-            .await
-            .map_err(|e| s.error("DescribeImages", e))?;
-        // ISO 8601 texts of one format sort as their instants; the id
-        // breaks ties, so the answer does not depend on EC2's order.
-        let latest = out
-            .images()
-            .iter()
-            .max_by(|a, b| {
-                (a.creation_date(), a.image_id()).cmp(&(b.creation_date(), b.image_id()))
-            })
-            .ok_or_else(|| {
-                ProviderError::new(format!(
-                    "no available image named like {:?}{}",
-                    q.name,
-                    if q.owners.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" owned by {}", q.owners.join(", "))
-                    }
-                ))
-            })?;
-        Ok(AmiLookupOutputs {
-            image_id: latest.image_id().unwrap_or_default().to_owned(),
-            name: latest.name().unwrap_or_default().to_owned(),
-            creation_date: latest.creation_date().unwrap_or_default().to_owned(),
-            owner_id: latest.owner_id().unwrap_or_default().to_owned(),
-        })
-    }
-}
+data_handler!(AmiLookupHandler, AmiLookup, Aws, |aws, name, q| {
+    let s = Subject {
+        type_name: AmiLookup::TYPE,
+        name,
+    };
+    let out = aws
+        .ec2_client()
+        .await
+        .describe_images()
+        .set_owners((!q.owners.is_empty()).then(|| q.owners.clone()))
+        .filters(Filter::builder().name("name").values(&q.name).build())
+        .filters(Filter::builder().name("state").values("available").build())
+        .send()
+        .await
+        .map_err(|e| s.error("DescribeImages", e))?;
+    // ISO 8601 texts of one format sort as their instants; the id
+    // breaks ties, so the answer does not depend on EC2's order.
+    let latest = out
+        .images()
+        .iter()
+        .max_by(|a, b| (a.creation_date(), a.image_id()).cmp(&(b.creation_date(), b.image_id())))
+        .ok_or_else(|| {
+            ProviderError::new(format!(
+                "no available image named like {:?}{}",
+                q.name,
+                if q.owners.is_empty() {
+                    String::new()
+                } else {
+                    format!(" owned by {}", q.owners.join(", "))
+                }
+            ))
+        })?;
+    Ok(AmiLookupOutputs {
+        image_id: latest.image_id().unwrap_or_default().to_owned(),
+        name: latest.name().unwrap_or_default().to_owned(),
+        creation_date: latest.creation_date().unwrap_or_default().to_owned(),
+        owner_id: latest.owner_id().unwrap_or_default().to_owned(),
+    })
+});
 
 /// Serves the EC2 data sources.
 pub(crate) fn register(
