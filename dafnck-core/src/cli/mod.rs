@@ -54,12 +54,14 @@ macro_rules! out {
 mod args;
 pub mod ci;
 mod commit;
+mod config_cmd;
 mod import;
 pub mod output;
 mod policy;
 mod progress;
 mod promote;
 mod report;
+mod show;
 mod state_cmd;
 
 pub use args::{
@@ -86,7 +88,9 @@ use crate::state::{
     self, FileStore, KeySource, SecretsKey, StateStore, StoreBackend, StoreBackends,
 };
 
+use config_cmd::{key_source, load_config, set_config};
 use progress::Progress;
+use show::{confirm, print_preview, print_report, up_command, with_progress};
 
 /// Starts building a program's command line; `.await` runs it.
 pub fn run<F>(program: F) -> Cli<F>
@@ -310,132 +314,6 @@ fn init_tracing() {
     }
 }
 
-/// The program's key, else a passphrase from the environment (a key given
-/// by the program wins), else an opt-out the program made, else none.
-fn key_source(program: Option<KeySource>) -> KeySource {
-    match program {
-        Some(KeySource::Key(k)) => KeySource::Key(k),
-        program => match std::env::var(PASSPHRASE_ENV) {
-            Ok(p) if !p.is_empty() => KeySource::Passphrase(crate::Secret::new(p)),
-            _ => program.unwrap_or_default(),
-        },
-    }
-}
-
-/// The stack's configuration: `dafnck.<stack>.json` if present (see
-/// [`crate::config_file`]: its secret values opened with `key_source`),
-/// then `--config KEY=VALUE` flags, which win.
-fn load_config(
-    args: &Args,
-    key_source: &KeySource,
-) -> crate::Result<crate::config_file::ConfigFile> {
-    let mut config = crate::config_file::ConfigFile::default();
-    let file = config_path(args);
-    if let Ok(text) = std::fs::read_to_string(&file) {
-        config = crate::config_file::read(&text, key_source)
-            .map_err(|e| Error::Usage(format!("{file}: {e}")))?;
-    }
-    for kv in &args.config {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| Error::Usage(format!("--config {kv:?}: expected KEY=VALUE")))?;
-        config.secrets.remove(k);
-        config.plain.insert(k.to_owned(), v.to_owned());
-    }
-    Ok(config)
-}
-
-fn config_path(args: &Args) -> String {
-    format!("dafnck.{}.json", args.stack)
-}
-
-/// `config set`: the value from stdin (asked for on a terminal), into the
-/// stack's config file.
-fn set_config(args: &Args, key: &str, secret: bool, key_source: &KeySource) -> crate::Result<u8> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Value of {key:?} for stack {:?}: ", args.stack);
-    }
-    let mut value = String::new();
-    stdin
-        .read_line(&mut value)
-        .map_err(|e| Error::Usage(format!("config set {key}: cannot read stdin: {e}")))?;
-    let value = value.strip_suffix('\n').unwrap_or(&value);
-    let value = value.strip_suffix('\r').unwrap_or(value);
-    if value.is_empty() {
-        return Err(Error::Usage(format!(
-            "config set {key}: no value on stdin (pipe it in: `printf %s VALUE | ... config set {key}`)"
-        )));
-    }
-    let file = config_path(args);
-    let old = std::fs::read_to_string(&file).ok();
-    let text = crate::config_file::set(old.as_deref(), key, value, secret, key_source)
-        .map_err(|e| Error::Usage(format!("{file}: {e}")))?;
-    std::fs::write(&file, text).map_err(|e| Error::Usage(format!("{file}: cannot write: {e}")))?;
-    let how = if secret { "sealed" } else { "plain" };
-    outln!("Set {key:?} ({how}) in {file}.");
-    Ok(0)
-}
-
-fn confirm(yes: bool, what: &str) -> crate::Result<bool> {
-    if yes {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "standard input is not a terminal, so nobody can be asked; pass --yes to {what} without asking"
-        )));
-    }
-    out!("\nDo you want to {what}? Only 'yes' is accepted: ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    Ok(answer.trim() == "yes")
-}
-
-/// How many steps applying `plan` takes (a replacement is two).
-fn steps_of(plan: &Plan) -> usize {
-    plan.changes
-        .iter()
-        .map(|c| match c.action {
-            Action::Replace => 2,
-            Action::NoOp => usize::from(c.before.is_some()),
-            _ => 1,
-        })
-        .sum()
-}
-
-fn print_preview(p: &Preview, color: bool) {
-    for r in &p.pending {
-        outln!(
-            "Pending {:?} of {} from an interrupted run: {}",
-            r.kind,
-            r.name,
-            r.outcome
-        );
-    }
-    if let Some(drift) = &p.drift {
-        if drift.has_drift() {
-            out!("{}", drift.render());
-        }
-    }
-    out!("{}", p.plan.render_styled(color));
-    if let Some(report) = &p.policy {
-        out!("{}", report.render());
-    }
-}
-
-fn print_report(report: &crate::apply::ApplyReport) {
-    let done = report.steps.len();
-    outln!("Apply complete: {done} step(s) in {:.1?}.", report.elapsed);
-    if !report.outputs.is_empty() {
-        outln!("Outputs:");
-        for (k, v) in &report.outputs {
-            outln!("  {k} = {v}");
-        }
-    }
-}
-
 /// What the program gave its command line, besides the program itself.
 struct Given<'a> {
     providers: Providers,
@@ -444,51 +322,6 @@ struct Given<'a> {
     policies: crate::policy::Policies,
     terraform: &'a [crate::terraform::TypeMapping],
     cost: Option<crate::cost::CostModel>,
-}
-
-/// The engine with a progress display of applying `plan` (live on a
-/// terminal).
-fn with_progress(engine: Engine, plan: &Plan) -> (Engine, Arc<Progress>) {
-    let progress = Arc::new(Progress::new(
-        steps_of(plan),
-        std::io::stderr().is_terminal(),
-    ));
-    (engine.observer(progress.clone()), progress)
-}
-
-/// `up`: previews, asks, applies with progress.
-async fn up_command<F>(
-    engine: Engine,
-    program: &Arc<F>,
-    yes: bool,
-    no_refresh: bool,
-    color: bool,
-) -> crate::Result<u8>
-where
-    F: Fn(&mut Stack) -> crate::Result<()> + Send + Sync + 'static,
-{
-    let prog = || {
-        let p = program.clone();
-        move |s: &mut Stack| p(s)
-    };
-    let preview = engine.preview_for("up", prog(), !no_refresh).await?;
-    print_preview(&preview, color);
-    if let Some(refusal) = preview.policy.as_ref().and_then(|p| p.refusal()) {
-        return Err(refusal);
-    }
-    if !preview.has_work() {
-        return Ok(0);
-    }
-    engine.check_secrets_writable(Some(&preview.plan)).await?;
-    if !confirm(yes, "apply these changes")? {
-        outln!("Apply cancelled.");
-        return Ok(1);
-    }
-    let (engine, progress) = with_progress(engine, &preview.plan);
-    let report = engine.up_previewed(prog(), &preview).await;
-    progress.finish();
-    print_report(&report?);
-    Ok(0)
 }
 
 /// The store of `stack`: `--state`, else the program's setting for the
