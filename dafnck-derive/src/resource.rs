@@ -11,17 +11,7 @@ use crate::attrs::{expect_flag, named_fields, parse_crate_path, serde_field, ser
 pub(crate) fn expand_data_source(input: &DeriveInput) -> syn::Result<TokenStream> {
     named_fields(input, "DataSource")?;
     let attrs = ContainerAttrs::parse(input, "data_source", "DataSource")?;
-    let name = &input.ident;
-    let krate = &attrs.krate;
-    let type_name = &attrs.type_name;
-    let outputs = &attrs.outputs;
-    Ok(quote! {
-        #[automatically_derived]
-        impl #krate::DataSource for #name {
-            const TYPE: &'static str = #type_name;
-            type Outputs = #outputs;
-        }
-    })
+    Ok(attrs.implement(input, quote!(DataSource), quote!()))
 }
 
 /// Expands `#[derive(Resource)]` on `input`.
@@ -60,20 +50,15 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         force_new.push(serde.name);
     }
 
-    let name = &input.ident;
-    let krate = &attrs.krate;
-    let type_name = &attrs.type_name;
-    let outputs = &attrs.outputs;
-    Ok(quote! {
-        #[automatically_derived]
-        impl #krate::Resource for #name {
-            const TYPE: &'static str = #type_name;
-            type Outputs = #outputs;
+    Ok(attrs.implement(
+        input,
+        quote!(Resource),
+        quote! {
             fn force_new_fields() -> &'static [&'static str] {
                 &[#(#force_new),*]
             }
-        }
-    })
+        },
+    ))
 }
 
 /// `#[resource(type = "..", outputs = Type, crate = "..")]` (or
@@ -85,6 +70,28 @@ struct ContainerAttrs {
 }
 
 impl ContainerAttrs {
+    /// `impl <crate>::<trait> for <input>` with the type name, the outputs
+    /// type and `items`.
+    fn implement(
+        &self,
+        input: &DeriveInput,
+        trait_name: TokenStream,
+        items: TokenStream,
+    ) -> TokenStream {
+        let name = &input.ident;
+        let krate = &self.krate;
+        let type_name = &self.type_name;
+        let outputs = &self.outputs;
+        quote! {
+            #[automatically_derived]
+            impl #krate::#trait_name for #name {
+                const TYPE: &'static str = #type_name;
+                type Outputs = #outputs;
+                #items
+            }
+        }
+    }
+
     fn parse(input: &DeriveInput, attr_name: &str, derive: &str) -> syn::Result<Self> {
         let mut type_name: Option<LitStr> = None;
         let mut outputs: Option<Type> = None;
