@@ -31,12 +31,7 @@ fn close(a: f64, b: f64) -> bool {
 
 /// The monthly cost `preview --cost --json` gives `name`, after the change.
 fn resource_cost(cost: &serde_json::Value, side: &str, name: &str) -> f64 {
-    cost[side]["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {cost}"))["estimate"]["items"]
+    aws_example::named(&cost[side]["resources"], name)["estimate"]["items"]
         .as_array()
         .unwrap()
         .iter()

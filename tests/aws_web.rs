@@ -103,12 +103,7 @@ impl Clients {
 
 /// The action the JSON plan has for `name`.
 fn action<'a>(plan: &'a serde_json::Value, name: &str) -> &'a str {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("{name} is not in the plan"))["action"]
+    aws_example::named(&plan["changes"], name)["action"]
         .as_str()
         .unwrap()
 }

@@ -1,8 +1,8 @@
 //! What the tests running the `aws_web` example against moto share: the
 //! example run as a process with AWS pointed at moto, moto's reset, and SDK
-//! clients for what the tests check. Included by `tests/aws_web.rs`,
-//! `tests/aws_rollout.rs` and `tests/aws_serverless.rs`, whose crates
-//! declare `support`.
+//! clients for what the tests check, and lookups in the JSON the example
+//! prints. Included by the `tests/aws_*.rs` files, whose crates declare
+//! `support`.
 
 #![allow(dead_code)]
 
@@ -302,4 +302,14 @@ impl Clients {
         ids.sort();
         ids
     }
+}
+
+/// The element of the JSON array `list` (a plan's `changes`, a cost
+/// report's `resources`) whose `name` is `name`.
+pub fn named<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a JSON array: {list}"))
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in {list}"))
 }

@@ -1,5 +1,5 @@
-//! Twenty `up` processes racing for one stack, shared by the object
-//! stores' tests (S3, GCS): the child's loop, the probe that prints when
+//! Twenty `up` processes racing for one stack, shared by the state
+//! stores' tests (PostgreSQL, S3, GCS, Azure Blob): the child's loop, the probe that prints when
 //! it held the lock, and the parent's checks that every racer got the lock
 //! once, no two holds overlapped, and the final state is whole.
 //!

@@ -11,22 +11,18 @@
 
 mod damage;
 mod processes;
+#[path = "../common/race.rs"]
+mod race;
 mod secrets;
 mod store;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use dafnck_core::engine::{Engine, Settings};
-use dafnck_core::prelude::*;
-use dafnck_core::state::{new_id, StateStore};
-use dafnck_core::testing::resources::Node;
-use dafnck_core::testing::{fast_retry, FakeCloud};
+use dafnck_core::state::new_id;
 
-/// How many resources the test program declares.
-pub(crate) const NODES: usize = 6;
+pub(crate) use race::{engine, program};
 
 /// The server's URL with a fresh schema for `test`, or `None` (skipped).
 pub(crate) fn url_for(test: &str) -> Option<String> {
@@ -55,37 +51,6 @@ pub(crate) async fn raw(url: &str) -> tokio_postgres::Client {
 /// The schema a test URL names.
 pub(crate) fn schema_of(url: &str) -> String {
     url.rsplit_once("schema=").expect("a schema").1.to_owned()
-}
-
-/// A chain of [`NODES`] fake-cloud nodes, each with `value`.
-pub(crate) fn program(value: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
-    move |stack| {
-        let mut previous: Option<Handle<Node>> = None;
-        for i in 0..NODES {
-            let node = Node {
-                value: value.into(),
-                key: "k".into(),
-                refs: previous.iter().map(|p| p.out().node_id).collect(),
-            };
-            previous = Some(stack.add(&format!("n{i}"), node));
-        }
-        Ok(())
-    }
-}
-
-/// An engine on `stack` with this store, cloud and lease.
-pub(crate) fn engine(
-    store: impl StateStore,
-    stack: &str,
-    cloud: &FakeCloud,
-    lease: Duration,
-) -> Engine {
-    Engine::new(stack, store, Providers::new().with(cloud.clone())).settings(Settings {
-        parallelism: 2,
-        retry: fast_retry(),
-        lease,
-        ..Settings::default()
-    })
 }
 
 /// Runs this test binary again as the child test `name` (`--ignored

@@ -10,7 +10,7 @@ use dafnck_core::state::{
 use dafnck_core::testing::FakeCloud;
 use dafnck_stores::postgres::PostgresStore;
 
-use super::processes::RACERS;
+use super::race::RACERS;
 use super::{engine, program, raw, schema_of, url_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
