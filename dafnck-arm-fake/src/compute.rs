@@ -216,9 +216,21 @@ pub fn prepare(
                 let prev = existing.map(|e| e["properties"]["osProfile"].clone());
                 os_profile(body, &["properties", "osProfile"], prev.as_ref(), &what)?;
             }
+            let linux = body["properties"]["osProfile"]["linuxConfiguration"].is_object();
+            if body["properties"]["osProfile"].is_object()
+                && body["properties"]["osProfile"]["secrets"].is_null()
+            {
+                body["properties"]["osProfile"]["secrets"] = json!([]);
+            }
+            if body["properties"]["storageProfile"]["dataDisks"].is_null() {
+                body["properties"]["storageProfile"]["dataDisks"] = json!([]);
+            }
             let disk = &mut body["properties"]["storageProfile"]["osDisk"];
             if disk["createOption"].is_null() {
                 disk["createOption"] = json!("FromImage");
+            }
+            if disk["osType"].is_null() {
+                disk["osType"] = json!(if linux { "Linux" } else { "Windows" });
             }
             if disk["name"].is_null() {
                 disk["name"] = json!(format!("{name}_OsDisk_1"));
@@ -304,6 +316,7 @@ pub fn prepare(
                 prev.as_ref(),
                 &what,
             )?;
+            scale_set_defaults(body);
             let np = &body["properties"]["virtualMachineProfile"]["networkProfile"];
             let configs = np["networkInterfaceConfigurations"]
                 .as_array()
@@ -328,6 +341,35 @@ pub fn prepare(
         _ => {}
     }
     Ok(())
+}
+
+/// The defaults ARM fills in a scale set (see the 2024-07-01 examples).
+fn scale_set_defaults(body: &mut Value) {
+    let uniform = body["properties"]["orchestrationMode"] == "Uniform";
+    let p = &mut body["properties"];
+    if uniform && p["singlePlacementGroup"].is_null() {
+        p["singlePlacementGroup"] = json!(true);
+    }
+    let vmp = &mut p["virtualMachineProfile"];
+    if vmp["osProfile"]["secrets"].is_null() {
+        vmp["osProfile"]["secrets"] = json!([]);
+    }
+    if let Some(configs) = vmp["networkProfile"]["networkInterfaceConfigurations"].as_array_mut() {
+        for c in configs {
+            let cp = &mut c["properties"];
+            if cp["dnsSettings"].is_null() {
+                cp["dnsSettings"] = json!({"dnsServers": []});
+            }
+            if cp["enableAcceleratedNetworking"].is_null() {
+                cp["enableAcceleratedNetworking"] = json!(false);
+            }
+            for ip in cp["ipConfigurations"].as_array_mut().into_iter().flatten() {
+                if ip["properties"]["privateIPAddressVersion"].is_null() {
+                    ip["properties"]["privateIPAddressVersion"] = json!("IPv4");
+                }
+            }
+        }
+    }
 }
 
 /// A patch merged over what GET shows misses the hidden secrets:

@@ -112,6 +112,9 @@ pub fn prepare(
     match def.path {
         "virtualNetworks" => {
             resource_guid(state, body, existing);
+            if body["properties"]["virtualNetworkPeerings"].is_null() {
+                body["properties"]["virtualNetworkPeerings"] = json!([]);
+            }
             let prefixes = &body["properties"]["addressSpace"]["addressPrefixes"];
             let field = "properties.addressSpace.addressPrefixes";
             let list = prefixes.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
@@ -211,7 +214,23 @@ pub fn prepare(
                     json!(format!("{label}.{location}.cloudapp.azure.com"));
             }
         }
-        "networkInterfaces" => nic(state, id, body, existing)?,
+        "networkInterfaces" => {
+            nic(state, id, body, existing)?;
+            let p = &mut body["properties"];
+            for (field, default) in [
+                (
+                    "dnsSettings",
+                    json!({"dnsServers": [], "appliedDnsServers": []}),
+                ),
+                ("enableIPForwarding", json!(false)),
+                ("enableAcceleratedNetworking", json!(false)),
+                ("vnetEncryptionSupported", json!(false)),
+            ] {
+                if p[field].is_null() {
+                    p[field] = default;
+                }
+            }
+        }
         "loadBalancers" => load_balancer(id, body)?,
         _ => {}
     }
@@ -386,6 +405,7 @@ fn load_balancer(id: &str, body: &mut Value) -> Result<(), ArmError> {
         "probes",
         "loadBalancingRules",
         "inboundNatRules",
+        "inboundNatPools",
         "outboundRules",
     ];
     stamp_entries(id, "Microsoft.Network/loadBalancers", body, &collections)?;
@@ -511,7 +531,19 @@ fn referrers(state: &State, id: &str, from: &str) -> Vec<Value> {
     out
 }
 
-const DEFAULT_RULES: &[(&str, &str, &str, &str, &str, i64)] = &[
+/// An NSG's default rules: name, direction, access, source, destination,
+/// priority, description.
+type DefaultRule = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    &'static str,
+);
+
+const DEFAULT_RULES: &[DefaultRule] = &[
     (
         "AllowVnetInBound",
         "Inbound",
@@ -519,6 +551,7 @@ const DEFAULT_RULES: &[(&str, &str, &str, &str, &str, i64)] = &[
         "VirtualNetwork",
         "VirtualNetwork",
         65000,
+        "Allow inbound traffic from all VMs in VNET",
     ),
     (
         "AllowAzureLoadBalancerInBound",
@@ -527,8 +560,17 @@ const DEFAULT_RULES: &[(&str, &str, &str, &str, &str, i64)] = &[
         "AzureLoadBalancer",
         "*",
         65001,
+        "Allow inbound traffic from azure load balancer",
     ),
-    ("DenyAllInBound", "Inbound", "Deny", "*", "*", 65500),
+    (
+        "DenyAllInBound",
+        "Inbound",
+        "Deny",
+        "*",
+        "*",
+        65500,
+        "Deny all inbound traffic",
+    ),
     (
         "AllowVnetOutBound",
         "Outbound",
@@ -536,6 +578,7 @@ const DEFAULT_RULES: &[(&str, &str, &str, &str, &str, i64)] = &[
         "VirtualNetwork",
         "VirtualNetwork",
         65000,
+        "Allow outbound traffic from all VMs to all VMs in VNET",
     ),
     (
         "AllowInternetOutBound",
@@ -544,8 +587,17 @@ const DEFAULT_RULES: &[(&str, &str, &str, &str, &str, i64)] = &[
         "*",
         "Internet",
         65001,
+        "Allow outbound traffic from all VMs to Internet",
     ),
-    ("DenyAllOutBound", "Outbound", "Deny", "*", "*", 65500),
+    (
+        "DenyAllOutBound",
+        "Outbound",
+        "Deny",
+        "*",
+        "*",
+        65500,
+        "Deny all outbound traffic",
+    ),
 ];
 
 /// Back-references and defaults GET shows (see the module docs).
@@ -587,13 +639,13 @@ pub fn render(state: &State, r: &Resource, v: &mut Value) {
             }
             p["defaultSecurityRules"] = DEFAULT_RULES
                 .iter()
-                .map(|(name, dir, access, src, dst, prio)| {
+                .map(|(name, dir, access, src, dst, prio, description)| {
                     json!({
                         "id": format!("{}/defaultSecurityRules/{name}", r.id),
                         "name": name,
                         "type": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
                         "properties": {
-                            "description": "Default rule", "protocol": "*",
+                            "description": description, "protocol": "*",
                             "sourcePortRange": "*", "destinationPortRange": "*",
                             "sourceAddressPrefix": src, "destinationAddressPrefix": dst,
                             "access": access, "priority": prio, "direction": dir,

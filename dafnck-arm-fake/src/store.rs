@@ -589,6 +589,13 @@ impl State {
         out.insert("type".into(), json!(def.full_type()));
         if def.tracked {
             let location = match m.remove("location") {
+                // Insights keeps the spelling it was given ("West US");
+                // the other providers normalize it ("westus").
+                Some(Value::String(l))
+                    if !l.trim().is_empty() && def.namespace == "Microsoft.Insights" =>
+                {
+                    l
+                }
                 Some(Value::String(l)) if !l.trim().is_empty() => {
                     l.to_ascii_lowercase().replace(' ', "")
                 }
@@ -602,7 +609,8 @@ impl State {
                 }
             };
             if let Some(prev) = existing.and_then(|e| e.body["location"].as_str()) {
-                if prev != location {
+                let norm = |l: &str| l.to_ascii_lowercase().replace(' ', "");
+                if norm(prev) != norm(&location) {
                     return Err(ArmError::new(
                         400,
                         "InvalidResourceLocation",

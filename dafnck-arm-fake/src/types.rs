@@ -226,7 +226,7 @@ pub static TYPES: &[TypeDef] = &[
     ),
     tracked(
         "Microsoft.Insights",
-        "autoscalesettings",
+        "autoscaleSettings",
         INSIGHTS,
         Completion::Sync,
         &[],

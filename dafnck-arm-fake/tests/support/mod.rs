@@ -146,15 +146,6 @@ impl Fake {
     }
 }
 
-/// An example file of Azure/azure-rest-api-specs, kept under
-/// tests/specs/ (see tests/specs/README.md): its `parameters` and
-/// `responses`.
-pub fn example(name: &str) -> Value {
-    let path = format!("{}/tests/specs/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
 /// Whether `actual` has every field of `expected` with the same value
 /// (recursively; arrays element by element), except the fields named in
 /// `skip` (server-made values: GUIDs, etags, times): the first mismatch.
