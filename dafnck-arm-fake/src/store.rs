@@ -391,6 +391,35 @@ impl State {
         }
     }
 
+    /// 409 when the new body of `id` drops an inline entry (a load
+    /// balancer's backend pool) that another resource refers to.
+    fn check_inline_entries_kept(
+        &self,
+        id: &str,
+        def: &TypeDef,
+        new: &Value,
+    ) -> Result<(), ArmError> {
+        for r in self.resources.values().filter(|r| !ids::within(&r.id, id)) {
+            for (field, target) in refs::references(&r.body) {
+                let below = ids::within(&target, id) && key(&target) != key(id);
+                if below
+                    && !self.resources.contains_key(&key(&target))
+                    && !refs::inline_entry(id, new, &target)
+                {
+                    return Err(ArmError::conflict(
+                        def.in_use_code,
+                        format!(
+                            "{target} is in use by {} ({field}) and cannot be removed from {id}.",
+                            r.id
+                        ),
+                    )
+                    .with_target(r.id.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// PUT of resource type `def` at path `names` (one name per level of
     /// the type's path) in group `rg`.
     ///
@@ -462,6 +491,7 @@ impl State {
         for (kid_id, kb) in &kid_bodies {
             self.check_references(kid_id, kb, &pending)?;
         }
+        self.check_inline_entries_kept(&id, def, &new)?;
         // The write itself.
         let created = existing.is_none();
         let state = match def.completion {
