@@ -544,6 +544,10 @@ fn patch(
     if def.namespace == "Microsoft.Compute" {
         let mut merged = state.render(&k).unwrap_or_default();
         merge(&mut merged, &patch);
+        // Tags are replaced whole, as by every ARM PATCH.
+        if let Some(tags) = patch.get("tags") {
+            merged["tags"] = tags.clone();
+        }
         compute::forget_secrets_from_render(state, &k, &mut merged);
         let names: Vec<String> = id.split('/').skip(8).step_by(2).map(String::from).collect();
         return state.put(ctx, def, sub, rg, &names, merged).map(|mut r| {
