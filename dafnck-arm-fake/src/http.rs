@@ -16,38 +16,6 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-/// `%xx` decoding of a query component.
-fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) =
-                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn query(q: Option<&str>) -> HashMap<String, String> {
-    q.unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k).to_ascii_lowercase(), decode(v))
-        })
-        .collect()
-}
-
 fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     let body = reply
         .body
@@ -99,7 +67,7 @@ pub async fn handle(
         .and_then(|h| h.to_str().ok())
         .map(String::from)
         .unwrap_or_else(|| arm.address.clone());
-    let q = query(parts.uri.query());
+    let q = dafnck_fake_server::query(parts.uri.query());
     let reply = {
         let mut state = arm.lock();
         state.settle();

@@ -45,7 +45,6 @@ pub mod types;
 
 pub use error::ArmError;
 
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -104,13 +103,7 @@ pub async fn serve(listener: TcpListener, arm: Arc<Arm>) {
             continue;
         };
         let arm = arm.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| http::handle(arm.clone(), req));
-            // A client that goes away mid-request is its own business.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        dafnck_fake_server::spawn_connection(stream, move |req| http::handle(arm.clone(), req));
     }
 }
 
@@ -120,8 +113,7 @@ pub async fn serve(listener: TcpListener, arm: Arc<Arm>) {
 pub struct Running {
     addr: SocketAddr,
     arm: Arc<Arm>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: dafnck_fake_server::Background,
 }
 
 /// Starts a fake ARM on a free port of 127.0.0.1.
@@ -138,39 +130,18 @@ pub fn spawn() -> std::io::Result<Running> {
 /// # Errors
 /// When `bind` cannot be bound or no runtime started.
 pub fn spawn_on(bind: &str, verbose: bool) -> std::io::Result<Running> {
-    let std_listener = std::net::TcpListener::bind(bind)?;
-    std_listener.set_nonblocking(true)?;
-    let addr = std_listener.local_addr()?;
+    let listener = std::net::TcpListener::bind(bind)?;
+    let addr = listener.local_addr()?;
     let arm = Arc::new(Arm::new(addr.to_string(), verbose));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = arm.clone();
-    let thread = std::thread::Builder::new()
-        .name("dafnck-arm-fake".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                let listener = match TcpListener::from_std(std_listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprintln!("dafnck-arm-fake: cannot listen: {e}");
-                        return;
-                    }
-                };
-                tokio::select! {
-                    _ = serve(listener, served) => {}
-                    _ = stopped => {}
-                }
-            });
-            runtime.shutdown_background();
+    let background =
+        dafnck_fake_server::Background::start("dafnck-arm-fake", listener, move |l| {
+            serve(l, served)
         })?;
     Ok(Running {
         addr,
         arm,
-        stop: Some(stop),
-        thread: Some(thread),
+        _served: background,
     })
 }
 
@@ -188,16 +159,5 @@ impl Running {
     /// The ARM it serves (to inject faults, list what it holds).
     pub fn arm(&self) -> &Arc<Arm> {
         &self.arm
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
