@@ -16,6 +16,7 @@
 //! Secrets (`adminPassword`) and `customData` are never shown, as ARM.
 
 use crate::error::ArmError;
+use crate::hooks::Write;
 use crate::ids::{self, key};
 use crate::ops::{now_rfc3339, OpKind};
 use crate::store::{Ctx, Reply, Resource, State};
@@ -186,13 +187,10 @@ fn os_profile(
 }
 
 /// Validation and defaults of a write (see [`crate::hooks::prepare`]).
-pub fn prepare(
-    state: &mut State,
-    def: &TypeDef,
-    id: &str,
-    body: &mut Value,
-    existing: Option<&Value>,
-) -> Result<(), ArmError> {
+pub fn prepare(state: &mut State, w: &Write<'_>, body: &mut Value) -> Result<(), ArmError> {
+    let Write {
+        def, id, existing, ..
+    } = *w;
     let name = ids::name_of(id).to_string();
     let keep = |body: &mut Value, field: &str, make: &mut dyn FnMut() -> String| {
         let v = existing

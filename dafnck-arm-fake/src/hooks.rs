@@ -9,20 +9,25 @@ use crate::types::TypeDef;
 use crate::{compute, insights, network};
 use serde_json::Value;
 
-/// Validates and completes `body`, the stored form of a write of resource
-/// `id` of `def` (`existing`: what was there; `parent`: a child's parent).
-pub fn prepare(
-    state: &mut State,
-    def: &TypeDef,
-    id: &str,
-    body: &mut Value,
-    existing: Option<&Value>,
-    parent: Option<&Value>,
-) -> Result<(), ArmError> {
-    match def.namespace {
-        "Microsoft.Network" => network::prepare(state, def, id, body, existing, parent),
-        "Microsoft.Compute" => compute::prepare(state, def, id, body, existing),
-        "Microsoft.Insights" => insights::prepare(state, id, body),
+/// What a write is of: the context [`prepare`] validates a body in.
+#[derive(Debug, Clone, Copy)]
+pub struct Write<'a> {
+    /// The type written.
+    pub def: &'static TypeDef,
+    /// The resource's id.
+    pub id: &'a str,
+    /// What was there.
+    pub existing: Option<&'a Value>,
+    /// A child's parent (its new body when written with it).
+    pub parent: Option<&'a Value>,
+}
+
+/// Validates and completes `body`, the stored form of write `w`.
+pub fn prepare(state: &mut State, w: &Write<'_>, body: &mut Value) -> Result<(), ArmError> {
+    match w.def.namespace {
+        "Microsoft.Network" => network::prepare(state, w, body),
+        "Microsoft.Compute" => compute::prepare(state, w, body),
+        "Microsoft.Insights" => insights::prepare(state, w.id, body),
         _ => Ok(()),
     }
 }

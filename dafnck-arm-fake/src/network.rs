@@ -6,10 +6,10 @@
 //! virtual machine, a public IP's IP configuration).
 
 use crate::error::ArmError;
+use crate::hooks::Write;
 use crate::ids::{self, key};
 use crate::refs;
 use crate::store::{Resource, State};
-use crate::types::TypeDef;
 use serde_json::{json, Value};
 
 /// An IPv4 CIDR: base address and prefix length.
@@ -99,14 +99,13 @@ fn stamp_entries(
 }
 
 /// Validation and defaults of a write (see [`crate::hooks::prepare`]).
-pub fn prepare(
-    state: &mut State,
-    def: &TypeDef,
-    id: &str,
-    body: &mut Value,
-    existing: Option<&Value>,
-    parent: Option<&Value>,
-) -> Result<(), ArmError> {
+pub fn prepare(state: &mut State, w: &Write<'_>, body: &mut Value) -> Result<(), ArmError> {
+    let Write {
+        def,
+        id,
+        existing,
+        parent,
+    } = *w;
     let name = ids::name_of(id).to_string();
     etag(state, body);
     match def.path {

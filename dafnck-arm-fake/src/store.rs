@@ -452,28 +452,26 @@ impl State {
             .and_then(|p| self.resources.get(p))
             .map(|p| p.body.clone());
         let (mut new, kids) = self.normalize(def, &id, body, existing.as_ref())?;
-        hooks::prepare(
-            self,
+        let write = hooks::Write {
             def,
-            &id,
-            &mut new,
-            existing.as_ref().map(|e| &e.body),
-            parent_body.as_ref(),
-        )?;
+            id: &id,
+            existing: existing.as_ref().map(|e| &e.body),
+            parent: parent_body.as_ref(),
+        };
+        hooks::prepare(self, &write, &mut new)?;
         let mut kid_bodies = Vec::new();
         if let Some(child) = types::inline_child(def) {
             for (name, kb) in kids {
                 let kid_id = self.child_id(&id, child, &name);
                 let prev = self.resources.get(&key(&kid_id)).cloned();
                 let (mut kb, _) = self.normalize(child, &kid_id, kb, prev.as_ref())?;
-                hooks::prepare(
-                    self,
-                    child,
-                    &kid_id,
-                    &mut kb,
-                    prev.as_ref().map(|p| &p.body),
-                    Some(&new),
-                )?;
+                let write = hooks::Write {
+                    def: child,
+                    id: &kid_id,
+                    existing: prev.as_ref().map(|p| &p.body),
+                    parent: Some(&new),
+                };
+                hooks::prepare(self, &write, &mut kb)?;
                 kid_bodies.push((kid_id, kb));
             }
             // Children left out of the parent's body go, unless in use.
