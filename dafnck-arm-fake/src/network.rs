@@ -10,6 +10,7 @@ use crate::hooks::Write;
 use crate::ids::{self, key};
 use crate::refs;
 use crate::store::{Resource, State};
+use crate::types::TypeDef;
 use serde_json::{json, Value};
 
 /// An IPv4 CIDR: base address and prefix length.
@@ -479,6 +480,56 @@ fn port(v: &Value, field: &str, name: &str) -> Result<(), ArmError> {
             format!("{name}: {field} is {v}; it must be a port (0-65535)."),
         )),
     }
+}
+
+/// Checks the children of one parent together (`kids`: id and body of
+/// each, as they will be): subnets must not overlap, security rules must
+/// not share a priority in one direction.
+///
+/// # Errors
+/// 400 `NetcfgSubnetRangesOverlap` or `SecurityRuleConflict`.
+pub fn check_siblings(def: &TypeDef, kids: &[(String, Value)]) -> Result<(), ArmError> {
+    for (i, (a_id, a)) in kids.iter().enumerate() {
+        for (b_id, b) in &kids[..i] {
+            let (an, bn) = (ids::name_of(a_id), ids::name_of(b_id));
+            match def.path {
+                "virtualNetworks/subnets" => {
+                    let range =
+                        |v: &Value| v["properties"]["addressPrefix"].as_str().and_then(cidr);
+                    if let (Some(x), Some(y)) = (range(a), range(b)) {
+                        if contains(x, y) || contains(y, x) {
+                            return Err(ArmError::new(
+                                400,
+                                "NetcfgSubnetRangesOverlap",
+                                format!("Subnet '{an}' is not valid because its IP address range overlaps with that of an existing subnet '{bn}' in virtual network."),
+                            )
+                            .with_target("properties.addressPrefix"));
+                        }
+                    }
+                }
+                "networkSecurityGroups/securityRules" => {
+                    let key = |v: &Value| {
+                        (
+                            v["properties"]["priority"].as_i64(),
+                            v["properties"]["direction"]
+                                .as_str()
+                                .map(str::to_ascii_lowercase),
+                        )
+                    };
+                    if key(a) == key(b) {
+                        return Err(ArmError::new(
+                            400,
+                            "SecurityRuleConflict",
+                            format!("Security rule {an} conflicts with rule {bn}. Rules cannot have the same Priority and Direction."),
+                        )
+                        .with_target("properties.priority"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// After a successful write: a static public IP gets its address.

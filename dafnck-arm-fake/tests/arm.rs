@@ -178,6 +178,17 @@ fn puts_create_then_update_through_long_running_operations() {
     );
     assert_eq!(fake.wait(&second)["status"], "Succeeded");
 
+    // The same body again while it runs (a retry; the SDK polls by PUT)
+    // leaves the running operation be.
+    let once = fake.put(&path, &vnet("10.5.0.0/16"));
+    let again = fake.put(&path, &vnet("10.5.0.0/16"));
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        once.header("azure-asyncoperation"),
+        again.header("azure-asyncoperation")
+    );
+    assert_eq!(fake.wait(&once)["status"], "Succeeded");
+
     // The Location URL answers 202 while running, then the resource.
     let again = fake.put(&path, &vnet("10.4.0.0/16"));
     let status = fake.get(again.header("azure-asyncoperation").unwrap());

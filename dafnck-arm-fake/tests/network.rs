@@ -100,6 +100,20 @@ fn subnets_in_the_vnets_body_are_replaced_by_its_put_and_served_on_their_own() {
         (orphan.status, orphan.body["error"]["code"].as_str()),
         (404, Some("ResourceNotFound"))
     );
+    let overlap = fake.put(
+        &at("virtualNetworks/v"),
+        &vnet(&[("a", "10.0.1.0/24"), ("b", "10.0.0.0/20")]),
+    );
+    assert_eq!(
+        (overlap.status, overlap.body["error"]["code"].as_str()),
+        (400, Some("NetcfgSubnetRangesOverlap"))
+    );
+    fake.create(&at("virtualNetworks/v"), &vnet(&[("a", "10.0.1.0/24")]));
+    let overlap = fake.put(
+        &at("virtualNetworks/v/subnets/b"),
+        &json!({"properties": {"addressPrefix": "10.0.1.128/25"}}),
+    );
+    assert_eq!(overlap.body["error"]["code"], "NetcfgSubnetRangesOverlap");
     let twice = fake.put(
         &at("virtualNetworks/v"),
         &vnet(&[("a", "10.0.1.0/24"), ("A", "10.0.2.0/24")]),
@@ -240,6 +254,14 @@ fn security_rules_are_validated_and_replaced_with_their_group() {
     let bad = fake.put(
         &at("networkSecurityGroups/g/securityRules/x"),
         &json!({"properties": rule(50, "22")}),
+    );
+    let conflict = fake.put(
+        &at("networkSecurityGroups/g/securityRules/x"),
+        &json!({"properties": rule(110, "443")}),
+    );
+    assert_eq!(
+        (conflict.status, conflict.body["error"]["code"].as_str()),
+        (400, Some("SecurityRuleConflict"))
     );
     assert_eq!(
         (bad.status, bad.body["error"]["code"].as_str()),
