@@ -42,6 +42,7 @@ pub mod ops;
 pub mod refs;
 pub mod store;
 pub mod types;
+mod write;
 
 pub use error::ArmError;
 
