@@ -33,7 +33,7 @@
 pub mod compute;
 pub mod error;
 pub mod faults;
-mod hooks;
+pub mod hooks;
 pub mod http;
 pub mod ids;
 pub mod insights;
