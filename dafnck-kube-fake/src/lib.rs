@@ -55,7 +55,6 @@ pub mod table;
 pub use controller::{RolloutMode, ROLLOUT_ANNOTATION};
 pub use meta::ApiError;
 
-use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -134,13 +133,7 @@ pub async fn serve(listener: TcpListener, cluster: Arc<Cluster>, tick: Duration)
         };
         let Ok((stream, _)) = accepted else { continue };
         let cluster = cluster.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| http::handle(cluster.clone(), req));
-            // A client that goes away mid-request is its own business.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        dafnck_fake_server::spawn_connection(stream, move |req| http::handle(cluster.clone(), req));
     }
 }
 
@@ -150,8 +143,7 @@ pub async fn serve(listener: TcpListener, cluster: Arc<Cluster>, tick: Duration)
 pub struct Running {
     addr: SocketAddr,
     cluster: Arc<Cluster>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: dafnck_fake_server::Background,
 }
 
 /// Starts a fake API server on a free port of 127.0.0.1 with the default
@@ -169,39 +161,18 @@ pub fn spawn() -> std::io::Result<Running> {
 /// # Errors
 /// When `bind` cannot be bound or no runtime started.
 pub fn spawn_on(bind: &str, tick: Duration, verbose: bool) -> std::io::Result<Running> {
-    let std_listener = std::net::TcpListener::bind(bind)?;
-    std_listener.set_nonblocking(true)?;
-    let addr = std_listener.local_addr()?;
+    let listener = std::net::TcpListener::bind(bind)?;
+    let addr = listener.local_addr()?;
     let cluster = Arc::new(Cluster::new(addr.to_string(), verbose));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = cluster.clone();
-    let thread = std::thread::Builder::new()
-        .name("dafnck-kube-fake".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                let listener = match TcpListener::from_std(std_listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprintln!("dafnck-kube-fake: cannot listen: {e}");
-                        return;
-                    }
-                };
-                tokio::select! {
-                    _ = serve(listener, served, tick) => {}
-                    _ = stopped => {}
-                }
-            });
-            runtime.shutdown_background();
+    let background =
+        dafnck_fake_server::Background::start("dafnck-kube-fake", listener, move |l| {
+            serve(l, served, tick)
         })?;
     Ok(Running {
         addr,
         cluster,
-        stop: Some(stop),
-        thread: Some(thread),
+        _served: background,
     })
 }
 
@@ -231,17 +202,6 @@ impl Running {
         let path = path.as_ref().to_path_buf();
         std::fs::write(&path, kubeconfig(&self.url()))?;
         Ok(path)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

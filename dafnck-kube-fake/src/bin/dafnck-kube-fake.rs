@@ -58,23 +58,10 @@ fn main() -> ExitCode {
         }
     }
     println!("{}", server.url());
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("dafnck-kube-fake: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
-        }
-    });
+    if let Err(e) = dafnck_fake_server::wait_for_termination() {
+        eprintln!("dafnck-kube-fake: {e}");
+        return ExitCode::FAILURE;
+    }
     drop(server);
     ExitCode::SUCCESS
 }
