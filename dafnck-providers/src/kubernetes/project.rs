@@ -12,7 +12,8 @@
 
 use serde_json::{Map, Value};
 
-/// The keys associative lists are merged by, tried in order.
+/// The keys associative lists are merged by, tried in order (the first
+/// that every item of the manifest has, with a value of its own).
 const MERGE_KEYS: &[&str] = &["name", "containerPort", "port", "mountPath", "type"];
 
 /// `live` restricted to the fields `desired` sets.
@@ -36,9 +37,15 @@ fn project_list(live: &[Value], desired: &[Value]) -> Value {
     if desired.is_empty() || !objects(desired) || !objects(live) {
         return Value::Array(live.to_vec());
     }
-    let key = MERGE_KEYS
-        .iter()
-        .find(|k| desired.iter().all(|d| d.get(**k).is_some()));
+    // A key identifies items only when every item has it, each its own.
+    let key = MERGE_KEYS.iter().find(|k| {
+        let values: Vec<&Value> = desired.iter().filter_map(|d| d.get(**k)).collect();
+        values.len() == desired.len()
+            && values
+                .iter()
+                .enumerate()
+                .all(|(i, v)| !values[..i].contains(v))
+    });
     match key {
         Some(key) => Value::Array(
             desired
@@ -80,6 +87,17 @@ mod tests {
             json!({"spec": {"template": {"spec": {"containers": [
                 {"name": "web", "image": "a:2", "ports": [{"containerPort": 80}]}
             ]}}}})
+        );
+    }
+
+    #[test]
+    fn a_key_shared_by_items_is_no_merge_key() {
+        let desired = json!([{"type": "Resource", "n": "cpu"}, {"type": "Resource", "n": "mem"}]);
+        let live =
+            json!([{"type": "Resource", "n": "cpu", "d": 1}, {"type": "Resource", "n": "mem"}]);
+        assert_eq!(
+            project(&live, &desired),
+            json!([{"type": "Resource", "n": "cpu"}, {"type": "Resource", "n": "mem"}])
         );
     }
 
