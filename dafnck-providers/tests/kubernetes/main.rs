@@ -8,6 +8,7 @@
 #![cfg(feature = "kubernetes")]
 
 mod conformance;
+mod connection;
 mod manifest;
 mod rollout;
 mod ssa;

@@ -9,7 +9,9 @@ use dafnck_core::prelude::*;
 use dafnck_core::provider::CreateRequest;
 use dafnck_core::Provider as _;
 use dafnck_core::Value;
-use dafnck_providers::kubernetes::{ConfigMap, Deployment, FIELD_MANAGER, TOKEN_ANNOTATION};
+use dafnck_providers::kubernetes::{
+    ConfigMap, Deployment, FIELD_MANAGER, MANAGED_BY_LABEL, TOKEN_ANNOTATION,
+};
 use kube::api::{Patch, PostParams};
 use serde_json::json;
 
@@ -76,13 +78,8 @@ async fn other_managers_fields_are_not_drift_and_ours_changed_by_them_are() {
         .get(&deployments, "web")
         .await
         .expect("the deployment exists");
-    assert_eq!(
-        live["metadata"]["annotations"][TOKEN_ANNOTATION]
-            .as_str()
-            .map(str::len)
-            .is_some(),
-        true
-    );
+    assert!(live["metadata"]["annotations"][TOKEN_ANNOTATION].is_string());
+    assert_eq!(live["metadata"]["labels"][MANAGED_BY_LABEL], FIELD_MANAGER);
     assert_eq!(owners(&live, &["f:spec", "f:template"]), [FIELD_MANAGER]);
 
     // Someone scales it (as an autoscaler would), labels it, and adds a

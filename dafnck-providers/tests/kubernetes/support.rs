@@ -48,7 +48,7 @@ pub(crate) fn unique(prefix: &str) -> String {
         .unwrap_or_default();
     format!(
         "{prefix}-{:x}{:x}",
-        nanos & 0xffff_ff,
+        nanos & 0x00ff_ffff,
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
