@@ -222,7 +222,7 @@ async fn every_kubernetes_type_passes_the_conformance_suite() {
                 name: "web".into(),
                 namespace: ns.clone(),
                 spec: spec(
-                    json!({"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 9090}]}),
+                    json!({"selector": {"app": "web"}, "ports": [{"port": 8080, "targetPort": 8080}]}),
                 ),
                 ..Default::default()
             },
