@@ -10,7 +10,7 @@ use kube::discovery::ApiResource;
 use serde_json::{Map, Value as Json};
 
 use super::client::Subject;
-use super::object::{field, known, to_json, Kind, Meta};
+use super::object::{field, to_json, Kind, Meta};
 use super::{Kube, ObjectOutputs};
 
 /// A ConfigMap (`v1`): text entries in `data`, binary ones in
@@ -44,12 +44,7 @@ impl Kind for ConfigMapKind {
     type Resource = ConfigMap;
 
     fn meta(s: &Subject, v: &ConfigMap) -> Result<Meta, ProviderError> {
-        Ok(Meta {
-            name: v.name.clone(),
-            namespace: Some(known(s, "namespace", &v.namespace)?.to_owned()),
-            labels: v.labels.clone(),
-            annotations: v.annotations.clone(),
-        })
+        Meta::namespaced(s, &v.name, &v.namespace, &v.labels, &v.annotations)
     }
 
     async fn api(_: &Kube, _: &Subject, _: &ConfigMap) -> Result<ApiResource, ProviderError> {

@@ -127,9 +127,11 @@ async fn await_rollout(
             Rollout::Waiting(_) => {}
         }
         tokio::time::sleep(settings.poll_interval).await;
-        let got = api.get(name).await.map_err(|e| s.kube("get", e))?;
-        current = serde_json::to_value(got)
-            .map_err(|e| s.error(format!("the object does not encode: {e}")))?;
+        current = super::object::get(s, api, name).await?.ok_or_else(|| {
+            s.error(format!(
+                "deployment {name:?} was deleted during its rollout"
+            ))
+        })?;
     }
 }
 

@@ -60,6 +60,24 @@ pub(crate) struct Meta {
     pub annotations: BTreeMap<String, String>,
 }
 
+impl Meta {
+    /// The metadata of a namespaced object, its namespace known.
+    pub fn namespaced(
+        s: &Subject,
+        name: &str,
+        namespace: &Input<String>,
+        labels: &BTreeMap<String, String>,
+        annotations: &BTreeMap<String, String>,
+    ) -> Result<Meta, ProviderError> {
+        Ok(Meta {
+            name: name.to_owned(),
+            namespace: Some(known(s, "namespace", namespace)?.to_owned()),
+            labels: labels.clone(),
+            annotations: annotations.clone(),
+        })
+    }
+}
+
 /// What one kind adds to the shared life cycle.
 #[async_trait]
 pub(crate) trait Kind: Send + Sync + 'static {
@@ -259,7 +277,8 @@ fn token_of(live: &Json) -> Option<&str> {
     live["metadata"]["annotations"][TOKEN_ANNOTATION].as_str()
 }
 
-async fn get(
+/// The object `name` as JSON; `None` when it does not exist.
+pub(crate) async fn get(
     s: &Subject,
     api: &Api<DynamicObject>,
     name: &str,
@@ -507,12 +526,7 @@ macro_rules! spec_kind {
                 s: &super::client::Subject,
                 v: &$name,
             ) -> Result<super::object::Meta, dafnck_core::ProviderError> {
-                Ok(super::object::Meta {
-                    name: v.name.clone(),
-                    namespace: Some(super::object::known(s, "namespace", &v.namespace)?.to_owned()),
-                    labels: v.labels.clone(),
-                    annotations: v.annotations.clone(),
-                })
+                super::object::Meta::namespaced(s, &v.name, &v.namespace, &v.labels, &v.annotations)
             }
 
             async fn api(

@@ -12,7 +12,7 @@ use kube::discovery::ApiResource;
 use serde_json::{Map, Value as Json};
 
 use super::client::Subject;
-use super::object::{field, known, to_json, Kind, Meta};
+use super::object::{field, to_json, Kind, Meta};
 use super::{Kube, ObjectOutputs};
 
 /// A Secret (`v1`). Each value of `data` is a [`dafnck_core::Secret`]
@@ -52,12 +52,7 @@ impl Kind for SecretKind {
     type Resource = Secret;
 
     fn meta(s: &Subject, v: &Secret) -> Result<Meta, ProviderError> {
-        Ok(Meta {
-            name: v.name.clone(),
-            namespace: Some(known(s, "namespace", &v.namespace)?.to_owned()),
-            labels: v.labels.clone(),
-            annotations: v.annotations.clone(),
-        })
+        Meta::namespaced(s, &v.name, &v.namespace, &v.labels, &v.annotations)
     }
 
     async fn api(_: &Kube, _: &Subject, _: &Secret) -> Result<ApiResource, ProviderError> {

@@ -3,24 +3,16 @@
 //! work. Always against a fake API server of the test's own (the contexts
 //! are the test's).
 
-use dafnck_core::prelude::*;
 use dafnck_core::provider::CreateRequest;
 use dafnck_core::Provider as _;
-use dafnck_core::Value;
 use dafnck_providers::kubernetes::{Namespace, Provider, Settings};
 
 fn create(name: &str) -> CreateRequest {
-    CreateRequest {
-        name: "ns".into(),
-        stack: "test".into(),
-        type_name: <Namespace as Resource>::TYPE.into(),
-        inputs: Value::from_serialize(&Namespace {
-            name: name.into(),
-            ..Default::default()
-        })
-        .unwrap(),
-        token: "t-1".into(),
-    }
+    let ns = Namespace {
+        name: name.into(),
+        ..Default::default()
+    };
+    super::support::create("ns", &ns, "t-1")
 }
 
 #[tokio::test]

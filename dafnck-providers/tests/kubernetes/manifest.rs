@@ -9,16 +9,10 @@ use dafnck_core::Value;
 use dafnck_providers::kubernetes::Manifest;
 use serde_json::json;
 
-use super::support::{cluster, unique};
+use super::support::{self, cluster, unique};
 
 fn create(m: &Manifest, token: &str) -> CreateRequest {
-    CreateRequest {
-        name: "generic".into(),
-        stack: "test".into(),
-        type_name: <Manifest as Resource>::TYPE.into(),
-        inputs: Value::from_serialize(m).unwrap(),
-        token: token.into(),
-    }
+    support::create("generic", m, token)
 }
 
 #[tokio::test]

@@ -3,23 +3,26 @@
 //! the deployment's name and the `Progressing` condition's message.
 
 use dafnck_core::prelude::*;
-use dafnck_core::provider::{CreateRequest, UpdateRequest};
+use dafnck_core::provider::UpdateRequest;
 use dafnck_core::Provider as _;
 use dafnck_core::Value;
 use dafnck_providers::kubernetes::Deployment;
 use serde_json::json;
 
 use super::conformance::deployment_spec;
-use super::support::cluster;
+use super::support::{cluster, create};
 
-fn web(ns: &str, image: &str) -> Value {
-    Value::from_serialize(&Deployment {
+fn web(ns: &str, image: &str) -> Deployment {
+    Deployment {
         name: "web".into(),
         namespace: ns.to_owned().into(),
         spec: deployment_spec(image, Some(3)),
         ..Default::default()
-    })
-    .unwrap()
+    }
+}
+
+fn value(d: &Deployment) -> Value {
+    Value::from_serialize(d).unwrap()
 }
 
 /// Whether the live deployment's rollout of its latest spec is done.
@@ -39,13 +42,7 @@ async fn create_and_update_return_once_the_rollout_is_done() {
     let deployments = c.api("apps/v1", "Deployment", "deployments");
     let created = c
         .provider
-        .create(CreateRequest {
-            name: "web".into(),
-            stack: "test".into(),
-            type_name: <Deployment as Resource>::TYPE.into(),
-            inputs: web(&c.namespace, "nginx:1.26"),
-            token: "t-1".into(),
-        })
+        .create(create("web", &web(&c.namespace, "nginx:1.26"), "t-1"))
         .await
         .unwrap();
     let live = c.get(&deployments, "web").await.unwrap();
@@ -61,8 +58,8 @@ async fn create_and_update_return_once_the_rollout_is_done() {
             stack: "test".into(),
             type_name: <Deployment as Resource>::TYPE.into(),
             id: created.id.clone(),
-            old_inputs: web(&c.namespace, "nginx:1.26"),
-            new_inputs: web(&c.namespace, "nginx:1.27"),
+            old_inputs: value(&web(&c.namespace, "nginx:1.26")),
+            new_inputs: value(&web(&c.namespace, "nginx:1.27")),
             old_outputs: created.outputs.clone(),
             changed: vec!["spec".into()],
         })
@@ -87,23 +84,16 @@ async fn a_stalled_rollout_fails_with_the_progressing_condition() {
     // cluster); the fake is told to stall by the annotation.
     let mut spec = deployment_spec("registry.invalid/dafnck/never:1", Some(1));
     spec.progress_deadline_seconds = Some(1);
-    let inputs = Value::from_serialize(&Deployment {
+    let stuck = Deployment {
         name: "stuck".into(),
         namespace: c.namespace.clone().into(),
         annotations: [("fake.dafnck.dev/rollout".to_string(), "stall".to_string())].into(),
         spec,
         ..Default::default()
-    })
-    .unwrap();
+    };
     let e = c
         .provider
-        .create(CreateRequest {
-            name: "stuck".into(),
-            stack: "test".into(),
-            type_name: <Deployment as Resource>::TYPE.into(),
-            inputs,
-            token: "t-1".into(),
-        })
+        .create(create("stuck", &stuck, "t-1"))
         .await
         .unwrap_err();
     assert!(!e.retryable);

@@ -6,9 +6,7 @@
 //! object dafnck did not make is a clear error.
 
 use dafnck_core::prelude::*;
-use dafnck_core::provider::CreateRequest;
 use dafnck_core::Provider as _;
-use dafnck_core::Value;
 use dafnck_providers::kubernetes::{
     ConfigMap, Deployment, FIELD_MANAGER, MANAGED_BY_LABEL, TOKEN_ANNOTATION,
 };
@@ -16,7 +14,7 @@ use kube::api::{Patch, PostParams};
 use serde_json::json;
 
 use super::conformance::deployment_spec;
-use super::support::{by, cluster, SOMEONE};
+use super::support::{self, by, cluster, SOMEONE};
 
 fn program(ns: String, image: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
     move |stack| {
@@ -165,18 +163,14 @@ async fn a_create_adopts_its_own_object_and_refuses_anyone_elses() {
     let Some(c) = cluster("a_create_adopts_its_own_object").await else {
         return;
     };
-    let create = |name: &str, token: &str| CreateRequest {
-        name: "settings".into(),
-        stack: "test".into(),
-        type_name: <ConfigMap as Resource>::TYPE.into(),
-        inputs: Value::from_serialize(&ConfigMap {
+    let create = |name: &str, token: &str| {
+        let cm = ConfigMap {
             name: name.into(),
             namespace: c.namespace.clone().into(),
             data: [("mode".to_string(), "fast".to_string())].into(),
             ..Default::default()
-        })
-        .unwrap(),
-        token: token.into(),
+        };
+        support::create("settings", &cm, token)
     };
     let first = c.provider.create(create("mine", "token-1")).await.unwrap();
     // The same create again (its answer was lost): the same object.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use dafnck_core::engine::{Engine, Settings as EngineSettings};
 use dafnck_core::prelude::*;
+use dafnck_core::provider::CreateRequest;
 use dafnck_core::state::MemoryStore;
 use dafnck_core::testing::fast_retry;
 use dafnck_providers::kubernetes::{Provider, Settings};
@@ -19,6 +20,21 @@ use serde_json::{json, Value as Json};
 
 /// The manager of changes made behind the provider's back.
 pub(crate) const SOMEONE: &str = "someone-else";
+
+/// A create of resource `name` (stack `test`) with `inputs`.
+pub(crate) fn create<R: Resource + serde::Serialize>(
+    name: &str,
+    inputs: &R,
+    token: &str,
+) -> CreateRequest {
+    CreateRequest {
+        name: name.into(),
+        stack: "test".into(),
+        type_name: R::TYPE.into(),
+        inputs: dafnck_core::Value::from_serialize(inputs).expect("inputs serialize"),
+        token: token.into(),
+    }
+}
 
 /// Patch parameters for a change by `manager`.
 pub(crate) fn by(manager: &str) -> PatchParams {
