@@ -1,12 +1,17 @@
 //! Providers for dafnck, one module per provider, each behind a Cargo
-//! feature (`local`, `aws`, `gcp`, `azure`) so a program compiles only the
+//! feature (`local`, `aws`, `gcp`, `kubernetes`) so a program compiles only the
 //! cloud SDKs it uses. The engine's own in-memory fake provider lives in
 //! `dafnck_core::testing`.
 
 /// Implements `dafnck_core::Provider` for a provider struct by handing
 /// every call to its `kit` field (a [`Kit`](dafnck_core::provider::kit::Kit)
 /// of the provider's typed handlers).
-#[cfg(any(feature = "local", feature = "aws", feature = "gcp"))]
+#[cfg(any(
+    feature = "local",
+    feature = "aws",
+    feature = "gcp",
+    feature = "kubernetes"
+))]
 macro_rules! served_by_kit {
     ($provider:ty) => {
         #[async_trait::async_trait]
@@ -133,3 +138,6 @@ pub mod aws;
 
 #[cfg(feature = "gcp")]
 pub mod gcp;
+
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
