@@ -36,9 +36,16 @@ fn project_list(live: &[Value], desired: &[Value]) -> Value {
     if desired.is_empty() || !objects(desired) || !objects(live) {
         return Value::Array(live.to_vec());
     }
-    let key = MERGE_KEYS
-        .iter()
-        .find(|k| desired.iter().all(|d| d.get(**k).is_some()));
+    // A key only tells items apart when every item has it and no two
+    // share its value (an HPA's metrics all have `type: Resource`).
+    let key = MERGE_KEYS.iter().find(|k| {
+        let values: Vec<&Value> = desired.iter().filter_map(|d| d.get(**k)).collect();
+        values.len() == desired.len()
+            && values
+                .iter()
+                .enumerate()
+                .all(|(i, v)| !values[..i].contains(v))
+    });
     match key {
         Some(key) => Value::Array(
             desired
@@ -81,6 +88,17 @@ mod tests {
                 {"name": "web", "image": "a:2", "ports": [{"containerPort": 80}]}
             ]}}}})
         );
+    }
+
+    #[test]
+    fn a_key_shared_by_items_does_not_match_them() {
+        let desired = json!({"metrics": [
+            {"type": "Resource", "resource": {"name": "cpu"}},
+            {"type": "Resource", "resource": {"name": "memory"}}]});
+        let live = json!({"metrics": [
+            {"type": "Resource", "resource": {"name": "cpu", "x": 1}},
+            {"type": "Resource", "resource": {"name": "memory", "x": 1}}]});
+        assert_eq!(project(&live, &desired), desired);
     }
 
     #[test]

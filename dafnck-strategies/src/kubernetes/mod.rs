@@ -71,6 +71,8 @@ enum Source {
         context: Option<String>,
     },
     Infer,
+    Endpoint(String),
+    Context(String),
 }
 
 impl Cluster {
@@ -97,6 +99,32 @@ impl Cluster {
     /// the in-cluster service account.
     pub fn infer() -> Self {
         Cluster::with_source(Source::Infer)
+    }
+
+    /// A plain-HTTP API server at `url` without credentials (a test
+    /// server).
+    pub fn endpoint(url: impl Into<String>) -> Self {
+        Cluster::with_source(Source::Endpoint(url.into()))
+    }
+
+    /// The cluster the `kubernetes` provider's `Settings::from_env` of
+    /// dafnck-providers finds: `DAFNCK_KUBE_URL` (a plain-HTTP test
+    /// server), else the kubeconfig `DAFNCK_KUBECONFIG` in context
+    /// `DAFNCK_KUBE_CONTEXT` (else its current one), else
+    /// [`Cluster::infer`] (then `DAFNCK_KUBE_CONTEXT`, if set, picks the
+    /// context of the default kubeconfig).
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let context = var("DAFNCK_KUBE_CONTEXT");
+        if let Some(url) = var("DAFNCK_KUBE_URL") {
+            Cluster::endpoint(url)
+        } else if let Some(path) = var("DAFNCK_KUBECONFIG") {
+            Cluster::from_kubeconfig(path, context.as_deref())
+        } else if let Some(context) = context {
+            Cluster::with_source(Source::Context(context))
+        } else {
+            Cluster::infer()
+        }
     }
 
     fn with_source(source: Source) -> Self {
@@ -137,6 +165,21 @@ impl Cluster {
                     Source::Infer => Config::infer().await.map_err(|e| {
                         format!("no Kubernetes cluster configured (KUBECONFIG, ~/.kube/config or in-cluster): {e}")
                     })?,
+                    Source::Context(context) => {
+                        let options = KubeConfigOptions {
+                            context: Some(context.clone()),
+                            ..KubeConfigOptions::default()
+                        };
+                        Config::from_kubeconfig(&options).await.map_err(|e| {
+                            format!("kubeconfig context {context}: no usable cluster: {e}")
+                        })?
+                    }
+                    Source::Endpoint(url) => {
+                        let uri = url.parse().map_err(|e| {
+                            format!("Kubernetes API server {url}: not a URL: {e}")
+                        })?;
+                        Config::new(uri)
+                    }
                 };
                 Client::try_from(config).map_err(|e| format!("a Kubernetes client: {e}"))
             })
@@ -165,6 +208,8 @@ impl fmt::Debug for Cluster {
                 f.write_str(")")
             }
             Source::Infer => f.write_str("Cluster(inferred)"),
+            Source::Context(c) => write!(f, "Cluster(context {c})"),
+            Source::Endpoint(url) => write!(f, "Cluster({url})"),
         }
     }
 }
