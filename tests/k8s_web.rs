@@ -350,11 +350,12 @@ async fn the_web_app_is_rolled_out_by_canary_rolled_back_checked_for_drift_and_d
         .await
         .unwrap();
     let r = rig.run(&["drift", "--json"], &v2);
-    r.expect(0);
-    assert!(
-        r.stdout.contains("settings") && r.stdout.contains("GREETING"),
-        "{}",
-        r.stdout
+    r.expect(2);
+    let drift: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        drift,
+        json!([{"fields": ["data"], "kind": "changed", "name": "settings",
+                "type": "kubernetes:core:ConfigMap"}])
     );
     rig.run(&["up", "--yes"], &v2).expect(0);
     let settings = rig.api::<ConfigMap>().get("web-settings").await.unwrap();
