@@ -2,8 +2,9 @@
 # Runs every check and test of the workspace: formatting, clippy, unit,
 # integration, property, crash and doc tests, and each benchmark once at a
 # tiny size. Tests that need a server (moto, the GCS emulators, PostgreSQL,
-# nginx, Prometheus) get it from the scripts under scripts/servers/, which
-# this script starts and stops; the engine's tests need none.
+# nginx, Prometheus, the project's Kubernetes API server) get it from the
+# scripts under scripts/servers/, which this script starts and stops; the
+# engine's tests need none.
 #
 # Usage: scripts/test.sh            (from anywhere in the checkout)
 set -euo pipefail
@@ -67,6 +68,11 @@ step "Prometheus for the strategies' metric source tests"
 # Installs Debian's prometheus when missing; tests add scrape targets in
 # DAFNCK_PROMETHEUS_TARGETS_DIR.
 start_server prometheus
+
+step "the project's Kubernetes API server (dafnck-kube-fake) for the kubernetes provider's tests"
+# Builds and starts dafnck-kube-fake; its kubeconfig (DAFNCK_KUBECONFIG)
+# sends the provider's tests through the path a real cluster takes.
+start_server kube
 
 step "PostgreSQL for the postgres state store's tests"
 # Installs Debian's postgresql when missing; its data directory is removed

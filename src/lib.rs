@@ -87,4 +87,8 @@ pub mod guide {
     #[cfg(feature = "gcp")]
     #[doc = include_str!("../docs/gcp.md")]
     pub struct Gcp;
+    /// The Kubernetes provider.
+    #[cfg(feature = "kubernetes")]
+    #[doc = include_str!("../docs/kubernetes.md")]
+    pub struct Kubernetes;
 }

@@ -206,8 +206,10 @@ pub fn apply(
         .map(|e| e.fields.clone())
         .unwrap_or_default();
     let mut result = live.clone();
+    // Shortest first: a list item goes as a whole while its key fields
+    // still name it (removing them first would leave a keyless husk).
     let mut dropped: Vec<&Path> = prev.difference(&applied).collect();
-    dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    dropped.sort_by_key(|p| p.len());
     for p in dropped {
         let kept = covers(&applied, p) || entries.iter().any(|e| !mine(e) && covers(&e.fields, p));
         if !kept {
@@ -405,6 +407,26 @@ mod tests {
         let out = apply_as(&out, &mut entries, &deployment(3, "demo:2"), "dafnck", true).unwrap();
         assert_eq!(out["spec"]["replicas"], 3);
         assert_eq!(owners(&entries, ".spec.replicas"), ["dafnck"]);
+    }
+
+    #[test]
+    fn an_associative_list_item_left_out_goes_as_a_whole() {
+        let mut entries = Vec::new();
+        let service = |port: i64| {
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                   "spec": {"ports": [{"port": port, "targetPort": 8080}]}})
+        };
+        let base = json!({"apiVersion": "v1", "kind": "Service",
+                          "metadata": {"name": "web", "namespace": "default"}});
+        let out = apply(&base, &mut entries, &service(80), "a", false, "v1", false).unwrap();
+        // The server's default of a key field.
+        let mut out = out;
+        out["spec"]["ports"][0]["protocol"] = json!("TCP");
+        let out = apply(&out, &mut entries, &service(8080), "a", false, "v1", false).unwrap();
+        assert_eq!(
+            out["spec"]["ports"],
+            json!([{"port": 8080, "targetPort": 8080}])
+        );
     }
 
     #[test]

@@ -129,8 +129,12 @@ pub struct ObjectOutputs {
 pub struct Kube {
     settings: Settings,
     client: Arc<OnceCell<kube::Client>>,
-    discovered: Arc<Mutex<HashMap<(String, String), (ApiResource, bool)>>>,
+    discovered: Arc<Mutex<Discovered>>,
 }
+
+/// The kinds discovery found, by `(apiVersion, kind)`: their API and
+/// whether they are namespaced.
+type Discovered = HashMap<(String, String), (ApiResource, bool)>;
 
 impl std::fmt::Debug for Kube {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

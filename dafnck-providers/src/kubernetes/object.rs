@@ -534,7 +534,7 @@ macro_rules! spec_kind {
 
             fn found(
                 s: &super::client::Subject,
-                recorded: &$name,
+                _: &$name,
                 meta: &super::object::Meta,
                 found: &serde_json::Map<String, serde_json::Value>,
             ) -> Result<$name, dafnck_core::ProviderError> {
@@ -544,7 +544,6 @@ macro_rules! spec_kind {
                     labels: meta.labels.clone(),
                     annotations: meta.annotations.clone(),
                     spec: super::object::field(s, found, "spec")?,
-                    ..recorded.clone()
                 })
             }
 

@@ -12,7 +12,8 @@
 
 use serde_json::{Map, Value};
 
-/// The keys associative lists are merged by, tried in order.
+/// The keys associative lists are merged by, tried in order (the first
+/// that every item of the manifest has, with a value of its own).
 const MERGE_KEYS: &[&str] = &["name", "containerPort", "port", "mountPath", "type"];
 
 /// `live` restricted to the fields `desired` sets.
@@ -36,8 +37,7 @@ fn project_list(live: &[Value], desired: &[Value]) -> Value {
     if desired.is_empty() || !objects(desired) || !objects(live) {
         return Value::Array(live.to_vec());
     }
-    // A key only tells items apart when every item has it and no two
-    // share its value (an HPA's metrics all have `type: Resource`).
+    // A key identifies items only when every item has it, each its own.
     let key = MERGE_KEYS.iter().find(|k| {
         let values: Vec<&Value> = desired.iter().filter_map(|d| d.get(**k)).collect();
         values.len() == desired.len()
@@ -91,14 +91,14 @@ mod tests {
     }
 
     #[test]
-    fn a_key_shared_by_items_does_not_match_them() {
-        let desired = json!({"metrics": [
-            {"type": "Resource", "resource": {"name": "cpu"}},
-            {"type": "Resource", "resource": {"name": "memory"}}]});
-        let live = json!({"metrics": [
-            {"type": "Resource", "resource": {"name": "cpu", "x": 1}},
-            {"type": "Resource", "resource": {"name": "memory", "x": 1}}]});
-        assert_eq!(project(&live, &desired), desired);
+    fn a_key_shared_by_items_is_no_merge_key() {
+        let desired = json!([{"type": "Resource", "n": "cpu"}, {"type": "Resource", "n": "mem"}]);
+        let live =
+            json!([{"type": "Resource", "n": "cpu", "d": 1}, {"type": "Resource", "n": "mem"}]);
+        assert_eq!(
+            project(&live, &desired),
+            json!([{"type": "Resource", "n": "cpu"}, {"type": "Resource", "n": "mem"}])
+        );
     }
 
     #[test]
