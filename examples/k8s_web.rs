@@ -261,7 +261,7 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
             namespace: ns.out().name,
             data: BTreeMap::from([(
                 "GREETING".to_owned(),
-                config(stack, "greeting", "hello").into(),
+                config(stack, "greeting", "hello"),
             )]),
             ..Default::default()
         },
