@@ -259,10 +259,7 @@ fn infra(stack: &mut Stack) -> dafnck::core::Result<()> {
         ConfigMap {
             name: "web-settings".into(),
             namespace: ns.out().name,
-            data: BTreeMap::from([(
-                "GREETING".to_owned(),
-                config(stack, "greeting", "hello"),
-            )]),
+            data: BTreeMap::from([("GREETING".to_owned(), config(stack, "greeting", "hello"))]),
             ..Default::default()
         },
     );

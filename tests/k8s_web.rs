@@ -150,6 +150,19 @@ impl Rig {
         Api::namespaced(self.client.clone(), NS)
     }
 
+    /// How many objects of kind `K` the namespace holds.
+    async fn count<K>(&self) -> usize
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        let list = self.api::<K>().list(&ListParams::default()).await;
+        list.unwrap().items.len()
+    }
+
     /// The names of the Deployments in the namespace, sorted.
     async fn deployments(&self) -> Vec<String> {
         let list = self
@@ -366,42 +379,11 @@ async fn the_web_app_is_rolled_out_by_canary_rolled_back_checked_for_drift_and_d
     let namespaces: Api<Namespace> = Api::all(rig.client.clone());
     assert!(namespaces.get_opt(NS).await.unwrap().is_none());
     assert!(rig.deployments().await.is_empty());
-    let lp = ListParams::default();
-    assert!(rig
-        .api::<Service>()
-        .list(&lp)
-        .await
-        .unwrap()
-        .items
-        .is_empty());
-    assert!(rig
-        .api::<Ingress>()
-        .list(&lp)
-        .await
-        .unwrap()
-        .items
-        .is_empty());
-    assert!(rig
-        .api::<ConfigMap>()
-        .list(&lp)
-        .await
-        .unwrap()
-        .items
-        .is_empty());
-    assert!(rig
-        .api::<Secret>()
-        .list(&lp)
-        .await
-        .unwrap()
-        .items
-        .is_empty());
-    assert!(rig
-        .api::<HorizontalPodAutoscaler>()
-        .list(&lp)
-        .await
-        .unwrap()
-        .items
-        .is_empty());
+    assert_eq!(rig.count::<Service>().await, 0);
+    assert_eq!(rig.count::<Ingress>().await, 0);
+    assert_eq!(rig.count::<ConfigMap>().await, 0);
+    assert_eq!(rig.count::<Secret>().await, 0);
+    assert_eq!(rig.count::<HorizontalPodAutoscaler>().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

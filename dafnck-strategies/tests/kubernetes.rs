@@ -46,6 +46,18 @@ fn labels(version: &str) -> Labels {
     ])
 }
 
+/// Applies `body` as the program's provider would (field manager
+/// `dafnck`).
+async fn declare<K>(api: Api<K>, body: serde_json::Value)
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = body["metadata"]["name"].as_str().unwrap().to_owned();
+    api.patch(&name, &PatchParams::apply("dafnck"), &Patch::Apply(body))
+        .await
+        .unwrap();
+}
+
 impl Rig {
     async fn new() -> Rig {
         let server = dafnck_kube_fake::spawn().expect("the fake API server starts");
@@ -59,47 +71,32 @@ impl Rig {
             .client()
             .await
             .expect("a client from the kubeconfig");
-        let program = PatchParams::apply("dafnck");
-        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-        namespaces
-            .patch(
-                NS,
-                &program,
-                &Patch::Apply(
-                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
-                ),
-            )
-            .await
-            .unwrap();
-        let services: Api<Service> = Api::namespaced(client.clone(), NS);
-        services
-            .patch(
-                "web",
-                &program,
-                &Patch::Apply(json!({
-                    "apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": "web", "namespace": NS},
-                    "spec": {"selector": labels("v1"),
-                             "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
-                })),
-            )
-            .await
-            .unwrap();
-        let ingresses: Api<Ingress> = Api::namespaced(client.clone(), NS);
-        ingresses
-            .patch(
-                "web",
-                &program,
-                &Patch::Apply(json!({
-                    "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                    "metadata": {"name": "web", "namespace": NS},
-                    "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example", "http": {"paths": [
-                        {"path": "/", "pathType": "Prefix",
-                         "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
-                })),
-            )
-            .await
-            .unwrap();
+        declare(
+            Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+        )
+        .await;
+        declare(
+            Api::<Service>::namespaced(client.clone(), NS),
+            json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "web", "namespace": NS},
+                "spec": {"selector": labels("v1"),
+                         "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+            }),
+        )
+        .await;
+        declare(
+            Api::<Ingress>::namespaced(client.clone(), NS),
+            json!({
+                "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": NS},
+                "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example", "http": {"paths": [
+                    {"path": "/", "pathType": "Prefix",
+                     "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
+            }),
+        )
+        .await;
         Rig {
             _server: server,
             client,
@@ -117,6 +114,17 @@ impl Rig {
             labels("v1"),
             labels("v2"),
         )
+    }
+
+    /// A canary rollout of v2 by `steps` through the ingress router.
+    fn canary(&self, steps: &[u8]) -> TrafficRollout<MemoryFleet, IngressCanaryRouter> {
+        TrafficRollout::canary(
+            "web",
+            &canary(steps),
+            MemoryFleet::new(),
+            self.canary_router(),
+        )
+        .unwrap()
     }
 
     fn switch_router(&self) -> ServiceSwitchRouter {
@@ -165,6 +173,8 @@ impl Rig {
         run: impl std::future::Future<Output = T>,
     ) -> (T, Vec<(Option<String>, String)>) {
         let seen = Arc::new(Mutex::new(Vec::new()));
+        // How it was before.
+        self.look(&seen).await;
         let watch = async {
             loop {
                 self.look(&seen).await;
@@ -228,13 +238,7 @@ fn weight(w: Option<&str>, version: &str) -> (Option<String>, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_moves_the_canary_ingress_weight_step_by_step_then_switches_the_service() {
     let rig = Rig::new().await;
-    let mut rollout = TrafficRollout::canary(
-        "web",
-        &canary(&[20, 50]),
-        MemoryFleet::new(),
-        rig.canary_router(),
-    )
-    .unwrap();
+    let mut rollout = rig.canary(&[20, 50]);
     let (done, seen) = rig.watching(rollout.run(None)).await;
     assert_eq!(done.unwrap().phase, Phase::Completed);
     // Promotion gives the canary 100%, points the serving Service at v2,
@@ -303,14 +307,9 @@ async fn the_canary_objects_copy_the_serving_rules_and_ports_onto_the_new_pods()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_analysis_rolls_back_and_deletes_the_canary_objects() {
     let rig = Rig::new().await;
-    let mut rollout = TrafficRollout::canary(
-        "web",
-        &canary(&[20, 50]),
-        MemoryFleet::new(),
-        rig.canary_router(),
-    )
-    .unwrap()
-    .analysis(AnalysisSet::new().with(Script::always(fail("5xx at 40%"))));
+    let mut rollout = rig
+        .canary(&[20, 50])
+        .analysis(AnalysisSet::new().with(Script::always(fail("5xx at 40%"))));
     let (done, seen) = rig.watching(rollout.run(None)).await;
     let done = done.unwrap();
     assert_eq!(done.phase, Phase::RolledBack, "{done:?}");
@@ -424,17 +423,13 @@ async fn the_routers_refuse_what_they_cannot_do_naming_the_object() {
         labels("v1"),
         labels("v2"),
     );
-    let services: Api<Service> = Api::namespaced(rig.client.clone(), NS);
-    services
-        .patch(
-            "other",
-            &PatchParams::apply("dafnck"),
-            &Patch::Apply(json!({"apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": "other", "namespace": NS},
-                "spec": {"selector": labels("v1"), "ports": [{"port": 80}]}})),
-        )
-        .await
-        .unwrap();
+    declare(
+        Api::<Service>::namespaced(rig.client.clone(), NS),
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "other", "namespace": NS},
+            "spec": {"selector": labels("v1"), "ports": [{"port": 80}]}}),
+    )
+    .await;
     let err = elsewhere
         .set_weights(Weights::to_new(20))
         .await

@@ -93,7 +93,8 @@ impl Run {
 
 /// Runs `command` (the example `what`) to its end while calling `watch`
 /// every 10 ms; returns the run and each distinct value `watch` gave, in
-/// order (the last one read after the run ended).
+/// order (the first one read before the run started, the last one after
+/// it ended).
 #[allow(dead_code)] // Not every test watches a run.
 pub async fn watching<T, F, Fut>(mut command: Command, what: &str, mut watch: F) -> (Run, Vec<T>)
 where
@@ -103,13 +104,14 @@ where
 {
     use std::process::Stdio;
     use std::time::{Duration, Instant};
+    // How it was before the run.
+    let mut seen: Vec<T> = vec![watch().await];
     let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("start the {what} example: {e}"));
     let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
-    let mut seen: Vec<T> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(300);
     while !waiting.is_finished() {
         let now = watch().await;

@@ -187,11 +187,7 @@ impl Cluster {
             .cloned()
     }
 
-    async fn api<K>(&self, namespace: &str) -> Result<Api<K>, String>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        <K as kube::Resource>::DynamicType: Default,
-    {
+    async fn api<K: Namespaced>(&self, namespace: &str) -> Result<Api<K>, String> {
         Ok(Api::namespaced(self.client().await?, namespace))
     }
 }
@@ -214,6 +210,23 @@ impl fmt::Debug for Cluster {
     }
 }
 
+/// A namespaced kind the routers read and write.
+trait Namespaced:
+    kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + DeserializeOwned
+    + fmt::Debug
+{
+}
+
+impl<K> Namespaced for K where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + fmt::Debug
+{
+}
+
 /// An object of kind `K` in a namespace, for the routers' calls and their
 /// error messages (`Service shop/web`).
 struct Object<'a> {
@@ -232,14 +245,7 @@ impl Object<'_> {
     }
 
     /// The object, if it exists.
-    async fn get<K>(&self) -> Result<Option<K>, String>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + fmt::Debug,
-        <K as kube::Resource>::DynamicType: Default,
-    {
+    async fn get<K: Namespaced>(&self) -> Result<Option<K>, String> {
         let api: Api<K> = self.cluster.api(self.namespace).await?;
         api.get_opt(self.name)
             .await
@@ -249,15 +255,10 @@ impl Object<'_> {
     /// Server-side applies `body` (the whole object as the routers own it)
     /// under [`FIELD_MANAGER`], forcing: the routers take the fields they
     /// set from whoever held them.
-    async fn apply<K>(&self, body: &serde_json::Value) -> Result<K, String>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + Serialize
-            + fmt::Debug,
-        <K as kube::Resource>::DynamicType: Default,
-    {
+    async fn apply<K: Namespaced + Serialize>(
+        &self,
+        body: &serde_json::Value,
+    ) -> Result<K, String> {
         let api: Api<K> = self.cluster.api(self.namespace).await?;
         api.patch(
             self.name,
@@ -269,14 +270,7 @@ impl Object<'_> {
     }
 
     /// Deletes the object; one already gone is fine.
-    async fn delete<K>(&self) -> Result<(), String>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + DeserializeOwned
-            + fmt::Debug,
-        <K as kube::Resource>::DynamicType: Default,
-    {
+    async fn delete<K: Namespaced>(&self) -> Result<(), String> {
         let api: Api<K> = self.cluster.api(self.namespace).await?;
         match api.delete(self.name, &DeleteParams::default()).await {
             Ok(_) => Ok(()),
