@@ -24,6 +24,11 @@
 //! instances in a pool instead ([`PoolFleet`] over a [`PoolRouter`]:
 //! [`NginxRouter`], [`MemoryPool`]).
 //!
+//! With the feature `kubernetes`, a `Deployment`'s canary through
+//! ingress-nginx's canary annotations (`kubernetes::IngressCanaryRouter`)
+//! and its blue-green by a Service selector switch
+//! (`kubernetes::ServiceSwitchRouter`).
+//!
 //! Metric sources: [`Prometheus`], and with the feature `cloudwatch`
 //! Amazon CloudWatch (`cloudwatch::CloudWatch`, GetMetricData; and
 //! `cloudwatch::AlarmGate`, an alarm's state as a gate).
@@ -43,6 +48,8 @@ pub mod deploy;
 pub mod fleet;
 pub mod http;
 mod journaled;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod nginx;

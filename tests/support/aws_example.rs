@@ -18,12 +18,7 @@ use dafnck::providers::aws::sdk::{autoscaling, route53};
 
 use crate::support;
 
-/// A finished run of the example.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
+pub use crate::support::Run;
 
 /// An example program run against moto.
 #[derive(Clone, Copy)]
@@ -64,11 +59,7 @@ impl Example {
             .command(dir, url, args, config)
             .output()
             .unwrap_or_else(|e| panic!("run the {} example: {e}", self.0));
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(out)
     }
 
     /// The `id` `state show NAME` prints.
@@ -87,46 +78,15 @@ impl Example {
         dir: &Path,
         url: &str,
         config: &[String],
-        mut watch: F,
+        watch: F,
     ) -> (Run, Vec<T>)
     where
         T: PartialEq + std::fmt::Debug,
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = T>,
     {
-        use std::process::Stdio;
-        use std::time::{Duration, Instant};
-        let child = self
-            .command(dir, url, &["up", "--yes"], config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start the {} example: {e}", self.0));
-        let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
-        let mut seen: Vec<T> = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while !waiting.is_finished() {
-            let now = watch().await;
-            if seen.last() != Some(&now) {
-                seen.push(now);
-            }
-            assert!(Instant::now() < deadline, "up ran for 5 minutes: {seen:?}");
-            // Often: against moto a reset to the serving object can be
-            // followed by the next rollout's first step within a few
-            // hundred milliseconds.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let out = waiting.await.unwrap().unwrap();
-        let now = watch().await;
-        if seen.last() != Some(&now) {
-            seen.push(now);
-        }
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        (run, seen)
+        let command = self.command(dir, url, &["up", "--yes"], config);
+        support::watching(command, self.0, watch).await
     }
 }
 
@@ -160,7 +120,7 @@ pub fn run_of(name: &'static str, dir: &Path, url: &str, args: &[&str], config: 
 
 #[track_caller]
 pub fn expect(r: &Run, code: i32) {
-    assert_eq!(r.code, code, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    r.expect(code);
 }
 
 /// `POST /moto-api/reset`: forget every object.

@@ -1,5 +1,5 @@
 //! What the workspace's integration tests share: the path of an example
-//! program, built on demand.
+//! program, built on demand, and a run of one watched while it goes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,6 +40,7 @@ pub fn example(name: &str) -> PathBuf {
         ("gcp", cfg!(feature = "gcp")),
         ("gcs", cfg!(feature = "gcs")),
         ("azblob", cfg!(feature = "azblob")),
+        ("kubernetes", cfg!(feature = "kubernetes")),
     ]
     .into_iter()
     .filter_map(|(f, on)| on.then_some(f))
@@ -59,4 +60,74 @@ pub fn example(name: &str) -> PathBuf {
         "building the example {name} failed ({status}); see cargo's output above"
     );
     path
+}
+
+/// A finished run of an example.
+#[allow(dead_code)] // Not every test reads every part.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+#[allow(dead_code)] // Not every test runs an example.
+impl Run {
+    /// The run that ended with `out`.
+    pub fn of(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts the run exited with `code`, showing its output if not.
+    pub fn expect(&self, code: i32) {
+        assert_eq!(
+            self.code, code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+    }
+}
+
+/// Runs `command` (the example `what`) to its end while calling `watch`
+/// every 10 ms; returns the run and each distinct value `watch` gave, in
+/// order (the first one read before the run started, the last one after
+/// it ended).
+#[allow(dead_code)] // Not every test watches a run.
+pub async fn watching<T, F, Fut>(mut command: Command, what: &str, mut watch: F) -> (Run, Vec<T>)
+where
+    T: PartialEq + std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    // How it was before the run.
+    let mut seen: Vec<T> = vec![watch().await];
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start the {what} example: {e}"));
+    let waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !waiting.is_finished() {
+        let now = watch().await;
+        if seen.last() != Some(&now) {
+            seen.push(now);
+        }
+        assert!(Instant::now() < deadline, "up ran for 5 minutes: {seen:?}");
+        // Often: against moto a reset to the serving object can be
+        // followed by the next rollout's first step within a few hundred
+        // milliseconds.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let out = waiting.await.unwrap().unwrap();
+    let now = watch().await;
+    if seen.last() != Some(&now) {
+        seen.push(now);
+    }
+    (Run::of(out), seen)
 }
