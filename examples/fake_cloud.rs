@@ -89,11 +89,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Terraform-like types of the fake cloud, for `import --terraform`.
+    // Terraform- and Pulumi-like types of the fake cloud, for `import
+    // --terraform` and `import --pulumi`.
     const TERRAFORM: &[TypeMapping] = &[
-        TypeMapping::new("fake_network", "fake:net:Network", "id"),
-        TypeMapping::new("fake_subnet", "fake:net:Subnet", "id"),
-        TypeMapping::new("fake_instance", "fake:compute:Instance", "id"),
+        TypeMapping::new("fake_network", "fake:net:Network", "id")
+            .pulumi("fake:net/network:Network"),
+        TypeMapping::new("fake_subnet", "fake:net:Subnet", "id").pulumi("fake:net/subnet:Subnet"),
+        TypeMapping::new("fake_instance", "fake:compute:Instance", "id")
+            .pulumi("fake:compute/instance:Instance"),
     ];
     dafnck::cli::run(infra)
         .provider(cloud)

@@ -270,18 +270,35 @@ fn import_shows_asks_and_records_only_the_objects_named() {
     );
     assert_eq!(objects(), 5);
 
-    // It shows what it will record and asks.
+    // It shows what it will record and asks; `web-0` comes from a Pulumi
+    // stack export (the example maps `fake:compute/instance:Instance`).
+    let export = dir.path().join("pulumi-dev.json");
+    let urn = |ty: &str, name: &str| format!("urn:pulumi:dev::legacy::{ty}::{name}");
+    let pulumi = serde_json::json!({ "version": 3, "deployment": { "resources": [
+        { "urn": urn("pulumi:pulumi:Stack", "legacy-dev"), "type": "pulumi:pulumi:Stack" },
+        { "urn": urn("fake:compute/instance:Instance", "web_0"), "custom": true,
+          "type": "fake:compute/instance:Instance", "id": ids["web-0"] },
+        { "urn": urn("fake:dns/record:Record", "www"), "custom": true,
+          "type": "fake:dns/record:Record", "id": "rec-1" },
+    ]}});
+    std::fs::write(&export, pulumi.to_string()).unwrap();
     let args = [
         "import",
         "main",
         &ids["main"],
         "public-a",
         &ids["public-a"],
-        "web-0",
-        &ids["web-0"],
+        "--pulumi",
+        export.to_str().unwrap(),
     ];
     let r = run(dir.path(), &args);
     expect(&r, 1);
+    assert!(
+        r.stdout
+            .contains("Not imported: fake:dns/record:Record::www (no mapping for its type)"),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.stdout.contains(&format!(
             "= web-0 (fake:compute:Instance) (import {})",

@@ -41,6 +41,7 @@ pub mod plan;
 pub mod planner;
 pub mod policy;
 pub mod provider;
+pub mod pulumi;
 pub mod recover;
 pub mod reference;
 mod render;

@@ -32,7 +32,8 @@ use serde::Deserialize;
 use crate::engine::ImportSpec;
 use crate::error::Error;
 
-/// How one Terraform resource type maps to one of ours.
+/// How one Terraform resource type, and the Pulumi type bridged from it,
+/// map to one of ours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TypeMapping {
     /// Terraform's type (`aws_vpc`).
@@ -40,12 +41,17 @@ pub struct TypeMapping {
     /// Ours (`aws:ec2:Vpc`).
     pub type_name: &'static str,
     /// The attribute of Terraform's object that holds the id our provider
-    /// reads the object by (`id`, or `arn`, `key_pair_id`, ...).
+    /// reads the object by (`id`, or `arn`, `key_pair_id`, ...). In a
+    /// Pulumi export it is the resource's `id` for `id`, else the output
+    /// of the same name in camel case (`keyPairId`).
     pub id_attribute: &'static str,
+    /// Pulumi's type (`aws:ec2/vpc:Vpc`), when Pulumi has one; see
+    /// [`crate::pulumi`].
+    pub pulumi: Option<&'static str>,
 }
 
 impl TypeMapping {
-    /// A mapping.
+    /// A mapping of a Terraform type.
     pub const fn new(
         terraform: &'static str,
         type_name: &'static str,
@@ -55,7 +61,14 @@ impl TypeMapping {
             terraform,
             type_name,
             id_attribute,
+            pulumi: None,
         }
+    }
+
+    /// The same mapping, for Pulumi's type `pulumi` too.
+    pub const fn pulumi(mut self, pulumi: &'static str) -> Self {
+        self.pulumi = Some(pulumi);
+        self
     }
 }
 
@@ -82,7 +95,7 @@ pub struct TerraformState {
     pub objects: Vec<TerraformObject>,
 }
 
-/// What a Terraform state becomes.
+/// What a Terraform state (or a Pulumi export) becomes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Adoption {
     /// One import per object of a mapped type.
@@ -169,22 +182,45 @@ impl TerraformState {
     pub fn adoption(&self, types: &[TypeMapping]) -> Adoption {
         let mut out = Adoption::default();
         for o in &self.objects {
-            let Some(m) = types.iter().find(|m| m.terraform == o.terraform_type) else {
-                out.unmapped.push(o.address.clone());
-                continue;
-            };
-            match o.attributes.get(m.id_attribute).and_then(|v| v.as_str()) {
-                Some(id) if !id.is_empty() => out.imports.push(ImportSpec {
-                    name: o.name.clone(),
-                    id: id.to_owned(),
-                    provider: o.provider_alias.clone(),
-                }),
-                _ => out
-                    .without_id
-                    .push((o.address.clone(), m.id_attribute.to_owned())),
-            }
+            let m = types.iter().find(|m| m.terraform == o.terraform_type);
+            out.add(
+                &o.address,
+                &o.name,
+                o.provider_alias.as_deref(),
+                m.map(|m| (m.id_attribute, m.id_attribute)),
+                &o.attributes,
+            );
         }
         out
+    }
+}
+
+impl Adoption {
+    /// Adds one object: imported as `name` when its type is mapped
+    /// (`id`: the mapping's id attribute, then the key holding it in
+    /// `attributes`), listed otherwise.
+    pub(crate) fn add(
+        &mut self,
+        address: &str,
+        name: &str,
+        provider_alias: Option<&str>,
+        id: Option<(&str, &str)>,
+        attributes: &serde_json::Value,
+    ) {
+        let Some((attribute, key)) = id else {
+            self.unmapped.push(address.to_owned());
+            return;
+        };
+        match attributes.get(key).and_then(|v| v.as_str()) {
+            Some(id) if !id.is_empty() => self.imports.push(ImportSpec {
+                name: name.to_owned(),
+                id: id.to_owned(),
+                provider: provider_alias.map(str::to_owned),
+            }),
+            _ => self
+                .without_id
+                .push((address.to_owned(), attribute.to_owned())),
+        }
     }
 }
 

@@ -192,6 +192,11 @@ pub enum Command {
         /// (`aws_subnet.public[0]` as `public-0`); the others are listed.
         #[arg(long, value_name = "STATE")]
         terraform: Option<std::path::PathBuf>,
+        /// A Pulumi stack export (`pulumi stack export`, deployment version
+        /// 3): its resources of the types the program maps are imported as
+        /// the resources named after them; the others are listed.
+        #[arg(long, value_name = "EXPORT")]
+        pulumi: Option<std::path::PathBuf>,
         /// Record without asking.
         #[arg(long)]
         yes: bool,

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::engine::{ImportFile, ImportSpec};
 use crate::error::Error;
+use crate::pulumi::PulumiExport;
 use crate::terraform::{TerraformState, TypeMapping};
 
 /// The objects `import` names: its `NAME ID` pairs, then the file's.
@@ -30,30 +31,52 @@ pub(super) fn specs(
     }
     if specs.is_empty() && !more {
         return Err(Error::Usage(
-            "import needs NAME ID pairs, --file FILE or --terraform STATE naming what to adopt"
+            "import needs NAME ID pairs, --file FILE, --terraform STATE or --pulumi EXPORT naming what to adopt"
                 .into(),
         ));
     }
     Ok(specs)
 }
 
-/// The import a Terraform state maps to, telling what it leaves out.
-pub(super) fn from_terraform(path: &Path, types: &[TypeMapping]) -> crate::Result<Vec<ImportSpec>> {
-    let origin = path.display().to_string();
+/// Where an adoption comes from.
+#[derive(Clone, Copy)]
+pub(super) enum Origin {
+    /// A Terraform state (`--terraform`).
+    Terraform,
+    /// A Pulumi stack export (`--pulumi`).
+    Pulumi,
+}
+
+/// The import a Terraform state or a Pulumi export maps to, telling what it
+/// leaves out.
+pub(super) fn adopted(
+    path: &Path,
+    origin: Origin,
+    types: &[TypeMapping],
+) -> crate::Result<Vec<ImportSpec>> {
+    let file = path.display().to_string();
+    let what = match origin {
+        Origin::Terraform => "Terraform state",
+        Origin::Pulumi => "Pulumi stack export",
+    };
     if types.is_empty() {
         return Err(Error::Usage(format!(
-            "this program maps no Terraform types, so {origin} cannot be adopted; register them \
-             with `Cli::terraform_types` (e.g. `dafnck_providers::aws::terraform::TYPES`)"
+            "this program maps no Terraform or Pulumi types, so {file} cannot be adopted; \
+             register them with `Cli::terraform_types` (e.g. \
+             `dafnck_providers::aws::terraform::TYPES`)"
         )));
     }
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Usage(format!("cannot read the Terraform state {origin}: {e}")))?;
-    let adoption = TerraformState::parse(&text, &origin)?.adoption(types);
+        .map_err(|e| Error::Usage(format!("cannot read the {what} {file}: {e}")))?;
+    let adoption = match origin {
+        Origin::Terraform => TerraformState::parse(&text, &file)?.adoption(types),
+        Origin::Pulumi => PulumiExport::parse(&text, &file)?.adoption(types),
+    };
     for address in &adoption.unmapped {
         outln!("Not imported: {address} (no mapping for its type)");
     }
     for (address, attribute) in &adoption.without_id {
-        outln!("Not imported: {address} (its state has no {attribute:?})");
+        outln!("Not imported: {address} (its {what} has no {attribute:?})");
     }
     Ok(adoption.imports)
 }

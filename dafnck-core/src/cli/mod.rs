@@ -158,8 +158,9 @@ where
         self
     }
 
-    /// Lets `import --terraform STATE` adopt the objects of a Terraform
-    /// state whose types `types` maps (`dafnck_providers::aws::terraform::TYPES`).
+    /// Lets `import --terraform STATE` and `import --pulumi EXPORT` adopt
+    /// the objects of a Terraform state or a Pulumi stack export whose types
+    /// `types` maps (`dafnck_providers::aws::terraform::TYPES`).
     pub fn terraform_types(mut self, types: &'static [crate::terraform::TypeMapping]) -> Self {
         self.terraform = types;
         self
@@ -580,11 +581,16 @@ where
             pairs,
             file,
             terraform: tf,
+            pulumi,
             yes,
         } => {
-            let mut specs = import::specs(pairs, file.as_deref(), tf.is_some())?;
+            let mut specs =
+                import::specs(pairs, file.as_deref(), tf.is_some() || pulumi.is_some())?;
             if let Some(path) = tf {
-                specs.extend(import::from_terraform(path, terraform)?);
+                specs.extend(import::adopted(path, import::Origin::Terraform, terraform)?);
+            }
+            if let Some(path) = pulumi {
+                specs.extend(import::adopted(path, import::Origin::Pulumi, terraform)?);
             }
             let preview = engine.preview_import(prog(), &specs).await?;
             out!("{}", preview.render_styled(color));

@@ -378,6 +378,12 @@ impl Provider {
     pub async fn route53_client(&self) -> &aws_sdk_route53::Client {
         self.kit.context().route53_client().await
     }
+
+    /// The S3 client the provider uses (path-style addressing when an
+    /// endpoint is set).
+    pub async fn s3_client(&self) -> &aws_sdk_s3::Client {
+        self.kit.context().s3_client().await
+    }
 }
 
 impl Aws {
