@@ -6,7 +6,7 @@
 /// Implements `dafnck_core::Provider` for a provider struct by handing
 /// every call to its `kit` field (a [`Kit`](dafnck_core::provider::kit::Kit)
 /// of the provider's typed handlers).
-#[cfg(any(feature = "local", feature = "aws", feature = "gcp"))]
+#[cfg(any(feature = "local", feature = "aws", feature = "gcp", feature = "azure"))]
 macro_rules! served_by_kit {
     ($provider:ty) => {
         #[async_trait::async_trait]
@@ -133,3 +133,6 @@ pub mod aws;
 
 #[cfg(feature = "gcp")]
 pub mod gcp;
+
+#[cfg(feature = "azure")]
+pub mod azure;
