@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace: formatting, clippy, unit,
 # integration, property, crash and doc tests, and each benchmark once at a
-# tiny size. Tests that need a server (moto, the GCS emulators, PostgreSQL,
-# nginx, Prometheus) get it from the scripts under scripts/servers/, which
-# this script starts and stops; the engine's tests need none.
+# tiny size. Tests that need a server (moto, the GCS emulators, Azurite, the
+# ARM fake, PostgreSQL, nginx, Prometheus) get it from the scripts under
+# scripts/servers/, which this script starts and stops; the engine's tests
+# need none.
 #
 # Usage: scripts/test.sh            (from anywhere in the checkout)
 set -euo pipefail
@@ -57,6 +58,10 @@ step "Azurite (Azure Storage emulator) for the Azure Blob state store's tests"
 # Installs npm's azurite@3.35.0 under target/tools when missing; only its
 # Blob service runs, its data in a temporary folder removed on exit.
 start_server azurite
+
+step "the ARM fake (dafnck-arm-fake) for the azure provider's tests"
+# Builds and runs this workspace's own Azure Resource Manager server.
+start_server arm
 
 step "nginx for the strategies' nginx router tests"
 # Installs Debian's nginx when missing; the tests run their own instances
