@@ -24,8 +24,9 @@ use super::{answer, group_and_name, model, Image, LinuxLogin, COMPUTE_API};
 ///   `upgrade_policy` says (`Rolling`: batch by batch, healthy first).
 /// - `capacity`: how many machines; set in place. An autoscale setting
 ///   changes it too: declare it in `ignore_changes` then.
-/// - `subnet_id`, `backend_pool_id`: where its machines are, and the load
-///   balancer pool they join.
+/// - `subnet_id`, `backend_pool_id`, `health_probe_id`: where its machines
+///   are, the load balancer pool they join and the probe that tells them
+///   healthy (a `Rolling` upgrade needs one).
 #[derive(Resource, Serialize, Deserialize, Clone, Debug, Default)]
 #[serde(default)]
 #[resource(type = "azure:compute:VirtualMachineScaleSet", outputs = VirtualMachineScaleSetOutputs)]
@@ -54,6 +55,9 @@ pub struct VirtualMachineScaleSet {
     pub subnet_id: Input<String>,
     /// A load balancer backend pool its machines join.
     pub backend_pool_id: Option<Input<String>>,
+    /// The load balancer probe that tells a machine healthy
+    /// (`lb.out().probe_id`); a `Rolling` upgrade needs it.
+    pub health_probe_id: Option<Input<String>>,
     /// How model changes reach the machines.
     pub upgrade_policy: UpgradePolicy,
     /// The user's tags.
@@ -107,6 +111,12 @@ impl ArmType for VirtualMachineScaleSet {
                 self.upgrade_policy.mode
             )));
         }
+        if self.mode() == "Rolling" && self.health_probe_id.is_none() {
+            return Err(who.error(
+                "`upgrade_policy.mode` \"Rolling\" needs `health_probe_id` (a load balancer \
+                 probe): ARM judges each batch's health by it",
+            ));
+        }
         for (field, v) in [
             ("max_batch_percent", self.upgrade_policy.max_batch_percent),
             (
@@ -139,6 +149,7 @@ impl ArmType for VirtualMachineScaleSet {
     fn body(&self, who: Subject<'_>, _existing: Option<&Json>) -> Result<Json, ProviderError> {
         let subnet = known(who, "subnet_id", &self.subnet_id)?;
         let pool = known_opt(who, "backend_pool_id", &self.backend_pool_id)?;
+        let probe = known_opt(who, "health_probe_id", &self.health_probe_id)?;
         let mut ipconfig = json!({
             "name": "ipconfig1",
             "properties": { "subnet": { "id": subnet }, "primary": true }
@@ -156,6 +167,15 @@ impl ArmType for VirtualMachineScaleSet {
                 "pauseTimeBetweenBatches": u.pause_between_batches.clone().unwrap_or_else(|| "PT0S".into()),
             });
         }
+        let mut network = json!({
+            "networkInterfaceConfigurations": [{
+                "name": "nic",
+                "properties": { "primary": true, "ipConfigurations": [ipconfig] }
+            }]
+        });
+        if let Some(probe) = probe {
+            network["healthProbe"] = json!({ "id": probe });
+        }
         Ok(json!({
             "location": self.location,
             "sku": { "name": self.size, "tier": "Standard", "capacity": self.capacity },
@@ -170,12 +190,7 @@ impl ArmType for VirtualMachineScaleSet {
                             "managedDisk": { "storageAccountType": "Standard_LRS" },
                         },
                     },
-                    "networkProfile": {
-                        "networkInterfaceConfigurations": [{
-                            "name": "nic",
-                            "properties": { "primary": true, "ipConfigurations": [ipconfig] }
-                        }]
-                    },
+                    "networkProfile": network,
                 },
             }
         }))
@@ -210,6 +225,10 @@ impl ArmType for VirtualMachineScaleSet {
             backend_pool_id: observed_ref(
                 ref_id(&ipconfig["loadBalancerBackendAddressPools"][0]),
                 &declared.backend_pool_id,
+            ),
+            health_probe_id: observed_ref(
+                ref_id(&profile["networkProfile"]["healthProbe"]),
+                &declared.health_probe_id,
             ),
             upgrade_policy: UpgradePolicy {
                 mode: if declared.upgrade_policy.mode.is_empty() && mode == "Manual" {
