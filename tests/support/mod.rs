@@ -40,6 +40,7 @@ pub fn example(name: &str) -> PathBuf {
         ("gcp", cfg!(feature = "gcp")),
         ("gcs", cfg!(feature = "gcs")),
         ("azblob", cfg!(feature = "azblob")),
+        ("azure", cfg!(feature = "azure")),
     ]
     .into_iter()
     .filter_map(|(f, on)| on.then_some(f))

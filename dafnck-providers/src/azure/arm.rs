@@ -117,6 +117,16 @@ impl Arm {
         })
     }
 
+    /// The wait between polls of something ARM reports no `Retry-After`
+    /// for (a rolling upgrade).
+    pub(crate) fn poll_interval(&self) -> Duration {
+        if self.poll_floor.is_zero() {
+            DEFAULT_POLL
+        } else {
+            self.poll_floor
+        }
+    }
+
     fn url(&self, path_or_url: &str, api_version: Option<&str>) -> azure_core::Result<Url> {
         let mut url = if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
             Url::parse(path_or_url)?

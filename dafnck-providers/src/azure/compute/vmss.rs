@@ -8,7 +8,7 @@ use dafnck_core::prelude::*;
 use dafnck_core::ProviderError;
 use serde_json::{json, Value as Json};
 
-use super::super::arm::Subject;
+use super::super::arm::{Arm, Subject};
 use super::super::network::{group_scoped_id, observed_ref, observed_req, ref_id, text};
 use super::super::resources::same_location;
 use super::super::tracked::ArmType;
@@ -21,7 +21,10 @@ use super::{answer, group_and_name, model, Image, LinuxLogin, COMPUTE_API};
 ///   the set.
 /// - `size`, `image`, `custom_data`: the model of its machines; changing
 ///   them is an update of the model, which reaches the machines as the
-///   `upgrade_policy` says (`Rolling`: batch by batch, healthy first).
+///   `upgrade_policy` says. `Rolling`: ARM moves the machines batch by
+///   batch (`max_batch_percent` at a time, each batch healthy by the
+///   probe before the next), and the update waits until that rolling
+///   upgrade has `Completed` (`Faulted` is an error with its progress).
 /// - `capacity`: how many machines; set in place. An autoscale setting
 ///   changes it too: declare it in `ignore_changes` then.
 /// - `subnet_id`, `backend_pool_id`, `health_probe_id`: where its machines
@@ -275,6 +278,59 @@ impl ArmType for VirtualMachineScaleSet {
             .await
             .map(azure_core::Response::from);
         let answer = answer(who, sent, &format!("PUT {id}")).await?;
-        cx.arm().await?.settle(who, id, COMPUTE_API, &answer).await
+        let arm = cx.arm().await?;
+        let found = arm.settle(who, id, COMPUTE_API, &answer).await?;
+        if body["properties"]["upgradePolicy"]["mode"] == "Rolling" {
+            wait_for_rolling_upgrade(arm, who, id).await?;
+        }
+        Ok(found)
     }
 }
+
+/// Waits until the set's latest rolling upgrade (ARM moving its machines
+/// to the new model, batch by batch) ends: `Completed` is done, `Faulted`
+/// or `Cancelled` an error with the progress; no upgrade at all (404) is
+/// done.
+async fn wait_for_rolling_upgrade(
+    arm: &Arm,
+    who: Subject<'_>,
+    id: &str,
+) -> Result<(), ProviderError> {
+    let path = format!("{id}/rollingUpgrades/latest");
+    let started = std::time::Instant::now();
+    loop {
+        let Some(status) = arm.get(who, &path, COMPUTE_API).await? else {
+            return Ok(());
+        };
+        let p = &status["properties"];
+        let code = p["runningStatus"]["code"]
+            .as_str()
+            .unwrap_or("RollingForward");
+        match code {
+            "Completed" => return Ok(()),
+            "Faulted" | "Cancelled" => {
+                return Err(who.error(format!(
+                    "the rolling upgrade of {id} ended {code}: {} machine(s) upgraded, {} failed, \
+                     {} pending{}",
+                    p["progress"]["successfulInstanceCount"],
+                    p["progress"]["failedInstanceCount"],
+                    p["progress"]["pendingInstanceCount"],
+                    p["error"]["message"]
+                        .as_str()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                )))
+            }
+            _ if started.elapsed() > ROLLING_LIMIT => {
+                return Err(ProviderError::retryable(format!(
+                    "{} {:?}: the rolling upgrade of {id} is still {code} after {ROLLING_LIMIT:?}",
+                    who.ty, who.name
+                )))
+            }
+            _ => tokio::time::sleep(arm.poll_interval()).await,
+        }
+    }
+}
+
+/// How long a rolling upgrade may take before the update gives up.
+const ROLLING_LIMIT: std::time::Duration = std::time::Duration::from_secs(60 * 60);
