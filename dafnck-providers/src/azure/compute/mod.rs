@@ -147,20 +147,24 @@ pub(crate) fn model<M: DeserializeOwned>(
     })
 }
 
-/// The answer of a compute client's `send()`, for the provider's poller.
-pub(crate) async fn answer(
+/// After a compute client's PUT `sent` to `id`: its operation polled and
+/// the object read until its provisioning state is terminal.
+pub(crate) async fn settle(
+    cx: &Azure,
     who: Subject<'_>,
+    id: &str,
     sent: azure_core::Result<azure_core::Response>,
-    what: &str,
-) -> Result<Answer, ProviderError> {
-    let rsp = sent.map_err(|e| who.arm_error(what, &e))?;
+) -> Result<Json, ProviderError> {
+    let what = format!("PUT {id}");
+    let rsp = sent.map_err(|e| who.arm_error(&what, &e))?;
     let (status, headers, body) = rsp.deconstruct();
-    let bytes = body.collect().await.map_err(|e| who.arm_error(what, &e))?;
-    Ok(Answer {
+    let bytes = body.collect().await.map_err(|e| who.arm_error(&what, &e))?;
+    let answer = Answer {
         status,
         headers,
         body: serde_json::from_slice(&bytes).unwrap_or(Json::Null),
-    })
+    };
+    cx.arm().await?.settle(who, id, COMPUTE_API, &answer).await
 }
 
 /// The resource group and name of an ARM id

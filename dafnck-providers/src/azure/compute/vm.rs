@@ -13,7 +13,7 @@ use super::super::network::{group_scoped_id, observed_req, ref_id, text};
 use super::super::resources::same_location;
 use super::super::tracked::ArmType;
 use super::super::{known, user_tags, Azure};
-use super::{answer, group_and_name, model, Image, LinuxLogin, COMPUTE_API};
+use super::{group_and_name, model, settle, Image, LinuxLogin, COMPUTE_API};
 
 /// A Linux virtual machine on one network interface, with a managed OS
 /// disk deleted with it.
@@ -154,7 +154,6 @@ impl ArmType for VirtualMachine {
             .send()
             .await
             .map(azure_core::Response::from);
-        let answer = answer(who, sent, &format!("PUT {id}")).await?;
-        cx.arm().await?.settle(who, id, COMPUTE_API, &answer).await
+        settle(cx, who, id, sent).await
     }
 }

@@ -13,7 +13,7 @@ use super::super::network::{group_scoped_id, observed_ref, observed_req, ref_id,
 use super::super::resources::same_location;
 use super::super::tracked::ArmType;
 use super::super::{known, known_opt, user_tags, Azure};
-use super::{answer, group_and_name, model, Image, LinuxLogin, COMPUTE_API};
+use super::{group_and_name, model, settle, Image, LinuxLogin, COMPUTE_API};
 
 /// A uniform scale set of Linux machines.
 ///
@@ -277,11 +277,9 @@ impl ArmType for VirtualMachineScaleSet {
             .send()
             .await
             .map(azure_core::Response::from);
-        let answer = answer(who, sent, &format!("PUT {id}")).await?;
-        let arm = cx.arm().await?;
-        let found = arm.settle(who, id, COMPUTE_API, &answer).await?;
+        let found = settle(cx, who, id, sent).await?;
         if body["properties"]["upgradePolicy"]["mode"] == "Rolling" {
-            wait_for_rolling_upgrade(arm, who, id).await?;
+            wait_for_rolling_upgrade(cx.arm().await?, who, id).await?;
         }
         Ok(found)
     }
