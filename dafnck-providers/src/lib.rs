@@ -1,5 +1,5 @@
 //! Providers for dafnck, one module per provider, each behind a Cargo
-//! feature (`local`, `aws`, `gcp`, `kubernetes`) so a program compiles only the
+//! feature (`local`, `aws`, `gcp`, `azure`, `kubernetes`) so a program compiles only the
 //! cloud SDKs it uses. The engine's own in-memory fake provider lives in
 //! `dafnck_core::testing`.
 
@@ -10,6 +10,7 @@
     feature = "local",
     feature = "aws",
     feature = "gcp",
+    feature = "azure",
     feature = "kubernetes"
 ))]
 macro_rules! served_by_kit {
@@ -141,3 +142,5 @@ pub mod gcp;
 
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
+#[cfg(feature = "azure")]
+pub mod azure;

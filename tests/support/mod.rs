@@ -41,6 +41,7 @@ pub fn example(name: &str) -> PathBuf {
         ("gcs", cfg!(feature = "gcs")),
         ("azblob", cfg!(feature = "azblob")),
         ("kubernetes", cfg!(feature = "kubernetes")),
+        ("azure", cfg!(feature = "azure")),
     ]
     .into_iter()
     .filter_map(|(f, on)| on.then_some(f))
