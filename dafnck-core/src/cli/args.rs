@@ -225,11 +225,12 @@ pub enum Command {
         #[arg(value_enum)]
         platform: super::ci::Platform,
         /// A stage (a stack), in the order changes are applied (repeatable;
-        /// default: the --stack).
+        /// default: the declared stages, else the --stack).
         #[arg(long = "stage", value_name = "NAME")]
         stages: Vec<String>,
         /// A stage whose `up` waits for a person's approval (repeatable;
-        /// default: the last stage when there are two or more).
+        /// default: the declared stages marked `approve`, else the last
+        /// stage when there are two or more).
         #[arg(long, value_name = "NAME")]
         approve: Vec<String>,
         /// No stage waits for approval.
@@ -262,19 +263,22 @@ pub enum Command {
     /// deployment failed or was rolled back, has soaked less than --soak,
     /// is older than --max-age, or was made by another build (the program's
     /// SHA-256 and commit, recorded by each `up`). The stage's own config
-    /// (`dafnck.<stage>.json`, --config) applies.
+    /// (its declared overlay, `dafnck.<stage>.json`, --config) applies.
     Promote {
-        /// The stage whose last deployment was verified.
+        /// The stage whose last deployment was verified (default: the
+        /// stage declared before this one).
         #[arg(long, value_name = "STAGE")]
-        from: String,
+        from: Option<String>,
         /// The stage to apply (default: the --stack).
         #[arg(long, value_name = "STAGE")]
         to: Option<String>,
         /// How long the --from deployment must have run before it is
-        /// promoted: 30m, 1h, 2d.
-        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_window)]
-        soak: std::time::Duration,
-        /// Refuse a --from deployment older than this (stale).
+        /// promoted: 30m, 1h, 2d (default: the --from stage's declared
+        /// soak, else none).
+        #[arg(long, value_name = "DURATION", value_parser = parse_window)]
+        soak: Option<std::time::Duration>,
+        /// Refuse a --from deployment older than this (stale; default: the
+        /// --from stage's declared max age, else no limit).
         #[arg(long, value_name = "DURATION", value_parser = parse_window)]
         max_age: Option<std::time::Duration>,
         /// Apply without asking.
@@ -285,11 +289,12 @@ pub enum Command {
     /// deployment frequency, lead time for changes (from the commit time
     /// `up` recorded: DAFNCK_COMMIT_TIME, else git), change failure rate
     /// (failed or rolled back) and time to restore (failure to the next
-    /// success), with the DORA performance bands; per stack and together.
+    /// success), with the DORA performance bands, and the rollback time of
+    /// each rolled-back rollout; per stack and together.
     Report {
-        /// A stack to report on (repeatable; default: the --stack). Each
-        /// is read from its own store (the program's setting for it, or
-        /// --state / --state-dir).
+        /// A stack to report on (repeatable; default: every declared
+        /// stage, else the --stack). Each is read from its own store (the
+        /// program's setting for it, or --state / --state-dir).
         #[arg(long = "of", value_name = "STACK")]
         stacks: Vec<String>,
         /// How far back from --until: 30d, 12h, ...
@@ -301,6 +306,11 @@ pub enum Command {
         /// As JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the charts of the stacks together, day by day, as
+        /// SVG files in DIR: deployment-frequency.svg, lead-time.svg,
+        /// change-failure-rate.svg, time-to-restore.svg.
+        #[arg(long, value_name = "DIR")]
+        svg: Option<PathBuf>,
     },
     /// Change the stack's config file, `dafnck.<stack>.json`.
     #[command(subcommand)]
