@@ -25,7 +25,7 @@ pub enum GraphFormat {
 }
 
 /// A program's command line.
-#[derive(Debug, Parser)]
+#[derive(Clone, Debug, Parser)]
 #[command(
     about = "Plan and apply this program's infrastructure",
     version,
@@ -98,7 +98,7 @@ fn parse_window(text: &str) -> Result<std::time::Duration, String> {
 }
 
 /// The commands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum Command {
     /// Show what `up` would change.
     Preview {
@@ -312,13 +312,32 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         svg: Option<PathBuf>,
     },
+    /// Serve a read-only web page of the stacks on this machine: their
+    /// resources as a graph, their history with the changes of each
+    /// version, policy violations, the DORA charts, and rollouts under way
+    /// (weights and analysis, updated live). Runs until stopped.
+    Dashboard {
+        /// The address to listen on (only this machine by default).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// The port (0: any free one; the URL is printed).
+        #[arg(long, default_value_t = 8390)]
+        port: u16,
+        /// A stack to show (repeatable; default: every declared stage,
+        /// else the --stack).
+        #[arg(long = "of", value_name = "STACK")]
+        stacks: Vec<String>,
+        /// The DORA charts' window: 30d, 12h, ...
+        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_window)]
+        window: std::time::Duration,
+    },
     /// Change the stack's config file, `dafnck.<stack>.json`.
     #[command(subcommand)]
     Config(ConfigCommand),
 }
 
 /// `config` subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Set a config value, read from stdin (asked for on a terminal), never
     /// from the command line.
@@ -333,7 +352,7 @@ pub enum ConfigCommand {
 }
 
 /// `policy` subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum PolicyCommand {
     /// List the registered packs and their rules (id, severity, title,
     /// enforcement, controls); disabled packs are marked.
@@ -356,7 +375,7 @@ pub enum PolicyCommand {
 }
 
 /// `rollout` subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Show the last rollout of each resource (or of one): phase, step,
     /// traffic weight, attempt and why it stopped.
@@ -396,7 +415,7 @@ pub enum RolloutCommand {
 }
 
 /// `state` subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum StateCommand {
     /// List recorded resources.
     List,

@@ -56,6 +56,7 @@ mod charts;
 pub mod ci;
 mod commit;
 mod config_cmd;
+mod dashboard;
 mod import;
 pub mod output;
 mod policy;
@@ -432,6 +433,9 @@ where
                 .enforce("budget", crate::policy::Enforcement::Mandatory)
         }
     };
+    if let Command::Dashboard { .. } = &args.command {
+        return dashboard::command(args, stores, stages, program, policies, key_source).await;
+    }
     let store = open_store(args, stores, &args.stack).await?;
     let engine = Engine::with_store(args.stack.clone(), store, providers)
         .config(config.plain)
@@ -714,6 +718,9 @@ where
         // Answered before the engine is made (it needs no state).
         Command::Ci { .. } => ci_command(args, stages),
         Command::Report { .. } => report::command(args, stores, stages).await,
+        Command::Dashboard { .. } => Err(Error::Usage(
+            "dashboard is answered before the stack's engine is made".into(),
+        )),
         Command::Config(ConfigCommand::Set { key, secret }) => {
             set_config(args, key, *secret, &key_source)
         }
