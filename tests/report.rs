@@ -351,7 +351,7 @@ fn svg_bars(svg: &str) -> Vec<(String, f64)> {
                 let attr = |k: &str| {
                     e.try_get_attribute(k)
                         .unwrap()
-                        .map(|a| a.unescape_value().unwrap().into_owned())
+                        .map(|a| String::from_utf8(a.value.to_vec()).unwrap())
                 };
                 if name == "rect" && attr("class").as_deref() == Some("bar") {
                     bars.push((
