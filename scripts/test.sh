@@ -88,6 +88,10 @@ step "the validators of the files programs write (check-jsonschema, actionlint, 
 # and tests/policy_cli.rs.
 eval "$(scripts/tools/validators.sh install)"
 
+step "chromium, the headless browser of the dashboard's test"
+# Installs Debian's chromium with apt-get when missing (tests/dashboard.rs).
+eval "$(scripts/tools/chromium.sh install)"
+
 # Tests that need a server fail, instead of skipping, when it is missing.
 export DAFNCK_REQUIRE_SERVERS=1
 

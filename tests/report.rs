@@ -8,7 +8,9 @@ mod support;
 
 use std::path::Path;
 
-use dafnck::core::state::{Commit, FileStore, RunOutcome, State, StateStore, VersionInfo};
+use dafnck::core::state::{
+    Commit, FileStore, HandoverMark, RunOutcome, State, StateStore, VersionInfo,
+};
 use fake_cli::{expect, run, run_with};
 use serde_json::Value;
 
@@ -19,6 +21,16 @@ const D: u64 = 86_400;
 /// Saves versions `(at, operation, outcome, commit time)` (seconds) as the
 /// history of `stack`.
 async fn history(dir: &Path, stack: &str, events: &[(u64, &str, RunOutcome, Option<u64>)]) {
+    history_with(dir, stack, events, |_| State::empty(stack)).await;
+}
+
+/// The same, each version's state made by `state(index)`.
+async fn history_with(
+    dir: &Path,
+    stack: &str,
+    events: &[(u64, &str, RunOutcome, Option<u64>)],
+    state: impl Fn(usize) -> State,
+) {
     let store = FileStore::new(dir.join(".dafnck"));
     let history = store.history().unwrap();
     for (i, (at, operation, outcome, commit)) in events.iter().enumerate() {
@@ -36,10 +48,7 @@ async fn history(dir: &Path, stack: &str, events: &[(u64, &str, RunOutcome, Opti
                 program: None,
             }),
         };
-        history
-            .save_version(stack, &info, &State::empty(stack))
-            .await
-            .unwrap();
+        history.save_version(stack, &info, &state(i)).await.unwrap();
     }
 }
 
@@ -212,4 +221,149 @@ fn real_applies_with_a_failure_and_its_repair() {
         restore > 0.0 && restore < 600.0,
         "time to restore {restore}"
     );
+}
+
+/// A state whose `web` rollout was rolled back: analysis failed at
+/// `failed` ms, traffic off the new version at `off` ms.
+fn rolled_back_state(stack: &str, attempt: u64, failed: u64, off: u64) -> State {
+    let mut state = State::empty(stack);
+    state.handovers.insert(
+        "web".into(),
+        HandoverMark {
+            active: false,
+            record: serde_json::json!({"phase": "RolledBack", "attempt": attempt, "weight": 0,
+                "failed_at": failed, "traffic_off_at": off, "aborted": false,
+                "message": "error rate 0.2 > 0.05"}),
+        },
+    );
+    state
+}
+
+#[tokio::test]
+async fn each_rolled_back_rollout_has_its_rollback_time_and_the_charts_draw_the_daily_figures() {
+    use RunOutcome::*;
+    let dir = tempfile::tempdir().unwrap();
+    let events = [
+        (T - 3 * D - H, "up", Succeeded, Some(T - 3 * D - H - 120)),
+        (T - 2 * D - H, "up", RolledBack, None),
+        (T - 2 * D - H + 60, "up", RolledBack, None),
+        (T - D - H, "up", Succeeded, Some(T - D - H - 600)),
+        (T - D - H + 60, "up", Succeeded, Some(T - D - H - 60)),
+    ];
+    history_with(dir.path(), "prod", &events, |i| match i {
+        1 => rolled_back_state("prod", 1, 5_000, 5_140),
+        2 => rolled_back_state("prod", 2, 9_000, 9_030),
+        // A later version still holds the last record: not another rollback.
+        _ => rolled_back_state("prod", 2, 9_000, 9_030),
+    })
+    .await;
+    let until = T.to_string();
+    let charts = dir.path().join("charts");
+    let r = run(
+        dir.path(),
+        &[
+            "report",
+            "--of",
+            "prod",
+            "--window",
+            "7d",
+            "--until",
+            &until,
+            "--json",
+            "--svg",
+            charts.to_str().unwrap(),
+        ],
+    );
+    expect(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    let rollbacks = doc["stacks"][0]["rollbacks"].as_array().unwrap();
+    assert_eq!(rollbacks.len(), 2, "{}", r.stdout);
+    assert_eq!(rollbacks[0]["resource"], "web");
+    assert_eq!(rollbacks[0]["version"], 2);
+    assert_eq!(rollbacks[0]["attempt"], 1);
+    assert_eq!(rollbacks[0]["rollback_ms"], 140);
+    assert_eq!(rollbacks[1]["version"], 3);
+    assert_eq!(rollbacks[1]["rollback_ms"], 30);
+
+    let daily = doc["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 7);
+    let per_day: Vec<u64> = daily
+        .iter()
+        .map(|d| d["deployments"].as_u64().unwrap())
+        .collect();
+    assert_eq!(per_day, [0, 0, 0, 1, 2, 2, 0]);
+    assert_eq!(f(&daily[4]["change_failure_rate"]), 1.0);
+    assert_eq!(f(&daily[5]["change_failure_rate"]), 0.0);
+    assert_eq!(f(&daily[5]["lead_time_median_seconds"]), 360.0);
+    // The failures of day 5 were restored a day after the first of them.
+    assert_eq!(f(&daily[5]["time_to_restore_median_seconds"]), D as f64);
+
+    // Each chart is XML a real parser reads, and its bars carry the same
+    // figures as `daily`.
+    for (file, key) in [
+        ("deployment-frequency.svg", "deployments"),
+        ("lead-time.svg", "lead_time_median_seconds"),
+        ("change-failure-rate.svg", "change_failure_rate"),
+        ("time-to-restore.svg", "time_to_restore_median_seconds"),
+    ] {
+        let svg = std::fs::read_to_string(charts.join(file)).unwrap();
+        let bars = svg_bars(&svg);
+        let expected: Vec<f64> = daily.iter().filter_map(|d| d[key].as_f64()).collect();
+        let drawn: Vec<f64> = bars.iter().map(|b| b.1).collect();
+        assert_eq!(drawn, expected, "{file}");
+        assert!(bars.iter().all(|b| b.0.len() == 10), "{file}: {bars:?}");
+    }
+
+    let r = run(
+        dir.path(),
+        &[
+            "report", "--of", "prod", "--window", "7d", "--until", &until,
+        ],
+    );
+    expect(&r, 0);
+    assert!(
+        r.stdout.contains(
+            "rollback of web (version 2, attempt 1): traffic off the new version 140 ms after its analysis failed (error rate 0.2 > 0.05)"
+        ),
+        "{}",
+        r.stdout
+    );
+}
+
+/// The `(data-day, data-value)` of each `rect class="bar"` of an SVG
+/// document, read by quick-xml; panics when it is not well-formed XML or
+/// not SVG.
+fn svg_bars(svg: &str) -> Vec<(String, f64)> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(svg);
+    reader.config_mut().check_end_names = true;
+    let mut bars = Vec::new();
+    let mut root = None;
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(e) | Event::Empty(e) => {
+                let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                root.get_or_insert_with(|| {
+                    let ns = e.try_get_attribute("xmlns").unwrap().expect("xmlns");
+                    assert_eq!(&*ns.value, b"http://www.w3.org/2000/svg");
+                    name.clone()
+                });
+                let attr = |k: &str| {
+                    e.try_get_attribute(k)
+                        .unwrap()
+                        .map(|a| String::from_utf8(a.value.to_vec()).unwrap())
+                };
+                if name == "rect" && attr("class").as_deref() == Some("bar") {
+                    bars.push((
+                        attr("data-day").expect("data-day"),
+                        attr("data-value").expect("data-value").parse().unwrap(),
+                    ));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(root.as_deref(), Some("svg"));
+    bars
 }

@@ -25,7 +25,7 @@ pub enum GraphFormat {
 }
 
 /// A program's command line.
-#[derive(Debug, Parser)]
+#[derive(Clone, Debug, Parser)]
 #[command(
     about = "Plan and apply this program's infrastructure",
     version,
@@ -98,7 +98,7 @@ fn parse_window(text: &str) -> Result<std::time::Duration, String> {
 }
 
 /// The commands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum Command {
     /// Show what `up` would change.
     Preview {
@@ -230,11 +230,12 @@ pub enum Command {
         #[arg(value_enum)]
         platform: super::ci::Platform,
         /// A stage (a stack), in the order changes are applied (repeatable;
-        /// default: the --stack).
+        /// default: the declared stages, else the --stack).
         #[arg(long = "stage", value_name = "NAME")]
         stages: Vec<String>,
         /// A stage whose `up` waits for a person's approval (repeatable;
-        /// default: the last stage when there are two or more).
+        /// default: the declared stages marked `approve`, else the last
+        /// stage when there are two or more).
         #[arg(long, value_name = "NAME")]
         approve: Vec<String>,
         /// No stage waits for approval.
@@ -267,19 +268,22 @@ pub enum Command {
     /// deployment failed or was rolled back, has soaked less than --soak,
     /// is older than --max-age, or was made by another build (the program's
     /// SHA-256 and commit, recorded by each `up`). The stage's own config
-    /// (`dafnck.<stage>.json`, --config) applies.
+    /// (its declared overlay, `dafnck.<stage>.json`, --config) applies.
     Promote {
-        /// The stage whose last deployment was verified.
+        /// The stage whose last deployment was verified (default: the
+        /// stage declared before this one).
         #[arg(long, value_name = "STAGE")]
-        from: String,
+        from: Option<String>,
         /// The stage to apply (default: the --stack).
         #[arg(long, value_name = "STAGE")]
         to: Option<String>,
         /// How long the --from deployment must have run before it is
-        /// promoted: 30m, 1h, 2d.
-        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_window)]
-        soak: std::time::Duration,
-        /// Refuse a --from deployment older than this (stale).
+        /// promoted: 30m, 1h, 2d (default: the --from stage's declared
+        /// soak, else none).
+        #[arg(long, value_name = "DURATION", value_parser = parse_window)]
+        soak: Option<std::time::Duration>,
+        /// Refuse a --from deployment older than this (stale; default: the
+        /// --from stage's declared max age, else no limit).
         #[arg(long, value_name = "DURATION", value_parser = parse_window)]
         max_age: Option<std::time::Duration>,
         /// Apply without asking.
@@ -290,11 +294,12 @@ pub enum Command {
     /// deployment frequency, lead time for changes (from the commit time
     /// `up` recorded: DAFNCK_COMMIT_TIME, else git), change failure rate
     /// (failed or rolled back) and time to restore (failure to the next
-    /// success), with the DORA performance bands; per stack and together.
+    /// success), with the DORA performance bands, and the rollback time of
+    /// each rolled-back rollout; per stack and together.
     Report {
-        /// A stack to report on (repeatable; default: the --stack). Each
-        /// is read from its own store (the program's setting for it, or
-        /// --state / --state-dir).
+        /// A stack to report on (repeatable; default: every declared
+        /// stage, else the --stack). Each is read from its own store (the
+        /// program's setting for it, or --state / --state-dir).
         #[arg(long = "of", value_name = "STACK")]
         stacks: Vec<String>,
         /// How far back from --until: 30d, 12h, ...
@@ -306,6 +311,30 @@ pub enum Command {
         /// As JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the charts of the stacks together, day by day, as
+        /// SVG files in DIR: deployment-frequency.svg, lead-time.svg,
+        /// change-failure-rate.svg, time-to-restore.svg.
+        #[arg(long, value_name = "DIR")]
+        svg: Option<PathBuf>,
+    },
+    /// Serve a read-only web page of the stacks on this machine: their
+    /// resources as a graph, their history with the changes of each
+    /// version, policy violations, the DORA charts, and rollouts under way
+    /// (weights and analysis, updated live). Runs until stopped.
+    Dashboard {
+        /// The address to listen on (only this machine by default).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// The port (0: any free one; the URL is printed).
+        #[arg(long, default_value_t = 8390)]
+        port: u16,
+        /// A stack to show (repeatable; default: every declared stage,
+        /// else the --stack).
+        #[arg(long = "of", value_name = "STACK")]
+        stacks: Vec<String>,
+        /// The DORA charts' window: 30d, 12h, ...
+        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_window)]
+        window: std::time::Duration,
     },
     /// Change the stack's config file, `dafnck.<stack>.json`.
     #[command(subcommand)]
@@ -313,7 +342,7 @@ pub enum Command {
 }
 
 /// `config` subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Set a config value, read from stdin (asked for on a terminal), never
     /// from the command line.
@@ -328,7 +357,7 @@ pub enum ConfigCommand {
 }
 
 /// `policy` subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum PolicyCommand {
     /// List the registered packs and their rules (id, severity, title,
     /// enforcement, controls); disabled packs are marked.
@@ -351,7 +380,7 @@ pub enum PolicyCommand {
 }
 
 /// `rollout` subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Show the last rollout of each resource (or of one): phase, step,
     /// traffic weight, attempt and why it stopped.
@@ -391,7 +420,7 @@ pub enum RolloutCommand {
 }
 
 /// `state` subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum StateCommand {
     /// List recorded resources.
     List,

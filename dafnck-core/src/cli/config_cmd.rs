@@ -16,18 +16,27 @@ pub(super) fn key_source(program: Option<KeySource>) -> KeySource {
     }
 }
 
-/// The stack's configuration: `dafnck.<stack>.json` if present (see
-/// [`crate::config_file`]: its secret values opened with `key_source`),
-/// then `--config KEY=VALUE` flags, which win.
+/// The stack's configuration: its stage's overlay when stages are
+/// declared ([`Stages::config_of`]), then `dafnck.<stack>.json` if present
+/// (see [`crate::config_file`]: its secret values opened with
+/// `key_source`), then `--config KEY=VALUE` flags; later ones win.
 pub(super) fn load_config(
     args: &Args,
     key_source: &KeySource,
+    stages: Option<&Stages>,
 ) -> crate::Result<crate::config_file::ConfigFile> {
     let mut config = crate::config_file::ConfigFile::default();
     let file = config_path(args);
     if let Ok(text) = std::fs::read_to_string(&file) {
         config = crate::config_file::read(&text, key_source)
             .map_err(|e| Error::Usage(format!("{file}: {e}")))?;
+    }
+    if let Some(stages) = stages {
+        for (k, v) in stages.config_of(&args.stack) {
+            if !config.secrets.contains_key(&k) {
+                config.plain.entry(k).or_insert(v);
+            }
+        }
     }
     for kv in &args.config {
         let (k, v) = kv

@@ -52,9 +52,11 @@ macro_rules! out {
 }
 
 mod args;
+mod charts;
 pub mod ci;
 mod commit;
 mod config_cmd;
+mod dashboard;
 mod import;
 pub mod output;
 mod policy;
@@ -62,12 +64,14 @@ mod progress;
 mod promote;
 mod report;
 mod show;
+pub mod stages;
 mod state_cmd;
 
 pub use args::{
     Args, ColorChoice, Command, ConfigCommand, GraphFormat, PolicyCommand, RolloutCommand,
     StateCommand,
 };
+pub use stages::{Stage, Stages};
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -106,6 +110,7 @@ where
         terraform: &[],
         policies: crate::policy::Policies::new().pack(crate::policy::generic_pack(&[])),
         cost: None,
+        stages: None,
     }
 }
 
@@ -133,6 +138,7 @@ pub struct Cli<F> {
     terraform: &'static [crate::terraform::TypeMapping],
     policies: crate::policy::Policies,
     cost: Option<crate::cost::CostModel>,
+    stages: Option<Stages>,
 }
 
 impl<F> Cli<F>
@@ -223,6 +229,16 @@ where
         self
     }
 
+    /// Declares the stages a change goes through, in order (see
+    /// [`stages`]): `ci` writes their jobs, `promote` promotes from the
+    /// stage before, `report` covers them all, and each stage's config
+    /// overlay applies under its own config file. Without it, they may be
+    /// declared in `dafnck.stages.json`.
+    pub fn stages(mut self, stages: Stages) -> Self {
+        self.stages = Some(stages);
+        self
+    }
+
     /// Uses these arguments (the first is the program's name) instead of
     /// the process's.
     pub fn args<I, S>(mut self, args: I) -> Self
@@ -258,7 +274,25 @@ where
         };
         let program = Arc::new(self.program);
         let key_source = key_source(self.key_source);
+        let stages = match Stages::resolve(self.stages) {
+            Ok(stages) => stages,
+            Err(e) => {
+                let _ = write!(std::io::stderr(), "{}", output::error_text(&e));
+                return 1;
+            }
+        };
+        // `promote --to STAGE` with no --from promotes the stage before it.
+        if let (
+            Command::Promote {
+                from: from @ None, ..
+            },
+            Some(stages),
+        ) = (&mut args.command, &stages)
+        {
+            *from = stages.before(&args.stack).map(|s| s.name.clone());
+        }
         let given = Given {
+            stages: stages.as_ref(),
             providers: self.providers,
             stores: &self.stores,
             key_source,
@@ -323,6 +357,7 @@ struct Given<'a> {
     policies: crate::policy::Policies,
     terraform: &'a [crate::terraform::TypeMapping],
     cost: Option<crate::cost::CostModel>,
+    stages: Option<&'a Stages>,
 }
 
 /// The store of `stack`: `--state`, else the program's setting for the
@@ -356,19 +391,20 @@ where
         policies,
         terraform,
         cost,
+        stages,
     } = given;
     if let Command::Ci { .. } = &args.command {
-        return ci_command(args);
+        return ci_command(args, stages);
     }
     // Reads histories only: no config, no engine.
     if let Command::Report { .. } = &args.command {
-        return report::command(args, stores).await;
+        return report::command(args, stores, stages).await;
     }
     // Setting a value must work when the file holds secrets this run
     // cannot open.
     let config = match &args.command {
         Command::Config(_) => crate::config_file::ConfigFile::default(),
-        _ => load_config(args, &key_source)?,
+        _ => load_config(args, &key_source, stages)?,
     };
     let policies = match (&cost, config.plain.get("cost.budget")) {
         (_, None) => policies,
@@ -398,6 +434,9 @@ where
                 .enforce("budget", crate::policy::Enforcement::Mandatory)
         }
     };
+    if let Command::Dashboard { .. } = &args.command {
+        return dashboard::command(args, stores, stages, program, policies, key_source).await;
+    }
     let store = open_store(args, stores, &args.stack).await?;
     let engine = Engine::with_store(args.stack.clone(), store, providers)
         .config(config.plain)
@@ -511,8 +550,10 @@ where
             yes,
             ..
         } => {
-            let source = open_store(args, stores, from).await?;
-            let verified = promote::check(&*source, from, &args.stack, *soak, *max_age).await?;
+            let (from, soak, max_age) =
+                promote::source(stages, from, &args.stack, *soak, *max_age)?;
+            let source = open_store(args, stores, &from).await?;
+            let verified = promote::check(&*source, &from, &args.stack, soak, max_age).await?;
             outln!("{verified}");
             up_command(engine, &program, *yes, false, color).await
         }
@@ -681,8 +722,11 @@ where
             Ok(0)
         }
         // Answered before the engine is made (it needs no state).
-        Command::Ci { .. } => ci_command(args),
-        Command::Report { .. } => report::command(args, stores).await,
+        Command::Ci { .. } => ci_command(args, stages),
+        Command::Report { .. } => report::command(args, stores, stages).await,
+        Command::Dashboard { .. } => Err(Error::Usage(
+            "dashboard is answered before the stack's engine is made".into(),
+        )),
         Command::Config(ConfigCommand::Set { key, secret }) => {
             set_config(args, key, *secret, &key_source)
         }
@@ -706,8 +750,9 @@ where
     }
 }
 
-/// `ci`: writes the pipeline file of a platform.
-fn ci_command(args: &Args) -> crate::Result<u8> {
+/// `ci`: writes the pipeline file of a platform, for the `--stage`s given,
+/// else the declared stages, else the `--stack`.
+fn ci_command(args: &Args, declared: Option<&Stages>) -> crate::Result<u8> {
     let Command::Ci {
         platform,
         stages,
@@ -723,10 +768,11 @@ fn ci_command(args: &Args) -> crate::Result<u8> {
     else {
         unreachable!("ci_command is called for `ci` only")
     };
-    let stages = if stages.is_empty() {
-        vec![args.stack.clone()]
-    } else {
-        stages.clone()
+    let from_declaration = stages.is_empty() && declared.is_some();
+    let stages = match (stages.is_empty(), declared) {
+        (false, _) => stages.clone(),
+        (true, Some(d)) => d.names(),
+        (true, None) => vec![args.stack.clone()],
     };
     let run = match run {
         Some(run) => run.clone(),
@@ -738,6 +784,14 @@ fn ci_command(args: &Args) -> crate::Result<u8> {
         }
     };
     let mut pipeline = ci::Pipeline::new(run, stages);
+    if let (true, Some(d)) = (from_declaration, declared) {
+        pipeline.approve = d
+            .list()
+            .iter()
+            .filter(|s| s.approve)
+            .map(|s| s.name.clone())
+            .collect();
+    }
     if *no_approval {
         pipeline.approve.clear();
     } else if !approve.is_empty() {

@@ -3,8 +3,52 @@
 
 use std::time::Duration;
 
+use super::Stages;
 use crate::error::Error;
 use crate::state::{self, RunOutcome, StateStore, VersionInfo};
+
+/// The stage to promote from and its soak and max age: `--from`, else the
+/// stage declared before `to`; the flags, else what the declaration says
+/// of that stage. With declared stages, `from` must come before `to`.
+///
+/// # Errors
+/// [`Error::Usage`] when no stage to promote from is known, or the
+/// declaration does not put `from` before `to`.
+pub(super) fn source(
+    stages: Option<&Stages>,
+    from: &Option<String>,
+    to: &str,
+    soak: Option<Duration>,
+    max_age: Option<Duration>,
+) -> crate::Result<(String, Duration, Option<Duration>)> {
+    let Some(from) = from.clone() else {
+        return Err(Error::Usage(match stages {
+            Some(s) if s.get(to).is_some() => format!(
+                "stage {to:?} is the first declared stage: there is none to promote from"
+            ),
+            Some(s) => format!(
+                "stage {to:?} is not declared (the stages are {}); name the stage to promote from with --from",
+                s.names().join(", ")
+            ),
+            None => "name the stage to promote from with --from (or declare the stages)".into(),
+        }));
+    };
+    let declared = stages.and_then(|s| s.get(&from));
+    if let Some(s) = stages {
+        let position = |n: &str| s.list().iter().position(|x| x.name == n);
+        if let (Some(f), Some(t)) = (position(&from), position(to)) {
+            if f >= t {
+                return Err(Error::Usage(format!(
+                    "stage {from:?} comes after {to:?} in the declared stages ({}): promote forwards only",
+                    s.names().join(" → ")
+                )));
+            }
+        }
+    }
+    let soak = soak.or(declared.and_then(|s| s.soak)).unwrap_or_default();
+    let max_age = max_age.or(declared.and_then(|s| s.max_age));
+    Ok((from, soak, max_age))
+}
 
 /// Checks that `from`'s last deployment (in `source`) succeeded, has
 /// soaked `soak`, is not older than `max_age`, and was made by this build

@@ -2,29 +2,43 @@
 
 use serde_json::json;
 
-use super::{open_store, output, Args, Command, Stores};
-use crate::dora::{self, Durations, Metrics, Window};
+use super::{charts, open_store, output, Args, Command, Stages, Stores};
+use crate::dora::{self, Durations, Metrics, Rollback, Window};
 use crate::error::Error;
 use crate::state::{self, VersionInfo};
 
-/// Runs `report`: reads each stack's history from its store and prints
-/// the metrics per stack and, for several, together.
-pub(super) async fn command(args: &Args, stores: &Stores) -> crate::Result<u8> {
-    let Command::Report {
-        stacks,
-        window,
-        until,
-        json,
-    } = &args.command
-    else {
-        return Ok(1);
-    };
-    let named = if stacks.is_empty() {
-        std::slice::from_ref(&args.stack)
-    } else {
-        stacks.as_slice()
-    };
-    let mut histories: Vec<(String, Vec<VersionInfo>)> = Vec::new();
+/// One stack's history and the rollbacks its versions record.
+pub(super) struct StackHistory {
+    /// The stack.
+    pub stack: String,
+    /// Its versions, oldest first.
+    pub versions: Vec<VersionInfo>,
+    /// The rolled-back rollouts of its versions in the window.
+    pub rollbacks: Vec<Rollback>,
+}
+
+/// The stacks `report` covers: `--of`, else the declared stages, else the
+/// `--stack`.
+pub(super) fn stacks_named(args: &Args, of: &[String], stages: Option<&Stages>) -> Vec<String> {
+    match (of.is_empty(), stages) {
+        (false, _) => of.to_vec(),
+        (true, Some(s)) => s.names(),
+        (true, None) => vec![args.stack.clone()],
+    }
+}
+
+/// Reads each stack's history from its store, and the states of its
+/// rolled-back versions in `window` for their rollouts' rollback times.
+///
+/// # Errors
+/// A store that keeps no history; the stores' errors.
+pub(super) async fn gather(
+    args: &Args,
+    stores: &Stores,
+    named: &[String],
+    window: Window,
+) -> crate::Result<Vec<StackHistory>> {
+    let mut histories = Vec::new();
     for stack in named {
         let store = open_store(args, stores, stack).await?;
         let history = store.history().ok_or_else(|| {
@@ -35,26 +49,84 @@ pub(super) async fn command(args: &Args, stores: &Stores) -> crate::Result<u8> {
                 ),
             })
         })?;
-        histories.push((stack.clone(), history.versions(stack).await?));
-    }
-    let until = until.map_or_else(state::now_millis, |s| s * 1000);
-    let window = Window {
-        from: until.saturating_sub(window.as_millis() as u64),
-        until,
-    };
-    let per_stack: Vec<(&str, Metrics)> = histories
-        .iter()
-        .map(|(s, h)| (s.as_str(), dora::metrics(&[h.as_slice()], window)))
-        .collect();
-    let all: Vec<&[VersionInfo]> = histories.iter().map(|(_, h)| h.as_slice()).collect();
-    let together = dora::metrics(&all, window);
-    if *json {
-        let doc = json!({
-            "window": {"from": window.from, "until": window.until, "days": window.days()},
-            "lead_time_source": LEAD_TIME_SOURCE,
-            "stacks": per_stack.iter().map(|(s, m)| json!({"stack": s, "metrics": m})).collect::<Vec<_>>(),
-            "together": together,
+        let versions = history.versions(stack).await?;
+        let mut rollbacks = Vec::new();
+        for v in versions.iter().filter(|v| {
+            v.outcome == Some(state::RunOutcome::RolledBack)
+                && v.at > window.from
+                && v.at <= window.until
+        }) {
+            if let Some(state) = history.read_version(stack, v.version).await? {
+                rollbacks.extend(dora::rollbacks(stack, v, &state));
+            }
+        }
+        histories.push(StackHistory {
+            stack: stack.clone(),
+            versions,
+            rollbacks,
         });
+    }
+    Ok(histories)
+}
+
+/// The window ending at `until` (Unix seconds; now when `None`).
+pub(super) fn window_until(length: std::time::Duration, until: Option<u64>) -> Window {
+    let until = until.map_or_else(state::now_millis, |s| s * 1000);
+    Window {
+        from: until.saturating_sub(length.as_millis() as u64),
+        until,
+    }
+}
+
+/// The report as one JSON document: per stack (with its rollbacks),
+/// together, and day by day together (the figures the charts draw).
+pub(super) fn document(histories: &[StackHistory], window: Window) -> serde_json::Value {
+    let all: Vec<&[VersionInfo]> = histories.iter().map(|h| h.versions.as_slice()).collect();
+    json!({
+        "window": {"from": window.from, "until": window.until, "days": window.days()},
+        "lead_time_source": LEAD_TIME_SOURCE,
+        "stacks": histories.iter().map(|h| json!({
+            "stack": h.stack,
+            "metrics": dora::metrics(&[h.versions.as_slice()], window),
+            "rollbacks": h.rollbacks,
+        })).collect::<Vec<_>>(),
+        "together": dora::metrics(&all, window),
+        "daily": dora::daily(&all, window),
+    })
+}
+
+/// Runs `report`: reads each stack's history from its store and prints
+/// the metrics per stack and, for several, together; with `--svg DIR`,
+/// also writes the charts there.
+pub(super) async fn command(
+    args: &Args,
+    stores: &Stores,
+    stages: Option<&Stages>,
+) -> crate::Result<u8> {
+    let Command::Report {
+        stacks,
+        window,
+        until,
+        json,
+        svg,
+    } = &args.command
+    else {
+        return Ok(1);
+    };
+    let named = stacks_named(args, stacks, stages);
+    let window = window_until(*window, *until);
+    let histories = gather(args, stores, &named, window).await?;
+    let doc = document(&histories, window);
+    if let Some(dir) = svg {
+        let all: Vec<&[VersionInfo]> = histories.iter().map(|h| h.versions.as_slice()).collect();
+        let days = dora::daily(&all, window);
+        let io = |e: std::io::Error| Error::Usage(format!("report --svg {}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        for chart in charts::all(&days) {
+            std::fs::write(dir.join(chart.file), chart.svg).map_err(io)?;
+        }
+    }
+    if *json {
         outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(0);
     }
@@ -64,16 +136,44 @@ pub(super) async fn command(args: &Args, stores: &Stores) -> crate::Result<u8> {
         output::utc(window.until),
         window.days()
     );
-    for (stack, m) in &per_stack {
-        outln!("\nStack {stack:?}");
-        print_metrics(m);
+    let what = if stages.is_some() && stacks.is_empty() {
+        "Stage"
+    } else {
+        "Stack"
+    };
+    for h in &histories {
+        outln!("\n{what} {:?}", h.stack);
+        print_metrics(&dora::metrics(&[h.versions.as_slice()], window));
+        for r in &h.rollbacks {
+            outln!(
+                "  rollback of {} (version {}, attempt {}): traffic off the new version {} after {}{}",
+                r.resource,
+                r.version,
+                r.attempt.map_or("?".into(), |a| a.to_string()),
+                millis(r.rollback_ms),
+                if r.aborted { "the abort" } else { "its analysis failed" },
+                r.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+            );
+        }
     }
-    if per_stack.len() > 1 {
+    if histories.len() > 1 {
+        let all: Vec<&[VersionInfo]> = histories.iter().map(|h| h.versions.as_slice()).collect();
         outln!("\nTogether");
-        print_metrics(&together);
+        print_metrics(&dora::metrics(&all, window));
     }
     outln!("\nLead time: {LEAD_TIME_SOURCE}.");
+    if let Some(dir) = svg {
+        outln!("Wrote the charts to {}.", dir.display());
+    }
     Ok(0)
+}
+
+fn millis(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{ms} ms")
+    } else {
+        seconds(ms as f64 / 1000.0)
+    }
 }
 
 const LEAD_TIME_SOURCE: &str = "from the commit time each `up` recorded (DAFNCK_COMMIT_TIME, else `git log -1` where it ran) to the end of a successful deployment";
@@ -128,7 +228,7 @@ fn durations(d: &Durations, band: Option<dora::Band>, what: &str) -> String {
     }
 }
 
-fn seconds(s: f64) -> String {
+pub(super) fn seconds(s: f64) -> String {
     match s {
         s if s < 120.0 => format!("{s:.0} s"),
         s if s < 7_200.0 => format!("{:.1} min", s / 60.0),
