@@ -403,11 +403,8 @@ impl Engine {
             let mut plan = this.plan(&desired, &state, None)?;
             plan.reads = reads;
             let guard = this.check_policies(&desired, &plan)?.and_then(|(_, g)| g);
-            // The plan carries what the steps need; the declared program
-            // (its values, a large part of a big `up`'s memory) is done.
-            drop(desired);
             this.guarded(guard)
-                .execute("up", plan, state, pending, handovers)
+                .execute("up", &plan, state, pending, handovers)
                 .await
         })
         .await
@@ -448,7 +445,7 @@ impl Engine {
         self.locked("destroy", |this| async move {
             let (state, pending, _) = this.prepare("destroy", false, false).await?;
             let plan = planner::plan_destroy(&state)?;
-            this.execute("destroy", plan, state, pending, HashMap::new())
+            this.execute("destroy", &plan, state, pending, HashMap::new())
                 .await
         })
         .await
@@ -711,12 +708,10 @@ impl Engine {
         Ok((state, resolved))
     }
 
-    /// Applies `plan` (owned or borrowed: an owned plan is freed as soon as
-    /// its steps ran, before the final snapshot is written).
-    async fn execute<P: std::borrow::Borrow<Plan>>(
+    async fn execute(
         &self,
         operation: &str,
-        plan: P,
+        plan: &Plan,
         state: State,
         pending: Vec<Resolution>,
         handovers: HashMap<String, HandoverHook>,
@@ -735,15 +730,12 @@ impl Engine {
             channel: Some(self.store.clone()),
             guard: self.guard.clone(),
         };
-        let summary = plan.borrow().summary();
+        let summary = plan.summary();
         tracing::info!(stack = %self.stack, create = summary.create, update = summary.update,
             replace = summary.replace, delete = summary.delete, "applying");
-        let mut report =
-            apply::execute(plan.borrow(), &state, &self.providers, &journal, &options).await;
+        let mut report = apply::execute(plan, &state, &self.providers, &journal, &options).await;
         tracing::info!(elapsed = ?report.elapsed, success = report.is_success(), "applied");
-        // The journal's writer holds the state as it is now; the one the
-        // run started from and an owned plan are not needed to finish it.
-        drop((journal, state, plan));
+        drop(journal);
         let final_state = task.finish_compacting().await?;
         let mut text = format!(
             "create {}, update {}, replace {}, delete {}",
