@@ -202,8 +202,15 @@ fn the_dashboard_serves_stacks_history_diffs_policy_and_charts_read_only() {
         .iter()
         .map(|l| l.as_str().unwrap())
         .collect();
+    let changed = lines
+        .iter()
+        .position(|l| l.starts_with("~ public-a ("))
+        .unwrap_or_else(|| panic!("public-a is not listed as changed: {lines:?}"));
+    // Under it, the fields that changed, one line each.
     assert!(
-        lines.iter().any(|l| l.starts_with("~ public-a (")),
+        lines
+            .get(changed + 1)
+            .is_some_and(|l| l.starts_with("    ") && l.contains(" -> ")),
         "{lines:?}"
     );
     assert!(!lines.iter().any(|l| l.contains("public-b")), "{lines:?}");

@@ -296,7 +296,9 @@ pub(super) fn edit_summary(
 }
 
 /// What differs from `before` to `after`, one line per resource (`+`
-/// added, `~` changed, `-` removed) and one for the exported values.
+/// added, `~` changed, `-` removed) and one for the exported values; under
+/// a changed resource, a line per field that differs (`    inputs.size:
+/// "small" -> "large"`), secrets shown as `(secret)`.
 pub(super) fn state_changes(
     before: &crate::state::State,
     after: &crate::state::State,
@@ -305,7 +307,10 @@ pub(super) fn state_changes(
     for (name, r) in &after.resources {
         match before.resources.get(name) {
             None => changes.push(format!("+ {name} ({}, id {})", r.type_name, r.id)),
-            Some(b) if b != r => changes.push(format!("~ {name} ({}, id {})", r.type_name, r.id)),
+            Some(b) if b != r => {
+                changes.push(format!("~ {name} ({}, id {})", r.type_name, r.id));
+                changes.extend(field_changes(b, r));
+            }
             Some(_) => {}
         }
     }
@@ -318,6 +323,50 @@ pub(super) fn state_changes(
         changes.push("~ the stack's exported values".into());
     }
     changes
+}
+
+/// The fields of a resource that differ between two recorded versions of
+/// it, one indented line each: its id, the top-level keys of its inputs and
+/// outputs, and what it depends on.
+fn field_changes(
+    before: &crate::state::ResourceState,
+    after: &crate::state::ResourceState,
+) -> Vec<String> {
+    const WIDTH: usize = 60;
+    let show = |v: Option<&Value>| -> String {
+        let text = v.map_or_else(|| "(none)".to_owned(), Value::render);
+        if text.chars().count() > WIDTH {
+            format!("{}...", text.chars().take(WIDTH).collect::<String>())
+        } else {
+            text
+        }
+    };
+    let mut lines = Vec::new();
+    if before.id != after.id {
+        lines.push(format!("    id: {} -> {}", before.id, after.id));
+    }
+    let empty = Default::default();
+    for (side, a, b) in [
+        ("inputs", &before.inputs, &after.inputs),
+        ("outputs", &before.outputs, &after.outputs),
+    ] {
+        let (a, b) = (a.as_map().unwrap_or(&empty), b.as_map().unwrap_or(&empty));
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        for key in keys {
+            let (old, new) = (a.get(key), b.get(key));
+            if old != new {
+                lines.push(format!("    {side}.{key}: {} -> {}", show(old), show(new)));
+            }
+        }
+    }
+    if before.dependencies != after.dependencies {
+        lines.push(format!(
+            "    depends on: [{}] -> [{}]",
+            before.dependencies.join(", "),
+            after.dependencies.join(", ")
+        ));
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -354,6 +403,7 @@ mod tests {
                 "serial 4, lineage , 2 resource(s)",
                 "against version 3:",
                 "~ a (fake:t:T, id 2)",
+                "    id: 1 -> 2",
                 "+ c (fake:t:T, id 3)",
                 "- b (fake:t:T, id 1)",
             ]
@@ -366,6 +416,47 @@ mod tests {
             edit_summary(&edited, None)[1],
             "(no earlier version to compare with)"
         );
+    }
+
+    #[test]
+    fn a_changed_resource_lists_its_changed_fields_with_secrets_hidden() {
+        use crate::state::{ResourceState, State};
+        let res = |size: &str, pw: &str| ResourceState {
+            name: "db".into(),
+            type_name: "fake:t:Db".into(),
+            id: "db-1".into(),
+            inputs: [
+                ("size", Value::from(size)),
+                ("password", Value::Secret(Box::new(pw.into()))),
+                ("zone", Value::from("a")),
+            ]
+            .into_iter()
+            .collect(),
+            outputs: Value::Null,
+            dependencies: vec![],
+            protect: false,
+            retain_on_delete: false,
+            location: None,
+            provider: None,
+        };
+        let mut before = State::empty("dev");
+        before
+            .resources
+            .insert("db".into(), res("small", "hunter2").into());
+        let mut after = before.clone();
+        after
+            .resources
+            .insert("db".into(), res("large", "hunter3").into());
+        let lines = state_changes(&before, &after);
+        assert_eq!(
+            lines,
+            [
+                "~ db (fake:t:Db, id db-1)",
+                "    inputs.password: (secret) -> (secret)",
+                "    inputs.size: \"small\" -> \"large\"",
+            ]
+        );
+        assert!(!lines.concat().contains("hunter"));
     }
 
     #[test]
