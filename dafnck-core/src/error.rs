@@ -28,6 +28,20 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+fn planned_handover(h: &Option<String>) -> String {
+    match h {
+        Some(h) => format!("hands it over with {h:?}"),
+        None => "changes it without a handover".to_owned(),
+    }
+}
+
+fn declared_handover(h: &Option<String>) -> String {
+    match h {
+        Some(h) => format!("declares {h:?}"),
+        None => "declares no handover for it".to_owned(),
+    }
+}
+
 fn list(items: &[Diagnostic]) -> String {
     items
         .iter()
@@ -75,6 +89,18 @@ pub enum Error {
         expected: String,
         /// The state found now.
         found: String,
+    },
+    /// A saved plan's change was planned with a handover (a deployment
+    /// policy) the program no longer declares for that resource, or the
+    /// program declares one the plan was made without; nothing was applied.
+    #[error("resource {resource:?}: the saved plan {}, but the program now {}; nothing was applied: preview again (`preview --out`) and apply the new plan", planned_handover(.planned), declared_handover(.declared))]
+    PlanHandover {
+        /// The resource.
+        resource: String,
+        /// The handover the plan shows (`deploy by canary 10% → 100%`).
+        planned: Option<String>,
+        /// The handover the program declares now.
+        declared: Option<String>,
     },
     /// A saved plan belongs to another stack.
     #[error("the saved plan is for stack {plan:?}, not {stack:?}")]

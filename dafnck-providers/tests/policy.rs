@@ -40,6 +40,21 @@ const GOOD_DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow"
 const TRUST_ANYONE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
 const TRUST_EC2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
+/// IMDSv2 only.
+fn imds_v2() -> Option<ec2::MetadataOptions> {
+    Some(ec2::MetadataOptions::default())
+}
+
+/// An encrypted root volume.
+fn encrypted_root() -> Vec<ec2::BlockDevice> {
+    vec![ec2::BlockDevice {
+        device_name: "/dev/xvda".into(),
+        volume_size: Some(16),
+        encrypted: true,
+        ..Default::default()
+    }]
+}
+
 fn sg_rule(from: i32, to: i32, cidr: &str) -> ec2::Rule {
     ec2::Rule {
         protocol: "tcp".into(),
@@ -146,6 +161,8 @@ fn violating(st: &mut Stack, opts: &dyn Fn(&str) -> Options) -> Vec<(&'static st
             instance_type: "t3.micro".into(),
             subnet_id: private.out().subnet_id,
             key_name: Some("ops".into()),
+            metadata_options: imds_v2(),
+            block_devices: encrypted_root(),
             tags: tags(),
             ..Default::default()
         },
@@ -159,12 +176,88 @@ fn violating(st: &mut Stack, opts: &dyn Fn(&str) -> Options) -> Vec<(&'static st
             ami: "ami-1".into(),
             instance_type: "t3.micro".into(),
             subnet_id: private.out().subnet_id,
+            metadata_options: imds_v2(),
+            block_devices: encrypted_root(),
             tags: tags(),
             ..Default::default()
         },
         opts("DAF-AWS-020"),
     );
     at("DAF-AWS-020", "lonely", line);
+    let behind_lb = || Suppression::new("DAF-AWS-020", "tested above");
+    // IMDSv1 answered: by AWS's default, and declared optional.
+    let line = line!() + 1;
+    st.add_with(
+        "imds-default",
+        ec2::Instance {
+            ami: "ami-1".into(),
+            instance_type: "t3.micro".into(),
+            subnet_id: private.out().subnet_id,
+            block_devices: encrypted_root(),
+            tags: tags(),
+            ..Default::default()
+        },
+        opts("DAF-AWS-021").suppress(behind_lb()),
+    );
+    at("DAF-AWS-021", "imds-default", line);
+    let line = line!() + 1;
+    st.add_with(
+        "imds-v1",
+        ec2::Instance {
+            ami: "ami-1".into(),
+            instance_type: "t3.micro".into(),
+            subnet_id: private.out().subnet_id,
+            metadata_options: Some(ec2::MetadataOptions {
+                http_tokens: ec2::HttpTokens::Optional,
+                http_put_response_hop_limit: 2,
+                http_endpoint: true,
+            }),
+            block_devices: encrypted_root(),
+            tags: tags(),
+            ..Default::default()
+        },
+        opts("DAF-AWS-021").suppress(behind_lb()),
+    );
+    at("DAF-AWS-021", "imds-v1", line);
+    // Volumes: none declared, and a data volume left unencrypted.
+    let line = line!() + 1;
+    st.add_with(
+        "no-volumes",
+        ec2::Instance {
+            ami: "ami-1".into(),
+            instance_type: "t3.micro".into(),
+            subnet_id: private.out().subnet_id,
+            metadata_options: imds_v2(),
+            tags: tags(),
+            ..Default::default()
+        },
+        opts("DAF-AWS-022").suppress(behind_lb()),
+    );
+    at("DAF-AWS-022", "no-volumes", line);
+    let line = line!() + 1;
+    st.add_with(
+        "plain-data",
+        ec2::Instance {
+            ami: "ami-1".into(),
+            instance_type: "t3.micro".into(),
+            subnet_id: private.out().subnet_id,
+            metadata_options: imds_v2(),
+            block_devices: [
+                encrypted_root(),
+                vec![ec2::BlockDevice {
+                    device_name: "/dev/sdf".into(),
+                    volume_size: Some(100),
+                    volume_type: Some("gp3".into()),
+                    ..Default::default()
+                }],
+            ]
+            .concat(),
+            tags: tags(),
+            ..Default::default()
+        },
+        opts("DAF-AWS-022").suppress(behind_lb()),
+    );
+    at("DAF-AWS-022", "plain-data", line);
     let line = line!() + 1;
     st.add_with(
         "eip",
@@ -501,6 +594,20 @@ fn following(st: &mut Stack) {
             ami: "ami-1".into(),
             instance_type: "t3.micro".into(),
             subnet_id: public.out().subnet_id,
+            metadata_options: Some(ec2::MetadataOptions {
+                http_put_response_hop_limit: 2,
+                ..Default::default()
+            }),
+            block_devices: [
+                encrypted_root(),
+                vec![ec2::BlockDevice {
+                    device_name: "/dev/sdf".into(),
+                    encrypted: true,
+                    kms_key_id: Some("alias/data".into()),
+                    ..Default::default()
+                }],
+            ]
+            .concat(),
             tags: tags(),
             ..Default::default()
         },
@@ -687,11 +794,12 @@ fn one_violation_per_rule_gives_exactly_those_with_their_lines() {
     let mut want = Vec::new();
     let report = checked(|st| want = violating(st, &|_| Options::new()));
     want.sort();
-    assert_eq!(want.len(), 26, "every aws and local rule");
+    let rules = policies().rules().count();
+    assert_eq!(rules, 28);
+    let covered: std::collections::BTreeSet<_> = want.iter().map(|w| w.0).collect();
+    assert_eq!(covered.len(), rules, "every aws and local rule");
     assert_eq!(found(&report), want);
     assert!(report.is_blocking());
-    let rules = policies().rules().count();
-    assert_eq!(rules, 26);
 }
 
 #[test]

@@ -538,7 +538,9 @@ where
                 return Ok(1);
             }
             let (engine, progress) = with_progress(engine, &plan);
-            let report = engine.apply_plan(&plan).await;
+            // The program runs for its deployment policies (handovers),
+            // which must still be those the plan shows.
+            let report = engine.apply_plan_with(&plan, prog()).await;
             progress.finish();
             print_report(&report?);
             Ok(0)

@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 
+use super::handovers::handovers_of;
 use super::{Engine, Preview};
 use crate::apply::ApplyReport;
 use crate::error::Error;
+use crate::handover::HandoverHook;
 use crate::plan::{Plan, StateBinding};
 use crate::stack::Stack;
 use crate::state::State;
@@ -69,23 +71,52 @@ impl Engine {
     }
 
     /// Applies a saved plan exactly, or refuses it if the state changed since
-    /// it was made.
+    /// it was made. A plan whose changes are handed over (deployment
+    /// policies) needs the program's hooks: apply it with
+    /// [`Engine::apply_plan_with`].
     ///
     /// # Errors
-    /// [`Error::PlanStack`] for another stack's plan, [`Error::StalePlan`]
+    /// [`Error::PlanStack`] for another stack's plan, [`Error::PlanHandover`]
+    /// for a plan with handovers (nothing applied), [`Error::StalePlan`]
     /// when the state moved on (or holds pending operations), and the errors
     /// of [`Engine::up`].
     pub async fn apply_plan(&self, plan: &Plan) -> crate::Result<ApplyReport> {
+        self.apply_with_hooks(plan, HashMap::new()).await
+    }
+
+    /// Applies a saved plan exactly, with the handovers (deployment
+    /// policies) `program` declares: the plan keeps each handover's
+    /// description, and each must still be the one the program declares for
+    /// that resource (a policy removed, added or changed since the plan was
+    /// made refuses the whole plan before anything is applied). The program
+    /// is only run for its hooks: the plan is not made again.
+    ///
+    /// # Errors
+    /// As [`Engine::apply_plan`]; [`Error::PlanHandover`] naming the first
+    /// resource whose handover no longer matches; program errors.
+    pub async fn apply_plan_with<F>(&self, plan: &Plan, program: F) -> crate::Result<ApplyReport>
+    where
+        F: FnOnce(&mut Stack) -> crate::Result<()>,
+    {
+        let desired = self.desired(program)?;
+        self.apply_with_hooks(plan, handovers_of(&desired)).await
+    }
+
+    async fn apply_with_hooks(
+        &self,
+        plan: &Plan,
+        handovers: HashMap<String, HandoverHook>,
+    ) -> crate::Result<ApplyReport> {
         if plan.stack != self.stack {
             return Err(Error::PlanStack {
                 plan: plan.stack.clone(),
                 stack: self.stack.clone(),
             });
         }
+        check_handovers(plan, &handovers)?;
         self.locked("up", |this| async move {
             let state = this.planned_against(plan).await?;
-            this.execute("up", plan, state, Vec::new(), HashMap::new())
-                .await
+            this.execute("up", plan, state, Vec::new(), handovers).await
         })
         .await
     }
@@ -109,4 +140,25 @@ impl Engine {
         }
         Ok(state)
     }
+}
+
+/// Refuses `plan` when a change's handover (as the plan describes it) is
+/// not the one `hooks` declares for that resource: removed, added or
+/// changed since the plan was made. Deletes are not handed over.
+fn check_handovers(plan: &Plan, hooks: &HashMap<String, HandoverHook>) -> crate::Result<()> {
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| c.action.is_change() && c.action != crate::plan::Action::Delete)
+    {
+        let declared = hooks.get(c.name.as_str()).map(|h| h.hook().describe());
+        if c.flags.handover != declared {
+            return Err(Error::PlanHandover {
+                resource: c.name.to_string(),
+                planned: c.flags.handover.clone(),
+                declared,
+            });
+        }
+    }
+    Ok(())
 }

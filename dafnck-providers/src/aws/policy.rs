@@ -37,6 +37,11 @@ const CIS_5_6: Control = Control::new(
     "5.6",
     "EC2 instance metadata and network exposure is limited",
 );
+const CIS_2_2_1: Control = Control::new(
+    Standard::CisAws,
+    "2.2.1",
+    "EBS volume encryption is enabled",
+);
 const CIS_2_1_4: Control = Control::new(
     Standard::CisAws,
     "2.1.4",
@@ -280,6 +285,24 @@ dafnck_core::policy_rule!(
     "Register the instance in a target group (or suppress for instances that serve nothing).",
     &[SOC2_CC6_6]
 );
+dafnck_core::policy_rule!(
+    INSTANCE_IMDSV2,
+    "DAF-AWS-021",
+    High,
+    "identity",
+    "Instances require IMDSv2 session tokens for their metadata service",
+    "Set metadata_options = Some(MetadataOptions::default()) (http_tokens: Required), or turn the endpoint off.",
+    &[CIS_5_6, SOC2_CC6_1, HIPAA_ACCESS, PCI_7_2_1]
+);
+dafnck_core::policy_rule!(
+    UNENCRYPTED_VOLUME,
+    "DAF-AWS-022",
+    High,
+    "encryption",
+    "Instance volumes are encrypted",
+    "Declare the root and every other volume in block_devices with encrypted = true (and a kms_key_id for your own key).",
+    &[CIS_2_2_1, SOC2_CC6_1, HIPAA_ENCRYPT, GDPR_32_1_A, PCI_3_5_1]
+);
 
 /// Ports of remote administration.
 const ADMIN_PORTS: &[i32] = &[22, 3389];
@@ -415,6 +438,21 @@ pub fn pack() -> Pack {
         .rule(Rule::resource(INSTANCE_KEY_PAIR, |i: &Instance, out| {
             if i.key_name.is_some() {
                 out.flag("key_name", "logs in with an SSH key pair");
+            }
+        }))
+        .rule(Rule::resource(INSTANCE_IMDSV2, |i: &Instance, out| {
+            match &i.metadata_options {
+                None => out.flag("metadata_options", "is not set: AWS's default answers IMDSv1 requests without a session token"),
+                Some(m) if m.allows_imds_v1() => out.flag("metadata_options.http_tokens", "is optional: the metadata service answers IMDSv1 requests without a session token"),
+                Some(_) => {}
+            }
+        }))
+        .rule(Rule::resource(UNENCRYPTED_VOLUME, |i: &Instance, out| {
+            if i.block_devices.is_empty() {
+                out.flag("block_devices", "declares no volume: the root volume's encryption is left to the AMI's snapshot and the account's default");
+            }
+            for (n, d) in i.block_devices.iter().enumerate().filter(|(_, d)| !d.encrypted) {
+                out.flag(format!("block_devices[{n}].encrypted"), format!("volume {} is not encrypted", d.device_name));
             }
         }))
         .rule(Rule::resource(LAMBDA_RUNTIME, |f: &Function, out| {

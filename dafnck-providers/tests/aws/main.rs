@@ -16,6 +16,7 @@ mod crash;
 mod data_sources;
 mod drift;
 mod elbv2;
+mod instance_options;
 mod instances;
 mod lambda_conformance;
 mod lambda_stack;

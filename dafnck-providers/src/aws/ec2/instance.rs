@@ -1,7 +1,7 @@
 //! [`Instance`] (`aws:ec2:Instance`): a virtual machine, waited for until
 //! it runs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,6 +17,7 @@ use dafnck_core::ProviderError;
 use super::super::error::{AwsError, Subject};
 use super::super::lookup::Lookup;
 use super::super::{failed_after_create, lookup, tags, Aws, Poll};
+use super::instance_options::{self, BlockDevice, MetadataOptions};
 use super::{known, required, SecurityGroupId, SubnetId};
 
 ids! {
@@ -38,15 +39,24 @@ ids! {
 /// - `key_name`: the EC2 key pair for SSH; changing it replaces the instance.
 /// - `user_data`: a script or cloud-init config run at first boot, as text
 ///   (the provider encodes it); changing it replaces the instance.
+/// - `metadata_options`: the instance metadata service (IMDS): whether it
+///   requires session tokens (IMDSv2), the hop limit, whether it answers
+///   at all; changed in place (ModifyInstanceMetadataOptions). `None`: AWS's
+///   defaults (IMDSv1 allowed on most AMIs), not watched for drift.
+/// - `block_devices`: EBS volumes made at launch (the root one when named
+///   as the AMI's root device): size, type, encryption and KMS key;
+///   changing them replaces the instance.
 /// - `tags`: the user's tags; set in place.
 ///
 /// The create passes the engine's idempotency token as RunInstances'
 /// `ClientToken`, so a retried create makes no second instance.
 ///
 /// # Drift
-/// `read` reports the image, type, subnet, groups, key pair and tags as
-/// found; a terminated (or terminating) instance is reported deleted.
-/// `user_data` is not read back.
+/// `read` reports the image, type, subnet, groups, key pair, metadata
+/// options (when declared), declared volumes (with one DescribeVolumes)
+/// and tags as found; a terminated (or terminating) instance is reported
+/// deleted. `user_data` is not read back; volumes attached by other means
+/// are not reported.
 ///
 /// # Errors
 /// An AMI that does not exist fails with AWS's `InvalidAMIID.NotFound` (or
@@ -95,6 +105,12 @@ pub struct Instance {
     /// Run at first boot (plain text); changing it replaces the instance.
     #[resource(force_new)]
     pub user_data: Option<String>,
+    /// The metadata service settings; changed in place. `None`: AWS's
+    /// defaults, not watched.
+    pub metadata_options: Option<MetadataOptions>,
+    /// EBS volumes made at launch; changing them replaces the instance.
+    #[resource(force_new)]
+    pub block_devices: Vec<BlockDevice>,
     /// The user's tags.
     pub tags: BTreeMap<String, String>,
 }
@@ -301,7 +317,11 @@ fn same_set(a: &[String], b: &[String]) -> bool {
 
 /// What a read reports of `i`, found for `req`: shared by `read` and
 /// `read_many` so both answer alike.
-fn observed_as(req: &Read<Instance>, i: &Found) -> kit::Found<Instance, InstanceOutputs> {
+fn observed_as(
+    req: &Read<Instance>,
+    i: &Found,
+    volumes: &HashMap<String, instance_options::FoundVolume>,
+) -> kit::Found<Instance, InstanceOutputs> {
     let s = Subject::of::<Instance>(&req.name);
     let recorded = req.recorded.decode_or_default();
     let found_groups = group_ids(i);
@@ -327,9 +347,40 @@ fn observed_as(req: &Read<Instance>, i: &Found) -> kit::Found<Instance, Instance
         security_group_ids,
         key_name: i.key_name().map(|k| k.to_owned().into()),
         user_data: recorded.user_data,
+        metadata_options: recorded
+            .metadata_options
+            .as_ref()
+            .map(|_| MetadataOptions::from_sdk(i.metadata_options())),
+        block_devices: instance_options::observed_devices(&recorded.block_devices, i, volumes),
         tags: tags::user_tags(i.tags()),
     };
     lookup::observed(i.instance_id().unwrap_or_default(), observed, outputs(i))
+}
+
+/// Checks the declared metadata options and volumes.
+fn check_options(s: &Subject<'_>, v: &Instance) -> Result<(), AwsError> {
+    if let Some(o) = &v.metadata_options {
+        o.check(s)?;
+    }
+    instance_options::check_devices(s, &v.block_devices)
+}
+
+/// The volumes of the found instances whose recorded inputs declare
+/// volumes, in one DescribeVolumes (none declared: no call).
+async fn volumes_of(
+    client: &Client,
+    s: &Subject<'_>,
+    reqs: &[Read<Instance>],
+    found: &[Option<Found>],
+) -> Result<HashMap<String, instance_options::FoundVolume>, AwsError> {
+    let ids: Vec<String> = reqs
+        .iter()
+        .zip(found)
+        .filter(|(req, _)| !req.recorded.decode_or_default().block_devices.is_empty())
+        .filter_map(|(_, f)| f.as_ref())
+        .flat_map(instance_options::volume_ids)
+        .collect();
+    instance_options::volumes(client, s, ids).await
 }
 
 /// Serves [`Instance`].
@@ -371,6 +422,7 @@ impl ResourceHandler for InstanceHandler {
             .map(|k| known(&s, k, "key_name").cloned())
             .transpose()?;
         tags::check_user_tags(&s, &v.tags)?;
+        check_options(&s, v)?;
         let client = p.ec2_client().await;
         let id = match by_token(client, &s, &req.token).await? {
             Some(i) => i.instance_id().unwrap_or_default().to_owned(),
@@ -383,6 +435,11 @@ impl ResourceHandler for InstanceHandler {
                     .set_security_group_ids((!groups.is_empty()).then_some(groups))
                     .set_key_name(key_name)
                     .set_user_data(v.user_data.as_deref().map(base64))
+                    .set_metadata_options(v.metadata_options.as_ref().map(MetadataOptions::to_sdk))
+                    .set_block_device_mappings(
+                        (!v.block_devices.is_empty())
+                            .then(|| v.block_devices.iter().map(BlockDevice::to_sdk).collect()),
+                    )
                     .min_count(1)
                     .max_count(1)
                     .client_token(tags::client_token(&req.token))
@@ -409,10 +466,15 @@ impl ResourceHandler for InstanceHandler {
     async fn read(&self, p: &Aws, req: Read<Instance>) -> ReadResult<Instance> {
         let s = Subject::of::<Instance>(&req.name);
         let client = p.ec2_client().await;
-        let found = find(client, &s, &req).await?;
-        Ok(found
-            .filter(|i| !is_ending(i))
-            .map(|i| observed_as(&req, &i)))
+        let found = find(client, &s, &req).await?.filter(|i| !is_ending(i));
+        let volumes = volumes_of(
+            client,
+            &s,
+            std::slice::from_ref(&req),
+            std::slice::from_ref(&found),
+        )
+        .await?;
+        Ok(found.map(|i| observed_as(&req, &i, &volumes)))
     }
 
     /// One DescribeInstances for every object read by id (an id AWS no longer
@@ -427,15 +489,18 @@ impl ResourceHandler for InstanceHandler {
         reqs: Vec<Read<Instance>>,
     ) -> Result<Vec<Option<kit::Found<Instance, InstanceOutputs>>>, ProviderError> {
         let client = p.ec2_client().await;
-        let found = find_many(client, &reqs).await?;
+        let found: Vec<Option<Found>> = find_many(client, &reqs)
+            .await?
+            .into_iter()
+            .map(|f| f.filter(|i| !is_ending(i)))
+            .collect();
+        // A failed listing names the batch's first resource.
+        let s = Subject::of::<Instance>(reqs.first().map_or("", |r| r.name.as_str()));
+        let volumes = volumes_of(client, &s, &reqs, &found).await?;
         Ok(reqs
             .iter()
             .zip(found)
-            .map(|(req, found)| {
-                found
-                    .filter(|i| !is_ending(i))
-                    .map(|i| observed_as(req, &i))
-            })
+            .map(|(req, found)| found.map(|i| observed_as(req, &i, &volumes)))
             .collect())
     }
 
@@ -449,6 +514,7 @@ impl ResourceHandler for InstanceHandler {
         )?;
         let groups = declared_groups(&s, v)?;
         tags::check_user_tags(&s, &v.tags)?;
+        check_options(&s, v)?;
         let client = p.ec2_client().await;
         let id = req.id.as_str();
         let mut i = by_id(client, &s, id)
@@ -487,6 +553,20 @@ impl ResourceHandler for InstanceHandler {
                 .send()
                 .await
                 .map_err(|e| s.error("ModifyInstanceAttribute", e))?;
+        }
+        if let Some(want) = &v.metadata_options {
+            if MetadataOptions::from_sdk(i.metadata_options()) != *want {
+                let o = want.to_sdk();
+                client
+                    .modify_instance_metadata_options()
+                    .instance_id(id)
+                    .set_http_tokens(o.http_tokens().cloned())
+                    .set_http_put_response_hop_limit(o.http_put_response_hop_limit())
+                    .set_http_endpoint(o.http_endpoint().cloned())
+                    .send()
+                    .await
+                    .map_err(|e| s.error("ModifyInstanceMetadataOptions", e))?;
+            }
         }
         tags::apply(client, &s, id, &tags::user_tags(i.tags()), &v.tags).await?;
         Ok(outputs(&i))
@@ -533,7 +613,7 @@ mod tests {
     fn image_subnet_key_and_user_data_replace_the_instance() {
         assert_eq!(
             Instance::force_new_fields(),
-            &["ami", "subnet_id", "key_name", "user_data"]
+            &["ami", "subnet_id", "key_name", "user_data", "block_devices"]
         );
     }
 }

@@ -171,6 +171,7 @@ macro_rules! set_flag_by {
 
 mod elastic_ip;
 mod instance;
+mod instance_options;
 mod internet_gateway;
 mod key_pair;
 mod launch_template;
@@ -179,6 +180,7 @@ mod security_group;
 mod subnet;
 mod vpc;
 
+pub use instance_options::{BlockDevice, HttpTokens, MetadataOptions};
 pub mod lookups;
 pub use lookups::{
     AmiLookup, AmiLookupOutputs, AmiLookupOutputsRefs, VpcLookup, VpcLookupOutputs,
