@@ -140,7 +140,7 @@ pub mod aws;
 #[cfg(feature = "gcp")]
 pub mod gcp;
 
-#[cfg(feature = "kubernetes")]
-pub mod kubernetes;
 #[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
