@@ -321,6 +321,14 @@ impl<K: Declare, V: Declare, S> Declare for HashMap<K, V, S> {
     }
 }
 
+impl<T> Declare for crate::Secret<T> {
+    /// A secret is never printed: the declaration holds a default value the
+    /// user replaces (from config or a secret store), and says so.
+    fn declare(&self, out: &mut Declaration) {
+        out.raw("Secret::new(Default::default() /* a secret: not printed, set it */)");
+    }
+}
+
 impl<T: Declare> Declare for Input<T> {
     fn declare(&self, out: &mut Declaration) {
         if let Some(v) = self.as_value() {

@@ -208,3 +208,20 @@ impl VpcRefsOf {
         }
     }
 }
+
+#[test]
+fn a_typed_id_is_a_reference_when_its_owner_is_known() {
+    use dafnck_core::testing::resources::NetworkId;
+    let mut decl = Declaration::new();
+    decl.refer("net-1", "net.out().id");
+    let id: Input<NetworkId> = NetworkId("net-1".into()).into();
+    assert_eq!(decl.expression(&id), "net.out().id");
+    let id: Input<NetworkId> = NetworkId("net-2".into()).into();
+    assert_eq!(
+        decl.expression(&id),
+        "Input::value(NetworkId(\"net-2\".into()))"
+    );
+    let secret = Secret::new("hunter2".to_string());
+    let written = decl.expression(&secret);
+    assert!(!written.contains("hunter2"), "{written}");
+}

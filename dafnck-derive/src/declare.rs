@@ -21,17 +21,34 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         })?;
     }
     let krate = krate.unwrap_or_else(|| syn::parse_quote!(::dafnck_core));
+    implement(input, &krate)
+}
+
+/// `impl <krate>::declare::Declare for <input>`: `#[derive(Resource)]`
+/// implements it too, so every resource type can be printed.
+pub(crate) fn implement(input: &DeriveInput, krate: &Path) -> syn::Result<TokenStream> {
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    // A newtype names an id when its one field does (`NetworkId(String)`).
+    let as_id = match &input.data {
+        Data::Struct(s) if matches!(&s.fields, Fields::Unnamed(f) if f.unnamed.len() == 1) => {
+            quote! {
+                fn as_id(&self) -> ::core::option::Option<&str> {
+                    #krate::declare::Declare::as_id(&self.0)
+                }
+            }
+        }
+        _ => quote!(),
+    };
     let body = match &input.data {
         Data::Struct(s) => {
-            let (pattern, write) = fields(&krate, &name.to_string(), &s.fields);
+            let (pattern, write) = fields(krate, &name.to_string(), &s.fields);
             quote! { let #name #pattern = self; #write }
         }
         Data::Enum(e) => {
             let arms = e.variants.iter().map(|v| {
                 let variant = &v.ident;
-                let (pattern, write) = fields(&krate, &format!("{name}::{variant}"), &v.fields);
+                let (pattern, write) = fields(krate, &format!("{name}::{variant}"), &v.fields);
                 quote! { #name::#variant #pattern => { #write } }
             });
             quote! {
@@ -54,6 +71,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             fn declare(&self, out: &mut #krate::declare::Declaration) {
                 #body
             }
+            #as_id
         }
     })
 }
