@@ -28,6 +28,7 @@ mod config;
 mod config_file;
 pub mod cost;
 pub mod data;
+pub mod declare;
 pub mod deploy;
 pub mod dora;
 pub mod drift;
@@ -56,6 +57,7 @@ pub mod testing;
 mod value;
 
 pub use data::{DataHandle, DataSource};
+pub use declare::Declare;
 pub use error::{Diagnostic, Error, Result};
 pub use name::Name;
 pub use plan::{Action, Change, Plan};
@@ -70,9 +72,9 @@ pub use value::{OutputRef, Value};
 pub mod prelude {
     pub use crate::component::ComponentOptions;
     pub use crate::{
-        DataHandle, DataSource, Handle, Input, Options, Outputs, Plan, Providers, Resource, Secret,
-        Stack, StackReference, Timeouts,
+        DataHandle, DataSource, Declare, Handle, Input, Options, Outputs, Plan, Providers,
+        Resource, Secret, Stack, StackReference, Timeouts,
     };
-    pub use dafnck_derive::{DataSource, Outputs, Resource};
+    pub use dafnck_derive::{DataSource, Declare, Outputs, Resource};
     pub use serde::{Deserialize, Serialize};
 }

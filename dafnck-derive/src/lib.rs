@@ -9,6 +9,7 @@
 //! `rename`, `rename_all` and `skip` attributes to match what serde writes.
 
 mod attrs;
+mod declare;
 mod outputs;
 mod resource;
 
@@ -126,6 +127,36 @@ pub fn derive_data_source(input: TokenStream) -> TokenStream {
 pub fn derive_outputs(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     outputs::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `dafnck_core::declare::Declare` for a struct or an enum: the
+/// value is written as the Rust expression that builds it (`Name { field:
+/// .. }`, `Name(..)`, `Name::Variant { .. }`), each field writing itself, so
+/// a live object can be printed as a declaration ready to paste. The type is
+/// named by its bare name: the program `use`s it.
+///
+/// The only option is `#[declare(crate = "path::to::dafnck_core")]`
+/// (default `::dafnck_core`).
+///
+/// ```ignore
+/// use dafnck_core::prelude::*;
+///
+/// #[derive(Declare)]
+/// enum Protocol { Tcp, Udp }
+///
+/// #[derive(Declare)]
+/// struct Rule { port: u16, protocol: Protocol }
+///
+/// let code = dafnck_core::declare::Declaration::new()
+///     .expression(&Rule { port: 22, protocol: Protocol::Tcp });
+/// assert_eq!(code, "Rule {\n    port: 22,\n    protocol: Protocol::Tcp,\n}");
+/// ```
+#[proc_macro_derive(Declare, attributes(declare))]
+pub fn derive_declare(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    declare::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use crate::prelude::*;
 
 /// The id of a [`Network`].
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Declare, Clone, Debug, Default, PartialEq, Eq)]
+#[declare(crate = "crate")]
 #[serde(transparent)]
 pub struct NetworkId(pub String);
 
 /// The id of a [`Subnet`].
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Declare, Clone, Debug, Default, PartialEq, Eq)]
+#[declare(crate = "crate")]
 #[serde(transparent)]
 pub struct SubnetId(pub String);
 
