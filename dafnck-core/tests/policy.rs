@@ -199,6 +199,34 @@ async fn a_value_known_only_at_apply_is_checked_before_the_provider_call() {
 }
 
 #[tokio::test]
+async fn a_suppression_holds_for_a_value_known_only_at_apply() {
+    let s = stack(Policies::new().pack(pack()).mandatory());
+    let program = |st: &mut Stack| {
+        let net = st.add(
+            "net",
+            Network {
+                cidr: "10.0.0.0/16".into(),
+                ..Default::default()
+            },
+        );
+        st.add_with(
+            "node",
+            Node {
+                value: net.out().arn,
+                ..Default::default()
+            },
+            Options::new()
+                .suppress(Suppression::new("TEST-002", "an ARN here").until("2999-12-31")),
+        );
+        Ok(())
+    };
+    let preview = s.engine().preview(program, false).await.unwrap();
+    assert_eq!(preview.policy.unwrap().at_apply, vec!["node".to_owned()]);
+    s.up(program).await.expect("the suppression holds at apply");
+    assert!(s.state().await.resources.contains_key("node"));
+}
+
+#[tokio::test]
 async fn minimum_severity_and_per_rule_enforcement() {
     let program = |st: &mut Stack| {
         st.add(
