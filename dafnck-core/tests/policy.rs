@@ -163,26 +163,31 @@ async fn a_suppression_holds_until_it_expires() {
     ));
 }
 
+/// A network, and a node whose value is the network's ARN (known only
+/// once the network is created), declared with `options`.
+fn net_and_node(st: &mut Stack, options: Options) -> dafnck_core::Result<()> {
+    let net = st.add(
+        "net",
+        Network {
+            cidr: "10.0.0.0/16".into(),
+            ..Default::default()
+        },
+    );
+    st.add_with(
+        "node",
+        Node {
+            value: net.out().arn,
+            ..Default::default()
+        },
+        options,
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_value_known_only_at_apply_is_checked_before_the_provider_call() {
     let s = stack(Policies::new().pack(pack()).mandatory());
-    let program = |st: &mut Stack| {
-        let net = st.add(
-            "net",
-            Network {
-                cidr: "10.0.0.0/16".into(),
-                ..Default::default()
-            },
-        );
-        st.add(
-            "node",
-            Node {
-                value: net.out().arn,
-                ..Default::default()
-            },
-        );
-        Ok(())
-    };
+    let program = |st: &mut Stack| net_and_node(st, Options::new());
     let preview = s.engine().preview(program, false).await.unwrap();
     let report = preview.policy.unwrap();
     assert!(report.violations.is_empty(), "unknown at plan time");
@@ -196,6 +201,22 @@ async fn a_value_known_only_at_apply_is_checked_before_the_provider_call() {
     let objects = s.cloud().objects();
     assert_eq!(objects.len(), 1, "the network only: {objects:?}");
     assert!(!s.state().await.resources.contains_key("node"));
+}
+
+#[tokio::test]
+async fn a_suppression_holds_for_a_value_known_only_at_apply() {
+    let s = stack(Policies::new().pack(pack()).mandatory());
+    let program = |st: &mut Stack| {
+        net_and_node(
+            st,
+            Options::new()
+                .suppress(Suppression::new("TEST-002", "an ARN here").until("2999-12-31")),
+        )
+    };
+    let preview = s.engine().preview(program, false).await.unwrap();
+    assert_eq!(preview.policy.unwrap().at_apply, vec!["node".to_owned()]);
+    s.up(program).await.expect("the suppression holds at apply");
+    assert!(s.state().await.resources.contains_key("node"));
 }
 
 #[tokio::test]
