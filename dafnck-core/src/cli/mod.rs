@@ -394,7 +394,7 @@ where
         stages,
     } = given;
     if let Command::Ci { .. } = &args.command {
-        return ci_command(args, stages);
+        return ci::command(args, stages);
     }
     // Reads histories only: no config, no engine.
     if let Command::Report { .. } = &args.command {
@@ -724,7 +724,7 @@ where
             Ok(0)
         }
         // Answered before the engine is made (it needs no state).
-        Command::Ci { .. } => ci_command(args, stages),
+        Command::Ci { .. } => ci::command(args, stages),
         Command::Report { .. } => report::command(args, stores, stages).await,
         Command::Dashboard { .. } => Err(Error::Usage(
             "dashboard is answered before the stack's engine is made".into(),
@@ -750,63 +750,6 @@ where
             Ok(0)
         }
     }
-}
-
-/// `ci`: writes the pipeline file of a platform, for the `--stage`s given,
-/// else the declared stages, else the `--stack`.
-fn ci_command(args: &Args, declared: Option<&Stages>) -> crate::Result<u8> {
-    let Command::Ci {
-        platform,
-        stages,
-        approve,
-        no_approval,
-        branch,
-        drift_cron,
-        aws,
-        run,
-        out,
-        force,
-    } = &args.command
-    else {
-        unreachable!("ci_command is called for `ci` only")
-    };
-    let from_declaration = stages.is_empty() && declared.is_some();
-    let stages = match (stages.is_empty(), declared) {
-        (false, _) => stages.clone(),
-        (true, Some(d)) => d.names(),
-        (true, None) => vec![args.stack.clone()],
-    };
-    let run = match run {
-        Some(run) => run.clone(),
-        None => {
-            let exe = std::env::current_exe()
-                .map_err(|e| Error::Usage(format!("ci: cannot tell this program's name: {e}")))?;
-            let name = exe.file_stem().unwrap_or_default().to_string_lossy();
-            format!("cargo run --release --locked --bin {name} --")
-        }
-    };
-    let mut pipeline = ci::Pipeline::new(run, stages);
-    if let (true, Some(d)) = (from_declaration, declared) {
-        pipeline.approve = d
-            .list()
-            .iter()
-            .filter(|s| s.approve)
-            .map(|s| s.name.clone())
-            .collect();
-    }
-    if *no_approval {
-        pipeline.approve.clear();
-    } else if !approve.is_empty() {
-        pipeline.approve = approve.clone();
-    }
-    pipeline.branch = branch.clone();
-    pipeline.drift_cron = drift_cron.clone();
-    pipeline.aws = *aws;
-    match pipeline.write(*platform, out, *force)? {
-        Some(path) => outln!("Wrote {}.", path.display()),
-        None => outln!("{} is up to date.", out.join(platform.path()).display()),
-    }
-    Ok(0)
 }
 
 #[cfg(test)]

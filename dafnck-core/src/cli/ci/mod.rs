@@ -298,5 +298,66 @@ fn header(p: &Pipeline, mark: &str, how_approved: &str) -> String {
     lines.iter().map(|l| format!("{mark} {l}\n")).collect()
 }
 
+/// `ci`: writes the pipeline file of a platform, for the `--stage`s given,
+/// else the declared stages, else the `--stack`.
+pub(super) fn command(
+    args: &super::args::Args,
+    declared: Option<&super::Stages>,
+) -> crate::Result<u8> {
+    use super::args::Command;
+    let Command::Ci {
+        platform,
+        stages,
+        approve,
+        no_approval,
+        branch,
+        drift_cron,
+        aws,
+        run,
+        out,
+        force,
+    } = &args.command
+    else {
+        unreachable!("ci::command is called for `ci` only")
+    };
+    let from_declaration = stages.is_empty() && declared.is_some();
+    let stages = match (stages.is_empty(), declared) {
+        (false, _) => stages.clone(),
+        (true, Some(d)) => d.names(),
+        (true, None) => vec![args.stack.clone()],
+    };
+    let run = match run {
+        Some(run) => run.clone(),
+        None => {
+            let exe = std::env::current_exe()
+                .map_err(|e| Error::Usage(format!("ci: cannot tell this program's name: {e}")))?;
+            let name = exe.file_stem().unwrap_or_default().to_string_lossy();
+            format!("cargo run --release --locked --bin {name} --")
+        }
+    };
+    let mut pipeline = Pipeline::new(run, stages);
+    if let (true, Some(d)) = (from_declaration, declared) {
+        pipeline.approve = d
+            .list()
+            .iter()
+            .filter(|s| s.approve)
+            .map(|s| s.name.clone())
+            .collect();
+    }
+    if *no_approval {
+        pipeline.approve.clear();
+    } else if !approve.is_empty() {
+        pipeline.approve = approve.clone();
+    }
+    pipeline.branch = branch.clone();
+    pipeline.drift_cron = drift_cron.clone();
+    pipeline.aws = *aws;
+    match pipeline.write(*platform, out, *force)? {
+        Some(path) => outln!("Wrote {}.", path.display()),
+        None => outln!("{} is up to date.", out.join(platform.path()).display()),
+    }
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests;
