@@ -127,13 +127,12 @@ pub fn generic_pack(required_tags: &[String]) -> Pack {
     }))
     .rule(Rule::any(PRIVATE_KEY, |r, out| {
         scan(r, out, &|s| {
-            (s.contains("-----BEGIN") && s.contains("PRIVATE KEY-----"))
+            (find_bytes(s.as_bytes(), b"-----BEGIN").is_some() && s.contains("PRIVATE KEY-----"))
                 .then(|| "holds a private key in plain text".to_owned())
         })
     }))
     .rule(Rule::any(PASSWORD_FIELD, |r, out| {
-        let mut path = String::new();
-        password_fields(r.inputs, &mut path, out);
+        password_fields(r.inputs, out)
     }))
     .rule(Rule::any(URL_CREDENTIALS, |r, out| {
         scan(r, out, &|s| {
@@ -146,52 +145,83 @@ fn non_empty(v: &Value) -> bool {
     v.as_str().is_some_and(|s| !s.trim().is_empty())
 }
 
+/// The path to a value inside a resource's inputs, kept on the walk's
+/// stack (each step points at its parent): a map key or a list index. It
+/// is rendered (`ingress[0].cidr_blocks`) only for a value that is
+/// flagged, so a walk over clean inputs allocates nothing.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl Path<'_> {
+    /// The path as a field path: `a.b[2].c`.
+    fn render(&self) -> String {
+        use std::fmt::Write as _;
+        match self {
+            Path::Root => String::new(),
+            Path::Key(parent, k) => {
+                let mut path = parent.render();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                path
+            }
+            Path::Index(parent, i) => {
+                let mut path = parent.render();
+                let _ = write!(path, "[{i}]");
+                path
+            }
+        }
+    }
+}
+
 /// Calls `test` on every plain string inside the inputs (secrets are
 /// skipped: they are where such values belong) and flags each hit at its
 /// field path.
 fn scan(r: &ResourceView<'_>, out: &mut Findings, test: &dyn Fn(&str) -> Option<String>) {
-    fn walk(
-        v: &Value,
-        path: &mut String,
-        out: &mut Findings,
-        test: &dyn Fn(&str) -> Option<String>,
-    ) {
+    fn walk(v: &Value, path: &Path<'_>, out: &mut Findings, test: &dyn Fn(&str) -> Option<String>) {
         match v {
             Value::String(s) => {
                 if let Some(message) = test(s) {
-                    out.flag(path.clone(), message);
+                    out.flag(path.render(), message);
                 }
             }
             Value::List(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str(&format!("[{i}]"));
-                    walk(item, path, out, test);
-                    path.truncate(len);
+                    walk(item, &Path::Index(path, i), out, test);
                 }
             }
             Value::Map(m) => {
                 for (k, item) in m {
-                    let len = path.len();
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(k);
-                    walk(item, path, out, test);
-                    path.truncate(len);
+                    walk(item, &Path::Key(path, k), out, test);
                 }
             }
             _ => {}
         }
     }
-    walk(r.inputs, &mut String::new(), out, test);
+    walk(r.inputs, &Path::Root, out, test);
+}
+
+/// Where `needle` first occurs in `hay`.
+fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    memchr::memmem::find(hay, needle)
 }
 
 /// `AKIA`/`ASIA` and 16 uppercase letters or digits, on word bounds.
 fn find_aws_key(s: &str) -> Option<&str> {
     let b = s.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
     let mut from = 0;
-    while let Some(pos) = s[from..].find("IA").map(|p| p + from) {
+    while let Some(pos) = find_bytes(&b[from..], b"IA").map(|p| p + from) {
         from = pos + 2;
         if pos < 2 || pos + 18 > b.len() {
             continue;
@@ -218,7 +248,7 @@ fn find_aws_key(s: &str) -> Option<&str> {
 
 /// `scheme://user:password@host`.
 fn url_password(s: &str) -> bool {
-    let Some(i) = s.find("://") else {
+    let Some(i) = find_bytes(s.as_bytes(), b"://") else {
         return false;
     };
     let rest = &s[i + 3..];
@@ -242,42 +272,52 @@ const PASSWORD_WORDS: &[&str] = &[
     "access_key",
 ];
 
+/// Whether `key` names a secret: holds one of [`PASSWORD_WORDS`], in any
+/// case, `-` standing for `_`.
 fn secret_name(key: &str) -> bool {
-    let k = key.to_ascii_lowercase().replace('-', "_");
-    PASSWORD_WORDS.iter().any(|w| k.contains(w))
+    let k = key.as_bytes();
+    let same = |a: u8, b: u8| {
+        let a = if a == b'-' {
+            b'_'
+        } else {
+            a.to_ascii_lowercase()
+        };
+        a == b
+    };
+    PASSWORD_WORDS.iter().any(|w| {
+        let w = w.as_bytes();
+        k.len() >= w.len()
+            && k.windows(w.len())
+                .any(|window| window.iter().zip(w).all(|(&a, &b)| same(a, b)))
+    })
 }
 
 /// Flags map entries whose key names a secret and whose value is a plain,
 /// non-empty string (a `Secret` or a reference is fine).
-fn password_fields(v: &Value, path: &mut String, out: &mut Findings) {
-    match v {
-        Value::Map(m) => {
-            for (k, item) in m {
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
+fn password_fields(inputs: &Value, out: &mut Findings) {
+    fn walk(v: &Value, path: &Path<'_>, out: &mut Findings) {
+        match v {
+            Value::Map(m) => {
+                for (k, item) in m {
+                    let here = Path::Key(path, k);
+                    match item {
+                        Value::String(s) if !s.is_empty() && secret_name(k) => out.flag(
+                            here.render(),
+                            format!("{k:?} holds a plain string, not a Secret"),
+                        ),
+                        _ => walk(item, &here, out),
+                    }
                 }
-                path.push_str(k);
-                match item {
-                    Value::String(s) if !s.is_empty() && secret_name(k) => out.flag(
-                        path.clone(),
-                        format!("{k:?} holds a plain string, not a Secret"),
-                    ),
-                    _ => password_fields(item, path, out),
+            }
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &Path::Index(path, i), out);
                 }
-                path.truncate(len);
             }
+            _ => {}
         }
-        Value::List(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                password_fields(item, path, out);
-                path.truncate(len);
-            }
-        }
-        _ => {}
     }
+    walk(inputs, &Path::Root, out);
 }
 
 #[cfg(test)]
@@ -312,6 +352,37 @@ mod tests {
     fn secret_names() {
         assert!(secret_name("DB_PASSWORD"));
         assert!(secret_name("github-token"));
+        assert!(secret_name("Private-Key"));
+        assert!(secret_name("x_API-KEY"));
         assert!(!secret_name("cidr"));
+        assert!(!secret_name("tok"));
+    }
+
+    #[test]
+    fn bytes_are_found_at_their_first_place_only_when_whole() {
+        assert_eq!(find_bytes(b"a://b://", b"://"), Some(1));
+        assert_eq!(find_bytes(b"://", b"://"), Some(0));
+        assert_eq!(find_bytes(b":/", b"://"), None);
+        assert_eq!(find_bytes(b"", b"x"), None);
+        assert_eq!(find_bytes(b"abc", b""), None);
+    }
+
+    #[test]
+    fn a_hit_is_flagged_at_its_path_through_maps_and_lists() {
+        let inputs = Value::from_json(serde_json::json!({
+            "env": [{"name": "A", "value": "x"}, {"name": "B", "value": "key AKIAIOSFODNN7EXAMPLE"}],
+            "db": {"password": "hunter2", "user": "app"},
+        }));
+        let view = ResourceView {
+            name: "web",
+            type_name: "fake:t:T",
+            inputs: &inputs,
+            location: None,
+        };
+        let mut out = Findings::default();
+        scan(&view, &mut out, &|s| find_aws_key(s).map(str::to_owned));
+        password_fields(&inputs, &mut out);
+        let fields: Vec<&str> = out.found.iter().map(|(_, f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["env[1].value", "db.password"]);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use dafnck_core::policy::Suppression;
 use dafnck_core::{Options, Stack};
 use dafnck_providers::aws::{autoscaling, ec2, elbv2, iam, lambda, s3};
 use dafnck_providers::local;
