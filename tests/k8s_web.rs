@@ -75,6 +75,7 @@ impl Rig {
     async fn new() -> Rig {
         let server = dafnck_kube_fake::spawn().expect("the fake API server starts");
         let config = kube::Config::new(server.url().parse().unwrap());
+        dafnck::providers::kubernetes::install_tls_provider();
         let client = kube::Client::try_from(config).unwrap();
         Rig {
             server,

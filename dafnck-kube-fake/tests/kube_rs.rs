@@ -19,6 +19,8 @@ use std::time::Duration;
 use support::Fake;
 
 async fn client(fake: &Fake) -> Client {
+    // A workspace build with every feature gives rustls both providers.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let kubeconfig = Kubeconfig::read_from(&fake.kubeconfig).expect("the kubeconfig parses");
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await

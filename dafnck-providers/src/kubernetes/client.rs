@@ -145,6 +145,7 @@ impl Kube {
                         s.describe()
                     ))
                 })?;
+                super::install_tls_provider();
                 Client::try_from(config).map_err(|e| {
                     ProviderError::new(format!(
                         "kubernetes: cannot make a client for {}: {e}",

@@ -93,6 +93,17 @@ pub use namespace::*;
 pub use secret::Secret;
 pub use service::*;
 
+/// Installs rustls's ring provider as the process's default TLS provider,
+/// unless one is installed already. A program built with both of rustls's
+/// providers (the `gcp` feature brings aws-lc-rs, kube uses ring) leaves
+/// rustls unable to pick one, and a kube client made then panics; the
+/// provider calls this before it makes its client. Code that makes its own
+/// kube clients in such a build calls it first too.
+pub fn install_tls_provider() {
+    // An error means another provider is installed already: that one serves.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

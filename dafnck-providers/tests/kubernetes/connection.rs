@@ -48,6 +48,7 @@ users:
     let good = Provider::new(Settings::kubeconfig(&path, Some("good".into())));
     let made = good.create(create("by-context")).await.unwrap();
     assert_eq!(made.id, "by-context");
+    dafnck_providers::kubernetes::install_tls_provider();
     let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
     let live = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client)
         .get_opt("by-context")

@@ -108,6 +108,7 @@ pub(crate) async fn cluster(test: &str) -> Option<Cluster> {
                 ..Settings::endpoint(server.url())
             };
             let config = Config::new(server.url().parse().expect("a URL"));
+            dafnck_providers::kubernetes::install_tls_provider();
             let client = Client::try_from(config).expect("a client");
             (settings, client, Some(server))
         }
@@ -134,6 +135,7 @@ async fn given_client(path: &str, context: Option<String>) -> Result<Client, Str
     let config = Config::from_custom_kubeconfig(file, &options)
         .await
         .map_err(|e| e.to_string())?;
+    dafnck_providers::kubernetes::install_tls_provider();
     let client = Client::try_from(config).map_err(|e| e.to_string())?;
     client
         .apiserver_version()

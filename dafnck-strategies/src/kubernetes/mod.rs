@@ -181,6 +181,10 @@ impl Cluster {
                         Config::new(uri)
                     }
                 };
+                // With both of rustls's providers in the build (the gcp
+                // feature brings aws-lc-rs), rustls cannot pick one and the
+                // client would panic: ring's serves unless one is installed.
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 Client::try_from(config).map_err(|e| format!("a Kubernetes client: {e}"))
             })
             .await
