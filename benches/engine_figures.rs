@@ -31,7 +31,6 @@ mod plan_scaling;
 #[path = "engine_figures/typed_makespan.rs"]
 mod typed_makespan;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -479,7 +478,7 @@ impl Provider for NullCloud {
 
     async fn create(&self, req: CreateRequest) -> Result<Created, ProviderError> {
         let id = format!("id-{}", req.name);
-        let outputs: BTreeMap<String, Value> =
+        let outputs: dafnck_core::ValueMap =
             [("node_id".to_string(), Value::from(id.as_str()))].into();
         Ok(Created {
             id,

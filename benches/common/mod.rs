@@ -6,7 +6,6 @@
 
 pub mod schedule;
 
-use std::collections::BTreeMap;
 
 use dafnck::core::stack::Desired;
 use dafnck::core::state::{ResourceState, State};
@@ -164,7 +163,7 @@ pub fn recorded(desired: &Desired) -> State {
                 Ok::<_, dafnck_core::computed::ComputeError>(Value::from(id(&r.resource)))
             })
             .expect("references resolve");
-        let outputs: BTreeMap<String, Value> =
+        let outputs: dafnck_core::ValueMap =
             [("node_id".to_string(), Value::from(id(&node.name)))].into();
         state.resources.insert(
             node.name.to_string(),

@@ -66,7 +66,7 @@ pub use reference::StackReference;
 pub use resource::{Handle, Input, Location, Options, Outputs, Resource, ResourceRef, Timeouts};
 pub use secret::Secret;
 pub use stack::Stack;
-pub use value::{OutputRef, Value};
+pub use value::{OutputRef, Value, ValueMap};
 
 /// What a program usually needs: `use dafnck_core::prelude::*;`.
 pub mod prelude {

@@ -2,7 +2,6 @@
 //! like Terraform's. Rendering is a view of the plan, kept apart from the
 //! plan's data.
 
-use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
 use crate::plan::{Action, Change, Plan, ReplaceOrder};
@@ -113,7 +112,7 @@ fn render_change(out: &mut String, c: &Change, color: bool) {
         _ => {}
     }
     out.push('\n');
-    let empty = BTreeMap::new();
+    let empty = crate::value::ValueMap::new();
     let old = c
         .before
         .as_ref()

@@ -6,7 +6,6 @@
 //! [`Value::Ref`] (a typed reference to another resource's output, which the
 //! engine turns into a dependency edge and later substitutes).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use std::sync::Arc;
@@ -15,6 +14,10 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::computed::{self, ComputeError, Computed};
+
+mod map;
+
+pub use map::ValueMap;
 
 /// A reference to one output field of another resource of the same stack.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -44,8 +47,9 @@ pub enum Value {
     String(String),
     /// An ordered list.
     List(Vec<Value>),
-    /// A map with sorted keys, so renderings and hashes are stable.
-    Map(BTreeMap<String, Value>),
+    /// A map with sorted keys, so renderings and hashes are stable (its
+    /// entries shared between clones, see [`ValueMap`]).
+    Map(ValueMap),
     /// A secret: shown as `(secret)` everywhere but in the state itself.
     Secret(Box<Value>),
     /// A value that will only be known after apply.
@@ -192,7 +196,7 @@ impl Value {
     }
 
     /// The map inside, if this is a map.
-    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+    pub fn as_map(&self) -> Option<&ValueMap> {
         match self {
             Value::Map(m) => Some(m),
             _ => None,
@@ -210,6 +214,18 @@ impl Value {
         }
     }
 
+    /// Whether a [`Value::Ref`] or a [`Value::Computed`] appears anywhere
+    /// inside: whether [`Value::resolve_refs`] has anything to replace.
+    fn has_refs(&self) -> bool {
+        match self {
+            Value::Ref(_) | Value::Computed(_) => true,
+            Value::List(items) => items.iter().any(Value::has_refs),
+            Value::Map(m) => m.values().any(Value::has_refs),
+            Value::Secret(inner) => inner.has_refs(),
+            _ => false,
+        }
+    }
+
     /// Whether a secret appears anywhere inside.
     pub fn contains_secret(&self) -> bool {
         match self {
@@ -223,6 +239,10 @@ impl Value {
     /// The value with every secret replaced by its content: what a provider
     /// sends to its cloud.
     pub fn revealed(&self) -> Value {
+        if !self.contains_secret() {
+            // A clone shares the maps inside instead of copying them.
+            return self.clone();
+        }
         match self {
             Value::Secret(inner) => inner.revealed(),
             Value::List(items) => Value::List(items.iter().map(Value::revealed).collect()),
@@ -293,6 +313,8 @@ impl Value {
     ) -> Result<Value, E> {
         Ok(match self {
             Value::Ref(r) => resolve(r)?,
+            // Nothing to resolve: a clone shares the maps inside.
+            Value::List(_) | Value::Map(_) | Value::Secret(_) if !self.has_refs() => self.clone(),
             Value::List(items) => Value::List(
                 items
                     .iter()
@@ -522,19 +544,17 @@ impl<'de> Visitor<'de> for ValueVisitor {
         }
         Ok(Value::List(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = BTreeMap::new();
-        while let Some((k, v)) = access.next_entry::<String, Value>()? {
-            map.insert(k, v);
-        }
+    fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Value, A::Error> {
+        let map = ValueMap::from_entries(map::read_entries(access)?);
         if map.len() == 1 {
-            if let Some(v) = map.get(SECRET_KEY) {
-                return Ok(Value::Secret(Box::new(v.clone())));
+            if map.single(SECRET_KEY).is_some() {
+                let inner = map.into_single().unwrap_or_default();
+                return Ok(Value::Secret(Box::new(inner)));
             }
-            if map.get(UNKNOWN_KEY) == Some(&Value::Bool(true)) {
+            if map.single(UNKNOWN_KEY) == Some(&Value::Bool(true)) {
                 return Ok(Value::Unknown);
             }
-            if let Some(Value::Map(r)) = map.get(REF_KEY) {
+            if let Some(Value::Map(r)) = map.single(REF_KEY) {
                 let field = |name: &str| r.get(name).and_then(Value::as_str).map(str::to_owned);
                 if let (Some(stack), Some(resource), Some(f)) =
                     (field("stack"), field("resource"), field("field"))

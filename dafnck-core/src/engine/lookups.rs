@@ -86,7 +86,7 @@ impl Engine {
     /// or the store at `url`.
     async fn exports_of(&self, stack: &str, url: Option<&str>) -> Result<Value, String> {
         if let Some(exports) = self.lookups.exports.get(stack) {
-            return Ok(Value::Map(exports.clone()));
+            return Ok(Value::Map(exports.clone().into()));
         }
         let store: Arc<dyn StateStore> = match url {
             None => Arc::clone(&self.store),
@@ -106,7 +106,7 @@ impl Engine {
                 store.describe()
             ));
         }
-        Ok(Value::Map(state.outputs))
+        Ok(Value::Map(state.outputs.into()))
     }
 
     /// Reads one data source (not a stack reference: `Ok`).

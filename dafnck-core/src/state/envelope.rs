@@ -110,12 +110,53 @@ pub fn encode_owned(kind: Unit, mut body: Vec<u8>) -> Vec<u8> {
 }
 
 fn header(kind: Unit, body: &[u8]) -> String {
-    format!(
-        "{}/{FORMAT} crc32={:08x} len={}\n",
-        kind.tag(),
-        crc32(body),
-        body.len()
-    )
+    header_of(kind, crc32(body), body.len())
+}
+
+/// The header line (with its `\n`) of a unit of `kind` whose body is
+/// `len` bytes with CRC-32 `crc`: what goes before a body written
+/// through a [`Summing`] writer.
+pub fn header_of(kind: Unit, crc: u32, len: usize) -> String {
+    format!("{}/{FORMAT} crc32={crc:08x} len={len}\n", kind.tag())
+}
+
+/// A writer that passes every byte on to `W` and sums them as a unit's
+/// header does: a body can be written to a file as it is encoded, and its
+/// header made after ([`header_of`]).
+#[derive(Debug)]
+pub struct Summing<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: usize,
+}
+
+impl<W: std::io::Write> Summing<W> {
+    /// Sums what is written to `inner`.
+    pub fn new(inner: W) -> Summing<W> {
+        Summing {
+            inner,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+        }
+    }
+
+    /// The writer, the CRC-32 and the length of everything written.
+    pub fn finish(self) -> (W, u32, usize) {
+        (self.inner, self.crc.finalize(), self.len)
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Summing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Checks a unit of `kind` read at `location` (a file, row or object, for
@@ -143,9 +184,113 @@ pub fn decode<'a>(kind: Unit, bytes: &'a [u8], location: &str) -> Result<Opened<
             "it has no header line".into()
         }));
     };
-    let header = std::str::from_utf8(&bytes[..newline])
-        .map_err(|_| damaged("its header line is not text".into()))?;
+    let header = parse_header(kind, &bytes[..newline], location)?;
     let body = &bytes[newline + 1..];
+    header.check(body.len(), crc32(body), location)?;
+    Ok(Opened {
+        format: header.format,
+        body,
+    })
+}
+
+/// The longest header line [`check_stream`] looks for (a header is about
+/// 45 bytes).
+const MAX_HEADER: u64 = 1024;
+
+/// Checks a unit of `kind` read from `reader` (a file at `location`) as
+/// [`decode`] does, streaming: it holds a buffer, never the unit, so a
+/// large snapshot can be checked before it is overwritten without reading
+/// it into memory. Returns the unit's format; a format-1 unit (no header,
+/// no checksum) is not checked here: the caller parses it.
+///
+/// # Errors
+/// As [`decode`], and [`StateError::Io`] when reading fails.
+pub fn check_stream(
+    kind: Unit,
+    reader: impl std::io::Read,
+    location: &str,
+) -> Result<u32, StateError> {
+    use std::io::{BufRead, BufReader, Read};
+    let io = |source| StateError::Io {
+        op: "read",
+        path: location.to_owned(),
+        source,
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    if reader.fill_buf().map_err(io)?.first() == Some(&b'{') {
+        return Ok(1);
+    }
+    let mut line = Vec::new();
+    (&mut reader)
+        .take(MAX_HEADER)
+        .read_until(b'\n', &mut line)
+        .map_err(io)?;
+    if line.pop() != Some(b'\n') {
+        return Err(StateError::Damaged {
+            location: location.to_owned(),
+            message: if line.is_empty() {
+                "it is empty".into()
+            } else {
+                "it has no header line".into()
+            },
+        });
+    }
+    let header = parse_header(kind, &line, location)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut len = 0usize;
+    loop {
+        let chunk = reader.fill_buf().map_err(io)?;
+        if chunk.is_empty() {
+            break;
+        }
+        crc.update(chunk);
+        len += chunk.len();
+        let n = chunk.len();
+        reader.consume(n);
+    }
+    header.check(len, crc.finalize(), location)?;
+    Ok(header.format)
+}
+
+/// What a unit's header line says.
+struct Header {
+    format: u32,
+    crc: u32,
+    len: usize,
+}
+
+impl Header {
+    /// Refuses a body of `len` bytes hashing to `crc` that is not the one
+    /// the header describes.
+    fn check(&self, len: usize, crc: u32, location: &str) -> Result<(), StateError> {
+        let damaged = |message: String| StateError::Damaged {
+            location: location.to_owned(),
+            message,
+        };
+        if len != self.len {
+            return Err(damaged(format!(
+                "its body is {len} bytes long, its header says {}",
+                self.len
+            )));
+        }
+        if crc != self.crc {
+            return Err(damaged(format!(
+                "checksum mismatch: the header says {:08x}, the body hashes to {crc:08x}",
+                self.crc
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a header line of a unit of `kind` (without its `\n`).
+fn parse_header(kind: Unit, line: &[u8], location: &str) -> Result<Header, StateError> {
+    let damaged = |message: String| StateError::Damaged {
+        location: location.to_owned(),
+        message,
+    };
+    let header =
+        std::str::from_utf8(line).map_err(|_| damaged("its header line is not text".into()))?;
     let expected = format!("{}/", kind.tag());
     let Some(rest) = header.strip_prefix(&expected) else {
         return Err(damaged(format!(
@@ -182,19 +327,7 @@ pub fn decode<'a>(kind: Unit, bytes: &'a [u8], location: &str) -> Result<Opened<
             "its header {header:?} lacks a checksum or a length"
         )));
     };
-    if body.len() != len {
-        return Err(damaged(format!(
-            "its body is {} bytes long, its header says {len}",
-            body.len()
-        )));
-    }
-    let actual = crc32(body);
-    if actual != crc {
-        return Err(damaged(format!(
-            "checksum mismatch: the header says {crc:08x}, the body hashes to {actual:08x}"
-        )));
-    }
-    Ok(Opened { format, body })
+    Ok(Header { format, crc, len })
 }
 
 /// A state as a unit: JSON with each of the state's fields, and each
@@ -210,21 +343,34 @@ pub fn decode<'a>(kind: Unit, bytes: &'a [u8], location: &str) -> Result<Opened<
 /// # Errors
 /// [`StateError::Backend`] of `backend` when the state cannot be encoded.
 pub fn encode_state(state: &State, readable: bool, backend: &str) -> Result<Vec<u8>, StateError> {
-    let json = if readable {
-        let mut out = Vec::new();
+    let mut json = Vec::new();
+    write_state_body(state, readable, &mut json, backend)?;
+    Ok(encode_owned(Unit::State, json))
+}
+
+/// Writes the body [`encode_state`] puts after its header to `out`, as it
+/// is encoded (through a [`Summing`] writer, to make the header after).
+///
+/// # Errors
+/// [`StateError::Backend`] of `backend` when the state cannot be encoded
+/// or `out` fails.
+pub fn write_state_body(
+    state: &State,
+    readable: bool,
+    mut out: impl std::io::Write,
+    backend: &str,
+) -> Result<(), StateError> {
+    let written = if readable {
         let mut ser = serde_json::Serializer::with_formatter(&mut out, EntryLines::default());
-        serde::Serialize::serialize(state, &mut ser).map(|()| {
-            out.push(b'\n');
-            out
-        })
+        serde::Serialize::serialize(state, &mut ser)
+            .and_then(|()| out.write_all(b"\n").map_err(serde_json::Error::io))
     } else {
-        serde_json::to_vec(state)
+        serde_json::to_writer(&mut out, state)
     };
-    let json = json.map_err(|e| StateError::Backend {
+    written.map_err(|e| StateError::Backend {
         backend: backend.to_owned(),
         message: format!("cannot serialize the state of stack {:?}: {e}", state.stack),
-    })?;
-    Ok(encode_owned(Unit::State, json))
+    })
 }
 
 /// Writes JSON with the keys of the outer two levels of objects each on a
@@ -467,6 +613,43 @@ mod tests {
         longer.push(b'\n');
         assert!(decode(Unit::State, &longer, "u").is_err());
         assert_eq!(decode(Unit::State, &unit, "u").unwrap().body, body);
+    }
+
+    #[test]
+    fn a_streamed_check_refuses_what_decode_refuses_with_the_same_message() {
+        let body = br#"{"stack":"dev","lineage":"l","serial":3,"resources":{}}"#;
+        let unit = encode(Unit::State, body);
+        let same = |d: &[u8], what: &str| {
+            let whole = decode(Unit::State, d, "u").map(|o| o.format);
+            let streamed = check_stream(Unit::State, d, "u");
+            match (&whole, &streamed) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{what}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what}"),
+                _ => panic!("{what}: decode {whole:?}, streamed {streamed:?}"),
+            }
+        };
+        for i in 0..unit.len() {
+            for bit in 0..8 {
+                let mut d = unit.clone();
+                d[i] ^= 1 << bit;
+                same(&d, &format!("byte {i} bit {bit}"));
+            }
+        }
+        for n in 0..unit.len() {
+            same(&unit[..n], &format!("cut at {n}"));
+        }
+        let mut longer = unit.clone();
+        longer.push(b'\n');
+        same(&longer, "appended");
+        assert_eq!(check_stream(Unit::State, &unit[..], "u").unwrap(), 2);
+        assert_eq!(check_stream(Unit::State, &body[..], "u").unwrap(), 1);
+        let newer = String::from_utf8(unit.clone())
+            .unwrap()
+            .replacen("/2 ", "/3 ", 1);
+        assert!(matches!(
+            check_stream(Unit::State, newer.as_bytes(), "u"),
+            Err(StateError::NewerFormat { found: 3, .. })
+        ));
     }
 
     #[test]

@@ -303,7 +303,6 @@ async fn writer(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Mutex;
 
     use async_trait::async_trait;
@@ -356,7 +355,7 @@ mod tests {
                 name: name.clone(),
                 type_name: "fake:t:T".into(),
                 id: format!("{name}-id"),
-                inputs: Value::Map(BTreeMap::new()),
+                inputs: Value::Map(crate::value::ValueMap::new()),
                 outputs: Value::Null,
                 dependencies: vec![],
                 protect: false,

@@ -412,7 +412,7 @@ impl FakeCloud {
         }
         let mut out = match inputs {
             Value::Map(m) => m.clone(),
-            _ => BTreeMap::new(),
+            _ => crate::value::ValueMap::new(),
         };
         out.insert("id".into(), id.into());
         out.insert(format!("{}_id", short_type(type_name)), id.into());

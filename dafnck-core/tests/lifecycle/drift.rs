@@ -188,7 +188,7 @@ async fn a_secret_output_the_provider_cannot_read_back_is_kept_by_a_refresh() {
             "private_key".to_owned(),
             Value::Secret(Box::new(Value::from("-----BEGIN KEY-----"))),
         );
-        Value::Map(m)
+        Value::Map(m.into())
     });
     let t = TestStack::with_cloud("dev", cloud);
     t.up(infra).await.unwrap();

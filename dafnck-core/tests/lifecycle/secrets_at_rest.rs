@@ -47,7 +47,7 @@ fn cloud() -> FakeCloud {
             "token".to_owned(),
             Value::Secret(Box::new(Value::from(TOKEN))),
         );
-        Value::Map(m)
+        Value::Map(m.into())
     });
     cloud
 }

@@ -173,7 +173,7 @@ fn put(seq: u64, name: &str, pw: &str) -> Record {
                 name: name.into(),
                 type_name: "fake:t:T".into(),
                 id: format!("{name}-1"),
-                inputs: Value::Map(inputs),
+                inputs: Value::Map(inputs.into()),
                 outputs: Value::Null,
                 dependencies: vec![],
                 protect: false,

@@ -33,11 +33,10 @@ pub(super) fn save(
             message: format!("{} already has version {}", dir.display(), info.version),
         });
     }
-    let state_bytes = envelope::encode_state(state, false, BACKEND)?;
-    inner.write_atomic(
+    inner.write_unit_atomic(
         &dir.join(format!("{}.json", info.version)),
-        &state_bytes,
-        true,
+        envelope::Unit::State,
+        |out| envelope::write_state_body(state, false, out, BACKEND),
     )?;
     let mut line = envelope::encode_line(&encode(info, "a version's entry")?);
     line.push(b'\n');

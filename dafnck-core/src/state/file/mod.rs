@@ -17,6 +17,7 @@ use super::{
     StateError, StateHistory, StateLock, StateStore, Stored, VersionInfo,
 };
 
+mod atomic;
 mod controls;
 mod format;
 mod history;
@@ -221,10 +222,11 @@ impl StateStore for FileStore {
 
     async fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
         check_stack(stack)?;
-        let json = envelope::encode_state(snapshot, true, BACKEND)?;
-        let serial = snapshot.serial;
+        // A clone shares the resources (`Arc`s); the snapshot is encoded
+        // straight into its file, never whole in memory.
+        let snapshot = snapshot.clone();
         let stack = stack.to_owned();
-        self.blocking(move |inner| inner.compact(&stack, &json, serial))
+        self.blocking(move |inner| inner.compact(&stack, &snapshot))
             .await
     }
 
@@ -535,16 +537,15 @@ impl Inner {
         Ok(())
     }
 
-    fn compact(&self, stack: &str, snapshot: &[u8], serial: u64) -> Result<(), StateError> {
+    fn compact(&self, stack: &str, snapshot: &State) -> Result<(), StateError> {
+        let serial = snapshot.serial;
         let dir = self.root.join(stack);
         self.ensure_dir(&dir)?;
         let _guard = self.stack_mutex(&dir)?;
         // Check everything before writing anything: a snapshot or journal
         // that cannot be parsed is never overwritten.
         let snapshot_path = dir.join(SNAPSHOT);
-        if let Some(bytes) = read_optional(&snapshot_path)? {
-            check_snapshot(&bytes, &snapshot_path)?;
-        }
+        check_snapshot(&snapshot_path)?;
         let journal_path = dir.join(JOURNAL);
         // The records the new snapshot does not cover, and the old length
         // (the old bytes are let go before the snapshot is written).
@@ -560,8 +561,10 @@ impl Inner {
             None => None,
         };
 
-        self.write_atomic(&snapshot_path, snapshot, true)?;
-        self.add_written(stack, snapshot.len());
+        let written = self.write_unit_atomic(&snapshot_path, envelope::Unit::State, |out| {
+            envelope::write_state_body(snapshot, true, out, BACKEND)
+        })?;
+        self.add_written(stack, written);
         self.set_known(stack, None);
         if let Some((old_len, kept)) = &kept {
             if kept.len() != *old_len {
@@ -571,28 +574,6 @@ impl Inner {
             // Either way the journal is now whole and valid.
             let meta = fs::metadata(&journal_path).map_err(io_err("stat", &journal_path))?;
             self.set_known(stack, Some(Seen::of(&meta)));
-        }
-        Ok(())
-    }
-
-    /// Replaces `path` with `bytes`: a temporary file, fsynced, renamed over
-    /// it; the directory is fsynced too when `durable_rename`.
-    fn write_atomic(
-        &self,
-        path: &Path,
-        bytes: &[u8],
-        durable_rename: bool,
-    ) -> Result<(), StateError> {
-        let mut tmp_name = path.as_os_str().to_owned();
-        tmp_name.push(".tmp");
-        let tmp = PathBuf::from(tmp_name);
-        let mut file = File::create(&tmp).map_err(io_err("create", &tmp))?;
-        file.write_all(bytes).map_err(io_err("write", &tmp))?;
-        self.sync(&file, &tmp, false)?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(io_err("rename", path))?;
-        if durable_rename {
-            self.sync_dir(parent_dir(path))?;
         }
         Ok(())
     }
@@ -765,11 +746,18 @@ fn parse_snapshot(bytes: &[u8], path: &Path) -> Result<State, StateError> {
 /// Refuses a snapshot that must not be overwritten: one whose checksum
 /// fails or of a newer format, or (format 1, with no checksum) one that
 /// does not parse. A checked body was written whole by a store, so it is
-/// not parsed again: a compaction costs the new snapshot, not the old.
-fn check_snapshot(bytes: &[u8], path: &Path) -> Result<(), StateError> {
+/// not parsed again, and it is checked streaming, not read into memory: a
+/// compaction costs the new snapshot, not the old.
+fn check_snapshot(path: &Path) -> Result<(), StateError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("open", path)(e)),
+    };
     let location = path.display().to_string();
-    if envelope::decode(envelope::Unit::State, bytes, &location)?.format == 1 {
-        envelope::decode_state(bytes, &location)?;
+    if envelope::check_stream(envelope::Unit::State, file, &location)? == 1 {
+        let bytes = fs::read(path).map_err(io_err("read", path))?;
+        envelope::decode_state(&bytes, &location)?;
     }
     Ok(())
 }

@@ -1,6 +1,5 @@
 //! Tests of the file store: torn tails, corruption, compaction, locks.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
@@ -17,7 +16,7 @@ fn put(seq: u64, name: &str) -> Record {
                 name: name.into(),
                 type_name: "fake:t:T".into(),
                 id: format!("{name}-id"),
-                inputs: Value::Map(BTreeMap::from([(
+                inputs: Value::Map(crate::value::ValueMap::from([(
                     "size".to_owned(),
                     Value::Int(seq as i64),
                 )])),
