@@ -225,7 +225,7 @@ pub fn check_stream(
         .take(MAX_HEADER)
         .read_until(b'\n', &mut line)
         .map_err(io)?;
-    if line.pop() != Some(b'\n') {
+    if line.last() != Some(&b'\n') {
         return Err(StateError::Damaged {
             location: location.to_owned(),
             message: if line.is_empty() {
@@ -235,6 +235,7 @@ pub fn check_stream(
             },
         });
     }
+    line.pop();
     let header = parse_header(kind, &line, location)?;
     let mut crc = crc32fast::Hasher::new();
     let mut len = 0usize;
