@@ -147,7 +147,11 @@ pub(crate) fn captured(marker: &serde_json::Map<String, serde_json::Value>) -> O
     if marker.len() != 1 {
         return None;
     }
-    let index = marker.get(COMPUTED_KEY)?.as_u64()?;
+    captured_at(marker.get(COMPUTED_KEY)?.as_u64()?)
+}
+
+/// The computed value captured at `index`, while [`capturing`].
+pub(crate) fn captured_at(index: u64) -> Option<Value> {
     CAPTURED.with(|c| {
         let c = c.borrow();
         let found = c.as_ref()?.get(usize::try_from(index).ok()?)?;

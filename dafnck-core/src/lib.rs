@@ -55,6 +55,7 @@ pub mod state;
 pub mod terraform;
 pub mod testing;
 mod value;
+mod value_serde;
 
 pub use data::{DataHandle, DataSource};
 pub use declare::Declare;

@@ -76,7 +76,7 @@ impl Value {
     /// When `T`'s `Serialize` implementation fails, or produces a number that
     /// fits neither `i64` nor `f64`.
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
-        computed::capturing(|| serde_json::to_value(value).map(Value::from_json))
+        computed::capturing(|| crate::value_serde::to_value(value))
     }
 
     /// Converts a JSON value, decoding the `$secret` / `$ref` / `$unknown`
@@ -175,7 +175,7 @@ impl Value {
     /// # Errors
     /// When the value does not have the shape `T` expects.
     pub fn deserialize_into<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_value(self.to_plain_json())
+        crate::value_serde::from_value(self)
     }
 
     /// The field of a map, if this is a map and has it.
