@@ -206,7 +206,7 @@ fn export_and_import_move_a_stack_with_its_history_and_refuse_what_would_lose_st
     let r = run(d, &["state", "export", "--out", file_arg]);
     expect(&r, 0);
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("\"format\": \"dafnck-state-export/1\""));
+    assert!(text.contains("\"format\": \"dafnck-state-export/2\""));
     assert!(text.contains("\"checksum\": \"sha256:"));
     assert!(
         !text.contains("s3cret"),

@@ -2,8 +2,9 @@
 //! secret config value set from stdin, `up` of the network stack, `up` of
 //! the app stack reading its exports (and a file it owns, as a data
 //! source), the app's computed URLs in `outputs --json`, a change of the
-//! network planned as the app's dependent updates, and the errors of an
-//! app run before the network exists.
+//! network planned as the app's dependent updates (the data source's
+//! changed answer shown with what it changes, and counted in the app's
+//! history), and the errors of an app run before the network exists.
 #![cfg(feature = "local")]
 
 mod support;
@@ -155,7 +156,29 @@ fn the_app_stack_builds_on_the_network_stacks_exports() {
         preview.contains("~ blue/index") && preview.contains("~ green/index"),
         "{preview}"
     );
+    // The hosts file the app reads changed with the port: the preview says
+    // how its answer changed since the app's last `up`, and what it changes.
+    assert!(
+        preview.contains(" <= read data source \"hosts\" (local:fs:FileContent): answer changed\n")
+            && preview.contains("        content: ")
+            && preview.contains("port 9090")
+            && preview.contains("        affects: blue/index, green/index\n"),
+        "{preview}"
+    );
     ok(d, &["--stack", "app", "up", "--yes"]);
+    let history = ok(d, &["--stack", "app", "state", "history"]);
+    let summaries: Vec<&str> = history
+        .lines()
+        .map(|l| l.rsplit('\t').next().unwrap())
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            "create 4, update 0, replace 0, delete 0; data sources: 1 new",
+            "create 0, update 2, replace 0, delete 0; data sources: 1 changed",
+        ],
+        "{history}"
+    );
     let outputs = ok(d, &["--stack", "app", "outputs", "--json"]);
     assert!(outputs.contains("http://127.0.0.1:9090/blue/"), "{outputs}");
 

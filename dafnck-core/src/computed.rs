@@ -49,6 +49,9 @@ pub struct Computed {
     sources: Vec<Value>,
     compute: Arc<ComputeFn>,
     location: Location,
+    /// The data source whose answer it takes a value from (a data
+    /// source's output, see [`crate::data`]).
+    read: Option<Arc<str>>,
 }
 
 /// Two computed values are the same when they were declared at the same
@@ -89,6 +92,18 @@ impl Computed {
             sources,
             compute,
             location,
+            read: None,
+        }
+    }
+
+    /// The data sources it takes a value from, directly or through its
+    /// sources, added to `into`.
+    pub(crate) fn reads_into(&self, into: &mut std::collections::BTreeSet<Arc<str>>) {
+        if let Some(read) = &self.read {
+            into.insert(Arc::clone(read));
+        }
+        for s in &self.sources {
+            reads_in(s, into);
         }
     }
 
@@ -315,10 +330,26 @@ impl<T: Serialize + DeserializeOwned + 'static> Input<T> {
 /// (see [`crate::lookup`]) has been resolved, so the planner computes it
 /// like any value whose sources are known.
 pub(crate) fn over_answer<U>(
-    read: impl Fn() -> Result<Value, String> + Send + Sync + 'static,
+    take: impl Fn() -> Result<Value, String> + Send + Sync + 'static,
+    read: Option<Arc<str>>,
     location: Location,
 ) -> Input<U> {
-    computed(Vec::new(), move |_: &[Value]| read(), location)
+    let compute: Arc<ComputeFn> = Arc::new(move |_: &[Value]| take());
+    let mut c = Computed::new(Vec::new(), compute, location);
+    c.read = read;
+    Input::computed(Arc::new(c))
+}
+
+/// The data sources the computed values within `value` take values from
+/// (see [`Computed::reads_into`]), added to `into`.
+pub(crate) fn reads_in(value: &Value, into: &mut std::collections::BTreeSet<Arc<str>>) {
+    match value {
+        Value::Computed(c) => c.reads_into(into),
+        Value::List(items) => items.iter().for_each(|v| reads_in(v, into)),
+        Value::Map(map) => map.values().for_each(|v| reads_in(v, into)),
+        Value::Secret(inner) => reads_in(inner, into),
+        _ => {}
+    }
 }
 
 /// One argument of [`interpolate!`](crate::interpolate): an [`Input`] or

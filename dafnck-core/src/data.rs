@@ -34,6 +34,15 @@
 //! and never recorded as an object of the stack, so never deleted. A query
 //! must be known when planning: made of values, config, or other reads,
 //! not of resources' outputs.
+//!
+//! An `up` whose steps all succeed records each read — its type, query and
+//! answer, and since when the answer has been the same — in the state's
+//! [`reads`](crate::state::State::reads) (see [`crate::state::reads`]); a
+//! read the program no longer declares is dropped. A later preview shows
+//! a read whose answer changed since (`image_id: "ami-1" -> "ami-2"`) and
+//! the resources it changes because of it; `drift` reads the recorded
+//! data sources again with their recorded queries; the history shows
+//! read changes beside resource changes.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -156,6 +165,7 @@ impl Stack {
             answer: Arc::clone(&lookup.answer),
             what,
             location: location.clone(),
+            read: name.into(),
         };
         if let Some(first) = self.data_read(name) {
             let first = first.clone();

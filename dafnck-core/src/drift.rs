@@ -1,7 +1,9 @@
 //! Refresh and drift: read every recorded object through its provider (at
 //! most `parallelism` reads at once; objects of a type whose provider reads
 //! in batches, up to [`READ_BATCH`] a call) and report what changed outside
-//! the program — fields that differ, objects that are gone.
+//! the program — fields that differ, objects that are gone. `drift` also
+//! reads the recorded data sources again ([`crate::state::reads`]) and
+//! reports an answer that changed.
 
 use std::collections::HashMap;
 
@@ -12,6 +14,7 @@ use crate::error::{Diagnostic, Error};
 use crate::provider::{
     standard_diff, DiffRequest, Observed, Providers, ReadRequest, RetryPolicy, READ_BATCH,
 };
+use crate::state::reads::AnswerChange;
 use crate::state::{Entry, ResourceState, State};
 use crate::value::Value;
 
@@ -50,6 +53,19 @@ pub struct Drifted {
     pub fields: Vec<FieldDrift>,
 }
 
+/// A data source whose answer differs from the one the state records
+/// (see [`crate::state::reads`]): read again with its recorded query.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReadDrift {
+    /// The read's name in the program.
+    pub name: String,
+    /// The data source's type.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The outputs that differ.
+    pub changes: Vec<AnswerChange>,
+}
+
 /// What a refresh found.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct DriftReport {
@@ -57,12 +73,22 @@ pub struct DriftReport {
     pub drifted: Vec<Drifted>,
     /// How many objects were read.
     pub checked: usize,
+    /// `drift` only: the recorded data sources whose answer changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<ReadDrift>,
+    /// `drift` only: how many recorded data sources were read again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reads_checked: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl DriftReport {
-    /// Whether anything drifted.
+    /// Whether anything drifted, or a data source answers differently.
     pub fn has_drift(&self) -> bool {
-        !self.drifted.is_empty()
+        !self.drifted.is_empty() || !self.reads.is_empty()
     }
 
     /// The drift of resource `name`, if any.
@@ -95,12 +121,30 @@ impl DriftReport {
                 }
             }
         }
+        for r in &self.reads {
+            let _ = writeln!(
+                out,
+                "~ data source {:?} ({}): answers differently than recorded (the next `up` records it)",
+                r.name, r.type_name
+            );
+            for c in &r.changes {
+                let _ = writeln!(out, "    {}", c.describe());
+            }
+        }
         let _ = writeln!(
             out,
             "Drift: {} of {} resources changed outside the program.",
             self.drifted.len(),
             self.checked
         );
+        if self.reads_checked > 0 {
+            let _ = writeln!(
+                out,
+                "Reads: {} of {} data sources answer differently than recorded.",
+                self.reads.len(),
+                self.reads_checked
+            );
+        }
         out
     }
 }
@@ -154,6 +198,7 @@ pub async fn refresh(
     let mut report = DriftReport {
         drifted: Vec::new(),
         checked: reads.len(),
+        ..DriftReport::default()
     };
     let mut entries = Vec::new();
     let mut problems = Vec::new();

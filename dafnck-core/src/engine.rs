@@ -70,9 +70,11 @@ pub struct Preview {
 
 impl Preview {
     /// Whether `up` has anything to do: changes, pending operations to
-    /// record, drift to correct, or an interrupted handover to reset.
+    /// record, drift to correct, an interrupted handover to reset, or
+    /// data-source reads to record or drop.
     pub fn has_work(&self) -> bool {
         self.plan.has_changes()
+            || self.plan.records_reads()
             || !self.pending.is_empty()
             || !self.interrupted.is_empty()
             || self.drift.as_ref().is_some_and(|d| d.has_drift())
@@ -361,6 +363,7 @@ impl Engine {
         }
         let mut plan = self.plan(&desired, &current, base)?;
         plan.reads = reads;
+        lookups::compare_reads(&mut plan, &current, &desired);
         let (policy, guard) = self.check_policies(&desired, &plan)?.unzip();
         let cost = self.cost.as_ref().map(|model| {
             crate::cost::CostReport::new(
@@ -402,6 +405,7 @@ impl Engine {
             let state = this.reset_handovers(state, &handovers).await?;
             let mut plan = this.plan(&desired, &state, None)?;
             plan.reads = reads;
+            lookups::compare_reads(&mut plan, &state, &desired);
             let guard = this.check_policies(&desired, &plan)?.and_then(|(_, g)| g);
             this.guarded(guard)
                 .execute("up", &plan, state, pending, handovers)
@@ -469,10 +473,13 @@ impl Engine {
         .await
     }
 
-    /// Reports drift without changing anything.
+    /// Reports drift without changing anything: the recorded objects as
+    /// read now, and the recorded data sources asked their recorded
+    /// queries again.
     ///
     /// # Errors
-    /// State errors, [`Error::Read`] for objects that cannot be read.
+    /// State errors, [`Error::Read`] for objects and data sources that
+    /// cannot be read.
     pub async fn drift(&self) -> crate::Result<DriftReport> {
         let state = self.state().await?;
         self.require_key_to_compare("drift", &state)?;
@@ -484,7 +491,10 @@ impl Engine {
             self.settings.parallelism,
         )
         .await?;
-        Ok(r.report)
+        let mut report = r.report;
+        report.reads = self.read_again(&state).await?;
+        report.reads_checked = state.reads.len();
+        Ok(report)
     }
 
     /// Forgets a recorded resource without deleting its object (`state rm`).
@@ -744,6 +754,9 @@ impl Engine {
         let failed = report.failed().count();
         if failed > 0 {
             text.push_str(&format!(" ({failed} failed)"));
+        }
+        if let Some(reads) = state::reads::summary(&state.reads, &final_state.reads) {
+            text.push_str(&format!("; {reads}"));
         }
         let outcome = if report.is_success() {
             state::RunOutcome::Succeeded

@@ -37,6 +37,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Diagnostic;
 use crate::resource::Location;
+use crate::state::reads::AnswerChange;
+use crate::state::ReadState;
 use crate::value::Value;
 
 /// The answer of one lookup, once the engine has resolved it: the exports
@@ -115,6 +117,10 @@ impl Lookup {
                     .map(|w| w.iter().map(|w| w.key.clone()).collect())
                     .unwrap_or_default(),
                 location: self.location.clone(),
+                record: None,
+                changed: Vec::new(),
+                affects: Vec::new(),
+                to_record: false,
             },
             Source::Data {
                 name, type_name, ..
@@ -125,6 +131,10 @@ impl Lookup {
                 store: None,
                 keys: Vec::new(),
                 location: self.location.clone(),
+                record: None,
+                changed: Vec::new(),
+                affects: Vec::new(),
+                to_record: false,
             },
         }
     }
@@ -135,6 +145,7 @@ impl Lookup {
 pub(crate) fn input_over<T>(
     answer: &Answer,
     what: String,
+    read: Option<Arc<str>>,
     location: Location,
     pick: impl Fn(&Value) -> Result<Value, String> + Send + Sync + 'static,
 ) -> crate::Input<T> {
@@ -148,6 +159,7 @@ pub(crate) fn input_over<T>(
             )),
         }
         },
+        read,
         location,
     )
 }
@@ -164,7 +176,7 @@ pub enum ReadKind {
 
 /// One read a plan made: shown in the preview, never an object of the
 /// stack.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Read {
     /// The data source's name in the program, or the referenced stack.
     pub name: String,
@@ -181,17 +193,57 @@ pub struct Read {
     pub keys: Vec<String>,
     /// Where the program declared the read.
     pub location: Location,
+    /// For a data source: what the state records of it once an `up` of
+    /// this plan succeeds (its query and answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<ReadState>,
+    /// For a data source read before: how its answer differs from the one
+    /// the state records (empty: the same, or never recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<AnswerChange>,
+    /// For a changed answer: the resources the plan changes that take a
+    /// value from this read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub affects: Vec<String>,
+    /// For a data source: the state does not record it as read now (a new
+    /// read, or its query or answer changed), so an `up` records it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub to_record: bool,
 }
 
 impl Read {
+    /// The lines the preview shows of it: [`Read::describe`], then for an
+    /// answer that changed since the recorded one, a line per output that
+    /// differs and one naming the resources the change affects.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![self.describe()];
+        for c in &self.changed {
+            lines.push(format!("    {}", c.describe()));
+        }
+        if !self.changed.is_empty() {
+            lines.push(if self.affects.is_empty() {
+                "    changes no resource".to_owned()
+            } else {
+                format!("    affects: {}", self.affects.join(", "))
+            });
+        }
+        lines
+    }
+
     /// One line for the preview: `read data source "ami" (aws:ec2:AmiLookup)`,
-    /// `read exports of stack "network": vpc_id, subnet_id`.
+    /// `read exports of stack "network": vpc_id, subnet_id`; a data source
+    /// whose answer changed since it was recorded ends `: answer changed`.
     pub fn describe(&self) -> String {
         match self.kind {
             ReadKind::Data => format!(
-                "read data source {:?} ({})",
+                "read data source {:?} ({}){}",
                 self.name,
-                self.type_name.as_deref().unwrap_or("?")
+                self.type_name.as_deref().unwrap_or("?"),
+                if self.changed.is_empty() {
+                    ""
+                } else {
+                    ": answer changed"
+                }
             ),
             ReadKind::StackExports => {
                 let mut line = format!("read exports of stack {:?}", self.name);
@@ -294,6 +346,9 @@ pub(crate) struct AnswerRef {
     pub answer: Answer,
     pub what: Arc<str>,
     pub location: Location,
+    /// The data source's name: the computed inputs over the answer carry
+    /// it, so a plan can say which resources take a value from the read.
+    pub read: Arc<str>,
 }
 
 /// Two references to one read are equal.
@@ -322,6 +377,7 @@ impl AnswerRef {
         input_over(
             &self.answer,
             self.what.to_string(),
+            Some(Arc::clone(&self.read)),
             self.location.clone(),
             move |outputs: &Value| {
                 outputs

@@ -261,6 +261,11 @@ pub struct Plan {
     /// sources (see [`crate::lookup`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reads: Vec<crate::lookup::Read>,
+    /// Data sources the state records that the program no longer reads,
+    /// with their types: an `up` drops them from the state (deleting
+    /// nothing).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dropped_reads: BTreeMap<String, String>,
 }
 
 /// The format version of a plan as data (a saved plan whose secrets are
@@ -279,7 +284,16 @@ impl Plan {
             targets: Vec::new(),
             encryption: None,
             reads: Vec::new(),
+            dropped_reads: BTreeMap::new(),
         }
+    }
+
+    /// Whether an `up` of this plan changes the data-source reads the
+    /// state records: a read new or changed since (its query or answer),
+    /// or one to drop. Such an `up` has work even with no resource
+    /// change.
+    pub fn records_reads(&self) -> bool {
+        self.reads.iter().any(|r| r.to_record) || !self.dropped_reads.is_empty()
     }
 
     /// The change for resource `name` (deposed deletes excluded).

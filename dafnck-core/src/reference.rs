@@ -119,6 +119,7 @@ impl StackReference {
         lookup::input_over(
             &self.lookup.answer,
             format!("stack reference {:?}", self.stack),
+            None,
             location,
             move |exports: &Value| {
                 exports

@@ -20,7 +20,19 @@ impl Plan {
     pub fn render_styled(&self, color: bool) -> String {
         let mut out = String::new();
         for read in &self.reads {
-            let _ = writeln!(out, " <= {}", read.describe());
+            let mut lines = read.lines().into_iter();
+            if let Some(first) = lines.next() {
+                let _ = writeln!(out, " <= {first}");
+            }
+            for line in lines {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+        for (name, type_name) in &self.dropped_reads {
+            let _ = writeln!(
+                out,
+                " -  data source {name:?} ({type_name}) is no longer read: dropped from the state"
+            );
         }
         // Resources of a component (`app/web`) are shown under a line
         // naming it, indented one step per level: a tree.
@@ -51,6 +63,15 @@ impl Plan {
         }
         if !self.has_changes() {
             out.push_str("No changes: the stack matches the program.\n");
+            // Why an `up` of this plan still writes the state.
+            if self.records_reads() {
+                let record = self.reads.iter().filter(|r| r.to_record).count();
+                let _ = writeln!(
+                    out,
+                    "Reads: {record} to record, {} to drop (the state keeps what the data sources answered).",
+                    self.dropped_reads.len()
+                );
+            }
         }
         let s = self.summary();
         let _ = writeln!(

@@ -112,7 +112,8 @@ fn computed_value(plan: &Plan) -> Option<(String, &crate::computed::Computed)> {
         })
 }
 
-/// Whether a plan's inputs, recorded objects or exports hold a secret.
+/// Whether a plan's inputs, recorded objects, exports or data-source
+/// answers hold a secret.
 pub(crate) fn holds_secrets(plan: &Plan) -> bool {
     plan.changes.iter().any(|c| {
         c.after.as_ref().is_some_and(Value::contains_secret)
@@ -121,6 +122,15 @@ pub(crate) fn holds_secrets(plan: &Plan) -> bool {
                 .as_ref()
                 .is_some_and(|b| b.inputs.contains_secret() || b.outputs.contains_secret())
     }) || plan.exports.values().any(Value::contains_secret)
+        || plan.reads.iter().any(|r| {
+            r.record
+                .as_ref()
+                .is_some_and(|rec| rec.query.contains_secret() || rec.answer.contains_secret())
+                || r.changed.iter().any(|c| {
+                    c.before.as_ref().is_some_and(Value::contains_secret)
+                        || c.after.as_ref().is_some_and(Value::contains_secret)
+                })
+        })
 }
 
 /// A copy of `plan` with every secret sealed under `header`'s key, marked
@@ -165,6 +175,17 @@ fn visit_mut<E>(plan: &mut Plan, f: &mut impl FnMut(&mut Value) -> Result<(), E>
     }
     for v in plan.exports.values_mut() {
         f(v)?;
+    }
+    for read in &mut plan.reads {
+        if let Some(rec) = &mut read.record {
+            f(&mut rec.query)?;
+            f(&mut rec.answer)?;
+        }
+        for c in &mut read.changed {
+            for v in [&mut c.before, &mut c.after].into_iter().flatten() {
+                f(v)?;
+            }
+        }
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Every stored unit of the file store, and a saved plan, carries a
 //! checksum: damage is refused by name and nothing is written; files of
-//! state format 1 (before checksums) still load; a newer format is refused
+//! state formats 1 (before checksums) and 2 (before data-source reads were
+//! recorded) still load; a newer format is refused
 //! naming both formats; a hand edit is accepted only through
 //! `state verify --accept`, which records who accepted it.
 
@@ -11,12 +12,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use dafnck_core::cli;
 use dafnck_core::engine::Engine;
+use dafnck_core::lookup::Lookups;
 use dafnck_core::prelude::*;
 use dafnck_core::state::{self, envelope, FileStore, StateError, StateHistory};
 use dafnck_core::testing::damage::{self, Damage, StoredUnit, UnitAccess, UnitKind};
-use dafnck_core::testing::resources::{Network, Subnet};
+use dafnck_core::testing::resources::{Network, NetworkLookup, Subnet};
 use dafnck_core::testing::FakeCloud;
-use dafnck_core::Providers;
+use dafnck_core::{Providers, Value};
 
 /// The file store's units, as files.
 struct Files(PathBuf);
@@ -113,7 +115,7 @@ async fn a_damaged_saved_plan_is_refused_by_name_and_nothing_is_applied() {
     let path = dir.path().join("plan.json");
     engine.save_plan(&plan, &path).unwrap();
     let whole = fs::read(&path).unwrap();
-    assert!(whole.starts_with(b"dafnck-plan/2 crc32="));
+    assert!(whole.starts_with(b"dafnck-plan/3 crc32="));
     assert_eq!(engine.load_plan(&path).unwrap(), plan);
     let snapshot = fs::read(dir.path().join("dev/snapshot.json")).unwrap();
     let calls = cloud.calls().len();
@@ -210,6 +212,71 @@ async fn state_format_1_files_load_plan_nothing_and_are_written_anew_in_the_curr
     assert_eq!(state::load(&store, "dev").await.unwrap().resources.len(), 1);
 }
 
+const FIXTURES_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state-v2");
+
+/// `infra` reading a data source (answered without a provider).
+fn infra_reading(tag: &'static str) -> impl Fn(&mut Stack) -> dafnck_core::Result<()> {
+    move |stack| {
+        infra(tag)(stack)?;
+        let net = stack.read("shared", NetworkLookup::default());
+        stack.export("shared", net.out().arn);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn state_format_2_files_load_plan_nothing_and_gain_reads_in_the_current_format() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&Path::new(FIXTURES_V2).join("store"), dir.path());
+    let store = FileStore::new(dir.path());
+    let snapshot = fs::read(dir.path().join("dev/snapshot.json")).unwrap();
+    assert!(
+        snapshot.starts_with(b"dafnck-state/2 "),
+        "the fixture is of format 2"
+    );
+
+    let state = state::load(&store, "dev").await.unwrap();
+    assert_eq!(state.serial, 11, "the journal's record is replayed");
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["net", "sub"]);
+    assert!(state.reads.is_empty());
+    let versions = store.versions("dev").await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(
+        store.read_version("dev", 2).await.unwrap().unwrap().serial,
+        10
+    );
+    let plan = dafnck_core::saved_plan::load(&Path::new(FIXTURES_V2).join("plan.json")).unwrap();
+    assert_eq!((plan.stack.as_str(), plan.summary().update), ("dev", 1));
+
+    let cloud = FakeCloud::new();
+    let engine = engine(dir.path(), &cloud);
+    assert!(!engine.verify().await.is_damaged());
+    let preview = engine.preview(infra("two"), false).await.unwrap();
+    assert!(!preview.plan.has_changes(), "{}", preview.plan.render());
+
+    // The first `up` of a program that reads records the read, and writes
+    // the current format.
+    let answer = serde_json::json!({"network_id": "network-9", "arn": "arn:fake:9"});
+    let engine = engine.lookups(Lookups {
+        data: [("shared".to_owned(), Value::from_serialize(&answer).unwrap())].into(),
+        ..Lookups::default()
+    });
+    engine.up(infra_reading("two"), false).await.unwrap();
+    let snapshot = fs::read(dir.path().join("dev/snapshot.json")).unwrap();
+    assert!(snapshot.starts_with(format!("dafnck-state/{} ", envelope::FORMAT).as_bytes()));
+    let state = state::load(&store, "dev").await.unwrap();
+    assert_eq!(
+        state.reads["shared"].answer.get("arn"),
+        Some(&Value::from("arn:fake:9"))
+    );
+    assert_eq!(state.resources.len(), 2);
+    let verified = engine.verify().await;
+    assert!(!verified.is_damaged(), "{verified}");
+}
+
 #[tokio::test]
 async fn a_unit_of_a_newer_format_is_refused_naming_both_formats() {
     let dir = tempfile::tempdir().unwrap();
@@ -229,8 +296,8 @@ async fn a_unit_of_a_newer_format_is_refused_naming_both_formats() {
         matches!(
             &err,
             dafnck_core::Error::State(StateError::NewerFormat {
-                found: 3,
-                supported: 2,
+                found: 4,
+                supported: 3,
                 ..
             })
         ),
@@ -239,8 +306,8 @@ async fn a_unit_of_a_newer_format_is_refused_naming_both_formats() {
     let text = err.to_string();
     assert!(
         text.contains(&path.display().to_string())
-            && text.contains("format 3")
-            && text.contains("up to 2"),
+            && text.contains("format 4")
+            && text.contains("up to 3"),
         "{text}"
     );
     assert!(engine.up(infra("two"), false).await.is_err());

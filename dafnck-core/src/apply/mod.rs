@@ -287,6 +287,10 @@ pub async fn execute(
         });
         outputs.clear();
     }
+    let succeeded = status.iter().all(|s| matches!(s, Some(StepStatus::Done)));
+    if let Some(reads) = reads_to_record(plan, state, succeeded) {
+        journal.record(Entry::Reads { reads });
+    }
 
     let steps = graph
         .steps
@@ -448,4 +452,32 @@ fn skip_dependents(
         stack.extend(graph.deps.successors(s));
     }
     skipped
+}
+
+/// The data-source reads to record after applying `plan` to `state`, when
+/// they differ from the recorded ones: those the plan read, after an
+/// untargeted `up` whose steps all `succeeded` (a read no longer declared
+/// is dropped); none after `destroy`. A failed or targeted run leaves the
+/// recorded reads as they were, so the next preview still shows how an
+/// answer changed; so does a plan that carries no answers (saved by a
+/// dafnck from before reads were recorded).
+fn reads_to_record(
+    plan: &Plan,
+    state: &State,
+    succeeded: bool,
+) -> Option<BTreeMap<String, crate::state::ReadState>> {
+    let reads = if plan.destroy {
+        BTreeMap::new()
+    } else if succeeded && plan.targets.is_empty() {
+        let read: Option<Vec<_>> = plan
+            .reads
+            .iter()
+            .filter(|r| r.kind == crate::lookup::ReadKind::Data)
+            .map(|r| r.record.clone())
+            .collect();
+        crate::state::reads::carry_times(&state.reads, read?)
+    } else {
+        return None;
+    };
+    (reads != state.reads).then_some(reads)
 }

@@ -14,8 +14,32 @@ use crate::state::ResourceState;
 use crate::value::Value;
 
 /// The plan as the stable JSON document of `preview --json`:
-/// `{"changes":[{"name","type","action","fields":[..]}],"summary":{..}}`.
+/// `{"changes":[{"name","type","action","fields":[..]}],"summary":{..}}`,
+/// and when the program reads data sources, `"reads":[{"name","type",
+/// "changed":[..],"affects":[..]}]` (the outputs whose answer changed
+/// since the recorded one, and the resources changed because of it).
 pub fn plan_json(plan: &Plan) -> serde_json::Value {
+    let mut doc = plan_changes_json(plan);
+    let reads: Vec<serde_json::Value> = plan
+        .reads
+        .iter()
+        .filter(|r| r.kind == crate::lookup::ReadKind::Data)
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "type": r.type_name,
+                "changed": r.changed.iter().map(|c| c.field.clone()).collect::<Vec<_>>(),
+                "affects": r.affects,
+            })
+        })
+        .collect();
+    if !reads.is_empty() {
+        doc["reads"] = serde_json::Value::Array(reads);
+    }
+    doc
+}
+
+fn plan_changes_json(plan: &Plan) -> serde_json::Value {
     let s = plan.summary();
     json!({
         "changes": plan.changes.iter().map(|c| json!({
@@ -35,7 +59,9 @@ pub fn plan_json(plan: &Plan) -> serde_json::Value {
 }
 
 /// The drift as the stable JSON document of `drift --json`: a list of
-/// `{"name","type","kind":"changed|deleted","fields":[..]}`.
+/// `{"name","type","kind":"changed|deleted|read_changed","fields":[..]}`
+/// (`read_changed`: a recorded data source answers differently; its
+/// fields are the outputs that differ).
 pub fn drift_json(report: &DriftReport) -> serde_json::Value {
     serde_json::Value::Array(
         report
@@ -49,6 +75,14 @@ pub fn drift_json(report: &DriftReport) -> serde_json::Value {
                     "fields": d.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>(),
                 })
             })
+            .chain(report.reads.iter().map(|r| {
+                json!({
+                    "name": r.name,
+                    "type": r.type_name,
+                    "kind": "read_changed",
+                    "fields": r.changes.iter().map(|c| c.field.clone()).collect::<Vec<_>>(),
+                })
+            }))
             .collect(),
     )
 }
@@ -296,7 +330,8 @@ pub(super) fn edit_summary(
 }
 
 /// What differs from `before` to `after`, one line per resource (`+`
-/// added, `~` changed, `-` removed) and one for the exported values; under
+/// added, `~` changed, `-` removed), one for the exported values and one
+/// per data-source read recorded, changed or dropped; under
 /// a changed resource, a line per field that differs (`    inputs.size:
 /// "small" -> "large"`), secrets shown as `(secret)`.
 pub(super) fn state_changes(
@@ -322,6 +357,10 @@ pub(super) fn state_changes(
     if after.outputs != before.outputs {
         changes.push("~ the stack's exported values".into());
     }
+    changes.extend(crate::state::reads::read_changes(
+        &before.reads,
+        &after.reads,
+    ));
     changes
 }
 

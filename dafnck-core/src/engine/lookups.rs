@@ -1,17 +1,20 @@
 //! Resolving what a program reads before planning: other stacks' exports
 //! and data sources (see [`crate::lookup`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use super::Engine;
 use crate::data::DataRequest;
+use crate::drift::ReadDrift;
 use crate::error::{Diagnostic, Error};
-use crate::lookup::{check_wants, Lookup, Lookups, Read, Source};
+use crate::lookup::{check_wants, Lookup, Lookups, Read, ReadKind, Source};
+use crate::plan::Plan;
 use crate::resource::Location;
 use crate::stack::Desired;
 use crate::state::encryption::{is_sealed, SealingStore};
-use crate::state::{self, StateStore, StoreBackends};
+use crate::state::reads::answer_changes;
+use crate::state::{self, ReadState, State, StateStore, StoreBackends};
 use crate::value::{OutputRef, Value};
 
 fn problem(location: &Location, resource: Option<&str>, message: String) -> Diagnostic {
@@ -71,15 +74,30 @@ impl Engine {
         if !problems.is_empty() {
             return Err(Error::Program(problems));
         }
+        let mut records = BTreeMap::new();
         for lookup in &desired.lookups {
-            if let Err(p) = self.read_data(&desired.stack, lookup).await {
-                problems.push(p);
+            match self.read_data(&desired.stack, lookup).await {
+                Ok(Some(record)) => {
+                    records.insert(record.name.clone(), record);
+                }
+                Ok(None) => {}
+                Err(p) => problems.push(p),
             }
         }
         if !problems.is_empty() {
             return Err(Error::Program(problems));
         }
-        Ok(desired.lookups.iter().map(Lookup::read).collect())
+        Ok(desired
+            .lookups
+            .iter()
+            .map(|lookup| {
+                let mut read = lookup.read();
+                if read.kind == ReadKind::Data {
+                    read.record = records.remove(&read.name);
+                }
+                read
+            })
+            .collect())
     }
 
     /// The exports of `stack` (a map), from the mocks, this stack's store
@@ -109,8 +127,13 @@ impl Engine {
         Ok(Value::Map(state.outputs.into()))
     }
 
-    /// Reads one data source (not a stack reference: `Ok`).
-    async fn read_data(&self, stack: &str, lookup: &Lookup) -> Result<(), Diagnostic> {
+    /// Reads one data source, and returns what the state records of it
+    /// (not a stack reference: `Ok(None)`).
+    async fn read_data(
+        &self,
+        stack: &str,
+        lookup: &Lookup,
+    ) -> Result<Option<ReadState>, Diagnostic> {
         let Source::Data {
             name,
             type_name,
@@ -118,7 +141,7 @@ impl Engine {
             provider,
         } = &lookup.source
         else {
-            return Ok(());
+            return Ok(None);
         };
         let fail = |message: String| problem(&lookup.location, Some(name), message);
         let what = format!("data source {name:?} ({type_name})");
@@ -146,7 +169,7 @@ impl Engine {
                     name: name.clone(),
                     stack: stack.to_owned(),
                     type_name: (*type_name).to_owned(),
-                    query,
+                    query: query.clone(),
                 };
                 self.settings
                     .retry
@@ -158,12 +181,144 @@ impl Engine {
         if let Some(check) = &lookup.check {
             check(&found).map_err(|e| fail(format!("{what}: its answer {e}")))?;
         }
+        let record = ReadState {
+            name: name.clone(),
+            type_name: (*type_name).to_owned(),
+            query,
+            answer: found.clone(),
+            at: state::now_millis(),
+            provider: provider.clone(),
+        };
         let _ = lookup.answer.set(found);
-        Ok(())
+        Ok(Some(record))
     }
 }
 
 /// A secret export this run cannot open is named as such, not as a map.
 pub(crate) fn sealed_message(v: &Value) -> Option<&'static str> {
     is_sealed(v).then_some("is a secret sealed with a key this run does not have (run with the passphrase of the stack that exported it)")
+}
+
+/// Compares the data sources `plan` read with those `recorded` keeps:
+/// marks each read the state does not record as it is now, lists how each
+/// answer changed and which of the resources the plan changes take a value
+/// from it, and lists the recorded reads the program no longer declares.
+pub(crate) fn compare_reads(plan: &mut Plan, recorded: &State, desired: &Desired) {
+    let mut changed = BTreeSet::new();
+    for read in &mut plan.reads {
+        let Some(now) = &read.record else { continue };
+        match recorded.reads.get(&read.name) {
+            Some(before) => {
+                read.to_record = !before.same_as(now);
+                read.changed = answer_changes(&before.answer, &now.answer);
+                if !read.changed.is_empty() {
+                    changed.insert(read.name.clone());
+                }
+            }
+            None => read.to_record = true,
+        }
+    }
+    plan.dropped_reads = recorded
+        .reads
+        .iter()
+        .filter(|(name, _)| {
+            !plan
+                .reads
+                .iter()
+                .any(|r| r.kind == ReadKind::Data && &r.name == *name)
+        })
+        .map(|(name, r)| (name.clone(), r.type_name.clone()))
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    // Which resources take a value from a changed read, among those the
+    // plan changes: one pass over the program's declarations.
+    let changing: HashSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action.is_change())
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut affects: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for node in &desired.nodes {
+        if !changing.contains(node.name.as_str()) {
+            continue;
+        }
+        let mut reads = BTreeSet::new();
+        crate::computed::reads_in(&node.inputs, &mut reads);
+        for read in reads.iter().filter(|r| changed.contains(&***r)) {
+            affects
+                .entry(read.to_string())
+                .or_default()
+                .push(node.name.to_string());
+        }
+    }
+    for read in &mut plan.reads {
+        if let Some(names) = affects.remove(&read.name) {
+            read.affects = names;
+        }
+    }
+}
+
+impl Engine {
+    /// Asks each data source `state` records its recorded query again (or
+    /// the mocked answer, see [`Engine::lookups`]) and returns those whose
+    /// answer changed.
+    ///
+    /// # Errors
+    /// [`Error::Read`] naming each data source that could not be read.
+    pub(crate) async fn read_again(&self, state: &State) -> crate::Result<Vec<ReadDrift>> {
+        let mut changed = Vec::new();
+        let mut problems = Vec::new();
+        for r in state.reads.values() {
+            let what = format!("data source {:?} ({})", r.name, r.type_name);
+            let found = match self.lookups.data.get(&r.name) {
+                Some(answer) => Ok(answer.clone()),
+                None => match self.providers.for_instance(
+                    &r.name,
+                    &r.type_name,
+                    r.provider.as_deref(),
+                    None,
+                ) {
+                    Err(e) => Err(e.to_string()),
+                    Ok(p) => {
+                        let req = DataRequest {
+                            name: r.name.clone(),
+                            stack: state.stack.clone(),
+                            type_name: r.type_name.clone(),
+                            query: r.query.clone(),
+                        };
+                        self.settings
+                            .retry
+                            .run(0, || p.read_data(req.clone()))
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                },
+            };
+            match found {
+                Ok(answer) => {
+                    let changes = answer_changes(&r.answer, &answer);
+                    if !changes.is_empty() {
+                        changed.push(ReadDrift {
+                            name: r.name.clone(),
+                            type_name: r.type_name.clone(),
+                            changes,
+                        });
+                    }
+                }
+                Err(e) => problems.push(Diagnostic {
+                    resource: None,
+                    location: None,
+                    message: format!("{what} could not be read again: {e}"),
+                }),
+            }
+        }
+        if problems.is_empty() {
+            Ok(changed)
+        } else {
+            Err(Error::Read(problems))
+        }
+    }
 }

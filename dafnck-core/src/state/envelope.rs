@@ -6,12 +6,12 @@
 //! A unit is a header line, then its JSON body:
 //!
 //! ```text
-//! dafnck-state/2 crc32=5c6bd5a1 len=1614
+//! dafnck-state/3 crc32=5c6bd5a1 len=1614
 //! {"stack":"dev", ...}
 //! ```
 //!
 //! - `dafnck-<kind>` says what the unit holds ([`Unit`]);
-//! - `/2` is the state format ([`FORMAT`]) that wrote it;
+//! - `/3` is the state format ([`FORMAT`]) that wrote it;
 //! - `crc32` is the CRC-32 (as the journal's lines use) and `len` the
 //!   length of the body: every byte after the header's `\n`.
 //!
@@ -27,6 +27,9 @@
 //!   its first byte, `{`, which no header can turn into by damage to one
 //!   bit, since a header starts with `d`.
 //! - **2**: the header above.
+//! - **3**: as 2; a state may record the data sources its program read
+//!   (`reads`, and journal records `"entry":"reads"`), which a reader of
+//!   format 2 would drop without a word, so it must refuse them instead.
 //!
 //! A unit of a newer format than [`FORMAT`] is refused
 //! ([`StateError::NewerFormat`], naming both); a unit whose header does not
@@ -38,9 +41,9 @@
 //! use dafnck_core::state::StateError;
 //!
 //! let bytes = envelope::encode(Unit::State, br#"{"stack":"dev"}"#);
-//! assert!(bytes.starts_with(b"dafnck-state/2 crc32="));
+//! assert!(bytes.starts_with(b"dafnck-state/3 crc32="));
 //! let opened = envelope::decode(Unit::State, &bytes, "snapshot.json").unwrap();
-//! assert_eq!((opened.format, opened.body), (2, &br#"{"stack":"dev"}"#[..]));
+//! assert_eq!((opened.format, opened.body), (3, &br#"{"stack":"dev"}"#[..]));
 //!
 //! // One appended byte: refused, naming the unit.
 //! let mut damaged = bytes.clone();
@@ -53,7 +56,7 @@
 use super::{State, StateError};
 
 /// The state format this code writes; it reads every format up to it.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// What a unit holds: the `<kind>` of its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -490,11 +493,14 @@ pub fn decode_state_unchecked(bytes: &[u8], location: &str) -> Result<State, Sta
                 .position(|&b| b == b'\n')
                 .unwrap_or(bytes.len());
             let header = String::from_utf8_lossy(&bytes[..header_end]);
-            let kind = format!("{}/{FORMAT} ", Unit::State.tag());
-            if !header.starts_with(&kind) {
+            let headed = (2..=FORMAT)
+                .any(|format| header.starts_with(&format!("{}/{format} ", Unit::State.tag())));
+            if !headed {
                 return Err(StateError::Damaged {
                     location: location.to_owned(),
-                    message: format!("its header {header:?} is not a format-{FORMAT} state's"),
+                    message: format!(
+                        "its header {header:?} is not a state's of format 2 to {FORMAT}"
+                    ),
                 });
             }
             bytes.get(header_end + 1..).unwrap_or_default()
@@ -678,7 +684,7 @@ mod tests {
         );
         let text = err.to_string();
         assert!(
-            text.contains("s/snapshot.json") && text.contains('7') && text.contains('2'),
+            text.contains("s/snapshot.json") && text.contains('7') && text.contains('3'),
             "{text}"
         );
     }
@@ -723,6 +729,24 @@ mod tests {
         let compact = encode_state(&state, false, "test").unwrap();
         assert_eq!(decode_state(&compact, "u").unwrap(), state);
         assert!(compact.len() < unit.len());
+    }
+
+    #[test]
+    fn a_hand_edit_of_a_format_2_state_reads_unchecked_and_a_newer_one_is_refused() {
+        let body = br#"{"stack":"dev","lineage":"l","serial":3,"resources":{}}"#;
+        let edited = [&b"dafnck-state/2 crc32=00000000 len=1\n"[..], body].concat();
+        assert_eq!(decode_state_unchecked(&edited, "u").unwrap().serial, 3);
+        let newer = format!("dafnck-state/{} crc32=00000000 len=1\n", FORMAT + 1);
+        let newer = [newer.as_bytes(), body].concat();
+        assert!(matches!(
+            decode_state_unchecked(&newer, "u"),
+            Err(StateError::NewerFormat { .. })
+        ));
+        let plan = [&b"dafnck-plan/3 crc32=00000000 len=1\n"[..], body].concat();
+        assert!(matches!(
+            decode_state_unchecked(&plan, "u"),
+            Err(StateError::Damaged { .. })
+        ));
     }
 
     #[test]

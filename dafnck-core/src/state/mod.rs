@@ -20,6 +20,7 @@ mod memory;
 mod migrate;
 mod model;
 mod portable;
+pub mod reads;
 mod retention;
 mod store;
 pub mod testing;
@@ -37,6 +38,7 @@ pub use model::{
     OpKind, Outcome, Record, ResourceState, RunOutcome, State, Stored, VersionInfo,
 };
 pub use portable::{sha256_tag, Exported, ExportedVersion, EXPORT_FORMAT};
+pub use reads::ReadState;
 pub use retention::{parse_duration, prune, Retention};
 pub(crate) use store::unsupported;
 pub use store::{

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::encryption::Encryption;
+use super::reads::ReadState;
 use super::timings::Timings;
 use super::StateError;
 use crate::resource::Location;
@@ -64,6 +65,10 @@ pub struct State {
     /// The stack's exported values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, Value>,
+    /// The data sources the program read in the last `up` that succeeded,
+    /// by the name the program gave each ([`super::reads`]; state format 3).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reads: BTreeMap<String, ReadState>,
     /// Intents without a result, by op (the intent's `seq`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<u64, Intent>,
@@ -296,6 +301,13 @@ pub enum Entry {
         /// Its mark from now on.
         #[serde(flatten)]
         mark: HandoverMark,
+    },
+    /// The data sources the program read, all of them (written at the end
+    /// of an `up` whose steps all succeeded, when they differ from the
+    /// recorded ones; emptied by `destroy`). State format 3.
+    Reads {
+        /// Every read, by name.
+        reads: BTreeMap<String, ReadState>,
     },
     /// What was learned of how long provider calls take, all of it (written
     /// at the end of an apply that made provider calls).
@@ -538,6 +550,7 @@ impl State {
                 self.deposed.iter_mut().for_each(renamed);
             }
             Entry::Outputs { outputs } => self.outputs = outputs.clone(),
+            Entry::Reads { reads } => self.reads = reads.clone(),
             Entry::Timings { timings } => self.timings = timings.clone(),
             Entry::Handover { name, mark } => {
                 self.handovers.insert(name.clone(), mark.clone());

@@ -8,8 +8,13 @@ use sha2::{Digest, Sha256};
 
 use super::{State, StateError, VersionInfo};
 
-/// The format a document names in its `format` field.
-pub const EXPORT_FORMAT: &str = "dafnck-state-export/1";
+/// The format a document names in its `format` field: `/2` since states
+/// record data-source reads (state format 3), which a reader of `/1`
+/// would drop without a word; this program also reads `/1`.
+pub const EXPORT_FORMAT: &str = "dafnck-state-export/2";
+
+/// The older formats still read.
+const OLDER_FORMATS: [&str; 1] = ["dafnck-state-export/1"];
 
 /// A stack's state and history, as `state export` writes them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,10 +95,11 @@ impl Exported {
         };
         let doc: Document = serde_json::from_slice(bytes)
             .map_err(|e| corrupt(format!("not a state export ({EXPORT_FORMAT}): {e}")))?;
-        if doc.format != EXPORT_FORMAT {
+        if doc.format != EXPORT_FORMAT && !OLDER_FORMATS.contains(&doc.format.as_str()) {
             return Err(corrupt(format!(
-                "its format is {:?}; this program reads {EXPORT_FORMAT:?}",
-                doc.format
+                "its format is {:?}; this program reads {EXPORT_FORMAT:?} and {}",
+                doc.format,
+                OLDER_FORMATS.map(|f| format!("{f:?}")).join(", ")
             )));
         }
         let actual = checksum(&doc.content);
@@ -152,5 +158,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a state export"), "{e}");
+    }
+
+    #[test]
+    fn a_document_of_format_1_reads_and_a_newer_one_is_refused_naming_both() {
+        let doc = String::from_utf8(sample().to_document().unwrap()).unwrap();
+        let old = doc.replacen(EXPORT_FORMAT, "dafnck-state-export/1", 1);
+        assert_ne!(old, doc);
+        assert_eq!(
+            Exported::from_document(old.as_bytes(), "f").unwrap(),
+            sample()
+        );
+        let newer = doc.replacen(EXPORT_FORMAT, "dafnck-state-export/3", 1);
+        let e = Exported::from_document(newer.as_bytes(), "f.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"dafnck-state-export/3\"") && e.contains(EXPORT_FORMAT),
+            "{e}"
+        );
     }
 }

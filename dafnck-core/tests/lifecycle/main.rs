@@ -28,6 +28,7 @@ mod pending_operations;
 mod program_errors;
 mod protect;
 mod provider_instances;
+mod recorded_reads;
 mod replace;
 mod replace_conflict;
 mod replace_on_changes;

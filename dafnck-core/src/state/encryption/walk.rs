@@ -120,7 +120,11 @@ pub(crate) fn visit_state<'a>(state: &'a State, f: &mut impl FnMut(&'a Value)) {
     for intent in state.pending.values() {
         visit_resource(&intent.resource, f);
     }
-    state.outputs.values().for_each(f);
+    state.outputs.values().for_each(&mut *f);
+    for r in state.reads.values() {
+        f(&r.query);
+        f(&r.answer);
+    }
 }
 
 /// Calls `f` for every value of a state, to change it.
@@ -140,6 +144,10 @@ pub(crate) fn visit_state_mut<E>(
     }
     for v in state.outputs.values_mut() {
         f(v)?;
+    }
+    for r in state.reads.values_mut() {
+        f(&mut r.query)?;
+        f(&mut r.answer)?;
     }
     Ok(())
 }
@@ -162,6 +170,12 @@ pub(crate) fn visit_record<'a>(record: &'a Record, f: &mut impl FnMut(&'a Value)
             Outcome::Deleted => {}
         },
         Entry::Outputs { outputs } => outputs.values().for_each(f),
+        Entry::Reads { reads } => {
+            for r in reads.values() {
+                f(&r.query);
+                f(&r.answer);
+            }
+        }
         Entry::Init { .. }
         | Entry::Encryption { .. }
         | Entry::Failed { .. }
@@ -196,6 +210,10 @@ pub(crate) fn visit_record_mut<E>(
             Outcome::Deleted => Ok(()),
         },
         Entry::Outputs { outputs } => outputs.values_mut().try_for_each(f),
+        Entry::Reads { reads } => reads.values_mut().try_for_each(|r| {
+            f(&mut r.query)?;
+            f(&mut r.answer)
+        }),
         Entry::Init { .. }
         | Entry::Encryption { .. }
         | Entry::Failed { .. }

@@ -96,7 +96,7 @@ async fn layout_and_line_format() {
     assert_eq!(
         std::str::from_utf8(header).unwrap(),
         format!(
-            "dafnck-state/2 crc32={:08x} len={}\n",
+            "dafnck-state/3 crc32={:08x} len={}\n",
             crc32(json),
             json.len()
         )

@@ -166,6 +166,14 @@ pub async fn check_append_read(store: &dyn StateStore) {
     );
     let state = c.ok(load(store, &stack).await, "load of the appended journal");
     c.eq(&state.serial, &(records.len() as u64), "serial after load");
+    c.eq(
+        &state
+            .reads
+            .get("image")
+            .and_then(|r| r.answer.get("token").cloned()),
+        &Some(Value::Secret(Box::new(Value::String("t0k".into())))),
+        "a data source's secret answer read back",
+    );
 }
 
 /// `compact(snapshot)` makes `read` return that snapshot and only the

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::resource::Location;
 use crate::state::model::{new_id, now_millis};
 use crate::state::{
-    ControlChannel, Entry, Intent, LockInfo, LockRequest, OpKind, Outcome, Record, ResourceState,
-    StateError, StateHistory, StateLock, StateStore,
+    ControlChannel, Entry, Intent, LockInfo, LockRequest, OpKind, Outcome, ReadState, Record,
+    ResourceState, StateError, StateHistory, StateLock, StateStore,
 };
 use crate::value::{OutputRef, Value};
 
@@ -356,5 +356,24 @@ pub(super) fn sample_journal(stack: &str) -> Vec<Record> {
             },
         ),
         intent(17, OpKind::Delete, resource("ghost", "ghost-1")),
+        record(
+            18,
+            Entry::Reads {
+                reads: BTreeMap::from([(
+                    "image".to_owned(),
+                    ReadState {
+                        name: "image".into(),
+                        type_name: "aws:ec2:AmiLookup".into(),
+                        query: map([("name", Value::String(tricky.into()))]),
+                        answer: map([
+                            ("image_id", Value::String("ami-1".into())),
+                            ("token", secret(Value::String("t0k".into()))),
+                        ]),
+                        at: 1_700_000_000_000,
+                        provider: Some("eu".into()),
+                    },
+                )]),
+            },
+        ),
     ]
 }
