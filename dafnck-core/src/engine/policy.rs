@@ -11,6 +11,10 @@ use crate::policy::{self, Checker, Policies, PolicyGuard, PolicyReport};
 use crate::stack::Desired;
 use crate::state::State;
 
+/// What checking a program against the policies in force found, and the
+/// guard for values known only at apply (none when there are none).
+pub(crate) type Checked = (PolicyReport, Option<Arc<PolicyGuard>>);
+
 impl Engine {
     /// Checks every program this engine previews or applies against
     /// `policies`, adjusted by the stack's configuration (see
@@ -58,7 +62,7 @@ impl Engine {
         desired: &Desired,
         state: &State,
         base: Option<StateBinding>,
-    ) -> crate::Result<(Plan, Option<(PolicyReport, Option<Arc<PolicyGuard>>)>)> {
+    ) -> crate::Result<(Plan, Option<Checked>)> {
         let Some(policies) = self.policies_in_force()? else {
             return Ok((self.plan(desired, state, base, None)?, None));
         };
