@@ -1,6 +1,10 @@
 //! Policy checking cost beside planning: the layered 1k / 10k / 100k
-//! programs planned with no changes, and the same programs checked against
-//! every built-in pack (generic, local, and aws with the `aws` feature).
+//! programs planned with no changes (`plan_no_changes`); planned and
+//! checked against every built-in pack (generic, local, and aws with the
+//! `aws` feature) in the planner's pass, as the engine does
+//! (`plan_checked`); and checked alone, in a pass of its own over a
+//! planned program (`check_all_packs`). What checking adds to planning is
+//! `plan_checked` − `plan_no_changes`.
 //!
 //! `cargo bench --bench policy` measures; `cargo test --benches` runs each
 //! case once at a tiny size (what CI checks).
@@ -44,6 +48,14 @@ fn bench_policy(c: &mut Criterion) {
         let state = recorded(&program);
         group.bench_function(BenchmarkId::new("plan_no_changes", n), |b| {
             b.iter(|| planner::plan(&program, &state, &providers).expect("plans"))
+        });
+        group.bench_function(BenchmarkId::new("plan_checked", n), |b| {
+            b.iter(|| {
+                let (plan, report) =
+                    planner::plan_checked(&program, &state, &providers, &policies).expect("plans");
+                assert_eq!(report.resources, n);
+                (plan, report)
+            })
         });
         let plan = planner::plan(&program, &state, &providers).expect("plans");
         group.bench_function(BenchmarkId::new("check_all_packs", n), |b| {

@@ -361,10 +361,10 @@ impl Engine {
             drift = Some(r.report);
             refreshed = r.entries;
         }
-        let mut plan = self.plan(&desired, &current, base)?;
+        let (mut plan, checked) = self.plan_checked(&desired, &current, base)?;
         plan.reads = reads;
         lookups::compare_reads(&mut plan, &current, &desired);
-        let (policy, guard) = self.check_policies(&desired, &plan)?.unzip();
+        let (policy, guard) = checked.unzip();
         let cost = self.cost.as_ref().map(|model| {
             crate::cost::CostReport::new(
                 model.of_state(&current),
@@ -397,16 +397,22 @@ impl Engine {
     {
         let desired = self.desired(program)?;
         let reads = self.resolve_lookups(&desired).await?;
-        self.refuse_by_policy(&desired)?;
+        let checked = self.refuse_by_policy(&desired)?;
         let handovers = handovers_of(&desired);
         let secrets = desired_holds_secrets(&desired);
         self.locked("up", |this| async move {
             let (state, pending, _) = this.prepare("up", refresh, secrets).await?;
             let state = this.reset_handovers(state, &handovers).await?;
-            let mut plan = this.plan(&desired, &state, None)?;
+            let mut plan = this.plan(&desired, &state, None, None)?;
             plan.reads = reads;
             lookups::compare_reads(&mut plan, &state, &desired);
-            let guard = this.check_policies(&desired, &plan)?.and_then(|(_, g)| g);
+            // The rules were checked before the lock was taken; the plan
+            // says only what is checked again at apply.
+            let guard = checked.and_then(|(policies, mut report)| {
+                report.at_apply = crate::policy::at_apply(&plan);
+                let guard = crate::policy::PolicyGuard::new(policies, &desired, &report);
+                (!guard.is_empty()).then(|| Arc::new(guard))
+            });
             this.guarded(guard)
                 .execute("up", &plan, state, pending, handovers)
                 .await
@@ -534,13 +540,17 @@ impl Engine {
         Ok(locks.unlock(&self.stack, lock_id).await?)
     }
 
-    fn plan(
+    /// Plans `desired` against `state`; with `checker`, checking each
+    /// resource against its policies as it plans (the caller finishes the
+    /// check with the plan this returns).
+    fn plan<'a>(
         &self,
-        desired: &Desired,
+        desired: &'a Desired,
         state: &State,
         base: Option<StateBinding>,
+        checker: Option<&mut crate::policy::Checker<'a>>,
     ) -> crate::Result<Plan> {
-        let mut plan = planner::plan_bound(desired, state, &self.providers, base)?;
+        let mut plan = planner::plan_bound(desired, state, &self.providers, base, checker)?;
         if !self.settings.targets.is_empty() {
             planner::restrict(&mut plan, desired, &self.settings.targets)?;
         }

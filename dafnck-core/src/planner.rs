@@ -14,6 +14,7 @@ use crate::computed::ComputeError;
 use crate::error::{Diagnostic, Error};
 use crate::name::Name;
 use crate::plan::{Action, Change, ChangeFlags, Plan, ReplaceOrder, StateBinding};
+use crate::policy::{Checker, Policies, PolicyReport};
 use crate::provider::{Diff, DiffRequest, Providers};
 use crate::resource::Timeouts;
 use crate::stack::{Desired, Node};
@@ -32,7 +33,29 @@ use crate::value::{OutputRef, Value};
 /// - [`Error::PlanRefused`] naming every protected resource the plan would
 ///   delete or replace.
 pub fn plan(desired: &Desired, state: &State, providers: &Providers) -> crate::Result<Plan> {
-    plan_bound(desired, state, providers, None)
+    plan_bound(desired, state, providers, None, None)
+}
+
+/// [`plan`], checking the program against `policies` as it plans: the plan
+/// and the report [`policy::check`](crate::policy::check) gives for it.
+///
+/// Each resource is checked when the planner reaches it, while its inputs
+/// are in cache from comparing them with the recorded ones; a check of its
+/// own after planning passes over every resource's values again, which
+/// at 100,000 resources cost 40% of planning them (BENCHMARKS.md §18).
+///
+/// # Errors
+/// As [`plan`].
+pub fn plan_checked(
+    desired: &Desired,
+    state: &State,
+    providers: &Providers,
+    policies: &Policies,
+) -> crate::Result<(Plan, PolicyReport)> {
+    let mut checker = Checker::new(policies);
+    let plan = plan_bound(desired, state, providers, None, Some(&mut checker))?;
+    let report = checker.finish(desired, Some(&plan));
+    Ok((plan, report))
 }
 
 /// From this many recorded resources on, the state's fingerprint is
@@ -42,20 +65,22 @@ const FINGERPRINT_ALONGSIDE: usize = 2_000;
 
 /// [`plan`], bound to `base` when given (the state as stored, when `state`
 /// is that state with pending operations resolved or refreshed in memory),
-/// else to `state`.
-pub(crate) fn plan_bound(
-    desired: &Desired,
+/// else to `state`; with `checker`, each resource is checked against its
+/// policies as it is planned (the caller finishes the check).
+pub(crate) fn plan_bound<'a>(
+    desired: &'a Desired,
     state: &State,
     providers: &Providers,
     base: Option<StateBinding>,
+    checker: Option<&mut Checker<'a>>,
 ) -> crate::Result<Plan> {
     let (planned, base) = match base {
-        Some(base) => (plan_changes(desired, state, providers), base),
+        Some(base) => (plan_changes(desired, state, providers, checker), base),
         None if state.resources.len() >= FINGERPRINT_ALONGSIDE => std::thread::scope(|s| {
             let hashing = std::thread::Builder::new()
                 .name("dafnck-fingerprint".into())
                 .spawn_scoped(s, || StateBinding::of(state));
-            let planned = plan_changes(desired, state, providers);
+            let planned = plan_changes(desired, state, providers, checker);
             let base = match hashing {
                 Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
                 // No thread to be had: hash here.
@@ -64,7 +89,7 @@ pub(crate) fn plan_bound(
             (planned, base)
         }),
         None => (
-            plan_changes(desired, state, providers),
+            plan_changes(desired, state, providers, checker),
             StateBinding::of(state),
         ),
     };
@@ -73,8 +98,14 @@ pub(crate) fn plan_bound(
     Ok(plan)
 }
 
-/// The plan's changes and exports; its base is left for the caller.
-fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crate::Result<Plan> {
+/// The plan's changes and exports; its base is left for the caller. Each
+/// resource is given to `checker` as it is reached.
+fn plan_changes<'a>(
+    desired: &'a Desired,
+    state: &State,
+    providers: &Providers,
+    mut checker: Option<&mut Checker<'a>>,
+) -> crate::Result<Plan> {
     let unbound = StateBinding {
         lineage: String::new(),
         serial: 0,
@@ -164,6 +195,11 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
     let mut last_provider: Option<(&str, Option<&str>, &Arc<dyn crate::Provider>)> = None;
     for &i in &desired.order {
         let node = &desired.nodes[i];
+        // Checked first: the walk of its inputs brings them into cache for
+        // the comparison below (or the comparison would for the walk).
+        if let Some(c) = checker.as_deref_mut() {
+            c.resource(i, node);
+        }
         let recorded = recorded_for[i].as_ref();
         let deps = desired.dependency_indices(i);
         let refs = Refs { desired, i };
@@ -364,6 +400,9 @@ fn plan_changes(desired: &Desired, state: &State, providers: &Providers) -> crat
             }
         }
         after_dbr[i] = waits_on_dbr;
+        if let Some(c) = checker.as_deref_mut() {
+            c.planned(&change);
+        }
         plan.changes.push(change);
     }
 

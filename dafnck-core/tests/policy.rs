@@ -406,3 +406,114 @@ async fn generic_rules_pass_and_fail() {
         .unwrap();
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
+
+const WIDE_ANYWHERE: RuleInfo = RuleInfo {
+    id: "TEST-003",
+    title: "The program has no /8 network",
+    severity: Severity::Low,
+    category: "networking",
+    remediation: "Split the range.",
+    controls: &[],
+};
+
+/// Checking each resource as the planner reaches it (in dependency order,
+/// here not the declaration order) gives the report a check of its own
+/// gives: the same violations in the same order, rules over the program
+/// seeing the resources of a type in declaration order, and the same
+/// resources left to check at apply.
+#[test]
+fn planning_checks_each_resource_as_it_plans_with_the_same_report() {
+    use dafnck_core::planner;
+    use dafnck_core::policy;
+    use dafnck_core::state::State;
+    use dafnck_core::testing::FakeCloud;
+    use dafnck_core::{Providers, Resource, ResourceRef};
+
+    let wide = |cidr: &str, tags: &[(&str, &str)]| Network {
+        cidr: cidr.into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    let mut st = Stack::new("dev");
+    st.add_with(
+        "Net-A",
+        wide("10.0.0.0/8", &[]),
+        // On a resource declared after it (by name): planned after it.
+        Options::new().depends_on(ResourceRef::new("dev", "z-net", Network::TYPE)),
+    );
+    st.add(
+        "b",
+        Node {
+            value: "postgres://app:hunter2@db/x".into(),
+            ..Default::default()
+        },
+    );
+    st.add(
+        "c",
+        wide("10.2.0.0/8", &[("owner", "x"), ("db_password", "hunter2")]),
+    );
+    let d = st.add(
+        "d",
+        Node {
+            value: "AKIAIOSFODNN7EXAMPLE".into(),
+            ..Default::default()
+        },
+    );
+    st.add(
+        "e",
+        Node {
+            refs: vec![d.out().node_id],
+            ..Default::default()
+        },
+    );
+    st.add("z-net", wide("10.9.0.0/8", &[("owner", "x")]));
+    let desired = st.into_desired().expect("a valid program");
+    assert_eq!(desired.order, [1, 2, 3, 4, 5, 0], "planned out of order");
+
+    let policies = Policies::new()
+        .pack(generic_pack(&["owner".to_owned()]))
+        .pack(pack().rule(Rule::stack(WIDE_ANYWHERE, |s, out| {
+            for (v, n) in s.of_type::<Network>() {
+                if n.cidr.as_value().is_some_and(|c| c.ends_with("/8")) {
+                    out.flag_resource(v.name, "cidr", "is a /8");
+                }
+            }
+        })))
+        .mandatory();
+    let providers = Providers::new().with(FakeCloud::new());
+    let (plan, fused) =
+        planner::plan_checked(&desired, &State::empty("dev"), &providers, &policies)
+            .expect("plans");
+    let alone = policy::check(&policies, &desired, Some(&plan));
+
+    let found: Vec<(&str, &str, &str)> = fused
+        .violations
+        .iter()
+        .map(|v| (v.rule, v.resource.as_str(), v.field.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("TEST-001", "Net-A", "cidr"),
+            ("DAF-GEN-001", "Net-A", ""),
+            ("DAF-GEN-002", "Net-A", "tags"),
+            ("DAF-GEN-006", "b", "value"),
+            ("TEST-001", "c", "cidr"),
+            ("DAF-GEN-005", "c", "tags.db_password"),
+            ("DAF-GEN-003", "d", "value"),
+            ("TEST-001", "z-net", "cidr"),
+            ("TEST-003", "Net-A", "cidr"),
+            ("TEST-003", "c", "cidr"),
+            ("TEST-003", "z-net", "cidr"),
+        ]
+    );
+    assert_eq!(fused.violations, alone.violations);
+    assert_eq!(
+        (fused.resources, fused.rules),
+        (alone.resources, alone.rules)
+    );
+    assert_eq!(fused.at_apply, ["e"]);
+    assert_eq!(fused.at_apply, alone.at_apply);
+}

@@ -6,9 +6,14 @@ use std::sync::Arc;
 
 use super::Engine;
 use crate::error::Error;
-use crate::plan::Plan;
-use crate::policy::{self, Policies, PolicyGuard, PolicyReport};
+use crate::plan::{Plan, StateBinding};
+use crate::policy::{self, Checker, Policies, PolicyGuard, PolicyReport};
 use crate::stack::Desired;
+use crate::state::State;
+
+/// What checking a program against the policies in force found, and the
+/// guard for values known only at apply (none when there are none).
+pub(crate) type Checked = (PolicyReport, Option<Arc<PolicyGuard>>);
 
 impl Engine {
     /// Checks every program this engine previews or applies against
@@ -48,32 +53,41 @@ impl Engine {
         Ok(Some(Arc::new(configured)))
     }
 
-    /// Checks the program `desired` (planned as `plan`) against the
-    /// policies in force: the report, and the guard for values known
-    /// only at apply (none when there are none).
-    pub(crate) fn check_policies(
+    /// Plans `desired` against `state` and checks it against the policies
+    /// in force as it plans (each resource when the planner reaches it):
+    /// the plan, and the report with the guard for values known only at
+    /// apply (no guard when there are none; no report without policies).
+    pub(crate) fn plan_checked(
         &self,
         desired: &Desired,
-        plan: &Plan,
-    ) -> crate::Result<Option<(PolicyReport, Option<Arc<PolicyGuard>>)>> {
+        state: &State,
+        base: Option<StateBinding>,
+    ) -> crate::Result<(Plan, Option<Checked>)> {
         let Some(policies) = self.policies_in_force()? else {
-            return Ok(None);
+            return Ok((self.plan(desired, state, base, None)?, None));
         };
-        let report = policy::check(&policies, desired, Some(plan));
+        let mut checker = Checker::new(&policies);
+        let plan = self.plan(desired, state, base, Some(&mut checker))?;
+        let report = checker.finish(desired, Some(&plan));
         let guard = PolicyGuard::new(policies, desired, &report);
         let guard = (!guard.is_empty()).then(|| Arc::new(guard));
-        Ok(Some((report, guard)))
+        Ok((plan, Some((report, guard))))
     }
 
     /// Refuses `desired` when it violates a mandatory rule, before any
-    /// lock is taken or anything is read or written.
-    pub(crate) fn refuse_by_policy(&self, desired: &Desired) -> crate::Result<()> {
+    /// lock is taken or anything is read or written; else the policies in
+    /// force and what they found (none without policies).
+    pub(crate) fn refuse_by_policy(
+        &self,
+        desired: &Desired,
+    ) -> crate::Result<Option<(Arc<Policies>, PolicyReport)>> {
         let Some(policies) = self.policies_in_force()? else {
-            return Ok(());
+            return Ok(None);
         };
-        match policy::check(&policies, desired, None).refusal() {
+        let report = policy::check(&policies, desired, None);
+        match report.refusal() {
             Some(refusal) => Err(refusal),
-            None => Ok(()),
+            None => Ok(Some((policies, report))),
         }
     }
 

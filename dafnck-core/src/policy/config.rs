@@ -42,11 +42,15 @@ pub struct Policies {
     /// By pack name or rule id; a rule's own entry wins over its pack's.
     overrides: HashMap<String, Enforcement>,
     min_severity: Option<Severity>,
-    /// Rules by type name (indices into `flat`), rules over any resource,
-    /// rules over the program: built when packs change.
+    /// Every rule of the enabled packs (pack, rule), then those checked
+    /// (at or above the minimum severity; indices into `flat`): by type
+    /// name, over any resource (those over plain strings among them), over
+    /// strings alone, over the program. Built when packs or the minimum
+    /// change.
     flat: Vec<(usize, usize)>,
     by_type: HashMap<&'static str, Vec<usize>>,
     any: Vec<usize>,
+    strings: Vec<usize>,
     stack: Vec<usize>,
 }
 
@@ -87,6 +91,7 @@ impl Policies {
     /// Rules below this severity are not checked.
     pub fn min_severity(mut self, severity: Severity) -> Self {
         self.min_severity = Some(severity);
+        self.reindex();
         self
     }
 
@@ -149,6 +154,7 @@ impl Policies {
             self.min_severity = Some(Severity::parse(v).ok_or_else(|| {
                 format!("policy.min_severity is {v:?}; expected low, medium, high or critical")
             })?);
+            self.reindex();
         }
         if let Some(v) = config.get("policy.required_tags") {
             let tags = list(v);
@@ -199,6 +205,7 @@ impl Policies {
         self.flat.clear();
         self.by_type.clear();
         self.any.clear();
+        self.strings.clear();
         self.stack.clear();
         for (p, pack) in self.packs.iter().enumerate() {
             if !self.enabled.as_ref().is_none_or(|e| e.contains(&pack.name)) {
@@ -209,25 +216,40 @@ impl Policies {
             }
         }
         for (i, &(p, r)) in self.flat.iter().enumerate() {
-            match &self.packs[p].rules[r].check {
+            let rule = &self.packs[p].rules[r];
+            if self.min_severity.is_some_and(|m| rule.info.severity < m) {
+                continue;
+            }
+            match &rule.check {
                 Check::Typed(t, _) => self.by_type.entry(t).or_default().push(i),
                 Check::Any(_) => self.any.push(i),
+                Check::Strings(_) => {
+                    self.any.push(i);
+                    self.strings.push(i);
+                }
                 Check::Stack(_) => self.stack.push(i),
             }
         }
     }
 
-    /// The rules (indices into `flat`) over resources of `type_name`, then
-    /// those over any resource.
-    pub(crate) fn resource_rules(&self, type_name: &str) -> impl Iterator<Item = usize> + '_ {
-        self.by_type
-            .get(type_name)
-            .into_iter()
-            .flatten()
-            .chain(&self.any)
-            .copied()
+    /// The checked rules (indices into `flat`) over resources of
+    /// `type_name`.
+    pub(crate) fn typed_rules(&self, type_name: &str) -> &[usize] {
+        self.by_type.get(type_name).map_or(&[][..], Vec::as_slice)
     }
 
+    /// The checked rules over any resource, in order; those over plain
+    /// strings among them.
+    pub(crate) fn any_rules(&self) -> &[usize] {
+        &self.any
+    }
+
+    /// The checked rules over plain strings, in order.
+    pub(crate) fn string_rules(&self) -> &[usize] {
+        &self.strings
+    }
+
+    /// The checked rules over the whole program.
     pub(crate) fn stack_rules(&self) -> &[usize] {
         &self.stack
     }

@@ -2,8 +2,10 @@
 //! — naming, required tags, and secrets written into plain (non-`Secret`)
 //! inputs, found by pattern.
 
+use std::sync::LazyLock;
+
 use super::controls::{GDPR_32_1_B, HIPAA_ACCESS, SOC2_CC6_1, SOC2_CC8_1};
-use super::rule::{Findings, Pack, ResourceView, Rule};
+use super::rule::{Pack, Rule};
 use super::{Control, Standard};
 use crate::value::Value;
 
@@ -104,8 +106,21 @@ pub fn generic_pack(required_tags: &[String]) -> Pack {
         if required.is_empty() {
             return;
         }
-        for field in ["tags", "labels"] {
-            if let Some(Value::Map(tags)) = r.inputs.get(field) {
+        // One look at each top-level field (keys told apart by length
+        // first), not a search of the map per name.
+        let Some(fields) = r.inputs.as_map() else {
+            return;
+        };
+        let (mut tags, mut labels) = (None, None);
+        for (k, v) in fields.iter() {
+            match (k.len(), v) {
+                (4, Value::Map(m)) if k == "tags" => tags = Some(m),
+                (6, Value::Map(m)) if k == "labels" => labels = Some(m),
+                _ => {}
+            }
+        }
+        for (field, found) in [("tags", tags), ("labels", labels)] {
+            if let Some(tags) = found {
                 let missing: Vec<&str> = required
                     .iter()
                     .filter(|t| !tags.get(t.as_str()).is_some_and(non_empty))
@@ -120,24 +135,27 @@ pub fn generic_pack(required_tags: &[String]) -> Pack {
             }
         }
     }))
-    .rule(Rule::any(AWS_KEY, |r, out| {
-        scan(r, out, &|s| {
-            find_aws_key(s).map(|k| format!("holds an AWS access key id ({}…)", &k[..8]))
-        })
+    .rule(Rule::strings(AWS_KEY, |s, out| {
+        if let Some(k) = find_aws_key(s.value) {
+            s.flag(out, format!("holds an AWS access key id ({}…)", &k[..8]));
+        }
     }))
-    .rule(Rule::any(PRIVATE_KEY, |r, out| {
-        scan(r, out, &|s| {
-            (find_bytes(s.as_bytes(), b"-----BEGIN").is_some() && s.contains("PRIVATE KEY-----"))
-                .then(|| "holds a private key in plain text".to_owned())
-        })
+    .rule(Rule::strings(PRIVATE_KEY, |s, out| {
+        if private_key(s.value) {
+            s.flag(out, "holds a private key in plain text");
+        }
     }))
-    .rule(Rule::any(PASSWORD_FIELD, |r, out| {
-        password_fields(r.inputs, out)
+    .rule(Rule::strings(PASSWORD_FIELD, |s, out| {
+        if let Some(k) = s.key {
+            if !s.value.is_empty() && secret_name(k) {
+                s.flag(out, format!("{k:?} holds a plain string, not a Secret"));
+            }
+        }
     }))
-    .rule(Rule::any(URL_CREDENTIALS, |r, out| {
-        scan(r, out, &|s| {
-            url_password(s).then(|| "holds a URL with a user and password".to_owned())
-        })
+    .rule(Rule::strings(URL_CREDENTIALS, |s, out| {
+        if url_password(s.value) {
+            s.flag(out, "holds a URL with a user and password");
+        }
     }))
 }
 
@@ -145,73 +163,15 @@ fn non_empty(v: &Value) -> bool {
     v.as_str().is_some_and(|s| !s.trim().is_empty())
 }
 
-/// The path to a value inside a resource's inputs, kept on the walk's
-/// stack (each step points at its parent): a map key or a list index. It
-/// is rendered (`ingress[0].cidr_blocks`) only for a value that is
-/// flagged, so a walk over clean inputs allocates nothing.
-#[derive(Clone, Copy)]
-enum Path<'a> {
-    Root,
-    Key(&'a Path<'a>, &'a str),
-    Index(&'a Path<'a>, usize),
-}
-
-impl Path<'_> {
-    /// The path as a field path: `a.b[2].c`.
-    fn render(&self) -> String {
-        use std::fmt::Write as _;
-        match self {
-            Path::Root => String::new(),
-            Path::Key(parent, k) => {
-                let mut path = parent.render();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(k);
-                path
-            }
-            Path::Index(parent, i) => {
-                let mut path = parent.render();
-                let _ = write!(path, "[{i}]");
-                path
-            }
-        }
-    }
-}
-
-/// Calls `test` on every plain string inside the inputs (secrets are
-/// skipped: they are where such values belong) and flags each hit at its
-/// field path.
-fn scan(r: &ResourceView<'_>, out: &mut Findings, test: &dyn Fn(&str) -> Option<String>) {
-    fn walk(v: &Value, path: &Path<'_>, out: &mut Findings, test: &dyn Fn(&str) -> Option<String>) {
-        match v {
-            Value::String(s) => {
-                if let Some(message) = test(s) {
-                    out.flag(path.render(), message);
-                }
-            }
-            Value::List(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    walk(item, &Path::Index(path, i), out, test);
-                }
-            }
-            Value::Map(m) => {
-                for (k, item) in m {
-                    walk(item, &Path::Key(path, k), out, test);
-                }
-            }
-            _ => {}
-        }
-    }
-    walk(r.inputs, &Path::Root, out, test);
-}
-
-/// Where `needle` first occurs in `hay`.
-fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
-    }
-    memchr::memmem::find(hay, needle)
+/// A PEM private key's armour: `-----BEGIN` and `PRIVATE KEY-----`.
+fn private_key(s: &str) -> bool {
+    // The searcher for the first, made once (building one per string
+    // costs more than searching a short one).
+    static BEGIN: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new("-----BEGIN"));
+    s.len() >= "-----BEGIN".len()
+        && BEGIN.find(s.as_bytes()).is_some()
+        && s.contains("PRIVATE KEY-----")
 }
 
 /// `AKIA`/`ASIA` and 16 uppercase letters or digits, on word bounds.
@@ -220,15 +180,16 @@ fn find_aws_key(s: &str) -> Option<&str> {
     if b.len() < 20 {
         return None;
     }
-    let mut from = 0;
-    while let Some(pos) = find_bytes(&b[from..], b"IA").map(|p| p + from) {
-        from = pos + 2;
-        if pos < 2 || pos + 18 > b.len() {
+    // Every `IA`, in order: an `I` followed by an `A`.
+    for pos in memchr::memchr_iter(b'I', b) {
+        if b.get(pos + 1) != Some(&b'A') || pos < 2 || pos + 18 > b.len() {
             continue;
         }
         let start = pos - 2;
-        let prefix = &s[start..pos + 2];
-        if prefix != "AKIA" && prefix != "ASIA" {
+        // Bytes, not a slice of `s`: the two before may be inside a
+        // character of several bytes.
+        let prefix = &b[start..pos + 2];
+        if prefix != b"AKIA" && prefix != b"ASIA" {
             continue;
         }
         let body = &b[pos + 2..pos + 18];
@@ -248,7 +209,9 @@ fn find_aws_key(s: &str) -> Option<&str> {
 
 /// `scheme://user:password@host`.
 fn url_password(s: &str) -> bool {
-    let Some(i) = find_bytes(s.as_bytes(), b"://") else {
+    static SCHEME: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new("://"));
+    let Some(i) = SCHEME.find(s.as_bytes()) else {
         return false;
     };
     let rest = &s[i + 3..];
@@ -292,34 +255,6 @@ fn secret_name(key: &str) -> bool {
     })
 }
 
-/// Flags map entries whose key names a secret and whose value is a plain,
-/// non-empty string (a `Secret` or a reference is fine).
-fn password_fields(inputs: &Value, out: &mut Findings) {
-    fn walk(v: &Value, path: &Path<'_>, out: &mut Findings) {
-        match v {
-            Value::Map(m) => {
-                for (k, item) in m {
-                    let here = Path::Key(path, k);
-                    match item {
-                        Value::String(s) if !s.is_empty() && secret_name(k) => out.flag(
-                            here.render(),
-                            format!("{k:?} holds a plain string, not a Secret"),
-                        ),
-                        _ => walk(item, &here, out),
-                    }
-                }
-            }
-            Value::List(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    walk(item, &Path::Index(path, i), out);
-                }
-            }
-            _ => {}
-        }
-    }
-    walk(inputs, &Path::Root, out);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,6 +273,21 @@ mod tests {
         assert_eq!(find_aws_key("AKIAIOSFODNN7EXAMPLEX"), None);
         assert_eq!(find_aws_key("AKIAiosfodnn7example"), None);
         assert_eq!(find_aws_key("ASIA"), None);
+        // An `IA` right after a character of several bytes.
+        assert_eq!(
+            find_aws_key("€IA AKIAIOSFODNN7EXAMPLE"),
+            Some("AKIAIOSFODNN7EXAMPLE")
+        );
+        assert_eq!(find_aws_key("x€IAIOSFODNN7EXAMPLE"), None);
+    }
+
+    #[test]
+    fn private_keys_by_their_armour() {
+        assert!(private_key("-----BEGIN RSA PRIVATE KEY-----\nMIIE..."));
+        assert!(private_key("x -----BEGIN OPENSSH PRIVATE KEY-----"));
+        assert!(!private_key("-----BEGIN CERTIFICATE-----"));
+        assert!(!private_key("PRIVATE KEY-----"));
+        assert!(!private_key("-----BEGI"));
     }
 
     #[test]
@@ -359,19 +309,12 @@ mod tests {
     }
 
     #[test]
-    fn bytes_are_found_at_their_first_place_only_when_whole() {
-        assert_eq!(find_bytes(b"a://b://", b"://"), Some(1));
-        assert_eq!(find_bytes(b"://", b"://"), Some(0));
-        assert_eq!(find_bytes(b":/", b"://"), None);
-        assert_eq!(find_bytes(b"", b"x"), None);
-        assert_eq!(find_bytes(b"abc", b""), None);
-    }
-
-    #[test]
     fn a_hit_is_flagged_at_its_path_through_maps_and_lists() {
+        use crate::policy::rule::{Check, Findings, ResourceView, StringCheck};
         let inputs = Value::from_json(serde_json::json!({
             "env": [{"name": "A", "value": "x"}, {"name": "B", "value": "key AKIAIOSFODNN7EXAMPLE"}],
             "db": {"password": "hunter2", "user": "app"},
+            "vault": {"$secret": {"token": "s3cr3t AKIAIOSFODNN7EXAMPLE"}},
         }));
         let view = ResourceView {
             name: "web",
@@ -379,10 +322,32 @@ mod tests {
             inputs: &inputs,
             location: None,
         };
-        let mut out = Findings::default();
-        scan(&view, &mut out, &|s| find_aws_key(s).map(str::to_owned));
-        password_fields(&inputs, &mut out);
-        let fields: Vec<&str> = out.found.iter().map(|(_, f, _)| f.as_str()).collect();
-        assert_eq!(fields, ["env[1].value", "db.password"]);
+        let pack = generic_pack(&[]);
+        let checks: Vec<(&str, &StringCheck)> = pack
+            .rules
+            .iter()
+            .filter_map(|r| match &r.check {
+                Check::Strings(f) => Some((r.info.id, &**f)),
+                _ => None,
+            })
+            .collect();
+        let ids: Vec<&str> = checks.iter().map(|c| c.0).collect();
+        assert_eq!(
+            ids,
+            ["DAF-GEN-003", "DAF-GEN-004", "DAF-GEN-005", "DAF-GEN-006"]
+        );
+        let fns: Vec<&StringCheck> = checks.iter().map(|c| c.1).collect();
+        let mut found: Vec<Findings> = fns.iter().map(|_| Findings::default()).collect();
+        // One walk feeds every rule; each collects its own hits, at their
+        // paths; nothing inside the secret is met.
+        crate::policy::walk::strings(&view, &fns, &mut found);
+        let fields: Vec<Vec<&str>> = found
+            .iter()
+            .map(|f| f.found.iter().map(|(_, f, _)| f.as_str()).collect())
+            .collect();
+        assert_eq!(
+            fields,
+            [vec!["env[1].value"], vec![], vec!["db.password"], vec![]]
+        );
     }
 }

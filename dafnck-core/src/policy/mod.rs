@@ -49,13 +49,16 @@ mod report;
 mod rule;
 mod sarif;
 pub(crate) mod typed;
+mod walk;
 
+pub(crate) use check::{at_apply, Checker};
 pub use check::{check, check_resolved, PolicyGuard, PolicyReport};
 pub use config::{Enforcement, Policies};
 pub use generic::generic_pack;
 pub use report::{compliance_report, ComplianceReport, ControlStatus};
 pub use rule::{Findings, Pack, ResourceView, Rule, StackView};
 pub use sarif::sarif;
+pub use walk::PlainString;
 
 use std::fmt;
 

@@ -1,10 +1,12 @@
 //! Rules, packs of rules, and what a check sees ([`ResourceView`],
 //! [`StackView`]) and reports ([`Findings`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use super::walk::PlainString;
 use super::RuleInfo;
 use crate::resource::{Location, Resource};
 use crate::stack::{Desired, Node};
@@ -37,6 +39,7 @@ impl Findings {
 
 type ResourceCheck = dyn Fn(&ResourceView<'_>, &mut Findings) + Send + Sync;
 type StackCheck = dyn Fn(&StackView<'_>, &mut Findings) + Send + Sync;
+pub(crate) type StringCheck = dyn Fn(&PlainString<'_>, &mut Findings) + Send + Sync;
 
 #[derive(Clone)]
 pub(crate) enum Check {
@@ -44,6 +47,9 @@ pub(crate) enum Check {
     Typed(&'static str, Arc<ResourceCheck>),
     /// Over every resource.
     Any(Arc<ResourceCheck>),
+    /// Over every plain string in any resource's inputs, fed by one walk
+    /// shared by all such rules.
+    Strings(Arc<StringCheck>),
     /// Over the whole program at once.
     Stack(Arc<StackCheck>),
 }
@@ -92,6 +98,41 @@ impl Rule {
         Rule {
             info,
             check: Check::Any(Arc::new(check)),
+        }
+    }
+
+    /// A rule over every plain string inside any resource's inputs (not
+    /// those inside a `Secret`), given with the map key it is the value of
+    /// (secrets by pattern, credentials in URLs, fields named like
+    /// passwords). One walk over a resource's inputs feeds every such rule,
+    /// where [`Rule::any`] rules that walk the inputs each walk them again.
+    ///
+    /// ```
+    /// use dafnck_core::policy::{Pack, Policies, Rule, RuleInfo, Severity};
+    ///
+    /// const NO_TODO: RuleInfo = RuleInfo {
+    ///     id: "ACME-002",
+    ///     title: "No TODO left in an input",
+    ///     severity: Severity::Low,
+    ///     category: "hygiene",
+    ///     remediation: "Finish it.",
+    ///     controls: &[],
+    /// };
+    /// let rule = Rule::strings(NO_TODO, |s, out| {
+    ///     if s.value.contains("TODO") {
+    ///         s.flag(out, format!("{} is not finished", s.key.unwrap_or("a value")));
+    ///     }
+    /// });
+    /// let policies = Policies::new().pack(Pack::new("acme", "house rules").rule(rule));
+    /// assert_eq!(policies.rules().count(), 1);
+    /// ```
+    pub fn strings<F>(info: RuleInfo, check: F) -> Rule
+    where
+        F: Fn(&PlainString<'_>, &mut Findings) + Send + Sync + 'static,
+    {
+        Rule {
+            info,
+            check: Check::Strings(Arc::new(check)),
         }
     }
 
@@ -188,6 +229,9 @@ impl<'a> ResourceView<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct StackView<'a> {
     pub(crate) desired: &'a Desired,
+    /// Which resources are of each type, found by the pass over every
+    /// resource that precedes the rules over the program.
+    pub(crate) types: &'a TypeIndex<'a>,
 }
 
 impl<'a> StackView<'a> {
@@ -201,13 +245,19 @@ impl<'a> StackView<'a> {
         self.desired.node(name).map(ResourceView::of)
     }
 
-    /// Every resource of type `R`, read into its struct (those that cannot
-    /// be read are left out; the type's own rules report them).
+    /// Every resource of type `R`, in declaration order, read into its
+    /// struct (those that cannot be read are left out; the type's own
+    /// rules report them). Found through an index by type: a rule asking
+    /// for a type the program has few of does not pass over every
+    /// resource.
     pub fn of_type<R: Resource + DeserializeOwned>(
         &self,
     ) -> impl Iterator<Item = (ResourceView<'a>, R)> + 'a {
-        self.resources()
-            .filter(|v| v.type_name == R::TYPE)
+        let nodes = &self.desired.nodes;
+        self.types
+            .of(R::TYPE)
+            .iter()
+            .map(move |&i| ResourceView::of(&nodes[i as usize]))
             .filter_map(|v| v.typed::<R>().ok().map(|r| (v, r)))
     }
 
@@ -216,5 +266,48 @@ impl<'a> StackView<'a> {
         self.get(name)
             .filter(|v| v.type_name == R::TYPE)
             .and_then(|v| v.typed::<R>().ok())
+    }
+}
+
+/// The resources of each type (indices into [`Desired::nodes`]), filled
+/// one resource at a time as the check meets them.
+#[derive(Debug, Default)]
+pub(crate) struct TypeIndex<'a> {
+    slots: HashMap<&'a str, usize>,
+    nodes: Vec<Vec<u32>>,
+}
+
+impl<'a> TypeIndex<'a> {
+    /// The slot of `type_name`, made on first sight: [`TypeIndex::push`]
+    /// to it for each resource of the type.
+    pub(crate) fn slot(&mut self, type_name: &'a str) -> usize {
+        let next = self.nodes.len();
+        let slot = *self.slots.entry(type_name).or_insert(next);
+        if slot == next {
+            self.nodes.push(Vec::new());
+        }
+        slot
+    }
+
+    /// Resource `i` is of the type of `slot`.
+    pub(crate) fn push(&mut self, slot: usize, i: usize) {
+        self.nodes[slot].push(i as u32);
+    }
+
+    /// Puts each type's resources in declaration order (a pass in
+    /// dependency order may meet them in another).
+    pub(crate) fn sort(&mut self) {
+        for nodes in &mut self.nodes {
+            if !nodes.is_sorted() {
+                nodes.sort_unstable();
+            }
+        }
+    }
+
+    /// The resources of type `type_name`, in the order pushed.
+    pub(crate) fn of(&self, type_name: &str) -> &[u32] {
+        self.slots
+            .get(type_name)
+            .map_or(&[][..], |&s| &self.nodes[s][..])
     }
 }
