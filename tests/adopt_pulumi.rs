@@ -4,8 +4,11 @@
 //! (deployment version 3, written here: no Pulumi plugin can be fetched),
 //! adopted into a program that declares them with typed references. The
 //! adoption leaves out the stack and provider resources, lists the types it
-//! does not map, the import previews as matching the program, a refreshed
-//! preview then shows no changes, and destroying the stack leaves nothing.
+//! does not map, the import previews as matching the program, and a
+//! refreshed preview then shows no changes. Then `adopt --pulumi EXPORT`
+//! writes a program of its own from the same export, which is built with
+//! cargo against this workspace and run: it imports the objects, previews
+//! no changes and destroys them, leaving nothing.
 //!
 //! Needs `DAFNCK_MOTO_URL` (`scripts/servers/moto.sh start`, or
 //! `scripts/test.sh`); without it the test says it is skipped, unless
@@ -19,6 +22,9 @@ mod aws_example;
 
 #[path = "support/adopt.rs"]
 mod adopt;
+
+#[path = "support/outer_cargo.rs"]
+mod outer_cargo;
 
 use aws_example::Clients;
 use dafnck::core::pulumi::PulumiExport;
@@ -85,5 +91,14 @@ async fn a_pulumi_stack_export_is_adopted_with_no_changes_then_destroyed() {
 
     let provider =
         dafnck::providers::aws::Provider::with_config(aws_example::sdk_config(&url).await);
-    adopt::adopt_then_destroy(&aws, provider, &adoption.imports, &made).await;
+    adopt::adopt_into_the_hand_written_program(provider.clone(), &adoption.imports, &made).await;
+    adopt::generated_program_adopts_previews_and_destroys(
+        &aws,
+        &url,
+        provider,
+        &["--pulumi", path.to_str().unwrap()],
+        "aws:ec2/flowLog:FlowLog::audit",
+        &made,
+    )
+    .await;
 }

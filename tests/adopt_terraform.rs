@@ -4,9 +4,11 @@
 //! written here: no Terraform provider plugin can be fetched), kept where an
 //! S3 backend keeps it and read from there, then adopted into a program
 //! that declares them with typed references. The adoption lists the types
-//! it does not map, the import previews as matching the program, a
-//! refreshed preview then shows no changes, and destroying the stack leaves
-//! nothing.
+//! it does not map, the import previews as matching the program, and a
+//! refreshed preview then shows no changes. Then `adopt --terraform
+//! s3://..` writes a program of its own from the same state, which is built
+//! with cargo against this workspace and run: it imports the objects,
+//! previews no changes and destroys them, leaving nothing.
 //!
 //! Needs `DAFNCK_MOTO_URL` (`scripts/servers/moto.sh start`, or
 //! `scripts/test.sh`); without it the test says it is skipped, unless
@@ -20,6 +22,9 @@ mod aws_example;
 
 #[path = "support/adopt.rs"]
 mod adopt;
+
+#[path = "support/outer_cargo.rs"]
+mod outer_cargo;
 
 use aws_example::Clients;
 use dafnck::core::terraform::TerraformState;
@@ -100,7 +105,16 @@ async fn a_terraform_state_in_an_s3_backend_is_adopted_with_no_changes_then_dest
     let names: Vec<&str> = adoption.imports.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["main", "public-0", "web", "gw", "public"]);
 
-    adopt::adopt_then_destroy(&aws, provider, &adoption.imports, &made).await;
+    adopt::adopt_into_the_hand_written_program(provider.clone(), &adoption.imports, &made).await;
+    adopt::generated_program_adopts_previews_and_destroys(
+        &aws,
+        &url,
+        provider,
+        &["--terraform", &location],
+        "aws_flow_log.audit",
+        &made,
+    )
+    .await;
     s3.delete_object()
         .bucket(&bucket)
         .key("network/terraform.tfstate")

@@ -378,6 +378,59 @@ fn import_shows_asks_and_records_only_the_objects_named() {
 }
 
 #[test]
+fn import_generate_prints_the_declaration_of_the_object_and_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Objects made by another stack over the same fake cloud.
+    expect(&run(dir.path(), &["up", "--yes", "--stack", "legacy"]), 0);
+    let ids = recorded_ids(dir.path(), "legacy");
+    expect(
+        &run(dir.path(), &["import", "main", &ids["main"], "--yes"]),
+        0,
+    );
+    let state = dir.path().join(".dafnck/dev/snapshot.json");
+    let before = std::fs::read(&state).unwrap();
+
+    // The subnet as it is, its network an id of a recorded resource: a
+    // reference to it.
+    let r = run(
+        dir.path(),
+        &["import", "--generate", "public-b", &ids["public-b"]],
+    );
+    expect(&r, 0);
+    assert_eq!(
+        r.stdout,
+        "let public_b = stack.add(\"public-b\", Subnet {\n    network_id: main.out().network_id,\n    \
+         cidr: \"10.0.2.0/24\".into(),\n    tags: Default::default(),\n});\n"
+    );
+    // An instance: its password, a secret, is not printed.
+    let r = run(
+        dir.path(),
+        &["import", "--generate", "web-0", &ids["web-0"]],
+    );
+    expect(&r, 0);
+    assert!(
+        r.stdout.contains(&format!(
+            "subnet_id: Input::value(SubnetId({:?}.into())),",
+            ids["public-a"]
+        )) && r
+            .stdout
+            .contains("admin_password: Some(Secret::new(Default::default()"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("s3cret"), "{}", r.stdout);
+    assert_eq!(std::fs::read(&state).unwrap(), before, "nothing recorded");
+    assert_eq!(recorded_ids(dir.path(), "dev").len(), 1);
+
+    let r = run(dir.path(), &["import", "--generate", "public-b"]);
+    expect(&r, 1);
+    assert!(r.stderr.contains("one NAME ID pair"), "{}", r.stderr);
+    let r = run(dir.path(), &["import", "--generate", "public-b", "net-404"]);
+    expect(&r, 1);
+    assert!(r.stderr.contains("net-404"), "{}", r.stderr);
+}
+
+#[test]
 fn up_into_a_closed_pipe_finishes_without_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     // The reader is gone before the program writes: every write to

@@ -9,23 +9,12 @@
 //! starts from this workspace's `Cargo.lock`, so it reuses what is already
 //! built and needs no network.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-/// The checkout's root.
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "support/outer_cargo.rs"]
+mod outer_cargo;
 
-/// The outer run's target directory.
-fn target_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    // This test runs as <target>/<profile>/deps/template-<hash>.
-    let exe = std::env::current_exe().unwrap();
-    exe.ancestors().nth(3).unwrap().to_path_buf()
-}
+use outer_cargo::{cargo, root, stdout};
 
 /// Copies directory `from` to `to`, leaving out what a build or a run of
 /// the template leaves in it.
@@ -49,31 +38,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Runs `cargo ARGS` in `dir` against the outer run's target directory.
-fn cargo(dir: &Path, args: &[&str]) -> Output {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        // The template's own state and local files stay in the copy.
-        .env_remove("DAFNCK_STATE")
-        .env_remove("DAFNCK_STATE_DIR")
-        .output()
-        .unwrap();
-    println!(
-        "$ cargo {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn the_template_builds_tests_previews_applies_updates_and_destroys_from_a_copy() {
     let dir = tempfile::tempdir().unwrap();
@@ -91,7 +55,7 @@ fn the_template_builds_tests_previews_applies_updates_and_destroys_from_a_copy()
     );
     std::fs::write(repo.join("Cargo.toml"), rewritten).unwrap();
     // The versions this workspace builds with, so nothing new is fetched.
-    std::fs::copy(root().join("Cargo.lock"), repo.join("Cargo.lock")).unwrap();
+    outer_cargo::copy_lock(&repo);
 
     let out = cargo(&repo, &["test", "--offline"]);
     assert!(out.status.success(), "the template's own tests fail");

@@ -8,7 +8,7 @@
 //! reference to another resource's output (`vpc.out().id`) when the value is
 //! an id the [`Declaration`] knows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
 use crate::resource::Input;
@@ -53,13 +53,24 @@ pub trait Declare {
 }
 
 /// Rust source being written: the text, the indentation of the current
-/// line, and the ids of resources already declared, with the expression
-/// referring to each (`vpc.out().id`).
+/// line, the ids of resources already declared, with the expressions
+/// referring to each (`vpc.out().id`), and where the types it names are.
 #[derive(Debug, Default, Clone)]
 pub struct Declaration {
     text: String,
     depth: usize,
-    ids: BTreeMap<String, String>,
+    ids: BTreeMap<String, Vec<Reference>>,
+    modules: Option<fn(&str) -> Option<String>>,
+    uses: BTreeSet<String>,
+}
+
+/// An expression referring to a resource's output that holds an id.
+#[derive(Debug, Clone)]
+struct Reference {
+    expression: String,
+    /// The Rust type of the output (`std::any::type_name`), when known: the
+    /// reference is then written only where an `Input` of that type is.
+    of_type: Option<&'static str>,
 }
 
 impl Declaration {
@@ -71,8 +82,59 @@ impl Declaration {
     /// Writes an [`Input`] whose value is `id` as `reference` (an expression
     /// of type `Input<String>`, such as `vpc.out().id`).
     pub fn refer(&mut self, id: impl Into<String>, reference: impl Into<String>) -> &mut Self {
-        self.ids.insert(id.into(), reference.into());
+        self.ids.entry(id.into()).or_default().push(Reference {
+            expression: reference.into(),
+            of_type: None,
+        });
         self
+    }
+
+    /// Writes an `Input<T>` whose value is `id` as `reference` only where
+    /// `T` is the type `of_type` names (as [`std::any::type_name`] writes
+    /// it): the output `vpc.out().vpc_id` is an `Input<VpcId>`, so it
+    /// stands for the id in a field of that type and nowhere else. An id
+    /// may have several such references, one per type.
+    pub fn refer_typed(
+        &mut self,
+        id: impl Into<String>,
+        reference: impl Into<String>,
+        of_type: &'static str,
+    ) -> &mut Self {
+        self.ids.entry(id.into()).or_default().push(Reference {
+            expression: reference.into(),
+            of_type: Some(of_type),
+        });
+        self
+    }
+
+    /// Names types by the public module each is in: `modules` maps the
+    /// module a type is defined in (as `module_path!()` writes it) to the
+    /// one a program imports it from (`dafnck_providers::aws::ec2`), and
+    /// the type is then written as `ec2::Vpc`, its module recorded in
+    /// [`Declaration::uses`]. A type `modules` does not place is written by
+    /// its bare name, as is every type after `qualify(None)`.
+    pub fn qualify(&mut self, modules: Option<fn(&str) -> Option<String>>) -> &mut Self {
+        self.modules = modules;
+        self
+    }
+
+    /// The modules of the types written qualified so far (see
+    /// [`Declaration::qualify`]), for the program's `use` lines.
+    pub fn uses(&self) -> &BTreeSet<String> {
+        &self.uses
+    }
+
+    /// Writes the name of the type `name` defined in module `module` (what
+    /// `#[derive(Declare)]` calls): qualified by its module's last part when
+    /// [`Declaration::qualify`] places the module, else bare.
+    pub fn type_name(&mut self, name: &str, module: &str) {
+        if let Some(public) = self.modules.and_then(|m| m(module)) {
+            let last = public.rsplit("::").next().unwrap_or(&public).to_owned();
+            self.uses.insert(public);
+            self.text.push_str(&last);
+            self.text.push_str("::");
+        }
+        self.text.push_str(name);
     }
 
     /// The expression building `value`, starting at indentation zero.
@@ -261,7 +323,8 @@ impl<T: Declare> Declare for Vec<T> {
         let items: Vec<&dyn Declare> = self.iter().map(|v| v as &dyn Declare).collect();
         // Short lists of numbers and the like stay on one line.
         let mut one_line = Declaration {
-            ids: out.ids.clone(),
+            ids: std::mem::take(&mut out.ids),
+            modules: out.modules,
             ..Declaration::default()
         };
         one_line.raw("vec!");
@@ -269,7 +332,9 @@ impl<T: Declare> Declare for Vec<T> {
         one_line.text.replace_range(4..5, "[");
         one_line.text.pop();
         one_line.raw("]");
+        out.ids = std::mem::take(&mut one_line.ids);
         if one_line.text.len() <= 60 && !one_line.text.contains('\n') {
+            out.uses.append(&mut one_line.uses);
             out.raw(&one_line.text);
         } else {
             out.list("vec![", "]", &items);
@@ -329,10 +394,89 @@ impl<T> Declare for crate::Secret<T> {
     }
 }
 
+impl<T: Declare> Declare for std::collections::BTreeSet<T> {
+    fn declare(&self, out: &mut Declaration) {
+        if self.is_empty() {
+            return out.raw("Default::default()");
+        }
+        let items: Vec<&dyn Declare> = self.iter().map(|v| v as &dyn Declare).collect();
+        out.raw("std::collections::BTreeSet::from(");
+        out.list("[", "]", &items);
+        out.raw(")");
+    }
+}
+
+impl Declare for std::time::Duration {
+    fn declare(&self, out: &mut Declaration) {
+        let (secs, nanos) = (self.as_secs(), self.subsec_nanos());
+        if nanos == 0 {
+            out.raw(&format!("std::time::Duration::from_secs({secs})"));
+        } else if nanos % 1_000_000 == 0 {
+            out.raw(&format!(
+                "std::time::Duration::from_millis({})",
+                self.as_millis()
+            ));
+        } else {
+            out.raw(&format!("std::time::Duration::new({secs}, {nanos})"));
+        }
+    }
+}
+
+impl Declare for std::path::PathBuf {
+    fn declare(&self, out: &mut Declaration) {
+        out.raw("std::path::PathBuf::from(");
+        out.string(&self.to_string_lossy());
+        out.raw(")");
+    }
+}
+
+/// JSON (a policy document, a manifest) is written as `serde_json::json!`
+/// of the same JSON, so the program depends on `serde_json`.
+impl Declare for serde_json::Value {
+    fn declare(&self, out: &mut Declaration) {
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        out.raw("serde_json::json!(");
+        let mut first = true;
+        for line in text.lines() {
+            if !first {
+                out.newline();
+            }
+            first = false;
+            out.raw(line);
+        }
+        out.raw(")");
+    }
+}
+
+/// A value of a type that cannot implement [`Declare`] (one of another
+/// crate), written through its JSON as
+/// `serde_json::from_value(serde_json::json!(..)).unwrap()`: what
+/// `#[declare(json)]` on a field uses.
+pub struct Json<'a, T: ?Sized>(pub &'a T);
+
+impl<T: serde::Serialize + ?Sized> Declare for Json<'_, T> {
+    fn declare(&self, out: &mut Declaration) {
+        match serde_json::to_value(self.0) {
+            Ok(v) => {
+                out.raw("serde_json::from_value(");
+                v.declare(out);
+                out.raw(").unwrap()");
+            }
+            Err(e) => out.raw(&format!("Default::default() /* not serializable: {e} */")),
+        }
+    }
+}
+
 impl<T: Declare> Declare for Input<T> {
     fn declare(&self, out: &mut Declaration) {
         if let Some(v) = self.as_value() {
-            if let Some(reference) = v.as_id().and_then(|id| out.ids.get(id)).cloned() {
+            let of_type = std::any::type_name::<T>();
+            let reference = v.as_id().and_then(|id| out.ids.get(id)).and_then(|refs| {
+                refs.iter()
+                    .find(|r| r.of_type.is_none_or(|t| t == of_type))
+                    .map(|r| r.expression.clone())
+            });
+            if let Some(reference) = reference {
                 return out.raw(&reference);
             }
             return v.declare_input(out);

@@ -24,6 +24,7 @@ use crate::stack::{Desired, Stack};
 use crate::state::encryption::{KeySource, SealingStore, SecretsKey};
 use crate::state::{self, Entry, Journal, LockInfo, LockRequest, Record, State, StateStore};
 
+mod generate;
 mod handovers;
 mod history;
 mod import;
@@ -34,6 +35,7 @@ mod secrets;
 mod settings;
 mod shown;
 
+pub use generate::Generated;
 use handovers::handovers_of;
 pub use import::{ImportFile, ImportPreview, ImportReport, ImportSpec};
 pub(crate) use lookups::sealed_message;

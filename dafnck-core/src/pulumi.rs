@@ -152,7 +152,7 @@ impl PulumiExport {
                 &address,
                 &o.name,
                 o.provider_name.as_deref(),
-                m.map(|m| m.id_attribute).zip(key.as_deref()),
+                m.zip(key.as_deref()),
                 &serde_json::Value::Object(attributes),
             );
         }

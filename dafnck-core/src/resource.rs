@@ -91,6 +91,24 @@ pub trait Outputs {
     fn refs(of: &ResourceRef) -> Self::Refs;
     /// The output field names, as serialized.
     fn field_names() -> &'static [&'static str];
+
+    /// Each output field: its serialized name, its Rust name and type (what
+    /// a generated program needs to refer to it). `#[derive(Outputs)]`
+    /// lists them all; the default lists none.
+    fn fields() -> Vec<OutputField> {
+        Vec::new()
+    }
+}
+
+/// One output field of a resource type (see [`Outputs::fields`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputField {
+    /// Its name as serialized (in outputs and the state).
+    pub name: &'static str,
+    /// The Rust field of the outputs' references (`vpc.out().vpc_id`).
+    pub rust_name: &'static str,
+    /// Its Rust type, as [`std::any::type_name`] writes it.
+    pub rust_type: &'static str,
 }
 
 /// Names one declared resource of one stack.

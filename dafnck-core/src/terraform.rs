@@ -27,6 +27,7 @@
 //! assert_eq!(adoption.unmapped, vec!["aws_flow_log.audit".to_string()]);
 //! ```
 
+use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::engine::ImportSpec;
@@ -100,6 +101,8 @@ pub struct TerraformState {
 pub struct Adoption {
     /// One import per object of a mapped type.
     pub imports: Vec<ImportSpec>,
+    /// Our type of each import, in the same order (`aws:ec2:Vpc`).
+    pub types: Vec<&'static str>,
     /// The addresses of objects whose type has no mapping.
     pub unmapped: Vec<String>,
     /// Addresses of objects of a mapped type that lack the id attribute,
@@ -187,7 +190,7 @@ impl TerraformState {
                 &o.address,
                 &o.name,
                 o.provider_alias.as_deref(),
-                m.map(|m| (m.id_attribute, m.id_attribute)),
+                m.map(|m| (m, m.id_attribute)),
                 &o.attributes,
             );
         }
@@ -197,31 +200,51 @@ impl TerraformState {
 
 impl Adoption {
     /// Adds one object: imported as `name` when its type is mapped
-    /// (`id`: the mapping's id attribute, then the key holding it in
+    /// (`mapped`: the mapping, then the key holding the id in
     /// `attributes`), listed otherwise.
     pub(crate) fn add(
         &mut self,
         address: &str,
         name: &str,
         provider_alias: Option<&str>,
-        id: Option<(&str, &str)>,
+        mapped: Option<(&TypeMapping, &str)>,
         attributes: &serde_json::Value,
     ) {
-        let Some((attribute, key)) = id else {
+        let Some((mapping, key)) = mapped else {
             self.unmapped.push(address.to_owned());
             return;
         };
         match attributes.get(key).and_then(|v| v.as_str()) {
-            Some(id) if !id.is_empty() => self.imports.push(ImportSpec {
-                name: name.to_owned(),
-                id: id.to_owned(),
-                provider: provider_alias.map(str::to_owned),
-            }),
+            Some(id) if !id.is_empty() => {
+                self.imports.push(ImportSpec {
+                    name: name.to_owned(),
+                    id: id.to_owned(),
+                    provider: provider_alias.map(str::to_owned),
+                });
+                self.types.push(mapping.type_name);
+            }
             _ => self
                 .without_id
-                .push((address.to_owned(), attribute.to_owned())),
+                .push((address.to_owned(), mapping.id_attribute.to_owned())),
         }
     }
+}
+
+/// Reads a Terraform state kept somewhere other than a local file (the
+/// object an S3 backend keeps, `s3://BUCKET/KEY`): a program registers one
+/// with [`Cli::state_reader`](crate::cli::Cli::state_reader) so
+/// `import --terraform` and `adopt --terraform` take such locations
+/// (`dafnck_providers::aws::terraform::S3StateReader`).
+#[async_trait]
+pub trait StateReader: Send + Sync + 'static {
+    /// The scheme of the locations it reads (`s3` for `s3://..`).
+    fn scheme(&self) -> &str;
+
+    /// The text at `location`.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] naming `location` when it cannot be read.
+    async fn read(&self, location: &str) -> crate::Result<String>;
 }
 
 /// The alias in `provider["registry.terraform.io/hashicorp/aws"].west`.

@@ -16,7 +16,10 @@ mod resource;
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
 
-/// Implements `dafnck_core::Resource` for a struct with named fields.
+/// Implements `dafnck_core::Resource` for a struct with named fields, and
+/// `dafnck_core::declare::Declare` (as `#[derive(Declare)]` does), so a
+/// live object of the type can be written as its declaration: every
+/// field's type must implement `Declare` too.
 ///
 /// Container attributes (in one `#[resource(..)]` or spread over several):
 ///
@@ -52,7 +55,7 @@ use syn::{parse_macro_input, DeriveInput};
 /// assert_eq!(Network::TYPE, "example:net:Network");
 /// assert_eq!(Network::force_new_fields(), &["cidrBlock"]);
 /// ```
-#[proc_macro_derive(Resource, attributes(resource))]
+#[proc_macro_derive(Resource, attributes(resource, declare))]
 pub fn derive_resource(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     resource::expand(&input)
@@ -137,8 +140,10 @@ pub fn derive_outputs(input: TokenStream) -> TokenStream {
 /// a live object can be printed as a declaration ready to paste. The type is
 /// named by its bare name: the program `use`s it.
 ///
-/// The only option is `#[declare(crate = "path::to::dafnck_core")]`
-/// (default `::dafnck_core`).
+/// The only container option is `#[declare(crate = "path::to::dafnck_core")]`
+/// (default `::dafnck_core`). A field of a type that cannot implement
+/// `Declare` (one of another crate) but is serializable can be marked
+/// `#[declare(json)]`: it is written as `serde_json::from_value(serde_json::json!(..)).unwrap()`.
 ///
 /// ```ignore
 /// use dafnck_core::prelude::*;

@@ -16,6 +16,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut ref_fields = Vec::new();
     let mut inits = Vec::new();
     let mut names = Vec::new();
+    let mut described = Vec::new();
     for field in &fields.named {
         if let Some(attr) = field.attrs.iter().find(|a| a.path().is_ident("outputs")) {
             return Err(syn::Error::new_spanned(
@@ -51,6 +52,14 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         };
         ref_fields.push(quote! { #doc #vis #ident: #krate::Input<#ty> });
         inits.push(quote! { #ident: of.output::<#ty>(#name) });
+        let rust_name = ident.as_ref().map(ToString::to_string).unwrap_or_default();
+        described.push(quote! {
+            #krate::resource::OutputField {
+                name: #name,
+                rust_name: #rust_name,
+                rust_type: ::core::any::type_name::<#ty>(),
+            }
+        });
         names.push(serde.name);
     }
 
@@ -75,6 +84,9 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
             fn field_names() -> &'static [&'static str] {
                 &[#(#names),*]
+            }
+            fn fields() -> ::std::vec::Vec<#krate::resource::OutputField> {
+                ::std::vec![#(#described),*]
             }
         }
     })
@@ -139,6 +151,20 @@ mod tests {
                 }
                 fn field_names() -> &'static [&'static str] {
                     &["a", "b"]
+                }
+                fn fields() -> ::std::vec::Vec<::dafnck_core::resource::OutputField> {
+                    ::std::vec![
+                        ::dafnck_core::resource::OutputField {
+                            name: "a",
+                            rust_name: "a",
+                            rust_type: ::core::any::type_name::<String>(),
+                        },
+                        ::dafnck_core::resource::OutputField {
+                            name: "b",
+                            rust_name: "b",
+                            rust_type: ::core::any::type_name::<u16>(),
+                        }
+                    ]
                 }
             }
         };

@@ -50,7 +50,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         force_new.push(serde.name);
     }
 
-    Ok(attrs.implement(
+    let resource = attrs.implement(
         input,
         quote!(Resource),
         quote! {
@@ -58,7 +58,11 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 &[#(#force_new),*]
             }
         },
-    ))
+    );
+    // Every resource's inputs can be written as the Rust that declares them
+    // (`import --generate`, a program generated from an adoption).
+    let declare = crate::declare::implement(input, &attrs.krate)?;
+    Ok(quote! { #resource #declare })
 }
 
 /// `#[resource(type = "..", outputs = Type, crate = "..")]` (or
@@ -185,7 +189,11 @@ mod tests {
                 }
             }
         };
-        assert_eq!(got, want.to_string());
+        assert!(got.starts_with(&want.to_string()), "{got}");
+        assert!(
+            got.contains("impl :: dafnck_core :: declare :: Declare for Vpc"),
+            "the inputs can be declared: {got}"
+        );
     }
 
     #[test]

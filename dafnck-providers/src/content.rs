@@ -26,7 +26,7 @@ pub trait Digest:
 }
 
 /// What an object holds: a string, or a local file read when uploaded.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 #[serde(bound = "D: Digest")]
 pub enum Content<D> {

@@ -76,6 +76,15 @@ macro_rules! served_by_kit {
                 dafnck_core::Provider::delete(&self.kit, req).await
             }
 
+            fn declare(
+                &self,
+                type_name: &str,
+                observed: &dafnck_core::provider::Observed,
+                out: &mut dafnck_core::declare::Declaration,
+            ) -> Result<dafnck_core::provider::Declared, dafnck_core::ProviderError> {
+                dafnck_core::Provider::declare(&self.kit, type_name, observed, out)
+            }
+
             async fn read_data(
                 &self,
                 req: dafnck_core::data::DataRequest,

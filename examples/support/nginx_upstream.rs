@@ -21,7 +21,7 @@ use dafnck_core::Value;
 use dafnck_strategies::{NginxRouter, TrafficRouter, Weights};
 
 /// Where nginx is and which upstream of it the program owns.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct NginxSite {
     /// The nginx binary.

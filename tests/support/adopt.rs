@@ -1,9 +1,12 @@
 //! What `tests/adopt_terraform.rs` and `tests/adopt_pulumi.rs` share: the
 //! objects another tool made (a VPC, a subnet, a security group, an internet
-//! gateway and a route table, made here through the AWS API), the program
-//! that declares them with typed references, and the adoption of them into
-//! a stack, checked to preview with no changes, then destroyed and counted
-//! gone. Included by both, whose crates declare `aws_example`.
+//! gateway and a route table, made here through the AWS API), a hand-written
+//! program that declares them with typed references and the adoption of
+//! them into it, checked to preview with no changes; then the program
+//! `adopt` writes from the same document, built with cargo against this
+//! workspace and run: it imports them, previews no changes and destroys
+//! them, which are then counted gone. Included by both, whose crates
+//! declare `aws_example` and `outer_cargo`.
 
 #![allow(dead_code)]
 
@@ -172,11 +175,9 @@ pub async fn make(aws: &Clients) -> Made {
 }
 
 /// Imports `imports` into a new stack of [`infra`] with `provider`, checks
-/// the import previews as matching the program, records exactly `made`, a
-/// refreshed preview then shows no changes, and destroying the stack leaves
-/// none of the objects.
-pub async fn adopt_then_destroy(
-    aws: &Clients,
+/// the import previews as matching the program, records exactly `made`,
+/// and a refreshed preview then shows no changes.
+pub async fn adopt_into_the_hand_written_program(
     provider: dafnck::providers::aws::Provider,
     imports: &[ImportSpec],
     made: &Made,
@@ -200,8 +201,158 @@ pub async fn adopt_then_destroy(
     for c in &refreshed.plan.changes {
         assert_eq!(c.action, Action::NoOp, "{}", c.name);
     }
+}
 
-    engine.destroy().await.unwrap();
+/// The program `adopt` writes from `adopt_args` (`--terraform STATE` or
+/// `--pulumi EXPORT`), run with `provider` against moto at `url`: checks
+/// what it wrote (a declaration per object with its references rebuilt,
+/// the unmapped `left_out` listed), builds it with cargo against this
+/// workspace, and runs it: `import --file imports.json` adopts `made`,
+/// `preview` shows no changes, `destroy` leaves none of the objects.
+pub async fn generated_program_adopts_previews_and_destroys(
+    aws: &Clients,
+    url: &str,
+    provider: dafnck::providers::aws::Provider,
+    adopt_args: &[&str],
+    left_out: &str,
+    made: &Made,
+) {
+    use crate::outer_cargo::{cargo_with, copy_lock, root, stdout};
+    use dafnck::providers::aws::terraform::{S3StateReader, TYPES};
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("adopted");
+    let state_dir = dir.path().join("adopter-state");
+    let mut args = vec![
+        "adopter",
+        "--state-dir",
+        state_dir.to_str().unwrap(),
+        "adopt",
+    ];
+    args.extend_from_slice(adopt_args);
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    // Any program with the provider and the mappings can adopt: here one
+    // that declares nothing.
+    let code = dafnck::core::cli::run(|_: &mut Stack| Ok(()))
+        .provider(provider.clone())
+        .terraform_types(TYPES)
+        .state_reader(S3StateReader::new(provider))
+        .args(args)
+        .exit_code()
+        .await;
+    assert_eq!(code, 0, "adopt succeeds");
+    assert!(!state_dir.exists(), "adopt records nothing");
+
+    let main_rs = std::fs::read_to_string(out.join("src/main.rs")).unwrap();
+    for line in [
+        format!("//! - {left_out} (no mapping for its type)"),
+        "use dafnck_providers::aws::ec2;".to_string(),
+        "let main = stack.add(\"main\", ec2::Vpc {".to_string(),
+        "let public_0 = stack.add(\"public-0\", ec2::Subnet {".to_string(),
+        "vpc_id: main.out().vpc_id,".to_string(),
+        "subnet_ids: vec![public_0.out().subnet_id],".to_string(),
+        ".provider(dafnck_providers::aws::Provider::from_env())".to_string(),
+    ] {
+        assert!(main_rs.contains(&line), "main.rs has {line:?}:\n{main_rs}");
+    }
+    let imports = std::fs::read_to_string(out.join("imports.json")).unwrap();
+    for (name, id) in made.by_name() {
+        assert!(
+            imports.contains(&format!("\"name\": \"{name}\"")) && imports.contains(id),
+            "{imports}"
+        );
+    }
+
+    // A crate of its own around it, built against this checkout. A user's
+    // needs `dafnck-core`, `dafnck-providers` (feature `aws`) and tokio; this
+    // one also asks for the features the workspace's test build turns on in
+    // the crates below (and copies its profile overrides), so cargo reuses
+    // that build's artifacts instead of compiling every SDK again (checked
+    // with `cargo tree -e features` against the workspace's).
+    let profiles = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let profiles = &profiles[profiles
+        .find("\n[profile.")
+        .map_or(profiles.len(), |i| i + 1)..];
+    let manifest = format!(
+        r#"[package]
+name = "adopted"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[workspace]
+
+[dependencies]
+dafnck-core = {{ path = "{root}/dafnck-core", features = ["cli", "mock"] }}
+dafnck-providers = {{ path = "{root}/dafnck-providers", features = ["aws", "azure", "gcp", "kubernetes", "local"] }}
+tokio = {{ version = "1", features = ["bytes", "fs", "io-util", "libc", "macros", "mio", "net", "process", "rt", "rt-multi-thread", "signal", "signal-hook-registry", "socket2", "sync", "test-util", "time", "tokio-macros"] }}
+digest = {{ version = "0.10", features = ["alloc", "block-buffer", "core-api", "mac", "std", "subtle"] }}
+either = {{ version = "1", features = ["std", "use_std"] }}
+event-listener-strategy = {{ version = "0.5", features = ["std"] }}
+hyper = {{ version = "1", features = ["client", "http1", "http2", "server"] }}
+kube = {{ version = "5", default-features = false, features = ["client", "config", "kube-client", "kube-runtime", "ring", "runtime", "rustls-tls"] }}
+kube-client = {{ version = "5", default-features = false, features = ["__non_core", "base64", "bytes", "client", "config", "either", "futures", "http-body", "http-body-util", "hyper", "hyper-rustls", "hyper-timeout", "hyper-util", "jiff", "jsonpatch", "jsonpath-rust", "pem", "ring", "rustls", "rustls-tls", "serde-saphyr", "tokio", "tokio-util", "tower", "tower-http", "tracing"] }}
+kube-core = {{ version = "5", default-features = false, features = ["json-patch", "jsonpatch"] }}
+libc = {{ version = "0.2", features = ["extra_traits", "std"] }}
+rand = {{ version = "0.10", features = ["alloc", "std", "std_rng", "sys_rng", "thread_rng"] }}
+rustix = {{ version = "1", features = ["alloc", "event", "fs", "net", "pipe", "process", "std", "time"] }}
+tokio-util = {{ version = "0.7", features = ["codec", "io", "libc", "slab", "time"] }}
+tracing = {{ version = "0.1", features = ["attributes", "log", "std", "tracing-attributes"] }}
+tracing-core = {{ version = "0.1", features = ["once_cell", "std"] }}
+zerocopy = {{ version = "0.8", default-features = false, features = ["derive", "simd", "zerocopy-derive"] }}
+
+[build-dependencies]
+either = "1"
+tracing = "0.1"
+
+{profiles}"#,
+        root = root().display()
+    );
+    std::fs::write(out.join("Cargo.toml"), manifest).unwrap();
+    copy_lock(&out);
+    let env = [
+        ("AWS_ENDPOINT_URL", url),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "no-aws-config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "no-aws-credentials"),
+    ];
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--offline", "-q", "--"];
+        all.extend_from_slice(args);
+        cargo_with(&out, &all, &env)
+    };
+
+    let r = run(&["import", "--file", "imports.json", "--yes"]);
+    assert!(
+        r.status.success(),
+        "the generated program builds and imports"
+    );
+    for (name, id) in made.by_name() {
+        assert!(
+            stdout(&r).contains(&format!("Imported {id} as {name}.")),
+            "{}",
+            stdout(&r)
+        );
+    }
+    assert!(
+        stdout(&r).contains("Every object matches the program."),
+        "{}",
+        stdout(&r)
+    );
+
+    let r = run(&["preview", "--detailed-exitcode"]);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "a refreshed preview of the generated program shows no changes"
+    );
+    assert!(stdout(&r).contains("No changes"), "{}", stdout(&r));
+
+    let r = run(&["destroy", "--yes"]);
+    assert!(r.status.success(), "destroy succeeds");
     assert_nothing_left(aws, made).await;
 }
 

@@ -177,7 +177,8 @@ pub enum Command {
     },
     /// Adopt existing objects for declared resources: shows what would be
     /// recorded (and what the next `up` would change), asks, then records
-    /// them. Creates, updates and deletes nothing.
+    /// them. Creates, updates and deletes nothing. With `--generate`,
+    /// prints the declaration of one object instead, recording nothing.
     Import {
         /// `NAME ID` pairs: the resource's name in the program, then the
         /// object's id at its provider.
@@ -187,19 +188,46 @@ pub enum Command {
         /// "provider"?}]}`), imported with the pairs in one operation.
         #[arg(long)]
         file: Option<std::path::PathBuf>,
-        /// A Terraform state (format version 4): its objects of the types
-        /// the program maps are imported as the resources named after them
+        /// A Terraform state (format version 4; a file, or `s3://BUCKET/KEY`
+        /// with a reader registered): its objects of the types the program
+        /// maps are imported as the resources named after them
         /// (`aws_subnet.public[0]` as `public-0`); the others are listed.
         #[arg(long, value_name = "STATE")]
-        terraform: Option<std::path::PathBuf>,
+        terraform: Option<String>,
         /// A Pulumi stack export (`pulumi stack export`, deployment version
         /// 3): its resources of the types the program maps are imported as
         /// the resources named after them; the others are listed.
         #[arg(long, value_name = "EXPORT")]
-        pulumi: Option<std::path::PathBuf>,
+        pulumi: Option<String>,
+        /// Print the typed declaration of the object (one `NAME ID` pair,
+        /// of the type the program declares for NAME) as it is now, ready
+        /// to paste; reads it only and records nothing.
+        #[arg(long, conflicts_with_all = ["file", "terraform", "pulumi", "yes"])]
+        generate: bool,
         /// Record without asking.
         #[arg(long)]
         yes: bool,
+    },
+    /// Write a program declaring what a Terraform state or a Pulumi stack
+    /// export manages, as the objects are now: DIR/src/main.rs (one typed
+    /// declaration per object of a mapped type, references rebuilt where an
+    /// object holds another's id) and DIR/imports.json, which the new
+    /// program's `import --file` adopts. Reads only; records nothing.
+    Adopt {
+        /// A Terraform state (format version 4; a file, or `s3://BUCKET/KEY`
+        /// with a reader registered).
+        #[arg(long, value_name = "STATE", required_unless_present = "pulumi")]
+        terraform: Option<String>,
+        /// A Pulumi stack export (deployment version 3).
+        #[arg(long, value_name = "EXPORT", conflicts_with = "terraform")]
+        pulumi: Option<String>,
+        /// The directory of the new program (a crate such as a copy of
+        /// `templates/infra`, or a new one).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+        /// Replace DIR/src/main.rs if it exists (otherwise that is an error).
+        #[arg(long)]
+        force: bool,
     },
     /// Inspect and repair the recorded state.
     #[command(subcommand)]

@@ -108,6 +108,7 @@ where
         args: None,
         key_source: None,
         terraform: &[],
+        state_readers: Vec::new(),
         policies: crate::policy::Policies::new().pack(crate::policy::generic_pack(&[])),
         cost: None,
         stages: None,
@@ -136,6 +137,8 @@ pub struct Cli<F> {
     key_source: Option<KeySource>,
     /// How Terraform's types map to the providers', for `import --terraform`.
     terraform: &'static [crate::terraform::TypeMapping],
+    /// Readers of Terraform states kept elsewhere than in files.
+    state_readers: Vec<Arc<dyn crate::terraform::StateReader>>,
     policies: crate::policy::Policies,
     cost: Option<crate::cost::CostModel>,
     stages: Option<Stages>,
@@ -169,6 +172,14 @@ where
     /// `types` maps (`dafnck_providers::aws::terraform::TYPES`).
     pub fn terraform_types(mut self, types: &'static [crate::terraform::TypeMapping]) -> Self {
         self.terraform = types;
+        self
+    }
+
+    /// Lets `import --terraform` and `adopt --terraform` read Terraform
+    /// states at locations of `reader`'s scheme (`s3://BUCKET/KEY` with
+    /// `dafnck_providers::aws::terraform::S3StateReader`).
+    pub fn state_reader(mut self, reader: impl crate::terraform::StateReader) -> Self {
+        self.state_readers.push(Arc::new(reader));
         self
     }
 
@@ -298,6 +309,7 @@ where
             key_source,
             policies: self.policies,
             terraform: self.terraform,
+            state_readers: &self.state_readers,
             cost: self.cost,
         };
         match dispatch(&args, program, given, color).await {
@@ -356,6 +368,7 @@ struct Given<'a> {
     key_source: KeySource,
     policies: crate::policy::Policies,
     terraform: &'a [crate::terraform::TypeMapping],
+    state_readers: &'a [Arc<dyn crate::terraform::StateReader>],
     cost: Option<crate::cost::CostModel>,
     stages: Option<&'a Stages>,
 }
@@ -390,6 +403,7 @@ where
         key_source,
         policies,
         terraform,
+        state_readers,
         cost,
         stages,
     } = given;
@@ -620,32 +634,12 @@ where
             }
             Ok(if drift.has_drift() { 2 } else { 0 })
         }
-        Command::Import {
-            pairs,
-            file,
-            terraform: tf,
-            pulumi,
-            yes,
-        } => {
-            let mut specs =
-                import::specs(pairs, file.as_deref(), tf.is_some() || pulumi.is_some())?;
-            if let Some(path) = tf {
-                specs.extend(import::adopted(path, import::Origin::Terraform, terraform)?);
-            }
-            if let Some(path) = pulumi {
-                specs.extend(import::adopted(path, import::Origin::Pulumi, terraform)?);
-            }
-            let preview = engine.preview_import(prog(), &specs).await?;
-            out!("{}", preview.render_styled(color));
-            if !confirm(*yes, "record these objects in the state")? {
-                outln!("Import cancelled.");
-                return Ok(1);
-            }
-            let report = engine.import_previewed(&preview).await?;
-            for (name, id) in &report.imported {
-                outln!("Imported {id} as {name}.");
-            }
-            Ok(0)
+        Command::Import { .. } | Command::Adopt { .. } => {
+            let sources = import::Sources {
+                types: terraform,
+                readers: state_readers,
+            };
+            import::command(&args.command, &engine, prog(), sources, color).await
         }
         Command::State(cmd) => {
             state_cmd::command(&engine, cmd, &stores.backends, &args.history_retention).await

@@ -312,7 +312,7 @@ impl Engine {
 impl Engine {
     /// Reads `probes` (batched where their provider reads in batches): one
     /// object each, in order.
-    async fn read_probes(
+    pub(super) async fn read_probes(
         &self,
         probes: &[ResourceState],
     ) -> crate::Result<Vec<crate::provider::Observed>> {

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::declare::Declaration;
 use crate::error::Error;
-use crate::resource::{package_of, Location};
+use crate::resource::{package_of, Location, OutputField};
 use crate::state::CallKind;
 use crate::value::Value;
 
@@ -192,6 +193,52 @@ pub struct Observed {
     pub outputs: Value,
 }
 
+/// An object written as the Rust that declares it, by
+/// [`Provider::declare`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Declared {
+    /// The expression building the resource's inputs (`ec2::Vpc { .. }`).
+    pub expression: String,
+    /// Its outputs that hold the object's id: where other declarations
+    /// refer to it (`vpc.out().vpc_id` for a VPC's id).
+    pub id_outputs: Vec<OutputField>,
+    /// The Rust expression making the provider, for a generated program's
+    /// `main` (`dafnck_providers::aws::Provider::from_env()`), when the
+    /// provider has a standard one.
+    pub provider: Option<&'static str>,
+}
+
+/// An object of resource type `R`, as a read found it, written as the Rust
+/// expression declaring it ([`Provider::declare`] of a provider whose
+/// inputs are `R`'s): its inputs decoded into `R` and written by `R`'s
+/// [`Declare`](crate::Declare), and its outputs holding its id found by
+/// `R::Outputs`' [`fields`](crate::Outputs::fields).
+///
+/// # Errors
+/// When the inputs do not decode into `R` (naming the type and the id).
+pub fn declared<R>(observed: &Observed, out: &mut Declaration) -> Result<Declared, ProviderError>
+where
+    R: crate::Resource + serde::de::DeserializeOwned + crate::Declare,
+{
+    let inputs: R = observed.inputs.deserialize_into().map_err(|e| {
+        ProviderError::new(format!(
+            "{} {:?}: the inputs read do not fit the type: {e}",
+            R::TYPE,
+            observed.id
+        ))
+    })?;
+    let expression = out.expression(&inputs);
+    let id_outputs = <R::Outputs as crate::Outputs>::fields()
+        .into_iter()
+        .filter(|f| observed.outputs.get(f.name).and_then(Value::as_str) == Some(&observed.id))
+        .collect();
+    Ok(Declared {
+        expression,
+        id_outputs,
+        provider: None,
+    })
+}
+
 /// Input to [`Provider::update`].
 #[derive(Clone, Debug)]
 pub struct UpdateRequest {
@@ -330,6 +377,29 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Deletes an object (succeeding if it is already gone).
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError>;
+
+    /// Writes an object of `type_name`, as [`Provider::read`] found it, as
+    /// the Rust expression declaring its inputs, to paste into a program
+    /// (`import --generate`, a program generated from an adoption). Ids
+    /// `out` knows become references to their owners. It must not call the
+    /// cloud. The default declares nothing: a provider built of typed
+    /// handlers ([`kit::Kit`]) declares every type it serves.
+    ///
+    /// # Errors
+    /// When the provider does not serve the type, cannot write it, or the
+    /// inputs do not fit it.
+    fn declare(
+        &self,
+        type_name: &str,
+        observed: &Observed,
+        out: &mut Declaration,
+    ) -> Result<Declared, ProviderError> {
+        let _ = (observed, out);
+        Err(ProviderError::new(format!(
+            "provider {:?} cannot write a declaration of {type_name}",
+            self.package()
+        )))
+    }
 
     /// Looks up an object the stack does not own (a data source, see
     /// [`crate::data`]) and returns what it found, as the data source's

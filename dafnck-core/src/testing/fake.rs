@@ -13,9 +13,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataRequest;
+use crate::declare::Declaration;
 use crate::provider::{
-    CreateRequest, Created, DeleteRequest, Observed, Provider, ProviderError, ReadRequest,
-    UpdateRequest,
+    declared, CreateRequest, Created, Declared, DeleteRequest, Observed, Provider, ProviderError,
+    ReadRequest, UpdateRequest,
 };
 use crate::state::CallKind;
 use crate::testing::conformance::OutOfBand;
@@ -527,6 +528,34 @@ fn short_type(type_name: &str) -> String {
 impl Provider for FakeCloud {
     fn package(&self) -> &str {
         &self.inner.package
+    }
+
+    /// Declares the types of [`crate::testing::resources`] (named by their
+    /// `fake` type names, whatever this cloud's package); it makes no call.
+    fn declare(
+        &self,
+        type_name: &str,
+        observed: &Observed,
+        out: &mut Declaration,
+    ) -> Result<Declared, ProviderError> {
+        use crate::testing::resources as r;
+        use crate::Resource;
+        let kind = type_name.split_once(':').map_or(type_name, |(_, k)| k);
+        let same = |t: &str| t.split_once(':').map(|(_, k)| k) == Some(kind);
+        out.qualify(None);
+        if same(r::Network::TYPE) {
+            declared::<r::Network>(observed, out)
+        } else if same(r::Subnet::TYPE) {
+            declared::<r::Subnet>(observed, out)
+        } else if same(r::Instance::TYPE) {
+            declared::<r::Instance>(observed, out)
+        } else if same(r::Node::TYPE) {
+            declared::<r::Node>(observed, out)
+        } else {
+            Err(ProviderError::new(format!(
+                "the fake cloud cannot write a declaration of {type_name}"
+            )))
+        }
     }
 
     fn expected_duration(&self, type_name: &str, call: CallKind) -> Option<Duration> {

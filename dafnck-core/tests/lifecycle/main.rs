@@ -17,6 +17,7 @@ mod delete_ordering;
 mod deploy;
 mod drift;
 mod failure_isolation;
+mod generate;
 mod history;
 mod ignore_changes;
 mod import;

@@ -49,7 +49,7 @@
 macro_rules! ids {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(
         $(#[$doc])*
-        #[derive(::serde::Serialize, ::serde::Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(dafnck_core::prelude::Declare, ::serde::Serialize, ::serde::Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[serde(transparent)]
         pub struct $name(pub String);
 
@@ -235,6 +235,18 @@ pub struct Provider {
 
 served_by_kit!(Provider);
 
+/// The module a program imports a type defined in `module` from: every
+/// service's types are re-exported by its module (`aws::ec2`), whichever
+/// file defines them; the content of objects is in `content`.
+fn public_module(module: &str) -> Option<String> {
+    if module == "dafnck_providers::content" {
+        return Some(module.to_owned());
+    }
+    let rest = module.strip_prefix("dafnck_providers::aws::")?;
+    let service = rest.split("::").next()?;
+    Some(format!("dafnck_providers::aws::{service}"))
+}
+
 /// What the aws handlers share: the configuration, loaded once, the
 /// clients made from it, and how to wait.
 #[derive(Clone)]
@@ -306,6 +318,7 @@ impl Provider {
         let kit = lambda::register(kit);
         let kit = route53::register(kit);
         let kit = ec2::lookups::register(kit);
+        let kit = kit.declared_in(public_module, "dafnck_providers::aws::Provider::from_env()");
         Provider { kit }
     }
 

@@ -110,6 +110,33 @@ pub async fn read_state(provider: &Provider, location: &str) -> dafnck_core::Res
     String::from_utf8(bytes.into_bytes().to_vec()).map_err(|e| cannot(&e))
 }
 
+/// Reads Terraform states where S3 backends keep them (`s3://BUCKET/KEY`,
+/// see [`read_state`]) for a program's command line:
+/// `Cli::state_reader(S3StateReader::new(provider.clone()))` lets
+/// `import --terraform s3://..` and `adopt --terraform s3://..` read them.
+#[derive(Clone, Debug)]
+pub struct S3StateReader {
+    provider: Provider,
+}
+
+impl S3StateReader {
+    /// Reads with `provider`'s AWS settings (region, endpoint, credentials).
+    pub fn new(provider: Provider) -> Self {
+        S3StateReader { provider }
+    }
+}
+
+#[async_trait::async_trait]
+impl dafnck_core::terraform::StateReader for S3StateReader {
+    fn scheme(&self) -> &str {
+        "s3"
+    }
+
+    async fn read(&self, location: &str) -> dafnck_core::Result<String> {
+        read_state(&self.provider, location).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;

@@ -23,6 +23,7 @@ use super::{Azure, TOKEN_TAG};
 #[async_trait]
 pub(crate) trait ArmType:
     Resource<Outputs: Serialize + DeserializeOwned + Send + Sync>
+    + dafnck_core::Declare
     + DeserializeOwned
     + Clone
     + Default

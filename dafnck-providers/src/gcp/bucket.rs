@@ -74,7 +74,9 @@ pub struct Bucket {
 
 /// A lifecycle rule: `action` (`Delete` or `SetStorageClass`) when every
 /// condition given holds.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
+)]
 #[serde(default)]
 pub struct LifecycleRule {
     /// `Delete` or `SetStorageClass`.
@@ -90,7 +92,9 @@ pub struct LifecycleRule {
 }
 
 /// A bucket's website pages.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
+)]
 #[serde(default)]
 pub struct Website {
     /// The page served for a directory (`index.html`).
@@ -100,7 +104,9 @@ pub struct Website {
 }
 
 /// A cross-origin rule.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
+)]
 #[serde(default)]
 pub struct Cors {
     /// Origins allowed (`*` for any).

@@ -65,7 +65,9 @@ pub struct Site {
 }
 
 /// One file of a [`Site`].
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
+)]
 #[serde(default)]
 pub struct SiteFile {
     /// Where it is on this machine.

@@ -33,6 +33,7 @@ pub struct ConfigMap {
     /// Text entries.
     pub data: BTreeMap<String, String>,
     /// Binary entries.
+    #[declare(json)]
     pub binary_data: BTreeMap<String, ByteString>,
 }
 

@@ -82,7 +82,12 @@ impl Meta {
 #[async_trait]
 pub(crate) trait Kind: Send + Sync + 'static {
     /// The resource's input struct.
-    type Resource: Resource<Outputs = ObjectOutputs> + DeserializeOwned + Send + Sync + Clone;
+    type Resource: Resource<Outputs = ObjectOutputs>
+        + dafnck_core::Declare
+        + DeserializeOwned
+        + Send
+        + Sync
+        + Clone;
 
     /// The object's metadata, from the inputs; a clear error when they
     /// cannot name an object.
@@ -510,6 +515,7 @@ macro_rules! spec_kind {
             pub annotations: std::collections::BTreeMap<String, String>,
             /// Its spec, as Kubernetes defines it: only the fields set are
             /// applied and owned.
+            #[declare(json)]
             pub spec: $spec,
         }
 

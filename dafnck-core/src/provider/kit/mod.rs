@@ -84,9 +84,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{
-    standard_diff, CreateRequest, Created, DeleteRequest, Diff, DiffRequest, Observed, Provider,
-    ProviderError, ReadRequest, UpdateRequest,
+    standard_diff, CreateRequest, Created, Declared, DeleteRequest, Diff, DiffRequest, Observed,
+    Provider, ProviderError, ReadRequest, UpdateRequest,
 };
+use crate::declare::{Declaration, Declare};
 use crate::resource::Resource;
 use crate::state::CallKind;
 use crate::value::Value;
@@ -112,6 +113,7 @@ pub trait ResourceHandler: Send + Sync + 'static {
     /// The resource type's input struct.
     type Resource: Resource<Outputs: Serialize + DeserializeOwned + Send + Sync>
         + DeserializeOwned
+        + Declare
         + Send;
     /// What every handler of a provider shares (clients, a work dir).
     type Context: Send + Sync + 'static;
@@ -206,6 +208,11 @@ trait Untyped<C>: Send + Sync {
     ) -> Result<Vec<Option<Observed>>, ProviderError>;
     async fn update(&self, cx: &C, req: UpdateRequest) -> Result<Value, ProviderError>;
     async fn delete(&self, cx: &C, req: DeleteRequest) -> Result<(), ProviderError>;
+    fn declare(
+        &self,
+        observed: &Observed,
+        out: &mut Declaration,
+    ) -> Result<Declared, ProviderError>;
 }
 
 struct Typed<H>(H);
@@ -332,6 +339,22 @@ impl<H: ResourceHandler> Untyped<H::Context> for Typed<H> {
         };
         self.0.delete(cx, delete).await
     }
+
+    fn declare(
+        &self,
+        observed: &Observed,
+        out: &mut Declaration,
+    ) -> Result<Declared, ProviderError> {
+        super::declared::<H::Resource>(observed, out)
+    }
+}
+
+/// Where a provider's types are in Rust, for the programs it writes (see
+/// [`Kit::declared_in`]).
+#[derive(Clone, Copy)]
+struct RustPaths {
+    modules: fn(&str) -> Option<String>,
+    provider: &'static str,
 }
 
 /// A [`Provider`] made of typed [`ResourceHandler`]s, one per type, which
@@ -343,6 +366,7 @@ pub struct Kit<C> {
     context: C,
     handlers: Arc<HashMap<&'static str, Arc<dyn Untyped<C>>>>,
     data: Arc<HashMap<&'static str, Arc<dyn data::UntypedData<C>>>>,
+    rust: Option<RustPaths>,
 }
 
 impl<C: Clone> Clone for Kit<C> {
@@ -352,6 +376,7 @@ impl<C: Clone> Clone for Kit<C> {
             context: self.context.clone(),
             handlers: Arc::clone(&self.handlers),
             data: Arc::clone(&self.data),
+            rust: self.rust,
         }
     }
 }
@@ -377,7 +402,23 @@ impl<C: Send + Sync + 'static> Kit<C> {
             context,
             handlers: Arc::default(),
             data: Arc::default(),
+            rust: None,
         }
+    }
+
+    /// Says where the served types are in Rust, for the declarations the
+    /// kit writes ([`Provider::declare`]): `modules` maps the module a type
+    /// is defined in (`module_path!()`) to the public one a program imports
+    /// (see [`Declaration::qualify`]), and `provider` is the expression
+    /// making the provider in a generated program's `main`. Without it,
+    /// types are written by their bare names.
+    pub fn declared_in(
+        mut self,
+        modules: fn(&str) -> Option<String>,
+        provider: &'static str,
+    ) -> Self {
+        self.rust = Some(RustPaths { modules, provider });
+        self
     }
 
     /// Serves the handler's resource type with it (replacing any handler
@@ -476,6 +517,23 @@ impl<C: Send + Sync + 'static> Provider for Kit<C> {
         self.handler(&req.type_name)?
             .delete(&self.context, req)
             .await
+    }
+
+    /// The handler's type, decoded from the inputs read and written with
+    /// `#[derive(Declare)]`'s code, its types placed by
+    /// [`Kit::declared_in`].
+    fn declare(
+        &self,
+        type_name: &str,
+        observed: &Observed,
+        out: &mut Declaration,
+    ) -> Result<Declared, ProviderError> {
+        let handler = self.handler(type_name)?;
+        out.qualify(self.rust.map(|r| r.modules));
+        Ok(Declared {
+            provider: self.rust.map(|r| r.provider),
+            ..handler.declare(observed, out)?
+        })
     }
 
     async fn read_data(&self, req: crate::data::DataRequest) -> Result<Value, ProviderError> {

@@ -30,7 +30,17 @@ ids! {
 }
 
 /// How an [`AutoScalingGroup`] checks its instances' health.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HealthCheckType {
     /// EC2's status checks (the default).
@@ -58,7 +68,7 @@ impl HealthCheckType {
 
 /// How a change of an [`AutoScalingGroup`]'s launch template is rolled out
 /// to its running instances: an instance refresh.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct InstanceRefresh {
     /// The share of the desired capacity that must stay in service (and

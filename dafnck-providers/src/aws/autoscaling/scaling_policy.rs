@@ -30,7 +30,17 @@ ids! {
 }
 
 /// The metric a [`ScalingPolicy`] tracks, as Auto Scaling predefines it.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+)]
 pub enum PredefinedMetric {
     /// The group's average CPU utilization, in percent (the default).
     #[default]

@@ -85,7 +85,9 @@ pub struct SecurityGroup {
 /// `protocol` is `"tcp"`, `"udp"`, `"icmp"` or `"-1"` (all traffic, whose
 /// ports are ignored); for ICMP, `from_port` is the type and `to_port` the
 /// code (`-1`: any).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
+)]
 #[serde(default)]
 pub struct Rule {
     /// `tcp`, `udp`, `icmp`, or `-1` for all.

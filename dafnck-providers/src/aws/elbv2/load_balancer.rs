@@ -77,7 +77,17 @@ pub struct LoadBalancer {
 }
 
 /// Whether a [`LoadBalancer`] takes traffic from the internet.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scheme {
     /// Reachable from the internet (public addresses).
@@ -88,7 +98,17 @@ pub enum Scheme {
 }
 
 /// The kind of a [`LoadBalancer`].
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadBalancerType {
     /// HTTP(S), layer 7.

@@ -154,7 +154,17 @@ use super::lookup;
 use super::tags::{self, client_token, TOKEN_TAG};
 
 /// A protocol of a [`TargetGroup`] or [`Listener`].
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Protocol {
     /// HTTP (the default).

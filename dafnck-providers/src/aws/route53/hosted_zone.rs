@@ -24,7 +24,9 @@ ids! {
 }
 
 /// A VPC a private [`HostedZone`] answers in.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(
+    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq,
+)]
 #[serde(default)]
 pub struct ZoneVpc {
     /// The VPC.

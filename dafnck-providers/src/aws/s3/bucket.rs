@@ -107,7 +107,9 @@ pub struct Bucket {
 }
 
 /// A [`Bucket`]'s default server-side encryption.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Encryption {
     /// SSE-S3: keys S3 manages (AES-256), AWS's default.
@@ -122,7 +124,7 @@ pub enum Encryption {
 
 /// A [`Bucket`]'s public access block: each `true` blocks one way of making
 /// the bucket public.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct PublicAccessBlock {
     /// Refuse new public ACLs.
@@ -150,7 +152,7 @@ impl Default for PublicAccessBlock {
 
 /// A lifecycle rule of a [`Bucket`]: objects under `prefix` expire
 /// `expiration_days` after they were made.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct LifecycleRule {
     /// The rule's id, unique in the bucket.
@@ -175,7 +177,9 @@ impl Default for LifecycleRule {
 }
 
 /// A [`Bucket`]'s static website hosting.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
+)]
 #[serde(default)]
 pub struct Website {
     /// The object served for a directory (`index.html`).

@@ -27,7 +27,9 @@ use super::Azure;
 pub(crate) const COMPUTE_API: &str = "2024-07-01";
 
 /// A marketplace image.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
+)]
 #[serde(default)]
 pub struct Image {
     /// `Canonical`.
@@ -72,7 +74,7 @@ impl Image {
 
 /// How a Linux machine is logged into: a user and an SSH key or a
 /// password.
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default)]
 #[serde(default)]
 pub struct LinuxLogin {
     /// The administrator's user name.

@@ -39,7 +39,9 @@ pub struct NetworkSecurityGroup {
 }
 
 /// One rule of a [`NetworkSecurityGroup`].
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(
+    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
+)]
 #[serde(default)]
 pub struct SecurityRule {
     /// Its name, unique in the group.
