@@ -121,3 +121,35 @@ pub fn count(cloud: &FakeCloud, op: FakeOp) -> usize {
 pub fn after<'a>(plan: &'a dafnck_core::Plan, name: &str, field: &str) -> Option<&'a Value> {
     plan.change(name)?.after.as_ref()?.get(field)
 }
+
+/// Tags with this `role`.
+pub fn tags(role: &str) -> std::collections::BTreeMap<String, String> {
+    [("role".to_string(), role.to_string())].into()
+}
+
+/// Made elsewhere: a network tagged `role=shared`, and another.
+pub async fn shared_networks(cloud: &FakeCloud) {
+    let owner = dafnck_core::engine::Engine::new(
+        "shared",
+        dafnck_core::state::MemoryStore::new(),
+        dafnck_core::Providers::new().with(cloud.clone()),
+    );
+    owner
+        .up(
+            |stack: &mut dafnck_core::Stack| {
+                for (name, role) in [("shared-net", "shared"), ("other-net", "other")] {
+                    stack.add(
+                        name,
+                        Network {
+                            cidr: "10.0.0.0/16".into(),
+                            tags: tags(role),
+                        },
+                    );
+                }
+                Ok(())
+            },
+            false,
+        )
+        .await
+        .unwrap();
+}

@@ -5,47 +5,12 @@
 //! planning, is an error naming the program line; `TestStack::data`
 //! answers without a provider.
 
-use std::collections::BTreeMap;
-
-use dafnck_core::engine::Engine;
 use dafnck_core::lookup::ReadKind;
-use dafnck_core::state::MemoryStore;
 use dafnck_core::testing::resources::{Network, NetworkLookup};
 use dafnck_core::testing::{FakeCloud, TestStack};
-use dafnck_core::{Action, Input, Providers, Stack, Value};
+use dafnck_core::{Action, Input, Stack, Value};
 
-use crate::common::{planned, program_problems, subnet};
-
-fn tags(role: &str) -> BTreeMap<String, String> {
-    [("role".to_string(), role.to_string())].into()
-}
-
-/// Made elsewhere: a network tagged `role=shared`, and another.
-async fn shared_networks(cloud: &FakeCloud) {
-    let owner = Engine::new(
-        "shared",
-        MemoryStore::new(),
-        Providers::new().with(cloud.clone()),
-    );
-    owner
-        .up(
-            |stack: &mut Stack| {
-                for (name, role) in [("shared-net", "shared"), ("other-net", "other")] {
-                    stack.add(
-                        name,
-                        Network {
-                            cidr: "10.0.0.0/16".into(),
-                            tags: tags(role),
-                        },
-                    );
-                }
-                Ok(())
-            },
-            false,
-        )
-        .await
-        .unwrap();
-}
+use crate::common::{planned, program_problems, shared_networks, subnet, tags};
 
 fn app(stack: &mut Stack) -> dafnck_core::Result<()> {
     let net = stack.read(

@@ -9,45 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use dafnck_core::engine::Engine;
 use dafnck_core::state::reads::read_changes;
-use dafnck_core::state::{MemoryStore, StateHistory};
+use dafnck_core::state::StateHistory;
 use dafnck_core::testing::resources::{Network, NetworkLookup};
 use dafnck_core::testing::{FakeCloud, FakeOp, Fault, TestStack};
-use dafnck_core::{Action, ProviderError, Providers, Stack, Value};
+use dafnck_core::{Action, ProviderError, Stack, Value};
 
-use crate::common::subnet;
-
-fn tags(role: &str) -> BTreeMap<String, String> {
-    [("role".to_string(), role.to_string())].into()
-}
-
-/// Made elsewhere: a network tagged `role=shared`, and another.
-async fn shared_networks(cloud: &FakeCloud) {
-    let owner = Engine::new(
-        "shared",
-        MemoryStore::new(),
-        Providers::new().with(cloud.clone()),
-    );
-    owner
-        .up(
-            |stack: &mut Stack| {
-                for (name, role) in [("shared-net", "shared"), ("other-net", "other")] {
-                    stack.add(
-                        name,
-                        Network {
-                            cidr: "10.0.0.0/16".into(),
-                            tags: tags(role),
-                        },
-                    );
-                }
-                Ok(())
-            },
-            false,
-        )
-        .await
-        .unwrap();
-}
+use crate::common::{shared_networks, subnet, tags};
 
 /// Reads the shared network; `sub` takes its id, `solo` takes nothing
 /// from the read (its tag is `env`).
