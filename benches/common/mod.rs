@@ -6,7 +6,6 @@
 
 pub mod schedule;
 
-
 use dafnck::core::stack::Desired;
 use dafnck::core::state::{ResourceState, State};
 use dafnck::core::testing::resources::Node;
