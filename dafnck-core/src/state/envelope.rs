@@ -655,14 +655,16 @@ mod tests {
         let mut longer = unit.clone();
         longer.push(b'\n');
         same(&longer, "appended");
-        assert_eq!(check_stream(Unit::State, &unit[..], "u").unwrap(), 2);
+        assert_eq!(check_stream(Unit::State, &unit[..], "u").unwrap(), FORMAT);
         assert_eq!(check_stream(Unit::State, &body[..], "u").unwrap(), 1);
-        let newer = String::from_utf8(unit.clone())
-            .unwrap()
-            .replacen("/2 ", "/3 ", 1);
+        let newer = String::from_utf8(unit.clone()).unwrap().replacen(
+            &format!("/{FORMAT} "),
+            &format!("/{} ", FORMAT + 1),
+            1,
+        );
         assert!(matches!(
             check_stream(Unit::State, newer.as_bytes(), "u"),
-            Err(StateError::NewerFormat { found: 3, .. })
+            Err(StateError::NewerFormat { found, .. }) if found == FORMAT + 1
         ));
     }
 
