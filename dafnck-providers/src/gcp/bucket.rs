@@ -74,9 +74,7 @@ pub struct Bucket {
 
 /// A lifecycle rule: `action` (`Delete` or `SetStorageClass`) when every
 /// condition given holds.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct LifecycleRule {
     /// `Delete` or `SetStorageClass`.
@@ -92,9 +90,7 @@ pub struct LifecycleRule {
 }
 
 /// A bucket's website pages.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct Website {
     /// The page served for a directory (`index.html`).
@@ -104,9 +100,7 @@ pub struct Website {
 }
 
 /// A cross-origin rule.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct Cors {
     /// Origins allowed (`*` for any).

@@ -78,9 +78,7 @@ pub type Content = crate::content::Content<Crc32c>;
 
 /// A CRC32C as GCS writes it (base64 of the big-endian value): how Cloud
 /// Storage objects' content is fingerprinted.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 pub struct Crc32c {
     /// The base64 digest (empty: not declared).
     pub crc32c: String,

@@ -65,9 +65,7 @@ pub struct Site {
 }
 
 /// One file of a [`Site`].
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct SiteFile {
     /// Where it is on this machine.

@@ -30,17 +30,7 @@ ids! {
 }
 
 /// How an [`AutoScalingGroup`] checks its instances' health.
-#[derive(
-    dafnck_core::prelude::Declare,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HealthCheckType {
     /// EC2's status checks (the default).
@@ -68,7 +58,7 @@ impl HealthCheckType {
 
 /// How a change of an [`AutoScalingGroup`]'s launch template is rolled out
 /// to its running instances: an instance refresh.
-#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct InstanceRefresh {
     /// The share of the desired capacity that must stay in service (and
@@ -739,68 +729,4 @@ impl ResourceHandler for AutoScalingGroupHandler {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_name_replaces_the_group() {
-        assert_eq!(AutoScalingGroup::force_new_fields(), &["name"]);
-    }
-
-    #[test]
-    fn sizes_are_checked_before_any_call() {
-        let s = Subject::of::<AutoScalingGroup>("web");
-        let base = AutoScalingGroup {
-            launch_template_id: LaunchTemplateId::from("lt-1").into(),
-            min_size: 1,
-            max_size: 3,
-            subnet_ids: vec![SubnetId::from("subnet-1").into()],
-            ..Default::default()
-        };
-        assert!(declared(&s, &base).is_ok());
-        let e = declared(
-            &s,
-            &AutoScalingGroup {
-                min_size: 4,
-                ..base.clone()
-            },
-        )
-        .err()
-        .unwrap()
-        .to_string();
-        assert!(e.contains("\"web\"") && e.contains("max_size"), "{e}");
-        let e = declared(
-            &s,
-            &AutoScalingGroup {
-                desired_capacity: Some(9),
-                ..base.clone()
-            },
-        )
-        .err()
-        .unwrap()
-        .to_string();
-        assert!(e.contains("desired_capacity"), "{e}");
-        let e = declared(
-            &s,
-            &AutoScalingGroup {
-                subnet_ids: vec![],
-                ..base
-            },
-        )
-        .err()
-        .unwrap()
-        .to_string();
-        assert!(e.contains("subnet_ids"), "{e}");
-    }
-
-    #[test]
-    fn health_check_types_read_back_as_aws_writes_them() {
-        for t in [HealthCheckType::Ec2, HealthCheckType::Elb] {
-            assert_eq!(HealthCheckType::of(Some(t.as_str())), t);
-        }
-        assert_eq!(
-            serde_json::to_string(&HealthCheckType::Elb).unwrap(),
-            "\"ELB\""
-        );
-    }
-}
+mod tests;

@@ -30,17 +30,7 @@ ids! {
 }
 
 /// The metric a [`ScalingPolicy`] tracks, as Auto Scaling predefines it.
-#[derive(
-    dafnck_core::prelude::Declare,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PredefinedMetric {
     /// The group's average CPU utilization, in percent (the default).
     #[default]

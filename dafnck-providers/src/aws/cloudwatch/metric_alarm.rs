@@ -28,17 +28,7 @@ ids! {
 }
 
 /// The statistic of a [`MetricAlarm`]'s metric over each period.
-#[derive(
-    dafnck_core::prelude::Declare,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Statistic {
     /// The mean (the default).
     #[default]
@@ -76,17 +66,7 @@ impl Statistic {
 }
 
 /// How a [`MetricAlarm`] compares the statistic with its threshold.
-#[derive(
-    dafnck_core::prelude::Declare,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ComparisonOperator {
     /// Statistic > threshold (the default).
     #[default]
@@ -124,17 +104,7 @@ impl ComparisonOperator {
 }
 
 /// What a [`MetricAlarm`] makes of a period without data.
-#[derive(
-    dafnck_core::prelude::Declare,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub enum TreatMissingData {
     /// Not counted either way; the alarm keeps its state (AWS's default).

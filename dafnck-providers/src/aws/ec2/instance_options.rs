@@ -14,17 +14,7 @@ use dafnck_core::prelude::*;
 use super::super::error::{AwsError, Subject};
 
 /// Whether the instance metadata service (IMDS) wants a session token.
-#[derive(
-    dafnck_core::prelude::Declare,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum HttpTokens {
     /// IMDSv2 only: every request carries a session token (the default
@@ -48,7 +38,7 @@ impl HttpTokens {
 /// The instance metadata service settings of an
 /// [`Instance`](super::Instance). The default is IMDSv2 only, hop limit 1,
 /// endpoint on.
-#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct MetadataOptions {
     /// Whether requests need a session token (IMDSv2).
@@ -124,7 +114,7 @@ fn endpoint(on: bool) -> InstanceMetadataEndpointState {
 /// An EBS volume made with an [`Instance`](super::Instance), at launch.
 /// Name the AMI's root device (`/dev/xvda` on Amazon Linux, `/dev/sda1` on
 /// Ubuntu) to set the root volume; any other name adds a volume.
-#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct BlockDevice {
     /// Where it is attached (`/dev/xvda`, `/dev/sdf`).

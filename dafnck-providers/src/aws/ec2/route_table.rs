@@ -68,9 +68,7 @@ pub struct RouteTable {
 
 /// One route of a [`RouteTable`]: traffic for a range goes to an internet
 /// gateway.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Route {
     /// The range (`0.0.0.0/0`).

@@ -85,9 +85,7 @@ pub struct SecurityGroup {
 /// `protocol` is `"tcp"`, `"udp"`, `"icmp"` or `"-1"` (all traffic, whose
 /// ports are ignored); for ICMP, `from_port` is the type and `to_port` the
 /// code (`-1`: any).
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct Rule {
     /// `tcp`, `udp`, `icmp`, or `-1` for all.

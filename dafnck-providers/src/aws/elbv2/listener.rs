@@ -83,9 +83,7 @@ pub struct Listener {
 }
 
 /// One target group a [`Listener`] forwards to, and its weight.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct Forward {
     /// The target group (`tg.out().arn`).

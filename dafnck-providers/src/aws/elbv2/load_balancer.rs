@@ -77,17 +77,7 @@ pub struct LoadBalancer {
 }
 
 /// Whether a [`LoadBalancer`] takes traffic from the internet.
-#[derive(
-    dafnck_core::prelude::Declare,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scheme {
     /// Reachable from the internet (public addresses).
@@ -98,17 +88,7 @@ pub enum Scheme {
 }
 
 /// The kind of a [`LoadBalancer`].
-#[derive(
-    dafnck_core::prelude::Declare,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadBalancerType {
     /// HTTP(S), layer 7.

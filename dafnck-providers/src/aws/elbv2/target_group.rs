@@ -102,7 +102,7 @@ pub struct TargetGroup {
 
 /// How a [`TargetGroup`] checks its targets (AWS's defaults for HTTP by
 /// default).
-#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct HealthCheck {
     /// The path requested (`/`).

@@ -27,9 +27,7 @@ ids! {
 }
 
 /// A share of an [`Alias`]'s calls sent to a second version.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct WeightedVersion {
     /// The second version's number (a [`Version`](super::Version)'s

@@ -38,7 +38,7 @@ ids! {
 }
 
 /// Where a [`Package`]'s zip comes from.
-#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// Every file under a directory, at its path relative to it.
@@ -68,9 +68,7 @@ impl Default for Source {
 /// # Errors
 /// The constructors fail when the source cannot be read, or a directory
 /// holds no file.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct Package {
     /// Where the zip comes from.

@@ -24,17 +24,7 @@ ids! {
 }
 
 /// How a [`HealthCheck`] probes its endpoint.
-#[derive(
-    dafnck_core::prelude::Declare,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum CheckType {
     /// An HTTP request; healthy on a 2xx or 3xx answer (the default).

@@ -24,9 +24,7 @@ ids! {
 }
 
 /// A VPC a private [`HostedZone`] answers in.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct ZoneVpc {
     /// The VPC.

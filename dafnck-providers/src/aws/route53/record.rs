@@ -30,17 +30,7 @@ ids! {
 }
 
 /// The type of a [`Record`].
-#[derive(
-    dafnck_core::prelude::Declare,
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "UPPERCASE")]
 #[allow(missing_docs)]
 pub enum RecordType {
@@ -100,9 +90,7 @@ impl RecordType {
 }
 
 /// A failover record's role.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Failover {
     /// Answered while its health check (if any) is healthy.
@@ -122,9 +110,7 @@ impl Failover {
 
 /// Where an alias [`Record`] points: another AWS name (a load balancer's,
 /// a CloudFront distribution's, another record of the zone).
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(default)]
 pub struct AliasTarget {
     /// The target's hosted zone (a load balancer's

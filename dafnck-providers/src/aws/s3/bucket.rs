@@ -107,9 +107,7 @@ pub struct Bucket {
 }
 
 /// A [`Bucket`]'s default server-side encryption.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Encryption {
     /// SSE-S3: keys S3 manages (AES-256), AWS's default.
@@ -124,7 +122,7 @@ pub enum Encryption {
 
 /// A [`Bucket`]'s public access block: each `true` blocks one way of making
 /// the bucket public.
-#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct PublicAccessBlock {
     /// Refuse new public ACLs.
@@ -152,7 +150,7 @@ impl Default for PublicAccessBlock {
 
 /// A lifecycle rule of a [`Bucket`]: objects under `prefix` expire
 /// `expiration_days` after they were made.
-#[derive(dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(default)]
 pub struct LifecycleRule {
     /// The rule's id, unique in the bucket.
@@ -177,9 +175,7 @@ impl Default for LifecycleRule {
 }
 
 /// A [`Bucket`]'s static website hosting.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct Website {
     /// The object served for a directory (`index.html`).

@@ -69,9 +69,7 @@ pub struct BucketObject {
 pub type Content = crate::content::Content<Sha256>;
 
 /// A SHA-256, in lowercase hex: how S3 objects' content is fingerprinted.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 pub struct Sha256 {
     /// The hex digest (empty: not declared).
     pub sha256: String,

@@ -68,9 +68,7 @@ pub struct VirtualMachineScaleSet {
 }
 
 /// How a scale set's model changes reach its machines.
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct UpgradePolicy {
     /// `Manual` (the default), `Automatic` or `Rolling`.

@@ -39,9 +39,7 @@ pub struct NetworkSecurityGroup {
 }
 
 /// One rule of a [`NetworkSecurityGroup`].
-#[derive(
-    dafnck_core::prelude::Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq,
-)]
+#[derive(Declare, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(default)]
 pub struct SecurityRule {
     /// Its name, unique in the group.
