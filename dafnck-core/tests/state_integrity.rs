@@ -1,7 +1,7 @@
 //! Every stored unit of the file store, and a saved plan, carries a
 //! checksum: damage is refused by name and nothing is written; files of
-//! state formats 1 (before checksums) and 2 (before data-source reads were
-//! recorded) still load; a newer format is refused
+//! state formats 1 (before checksums), 2 (before data-source reads were
+//! recorded) and 3 (before the checksum covered the header) still load; a newer format is refused
 //! naming both formats; a hand edit is accepted only through
 //! `state verify --accept`, which records who accepted it.
 
@@ -115,7 +115,7 @@ async fn a_damaged_saved_plan_is_refused_by_name_and_nothing_is_applied() {
     let path = dir.path().join("plan.json");
     engine.save_plan(&plan, &path).unwrap();
     let whole = fs::read(&path).unwrap();
-    assert!(whole.starts_with(b"dafnck-plan/3 crc32="));
+    assert!(whole.starts_with(format!("dafnck-plan/{} crc32=", envelope::FORMAT).as_bytes()));
     assert_eq!(engine.load_plan(&path).unwrap(), plan);
     let snapshot = fs::read(dir.path().join("dev/snapshot.json")).unwrap();
     let calls = cloud.calls().len();
@@ -277,6 +277,68 @@ async fn state_format_2_files_load_plan_nothing_and_gain_reads_in_the_current_fo
     assert!(!verified.is_damaged(), "{verified}");
 }
 
+const FIXTURES_V3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state-v3");
+
+#[tokio::test]
+async fn state_format_3_files_keep_their_reads_plan_nothing_and_are_written_anew_in_the_current_format(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&Path::new(FIXTURES_V3).join("store"), dir.path());
+    let store = FileStore::new(dir.path());
+    let snapshot = fs::read(dir.path().join("dev/snapshot.json")).unwrap();
+    assert!(
+        snapshot.starts_with(b"dafnck-state/3 "),
+        "the fixture is of format 3"
+    );
+
+    let state = state::load(&store, "dev").await.unwrap();
+    assert_eq!(state.serial, 12, "the journal's record is replayed");
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["net", "sub"]);
+    assert_eq!(
+        state.reads["shared"].answer.get("arn"),
+        Some(&Value::from("arn:fake:9"))
+    );
+    let versions = store.versions("dev").await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert!(store.read_version("dev", 2).await.unwrap().is_some());
+    let plan = dafnck_core::saved_plan::load(&Path::new(FIXTURES_V3).join("plan.json")).unwrap();
+    assert_eq!((plan.stack.as_str(), plan.summary().update), ("dev", 1));
+
+    // The program that wrote it (reading `shared`, answered the same):
+    // nothing to change. A new answer is recorded by an `up`, which
+    // writes the current format.
+    let answered = |arn: &str| {
+        let answer = serde_json::json!({"network_id": "network-9", "arn": arn});
+        engine(dir.path(), &FakeCloud::new()).lookups(Lookups {
+            data: [("shared".to_owned(), Value::from_serialize(&answer).unwrap())].into(),
+            ..Lookups::default()
+        })
+    };
+    let reading = |stack: &mut Stack| {
+        infra("two")(stack)?;
+        let _shared = stack.read("shared", NetworkLookup::default());
+        Ok(())
+    };
+    let engine = answered("arn:fake:9");
+    assert!(!engine.verify().await.is_damaged());
+    let preview = engine.preview(reading, false).await.unwrap();
+    assert!(!preview.plan.has_changes(), "{}", preview.plan.render());
+    let engine = answered("arn:fake:10");
+    engine.up(reading, false).await.unwrap();
+    let snapshot = fs::read(dir.path().join("dev/snapshot.json")).unwrap();
+    assert!(snapshot.starts_with(format!("dafnck-state/{} ", envelope::FORMAT).as_bytes()));
+    let state = state::load(&store, "dev").await.unwrap();
+    assert_eq!(
+        state.reads["shared"].answer.get("arn"),
+        Some(&Value::from("arn:fake:10"))
+    );
+    let verified = engine.verify().await;
+    assert!(!verified.is_damaged(), "{verified}");
+}
+
 #[tokio::test]
 async fn a_unit_of_a_newer_format_is_refused_naming_both_formats() {
     let dir = tempfile::tempdir().unwrap();
@@ -296,8 +358,8 @@ async fn a_unit_of_a_newer_format_is_refused_naming_both_formats() {
         matches!(
             &err,
             dafnck_core::Error::State(StateError::NewerFormat {
-                found: 4,
-                supported: 3,
+                found: 5,
+                supported: 4,
                 ..
             })
         ),
@@ -306,8 +368,8 @@ async fn a_unit_of_a_newer_format_is_refused_naming_both_formats() {
     let text = err.to_string();
     assert!(
         text.contains(&path.display().to_string())
-            && text.contains("format 4")
-            && text.contains("up to 3"),
+            && text.contains("format 5")
+            && text.contains("up to 4"),
         "{text}"
     );
     assert!(engine.up(infra("two"), false).await.is_err());

@@ -6,14 +6,17 @@
 //! A unit is a header line, then its JSON body:
 //!
 //! ```text
-//! dafnck-state/3 crc32=5c6bd5a1 len=1614
+//! dafnck-state/4 crc32=5c6bd5a1 len=1614
 //! {"stack":"dev", ...}
 //! ```
 //!
 //! - `dafnck-<kind>` says what the unit holds ([`Unit`]);
-//! - `/3` is the state format ([`FORMAT`]) that wrote it;
-//! - `crc32` is the CRC-32 (as the journal's lines use) and `len` the
-//!   length of the body: every byte after the header's `\n`.
+//! - `/4` is the state format ([`FORMAT`]) that wrote it;
+//! - `crc32` is the CRC-32 (as the journal's lines use) of the header's
+//!   first field and the space after it (`dafnck-state/4 `) followed by
+//!   the body, and `len` the length of the body: every byte after the
+//!   header's `\n`. Every byte of the unit is covered: the kind and format
+//!   by the sum, the sum and length by being compared.
 //!
 //! A journal kept as lines appended to one file, or as one row per record,
 //! carries a checksum per record instead, `<crc32 as 8 lowercase hex>\t<record
@@ -30,6 +33,10 @@
 //! - **3**: as 2; a state may record the data sources its program read
 //!   (`reads`, and journal records `"entry":"reads"`), which a reader of
 //!   format 2 would drop without a word, so it must refuse them instead.
+//! - **4**: as 3; the checksum covers the header's kind and format too.
+//!   In formats 2 and 3 it covered the body alone, so damage to the
+//!   format's digit that named an older format (`/3` read as `/2`) went
+//!   unseen.
 //!
 //! A unit of a newer format than [`FORMAT`] is refused
 //! ([`StateError::NewerFormat`], naming both); a unit whose header does not
@@ -41,9 +48,9 @@
 //! use dafnck_core::state::StateError;
 //!
 //! let bytes = envelope::encode(Unit::State, br#"{"stack":"dev"}"#);
-//! assert!(bytes.starts_with(b"dafnck-state/3 crc32="));
+//! assert!(bytes.starts_with(b"dafnck-state/4 crc32="));
 //! let opened = envelope::decode(Unit::State, &bytes, "snapshot.json").unwrap();
-//! assert_eq!((opened.format, opened.body), (3, &br#"{"stack":"dev"}"#[..]));
+//! assert_eq!((opened.format, opened.body), (4, &br#"{"stack":"dev"}"#[..]));
 //!
 //! // One appended byte: refused, naming the unit.
 //! let mut damaged = bytes.clone();
@@ -56,7 +63,7 @@
 use super::{State, StateError};
 
 /// The state format this code writes; it reads every format up to it.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// What a unit holds: the `<kind>` of its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,7 +127,29 @@ fn header(kind: Unit, body: &[u8]) -> String {
 /// `len` bytes with CRC-32 `crc`: what goes before a body written
 /// through a [`Summing`] writer.
 pub fn header_of(kind: Unit, crc: u32, len: usize) -> String {
-    format!("{}/{FORMAT} crc32={crc:08x} len={len}\n", kind.tag())
+    let sum = unit_sum(kind, FORMAT, crc, len);
+    format!("{}/{FORMAT} crc32={sum:08x} len={len}\n", kind.tag())
+}
+
+/// The first format whose checksum covers the header's kind and format.
+const SUMMED_HEADER: u32 = 4;
+
+/// The checksum a unit of `kind` and `format` carries for a body of `len`
+/// bytes with CRC-32 `body_crc`: from format 4 on, the CRC-32 of
+/// `<kind>/<format> ` followed by the body (combined from the body's own,
+/// so a body summed as it was streamed is not read again); before, the
+/// body's alone.
+fn unit_sum(kind: Unit, format: u32, body_crc: u32, len: usize) -> u32 {
+    if format < SUMMED_HEADER {
+        return body_crc;
+    }
+    let mut sum = crc32fast::Hasher::new();
+    sum.update(kind.tag().as_bytes());
+    sum.update(format!("/{format} ").as_bytes());
+    sum.combine(&crc32fast::Hasher::new_with_initial_len(
+        body_crc, len as u64,
+    ));
+    sum.finalize()
 }
 
 /// A writer that passes every byte on to `W` and sums them as a unit's
@@ -258,6 +287,7 @@ pub fn check_stream(
 
 /// What a unit's header line says.
 struct Header {
+    kind: Unit,
     format: u32,
     crc: u32,
     len: usize,
@@ -265,8 +295,10 @@ struct Header {
 
 impl Header {
     /// Refuses a body of `len` bytes hashing to `crc` that is not the one
-    /// the header describes.
+    /// the header describes (with, from format 4, the header's kind and
+    /// format).
     fn check(&self, len: usize, crc: u32, location: &str) -> Result<(), StateError> {
+        let crc = unit_sum(self.kind, self.format, crc, len);
         let damaged = |message: String| StateError::Damaged {
             location: location.to_owned(),
             message,
@@ -279,7 +311,7 @@ impl Header {
         }
         if crc != self.crc {
             return Err(damaged(format!(
-                "checksum mismatch: the header says {:08x}, the body hashes to {crc:08x}",
+                "checksum mismatch: the header says {:08x}, the unit hashes to {crc:08x}",
                 self.crc
             )));
         }
@@ -331,7 +363,12 @@ fn parse_header(kind: Unit, line: &[u8], location: &str) -> Result<Header, State
             "its header {header:?} lacks a checksum or a length"
         )));
     };
-    Ok(Header { format, crc, len })
+    Ok(Header {
+        kind,
+        format,
+        crc,
+        len,
+    })
 }
 
 /// A state as a unit: JSON with each of the state's fields, and each
@@ -603,21 +640,15 @@ mod tests {
     fn every_bit_flip_truncation_and_appended_byte_is_refused() {
         let body = br#"{"stack":"dev","lineage":"l","serial":3,"resources":{}}"#;
         let unit = encode(Unit::State, body);
-        // The header's format digit: the checksum covers the body only, so
-        // a flip that makes it an older format's (3 -> 2) reads the same,
-        // intact body as that format; any other flip is refused.
-        let digit = "dafnck-state/".len();
+        // Every byte is covered, the header's kind and format digit too.
         for i in 0..unit.len() {
             for bit in 0..8 {
                 let mut d = unit.clone();
                 d[i] ^= 1 << bit;
-                match decode(Unit::State, &d, "u") {
-                    Err(_) => {}
-                    Ok(opened) => assert!(
-                        i == digit && opened.format == 2 && opened.body == body,
-                        "byte {i} bit {bit} accepted"
-                    ),
-                }
+                assert!(
+                    decode(Unit::State, &d, "u").is_err(),
+                    "byte {i} bit {bit} accepted"
+                );
             }
         }
         for n in 0..unit.len() {
@@ -627,6 +658,49 @@ mod tests {
         longer.push(b'\n');
         assert!(decode(Unit::State, &longer, "u").is_err());
         assert_eq!(decode(Unit::State, &unit, "u").unwrap().body, body);
+    }
+
+    #[test]
+    fn a_format_named_older_by_damage_is_refused_and_real_older_units_still_read() {
+        let body = br#"{"stack":"dev"}"#;
+        let unit = encode(Unit::State, body);
+        let digit = "dafnck-state/".len();
+        for older in [b'2', b'3'] {
+            let mut d = unit.clone();
+            d[digit] = older;
+            let err = decode(Unit::State, &d, "u").unwrap_err().to_string();
+            assert!(err.contains("checksum mismatch"), "{err}");
+            assert!(check_stream(Unit::State, &d[..], "u").is_err());
+        }
+        // What formats 2 and 3 wrote: the checksum of the body alone.
+        for older in [2, 3] {
+            let old = format!(
+                "dafnck-state/{older} crc32={:08x} len={}\n",
+                crc32(body),
+                body.len()
+            );
+            let mut d = old.into_bytes();
+            d.extend_from_slice(body);
+            assert_eq!(
+                decode(Unit::State, &d, "u").unwrap(),
+                Opened {
+                    format: older,
+                    body
+                }
+            );
+            assert_eq!(check_stream(Unit::State, &d[..], "u").unwrap(), older);
+        }
+    }
+
+    #[test]
+    fn a_header_written_after_a_streamed_body_matches_encode() {
+        let body = br#"{"stack":"dev","serial":7}"#;
+        let mut summing = Summing::new(Vec::new());
+        std::io::Write::write_all(&mut summing, body).unwrap();
+        let (written, crc, len) = summing.finish();
+        let mut unit = header_of(Unit::Plan, crc, len).into_bytes();
+        unit.extend_from_slice(&written);
+        assert_eq!(unit, encode(Unit::Plan, body));
     }
 
     #[test]
@@ -693,7 +767,9 @@ mod tests {
         );
         let text = err.to_string();
         assert!(
-            text.contains("s/snapshot.json") && text.contains('7') && text.contains('3'),
+            text.contains("s/snapshot.json")
+                && text.contains("format 7")
+                && text.contains(&format!("up to {FORMAT}")),
             "{text}"
         );
     }

@@ -207,7 +207,13 @@ async fn rows_of_format_1_load_and_a_hand_edit_loads_once_accepted() {
         .await
         .unwrap()
         .get(0);
-    assert!(text.starts_with("dafnck-state/3 "), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "dafnck-state/{} ",
+            dafnck_core::state::envelope::FORMAT
+        )),
+        "{text}"
+    );
     let edited = text.replace("\"value\":\"b\"", "\"value\":\"hand\"");
     assert_ne!(edited, text);
     db.execute(

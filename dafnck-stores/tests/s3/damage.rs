@@ -127,7 +127,13 @@ async fn objects_of_format_1_load_and_a_hand_edit_loads_once_accepted() {
     engine.up(super::program("b"), false).await.unwrap();
     let key = "state/dev/snapshot.json";
     let text = String::from_utf8(moto.get(key).await).unwrap();
-    assert!(text.starts_with("dafnck-state/3 "), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "dafnck-state/{} ",
+            dafnck_core::state::envelope::FORMAT
+        )),
+        "{text}"
+    );
     let edited = text.replace("\"value\":\"b\"", "\"value\":\"hand\"");
     assert_ne!(edited, text);
     moto.put(key, edited.as_bytes()).await;

@@ -89,15 +89,16 @@ async fn layout_and_line_format() {
     let mut snap = State::empty("dev");
     snap.serial = 1;
     store.compact("dev", &snap).await.unwrap();
-    // The snapshot: a header line with the format, checksum and length of
-    // the pretty JSON after it.
+    // The snapshot: a header line with the format, the checksum of the
+    // header's first field and the pretty JSON after it, and the JSON's
+    // length.
     let bytes = fs::read(store.root().join("dev").join(SNAPSHOT)).unwrap();
     let (header, json) = bytes.split_at(bytes.iter().position(|&b| b == b'\n').unwrap() + 1);
     assert_eq!(
         std::str::from_utf8(header).unwrap(),
         format!(
-            "dafnck-state/3 crc32={:08x} len={}\n",
-            crc32(json),
+            "dafnck-state/4 crc32={:08x} len={}\n",
+            crc32(&[&b"dafnck-state/4 "[..], json].concat()),
             json.len()
         )
     );
