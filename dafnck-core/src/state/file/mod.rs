@@ -22,7 +22,7 @@ mod controls;
 mod format;
 mod history;
 
-use format::{scan_journal, Scan, Seq};
+use format::{scan_journal, scan_journal_stream, Scan, Seq};
 
 const SNAPSHOT: &str = "snapshot.json";
 const JOURNAL: &str = "journal.jsonl";
@@ -482,7 +482,7 @@ impl Inner {
         };
         Ok(Stored {
             snapshot,
-            journal: scan.lines.into_iter().map(|l| l.record).collect(),
+            journal: scan.records,
         })
     }
 
@@ -547,18 +547,26 @@ impl Inner {
         let snapshot_path = dir.join(SNAPSHOT);
         check_snapshot(&snapshot_path)?;
         let journal_path = dir.join(JOURNAL);
-        // The records the new snapshot does not cover, and the old length
-        // (the old bytes are let go before the snapshot is written).
-        let kept = match read_optional(&journal_path)? {
-            Some(bytes) => {
-                let scan = scan_journal::<Seq>(&bytes, &journal_path)?;
+        // The records the new snapshot does not cover, and the old length:
+        // the journal is scanned streaming, so only the kept records (none
+        // at a run's end) are held, not the journal.
+        let kept = match File::open(&journal_path) {
+            Ok(file) => {
+                let old_len = file
+                    .metadata()
+                    .map_err(io_err("stat", &journal_path))?
+                    .len();
                 let mut kept = Vec::new();
-                for line in scan.lines.iter().filter(|l| l.record.seq > serial) {
-                    kept.extend_from_slice(&bytes[line.start..line.end]);
-                }
-                Some((bytes.len(), kept))
+                // A torn final line is not kept (it was never acknowledged).
+                scan_journal_stream::<Seq>(&file, &journal_path, |record, line| {
+                    if record.seq > serial {
+                        kept.extend_from_slice(line);
+                    }
+                })?;
+                Some((old_len, kept))
             }
-            None => None,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err("open", &journal_path)(e)),
         };
 
         let written = self.write_unit_atomic(&snapshot_path, envelope::Unit::State, |out| {
@@ -567,7 +575,7 @@ impl Inner {
         self.add_written(stack, written);
         self.set_known(stack, None);
         if let Some((old_len, kept)) = &kept {
-            if kept.len() != *old_len {
+            if kept.len() as u64 != *old_len {
                 self.write_atomic(&journal_path, kept, true)?;
                 self.add_written(stack, kept.len());
             }

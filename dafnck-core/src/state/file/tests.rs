@@ -263,6 +263,86 @@ async fn a_crash_between_snapshot_and_journal_rewrite_reads_fine() {
 }
 
 #[tokio::test]
+async fn a_compaction_streams_a_long_journal_keeping_what_the_snapshot_does_not_cover() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = FileStore::new(tmp.path());
+    // Far more than the scan's 64 KB buffer, so lines straddle its refills.
+    let records: Vec<Record> = (1..=2_000).map(|i| put(i, &format!("r{i}"))).collect();
+    store.append("dev", &records).await.unwrap();
+    let path = journal_of(tmp.path(), "dev");
+    assert!(fs::metadata(&path).unwrap().len() > 4 * 65_536);
+    let clean = fs::read(&path).unwrap();
+    let snap = State::replay(
+        "dev",
+        Stored {
+            snapshot: None,
+            journal: records[..1_500].to_vec(),
+        },
+        "test",
+    )
+    .unwrap();
+
+    // Damage in the middle, past the first buffers: refused, naming the
+    // line, and nothing is written.
+    let mut damaged = clean.clone();
+    let line = 1_234;
+    let at = damaged
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .nth(line - 2)
+        .map(|(i, _)| i + 1 + 20)
+        .unwrap();
+    damaged[at] ^= 1;
+    fs::write(&path, &damaged).unwrap();
+    let fresh = FileStore::new(tmp.path());
+    match fresh.compact("dev", &snap).await.unwrap_err() {
+        StateError::Damaged { location, .. } => {
+            assert!(
+                location.ends_with(&format!("journal.jsonl:{line}")),
+                "{location}"
+            )
+        }
+        other => panic!("expected Damaged, got {other}"),
+    }
+    assert_eq!(fs::read(&path).unwrap(), damaged);
+    assert!(!tmp.path().join("dev").join(SNAPSHOT).exists());
+
+    // A torn final line: dropped, and the records after the snapshot kept
+    // byte for byte.
+    fs::write(&path, &clean).unwrap();
+    append_raw(&path, b"1234abcd\t{\"seq\":2001,");
+    fresh.compact("dev", &snap).await.unwrap();
+    let kept_from = clean
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .nth(1_499)
+        .map(|(i, _)| i + 1)
+        .unwrap();
+    assert_eq!(fs::read(&path).unwrap(), clean[kept_from..]);
+    assert_eq!(
+        fresh.read("dev").await.unwrap().journal,
+        records[1_500..].to_vec()
+    );
+    let whole = State::replay(
+        "dev",
+        Stored {
+            snapshot: None,
+            journal: records.clone(),
+        },
+        "test",
+    )
+    .unwrap();
+    assert_eq!(crate::state::load(&fresh, "dev").await.unwrap(), whole);
+
+    // A snapshot covering everything leaves an empty journal.
+    fresh.compact("dev", &whole).await.unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"");
+    assert_eq!(crate::state::load(&fresh, "dev").await.unwrap(), whole);
+}
+
+#[tokio::test]
 async fn a_lock_of_a_dead_process_is_taken_over() {
     let tmp = tempfile::tempdir().unwrap();
     let store = FileStore::new(tmp.path());
