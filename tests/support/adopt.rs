@@ -176,13 +176,13 @@ pub async fn make(aws: &Clients) -> Made {
 
 /// Imports `imports` into a new stack of [`infra`] with `provider`, checks
 /// the import previews as matching the program, records exactly `made`,
-/// and a refreshed preview then shows no changes. Returns the engine, so
-/// the caller can destroy what it adopted.
+/// and a refreshed preview then shows no changes. Its state is in memory
+/// and dropped at the end: the objects stay, for the written program.
 pub async fn adopt_into_the_hand_written_program(
     provider: dafnck::providers::aws::Provider,
     imports: &[ImportSpec],
     made: &Made,
-) -> Engine {
+) {
     let engine = Engine::new("dev", MemoryStore::new(), Providers::new().with(provider));
     let preview = engine.preview_import(infra, imports).await.unwrap();
     assert!(preview.matches_program(), "{}", preview.render());
@@ -202,17 +202,7 @@ pub async fn adopt_into_the_hand_written_program(
     for c in &refreshed.plan.changes {
         assert_eq!(c.action, Action::NoOp, "{}", c.name);
     }
-    engine
 }
-
-/// Destroys what `engine` adopted and asserts nothing of `made` is left.
-pub async fn destroy_adopted(engine: &Engine, aws: &Clients, made: &Made) {
-    engine.destroy().await.unwrap();
-    assert_nothing_left(aws, made).await;
-}
-
-/// The variable that turns on building and running the generated program.
-pub const BUILD_ENV: &str = "DAFNCK_ADOPT_BUILD";
 
 /// The program `adopt` writes from `adopt_args` (`--terraform STATE` or
 /// `--pulumi EXPORT`), run with `provider` against moto at `url`: checks
@@ -221,9 +211,11 @@ pub const BUILD_ENV: &str = "DAFNCK_ADOPT_BUILD";
 /// workspace, and runs it: `import --file imports.json` adopts `made`,
 /// `preview` shows no changes, `destroy` leaves none of the objects.
 ///
-/// Building the written program is slow (it links the AWS SDK) and has not
-/// yet been seen passing, so it runs only with `DAFNCK_ADOPT_BUILD=1`;
-/// returns whether it ran (and so destroyed the objects).
+/// The build reuses what the outer run built (the AWS SDK included) when
+/// that run was `cargo test --workspace --all-features` (as
+/// `scripts/test.sh` runs it): see the manifest below. Another selection of
+/// features compiles the SDK again for it, minutes more, which the test
+/// prints.
 pub async fn generated_program_adopts_previews_and_destroys(
     aws: &Clients,
     url: &str,
@@ -231,7 +223,7 @@ pub async fn generated_program_adopts_previews_and_destroys(
     adopt_args: &[&str],
     left_out: &str,
     made: &Made,
-) -> bool {
+) {
     use crate::outer_cargo::{cargo_with, copy_lock, root, stdout};
     use dafnck::providers::aws::terraform::{S3StateReader, TYPES};
 
@@ -278,20 +270,21 @@ pub async fn generated_program_adopts_previews_and_destroys(
         );
     }
 
-    if std::env::var_os(BUILD_ENV).is_none() {
-        eprintln!(
-            "skipped: building and running the generated program \
-             (set {BUILD_ENV}=1 to run it; it compiles against this workspace)"
-        );
-        return false;
-    }
-
     // A crate of its own around it, built against this checkout. A user's
     // needs `dafnck-core`, `dafnck-providers` (feature `aws`) and tokio; this
     // one also asks for the features the workspace's test build turns on in
-    // the crates below (and copies its profile overrides), so cargo reuses
-    // that build's artifacts instead of compiling every SDK again (checked
-    // with `cargo tree -e features` against the workspace's).
+    // the crates below (and copies its profile overrides), so every
+    // registry crate is the same unit (same features, profile and
+    // dependencies, so the same `-C metadata`) as in that build and cargo
+    // reuses it instead of compiling every SDK again. With only a user's
+    // three dependencies, features such as `bytes/serde`, `url/serde` and
+    // `rustls/ring` differ, and everything above them (the AWS SDK) is
+    // compiled again. Checked by comparing the unit graphs
+    // (`RUSTC_BOOTSTRAP=1 cargo build -Zunstable-options --unit-graph`
+    // here against `cargo test --workspace --all-features --all-targets
+    // --no-run` in the checkout): only the path crates and the gcp
+    // provider's prost crates (a proc macro's dependency built without
+    // debug info) differ, and those are built once per target directory.
     let profiles = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
     let profiles = &profiles[profiles
         .find("\n[profile.")
@@ -342,6 +335,28 @@ tracing = "0.1"
         ("AWS_CONFIG_FILE", "no-aws-config"),
         ("AWS_SHARED_CREDENTIALS_FILE", "no-aws-credentials"),
     ];
+    let started = std::time::Instant::now();
+    let built = cargo_with(&out, &["build", "--offline"], &env);
+    assert!(built.status.success(), "the generated program builds");
+    let log = String::from_utf8_lossy(&built.stderr);
+    let sdks: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Compiling aws-sdk-"))
+        .collect();
+    eprintln!(
+        "built the generated program in {:.0?}{}",
+        started.elapsed(),
+        if sdks.is_empty() {
+            ", reusing the outer run's AWS SDK build".to_string()
+        } else {
+            format!(
+                "; it compiled aws-sdk-{} again (the outer run was not \
+                 `cargo test --workspace --all-features`, or the features in \
+                 tests/support/adopt.rs no longer match its)",
+                sdks.join(", aws-sdk-")
+            )
+        }
+    );
     let run = |args: &[&str]| {
         let mut all = vec!["run", "--offline", "-q", "--"];
         all.extend_from_slice(args);
@@ -349,10 +364,7 @@ tracing = "0.1"
     };
 
     let r = run(&["import", "--file", "imports.json", "--yes"]);
-    assert!(
-        r.status.success(),
-        "the generated program builds and imports"
-    );
+    assert!(r.status.success(), "the generated program imports");
     for (name, id) in made.by_name() {
         assert!(
             stdout(&r).contains(&format!("Imported {id} as {name}.")),
@@ -377,7 +389,6 @@ tracing = "0.1"
     let r = run(&["destroy", "--yes"]);
     assert!(r.status.success(), "destroy succeeds");
     assert_nothing_left(aws, made).await;
-    true
 }
 
 /// Asserts none of the objects `made` names exists any more.
