@@ -10,12 +10,17 @@
 //! cargo run --example two_stacks -- --stack app outputs --json   # the computed URLs
 //! cargo run --example two_stacks -- --stack network up --yes --config port=9090
 //! cargo run --example two_stacks -- --stack app preview          # the dependent updates
+//!
+//! # The network's state in PostgreSQL (or S3), the app's in files:
+//! cargo run --example two_stacks --features postgres -- --stack network --state postgres://me@db/infra up --yes
+//! cargo run --example two_stacks --features postgres -- --stack app up --yes --config network_state=postgres://me@db/infra
 //! ```
 //!
 //! - `network` (config `port`, default 8080, and the secret `api_token`):
 //!   a directory with a `hosts` file; exports the directory, the hosts
 //!   file's path, the port, and the token (secret).
-//! - `app`: a stack reference to `network`; a data source reading the
+//! - `app`: a stack reference to `network` (in the app's store, or in the
+//!   store config `network_state` names by URL); a data source reading the
 //!   hosts file the network stack owns (its path taken from an export); a
 //!   `site` component used twice (`blue`, `green`), each an index page
 //!   holding its computed URL and an env file holding the secret token;
@@ -89,7 +94,12 @@ fn site(stack: &mut Stack, name: &str, args: SiteArgs) -> dafnck::core::Result<I
 
 /// The app stack.
 fn app(stack: &mut Stack) -> dafnck::core::Result<()> {
-    let network = stack.reference("network");
+    // The network stack's state: in this stack's store, or in the one
+    // config `network_state` names (`postgres://...`, `s3://...`).
+    let network = match stack.config("network_state").map(str::to_owned) {
+        Some(url) => stack.reference_in("network", &url),
+        None => stack.reference("network"),
+    };
     let port: Input<u16> = network.output("port");
     let api_token: Input<String> = network.output("api_token");
     let hosts = stack.read(

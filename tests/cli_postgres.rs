@@ -5,9 +5,14 @@
 //! The server's URL comes from `DAFNCK_POSTGRES_URL` (set by
 //! `scripts/servers/postgres.sh start` or `scripts/test.sh`); without it the
 //! tests say they are skipped and pass, unless `DAFNCK_REQUIRE_SERVERS=1`.
-//! Each test uses its own PostgreSQL schema.
+//! Each test uses its own PostgreSQL schema. `examples/two_stacks` runs
+//! with its network stack in PostgreSQL and its app stack reading it by
+//! `postgres://` URL.
 #![cfg(feature = "postgres")]
 
+#[cfg(feature = "local")]
+#[path = "support/references.rs"]
+mod references;
 mod support;
 
 use std::io::Write;
@@ -237,4 +242,13 @@ async fn export_and_import_move_a_stack_with_its_history_into_postgres_where_res
     expect(&r, 0);
     let numbers: Vec<String> = versions(d, &url).into_iter().map(|v| v.0).collect();
     assert_eq!(numbers, ["3", "4"]);
+}
+
+#[cfg(feature = "local")]
+#[test]
+fn an_app_stack_reads_a_network_stack_in_postgres_by_url() {
+    let Some(url) = url_for("refs") else {
+        return;
+    };
+    references::the_app_reads_the_network_by_url(&url, &[]);
 }

@@ -6,11 +6,15 @@
 //! The server's URL comes from `DAFNCK_MOTO_URL` (set by
 //! `scripts/servers/moto.sh start` or `scripts/test.sh`); without it the
 //! tests say they are skipped and pass, unless `DAFNCK_REQUIRE_SERVERS=1`.
-//! Each test uses its own bucket. The test looks at the bucket with plain
-//! HTTP requests (moto does not check signatures), so this package needs no AWS
-//! SDK of its own.
+//! Each test uses its own bucket. `examples/two_stacks` runs with its
+//! network stack in S3 and its app stack reading it by `s3://` URL. The
+//! test looks at the bucket with plain HTTP requests (moto does not check
+//! signatures), so this package needs no AWS SDK of its own.
 #![cfg(feature = "s3")]
 
+#[cfg(feature = "local")]
+#[path = "support/references.rs"]
+mod references;
 mod support;
 
 use std::io::{Read, Write};
@@ -334,4 +338,25 @@ fn state_migrate_copies_file_state_into_s3_and_refuses_to_overwrite() {
     expect(&r, 1);
     assert!(r.stderr.contains("already has state"), "{}", r.stderr);
     assert_eq!(keys(&endpoint, &bucket), before);
+}
+
+#[cfg(feature = "local")]
+#[test]
+fn an_app_stack_reads_a_network_stack_in_s3_by_url() {
+    let Some(endpoint) = moto_for("references") else {
+        return;
+    };
+    let bucket = format!("t-refs-{}", &new_id()[..10]);
+    let (status, _) = http(&endpoint, "PUT", &format!("/{bucket}"), b"");
+    assert_eq!(status, 200, "create bucket {bucket}");
+    references::the_app_reads_the_network_by_url(
+        &format!("s3://{bucket}/state"),
+        &[
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
 }

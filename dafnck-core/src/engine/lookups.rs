@@ -269,6 +269,20 @@ impl Engine {
     /// # Errors
     /// [`Error::Read`] naming each data source that could not be read.
     pub(crate) async fn read_again(&self, state: &State) -> crate::Result<Vec<ReadDrift>> {
+        Ok(self.answers_again(state).await?.0)
+    }
+
+    /// [`Engine::read_again`], and the reads as the state should record
+    /// them now: each changed answer in place of the recorded one, since
+    /// now (`at`); `None` when no answer changed.
+    ///
+    /// # Errors
+    /// As [`Engine::read_again`].
+    pub(crate) async fn answers_again(
+        &self,
+        state: &State,
+    ) -> crate::Result<(Vec<ReadDrift>, Option<BTreeMap<String, ReadState>>)> {
+        let mut updated = state.reads.clone();
         let mut changed = Vec::new();
         let mut problems = Vec::new();
         for r in state.reads.values() {
@@ -306,6 +320,10 @@ impl Engine {
                             type_name: r.type_name.clone(),
                             changes,
                         });
+                        if let Some(recorded) = updated.get_mut(&r.name) {
+                            recorded.answer = answer;
+                            recorded.at = state::now_millis();
+                        }
                     }
                 }
                 Err(e) => problems.push(Diagnostic {
@@ -316,7 +334,8 @@ impl Engine {
             }
         }
         if problems.is_empty() {
-            Ok(changed)
+            let updated = (!changed.is_empty()).then_some(updated);
+            Ok((changed, updated))
         } else {
             Err(Error::Read(problems))
         }

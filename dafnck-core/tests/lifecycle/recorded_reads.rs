@@ -3,7 +3,8 @@
 //! shows an answer that changed since, with the resources it changes, and
 //! writes nothing; `drift` asks the recorded queries again; a read the
 //! program no longer declares is dropped; a failed or targeted `up` and a
-//! preview leave the recorded reads alone; `destroy` empties them; the
+//! preview leave the recorded reads alone; `destroy` empties them; an
+//! accepted `refresh` records a changed answer as `up` does; the
 //! history's summary counts read changes. `TestStack::data` answers
 //! are recorded like a provider's.
 
@@ -274,4 +275,61 @@ async fn mocked_answers_are_recorded_a_dropped_read_leaves_the_state_and_the_his
     // `destroy` leaves nothing recorded, reads included.
     t.destroy().await.unwrap();
     assert!(t.state().await.reads.is_empty());
+}
+
+#[tokio::test]
+async fn a_refresh_records_a_changed_answer_and_the_next_preview_compares_with_it() {
+    let cloud = FakeCloud::new();
+    shared_networks(&cloud).await;
+    let (shared, other) = (
+        cloud.object_named("shared-net"),
+        cloud.object_named("other-net"),
+    );
+    let t = TestStack::with_cloud("app", cloud.clone());
+    t.up(app("a")).await.unwrap();
+    let first_at = t.state().await.reads["net"].at;
+
+    // Nothing changed: a refresh records the same answer, since the same
+    // time.
+    let report = t.engine().refresh().await.unwrap();
+    assert!(report.reads.is_empty() && report.reads_checked == 1);
+    assert_eq!(t.state().await.reads["net"].at, first_at);
+
+    // The answer changes behind the stack's back: the refresh reports it
+    // and records it, resources untouched.
+    move_shared_tag(&cloud);
+    let report = t.engine().refresh().await.unwrap();
+    assert_eq!(report.reads.len(), 1, "{report:?}");
+    assert_eq!(report.reads[0].name, "net");
+    let state = t.state().await;
+    assert_eq!(state.reads["net"].answer, other.outputs);
+    assert!(state.reads["net"].at >= first_at);
+    assert_eq!(
+        state.resources["sub"].inputs.get("network_id"),
+        Some(&Value::from(shared.id.as_str())),
+        "a refresh changes no resource"
+    );
+    assert!(!t.engine().drift().await.unwrap().has_drift());
+
+    // The next preview compares with the recorded answer: nothing new to
+    // say of the read, but the subnet still follows it.
+    let plan = t.preview(app("a")).await.unwrap();
+    assert!(plan.reads[0].changed.is_empty() && !plan.reads[0].to_record);
+    assert_eq!(plan.action("sub"), Some(Action::Replace));
+
+    // The history's refresh versions say what they recorded.
+    let versions = t.store().versions("app").await.unwrap();
+    let summaries: Vec<&str> = versions.iter().map(|v| v.summary.as_str()).collect();
+    assert_eq!(
+        summaries[1..],
+        ["0 drifted", "0 drifted; data sources: 1 changed"],
+        "{summaries:?}"
+    );
+    let refreshed = t
+        .store()
+        .read_version("app", versions.last().unwrap().version)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refreshed.reads["net"].answer, other.outputs);
 }

@@ -2,7 +2,8 @@
 //! file's content ([`FileContent`], `local:fs:FileContent`) and a
 //! directory's entries ([`DirectoryListing`], `local:fs:DirectoryListing`)
 //! — files the stack reads but does not own (made by hand, or by another
-//! stack), read at every preview and up, never deleted.
+//! stack), read at every preview and up, never deleted. A program's output
+//! is the third local data source, [`super::CommandOutput`].
 
 use std::io;
 

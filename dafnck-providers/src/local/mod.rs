@@ -3,7 +3,9 @@
 //! delete like Terraform's local-exec, and long-running [`Service`]s
 //! (`local:exec:*`) started detached with an HTTP health check on
 //! 127.0.0.1, alone or as a [`ServiceGroup`] of replicas; data sources
-//! [`FileContent`] and [`DirectoryListing`] read files it does not own. It makes real changes on this machine, so a quickstart
+//! [`FileContent`] and [`DirectoryListing`] read files it does not own,
+//! and [`CommandOutput`] runs a program to ask it something (no shell
+//! unless asked). It makes real changes on this machine, so a quickstart
 //! deploys something real with no cloud account. Relative paths are
 //! relative to the provider's work dir, under which it also keeps what it
 //! cannot read back from the system: `.dafnck-local/commands/` (each
@@ -40,6 +42,7 @@
 //! ```
 
 mod command;
+pub mod command_output;
 mod directory;
 mod error;
 mod file;
@@ -56,6 +59,7 @@ use std::path::{Path, PathBuf};
 use dafnck_core::provider::kit::Kit;
 
 pub use command::{Command, CommandOutputs, CommandOutputsRefs};
+pub use command_output::{CommandOutput, CommandOutputOutputs, CommandOutputOutputsRefs};
 pub use directory::{Directory, DirectoryOutputs, DirectoryOutputsRefs};
 pub use file::{File, FileOutputs, FileOutputsRefs};
 pub use group::{ServiceGroup, ServiceGroupOutputs, ServiceGroupOutputsRefs};
@@ -97,7 +101,8 @@ impl Provider {
             .with(service::ServiceHandler)
             .with(group::ServiceGroupHandler)
             .with_data(lookups::FileContentHandler)
-            .with_data(lookups::DirectoryListingHandler);
+            .with_data(lookups::DirectoryListingHandler)
+            .with_data(command_output::CommandOutputHandler);
         Provider { kit }
     }
 

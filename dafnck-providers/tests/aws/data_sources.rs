@@ -1,11 +1,12 @@
 //! EC2 data sources against moto: a VPC found by its tags and used by a
 //! subnet the stack owns (the VPC is never recorded nor deleted), the
-//! latest image by name pattern, and lookups that find nothing or too
-//! much as errors naming the program line.
+//! latest image by name pattern, the region's availability zones (in the
+//! preview and in the state's recorded reads), and lookups that find
+//! nothing or too much as errors naming the program line.
 
 use dafnck_core::prelude::*;
 use dafnck_core::{Error, Value};
-use dafnck_providers::aws::ec2::{AmiLookup, Subnet, VpcLookup};
+use dafnck_providers::aws::ec2::{AmiLookup, AvailabilityZones, Subnet, VpcLookup};
 
 use crate::support::{moto, tags};
 
@@ -171,5 +172,96 @@ async fn the_latest_image_by_name_is_found() {
     assert_eq!(
         problems[0].message,
         "data source \"ami\" (aws:ec2:AmiLookup) could not be read: no available image named like \"no-such-image-*\" owned by self"
+    );
+}
+
+fn zones(stack: &mut Stack) -> dafnck_core::Result<()> {
+    let zones = stack.read(
+        "zones",
+        AvailabilityZones {
+            zone_type: Some("availability-zone".into()),
+            ..Default::default()
+        },
+    );
+    stack.export("names", zones.out().names);
+    stack.export("ids", zones.out().zone_ids);
+    stack.export("region", zones.out().region);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_regions_availability_zones_are_read_sorted_and_recorded() {
+    let Some(m) = moto("the_regions_availability_zones_are_read_sorted_and_recorded").await else {
+        return;
+    };
+    // The expected answer, from the SDK: available zones, sorted by name,
+    // each id beside its name.
+    let all = m.ec2.describe_availability_zones().send().await.unwrap();
+    let mut expected: Vec<(String, String)> = all
+        .availability_zones()
+        .iter()
+        .filter(|z| z.state().map(|s| s.as_str()) == Some("available"))
+        .map(|z| {
+            (
+                z.zone_name().unwrap().to_owned(),
+                z.zone_id().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    expected.sort();
+    assert!(expected.len() >= 2, "moto lists {expected:?}");
+    let (names, ids): (Vec<String>, Vec<String>) = expected.into_iter().unzip();
+    let list = |v: &[String]| Value::List(v.iter().map(|s| Value::from(s.as_str())).collect());
+
+    let engine = m.engine();
+    let preview = engine.preview(zones, false).await.unwrap().plan;
+    assert!(
+        preview
+            .render()
+            .contains("<= read data source \"zones\" (aws:ec2:AvailabilityZones)"),
+        "{}",
+        preview.render()
+    );
+    let read = preview.reads[0].record.as_ref().expect("the read's answer");
+    assert_eq!(read.answer.get("names"), Some(&list(&names)));
+    assert_eq!(read.answer.get("zone_ids"), Some(&list(&ids)));
+    assert!(engine.state().await.unwrap().reads.is_empty());
+
+    engine.up(zones, false).await.unwrap();
+    let state = engine.state().await.unwrap();
+    assert!(state.resources.is_empty(), "zones are never owned");
+    assert_eq!(state.outputs["names"], list(&names));
+    assert_eq!(state.outputs["ids"], list(&ids));
+    assert_eq!(state.outputs["region"], Value::from("us-east-1"));
+    let recorded = &state.reads["zones"];
+    assert_eq!(recorded.type_name, "aws:ec2:AvailabilityZones");
+    assert_eq!(
+        recorded.query.get("zone_type"),
+        Some(&Value::from("availability-zone"))
+    );
+    assert_eq!(recorded.answer.get("names"), Some(&list(&names)));
+    // Read again by drift: the same answer.
+    let drift = engine.drift().await.unwrap();
+    assert!(drift.reads.is_empty(), "{:?}", drift.reads);
+
+    // A filter that matches nothing is an error naming it.
+    let local = |stack: &mut Stack| {
+        let zones = stack.read(
+            "local",
+            AvailabilityZones {
+                zone_type: Some("local-zone".into()),
+                ..Default::default()
+            },
+        );
+        stack.export("names", zones.out().names);
+        Ok(())
+    };
+    let problems = match engine.preview(local, false).await {
+        Err(Error::Program(p)) => p,
+        other => panic!("expected a program error, got {other:?}"),
+    };
+    assert_eq!(
+        problems[0].message,
+        "data source \"local\" (aws:ec2:AvailabilityZones) could not be read: no availability zone of region \"us-east-1\" matches (state available, zone type local-zone)"
     );
 }

@@ -14,6 +14,7 @@ mod damage;
 mod processes;
 #[path = "../common/race.rs"]
 mod race;
+mod references;
 mod secrets;
 mod store;
 

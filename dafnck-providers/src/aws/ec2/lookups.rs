@@ -1,7 +1,9 @@
 //! EC2 data sources (see [`dafnck_core::data`]): the one VPC whose tags
-//! match ([`VpcLookup`], `aws:ec2:VpcLookup`) and the latest machine image
-//! whose name matches a pattern ([`AmiLookup`], `aws:ec2:AmiLookup`).
-//! Read at every preview and up, never owned.
+//! match ([`VpcLookup`], `aws:ec2:VpcLookup`), the latest machine image
+//! whose name matches a pattern ([`AmiLookup`], `aws:ec2:AmiLookup`) and
+//! the region's availability zones ([`AvailabilityZones`],
+//! `aws:ec2:AvailabilityZones`). Read at every preview and up, never
+//! owned.
 
 use std::collections::BTreeMap;
 
@@ -75,6 +77,117 @@ pub struct AmiLookupOutputs {
     /// The account that owns it.
     pub owner_id: String,
 }
+
+/// Looks up the availability zones of the provider's region: by default
+/// those in state `available`, of every zone type the account may use
+/// (EC2 lists Local and Wavelength Zones only once opted in).
+///
+/// ```
+/// use dafnck_core::prelude::*;
+/// use dafnck_providers::aws::ec2::AvailabilityZones;
+///
+/// fn net(stack: &mut Stack) -> dafnck_core::Result<()> {
+///     let zones = stack.read("zones", AvailabilityZones {
+///         zone_type: Some("availability-zone".into()),
+///         ..Default::default()
+///     });
+///     stack.export("zones", zones.out().names);
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+#[derive(DataSource, Serialize, Deserialize, Clone, Debug, Default)]
+#[data_source(type = "aws:ec2:AvailabilityZones", outputs = AvailabilityZonesOutputs)]
+pub struct AvailabilityZones {
+    /// The zones' state (`available`, `information`, `impaired`,
+    /// `unavailable`, `constrained`); `None` is `available`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Only zones of this type (`availability-zone`, `local-zone`,
+    /// `wavelength-zone`); `None`: any.
+    #[serde(default)]
+    pub zone_type: Option<String>,
+    /// Only zones of this opt-in status (`opt-in-not-required`,
+    /// `opted-in`, `not-opted-in`); given, EC2 is asked for every zone of
+    /// the region (`AllAvailabilityZones`), so `not-opted-in` finds those
+    /// the account has not opted in to. `None`: any the account may use.
+    #[serde(default)]
+    pub opt_in_status: Option<String>,
+}
+
+/// What an [`AvailabilityZones`] finds, sorted by name.
+#[derive(Outputs, Serialize, Deserialize, Clone, Debug, Default)]
+pub struct AvailabilityZonesOutputs {
+    /// Their names (`us-east-1a`), sorted.
+    pub names: Vec<String>,
+    /// Their ids (`use1-az6`, the same physical zone in every account),
+    /// in the order of `names`: `zone_ids[i]` is the id of `names[i]`.
+    pub zone_ids: Vec<String>,
+    /// The region they are in.
+    pub region: String,
+}
+
+data_handler!(
+    AvailabilityZonesHandler,
+    AvailabilityZones,
+    Aws,
+    |aws, name, q| {
+        let s = Subject {
+            type_name: AvailabilityZones::TYPE,
+            name,
+        };
+        let state = q.state.as_deref().unwrap_or("available");
+        let mut filters = vec![Filter::builder().name("state").values(state).build()];
+        if let Some(t) = &q.zone_type {
+            filters.push(Filter::builder().name("zone-type").values(t).build());
+        }
+        if let Some(o) = &q.opt_in_status {
+            filters.push(Filter::builder().name("opt-in-status").values(o).build());
+        }
+        let client = aws.ec2_client().await;
+        let region = client
+            .config()
+            .region()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let out = client
+            .describe_availability_zones()
+            .set_filters(Some(filters))
+            .set_all_availability_zones(q.opt_in_status.is_some().then_some(true))
+            .send()
+            .await
+            .map_err(|e| s.error("DescribeAvailabilityZones", e))?;
+        let mut zones: Vec<(String, String)> = out
+            .availability_zones()
+            .iter()
+            .map(|z| {
+                (
+                    z.zone_name().unwrap_or_default().to_owned(),
+                    z.zone_id().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        if zones.is_empty() {
+            let mut wanted = format!("state {state}");
+            if let Some(t) = &q.zone_type {
+                wanted.push_str(&format!(", zone type {t}"));
+            }
+            if let Some(o) = &q.opt_in_status {
+                wanted.push_str(&format!(", opt-in status {o}"));
+            }
+            return Err(ProviderError::new(format!(
+                "no availability zone of region {region:?} matches ({wanted})"
+            )));
+        }
+        zones.sort();
+        let (names, zone_ids) = zones.into_iter().unzip();
+        Ok(AvailabilityZonesOutputs {
+            names,
+            zone_ids,
+            region,
+        })
+    }
+);
 
 data_handler!(VpcLookupHandler, VpcLookup, Aws, |aws, name, q| {
     if q.tags.is_empty() {
@@ -171,5 +284,7 @@ data_handler!(AmiLookupHandler, AmiLookup, Aws, |aws, name, q| {
 pub(crate) fn register(
     kit: dafnck_core::provider::kit::Kit<Aws>,
 ) -> dafnck_core::provider::kit::Kit<Aws> {
-    kit.with_data(VpcLookupHandler).with_data(AmiLookupHandler)
+    kit.with_data(VpcLookupHandler)
+        .with_data(AmiLookupHandler)
+        .with_data(AvailabilityZonesHandler)
 }

@@ -183,8 +183,8 @@ mod vpc;
 pub use instance_options::{BlockDevice, HttpTokens, MetadataOptions};
 pub mod lookups;
 pub use lookups::{
-    AmiLookup, AmiLookupOutputs, AmiLookupOutputsRefs, VpcLookup, VpcLookupOutputs,
-    VpcLookupOutputsRefs,
+    AmiLookup, AmiLookupOutputs, AmiLookupOutputsRefs, AvailabilityZones, AvailabilityZonesOutputs,
+    AvailabilityZonesOutputsRefs, VpcLookup, VpcLookupOutputs, VpcLookupOutputsRefs,
 };
 
 resource_types! {
