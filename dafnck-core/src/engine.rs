@@ -244,6 +244,14 @@ impl Engine {
         self
     }
 
+    /// Sets how many steps may be under way at once, counting those that
+    /// journaled their intent and wait for a call slot
+    /// ([`ApplyOptions::journal_ahead`]).
+    pub fn journal_ahead(mut self, steps: usize) -> Self {
+        self.settings.journal_ahead = steps.max(1);
+        self
+    }
+
     /// Waits up to `timeout` for a lock another run holds (see
     /// [`Settings::lock_timeout`]).
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
@@ -704,6 +712,7 @@ impl Engine {
         }
         let options = ApplyOptions {
             parallelism: self.settings.parallelism,
+            journal_ahead: self.settings.journal_ahead,
             retry: self.settings.retry,
             run_id: state::new_id(),
             observer: self.settings.observer.clone(),

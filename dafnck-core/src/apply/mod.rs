@@ -21,6 +21,7 @@ mod handover;
 mod outputs;
 mod step;
 mod steps;
+mod turns;
 
 pub use crate::report::{ApplyReport, StepKind, StepReport, StepStatus};
 pub(crate) use handover::reset_interrupted;
@@ -44,6 +45,15 @@ use step::{StepContext, StepOutput};
 pub struct ApplyOptions {
     /// At most this many provider calls at once (default 10).
     pub parallelism: usize,
+    /// At most this many steps under way at once, counting those that
+    /// have journaled their intent and wait for one of the `parallelism`
+    /// call slots (default 256; never fewer than `parallelism`). Their
+    /// intents share the journal's group commits, which is what lets fast
+    /// provider calls go faster than one fsync per few steps. Each intent
+    /// is durable before its call as always; after a crash, every intent
+    /// without a result is read back by its token, so a larger value only
+    /// means more to read back then.
+    pub journal_ahead: usize,
     /// Retries of retryable provider errors.
     pub retry: RetryPolicy,
     /// Mixed into idempotency tokens: unique per run.
@@ -61,6 +71,9 @@ pub struct ApplyOptions {
     /// a violation of a mandatory rule fails the step before the call.
     pub guard: Option<Arc<crate::policy::PolicyGuard>>,
 }
+
+/// The default of [`ApplyOptions::journal_ahead`].
+pub const DEFAULT_JOURNAL_AHEAD: usize = 256;
 
 /// Watches an apply: the executor calls it as steps start and end, from
 /// one task, in order.
@@ -92,6 +105,7 @@ impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             parallelism: 10,
+            journal_ahead: DEFAULT_JOURNAL_AHEAD,
             retry: RetryPolicy::default(),
             run_id: crate::state::new_id(),
             observer: None,
@@ -150,6 +164,15 @@ pub async fn execute(
     let mut elapsed = vec![std::time::Duration::ZERO; n];
     let mut running: JoinSet<(usize, StepOutput)> = JoinSet::new();
     let parallelism = options.parallelism.max(1);
+    let under_way = options.journal_ahead.max(parallelism);
+    let (asks, mut asked) = tokio::sync::mpsc::unbounded_channel();
+    let mut turns = turns::Turns::new(n, parallelism);
+    // Whether the observer heard of a step's start (at its turn, or as it
+    // ends when it needed no provider call).
+    let mut announced = vec![false; n];
+    // Each running step's turn, until the executor takes its end.
+    let mut taken: Vec<Option<turns::Turn>> = (0..n).map(|_| None).collect();
+    let mut just_taken: Vec<turns::Turn> = Vec::new();
     let info = |i: usize| {
         let c = &plan.changes[graph.steps[i].change];
         StepInfo {
@@ -165,7 +188,7 @@ pub async fn execute(
     };
 
     loop {
-        while running.len() < parallelism {
+        while running.len() < under_way {
             let Some((_, Reverse(i))) = ready.pop() else {
                 break;
             };
@@ -177,18 +200,21 @@ pub async fn execute(
             }
             match prepared {
                 Ok(prepared) => {
-                    if let Some(o) = &options.observer {
-                        o.started(&info(i));
-                    }
+                    turns.started(i, rank(i));
                     let ctx = ctx.clone();
+                    let turn = turns::Turn::new(i, asks.clone(), journal);
+                    taken[i] = Some(turn.clone());
                     // The runtime's clock (virtual on a paused test clock).
                     let t0 = tokio::time::Instant::now();
                     running.spawn(async move {
-                        let out = step::run(ctx, prepared).await;
+                        let out = turn.clone().scope(step::run(ctx, prepared)).await;
+                        turn.ended();
+                        // Timed from its turn at the provider, when it had one.
+                        let from = turn.granted().unwrap_or(t0);
                         (
                             i,
                             StepOutput {
-                                elapsed: t0.elapsed(),
+                                elapsed: from.elapsed(),
                                 ..out
                             },
                         )
@@ -211,12 +237,46 @@ pub async fn execute(
                 }
             }
         }
-        let Some(joined) = running.join_next().await else {
+        for turn in just_taken.drain(..) {
+            turn.taken();
+        }
+        for i in turns.grant() {
+            announced[i] = true;
+            if let Some(o) = &options.observer {
+                o.started(&info(i));
+            }
+        }
+        let joined = tokio::select! {
+            // Asks first: a step that asked is never left waiting behind a
+            // join that could have let it go.
+            biased;
+            Some((i, go)) = asked.recv() => {
+                turns.asked(i, go);
+                // Whoever else asked meanwhile: the slots go by rank among all.
+                while let Ok((i, go)) = asked.try_recv() {
+                    turns.asked(i, go);
+                }
+                continue;
+            }
+            joined = running.join_next() => joined,
+        };
+        let Some(joined) = joined else {
             break;
         };
         // Step tasks catch panics themselves; a JoinError here means the
         // runtime is shutting down.
         let Ok((i, out)) = joined else { break };
+        turns.ended(i);
+        // Released once the steps it readied have started (and announced
+        // their intents), so the journal never sees a gap between.
+        if let Some(turn) = taken[i].take() {
+            just_taken.push(turn);
+        }
+        if !std::mem::replace(&mut announced[i], true) {
+            if let Some(o) = &options.observer {
+                o.started(&info(i));
+            }
+        }
         elapsed[i] = out.elapsed;
         match out.result {
             Ok(outputs) => {

@@ -304,11 +304,15 @@ async fn intent(
         resource,
         token,
     };
-    let op = ctx
-        .journal
-        .write(Entry::Intent(intent.clone()))
-        .await
-        .map_err(|e| ProviderError::new(format!("cannot journal the intent: {e}")))?;
+    let durable = ctx.journal.send(Entry::Intent(intent.clone()));
+    super::turns::sent();
+    let op = match durable {
+        Ok(durable) => durable.await,
+        Err(e) => Err(e),
+    }
+    .map_err(|e| ProviderError::new(format!("cannot journal the intent: {e}")))?;
+    // Durable now: wait for a call slot (a step may journal ahead of one).
+    super::turns::take().await;
     Ok((op, intent))
 }
 

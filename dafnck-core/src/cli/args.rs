@@ -58,6 +58,11 @@ pub struct Args {
     /// At most this many provider calls at once.
     #[arg(long, global = true, default_value_t = 10)]
     pub parallelism: usize,
+    /// At most this many steps under way at once, counting those whose
+    /// intent is journaled and wait for one of the `--parallelism` call
+    /// slots: their intents share one fsync of the journal.
+    #[arg(long, global = true, value_name = "STEPS", default_value_t = crate::apply::DEFAULT_JOURNAL_AHEAD)]
+    pub journal_ahead: usize,
     /// Wait up to this many seconds for another run's lock (released, or
     /// its lease expired) instead of failing at once.
     #[arg(

@@ -456,6 +456,7 @@ where
         .config(config.plain)
         .secret_config(config.secrets)
         .parallelism(args.parallelism)
+        .journal_ahead(args.journal_ahead)
         .lock_timeout(std::time::Duration::from_secs(args.lock_timeout))
         .retention(args.history_retention.unwrap_or_default())
         .commit(

@@ -12,6 +12,12 @@ use crate::state;
 pub struct Settings {
     /// At most this many provider calls at once (default 10).
     pub parallelism: usize,
+    /// At most this many steps under way at once, counting those whose
+    /// intent is journaled and wait for a call slot (see
+    /// [`ApplyOptions::journal_ahead`]; default 256).
+    ///
+    /// [`ApplyOptions::journal_ahead`]: crate::apply::ApplyOptions::journal_ahead
+    pub journal_ahead: usize,
     /// Retries of retryable provider errors.
     pub retry: RetryPolicy,
     /// The lock's lease; renewed every third of it while a run lives.
@@ -39,6 +45,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             parallelism: 10,
+            journal_ahead: crate::apply::DEFAULT_JOURNAL_AHEAD,
             retry: RetryPolicy::default(),
             lease: Duration::from_secs(60),
             compact_every: state::DEFAULT_COMPACT_EVERY,

@@ -4,7 +4,14 @@
 //! them to the run's copy of the state (so the state is always what replaying
 //! the journal gives), and hands them to the store in batches: whatever
 //! queued up while the previous batch was being made durable goes out in one
-//! `append`, so concurrent steps share one fsync (group commit).
+//! `append`, so concurrent steps share one fsync (group commit). Before an
+//! append it lets the other tasks run while more records keep coming or are
+//! announced ([`Journal::expect`]: steps just started, about to journal
+//! their intents), for at most 200 µs. A batch nobody waits on (results,
+//! sent with [`Journal::record`]) is not appended on its own: it goes with
+//! the next batch someone waits on, or after 5 ms without one — which is
+//! all `record` ever promised (durable once a later `write` or `flush`
+//! returns).
 //!
 //! During a long run it also compacts, so the journal stays about as long
 //! as the snapshot: whenever the records since the last compaction reach
@@ -14,6 +21,7 @@
 //! replaying the journal after a crash costs about what loading the
 //! snapshot does.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -41,6 +49,9 @@ enum Msg {
 pub struct Journal {
     tx: mpsc::UnboundedSender<Msg>,
     backend: Arc<str>,
+    /// Records announced with [`Journal::expect`] and not yet sent: a batch
+    /// someone waits on waits a little for them, to share its fsync.
+    coming: Arc<AtomicUsize>,
 }
 
 /// The writer task; [`JournalTask::finish`] stops it and returns the state.
@@ -79,15 +90,18 @@ impl Journal {
         compact_every: u64,
     ) -> (Journal, JournalTask) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let coming = Arc::new(AtomicUsize::new(0));
         let journal = Journal {
             tx,
             backend: store.describe().into(),
+            coming: coming.clone(),
         };
         let handle = tokio::spawn(writer(
             store.clone(),
             stack.to_owned(),
             state,
             rx,
+            coming,
             compact_every.max(1),
         ));
         (
@@ -114,6 +128,15 @@ impl Journal {
     /// When the store failed (now or earlier in the run): the journal stops
     /// accepting records after its first failure.
     pub async fn write(&self, entry: Entry) -> Result<u64, StateError> {
+        self.send(entry)?.await
+    }
+
+    /// Sends `entry` now; the future it returns waits until it is durable
+    /// and gives its `seq` (what [`Journal::write`] does in one).
+    pub(crate) fn send(
+        &self,
+        entry: Entry,
+    ) -> Result<impl std::future::Future<Output = Result<u64, StateError>> + '_, StateError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Msg::Append {
@@ -121,9 +144,24 @@ impl Journal {
                 reply: Some(reply),
             })
             .map_err(|_| self.error("the journal writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| self.error("the journal writer has stopped".into()))?
-            .map_err(|m| self.error(m))
+        Ok(async move {
+            rx.await
+                .map_err(|_| self.error("the journal writer has stopped".into()))?
+                .map_err(|m| self.error(m))
+        })
+    }
+
+    /// Announces a record that is about to be sent (a step that started
+    /// and will journal its intent within microseconds): an fsync about to
+    /// start waits briefly for it, so steps started together share one.
+    /// Each call is matched by one [`Journal::arrived`].
+    pub(crate) fn expect(&self) {
+        self.coming.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The record announced by [`Journal::expect`] was sent (or will not be).
+    pub(crate) fn arrived(&self) {
+        self.coming.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Queues `entry`; it is durable once a later [`Journal::write`] or
@@ -200,6 +238,7 @@ async fn writer(
     stack: String,
     mut state: State,
     mut rx: mpsc::UnboundedReceiver<Msg>,
+    coming: Arc<AtomicUsize>,
     compact_every: u64,
 ) -> Written {
     let mut failed: Option<String> = None;
@@ -208,20 +247,66 @@ async fn writer(
     // Twice the resources of the last snapshot this run wrote (or found).
     let mut grown_to = 2 * state.resources.len() as u64;
     let mut stopping = false;
-    while let Some(first) = rx.recv().await {
+    // Records applied to the state but not yet handed to the store: a
+    // batch in which nobody waits (results, recorded with `record`) is kept
+    // until a later batch needs an fsync anyway, or `DEFER` passes.
+    let mut deferred: Vec<Record> = Vec::new();
+    loop {
+        let first = if deferred.is_empty() {
+            rx.recv().await
+        } else {
+            match tokio::time::timeout(DEFER, rx.recv()).await {
+                Ok(m) => m,
+                Err(_) => {
+                    let records = std::mem::take(&mut deferred);
+                    append(
+                        &*store,
+                        &stack,
+                        &state,
+                        records,
+                        &mut failed,
+                        &mut since_compaction,
+                        &mut compacted,
+                        &mut grown_to,
+                        compact_every,
+                    )
+                    .await;
+                    continue;
+                }
+            }
+        };
+        let Some(first) = first else {
+            break;
+        };
         // Let the tasks that are ready run first (the steps the last batch's
         // replies woke): their records join this batch instead of each
         // waiting for a batch and an fsync of its own. It costs a trip
         // through the scheduler, microseconds, against an fsync per batch.
-        tokio::task::yield_now().await;
+        // Steps started together send their records microseconds apart:
+        // keep taking while more come, or more are announced (`expect`).
+        let mut waited_on = !matches!(first, Msg::Append { reply: None, .. });
         let mut batch = vec![first];
-        while batch.len() < 8192 {
-            match rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
+        let gathering = std::time::Instant::now();
+        while gathering.elapsed() < MAX_GATHER {
+            tokio::task::yield_now().await;
+            let before = batch.len();
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            // Only a batch someone waits on waits for announced records.
+            waited_on = waited_on
+                || batch[before..]
+                    .iter()
+                    .any(|m| !matches!(m, Msg::Append { reply: None, .. }));
+            let quiet =
+                batch.len() == before && (!waited_on || coming.load(Ordering::Acquire) == 0);
+            if quiet || batch.len() >= MAX_BATCH {
+                break;
             }
         }
-        let mut records = Vec::with_capacity(batch.len());
         let mut replies = Vec::new();
         let mut flushes = Vec::new();
         for msg in batch {
@@ -257,26 +342,24 @@ async fn writer(
                     if let Some(r) = reply {
                         replies.push((r, record.seq));
                     }
-                    records.push(record);
+                    deferred.push(record);
                 }
             }
         }
-        if failed.is_none() && !records.is_empty() {
-            since_compaction += records.len() as u64;
-            tracing::trace!(records = records.len(), "journal: appending a batch");
-            if let Err(e) = store.append(&stack, &records).await {
-                failed = Some(e.to_string());
-            } else if since_compaction >= compact_every.max(grown_to) {
-                tracing::debug!(serial = state.serial, "journal: compacting during the run");
-                match store.compact(&stack, &state).await {
-                    Ok(()) => {
-                        since_compaction = 0;
-                        compacted = Some(state.serial);
-                        grown_to = 2 * state.resources.len() as u64;
-                    }
-                    Err(e) => failed = Some(e.to_string()),
-                }
-            }
+        if !replies.is_empty() || !flushes.is_empty() || stopping {
+            let records = std::mem::take(&mut deferred);
+            append(
+                &*store,
+                &stack,
+                &state,
+                records,
+                &mut failed,
+                &mut since_compaction,
+                &mut compacted,
+                &mut grown_to,
+                compact_every,
+            )
+            .await;
         }
         for (reply, seq) in replies {
             let _ = reply.send(match &failed {
@@ -294,10 +377,72 @@ async fn writer(
             break;
         }
     }
+    if !deferred.is_empty() {
+        // Every handle is gone without a stop: write what was recorded.
+        append(
+            &*store,
+            &stack,
+            &state,
+            deferred,
+            &mut failed,
+            &mut since_compaction,
+            &mut compacted,
+            &mut grown_to,
+            compact_every,
+        )
+        .await;
+    }
     Written {
         state,
         failed,
         compacted,
+    }
+}
+
+/// The most records one append takes.
+const MAX_BATCH: usize = 8192;
+
+/// How long the writer may gather one batch, letting other tasks run, as
+/// long as each turn brings more records or more are announced.
+const MAX_GATHER: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// How long records nobody waits for may stay unwritten when no other
+/// record comes to share their fsync (a step's result, after its intent).
+const DEFER: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Hands `records` (already applied to `state`) to the store in one
+/// append, and compacts when the records since the last compaction reach
+/// the threshold. The first failure is kept in `failed`; nothing is
+/// written after it.
+#[allow(clippy::too_many_arguments)]
+async fn append(
+    store: &dyn StateStore,
+    stack: &str,
+    state: &State,
+    records: Vec<Record>,
+    failed: &mut Option<String>,
+    since_compaction: &mut u64,
+    compacted: &mut Option<u64>,
+    grown_to: &mut u64,
+    compact_every: u64,
+) {
+    if failed.is_some() || records.is_empty() {
+        return;
+    }
+    *since_compaction += records.len() as u64;
+    tracing::trace!(records = records.len(), "journal: appending a batch");
+    if let Err(e) = store.append(stack, &records).await {
+        *failed = Some(e.to_string());
+    } else if *since_compaction >= compact_every.max(*grown_to) {
+        tracing::debug!(serial = state.serial, "journal: compacting during the run");
+        match store.compact(stack, state).await {
+            Ok(()) => {
+                *since_compaction = 0;
+                *compacted = Some(state.serial);
+                *grown_to = 2 * state.resources.len() as u64;
+            }
+            Err(e) => *failed = Some(e.to_string()),
+        }
     }
 }
 

@@ -131,3 +131,76 @@ async fn calls_abandoned_at_their_time_limit_no_longer_count_as_in_flight() {
     let max = t.cloud().max_concurrency();
     assert!(max <= 2, "at most 2 calls at once, saw {max}");
 }
+
+/// `up` of `n` independent resources on a file store whose cloud checks,
+/// as each create is called, that the create's intent is already in the
+/// journal file; the names it did not find, the fsyncs the run made, and
+/// the most calls seen at once.
+async fn journaled_up(
+    n: usize,
+    parallelism: usize,
+    journal_ahead: usize,
+) -> (Vec<String>, u64, usize) {
+    use std::sync::{Arc, Mutex};
+
+    use dafnck_core::engine::Engine;
+    use dafnck_core::prelude::Providers;
+    use dafnck_core::state::FileStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("dev").join("journal.jsonl");
+    let cloud = FakeCloud::new();
+    let missing = Arc::new(Mutex::new(Vec::new()));
+    let seen = missing.clone();
+    cloud.set_latency(move |op, name| {
+        if op == FakeOp::Create {
+            let text = std::fs::read_to_string(&journal).unwrap_or_default();
+            let resource = format!("\"name\":\"{name}\"");
+            let journaled = text
+                .lines()
+                .any(|l| l.contains("\"entry\":\"intent\"") && l.contains(&resource));
+            if !journaled {
+                seen.lock().unwrap().push(name.to_owned());
+            }
+        }
+        Duration::ZERO
+    });
+    let store = FileStore::new(dir.path());
+    let engine = Engine::new("dev", store.clone(), Providers::new().with(cloud.clone())).settings(
+        Settings {
+            parallelism,
+            journal_ahead,
+            retry: fast_retry(),
+            ..Settings::default()
+        },
+    );
+    engine.up(independent(n), false).await.unwrap();
+    assert_eq!(cloud.objects().len(), n);
+    let missing = missing.lock().unwrap().clone();
+    (missing, store.fsyncs(), cloud.max_concurrency())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_journal_ahead_of_the_call_slots_sharing_fsyncs_each_intent_durable_before_its_call()
+{
+    let n = 200;
+    // Steps may journal ahead of the two call slots (the default, 256).
+    let (missing, fsyncs, max) = journaled_up(n, 2, 256).await;
+    assert!(
+        missing.is_empty(),
+        "created before their intent was journaled: {missing:?}"
+    );
+    assert!(max <= 2, "at most 2 calls at once, saw {max}");
+    // Not journaling ahead: at most two intents can share an fsync.
+    let (missing, alone, max) = journaled_up(n, 2, 2).await;
+    assert!(missing.is_empty(), "{missing:?}");
+    assert!(max <= 2, "{max}");
+    assert!(
+        alone >= n as u64 / 2,
+        "{alone} fsyncs for {n} creates, two at a time"
+    );
+    assert!(
+        fsyncs * 4 < alone,
+        "journaling ahead shares fsyncs: {fsyncs} against {alone} without"
+    );
+}
