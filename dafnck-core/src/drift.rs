@@ -6,6 +6,8 @@
 //! reports an answer that changed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -163,6 +165,10 @@ pub struct Refresh {
 
 /// Reads back every recorded object (current, not deposed).
 ///
+/// At most `parallelism` reads run at once, on as many tasks, so on a
+/// multi-threaded runtime the reads (and comparing each answer with the
+/// record) use every worker thread.
+///
 /// # Errors
 /// [`Error::Read`] naming every object that could not be read, and where
 /// it was declared.
@@ -172,44 +178,69 @@ pub async fn refresh(
     retry: &RetryPolicy,
     parallelism: usize,
 ) -> crate::Result<Refresh> {
-    let units = read_units(state.resources.values().map(|r| &**r), providers);
-    // Futures built first: a closure inside the stream would make the
-    // whole future `Send` only for one lifetime (a rustc limitation).
-    let futures: Vec<_> = units
-        .iter()
-        .map(|(unit, batched)| read_unit(&state.stack, unit, *batched, providers, retry))
-        .collect();
-    let answers = bounded(futures, parallelism).await;
-    let mut by_name: HashMap<&str, Result<Option<Observed>, String>> = units
-        .iter()
-        .flat_map(|(unit, _)| unit.iter().map(|r| r.name.as_str()))
-        .zip(answers.into_iter().flatten())
-        .collect();
-    let reads: Vec<_> = state
-        .resources
-        .values()
-        .map(|r| {
-            by_name
-                .remove(r.name.as_str())
-                .unwrap_or_else(|| Err(format!("cannot read {}: no answer", r.id)))
-        })
-        .collect();
+    let units: Vec<(Vec<Arc<ResourceState>>, bool)> =
+        read_units(state.resources.values().map(|r| &**r), providers)
+            .into_iter()
+            .map(|(unit, batched)| {
+                let unit = unit
+                    .into_iter()
+                    .map(|r| Arc::clone(&state.resources[&r.name]))
+                    .collect();
+                (unit, batched)
+            })
+            .collect();
+    let units = Arc::new(units);
+    let next = Arc::new(AtomicUsize::new(0));
+    let shared = Arc::new((state.stack.clone(), providers.clone(), *retry));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..parallelism.clamp(1, units.len().max(1)) {
+        let (units, next, shared) = (units.clone(), next.clone(), shared.clone());
+        workers.spawn(async move {
+            let (stack, providers, retry) = &*shared;
+            let mut done = Vec::new();
+            while let Some((unit, batched)) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let refs: Vec<&ResourceState> = unit.iter().map(|r| &**r).collect();
+                let answers = read_unit(stack, &refs, *batched, providers, retry).await;
+                for (r, answer) in unit.iter().zip(answers) {
+                    done.push((r.name.clone(), compare(r, answer)));
+                }
+            }
+            done
+        });
+    }
+    let mut by_name: HashMap<String, Compared> = HashMap::with_capacity(state.resources.len());
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(done) => by_name.extend(done),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                return Err(Error::Read(vec![Diagnostic {
+                    resource: None,
+                    location: None,
+                    message: format!("the refresh did not finish: {e}"),
+                }]))
+            }
+        }
+    }
     let mut refreshed = state.clone();
     let mut report = DriftReport {
         drifted: Vec::new(),
-        checked: reads.len(),
+        checked: state.resources.len(),
         ..DriftReport::default()
     };
     let mut entries = Vec::new();
     let mut problems = Vec::new();
-    for (r, read) in state.resources.values().zip(reads) {
-        match read {
-            Err(message) => problems.push(Diagnostic {
+    for r in state.resources.values() {
+        let compared = by_name
+            .remove(r.name.as_str())
+            .unwrap_or_else(|| Compared::Failed(format!("cannot read {}: no answer", r.id)));
+        match compared {
+            Compared::Failed(message) => problems.push(Diagnostic {
                 resource: Some(r.name.clone()),
                 location: r.location.clone(),
                 message,
             }),
-            Ok(None) => {
+            Compared::Deleted => {
                 report.drifted.push(Drifted {
                     name: r.name.clone(),
                     type_name: r.type_name.clone(),
@@ -221,44 +252,14 @@ pub async fn refresh(
                     name: r.name.clone(),
                 });
             }
-            Ok(Some(mut o)) => {
-                o.inputs = o.inputs.with_secrets_of(&r.inputs);
-                o.outputs = keep_unreadable_secrets(o.outputs, &r.outputs);
-                let diff = standard_diff(&DiffRequest {
-                    name: &r.name,
-                    type_name: &r.type_name,
-                    old_inputs: &r.inputs,
-                    new_inputs: &o.inputs,
-                    force_new: &[],
-                    ignore_changes: &[],
-                });
-                if !diff.is_empty() {
-                    let field = |v: &Value, f: &str| v.get(f).cloned().unwrap_or(Value::Null);
-                    report.drifted.push(Drifted {
-                        name: r.name.clone(),
-                        type_name: r.type_name.clone(),
-                        kind: DriftKind::Changed,
-                        fields: diff
-                            .changed
-                            .iter()
-                            .map(|f| FieldDrift {
-                                field: f.clone(),
-                                recorded: field(&r.inputs, f),
-                                actual: field(&o.inputs, f),
-                            })
-                            .collect(),
-                    });
+            Compared::Found { drifted, updated } => {
+                if let Some(drifted) = drifted {
+                    report.drifted.push(drifted);
                 }
-                if o.inputs != r.inputs || o.outputs != r.outputs || o.id != r.id {
-                    let updated = ResourceState {
-                        id: o.id,
-                        inputs: o.inputs,
-                        outputs: o.outputs,
-                        ..(**r).clone()
-                    };
+                if let Some(updated) = updated {
                     refreshed
                         .resources
-                        .insert(r.name.clone(), std::sync::Arc::new(updated.clone()));
+                        .insert(r.name.clone(), Arc::new(updated.clone()));
                     entries.push(Entry::Put { resource: updated });
                 }
             }
@@ -272,6 +273,63 @@ pub async fn refresh(
         state: refreshed,
         entries,
     })
+}
+
+/// One recorded object read back, compared with its record.
+enum Compared {
+    /// It could not be read: why.
+    Failed(String),
+    /// It is gone.
+    Deleted,
+    /// It exists: how its inputs drifted, and its record when anything
+    /// read differs.
+    Found {
+        drifted: Option<Drifted>,
+        updated: Option<ResourceState>,
+    },
+}
+
+fn compare(r: &ResourceState, read: Result<Option<Observed>, String>) -> Compared {
+    let mut o = match read {
+        Err(message) => return Compared::Failed(message),
+        Ok(None) => return Compared::Deleted,
+        Ok(Some(o)) => o,
+    };
+    o.inputs = o.inputs.with_secrets_of(&r.inputs);
+    o.outputs = keep_unreadable_secrets(o.outputs, &r.outputs);
+    let diff = standard_diff(&DiffRequest {
+        name: &r.name,
+        type_name: &r.type_name,
+        old_inputs: &r.inputs,
+        new_inputs: &o.inputs,
+        force_new: &[],
+        ignore_changes: &[],
+    });
+    let drifted = (!diff.is_empty()).then(|| {
+        let field = |v: &Value, f: &str| v.get(f).cloned().unwrap_or(Value::Null);
+        Drifted {
+            name: r.name.clone(),
+            type_name: r.type_name.clone(),
+            kind: DriftKind::Changed,
+            fields: diff
+                .changed
+                .iter()
+                .map(|f| FieldDrift {
+                    field: f.clone(),
+                    recorded: field(&r.inputs, f),
+                    actual: field(&o.inputs, f),
+                })
+                .collect(),
+        }
+    });
+    let updated =
+        (o.inputs != r.inputs || o.outputs != r.outputs || o.id != r.id).then(|| ResourceState {
+            id: o.id,
+            inputs: o.inputs,
+            outputs: o.outputs,
+            ..r.clone()
+        });
+    Compared::Found { drifted, updated }
 }
 
 /// Secret outputs a provider cannot read back (a private key the cloud

@@ -146,6 +146,10 @@ struct Held {
     renewal: JoinHandle<()>,
 }
 
+/// From how many resources a preview frees what it planned from on
+/// another thread.
+const DROP_ASIDE_FROM: usize = 10_000;
+
 impl Engine {
     /// An engine for `stack`, keeping state in `store`.
     pub fn new(stack: impl Into<String>, store: impl StateStore, providers: Providers) -> Self {
@@ -339,9 +343,23 @@ impl Engine {
     where
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
+        // The state is read and parsed (on the blocking pool) while the
+        // program declares its resources on this thread.
+        let (store, stack) = (self.store.clone(), self.stack.clone());
+        let loading = tokio::spawn(async move { state::load(&*store, &stack).await });
         let desired = self.desired(program)?;
         let reads = self.resolve_lookups(&desired).await?;
-        let stored = self.state().await?;
+        let stored = match loading.await {
+            Ok(loaded) => loaded?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                return Err(state::StateError::Backend {
+                    backend: self.store.describe(),
+                    message: format!("reading the state did not finish: {e}"),
+                }
+                .into())
+            }
+        };
         if refresh && operation == "preview" {
             self.require_key_to_compare(operation, &stored)?;
         } else if refresh {
@@ -350,7 +368,11 @@ impl Engine {
         // The plan is bound to the state as stored. When nothing is resolved
         // or refreshed in memory, that is the state planned against, which
         // the planner hashes itself (alongside planning, for a large one).
-        let base = (refresh || !stored.pending.is_empty()).then(|| StateBinding::of(&stored));
+        // Hashed on another thread while the refresh reads.
+        let base = (refresh || !stored.pending.is_empty()).then(|| {
+            let stored = stored.clone();
+            tokio::task::spawn_blocking(move || StateBinding::of(&stored))
+        });
         let interrupted = stored
             .handovers
             .iter()
@@ -372,6 +394,18 @@ impl Engine {
             drift = Some(r.report);
             refreshed = r.entries;
         }
+        let base = match base {
+            Some(hashing) => Some(hashing.await.map_err(|e| {
+                if e.is_panic() {
+                    std::panic::resume_unwind(e.into_panic())
+                }
+                crate::Error::from(state::StateError::Backend {
+                    backend: self.store.describe(),
+                    message: format!("hashing the state did not finish: {e}"),
+                })
+            })?),
+            None => None,
+        };
         let (mut plan, checked) = self.plan_checked(&desired, &current, base)?;
         plan.reads = reads;
         lookups::compare_reads(&mut plan, &current, &desired);
@@ -383,6 +417,11 @@ impl Engine {
                 model.prices(),
             )
         });
+        if current.resources.len() >= DROP_ASIDE_FROM {
+            // Freeing a large program and state takes a while (a tenth of
+            // a preview of 100k resources): another thread does it.
+            std::thread::spawn(move || drop((desired, current)));
+        }
         Ok(Preview {
             plan,
             drift,
@@ -745,7 +784,8 @@ impl Engine {
         } else {
             state::RunOutcome::Failed
         };
-        self.save_version(operation, text, &final_state, outcome)
+        // The journal's last act was compacting exactly this state.
+        self.save_version_as(operation, text, &final_state, outcome, true)
             .await?;
         report.pending_resolved = pending;
         if report.is_success() {

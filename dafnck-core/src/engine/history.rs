@@ -17,6 +17,20 @@ impl Engine {
         state: &State,
         outcome: state::RunOutcome,
     ) -> crate::Result<()> {
+        self.save_version_as(operation, summary, state, outcome, false)
+            .await
+    }
+
+    /// [`Engine::save_version`]; `compacted`: `state` is what the store's
+    /// snapshot holds, just compacted (the store may copy it).
+    pub(super) async fn save_version_as(
+        &self,
+        operation: &str,
+        summary: String,
+        state: &State,
+        outcome: state::RunOutcome,
+        compacted: bool,
+    ) -> crate::Result<()> {
         // A store without history keeps no versions; the run is no less done.
         let Some(history) = self.store.history() else {
             return Ok(());
@@ -26,7 +40,13 @@ impl Engine {
             .await?;
         info.outcome = Some(outcome);
         info.commit = self.settings.commit.clone();
-        history.save_version(&self.stack, &info, state).await?;
+        if compacted {
+            history
+                .save_compacted_version(&self.stack, &info, state)
+                .await?;
+        } else {
+            history.save_version(&self.stack, &info, state).await?;
+        }
         self.apply_retention(history).await;
         Ok(())
     }

@@ -14,8 +14,10 @@
 //! returns).
 //!
 //! During a long run it also compacts, so the journal stays about as long
-//! as the snapshot: whenever the records since the last compaction reach
-//! `compact_every` *and* twice the resources the last snapshot held. The
+//! as the snapshot: after the batch following the one in which the records
+//! since the last compaction reached `compact_every` *and* twice the
+//! resources the last snapshot held (one batch later, so a compaction that
+//! falls due as a run ends is not done just before the end's own). The
 //! snapshots written so grow geometrically, so a run of N records writes
 //! O(N) snapshot bytes in all (a fixed period would write O(N²)), and
 //! replaying the journal after a crash costs about what loading the
@@ -39,9 +41,9 @@ enum Msg {
         reply: Option<oneshot::Sender<Result<u64, String>>>,
     },
     Flush(oneshot::Sender<Result<(), String>>),
-    /// Ends the writer once everything before it is written; records sent
-    /// after it are refused.
-    Stop,
+    /// Ends the writer once everything before it is written (the reply
+    /// says whether it was); records sent after it are refused.
+    Stop(oneshot::Sender<Result<(), String>>),
 }
 
 /// A cheap handle to the journal writer; clones share it.
@@ -213,16 +215,19 @@ impl JournalTask {
     }
 
     async fn stop(self) -> Result<(State, Option<u64>), StateError> {
-        let flushed = self.journal.flush().await;
         let JournalTask {
             handle, journal, ..
         } = self;
-        let _ = journal.tx.send(Msg::Stop);
+        let (reply, rx) = oneshot::channel();
+        let stopped = match journal.tx.send(Msg::Stop(reply)) {
+            Ok(()) => rx.await.unwrap_or(Ok(())),
+            Err(_) => Ok(()),
+        };
         let written = handle.await.map_err(|e| StateError::Backend {
             backend: "journal".into(),
             message: format!("the journal writer panicked: {e}"),
         })?;
-        flushed?;
+        stopped.map_err(|m| journal.error(m))?;
         match written.failed {
             Some(message) => Err(StateError::Backend {
                 backend: "journal".into(),
@@ -242,10 +247,13 @@ async fn writer(
     compact_every: u64,
 ) -> Written {
     let mut failed: Option<String> = None;
-    let mut since_compaction = 0u64;
-    let mut compacted = None;
-    // Twice the resources of the last snapshot this run wrote (or found).
-    let mut grown_to = 2 * state.resources.len() as u64;
+    let mut compaction = Compaction {
+        every: compact_every,
+        since: 0,
+        grown_to: 2 * state.resources.len() as u64,
+        due: false,
+        done: None,
+    };
     let mut stopping = false;
     // Records applied to the state but not yet handed to the store: a
     // batch in which nobody waits (results, recorded with `record`) is kept
@@ -265,10 +273,8 @@ async fn writer(
                         &state,
                         records,
                         &mut failed,
-                        &mut since_compaction,
-                        &mut compacted,
-                        &mut grown_to,
-                        compact_every,
+                        &mut compaction,
+                        stopping,
                     )
                     .await;
                     continue;
@@ -311,7 +317,10 @@ async fn writer(
         let mut flushes = Vec::new();
         for msg in batch {
             match msg {
-                Msg::Stop => stopping = true,
+                Msg::Stop(reply) => {
+                    stopping = true;
+                    flushes.push(reply);
+                }
                 Msg::Flush(reply) => flushes.push(reply),
                 Msg::Append { entry, reply } => {
                     if stopping {
@@ -354,10 +363,8 @@ async fn writer(
                 &state,
                 records,
                 &mut failed,
-                &mut since_compaction,
-                &mut compacted,
-                &mut grown_to,
-                compact_every,
+                &mut compaction,
+                stopping,
             )
             .await;
         }
@@ -385,17 +392,15 @@ async fn writer(
             &state,
             deferred,
             &mut failed,
-            &mut since_compaction,
-            &mut compacted,
-            &mut grown_to,
-            compact_every,
+            &mut compaction,
+            stopping,
         )
         .await;
     }
     Written {
         state,
         failed,
-        compacted,
+        compacted: compaction.done,
     }
 }
 
@@ -410,39 +415,59 @@ const MAX_GATHER: std::time::Duration = std::time::Duration::from_micros(200);
 /// record comes to share their fsync (a step's result, after its intent).
 const DEFER: std::time::Duration = std::time::Duration::from_millis(5);
 
+/// When the writer compacts during a run.
+struct Compaction {
+    /// The fewest records between two compactions.
+    every: u64,
+    /// Records appended since the last compaction.
+    since: u64,
+    /// Twice the resources of the last snapshot this run wrote (or found).
+    grown_to: u64,
+    /// The records since reached the threshold: compact after the next
+    /// append, unless the run is stopping then (its end compacts anyway;
+    /// compacting the batch before would write the snapshot twice).
+    due: bool,
+    /// The serial of the last snapshot this run wrote.
+    done: Option<u64>,
+}
+
 /// Hands `records` (already applied to `state`) to the store in one
-/// append, and compacts when the records since the last compaction reach
-/// the threshold. The first failure is kept in `failed`; nothing is
-/// written after it.
-#[allow(clippy::too_many_arguments)]
+/// append, and compacts when one is due. The first failure is kept in
+/// `failed`; nothing is written after it.
 async fn append(
     store: &dyn StateStore,
     stack: &str,
     state: &State,
     records: Vec<Record>,
     failed: &mut Option<String>,
-    since_compaction: &mut u64,
-    compacted: &mut Option<u64>,
-    grown_to: &mut u64,
-    compact_every: u64,
+    compaction: &mut Compaction,
+    stopping: bool,
 ) {
     if failed.is_some() || records.is_empty() {
         return;
     }
-    *since_compaction += records.len() as u64;
+    compaction.since += records.len() as u64;
     tracing::trace!(records = records.len(), "journal: appending a batch");
     if let Err(e) = store.append(stack, &records).await {
         *failed = Some(e.to_string());
-    } else if *since_compaction >= compact_every.max(*grown_to) {
-        tracing::debug!(serial = state.serial, "journal: compacting during the run");
-        match store.compact(stack, state).await {
-            Ok(()) => {
-                *since_compaction = 0;
-                *compacted = Some(state.serial);
-                *grown_to = 2 * state.resources.len() as u64;
-            }
-            Err(e) => *failed = Some(e.to_string()),
+        return;
+    }
+    if !compaction.due {
+        compaction.due = compaction.since >= compaction.every.max(compaction.grown_to);
+        return;
+    }
+    if stopping {
+        return;
+    }
+    tracing::debug!(serial = state.serial, "journal: compacting during the run");
+    match store.compact(stack, state).await {
+        Ok(()) => {
+            compaction.since = 0;
+            compaction.due = false;
+            compaction.done = Some(state.serial);
+            compaction.grown_to = 2 * state.resources.len() as u64;
         }
+        Err(e) => *failed = Some(e.to_string()),
     }
 }
 
@@ -523,15 +548,16 @@ mod tests {
         let state = task.finish_compacting().await.unwrap();
         assert_eq!(state.resources.len(), 1_000);
         let compacted = store.compacted.lock().unwrap().clone();
-        // At 10 records, then each time the records since reach twice the
-        // resources of the last snapshot: 10, 30, 90, 270, 810; the end.
+        // The batch after the records since reach 10, then twice the
+        // resources of the last snapshot: 11, 34, 103, 310, 931; the end.
         let serials: Vec<u64> = compacted.iter().map(|c| c.0).collect();
-        assert_eq!(serials, vec![10, 30, 90, 270, 810, 1_000]);
+        assert_eq!(serials, vec![11, 34, 103, 310, 931, 1_000]);
         let written: usize = compacted.iter().map(|c| c.1).sum();
         assert!(written < 3 * 1_000, "{written} resources written in all");
         assert_eq!(store.read("dev").await.unwrap().snapshot, Some(state));
 
-        // A run whose last batch was compacted is not compacted again.
+        // A run whose compaction falls due in its last batch is compacted
+        // once, at its end.
         let store = Arc::new(Counting::default());
         let (journal, task) = Journal::start_with(store.clone(), "dev", State::empty("dev"), 10);
         for i in 0..10 {

@@ -115,6 +115,19 @@ pub trait StateHistory: Send + Sync {
         state: &State,
     ) -> Result<(), StateError>;
 
+    /// Like [`StateHistory::save_version`], for the state the stack's
+    /// snapshot holds as this store last compacted it (the engine calls it
+    /// right after a run's final compaction): a store may copy its snapshot
+    /// rather than encode the state again. By default, `save_version`.
+    async fn save_compacted_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        self.save_version(stack, info, state).await
+    }
+
     /// The stack's versions, oldest first.
     async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError>;
 

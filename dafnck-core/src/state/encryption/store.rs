@@ -46,6 +46,29 @@ impl std::fmt::Debug for SealingStore {
 }
 
 impl SealingStore {
+    /// `state` as a version of it is kept: sealed when it holds plaintext
+    /// secrets and the stack has a key (refused when it has none).
+    fn sealed_version<'a>(
+        &self,
+        stack: &str,
+        state: &'a State,
+    ) -> Result<std::borrow::Cow<'a, State>, StateError> {
+        if !state_has_plaintext(state) {
+            return Ok(std::borrow::Cow::Borrowed(state));
+        }
+        match self.cipher(stack, state.encryption.as_ref())? {
+            Some(c) => {
+                let mut copy = state.clone();
+                let _ = visit_state_mut(&mut copy, &mut sealer(&c));
+                Ok(std::borrow::Cow::Owned(copy))
+            }
+            None => {
+                self.refuse_plaintext(stack, state.encryption.as_ref())?;
+                Ok(std::borrow::Cow::Borrowed(state))
+            }
+        }
+    }
+
     /// The inner store's history: offered only when it has one.
     fn inner_history(&self) -> Result<&dyn StateHistory, StateError> {
         self.inner
@@ -285,20 +308,23 @@ impl StateHistory for SealingStore {
         info: &VersionInfo,
         state: &State,
     ) -> Result<(), StateError> {
-        if !state_has_plaintext(state) {
-            return self.inner_history()?.save_version(stack, info, state).await;
-        }
-        match self.cipher(stack, state.encryption.as_ref())? {
-            Some(c) => {
-                let mut copy = state.clone();
-                let _ = visit_state_mut(&mut copy, &mut sealer(&c));
-                self.inner_history()?.save_version(stack, info, &copy).await
-            }
-            None => {
-                self.refuse_plaintext(stack, state.encryption.as_ref())?;
-                self.inner_history()?.save_version(stack, info, state).await
-            }
-        }
+        let sealed = self.sealed_version(stack, state)?;
+        self.inner_history()?
+            .save_version(stack, info, &sealed)
+            .await
+    }
+
+    /// Copying a snapshot copies it sealed: the inner store may do so.
+    async fn save_compacted_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        let sealed = self.sealed_version(stack, state)?;
+        self.inner_history()?
+            .save_compacted_version(stack, info, &sealed)
+            .await
     }
 
     async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {

@@ -98,4 +98,21 @@ impl Inner {
         self.sync_dir(parent_dir(path))?;
         Ok(written)
     }
+
+    /// Replaces `path` durably (as [`Inner::write_atomic`]) with a copy of
+    /// the file `from` (copied by the kernel where it can); returns the
+    /// bytes copied.
+    pub(super) fn copy_atomic(&self, from: &Path, path: &Path) -> Result<u64, StateError> {
+        let mut tmp_name = path.as_os_str().to_owned();
+        tmp_name.push(".tmp");
+        let tmp = PathBuf::from(tmp_name);
+        let mut source = File::open(from).map_err(io_err("open", from))?;
+        let mut file = File::create(&tmp).map_err(io_err("create", &tmp))?;
+        let copied = io::copy(&mut source, &mut file).map_err(io_err("write", &tmp))?;
+        self.sync(&file, &tmp, false)?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(io_err("rename", path))?;
+        self.sync_dir(parent_dir(path))?;
+        Ok(copied)
+    }
 }

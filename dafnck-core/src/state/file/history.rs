@@ -20,11 +20,20 @@ fn encode<T: serde::Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StateEr
     })
 }
 
+/// Where a version's state comes from.
+pub(super) enum Source<'a> {
+    /// Encoded from the state.
+    State(&'a State),
+    /// Copied from a snapshot file that holds that state (whole, header
+    /// and all: a snapshot and a version are the same kind of unit).
+    Snapshot(&'a Path),
+}
+
 pub(super) fn save(
     inner: &Inner,
     dir: &Path,
     info: &VersionInfo,
-    state: &State,
+    source: Source<'_>,
 ) -> Result<(), StateError> {
     fs::create_dir_all(dir).map_err(io_err("create", dir))?;
     if list(dir)?.iter().any(|v| v.version == info.version) {
@@ -33,11 +42,17 @@ pub(super) fn save(
             message: format!("{} already has version {}", dir.display(), info.version),
         });
     }
-    inner.write_unit_atomic(
-        &dir.join(format!("{}.json", info.version)),
-        envelope::Unit::State,
-        |out| envelope::write_state_body(state, false, out, BACKEND),
-    )?;
+    let path = dir.join(format!("{}.json", info.version));
+    match source {
+        Source::State(state) => {
+            inner.write_unit_atomic(&path, envelope::Unit::State, |out| {
+                envelope::write_state_body(state, false, out, BACKEND)
+            })?;
+        }
+        Source::Snapshot(snapshot) => {
+            inner.copy_atomic(snapshot, &path)?;
+        }
+    }
     let mut line = envelope::encode_line(&encode(info, "a version's entry")?);
     line.push(b'\n');
     let index = dir.join(INDEX);

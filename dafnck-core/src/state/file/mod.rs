@@ -118,6 +118,9 @@ struct StackStats {
     known: Option<Seen>,
     /// Journal and snapshot bytes this store wrote.
     bytes_written: u64,
+    /// The serial of the snapshot this store last wrote, and how its file
+    /// looked then.
+    compacted: Option<(u64, Seen)>,
 }
 
 /// What `lock.json` holds: the lock and the lease it was taken with (so a
@@ -338,8 +341,38 @@ impl StateHistory for FileStore {
         check_stack(stack)?;
         let dir = self.inner.root.join(stack).join(HISTORY);
         let (info, state) = (info.clone(), state.clone());
-        self.blocking(move |inner| history::save(inner, &dir, &info, &state))
-            .await
+        self.blocking(move |inner| {
+            history::save(inner, &dir, &info, history::Source::State(&state))
+        })
+        .await
+    }
+
+    /// Copies the snapshot when this store compacted it at `state`'s serial
+    /// and it is unchanged since (length and modification time), else
+    /// encodes `state`.
+    async fn save_compacted_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        check_stack(stack)?;
+        let stack_dir = self.inner.root.join(stack);
+        let (info, state, stack) = (info.clone(), state.clone(), stack.to_owned());
+        self.blocking(move |inner| {
+            let dir = stack_dir.join(HISTORY);
+            let snapshot = stack_dir.join(SNAPSHOT);
+            let compacted = inner.stats().get(&stack).and_then(|s| s.compacted);
+            let unchanged = fs::metadata(&snapshot).ok().map(|m| Seen::of(&m));
+            let source = match (compacted, unchanged) {
+                (Some((serial, seen)), Some(now)) if serial == state.serial && seen == now => {
+                    history::Source::Snapshot(&snapshot)
+                }
+                _ => history::Source::State(&state),
+            };
+            history::save(inner, &dir, &info, source)
+        })
+        .await
     }
 
     async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
@@ -573,6 +606,9 @@ impl Inner {
             envelope::write_state_body(snapshot, true, out, BACKEND)
         })?;
         self.add_written(stack, written);
+        let seen = fs::metadata(&snapshot_path).map_err(io_err("stat", &snapshot_path))?;
+        self.stats().entry(stack.to_owned()).or_default().compacted =
+            Some((serial, Seen::of(&seen)));
         self.set_known(stack, None);
         if let Some((old_len, kept)) = &kept {
             if kept.len() as u64 != *old_len {

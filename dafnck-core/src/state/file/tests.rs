@@ -439,3 +439,64 @@ async fn appends_cost_their_own_size_and_one_fsync() {
         n + 50
     );
 }
+
+#[tokio::test]
+async fn a_version_of_the_state_just_compacted_is_a_copy_of_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path());
+    let mut state = State::empty("dev");
+    for seq in 1..=3 {
+        state.apply(&put(seq, &format!("r{seq}"))).unwrap();
+    }
+    store.compact("dev", &state).await.unwrap();
+    let info = |version: u64, serial: u64| VersionInfo {
+        version,
+        at: 1_000 * version,
+        by: "tester@host".into(),
+        operation: "up".into(),
+        summary: format!("version {version}"),
+        serial,
+        ..Default::default()
+    };
+    store
+        .save_compacted_version("dev", &info(1, 3), &state)
+        .await
+        .unwrap();
+    let snapshot = fs::read(dir.path().join("dev").join(SNAPSHOT)).unwrap();
+    let version = |v: u64| {
+        fs::read(
+            dir.path()
+                .join("dev")
+                .join(HISTORY)
+                .join(format!("{v}.json")),
+        )
+    };
+    assert_eq!(version(1).unwrap(), snapshot, "copied byte for byte");
+    assert_eq!(
+        store.read_version("dev", 1).await.unwrap(),
+        Some(state.clone())
+    );
+
+    // A state the snapshot does not hold (another serial) is encoded.
+    let mut later = state.clone();
+    later.apply(&put(4, "r4")).unwrap();
+    store
+        .save_compacted_version("dev", &info(2, 4), &later)
+        .await
+        .unwrap();
+    assert_ne!(version(2).unwrap(), snapshot);
+    assert_eq!(store.read_version("dev", 2).await.unwrap(), Some(later));
+
+    // So is one whose snapshot changed since it was compacted.
+    let path = dir.path().join("dev").join(SNAPSHOT);
+    let file = OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap();
+    drop(file);
+    store
+        .save_compacted_version("dev", &info(3, 3), &state)
+        .await
+        .unwrap();
+    assert_ne!(version(3).unwrap(), snapshot, "encoded, not copied");
+    assert_eq!(store.read_version("dev", 3).await.unwrap(), Some(state));
+}
