@@ -259,8 +259,8 @@ pub async fn refresh(
                 if let Some(updated) = updated {
                     refreshed
                         .resources
-                        .insert(r.name.clone(), Arc::new(updated.clone()));
-                    entries.push(Entry::Put { resource: updated });
+                        .insert(r.name.clone(), Arc::new((*updated).clone()));
+                    entries.push(Entry::Put { resource: *updated });
                 }
             }
         }
@@ -285,7 +285,7 @@ enum Compared {
     /// read differs.
     Found {
         drifted: Option<Drifted>,
-        updated: Option<ResourceState>,
+        updated: Option<Box<ResourceState>>,
     },
 }
 
@@ -329,7 +329,10 @@ fn compare(r: &ResourceState, read: Result<Option<Observed>, String>) -> Compare
             outputs: o.outputs,
             ..r.clone()
         });
-    Compared::Found { drifted, updated }
+    Compared::Found {
+        drifted,
+        updated: updated.map(Box::new),
+    }
 }
 
 /// Secret outputs a provider cannot read back (a private key the cloud
