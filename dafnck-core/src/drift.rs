@@ -178,17 +178,30 @@ pub async fn refresh(
     retry: &RetryPolicy,
     parallelism: usize,
 ) -> crate::Result<Refresh> {
-    let units: Vec<(Vec<Arc<ResourceState>>, bool)> =
-        read_units(state.resources.values().map(|r| &**r), providers)
-            .into_iter()
-            .map(|(unit, batched)| {
-                let unit = unit
-                    .into_iter()
-                    .map(|r| Arc::clone(&state.resources[&r.name]))
-                    .collect();
-                (unit, batched)
-            })
-            .collect();
+    let (report, entries, changed) = refresh_changes(state, providers, retry, parallelism).await?;
+    Ok(Refresh {
+        report,
+        state: changed.unwrap_or_else(|| state.clone()),
+        entries,
+    })
+}
+
+/// [`refresh`], with the refreshed state only when it differs from
+/// `state` (no copy of a large state that did not drift).
+pub(crate) async fn refresh_changes(
+    state: &State,
+    providers: &Providers,
+    retry: &RetryPolicy,
+    parallelism: usize,
+) -> crate::Result<(DriftReport, Vec<Entry>, Option<State>)> {
+    let units = read_units(
+        state
+            .resources
+            .values()
+            .enumerate()
+            .map(|(i, r)| (i, Arc::clone(r))),
+        providers,
+    );
     let units = Arc::new(units);
     let next = Arc::new(AtomicUsize::new(0));
     let shared = Arc::new((state.stack.clone(), providers.clone(), *retry));
@@ -199,19 +212,24 @@ pub async fn refresh(
             let (stack, providers, retry) = &*shared;
             let mut done = Vec::new();
             while let Some((unit, batched)) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
-                let refs: Vec<&ResourceState> = unit.iter().map(|r| &**r).collect();
+                let refs: Vec<&ResourceState> = unit.iter().map(|(_, r)| &**r).collect();
                 let answers = read_unit(stack, &refs, *batched, providers, retry).await;
-                for (r, answer) in unit.iter().zip(answers) {
-                    done.push((r.name.clone(), compare(r, answer)));
+                for ((i, r), answer) in unit.iter().zip(answers) {
+                    done.push((*i, compare(r, answer)));
                 }
             }
             done
         });
     }
-    let mut by_name: HashMap<String, Compared> = HashMap::with_capacity(state.resources.len());
+    // Each object's answer, in the state's order.
+    let mut compared: Vec<Option<Compared>> = (0..state.resources.len()).map(|_| None).collect();
     while let Some(joined) = workers.join_next().await {
         match joined {
-            Ok(done) => by_name.extend(done),
+            Ok(done) => {
+                for (i, c) in done {
+                    compared[i] = Some(c);
+                }
+            }
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => {
                 return Err(Error::Read(vec![Diagnostic {
@@ -222,7 +240,6 @@ pub async fn refresh(
             }
         }
     }
-    let mut refreshed = state.clone();
     let mut report = DriftReport {
         drifted: Vec::new(),
         checked: state.resources.len(),
@@ -230,9 +247,8 @@ pub async fn refresh(
     };
     let mut entries = Vec::new();
     let mut problems = Vec::new();
-    for r in state.resources.values() {
-        let compared = by_name
-            .remove(r.name.as_str())
+    for (r, compared) in state.resources.values().zip(compared) {
+        let compared = compared
             .unwrap_or_else(|| Compared::Failed(format!("cannot read {}: no answer", r.id)));
         match compared {
             Compared::Failed(message) => problems.push(Diagnostic {
@@ -247,7 +263,6 @@ pub async fn refresh(
                     kind: DriftKind::Deleted,
                     fields: Vec::new(),
                 });
-                refreshed.resources.remove(&r.name);
                 entries.push(Entry::Remove {
                     name: r.name.clone(),
                 });
@@ -257,9 +272,6 @@ pub async fn refresh(
                     report.drifted.push(drifted);
                 }
                 if let Some(updated) = updated {
-                    refreshed
-                        .resources
-                        .insert(r.name.clone(), Arc::new((*updated).clone()));
                     entries.push(Entry::Put { resource: *updated });
                 }
             }
@@ -268,11 +280,24 @@ pub async fn refresh(
     if !problems.is_empty() {
         return Err(Error::Read(problems));
     }
-    Ok(Refresh {
-        report,
-        state: refreshed,
-        entries,
-    })
+    let changed = (!entries.is_empty()).then(|| {
+        let mut refreshed = state.clone();
+        for e in &entries {
+            match e {
+                Entry::Remove { name } => {
+                    refreshed.resources.remove(name);
+                }
+                Entry::Put { resource } => {
+                    refreshed
+                        .resources
+                        .insert(resource.name.clone(), Arc::new(resource.clone()));
+                }
+                _ => {}
+            }
+        }
+        refreshed
+    });
+    Ok((report, entries, changed))
 }
 
 /// One recorded object read back, compared with its record.
@@ -378,30 +403,55 @@ pub(crate) async fn bounded<F: std::future::Future>(
     done.into_iter().map(|(_, out)| out).collect()
 }
 
+/// What [`read_units`] groups: a recorded object, or one with where it
+/// stands in a list.
+pub(crate) trait Recorded {
+    /// The recorded object.
+    fn recorded(&self) -> &ResourceState;
+}
+
+impl Recorded for &ResourceState {
+    fn recorded(&self) -> &ResourceState {
+        self
+    }
+}
+
+impl Recorded for (usize, Arc<ResourceState>) {
+    fn recorded(&self) -> &ResourceState {
+        &self.1
+    }
+}
+
 /// The calls a refresh makes: one resource each, or — for a type whose
 /// provider reads in batches — up to [`READ_BATCH`] resources of the type
 /// managed by the same provider instance (`true`).
-pub(crate) fn read_units<'a>(
-    resources: impl Iterator<Item = &'a ResourceState>,
+pub(crate) fn read_units<T: Recorded>(
+    resources: impl Iterator<Item = T>,
     providers: &Providers,
-) -> Vec<(Vec<&'a ResourceState>, bool)> {
-    let mut units: Vec<(Vec<&ResourceState>, bool)> = Vec::new();
+) -> Vec<(Vec<T>, bool)> {
+    let mut units: Vec<(Vec<T>, bool)> = Vec::new();
     // The unit each batched type of each provider instance is filling.
-    let mut open: HashMap<(&str, Option<&str>), usize> = HashMap::new();
-    for r in resources {
-        let instance = r.provider.as_deref();
+    let mut open: HashMap<(String, Option<String>), usize> = HashMap::new();
+    for item in resources {
+        let r = item.recorded();
         let batched = providers
-            .for_instance(&r.name, &r.type_name, instance, r.location.as_ref())
+            .for_instance(
+                &r.name,
+                &r.type_name,
+                r.provider.as_deref(),
+                r.location.as_ref(),
+            )
             .is_ok_and(|p| p.reads_in_batches(&r.type_name));
         if !batched {
-            units.push((vec![r], false));
+            units.push((vec![item], false));
             continue;
         }
-        match open.get(&(r.type_name.as_str(), instance)) {
-            Some(&i) if units[i].0.len() < READ_BATCH => units[i].0.push(r),
+        let key = (r.type_name.clone(), r.provider.clone());
+        match open.get(&key) {
+            Some(&i) if units[i].0.len() < READ_BATCH => units[i].0.push(item),
             _ => {
-                open.insert((&r.type_name, instance), units.len());
-                units.push((vec![r], true));
+                open.insert(key, units.len());
+                units.push((vec![item], true));
             }
         }
     }

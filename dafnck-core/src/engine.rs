@@ -369,8 +369,9 @@ impl Engine {
         // or refreshed in memory, that is the state planned against, which
         // the planner hashes itself (alongside planning, for a large one).
         // Hashed on another thread while the refresh reads.
+        let stored = Arc::new(stored);
         let base = (refresh || !stored.pending.is_empty()).then(|| {
-            let stored = stored.clone();
+            let stored = Arc::clone(&stored);
             tokio::task::spawn_blocking(move || StateBinding::of(&stored))
         });
         let interrupted = stored
@@ -379,20 +380,27 @@ impl Engine {
             .filter(|(_, m)| m.active)
             .map(|(name, _)| name.clone())
             .collect();
-        let (mut current, pending) = self.resolved_in_memory(stored).await?;
+        let (mut current, pending) = if stored.pending.is_empty() {
+            (stored, Vec::new())
+        } else {
+            let (resolved, pending) = self.resolved_in_memory((*stored).clone()).await?;
+            (Arc::new(resolved), pending)
+        };
         let mut drift = None;
         let mut refreshed = Vec::new();
         if refresh {
-            let r = drift::refresh(
+            let (report, entries, changed) = drift::refresh_changes(
                 &current,
                 &self.providers,
                 &self.settings.retry,
                 self.settings.parallelism,
             )
             .await?;
-            current = r.state;
-            drift = Some(r.report);
-            refreshed = r.entries;
+            if let Some(changed) = changed {
+                current = Arc::new(changed);
+            }
+            drift = Some(report);
+            refreshed = entries;
         }
         let base = match base {
             Some(hashing) => Some(hashing.await.map_err(|e| {
