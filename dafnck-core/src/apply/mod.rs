@@ -250,11 +250,18 @@ pub async fn execute(
             // Asks first: a step that asked is never left waiting behind a
             // join that could have let it go.
             biased;
-            Some((i, go)) = asked.recv() => {
-                turns.asked(i, go);
-                // Whoever else asked meanwhile: the slots go by rank among all.
-                while let Ok((i, go)) = asked.try_recv() {
-                    turns.asked(i, go);
+            Some(ask) = asked.recv() => {
+                // And whoever else asked meanwhile: the slots go by rank
+                // among all of them.
+                let mut next = Some(ask);
+                while let Some(ask) = next {
+                    match ask {
+                        turns::Ask::Turn(i, go) => turns.asked(i, go),
+                        turns::Ask::Done(i) => {
+                            turns.ended(i);
+                        }
+                    }
+                    next = asked.try_recv().ok();
                 }
                 continue;
             }

@@ -30,8 +30,14 @@ use crate::state::Journal;
 /// A step's priority: longest expected time ahead, then plan order.
 pub(super) type Rank = (u64, Reverse<usize>);
 
-/// A step asking for its turn: its index and where to say "go".
-pub(super) type Ask = (usize, oneshot::Sender<()>);
+/// What a step tells the executor about its turn.
+pub(super) enum Ask {
+    /// Step `.0` asks for a turn; `.1` is where to say "go".
+    Turn(usize, oneshot::Sender<()>),
+    /// Step `.0` is done with the provider (its task is ending): its slot
+    /// is free before the executor gets to its end.
+    Done(usize),
+}
 
 tokio::task_local! {
     static TURN: Turn;
@@ -66,9 +72,13 @@ impl Turn {
         }))
     }
 
-    /// The step's task ended: the executor is about to take it (and start
-    /// what waited on it), so the journal expects records again.
+    /// The step's task ended: its slot (if it had one) is free, and the
+    /// executor is about to take it (and start what waited on it), so the
+    /// journal expects records again.
     pub(super) fn ended(&self) {
+        if self.granted().is_some() {
+            let _ = self.0.asks.send(Ask::Done(self.0.step));
+        }
         if !self.0.announced.swap(true, Ordering::AcqRel) {
             self.0.journal.expect();
         }
@@ -114,7 +124,7 @@ pub(crate) async fn take() {
         return;
     }
     let (tx, rx) = oneshot::channel();
-    if turn.0.asks.send((turn.0.step, tx)).is_ok() {
+    if turn.0.asks.send(Ask::Turn(turn.0.step, tx)).is_ok() {
         // A closed channel means the executor is gone: nothing to wait for.
         let _ = rx.await;
     }
@@ -161,7 +171,8 @@ impl Turns {
         self.asking.push(self.ranks[i]);
     }
 
-    /// Step `i` ended; whether it had held a slot.
+    /// Step `i` is done with its slot (said so, or ended); whether it had
+    /// held one until now.
     pub(super) fn ended(&mut self, i: usize) -> bool {
         self.journaling.remove(&self.ranks[i]);
         let held = std::mem::take(&mut self.held[i]);
@@ -293,7 +304,9 @@ mod tests {
             // Held now: a second take does not ask again.
             take().await;
         }));
-        let (step, go) = rx.recv().await.expect("the step asks");
+        let Some(Ask::Turn(step, go)) = rx.recv().await else {
+            panic!("the step asks")
+        };
         assert_eq!(step, 3);
         go.send(()).unwrap();
         task.await.unwrap();
