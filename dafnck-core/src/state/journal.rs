@@ -246,13 +246,17 @@ async fn writer(
     coming: Arc<AtomicUsize>,
     compact_every: u64,
 ) -> Written {
-    let mut failed: Option<String> = None;
-    let mut compaction = Compaction {
-        every: compact_every,
-        since: 0,
-        grown_to: 2 * state.resources.len() as u64,
-        due: false,
-        done: None,
+    let mut out = Out {
+        store: &*store,
+        stack: &stack,
+        failed: None,
+        compaction: Compaction {
+            every: compact_every,
+            since: 0,
+            grown_to: 2 * state.resources.len() as u64,
+            due: false,
+            done: None,
+        },
     };
     let mut stopping = false;
     // Records applied to the state but not yet handed to the store: a
@@ -267,16 +271,7 @@ async fn writer(
                 Ok(m) => m,
                 Err(_) => {
                     let records = std::mem::take(&mut deferred);
-                    append(
-                        &*store,
-                        &stack,
-                        &state,
-                        records,
-                        &mut failed,
-                        &mut compaction,
-                        stopping,
-                    )
-                    .await;
+                    out.append(&state, records, stopping).await;
                     continue;
                 }
             }
@@ -329,7 +324,7 @@ async fn writer(
                         }
                         continue;
                     }
-                    if failed.is_some() {
+                    if out.failed.is_some() {
                         if let Some(r) = reply {
                             replies.push((r, 0));
                         }
@@ -342,7 +337,7 @@ async fn writer(
                     };
                     if let Err(e) = state.apply(&record) {
                         // An engine bug: refuse to write a record that does not fit.
-                        failed = Some(format!("refusing an inconsistent journal record: {e}"));
+                        out.failed = Some(format!("refusing an inconsistent journal record: {e}"));
                         if let Some(r) = reply {
                             replies.push((r, 0));
                         }
@@ -357,25 +352,16 @@ async fn writer(
         }
         if !replies.is_empty() || !flushes.is_empty() || stopping {
             let records = std::mem::take(&mut deferred);
-            append(
-                &*store,
-                &stack,
-                &state,
-                records,
-                &mut failed,
-                &mut compaction,
-                stopping,
-            )
-            .await;
+            out.append(&state, records, stopping).await;
         }
         for (reply, seq) in replies {
-            let _ = reply.send(match &failed {
+            let _ = reply.send(match &out.failed {
                 Some(m) => Err(m.clone()),
                 None => Ok(seq),
             });
         }
         for reply in flushes {
-            let _ = reply.send(match &failed {
+            let _ = reply.send(match &out.failed {
                 Some(m) => Err(m.clone()),
                 None => Ok(()),
             });
@@ -386,21 +372,12 @@ async fn writer(
     }
     if !deferred.is_empty() {
         // Every handle is gone without a stop: write what was recorded.
-        append(
-            &*store,
-            &stack,
-            &state,
-            deferred,
-            &mut failed,
-            &mut compaction,
-            stopping,
-        )
-        .await;
+        out.append(&state, deferred, stopping).await;
     }
     Written {
         state,
-        failed,
-        compacted: compaction.done,
+        failed: out.failed,
+        compacted: out.compaction.done,
     }
 }
 
@@ -431,43 +408,46 @@ struct Compaction {
     done: Option<u64>,
 }
 
-/// Hands `records` (already applied to `state`) to the store in one
-/// append, and compacts when one is due. The first failure is kept in
-/// `failed`; nothing is written after it.
-async fn append(
-    store: &dyn StateStore,
-    stack: &str,
-    state: &State,
-    records: Vec<Record>,
-    failed: &mut Option<String>,
-    compaction: &mut Compaction,
-    stopping: bool,
-) {
-    if failed.is_some() || records.is_empty() {
-        return;
-    }
-    compaction.since += records.len() as u64;
-    tracing::trace!(records = records.len(), "journal: appending a batch");
-    if let Err(e) = store.append(stack, &records).await {
-        *failed = Some(e.to_string());
-        return;
-    }
-    if !compaction.due {
-        compaction.due = compaction.since >= compaction.every.max(compaction.grown_to);
-        return;
-    }
-    if stopping {
-        return;
-    }
-    tracing::debug!(serial = state.serial, "journal: compacting during the run");
-    match store.compact(stack, state).await {
-        Ok(()) => {
-            compaction.since = 0;
-            compaction.due = false;
-            compaction.done = Some(state.serial);
-            compaction.grown_to = 2 * state.resources.len() as u64;
+/// Where the writer's batches go, and what came of them.
+struct Out<'a> {
+    store: &'a dyn StateStore,
+    stack: &'a str,
+    /// The first failure; nothing is written after it.
+    failed: Option<String>,
+    compaction: Compaction,
+}
+
+impl Out<'_> {
+    /// Hands `records` (already applied to `state`) to the store in one
+    /// append, and compacts when one is due.
+    async fn append(&mut self, state: &State, records: Vec<Record>, stopping: bool) {
+        if self.failed.is_some() || records.is_empty() {
+            return;
         }
-        Err(e) => *failed = Some(e.to_string()),
+        let compaction = &mut self.compaction;
+        compaction.since += records.len() as u64;
+        tracing::trace!(records = records.len(), "journal: appending a batch");
+        if let Err(e) = self.store.append(self.stack, &records).await {
+            self.failed = Some(e.to_string());
+            return;
+        }
+        if !compaction.due {
+            compaction.due = compaction.since >= compaction.every.max(compaction.grown_to);
+            return;
+        }
+        if stopping {
+            return;
+        }
+        tracing::debug!(serial = state.serial, "journal: compacting during the run");
+        match self.store.compact(self.stack, state).await {
+            Ok(()) => {
+                compaction.since = 0;
+                compaction.due = false;
+                compaction.done = Some(state.serial);
+                compaction.grown_to = 2 * state.resources.len() as u64;
+            }
+            Err(e) => self.failed = Some(e.to_string()),
+        }
     }
 }
 
