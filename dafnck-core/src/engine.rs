@@ -30,6 +30,7 @@ mod history;
 mod import;
 mod lookups;
 mod policy;
+mod preview;
 mod recovery;
 mod refresh;
 mod secrets;
@@ -40,49 +41,11 @@ pub use generate::Generated;
 use handovers::handovers_of;
 pub use import::{ImportFile, ImportPreview, ImportReport, ImportSpec};
 pub(crate) use lookups::sealed_message;
+pub use preview::Preview;
 pub use recovery::ImportOutcome;
 pub use settings::Settings;
 
 use secrets::desired_holds_secrets;
-
-/// What a preview found.
-#[derive(Clone, Debug)]
-pub struct Preview {
-    /// The plan.
-    pub plan: Plan,
-    /// With `refresh`: what drifted.
-    pub drift: Option<DriftReport>,
-    /// Pending operations of a crashed run, resolved (in memory only) to plan.
-    pub pending: Vec<Resolution>,
-    /// Resources whose handover (a rollout) a dead run left under way: `up`
-    /// resets them to the old object first (see [`crate::handover`]).
-    pub interrupted: Vec<String>,
-    /// With policies set ([`Engine::policies`]): what checking the program
-    /// against them found.
-    pub policy: Option<crate::policy::PolicyReport>,
-    /// With a cost model set ([`Engine::cost_model`]): the monthly cost of
-    /// the stack as recorded and as declared.
-    pub cost: Option<crate::cost::CostReport>,
-    /// Checks at apply time of the resources with values not known now.
-    guard: Option<Arc<crate::policy::PolicyGuard>>,
-    /// What the refresh read, as journal entries: [`Engine::up_previewed`]
-    /// records exactly these before it applies the plan, so the state it
-    /// writes is the one the plan was made against.
-    refreshed: Vec<Entry>,
-}
-
-impl Preview {
-    /// Whether `up` has anything to do: changes, pending operations to
-    /// record, drift to correct, an interrupted handover to reset, or
-    /// data-source reads to record or drop.
-    pub fn has_work(&self) -> bool {
-        self.plan.has_changes()
-            || self.plan.records_reads()
-            || !self.pending.is_empty()
-            || !self.interrupted.is_empty()
-            || self.drift.as_ref().is_some_and(|d| d.has_drift())
-    }
-}
 
 /// Runs a program's operations on one stack.
 ///
@@ -145,10 +108,6 @@ struct Held {
     lock: LockInfo,
     renewal: JoinHandle<()>,
 }
-
-/// From how many resources a preview frees what it planned from on
-/// another thread.
-const DROP_ASIDE_FROM: usize = 10_000;
 
 impl Engine {
     /// An engine for `stack`, keeping state in `store`.
@@ -316,130 +275,6 @@ impl Engine {
     /// When the store cannot be read or the state is corrupt.
     pub async fn state(&self) -> crate::Result<State> {
         Ok(state::load(&*self.store, &self.stack).await?)
-    }
-
-    /// Plans without changing anything. Pending operations of a crashed run
-    /// are resolved in memory (and reported), and with `refresh` the plan is
-    /// made against the objects as read now, so it corrects drift.
-    ///
-    /// # Errors
-    /// Program problems, a refused plan (protected resources), read errors.
-    pub async fn preview<F>(&self, program: F, refresh: bool) -> crate::Result<Preview>
-    where
-        F: FnOnce(&mut Stack) -> crate::Result<()>,
-    {
-        self.preview_for("preview", program, refresh).await
-    }
-
-    /// [`Engine::preview`] as the first step of `operation` (the command
-    /// line's `up`): a refresh refused for want of the key is refused as
-    /// that operation's, from the state this preview loads anyway.
-    pub(crate) async fn preview_for<F>(
-        &self,
-        operation: &str,
-        program: F,
-        refresh: bool,
-    ) -> crate::Result<Preview>
-    where
-        F: FnOnce(&mut Stack) -> crate::Result<()>,
-    {
-        // The state is read and parsed (on the blocking pool) while the
-        // program declares its resources on this thread.
-        let (store, stack) = (self.store.clone(), self.stack.clone());
-        let loading = tokio::spawn(async move { state::load(&*store, &stack).await });
-        let desired = self.desired(program)?;
-        let reads = self.resolve_lookups(&desired).await?;
-        let stored = match loading.await {
-            Ok(loaded) => loaded?,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => {
-                return Err(state::StateError::Backend {
-                    backend: self.store.describe(),
-                    message: format!("reading the state did not finish: {e}"),
-                }
-                .into())
-            }
-        };
-        if refresh && operation == "preview" {
-            self.require_key_to_compare(operation, &stored)?;
-        } else if refresh {
-            self.require_key(operation, &stored, false)?;
-        }
-        // The plan is bound to the state as stored. When nothing is resolved
-        // or refreshed in memory, that is the state planned against, which
-        // the planner hashes itself (alongside planning, for a large one).
-        // Hashed on another thread while the refresh reads.
-        let stored = Arc::new(stored);
-        let base = (refresh || !stored.pending.is_empty()).then(|| {
-            let stored = Arc::clone(&stored);
-            tokio::task::spawn_blocking(move || StateBinding::of(&stored))
-        });
-        let interrupted = stored
-            .handovers
-            .iter()
-            .filter(|(_, m)| m.active)
-            .map(|(name, _)| name.clone())
-            .collect();
-        let (mut current, pending) = if stored.pending.is_empty() {
-            (stored, Vec::new())
-        } else {
-            let (resolved, pending) = self.resolved_in_memory((*stored).clone()).await?;
-            (Arc::new(resolved), pending)
-        };
-        let mut drift = None;
-        let mut refreshed = Vec::new();
-        if refresh {
-            let (report, entries, changed) = drift::refresh_changes(
-                &current,
-                &self.providers,
-                &self.settings.retry,
-                self.settings.parallelism,
-            )
-            .await?;
-            if let Some(changed) = changed {
-                current = Arc::new(changed);
-            }
-            drift = Some(report);
-            refreshed = entries;
-        }
-        let base = match base {
-            Some(hashing) => Some(hashing.await.map_err(|e| {
-                if e.is_panic() {
-                    std::panic::resume_unwind(e.into_panic())
-                }
-                crate::Error::from(state::StateError::Backend {
-                    backend: self.store.describe(),
-                    message: format!("hashing the state did not finish: {e}"),
-                })
-            })?),
-            None => None,
-        };
-        let (mut plan, checked) = self.plan_checked(&desired, &current, base)?;
-        plan.reads = reads;
-        lookups::compare_reads(&mut plan, &current, &desired);
-        let (policy, guard) = checked.unzip();
-        let cost = self.cost.as_ref().map(|model| {
-            crate::cost::CostReport::new(
-                model.of_state(&current),
-                model.of_program(&desired),
-                model.prices(),
-            )
-        });
-        if current.resources.len() >= DROP_ASIDE_FROM {
-            // Freeing a large program and state takes a while (a tenth of
-            // a preview of 100k resources): another thread does it.
-            std::thread::spawn(move || drop((desired, current)));
-        }
-        Ok(Preview {
-            plan,
-            drift,
-            pending,
-            interrupted,
-            policy,
-            cost,
-            guard: guard.flatten(),
-            refreshed,
-        })
     }
 
     /// Plans and applies. With `refresh`, objects are read back first and

@@ -8,8 +8,12 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-use super::{io_err, parse_snapshot, Inner, BACKEND};
-use crate::state::{envelope, State, StateError, VersionInfo};
+use async_trait::async_trait;
+
+use super::{
+    check_stack, io_err, parse_snapshot, FileStore, Inner, Seen, BACKEND, HISTORY, SNAPSHOT,
+};
+use crate::state::{envelope, State, StateError, StateHistory, VersionInfo};
 
 const INDEX: &str = "index.jsonl";
 
@@ -163,4 +167,68 @@ pub(super) fn drop(inner: &Inner, dir: &Path, versions: &[u64]) -> Result<(), St
         }
     }
     Ok(())
+}
+
+#[async_trait]
+impl StateHistory for FileStore {
+    async fn save_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        check_stack(stack)?;
+        let dir = self.inner.root.join(stack).join(HISTORY);
+        let (info, state) = (info.clone(), state.clone());
+        self.blocking(move |inner| save(inner, &dir, &info, Source::State(&state)))
+            .await
+    }
+
+    /// Copies the snapshot when this store compacted it at `state`'s serial
+    /// and it is unchanged since (length and modification time), else
+    /// encodes `state`.
+    async fn save_compacted_version(
+        &self,
+        stack: &str,
+        info: &VersionInfo,
+        state: &State,
+    ) -> Result<(), StateError> {
+        check_stack(stack)?;
+        let stack_dir = self.inner.root.join(stack);
+        let (info, state, stack) = (info.clone(), state.clone(), stack.to_owned());
+        self.blocking(move |inner| {
+            let dir = stack_dir.join(HISTORY);
+            let snapshot = stack_dir.join(SNAPSHOT);
+            let compacted = inner.stats().get(&stack).and_then(|s| s.compacted);
+            let unchanged = fs::metadata(&snapshot).ok().map(|m| Seen::of(&m));
+            let source = match (compacted, unchanged) {
+                (Some((serial, seen)), Some(now)) if serial == state.serial && seen == now => {
+                    Source::Snapshot(&snapshot)
+                }
+                _ => Source::State(&state),
+            };
+            save(inner, &dir, &info, source)
+        })
+        .await
+    }
+
+    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
+        check_stack(stack)?;
+        let dir = self.inner.root.join(stack).join(HISTORY);
+        self.blocking(move |_| list(&dir)).await
+    }
+
+    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
+        check_stack(stack)?;
+        let dir = self.inner.root.join(stack).join(HISTORY);
+        self.blocking(move |_| read(&dir, version)).await
+    }
+
+    async fn drop_versions(&self, stack: &str, versions: &[u64]) -> Result<(), StateError> {
+        check_stack(stack)?;
+        let dir = self.inner.root.join(stack).join(HISTORY);
+        let versions = versions.to_vec();
+        self.blocking(move |inner| drop(inner, &dir, &versions))
+            .await
+    }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::model::now_millis;
 use super::{
     envelope, ControlChannel, LockInfo, LockRequest, Message, Record, SnapshotEdits, State,
-    StateError, StateHistory, StateLock, StateStore, Stored, VersionInfo,
+    StateError, StateHistory, StateLock, StateStore, Stored,
 };
 
 mod atomic;
@@ -326,72 +326,6 @@ impl StateLock for FileStore {
         check_stack(stack)?;
         let path = self.inner.root.join(stack).join(LOCK);
         self.blocking(move |_| Ok(read_lock(&path)?.map(|l| l.info)))
-            .await
-    }
-}
-
-#[async_trait]
-impl StateHistory for FileStore {
-    async fn save_version(
-        &self,
-        stack: &str,
-        info: &VersionInfo,
-        state: &State,
-    ) -> Result<(), StateError> {
-        check_stack(stack)?;
-        let dir = self.inner.root.join(stack).join(HISTORY);
-        let (info, state) = (info.clone(), state.clone());
-        self.blocking(move |inner| {
-            history::save(inner, &dir, &info, history::Source::State(&state))
-        })
-        .await
-    }
-
-    /// Copies the snapshot when this store compacted it at `state`'s serial
-    /// and it is unchanged since (length and modification time), else
-    /// encodes `state`.
-    async fn save_compacted_version(
-        &self,
-        stack: &str,
-        info: &VersionInfo,
-        state: &State,
-    ) -> Result<(), StateError> {
-        check_stack(stack)?;
-        let stack_dir = self.inner.root.join(stack);
-        let (info, state, stack) = (info.clone(), state.clone(), stack.to_owned());
-        self.blocking(move |inner| {
-            let dir = stack_dir.join(HISTORY);
-            let snapshot = stack_dir.join(SNAPSHOT);
-            let compacted = inner.stats().get(&stack).and_then(|s| s.compacted);
-            let unchanged = fs::metadata(&snapshot).ok().map(|m| Seen::of(&m));
-            let source = match (compacted, unchanged) {
-                (Some((serial, seen)), Some(now)) if serial == state.serial && seen == now => {
-                    history::Source::Snapshot(&snapshot)
-                }
-                _ => history::Source::State(&state),
-            };
-            history::save(inner, &dir, &info, source)
-        })
-        .await
-    }
-
-    async fn versions(&self, stack: &str) -> Result<Vec<VersionInfo>, StateError> {
-        check_stack(stack)?;
-        let dir = self.inner.root.join(stack).join(HISTORY);
-        self.blocking(move |_| history::list(&dir)).await
-    }
-
-    async fn read_version(&self, stack: &str, version: u64) -> Result<Option<State>, StateError> {
-        check_stack(stack)?;
-        let dir = self.inner.root.join(stack).join(HISTORY);
-        self.blocking(move |_| history::read(&dir, version)).await
-    }
-
-    async fn drop_versions(&self, stack: &str, versions: &[u64]) -> Result<(), StateError> {
-        check_stack(stack)?;
-        let dir = self.inner.root.join(stack).join(HISTORY);
-        let versions = versions.to_vec();
-        self.blocking(move |inner| history::drop(inner, &dir, &versions))
             .await
     }
 }

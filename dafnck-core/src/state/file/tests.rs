@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::state::envelope::crc32;
-use crate::state::{Entry, ResourceState};
+use crate::state::{Entry, ResourceState, VersionInfo};
 use crate::value::Value;
 
 fn put(seq: u64, name: &str) -> Record {
