@@ -12,10 +12,25 @@ pub(super) fn detect() -> Commit {
     commit
 }
 
-/// The SHA-256 of this program's executable, `sha256:<hex>`.
+/// The SHA-256 of this program's executable, `sha256:<hex>`, read in
+/// pieces: a program built with cloud SDKs is a hundred megabytes or more,
+/// which reading it whole would add to the command's peak memory.
 pub(super) fn program_hash() -> Option<String> {
-    let bytes = std::fs::read(std::env::current_exe().ok()?).ok()?;
-    Some(crate::state::sha256_tag(&bytes))
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(std::env::current_exe().ok()?).ok()?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hash.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("sha256:{hex}"))
 }
 
 fn from_env_or_git() -> Option<Commit> {
@@ -46,4 +61,14 @@ fn from_env_or_git() -> Option<Commit> {
         at: secs.parse::<u64>().ok().map(|s| s * 1000),
         program: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_program_hash_read_in_pieces_is_the_sha256_of_the_whole_executable() {
+        let exe = std::env::current_exe().unwrap();
+        let whole = crate::state::sha256_tag(&std::fs::read(exe).unwrap());
+        assert_eq!(super::program_hash(), Some(whole));
+    }
 }
