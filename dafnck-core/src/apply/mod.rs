@@ -187,7 +187,7 @@ pub async fn execute(
         }
     };
 
-    loop {
+    'run: loop {
         while running.len() < under_way {
             let Some((_, Reverse(i))) = ready.pop() else {
                 break;
@@ -267,52 +267,61 @@ pub async fn execute(
             }
             joined = running.join_next() => joined,
         };
-        let Some(joined) = joined else {
-            break;
-        };
-        // Step tasks catch panics themselves; a JoinError here means the
-        // runtime is shutting down.
-        let Ok((i, out)) = joined else { break };
-        turns.ended(i);
-        // Released once the steps it readied have started (and announced
-        // their intents), so the journal never sees a gap between.
-        if let Some(turn) = taken[i].take() {
-            just_taken.push(turn);
-        }
-        if !std::mem::replace(&mut announced[i], true) {
-            if let Some(o) = &options.observer {
-                o.started(&info(i));
+        // Every step that has ended by now, not one a turn of the loop:
+        // what they readied starts together, and their slots are free.
+        let mut joined = joined;
+        loop {
+            let Some(next) = joined else {
+                break 'run;
+            };
+            // Step tasks catch panics themselves; a JoinError here means
+            // the runtime is shutting down.
+            let Ok((i, out)) = next else { break 'run };
+            turns.ended(i);
+            // Released once the steps it readied have started (and announced
+            // their intents), so the journal never sees a gap between.
+            if let Some(turn) = taken[i].take() {
+                just_taken.push(turn);
             }
-        }
-        elapsed[i] = out.elapsed;
-        match out.result {
-            Ok(outputs) => {
-                if let Some(outputs) = outputs {
-                    live.set(&plan.changes[graph.steps[i].change].name, outputs);
+            if !std::mem::replace(&mut announced[i], true) {
+                if let Some(o) = &options.observer {
+                    o.started(&info(i));
                 }
-                observe_end(i, &StepStatus::Done, out.elapsed);
-                status[i] = Some(StepStatus::Done);
-                for s in graph.deps.successors(i) {
-                    waiting[s] -= 1;
-                    if waiting[s] == 0 && status[s].is_none() {
-                        ready.push(rank(s));
+            }
+            elapsed[i] = out.elapsed;
+            match out.result {
+                Ok(outputs) => {
+                    if let Some(outputs) = outputs {
+                        live.set(&plan.changes[graph.steps[i].change].name, outputs);
+                    }
+                    observe_end(i, &StepStatus::Done, out.elapsed);
+                    status[i] = Some(StepStatus::Done);
+                    for s in graph.deps.successors(i) {
+                        waiting[s] -= 1;
+                        if waiting[s] == 0 && status[s].is_none() {
+                            ready.push(rank(s));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let failed = StepStatus::Failed {
+                        error: e.message,
+                        retryable: e.retryable,
+                    };
+                    observe_end(i, &failed, out.elapsed);
+                    status[i] = Some(failed);
+                    for s in skip_dependents(plan, &graph, i, &mut status) {
+                        observe_end(
+                            s,
+                            status[s].as_ref().unwrap_or(&StepStatus::Done),
+                            std::time::Duration::ZERO,
+                        );
                     }
                 }
             }
-            Err(e) => {
-                let failed = StepStatus::Failed {
-                    error: e.message,
-                    retryable: e.retryable,
-                };
-                observe_end(i, &failed, out.elapsed);
-                status[i] = Some(failed);
-                for s in skip_dependents(plan, &graph, i, &mut status) {
-                    observe_end(
-                        s,
-                        status[s].as_ref().unwrap_or(&StepStatus::Done),
-                        std::time::Duration::ZERO,
-                    );
-                }
+            joined = running.try_join_next();
+            if joined.is_none() {
+                break;
             }
         }
     }
