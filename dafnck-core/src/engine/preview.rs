@@ -85,17 +85,7 @@ impl Engine {
         let loading = tokio::spawn(async move { state::load(&*store, &stack).await });
         let desired = self.desired(program)?;
         let reads = self.resolve_lookups(&desired).await?;
-        let stored = match loading.await {
-            Ok(loaded) => loaded?,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => {
-                return Err(state::StateError::Backend {
-                    backend: self.store.describe(),
-                    message: format!("reading the state did not finish: {e}"),
-                }
-                .into())
-            }
-        };
+        let stored = self.joined(loading.await, "reading the state")??;
         if refresh && operation == "preview" {
             self.require_key_to_compare(operation, &stored)?;
         } else if refresh {
@@ -139,15 +129,7 @@ impl Engine {
             refreshed = entries;
         }
         let base = match base {
-            Some(hashing) => Some(hashing.await.map_err(|e| {
-                if e.is_panic() {
-                    std::panic::resume_unwind(e.into_panic())
-                }
-                crate::Error::from(state::StateError::Backend {
-                    backend: self.store.describe(),
-                    message: format!("hashing the state did not finish: {e}"),
-                })
-            })?),
+            Some(hashing) => Some(self.joined(hashing.await, "hashing the state")?),
             None => None,
         };
         let (mut plan, checked) = self.plan_checked(&desired, &current, base)?;
@@ -175,6 +157,21 @@ impl Engine {
             cost,
             guard: guard.flatten(),
             refreshed,
+        })
+    }
+
+    /// What a task beside the preview (`what`) gave: its panic goes on
+    /// here; a task the runtime dropped is an error of the state store.
+    fn joined<T>(&self, result: Result<T, tokio::task::JoinError>, what: &str) -> crate::Result<T> {
+        result.map_err(|e| {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic())
+            }
+            state::StateError::Backend {
+                backend: self.store.describe(),
+                message: format!("{what} did not finish: {e}"),
+            }
+            .into()
         })
     }
 }
