@@ -49,6 +49,23 @@ impl Preview {
     }
 }
 
+/// The recorded side of a preview: what [`Engine::preview_for`] plans
+/// against.
+struct Recorded {
+    /// The state planned against: as stored, or as resolved and refreshed.
+    current: Arc<crate::state::State>,
+    /// The crashed run's operations resolved in memory.
+    pending: Vec<Resolution>,
+    /// Resources whose handover a dead run left under way.
+    interrupted: Vec<String>,
+    /// The binding of the state as stored, when it is not `current`.
+    base: Option<StateBinding>,
+    /// With a refresh: what drifted.
+    drift: Option<DriftReport>,
+    /// With a refresh: what it read, as journal entries.
+    refreshed: Vec<Entry>,
+}
+
 /// From how many resources a preview frees what it planned from on
 /// another thread.
 const DROP_ASIDE_FROM: usize = 10_000;
@@ -79,24 +96,74 @@ impl Engine {
     where
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
-        // The state is read and parsed (on the blocking pool) while the
-        // program declares its resources on this thread.
-        let (store, stack) = (self.store.clone(), self.stack.clone());
-        let loading = tokio::spawn(async move { state::load(&*store, &stack).await });
-        let desired = self.desired(program)?;
+        // The recorded side (reading and parsing the state, resolving a
+        // crashed run's operations, the refresh's reads) needs nothing of
+        // the program: it runs on the runtime's workers while the program
+        // declares its resources on this thread.
+        let recorded = tokio::spawn(self.clone().recorded(operation.to_owned(), refresh));
+        let declared = self.desired(program);
+        let desired = match declared {
+            Ok(desired) => desired,
+            Err(e) => {
+                // Only reads are under way: nothing is lost by stopping them.
+                recorded.abort();
+                return Err(e);
+            }
+        };
         let reads = self.resolve_lookups(&desired).await?;
-        let stored = self.joined(loading.await, "reading the state")??;
+        let Recorded {
+            current,
+            pending,
+            interrupted,
+            base,
+            drift,
+            refreshed,
+        } = self.joined(recorded.await, "reading the state")??;
+        let (mut plan, checked) = self.plan_checked(&desired, &current, base)?;
+        plan.reads = reads;
+        lookups::compare_reads(&mut plan, &current, &desired);
+        let (policy, guard) = checked.unzip();
+        let cost = self.cost.as_ref().map(|model| {
+            crate::cost::CostReport::new(
+                model.of_state(&current),
+                model.of_program(&desired),
+                model.prices(),
+            )
+        });
+        if current.resources.len() >= DROP_ASIDE_FROM {
+            // Freeing a large program and state takes a while (a tenth of
+            // a preview of 100k resources): another thread does it.
+            std::thread::spawn(move || drop((desired, current)));
+        }
+        Ok(Preview {
+            plan,
+            drift,
+            pending,
+            interrupted,
+            policy,
+            cost,
+            guard: guard.flatten(),
+            refreshed,
+        })
+    }
+
+    /// The recorded side of a preview of `operation` (see
+    /// [`Engine::preview_for`]): the state as stored, with a crashed run's
+    /// operations resolved in memory and, with `refresh`, the objects read
+    /// back.
+    async fn recorded(self, operation: String, refresh: bool) -> crate::Result<Recorded> {
+        let stored = state::load(&*self.store, &self.stack).await?;
         if refresh && operation == "preview" {
-            self.require_key_to_compare(operation, &stored)?;
+            self.require_key_to_compare(&operation, &stored)?;
         } else if refresh {
-            self.require_key(operation, &stored, false)?;
+            self.require_key(&operation, &stored, false)?;
         }
         // The plan is bound to the state as stored. When nothing is resolved
         // or refreshed in memory, that is the state planned against, which
         // the planner hashes itself (alongside planning, for a large one).
         // Hashed on another thread while the refresh reads.
         let stored = Arc::new(stored);
-        let base = (refresh || !stored.pending.is_empty()).then(|| {
+        let hashing = (refresh || !stored.pending.is_empty()).then(|| {
             let stored = Arc::clone(&stored);
             tokio::task::spawn_blocking(move || StateBinding::of(&stored))
         });
@@ -128,34 +195,16 @@ impl Engine {
             drift = Some(report);
             refreshed = entries;
         }
-        let base = match base {
+        let base = match hashing {
             Some(hashing) => Some(self.joined(hashing.await, "hashing the state")?),
             None => None,
         };
-        let (mut plan, checked) = self.plan_checked(&desired, &current, base)?;
-        plan.reads = reads;
-        lookups::compare_reads(&mut plan, &current, &desired);
-        let (policy, guard) = checked.unzip();
-        let cost = self.cost.as_ref().map(|model| {
-            crate::cost::CostReport::new(
-                model.of_state(&current),
-                model.of_program(&desired),
-                model.prices(),
-            )
-        });
-        if current.resources.len() >= DROP_ASIDE_FROM {
-            // Freeing a large program and state takes a while (a tenth of
-            // a preview of 100k resources): another thread does it.
-            std::thread::spawn(move || drop((desired, current)));
-        }
-        Ok(Preview {
-            plan,
-            drift,
+        Ok(Recorded {
+            current,
             pending,
             interrupted,
-            policy,
-            cost,
-            guard: guard.flatten(),
+            base,
+            drift,
             refreshed,
         })
     }
