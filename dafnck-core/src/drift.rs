@@ -479,22 +479,24 @@ pub(crate) async fn read_unit(
         Ok(p) => p,
         Err(e) => return vec![Err(e.to_string()); unit.len()],
     };
-    let reqs: Vec<ReadRequest> = unit
-        .iter()
-        .map(|r| ReadRequest {
-            name: r.name.clone(),
-            stack: stack.to_owned(),
-            type_name: r.type_name.clone(),
-            id: Some(r.id.clone()),
-            token: None,
-            inputs: r.inputs.clone(),
-        })
-        .collect();
+    // Built for each attempt (a retry is rare): no copy kept aside.
+    let request = |r: &ResourceState| ReadRequest {
+        name: r.name.clone(),
+        stack: stack.to_owned(),
+        type_name: r.type_name.clone(),
+        id: Some(r.id.clone()),
+        token: None,
+        inputs: r.inputs.clone(),
+    };
     let answers = if batched {
-        retry.run(0, || provider.read_many(reqs.clone())).await
+        retry
+            .run(0, || {
+                provider.read_many(unit.iter().map(|r| request(r)).collect())
+            })
+            .await
     } else {
         retry
-            .run(0, || provider.read(reqs[0].clone()))
+            .run(0, || provider.read(request(first)))
             .await
             .map(|found| vec![found])
     };

@@ -31,6 +31,7 @@ mod import;
 mod lookups;
 mod policy;
 mod preview;
+pub(crate) use preview::drop_aside;
 mod recovery;
 mod refresh;
 mod secrets;

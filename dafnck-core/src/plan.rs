@@ -190,6 +190,15 @@ pub struct StateBinding {
 }
 
 impl StateBinding {
+    /// No state yet: what a plan holds until its binding is set.
+    pub(crate) fn unbound() -> Self {
+        StateBinding {
+            lineage: String::new(),
+            serial: 0,
+            fingerprint: String::new(),
+        }
+    }
+
     /// The binding of `state`.
     pub fn of(state: &State) -> Self {
         StateBinding {

@@ -108,12 +108,7 @@ fn plan_changes<'a>(
     providers: &Providers,
     mut checker: Option<&mut Checker<'a>>,
 ) -> crate::Result<Plan> {
-    let unbound = StateBinding {
-        lineage: String::new(),
-        serial: 0,
-        fingerprint: String::new(),
-    };
-    let mut plan = Plan::new(&desired.stack, unbound, false);
+    let mut plan = Plan::new(&desired.stack, StateBinding::unbound(), false);
     let mut problems = Vec::new();
 
     // The recorded object of each desired resource: matched by name in one

@@ -528,11 +528,14 @@ where
                     );
                 }
             }
-            Ok(if *detailed_exitcode && preview.plan.has_changes() {
+            let code = if *detailed_exitcode && preview.plan.has_changes() {
                 2
             } else {
                 0
-            })
+            };
+            let size = preview.plan.changes.len();
+            crate::engine::drop_aside(preview, size);
+            Ok(code)
         }
         Command::Up {
             yes,

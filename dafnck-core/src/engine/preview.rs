@@ -52,23 +52,55 @@ impl Preview {
 /// The recorded side of a preview: what [`Engine::preview_for`] plans
 /// against.
 struct Recorded {
-    /// The state planned against: as stored, or as resolved and refreshed.
+    /// The state as stored, with a crashed run's operations resolved.
     current: Arc<crate::state::State>,
-    /// The crashed run's operations resolved in memory.
+    /// Those operations.
     pending: Vec<Resolution>,
     /// Resources whose handover a dead run left under way.
     interrupted: Vec<String>,
-    /// The binding of the state as stored, when it is not `current`.
-    base: Option<StateBinding>,
-    /// With a refresh: what drifted.
-    drift: Option<DriftReport>,
-    /// With a refresh: what it read, as journal entries.
-    refreshed: Vec<Entry>,
+    /// The binding of the state as stored, being computed when the state
+    /// planned against may not be that one.
+    hashing: Option<tokio::task::JoinHandle<StateBinding>>,
+    /// With a refresh: its reads, under way.
+    refreshing: Option<Aborting<Refreshed>>,
+}
+
+/// What a refresh gives: the drift report, the entries recording what was
+/// read, and the refreshed state when it differs.
+type Refreshed = crate::Result<(DriftReport, Vec<Entry>, Option<crate::state::State>)>;
+
+/// A task of a preview, stopped if the preview is dropped or returns
+/// before it is joined.
+struct Aborting<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Aborting<T> {
+    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for Aborting<T> {
+    fn drop(&mut self) {
+        // A task that ended is not affected.
+        self.0.abort();
+    }
 }
 
 /// From how many resources a preview frees what it planned from on
 /// another thread.
 const DROP_ASIDE_FROM: usize = 10_000;
+
+/// Frees `value`, which holds `size` resources, on another thread when
+/// that is many: freeing a large program, state or plan takes a while (a
+/// tenth of a preview of 100k resources) that nobody needs to wait for.
+pub(crate) fn drop_aside<T: Send + 'static>(value: T, size: usize) {
+    if size >= DROP_ASIDE_FROM {
+        // No thread to be had: the value is freed here as the closure is.
+        let _ = std::thread::Builder::new()
+            .name("dafnck-free".into())
+            .spawn(move || drop(value));
+    }
+}
 
 impl Engine {
     /// Plans without changing anything. Pending operations of a crashed run
@@ -97,29 +129,56 @@ impl Engine {
         F: FnOnce(&mut Stack) -> crate::Result<()>,
     {
         // The recorded side (reading and parsing the state, resolving a
-        // crashed run's operations, the refresh's reads) needs nothing of
-        // the program: it runs on the runtime's workers while the program
-        // declares its resources on this thread.
-        let recorded = tokio::spawn(self.clone().recorded(operation.to_owned(), refresh));
-        let declared = self.desired(program);
-        let desired = match declared {
-            Ok(desired) => desired,
-            Err(e) => {
-                // Only reads are under way: nothing is lost by stopping them.
-                recorded.abort();
-                return Err(e);
-            }
-        };
+        // crashed run's operations, starting the refresh's reads) needs
+        // nothing of the program: it runs on the runtime's workers while
+        // the program declares its resources on this thread. Whatever of it
+        // is under way stops if this returns early (only reads are lost).
+        let recorded = Aborting(tokio::spawn(
+            self.clone().recorded(operation.to_owned(), refresh),
+        ));
+        let desired = self.desired(program)?;
+        tracing::debug!(
+            resources = desired.nodes.len(),
+            "preview: the program declared"
+        );
         let reads = self.resolve_lookups(&desired).await?;
         let Recorded {
-            current,
+            mut current,
             pending,
             interrupted,
-            base,
-            drift,
-            refreshed,
-        } = self.joined(recorded.await, "reading the state")??;
-        let (mut plan, checked) = self.plan_checked(&desired, &current, base)?;
+            hashing,
+            refreshing,
+        } = self.joined(recorded.join().await, "reading the state")??;
+        let mut drift = None;
+        let mut refreshed = Vec::new();
+        let mut planned = None;
+        if let Some(refreshing) = refreshing {
+            // Planned against the state as recorded while the refresh
+            // reads, and kept when nothing drifted (its binding is set
+            // below); else planned again against what the refresh found.
+            let early = self.plan_checked(&desired, &current, Some(StateBinding::unbound()));
+            let (report, entries, changed) =
+                self.joined(refreshing.join().await, "refreshing the state")??;
+            tracing::debug!("preview: the state refreshed");
+            drift = Some(report);
+            refreshed = entries;
+            match changed {
+                Some(changed) => current = Arc::new(changed),
+                None => planned = Some(early),
+            }
+        }
+        let base = match hashing {
+            Some(hashing) => Some(self.joined(hashing.await, "hashing the state")?),
+            None => None,
+        };
+        let (mut plan, checked) = match planned {
+            Some(early) => early?,
+            None => self.plan_checked(&desired, &current, base.clone())?,
+        };
+        if let Some(base) = base {
+            plan.base = base;
+        }
+        tracing::debug!(changes = plan.changes.len(), "preview: planned");
         plan.reads = reads;
         lookups::compare_reads(&mut plan, &current, &desired);
         let (policy, guard) = checked.unzip();
@@ -130,11 +189,8 @@ impl Engine {
                 model.prices(),
             )
         });
-        if current.resources.len() >= DROP_ASIDE_FROM {
-            // Freeing a large program and state takes a while (a tenth of
-            // a preview of 100k resources): another thread does it.
-            std::thread::spawn(move || drop((desired, current)));
-        }
+        let size = current.resources.len();
+        drop_aside((desired, current), size);
         Ok(Preview {
             plan,
             drift,
@@ -149,10 +205,14 @@ impl Engine {
 
     /// The recorded side of a preview of `operation` (see
     /// [`Engine::preview_for`]): the state as stored, with a crashed run's
-    /// operations resolved in memory and, with `refresh`, the objects read
-    /// back.
+    /// operations resolved in memory; with `refresh`, the objects' reads
+    /// started.
     async fn recorded(self, operation: String, refresh: bool) -> crate::Result<Recorded> {
         let stored = state::load(&*self.store, &self.stack).await?;
+        tracing::debug!(
+            resources = stored.resources.len(),
+            "preview: the state read"
+        );
         if refresh && operation == "preview" {
             self.require_key_to_compare(&operation, &stored)?;
         } else if refresh {
@@ -173,39 +233,30 @@ impl Engine {
             .filter(|(_, m)| m.active)
             .map(|(name, _)| name.clone())
             .collect();
-        let (mut current, pending) = if stored.pending.is_empty() {
+        let (current, pending) = if stored.pending.is_empty() {
             (stored, Vec::new())
         } else {
             let (resolved, pending) = self.resolved_in_memory((*stored).clone()).await?;
             (Arc::new(resolved), pending)
         };
-        let mut drift = None;
-        let mut refreshed = Vec::new();
-        if refresh {
-            let (report, entries, changed) = drift::refresh_changes(
-                &current,
-                &self.providers,
-                &self.settings.retry,
-                self.settings.parallelism,
-            )
-            .await?;
-            if let Some(changed) = changed {
-                current = Arc::new(changed);
-            }
-            drift = Some(report);
-            refreshed = entries;
-        }
-        let base = match hashing {
-            Some(hashing) => Some(self.joined(hashing.await, "hashing the state")?),
-            None => None,
-        };
+        let refreshing = refresh.then(|| {
+            let state = Arc::clone(&current);
+            Aborting(tokio::spawn(async move {
+                drift::refresh_changes(
+                    &state,
+                    &self.providers,
+                    &self.settings.retry,
+                    self.settings.parallelism,
+                )
+                .await
+            }))
+        });
         Ok(Recorded {
             current,
             pending,
             interrupted,
-            base,
-            drift,
-            refreshed,
+            hashing,
+            refreshing,
         })
     }
 
