@@ -285,15 +285,12 @@ impl Stack {
                 self.name
             )));
         }
-        let fields = inputs
-            .as_map()
-            .map(|m| m.keys().cloned().collect::<Vec<_>>());
         for field in options
             .ignore_changes
             .iter()
             .chain(&options.replace_on_changes)
         {
-            if !fields.as_ref().is_some_and(|f| f.contains(field)) {
+            if !inputs.as_map().is_some_and(|m| m.get(field).is_some()) {
                 self.problems.push(problem(format!(
                     "option names field {field:?}, which {} does not have",
                     R::TYPE

@@ -496,7 +496,12 @@ impl serde_json::ser::Formatter for EntryLines {
 /// checksum) does not parse, [`StateError::Damaged`] when a checked body
 /// does not (a bug or an edit that kept the checksum right).
 pub fn decode_state(bytes: &[u8], location: &str) -> Result<State, StateError> {
-    decode_json(Unit::State, bytes, location, "the state")
+    let opened = decode(Unit::State, bytes, location)?;
+    // A large state's resources on several threads, when laid out so.
+    match split::parse_state(opened.body) {
+        Some(state) => Ok(state),
+        None => parse_opened(opened, location, "the state"),
+    }
 }
 
 /// The state a hand edit left in the unit at `location`: `None` when the
@@ -561,7 +566,16 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(
     location: &str,
     what: &str,
 ) -> Result<T, StateError> {
-    let opened = decode(kind, bytes, location)?;
+    parse_opened(decode(kind, bytes, location)?, location, what)
+}
+
+/// The body of the `opened` unit at `location`, parsed; `what` names it in
+/// messages.
+fn parse_opened<T: serde::de::DeserializeOwned>(
+    opened: Opened<'_>,
+    location: &str,
+    what: &str,
+) -> Result<T, StateError> {
     serde_json::from_slice(opened.body).map_err(|e| {
         let message = format!("{what} does not parse: {e}");
         // A line and column point into the body, which is the file after
@@ -626,6 +640,8 @@ fn is_lower_hex(hex: &str) -> bool {
 pub fn crc32(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
 }
+
+mod split;
 
 #[cfg(test)]
 mod tests;
