@@ -16,6 +16,9 @@
 #[path = "support/references.rs"]
 mod references;
 mod support;
+#[cfg(feature = "local")]
+#[path = "support/two_stacks_cli.rs"]
+mod two_stacks_cli;
 
 use std::io::{Read, Write};
 use std::path::Path;

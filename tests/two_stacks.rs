@@ -9,46 +9,18 @@
 
 mod support;
 
-use std::io::Write;
+#[path = "support/two_stacks_cli.rs"]
+mod two_stacks_cli;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+
+use two_stacks_cli::files_holding;
 
 const PASSPHRASE: &str = "two stacks test passphrase";
 const TOKEN: &str = "tok-7c1d9";
 
 fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = Command::new(support::example("two_stacks"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DAFNCK_STACK")
-        .env_remove("DAFNCK_STATE")
-        .env_remove("DAFNCK_STATE_DIR")
-        .env("DAFNCK_PASSPHRASE", PASSPHRASE)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the example");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(
-        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
-        "{args:?} printed the secret:\n{stdout}\n{stderr}"
-    );
-    (out.status.code().unwrap_or(-1), stdout, stderr)
+    two_stacks_cli::run(dir, &[], args, stdin, PASSPHRASE, TOKEN)
 }
 
 #[track_caller]
@@ -56,24 +28,6 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     let (code, out, err) = run(dir, args, None);
     assert_eq!(code, 0, "{args:?}\nstdout:\n{out}\nstderr:\n{err}");
     out
-}
-
-/// Every file under `dir` whose bytes hold `text`.
-fn files_holding(dir: &Path, text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(text) {
-                found.push(path.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 #[test]

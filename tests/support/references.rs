@@ -3,13 +3,14 @@
 //! network's exports by the store's URL (config `network_state`), as the
 //! command line's registered backends open it. Shared by
 //! `tests/cli_postgres.rs` and `tests/cli_s3.rs`, which include it with
-//! `#[path = "support/references.rs"] mod references;`.
+//! `#[path = "support/references.rs"] mod references;` (and the example's
+//! runner, `support/two_stacks_cli.rs`, beside it).
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use dafnck::core::state::redact_url;
+
+use crate::two_stacks_cli::files_holding;
 
 const PASSPHRASE: &str = "cli references test passphrase";
 const TOKEN: &str = "tok-across-stores-5e1";
@@ -22,58 +23,7 @@ fn run(
     args: &[&str],
     stdin: Option<&str>,
 ) -> (i32, String, String) {
-    let mut command = Command::new(crate::support::example("two_stacks"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DAFNCK_STACK")
-        .env_remove("DAFNCK_STATE")
-        .env_remove("DAFNCK_STATE_DIR")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL_S3")
-        .env("DAFNCK_PASSPHRASE", PASSPHRASE)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().expect("run the example");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(
-        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
-        "{args:?} printed the secret:\n{stdout}\n{stderr}"
-    );
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
-
-/// Every file under `dir` whose bytes hold `text`.
-fn files_holding(dir: &Path, text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(text) {
-                found.push(path.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    found.sort();
-    found
+    crate::two_stacks_cli::run(dir, env, args, stdin, PASSPHRASE, TOKEN)
 }
 
 /// The network stack `up` in the store at `url`, the app stack (file
