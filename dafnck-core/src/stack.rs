@@ -290,7 +290,7 @@ impl Stack {
             .iter()
             .chain(&options.replace_on_changes)
         {
-            if !inputs.as_map().is_some_and(|m| m.get(field).is_some()) {
+            if inputs.as_map().is_none_or(|m| m.get(field).is_none()) {
                 self.problems.push(problem(format!(
                     "option names field {field:?}, which {} does not have",
                     R::TYPE
