@@ -1,6 +1,8 @@
 //! What the workspace's integration tests share: the path of an example
 //! program, built on demand, and a run of one watched while it goes.
 
+mod cargo_env;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -25,7 +27,9 @@ pub fn example(name: &str) -> PathBuf {
     let _one = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let target_dir = profile_dir.parent().expect("target directory");
     let mut build = Command::new(env!("CARGO"));
-    build
+    // Not what cargo set for this test process: the build's units stay
+    // those of the outer run (see `cargo_env`).
+    cargo_env::without_test_vars(&mut build)
         .args(["build", "--quiet", "--example", name, "--manifest-path"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .arg("--target-dir")

@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+#[path = "cargo_env.rs"]
+mod cargo_env;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -29,16 +32,8 @@ pub fn target_dir() -> PathBuf {
 pub fn cargo_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    // What cargo set for this test process describes this package, not the
-    // build: a build script that reruns when one changes (ring's watches
-    // `CARGO_MANIFEST_DIR` and `CARGO_PKG_NAME`) would run again with them,
-    // which dirties everything above it (rustls, every AWS SDK) in the
-    // shared target directory; the outer run then rebuilds them in turn.
-    for (key, _) in std::env::vars_os() {
-        if key.to_str().is_some_and(set_for_the_test) {
-            cmd.env_remove(key);
-        }
-    }
+    // Not what cargo set for this test process (see `cargo_env`).
+    cargo_env::without_test_vars(&mut cmd);
     cmd.args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target_dir())
@@ -58,25 +53,6 @@ pub fn cargo_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// Whether cargo sets `key` for the test process it runs (the variables
-/// cargo sets for crates: `CARGO_PKG_*`, `CARGO_MANIFEST_DIR`, ..), as
-/// opposed to one set where `cargo test` itself ran.
-fn set_for_the_test(key: &str) -> bool {
-    key.starts_with("CARGO_PKG_")
-        || matches!(
-            key,
-            "CARGO_MANIFEST_DIR"
-                | "CARGO_MANIFEST_PATH"
-                | "CARGO_MANIFEST_LINKS"
-                | "CARGO_CRATE_NAME"
-                | "CARGO_BIN_NAME"
-                | "CARGO_PRIMARY_PACKAGE"
-                | "CARGO_TARGET_TMPDIR"
-                | "CARGO_RUSTC_CURRENT_DIR"
-                | "OUT_DIR"
-        )
 }
 
 /// Runs `cargo ARGS` in `dir` against the outer run's target directory.
