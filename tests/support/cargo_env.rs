@@ -1,11 +1,13 @@
-//! Which variables of a test's environment cargo set for the test itself.
-//! A cargo run from a test (an example's build, a generated program's)
-//! must not inherit them: they describe this package, not the build, and
-//! a build script that reruns when one changes (ring's watches
-//! `CARGO_MANIFEST_DIR` and `CARGO_PKG_NAME`) would run again with them,
-//! which dirties everything above it (rustls, every AWS SDK) in the shared
-//! target directory; the outer run then rebuilds them in turn. Included by
-//! `support/mod.rs` and `support/outer_cargo.rs`.
+// Which variables of a test's environment cargo set for the test itself.
+// A cargo run from a test (an example's build, a generated program's)
+// must not inherit them: they describe this package, not the build, and
+// a build script that reruns when one changes (ring's watches
+// `CARGO_MANIFEST_DIR` and `CARGO_PKG_NAME`) would run again with them,
+// which dirties everything above it (rustls, every AWS SDK) in the shared
+// target directory; the outer run then rebuilds them in turn. A module of
+// `support/mod.rs`, and pasted into `support/outer_cargo.rs` with
+// `include!` (a test crate may hold both: one file loaded as two modules
+// is refused by clippy).
 
 /// Whether cargo sets `key` for the test process it runs (the variables
 /// cargo sets for crates: `CARGO_PKG_*`, `CARGO_MANIFEST_DIR`, ..), as

@@ -6,8 +6,7 @@
 
 #![allow(dead_code)]
 
-#[path = "cargo_env.rs"]
-mod cargo_env;
+include!("cargo_env.rs");
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -32,8 +31,8 @@ pub fn target_dir() -> PathBuf {
 pub fn cargo_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    // Not what cargo set for this test process (see `cargo_env`).
-    cargo_env::without_test_vars(&mut cmd);
+    // Not what cargo set for this test process (see `cargo_env.rs`).
+    without_test_vars(&mut cmd);
     cmd.args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target_dir())
